@@ -1,0 +1,217 @@
+"""Components: author the atoms the agent permutes, and preview the messages they make."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from ui import previews
+from workbench import library
+from workbench.assembly import Template, count_permutations, pool_from_components, sample_messages
+from workbench.errors import LibraryFrozenError, ValidationError
+from workbench.validation import OFFER_TYPES, TONES, check_template
+
+ALL = "(all segments)"
+COLUMNS = ["id", "kind", "text", "segment", "offer_type", "product_category", "tone", "tags",
+           "status", "version", "updated_by", "updated_at"]
+
+
+def editor_key() -> str:
+    return f"components_editor_{st.session_state.setdefault('editor_gen', 0)}"
+
+
+def flash(message: str) -> None:
+    st.session_state["flash"] = message
+
+
+def library_tab(store, kinds, segments, frozen: bool) -> None:
+    c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
+    kind_f = c1.multiselect("Kind", list(kinds), format_func=kinds.get, key="f_kind")
+    seg_f = c2.selectbox("Segment", ["Any", ALL, *segments], key="f_segment")
+    status_f = c3.selectbox("Status", ["active", "archived", "all"], key="f_status")
+    search_f = c4.text_input("Search text or tags", key="f_search")
+    rows = store.components(
+        kind=kind_f or None, status=None if status_f == "all" else status_f,
+        segment=None if seg_f == "Any" else ("" if seg_f == ALL else seg_f),
+        search=search_f.strip() or None)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["segment"] = df["segment"].fillna(ALL)
+    st.caption(f"{len(df)} component(s). Edit cells, then save: an invalid batch is rejected "
+               "whole and nothing is saved. Set status to archived to retire an atom.")
+    st.data_editor(
+        df, key=editor_key(), hide_index=True, width="stretch", num_rows="fixed",
+        disabled=True if frozen else ["id", "kind", "version", "updated_by", "updated_at"],
+        column_config={
+            "id": st.column_config.NumberColumn("id", width="small"),
+            "text": st.column_config.TextColumn("text", width="large"),
+            "segment": st.column_config.SelectboxColumn("segment", options=[ALL, *segments]),
+            "offer_type": st.column_config.SelectboxColumn("offer type",
+                                                           options=["", *OFFER_TYPES]),
+            "tone": st.column_config.SelectboxColumn("tone", options=["", *TONES]),
+            "status": st.column_config.SelectboxColumn("status", options=["active", "archived"]),
+        })
+    if st.button("Save changes", key="save_edits", type="primary", disabled=frozen):
+        state = st.session_state.get(editor_key(), {})
+        edits = []
+        for pos, changes in state.get("edited_rows", {}).items():
+            changes = {k: ("" if v == ALL else v) for k, v in changes.items()}
+            edits.append(library.Edit(int(df.iloc[int(pos)]["id"]), changes, row=int(pos) + 1))
+        if not edits:
+            st.info("Nothing to save: no cell was changed.")
+            return
+        try:
+            changed = library.save_edits(store, edits, ui.actor())
+        except ValidationError as e:
+            ui.show_problems(e)
+        except LibraryFrozenError as e:
+            st.error(str(e))
+        else:
+            st.session_state["editor_gen"] += 1
+            flash(f"Saved {len(changed)} component(s).")
+            st.rerun()
+
+
+def add_tab(store, kinds, segments, frozen: bool) -> None:
+    with st.form("add_component", clear_on_submit=False):
+        c1, c2 = st.columns(2)
+        kind = c1.selectbox("Kind", list(kinds), format_func=kinds.get, key="add_kind")
+        segment = c2.selectbox("Segment", [ALL, *segments], key="add_segment")
+        text = st.text_area("Text", key="add_text", height=80)
+        c1, c2, c3, c4 = st.columns(4)
+        offer_type = c1.selectbox("Offer type", ["", *OFFER_TYPES], key="add_offer_type")
+        category = c2.text_input("Product category", key="add_category",
+                                 placeholder="restaurants, groceries, retail, any")
+        tone = c3.selectbox("Tone", ["", *TONES], key="add_tone")
+        tags = c4.text_input("Tags", key="add_tags", placeholder="weekend; family")
+        if st.form_submit_button("Add component", disabled=frozen):
+            try:
+                cid = library.add_component(store, {
+                    "kind": kind, "text": text, "segment": "" if segment == ALL else segment,
+                    "offer_type": offer_type, "product_category": category, "tone": tone,
+                    "tags": tags}, ui.actor())
+            except ValidationError as e:
+                ui.show_problems(e)
+            except LibraryFrozenError as e:
+                st.error(str(e))
+            else:
+                flash(f"Added component #{cid}.")
+                st.rerun()
+
+
+def import_export_tab(store, frozen: bool) -> None:
+    st.markdown("**Import** a CSV or JSON file with columns "
+                f"`{', '.join(library.IMPORT_COLUMNS)}`. Rows with an id update that component; "
+                "rows without one add a new atom. One bad row rejects the whole file.")
+    upload = st.file_uploader("Library file", type=["csv", "json"], key="import_file")
+    if st.button("Import", key="import_button", disabled=frozen or upload is None):
+        try:
+            result = library.import_components(store, upload.getvalue(), upload.name,
+                                               ui.actor())
+        except ValidationError as e:
+            ui.show_problems(e)
+        except LibraryFrozenError as e:
+            st.error(str(e))
+        else:
+            st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+            flash(f"Imported {upload.name}: {result}.")
+            st.rerun()
+    st.markdown("**Export** the whole library, archived atoms included.")
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", library.export_components(store, "csv"),
+                       "components.csv", "text/csv", key="export_csv")
+    c2.download_button("Download JSON", library.export_components(store, "json"),
+                       "components.json", "application/json", key="export_json")
+
+
+def history_tab(store, frozen: bool) -> None:
+    rows = store.components()
+    if not rows:
+        st.info("The library is empty.")
+        return
+    labels = {r["id"]: f"#{r['id']} · {r['kind']} · {r['text'][:60]}" for r in rows}
+    cid = st.selectbox("Component", list(labels), format_func=labels.get, key="history_id")
+    comp = store.component(cid)
+    st.markdown(f"**{comp['text']}**  \nstatus **{comp['status']}** · version {comp['version']} "
+                f"· last changed by {comp['updated_by']} at {comp['updated_at']}")
+    target = "archived" if comp["status"] == "active" else "active"
+    label = "Archive" if target == "archived" else "Restore"
+    if st.button(label, key="status_button", disabled=frozen):
+        try:
+            library.set_status(store, [cid], target, ui.actor())
+        except ValidationError as e:
+            ui.show_problems(e)
+        except LibraryFrozenError as e:
+            st.error(str(e))
+        else:
+            st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+            flash(f"{label}d component #{cid}.")
+            st.rerun()
+    revs = pd.DataFrame(store.component_revisions(cid),
+                        columns=["version", "action", "actor", "at", "old_text", "new_text"])
+    st.dataframe(revs, hide_index=True, width="stretch", key="history_table")
+
+
+def preview_tab(store, segments) -> None:
+    templates = [t for t in store.templates() if Template.from_row(t).slots]
+    if not templates:
+        st.info("No template with slots yet.")
+        return
+    channels = {c["id"]: c for c in store.channels()}
+    c1, c2, c3 = st.columns(3)
+    by_id = {t["id"]: t for t in templates}
+    tid = c1.selectbox("Template", list(by_id), key="pv_template",
+                       format_func=lambda i: by_id[i]["name"])
+    tpl = by_id[tid]
+    seg_options = [tpl["segment"]] if tpl["segment"] else segments
+    segment = c2.selectbox("Segment", seg_options, key="pv_segment")
+    ch_ids = list(channels)
+    channel = c3.selectbox("Channel", ch_ids, index=ch_ids.index(tpl["channel"]),
+                           format_func=lambda c: channels[c]["name"], key="pv_channel")
+    template = Template.from_row(tpl)
+    atoms = store.components(for_segment=segment, status="active")
+    pool = pool_from_components(atoms)
+    n_perm = count_permutations(template, pool)
+    st.metric("Distinct messages", f"{n_perm:,}")
+    st.caption("Atoms per slot: " + " × ".join(f"{{{s}}} {len(pool.get(s, []))}"
+                                               for s in template.slots))
+    problems = check_template(dict(tpl, channel=channel, segment=segment),
+                              kinds=[k["id"] for k in store.kinds()], channels=channels,
+                              segments=segments, components=atoms)
+    for p in problems:
+        st.warning(str(p))
+    c1, c2 = st.columns([3, 1])
+    n = c1.slider("Samples", 1, 12, 4, key="pv_n")
+    if c2.button("Shuffle", key="pv_shuffle"):
+        st.session_state["pv_seed"] = st.session_state.get("pv_seed", 0) + 1
+    samples = sample_messages(template, pool, n, seed=st.session_state.get("pv_seed", 0))
+    cols = st.columns(2)
+    for i, msg in enumerate(samples):
+        with cols[i % 2]:
+            st.html(previews.render(msg, channels[channel]))
+
+
+def main() -> None:
+    store = ui.page("Components", "🧩", "Atoms of every kind, permuted by the agent into messages.")
+    frozen = store.current_mode() == "passive"
+    if frozen:
+        st.info("🧊 The library is frozen: passive management lets the agent run alone on the "
+                "library it has. Switch to active management on the home page to edit.")
+    if msg := st.session_state.pop("flash", None):
+        st.success(msg)
+    kinds = {k["id"]: k["name"] for k in store.kinds()}
+    segments = [s["id"] for s in store.segments()]
+    tabs = st.tabs(["Library", "Add", "Import / export", "History", "Preview"])
+    with tabs[0]:
+        library_tab(store, kinds, segments, frozen)
+    with tabs[1]:
+        add_tab(store, kinds, segments, frozen)
+    with tabs[2]:
+        import_export_tab(store, frozen)
+    with tabs[3]:
+        history_tab(store, frozen)
+    with tabs[4]:
+        preview_tab(store, segments)
+
+
+main()

@@ -1,0 +1,418 @@
+"""SQLite store of the workbench, built on sqlite-utils.
+
+One file holds everything: the component library, templates, history and the audit log. The file
+is opened in WAL mode (readers never block the writer, so a page can read while another tab
+saves), with a busy timeout (a second writer waits instead of failing) and foreign keys on.
+Every write that touches more than one row runs inside :meth:`Store.transaction`, so it lands
+whole or not at all.
+
+Validation of what is written lives in ``workbench``; this layer only stores and reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from store.migrations import LATEST_VERSION, MIGRATIONS
+
+__all__ = [
+    "Store",
+    "StoreError",
+    "SchemaTooNewError",
+    "NotFoundError",
+    "default_db_path",
+    "open_store",
+    "now",
+    "COMPONENT_FIELDS",
+    "TEMPLATE_FIELDS",
+]
+
+BUSY_TIMEOUT_MS = 5000
+
+#: Editable fields of a component, in display order.
+COMPONENT_FIELDS = ("kind", "text", "segment", "offer_type", "product_category", "tone", "tags")
+#: Editable fields of a template, in display order.
+TEMPLATE_FIELDS = (
+    "name", "segment", "channel", "title", "preheader", "body", "image",
+    "merchant", "product_category", "voucher",
+)
+
+
+class StoreError(Exception):
+    """Base class for errors raised by the store."""
+
+
+class SchemaTooNewError(StoreError):
+    """The file was written by a newer workbench: refuse rather than corrupt it."""
+
+
+class NotFoundError(StoreError):
+    """A row that was asked for by id does not exist."""
+
+
+def now() -> str:
+    """UTC timestamp with seconds, the one format used for every ``*_at`` column."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_db_path() -> Path:
+    """``$WORKBENCH_DB`` if set, else ``data/workbench.db`` beside the project's code."""
+    env = os.environ.get("WORKBENCH_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parent.parent / "data" / "workbench.db"
+
+
+def open_store(path: str | Path | None = None, *, migrate: bool = True) -> Store:
+    """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
+    store = Store(default_db_path() if path is None else path)
+    if migrate:
+        store.migrate()
+    return store
+
+
+def _row_dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    cols = [c[0] for c in cursor.description]
+    return [dict(zip(cols, row)) for row in cursor.fetchall()]
+
+
+class Store:
+    """A connection to one workbench SQLite file.
+
+    ``path`` may be ``":memory:"`` for tests. The connection may be used from the thread that
+    Streamlit runs a page in, which is not the one that opened it, hence
+    ``check_same_thread=False``; each page run opens its own store, so no connection is shared
+    between concurrent runs.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self.db.enable_wal()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All writes inside land together or not at all (nested blocks use savepoints)."""
+        with self.db.atomic():
+            yield self
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this file lacks; return the versions applied.
+
+        Raises :class:`SchemaTooNewError` when the file is newer than this code knows.
+        """
+        current = self.schema_version
+        if current > LATEST_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path} has schema version {current}, but this workbench only knows up to "
+                f"version {LATEST_VERSION}. Upgrade the workbench (pip install -U) or open a "
+                "different file with WORKBENCH_DB; the file was left untouched."
+            )
+        applied = []
+        for version, name, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction():
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                for sql in statements:
+                    self.db.execute(sql)
+                self.db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [version, name, now()],
+                )
+                self.db.execute(f"PRAGMA user_version = {int(version)}")
+            applied.append(version)
+        return applied
+
+    def applied_migrations(self) -> list[dict[str, Any]]:
+        if not self.db["schema_migrations"].exists():
+            return []
+        return self.query("SELECT * FROM schema_migrations ORDER BY version")
+
+    def backup(self, dest: str | Path) -> Path:
+        """Write a consistent copy of the whole file (WAL included) to ``dest``."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            raise StoreError(f"{dest} already exists; choose a new backup path.")
+        target = sqlite3.connect(str(dest))
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+        return dest
+
+    # -- generic ---------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return _row_dicts(self.db.execute(sql, params))
+
+    def audit(self, actor: str, action: str, entity: str, entity_id: Any = None,
+              detail: dict[str, Any] | None = None) -> None:
+        self.db["audit_log"].insert({
+            "at": now(), "actor": actor, "action": action, "entity": entity,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+        })
+
+    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit])
+
+    # -- reference data --------------------------------------------------------------------
+
+    def kinds(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM kinds ORDER BY position, id")
+
+    def channels(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM channels ORDER BY rowid")
+
+    def channel(self, channel_id: str) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM channels WHERE id = ?", [channel_id])
+        if not rows:
+            raise NotFoundError(f"no channel {channel_id!r}")
+        return rows[0]
+
+    def segments(self, include_archived: bool = False) -> list[dict[str, Any]]:
+        where = "" if include_archived else "WHERE status = 'active'"
+        return self.query(f"SELECT * FROM segments {where} ORDER BY position, id")
+
+    def use_cases(self) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM use_cases WHERE status = 'active' ORDER BY created_at, id")
+        for row in rows:
+            row["verticals"] = json.loads(row["verticals"])
+        return rows
+
+    def upsert_reference(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert or update rows of a reference table (kinds, channels, segments, use cases)."""
+        if table not in {"kinds", "channels", "segments", "use_cases"}:
+            raise StoreError(f"{table} is not a reference table")
+        if rows:
+            self.db[table].upsert_all(rows, pk="id")
+
+    # -- components ------------------------------------------------------------------------
+
+    def components(self, *, kind: str | Iterable[str] | None = None, segment: str | None = None,
+                   status: str | None = None, search: str | None = None,
+                   for_segment: str | None = None) -> list[dict[str, Any]]:
+        """Components filtered by exact ``segment`` ("" for all-segment atoms), or usable for
+        ``for_segment`` (its own atoms plus those scoped to every segment)."""
+        where, params = [], []
+        if kind:
+            kinds = [kind] if isinstance(kind, str) else list(kind)
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params += kinds
+        if segment is not None:
+            if segment == "":
+                where.append("segment IS NULL")
+            else:
+                where.append("segment = ?")
+                params.append(segment)
+        if for_segment is not None:
+            where.append("(segment IS NULL OR segment = ?)")
+            params.append(for_segment)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if search:
+            where.append("(text LIKE ? OR tags LIKE ?)")
+            params += [f"%{search}%", f"%{search}%"]
+        sql = "SELECT c.* FROM components c JOIN kinds k ON k.id = c.kind"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self.query(sql + " ORDER BY k.position, c.id", params)
+
+    def component(self, component_id: int) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM components WHERE id = ?", [component_id])
+        if not rows:
+            raise NotFoundError(f"no component #{component_id}")
+        return rows[0]
+
+    def insert_component(self, fields: dict[str, Any], actor: str, *, action: str = "create",
+                         source: str = "marketer", seed_key: str | None = None) -> int:
+        at = now()
+        row = {f: "" if fields.get(f) is None else fields.get(f) for f in COMPONENT_FIELDS}
+        row["segment"] = fields.get("segment") or None
+        row.update(status=fields.get("status") or "active", source=source, seed_key=seed_key,
+                   version=1, created_at=at, created_by=actor, updated_at=at, updated_by=actor)
+        with self.transaction():
+            cid = self.db["components"].insert(row).last_pk
+            self._component_revision(cid, 1, action, None, row, actor, at)
+        return int(cid)
+
+    def update_component(self, component_id: int, changes: dict[str, Any], actor: str, *,
+                         action: str = "edit") -> dict[str, Any]:
+        """Apply ``changes`` and keep the replaced values as a revision; returns the new row."""
+        with self.transaction():
+            old = self.component(component_id)
+            at = now()
+            version = old["version"] + 1
+            update = dict(changes, version=version, updated_at=at, updated_by=actor)
+            self.db["components"].update(component_id, update)
+            self._component_revision(component_id, version, action, old, dict(old, **changes),
+                                     actor, at)
+            return self.component(component_id)
+
+    def _component_revision(self, cid: int, version: int, action: str, old: dict | None,
+                            new: dict, actor: str, at: str) -> None:
+        keep = (*COMPONENT_FIELDS, "status")
+        self.db["component_revisions"].insert({
+            "component_id": cid, "version": version, "action": action,
+            "old_text": None if old is None else old["text"], "new_text": new["text"],
+            "old_fields": None if old is None else json.dumps({k: old.get(k) for k in keep},
+                                                              ensure_ascii=False),
+            "new_fields": json.dumps({k: new.get(k) for k in keep}, ensure_ascii=False),
+            "actor": actor, "at": at,
+        })
+
+    def component_revisions(self, component_id: int) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT * FROM component_revisions WHERE component_id = ? ORDER BY version DESC, id DESC",
+            [component_id],
+        )
+
+    def seed_keys(self, table: str) -> set[str]:
+        if table not in {"components", "templates"}:
+            raise StoreError(f"{table} has no seed keys")
+        return {r["seed_key"] for r in self.query(
+            f"SELECT seed_key FROM {table} WHERE seed_key IS NOT NULL")}
+
+    # -- templates -------------------------------------------------------------------------
+
+    def templates(self, *, segment: str | None = None, channel: str | None = None,
+                  status: str | None = "active", for_segment: str | None = None
+                  ) -> list[dict[str, Any]]:
+        where, params = [], []
+        if segment is not None:
+            where.append("segment IS NULL" if segment == "" else "segment = ?")
+            params += [] if segment == "" else [segment]
+        if for_segment is not None:
+            where.append("(segment IS NULL OR segment = ?)")
+            params.append(for_segment)
+        if channel:
+            where.append("channel = ?")
+            params.append(channel)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        sql = "SELECT * FROM templates" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.query(sql + " ORDER BY id", params)
+        for row in rows:
+            row["meta"] = json.loads(row["meta"])
+        return rows
+
+    def template(self, template_id: int) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM templates WHERE id = ?", [template_id])
+        if not rows:
+            raise NotFoundError(f"no template #{template_id}")
+        rows[0]["meta"] = json.loads(rows[0]["meta"])
+        return rows[0]
+
+    def insert_template(self, fields: dict[str, Any], actor: str, *, action: str = "create",
+                        source: str = "marketer", seed_key: str | None = None,
+                        parent_id: int | None = None, meta: dict[str, Any] | None = None) -> int:
+        at = now()
+        row = {f: fields.get(f) if fields.get(f) is not None else "" for f in TEMPLATE_FIELDS}
+        row["segment"] = fields.get("segment") or None
+        row.update(meta=json.dumps(meta or {}, ensure_ascii=False, sort_keys=True),
+                   status=fields.get("status") or "active", source=source, seed_key=seed_key,
+                   parent_id=parent_id, version=1, created_at=at, created_by=actor,
+                   updated_at=at, updated_by=actor)
+        with self.transaction():
+            tid = self.db["templates"].insert(row).last_pk
+            self.db["template_revisions"].insert({
+                "template_id": tid, "version": 1, "action": action, "old_fields": None,
+                "new_fields": json.dumps({k: row[k] for k in TEMPLATE_FIELDS}, ensure_ascii=False),
+                "actor": actor, "at": at,
+            })
+        return int(tid)
+
+    def update_template(self, template_id: int, changes: dict[str, Any], actor: str, *,
+                        action: str = "edit") -> dict[str, Any]:
+        with self.transaction():
+            old = self.template(template_id)
+            at = now()
+            version = old["version"] + 1
+            self.db["templates"].update(
+                template_id, dict(changes, version=version, updated_at=at, updated_by=actor))
+            keep = (*TEMPLATE_FIELDS, "status")
+            self.db["template_revisions"].insert({
+                "template_id": template_id, "version": version, "action": action,
+                "old_fields": json.dumps({k: old[k] for k in keep}, ensure_ascii=False),
+                "new_fields": json.dumps({k: dict(old, **changes)[k] for k in keep},
+                                         ensure_ascii=False),
+                "actor": actor, "at": at,
+            })
+            return self.template(template_id)
+
+    def template_revisions(self, template_id: int) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT * FROM template_revisions WHERE template_id = ? ORDER BY version DESC, id DESC",
+            [template_id],
+        )
+
+    def insert_performance(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.db["template_performance"].upsert_all(rows, pk=("template_id", "week_start"))
+
+    def template_performance(self, template_id: int | None = None) -> list[dict[str, Any]]:
+        if template_id is None:
+            return self.query("SELECT * FROM template_performance ORDER BY template_id, week_start")
+        return self.query(
+            "SELECT * FROM template_performance WHERE template_id = ? ORDER BY week_start",
+            [template_id],
+        )
+
+    # -- management mode -------------------------------------------------------------------
+
+    def management_events(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM management_events ORDER BY id")
+
+    def record_mode(self, mode: str, actor: str, note: str = "") -> int:
+        with self.transaction():
+            eid = self.db["management_events"].insert(
+                {"mode": mode, "actor": actor, "at": now(), "note": note}).last_pk
+            self.audit(actor, f"mode:{mode}", "management", eid, {"note": note})
+        return int(eid)
+
+    def current_mode(self) -> str:
+        """The mode of the latest management event; a programme starts in active management."""
+        rows = self.query("SELECT mode FROM management_events ORDER BY id DESC LIMIT 1")
+        return rows[0]["mode"] if rows else "active"
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables, for the home page and ``workbench db path``."""
+        tables = ("components", "templates", "segments", "channels", "kinds", "use_cases")
+        return {t: self.db[t].count for t in tables}

@@ -1,0 +1,162 @@
+"""Numbered schema migrations.
+
+Each migration is a list of SQL statements applied in one transaction; the version reached is
+recorded both in ``schema_migrations`` (with the time it was applied) and in ``PRAGMA
+user_version`` so that any SQLite tool can read it. Migrations are append-only: never edit one
+that has shipped, add a new number instead.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "reference data, components and their revisions",
+        [
+            """CREATE TABLE use_cases (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                inactive_days INTEGER NOT NULL CHECK (inactive_days >= 0),
+                goal_metric TEXT NOT NULL,
+                business_vertical TEXT,
+                verticals TEXT NOT NULL DEFAULT '[]',
+                status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE segments (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                position INTEGER NOT NULL DEFAULT 0,
+                status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived'))
+            )""",
+            """CREATE TABLE kinds (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                position INTEGER NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE channels (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                title_max INTEGER NOT NULL DEFAULT 0 CHECK (title_max >= 0),
+                preheader_max INTEGER NOT NULL DEFAULT 0 CHECK (preheader_max >= 0),
+                body_max INTEGER NOT NULL CHECK (body_max > 0),
+                description TEXT NOT NULL DEFAULT ''
+            )""",
+            """CREATE TABLE components (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL REFERENCES kinds(id),
+                text TEXT NOT NULL CHECK (length(trim(text)) > 0),
+                segment TEXT REFERENCES segments(id),
+                offer_type TEXT NOT NULL DEFAULT '',
+                product_category TEXT NOT NULL DEFAULT '',
+                tone TEXT NOT NULL DEFAULT '',
+                tags TEXT NOT NULL DEFAULT '',
+                status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+                source TEXT NOT NULL DEFAULT 'marketer',
+                seed_key TEXT UNIQUE,
+                version INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                updated_by TEXT NOT NULL
+            )""",
+            "CREATE INDEX components_kind_status ON components(kind, status)",
+            "CREATE INDEX components_segment ON components(segment)",
+            """CREATE TABLE component_revisions (
+                id INTEGER PRIMARY KEY,
+                component_id INTEGER NOT NULL REFERENCES components(id),
+                version INTEGER NOT NULL,
+                action TEXT NOT NULL
+                    CHECK (action IN ('create', 'edit', 'archive', 'restore', 'import', 'seed')),
+                old_text TEXT,
+                new_text TEXT,
+                old_fields TEXT,
+                new_fields TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            "CREATE INDEX component_revisions_component ON component_revisions(component_id)",
+        ],
+    ),
+    (
+        2,
+        "message templates, their revisions and performance history",
+        [
+            """CREATE TABLE templates (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                segment TEXT REFERENCES segments(id),
+                channel TEXT NOT NULL REFERENCES channels(id),
+                title TEXT NOT NULL DEFAULT '',
+                preheader TEXT NOT NULL DEFAULT '',
+                body TEXT NOT NULL,
+                image TEXT NOT NULL DEFAULT '',
+                merchant TEXT NOT NULL DEFAULT '',
+                product_category TEXT NOT NULL DEFAULT '',
+                voucher TEXT NOT NULL DEFAULT '',
+                meta TEXT NOT NULL DEFAULT '{}',
+                status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+                source TEXT NOT NULL DEFAULT 'marketer',
+                seed_key TEXT UNIQUE,
+                parent_id INTEGER REFERENCES templates(id),
+                version INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                updated_by TEXT NOT NULL
+            )""",
+            "CREATE INDEX templates_segment ON templates(segment, status)",
+            """CREATE TABLE template_revisions (
+                id INTEGER PRIMARY KEY,
+                template_id INTEGER NOT NULL REFERENCES templates(id),
+                version INTEGER NOT NULL,
+                action TEXT NOT NULL
+                    CHECK (action IN ('create', 'edit', 'archive', 'restore', 'import', 'seed')),
+                old_fields TEXT,
+                new_fields TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            """CREATE TABLE template_performance (
+                template_id INTEGER NOT NULL REFERENCES templates(id),
+                week_start TEXT NOT NULL,
+                sends INTEGER NOT NULL CHECK (sends >= 0),
+                reads INTEGER NOT NULL CHECK (reads >= 0),
+                voucher_clicks INTEGER NOT NULL DEFAULT 0,
+                product_clicks INTEGER NOT NULL DEFAULT 0,
+                button_clicks INTEGER NOT NULL DEFAULT 0,
+                unsubscribes INTEGER NOT NULL DEFAULT 0,
+                conversions INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (template_id, week_start)
+            )""",
+        ],
+    ),
+    (
+        3,
+        "audit log and management mode events",
+        [
+            """CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                entity TEXT NOT NULL,
+                entity_id TEXT,
+                detail TEXT NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX audit_log_entity ON audit_log(entity, entity_id)",
+            """CREATE TABLE management_events (
+                id INTEGER PRIMARY KEY,
+                mode TEXT NOT NULL CHECK (mode IN ('active', 'passive')),
+                actor TEXT NOT NULL,
+                at TEXT NOT NULL,
+                note TEXT NOT NULL DEFAULT ''
+            )""",
+        ],
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]

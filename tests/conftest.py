@@ -1,0 +1,111 @@
+"""Shared fixtures: a seeded store, a temporary database file, and a running app for browsers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from store import Store, open_store
+from workbench.seed import seed
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def store() -> Store:
+    """An in-memory store, migrated and seeded with the demo data."""
+    s = open_store(":memory:")
+    seed(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def empty_store() -> Store:
+    s = open_store(":memory:")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch) -> Path:
+    """A seeded database file that ``WORKBENCH_DB`` points at for this test."""
+    path = tmp_path / "workbench.db"
+    monkeypatch.setenv("WORKBENCH_DB", str(path))
+    with open_store(path) as s:
+        seed(s)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """``streamlit run Home.py`` on 127.0.0.1 with its own fresh database file."""
+    db = tmp_path_factory.mktemp("app") / "workbench.db"
+    port = _free_port()
+    env = dict(os.environ, WORKBENCH_DB=str(db), WORKBENCH_USER="browser-test")
+    log = open(db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("streamlit did not start: " + (db.parent / "streamlit.log")
+                               .read_text())
+        time.sleep(0.3)
+    yield {"url": url, "db": db}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the README's test command installs Debian's "
+                    "chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(20000)
+    yield pg
+    context.close()

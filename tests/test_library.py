@@ -1,0 +1,218 @@
+"""The library service: batches land whole or not at all, history is kept, files are checked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench import library
+from workbench.errors import LibraryFrozenError, ValidationError
+from workbench.library import Edit
+
+
+def snapshot(store):
+    """Everything a library write may touch, to prove a rejected write changed nothing."""
+    return (store.query("SELECT * FROM components ORDER BY id"),
+            store.query("SELECT * FROM component_revisions ORDER BY id"),
+            store.query("SELECT * FROM audit_log ORDER BY id"))
+
+
+def first(store, kind):
+    return store.components(kind=kind, status="active")[0]
+
+
+def test_add_component_stores_it_with_a_create_revision(store):
+    cid = library.add_component(store, {"kind": "cta", "text": "  Jom order! ", "tone": "playful",
+                                        "tags": "Casual, Malay"}, "ana")
+    row = store.component(cid)
+    assert (row["text"], row["segment"], row["tone"], row["tags"], row["created_by"]) == (
+        "Jom order!", None, "playful", "casual;malay", "ana")
+    assert [(r["action"], r["new_text"]) for r in store.component_revisions(cid)] == [
+        ("create", "Jom order!")]
+
+
+def test_add_rejects_a_duplicate_and_writes_nothing(store):
+    existing = first(store, "cta")
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.add_component(store, {"kind": "cta", "text": existing["text"].upper()}, "ana")
+    assert [str(p) for p in e.value.problems] == [
+        f"field 'text': duplicate cta atom: same text as component #{existing['id']}"]
+    assert snapshot(store) == before
+
+
+def test_edit_batch_applies_whole_with_revisions(store):
+    a, b = store.components(kind="greeting", status="active")[:2]
+    changed = library.save_edits(store, [
+        Edit(a["id"], {"text": "Hai kawan!"}, row=1),
+        Edit(b["id"], {"tags": "friendly"}, row=2)], "ben")
+    assert changed == [a["id"], b["id"]]
+    assert store.component(a["id"])["text"] == "Hai kawan!"
+    rev = store.component_revisions(a["id"])[0]
+    assert (rev["action"], rev["old_text"], rev["new_text"], rev["actor"]) == (
+        "edit", a["text"], "Hai kawan!", "ben")
+    assert json.loads(rev["old_fields"])["text"] == a["text"]
+
+
+def test_one_invalid_edit_rejects_the_whole_batch_naming_row_and_field(store):
+    a, b = store.components(kind="greeting", status="active")[:2]
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.save_edits(store, [
+            Edit(a["id"], {"text": "A perfectly good greeting"}, row=1),
+            Edit(b["id"], {"text": "", "segment": "vip"}, row=2)], "ben")
+    assert [str(p) for p in e.value.problems] == [
+        f"row 2 (component #{b['id']}) field 'text': must not be empty",
+        f"row 2 (component #{b['id']}) field 'segment': unknown segment 'vip'"]
+    assert snapshot(store) == before
+
+
+def test_unchanged_edit_writes_no_revision(store):
+    a = first(store, "greeting")
+    before = snapshot(store)
+    assert library.save_edits(store, [Edit(a["id"], {"text": a["text"] + "  "})], "ben") == []
+    assert snapshot(store) == before
+
+
+def test_read_only_fields_cannot_be_edited(store):
+    a = first(store, "greeting")
+    with pytest.raises(ValidationError, match="field 'version': cannot be edited"):
+        library.save_edits(store, [Edit(a["id"], {"version": 99}, row=1)], "ben")
+
+
+def test_archive_and_restore_keep_history_and_never_delete(store):
+    a = first(store, "offer")
+    n = store.db["components"].count
+    library.set_status(store, [a["id"]], "archived", "ana")
+    assert store.component(a["id"])["status"] == "archived"
+    assert a["id"] not in [c["id"] for c in store.components(status="active")]
+    library.set_status(store, [a["id"]], "active", "ana")
+    assert store.db["components"].count == n
+    assert [r["action"] for r in store.component_revisions(a["id"])][:2] == ["restore", "archive"]
+
+
+def test_restoring_is_refused_when_an_equal_atom_took_its_place(store):
+    a = first(store, "offer")
+    library.set_status(store, [a["id"]], "archived", "ana")
+    library.add_component(store, {"kind": "offer", "text": a["text"]}, "ana")
+    with pytest.raises(ValidationError, match="duplicate offer atom"):
+        library.set_status(store, [a["id"]], "active", "ana")
+    assert store.component(a["id"])["status"] == "archived"
+
+
+def test_a_frozen_library_refuses_every_write(store):
+    store.record_mode("passive", "manager")
+    a = first(store, "offer")
+    before = snapshot(store)
+    for call in (
+        lambda: library.add_component(store, {"kind": "cta", "text": "New"}, "ana"),
+        lambda: library.save_edits(store, [Edit(a["id"], {"text": "x"})], "ana"),
+        lambda: library.set_status(store, [a["id"]], "archived", "ana"),
+        lambda: library.import_components(store, b"kind,text\ncta,New\n", "f.csv", "ana"),
+    ):
+        with pytest.raises(LibraryFrozenError, match="frozen"):
+            call()
+    assert snapshot(store) == before
+    store.record_mode("active", "manager")
+    assert library.add_component(store, {"kind": "cta", "text": "New"}, "ana")
+
+
+# -- import / export ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_then_import_round_trips_without_changes(store, fmt):
+    data = library.export_components(store, fmt)
+    before = store.query("SELECT * FROM components ORDER BY id")
+    result = library.import_components(store, data, f"lib.{fmt}", "ana")
+    assert (result.created, result.updated, result.unchanged) == ([], [], len(before))
+    assert store.query("SELECT * FROM components ORDER BY id") == before
+
+
+def test_csv_import_adds_new_rows_and_updates_rows_with_an_id(store):
+    a = first(store, "cta")
+    data = (f"id,kind,text,segment,tags\n{a['id']},cta,Tap to order,,fast\n"
+            ",greeting,Apa khabar?,new_buyers,malay\n").encode()
+    result = library.import_components(store, data, "lib.csv", "ana")
+    assert result.updated == [a["id"]] and len(result.created) == 1
+    assert store.component(a["id"])["text"] == "Tap to order"
+    new = store.component(result.created[0])
+    assert (new["kind"], new["segment"], new["source"]) == ("greeting", "new_buyers", "import")
+    assert store.component_revisions(a["id"])[0]["action"] == "import"
+
+
+def test_json_import_accepts_a_components_object(store):
+    data = json.dumps({"components": [{"kind": "tone", "text": "Treat yourself tonight."}]})
+    result = library.import_components(store, data.encode(), "lib.json", "ana")
+    assert len(result.created) == 1
+
+
+def rejected(store, data, name="lib.csv"):
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.import_components(store, data, name, "ana")
+    assert snapshot(store) == before
+    return [str(p) for p in e.value.problems]
+
+
+def test_import_rejects_unknown_and_missing_columns(store):
+    assert rejected(store, b"kind,txt,colour\ncta,x,red\n") == [
+        "field 'txt': unknown column 'txt' in the header (expected: id, kind, text, segment, "
+        "offer_type, product_category, tone, tags, status)",
+        "field 'colour': unknown column 'colour' in the header (expected: id, kind, text, "
+        "segment, offer_type, product_category, tone, tags, status)",
+        "field 'text': required column 'text' is missing"]
+
+
+def test_import_rejects_a_file_that_is_not_utf8(store):
+    data = "kind,text\ncta,Order now\ngreeting,Olá\n".encode("latin-1")
+    assert rejected(store, data) == [
+        "row 3: byte 0xe1 at line 3 is not valid UTF-8; save the file with UTF-8 encoding"]
+
+
+def test_import_rejects_an_oversized_file(store):
+    data = b"kind,text\n" + b"cta,x\n" * (library.MAX_IMPORT_BYTES // 6 + 1)
+    assert rejected(store, data) == ["the file is 2.0 MB; the limit is 2 MB"]
+
+
+def test_import_rejects_too_many_rows(store, monkeypatch):
+    monkeypatch.setattr(library, "MAX_IMPORT_ROWS", 3)
+    data = b"kind,text\n" + b"".join(f"cta,Go {i}\n".encode() for i in range(4))
+    assert rejected(store, data) == ["the file has 4 rows; the limit is 3"]
+
+
+def test_import_names_every_bad_row_and_field_and_writes_nothing(store):
+    good_id = first(store, "cta")["id"]
+    data = (
+        "id,kind,text,segment,tone\n"
+        ",cta,A fine new call to action,,\n"          # line 2: fine on its own
+        ",greeting,,,\n"                              # line 3: empty text
+        ",offer,RM5 off,nowhere,\n"                   # line 4: bad segment
+        "999999,cta,Ghost,,\n"                        # line 5: unknown id
+        f"{good_id},cta,Shout,,angry\n"               # line 6: bad tone
+        ",cta,a fine new CALL to action,,\n"          # line 7: duplicate of line 2
+        "abc,cta,x,,\n"                               # line 8: bad id
+    ).encode()
+    assert rejected(store, data) == [
+        "row 3 field 'text': must not be empty",
+        "row 4 field 'segment': unknown segment 'nowhere'",
+        "row 5 field 'id': no component #999999 in the library; leave id empty to add a new one",
+        "row 6 field 'tone': 'angry' is not one of playful, caring, urgent, premium, neutral",
+        "row 8 field 'id': 'abc' is not a component id",
+        "row 7 field 'text': duplicate cta atom: same text as row 2",
+    ]
+
+
+def test_import_rejects_ragged_csv_rows_and_bad_json(store):
+    assert rejected(store, b"kind,text\ncta,Go,extra\n") == [
+        "row 2: has 3 fields but the header has 2"]
+    assert rejected(store, b'[{"kind": "cta", "text": "Go"},', "lib.json") == [
+        "row 1: invalid JSON: Expecting value (column 32)"]
+    assert rejected(store, b'[1]', "lib.json") == ["row 1: is not an object"]
+    assert rejected(store, b"", "lib.csv") == ["the file is empty"]
+
+
+def test_import_of_the_same_id_twice_is_rejected(store):
+    cid = first(store, "cta")["id"]
+    data = f"id,kind,text\n{cid},cta,One\n{cid},cta,Two\n".encode()
+    assert rejected(store, data) == [f"row 3 field 'id': component #{cid} also appears in row 2"]

@@ -1,0 +1,81 @@
+"""Shared Streamlit helpers: the one call every page starts with, and small widgets.
+
+Pages stay a few lines of layout: ``store = ui.page("Title", "icon")`` sets the page config,
+draws the sidebar (who is editing, management mode, database file), shows the title and returns
+an open :class:`store.Store` on the file, created, migrated and seeded on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from store import SchemaTooNewError, Store, default_db_path
+from workbench.errors import Problem, ValidationError
+from workbench.seed import seed
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+
+@st.cache_resource(show_spinner="Preparing the workbench database...")
+def _prepare(path: str) -> str:
+    """Migrate and seed a file once per server process (cheap to re-check, but not free)."""
+    with Store(path) as store:
+        store.migrate()
+        seed(store)
+    return path
+
+
+def open_page_store() -> Store:
+    path = str(default_db_path())
+    try:
+        _prepare(path)
+    except SchemaTooNewError as e:
+        st.error(str(e))
+        st.stop()
+    return Store(path)
+
+
+def actor() -> str:
+    """Who is making changes, for revisions and the audit log."""
+    return (st.session_state.get("actor") or "").strip() or os.environ.get(
+        "WORKBENCH_USER", "marketer")
+
+
+def page(title: str, icon: str, caption: str | None = None) -> Store:
+    st.set_page_config(page_title=f"{title} · CRM workbench", page_icon=icon, layout="wide")
+    store = open_page_store()
+    with st.sidebar:
+        st.text_input("Your name", key="actor", persist_state="session",
+                      placeholder=os.environ.get("WORKBENCH_USER", "marketer"),
+                      help="Recorded with every edit in the revision history and audit log.")
+        mode = store.current_mode()
+        if mode == "active":
+            st.success("Active management: marketers curate the library", icon="✍️")
+        else:
+            st.warning("Passive management: the library is frozen", icon="🧊")
+        st.caption(f"Database: `{store.path}`")
+    st.title(f"{icon} {title}")
+    if caption:
+        st.caption(caption)
+    return store
+
+
+def show_problems(error: ValidationError) -> None:
+    """An error box listing every problem with its row and field."""
+    st.error(error.summary + ":\n\n" + "\n".join(f"- {_md(p)}" for p in error.problems))
+
+
+def _md(p: Problem) -> str:
+    return str(p).replace("*", r"\*").replace("_", r"\_")
+
+
+def page_files() -> list[Path]:
+    """The numbered pages, in menu order."""
+    return sorted(PAGES_DIR.glob("[0-9]*_*.py"), key=lambda p: int(p.name.split("_", 1)[0]))
+
+
+def page_label(path: Path) -> str:
+    return path.stem.split("_", 1)[1].replace("_", " ")
