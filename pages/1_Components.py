@@ -103,7 +103,9 @@ def import_export_tab(store, frozen: bool) -> None:
     st.markdown("**Import** a CSV or JSON file with columns "
                 f"`{', '.join(library.IMPORT_COLUMNS)}`. Rows with an id update that component; "
                 "rows without one add a new atom. One bad row rejects the whole file.")
-    upload = st.file_uploader("Library file", type=["csv", "json"], key="import_file")
+    # A new key after each import empties the uploader, so a file is never imported twice.
+    upload = st.file_uploader("Library file", type=["csv", "json"],
+                              key=f"import_file_{st.session_state.setdefault('import_gen', 0)}")
     if st.button("Import", key="import_button", disabled=frozen or upload is None):
         try:
             result = library.import_components(store, upload.getvalue(), upload.name,
@@ -114,6 +116,7 @@ def import_export_tab(store, frozen: bool) -> None:
             st.error(str(e))
         else:
             st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+            st.session_state["import_gen"] += 1
             flash(f"Imported {upload.name}: {result}.")
             st.rerun()
     st.markdown("**Export** the whole library, archived atoms included.")
@@ -197,11 +200,13 @@ def main() -> None:
     if frozen:
         st.info("🧊 The library is frozen: passive management lets the agent run alone on the "
                 "library it has. Switch to active management on the home page to edit.")
+    flash_box = st.container()  # always present, so the tabs below keep their place
     if msg := st.session_state.pop("flash", None):
-        st.success(msg)
+        flash_box.success(msg)
     kinds = {k["id"]: k["name"] for k in store.kinds()}
     segments = [s["id"] for s in store.segments()]
-    tabs = st.tabs(["Library", "Add", "Import / export", "History", "Preview"])
+    tabs = st.tabs(["Library", "Add", "Import / export", "History", "Preview"],
+                   key="components_tab")
     with tabs[0]:
         library_tab(store, kinds, segments, frozen)
     with tabs[1]:

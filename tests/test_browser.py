@@ -1,0 +1,107 @@
+"""Real-browser tests: Debian's Chromium, headless, against ``streamlit run`` on 127.0.0.1 with
+its own SQLite file. Each page (Home.py, pages/1_Components.py) is driven as a person would."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from store import open_store
+
+pytestmark = pytest.mark.browser
+
+
+def open_components(page, url):
+    page.goto(url + "/Components")
+    expect(page.get_by_role("heading", name="Components")).to_be_visible()
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    expect(grid).to_be_visible()
+    return grid
+
+
+def search(page, text):
+    box = page.get_by_role("textbox", name="Search text or tags")
+    box.fill(text)
+    box.press("Enter")
+
+
+def edit_first_text_cell(page, grid, new_text):
+    """Open the text cell of the first grid row, replace its content, commit with Enter."""
+    expect(grid).to_have_attribute("data-testid", "stDataFrame")
+    page.wait_for_timeout(800)  # the grid canvas re-renders after a filter
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 300, box["y"] + 52)  # header is ~35 px, rows ~35 px
+    page.keyboard.press("Enter")
+    editor = page.locator("textarea.gdg-input")
+    expect(editor).to_be_visible()
+    editor.fill(new_text)
+    editor.press("Enter")
+    page.wait_for_timeout(500)
+
+
+def test_home_shows_the_programme_and_links_to_every_page(page, app_server):
+    page.goto(app_server["url"])
+    expect(page.get_by_role("heading", name="CRM workbench")).to_be_visible()
+    expect(page.get_by_text("Reactivation of inactive users")).to_be_visible()
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Active atoms")).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_attached()
+    page.locator('[data-testid="stPageLink"]').filter(has_text="Components").click()
+    expect(page.get_by_role("heading", name="Components")).to_be_visible()
+
+
+def test_editing_a_component_in_the_grid_saves_it_with_a_revision(page, app_server):
+    with open_store(app_server["db"]) as s:
+        target = s.components(kind="value_prop", status="active")[0]
+    grid = open_components(page, app_server["url"])
+    search(page, target["text"])
+    expect(page.get_by_text("1 component(s).")).to_be_visible()
+    edit_first_text_cell(page, grid, "Hot meals at your door in 30 minutes.")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Saved 1 component(s).")).to_be_visible()
+    with open_store(app_server["db"]) as s:
+        row = s.component(target["id"])
+        rev = s.component_revisions(target["id"])[0]
+    assert row["text"] == "Hot meals at your door in 30 minutes."
+    assert (rev["action"], rev["old_text"], rev["new_text"], rev["actor"]) == (
+        "edit", target["text"], "Hot meals at your door in 30 minutes.", "browser-test")
+
+
+def test_an_invalid_edit_shows_row_and_field_and_saves_nothing(page, app_server):
+    with open_store(app_server["db"]) as s:
+        target = s.components(kind="cta", status="active")[0]
+        before = s.query("SELECT * FROM components ORDER BY id")
+    grid = open_components(page, app_server["url"])
+    search(page, target["text"])
+    expect(page.get_by_text("1 component(s).")).to_be_visible()
+    edit_first_text_cell(page, grid, "Order {now}")
+    page.get_by_role("button", name="Save changes").click()
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    expect(alert).to_contain_text("The edits were rejected")
+    expect(alert).to_contain_text(f"row 1 (component #{target['id']}) field 'text'")
+    with open_store(app_server["db"]) as s:
+        assert s.query("SELECT * FROM components ORDER BY id") == before
+
+
+def test_import_a_file_then_preview_messages(page, app_server, tmp_path):
+    good = tmp_path / "more.csv"
+    good.write_text("kind,text,tone\ncta,Browse tonight's deals,playful\n", encoding="utf-8")
+    open_components(page, app_server["url"])
+    page.get_by_role("tab", name="Import / export").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(good))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported more.csv: 1 created, 0 updated, 0 unchanged.")).to_be_visible()
+    with open_store(app_server["db"]) as s:
+        assert s.components(search="Browse tonight's deals")[0]["source"] == "import"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("kind,text\ngreeting,Olá amigo\n".encode("latin-1"))
+    page.get_by_role("tab", name="Import / export").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text(
+        "is not valid UTF-8")
+
+    page.get_by_role("tab", name="Preview").click()
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Distinct messages")) \
+        .to_be_visible()
+    expect(page.locator('[data-preview="push"]').first).to_be_visible()

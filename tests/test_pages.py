@@ -1,0 +1,167 @@
+"""Page tests with Streamlit's AppTest: every page renders, and the Components page works end to
+end against a real SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from store import open_store
+from tests.conftest import ROOT
+from ui import page_files
+
+PAGES = ["Home.py", *[f"pages/{p.name}" for p in page_files()]]
+COMPONENTS = "pages/1_Components.py"
+EDITOR = "components_editor_0"
+
+
+def app(page: str = "Home.py") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
+    if page != "Home.py":
+        at.switch_page(page).run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_error(db_path, page):
+    at = app(page)
+    assert not at.exception, at.exception
+    assert at.title[0].value
+    assert not at.error
+
+
+def test_home_shows_library_size_and_mode(db_path):
+    at = app()
+    values = {m.label: m.value for m in at.metric}
+    with open_store(db_path) as s:
+        active = len(s.components(status="active"))
+    assert values["Active atoms"] == str(active)
+    assert values["Mode"] == "Active"
+    assert [link.label for link in at.get("page_link")] == ["Components"]
+
+
+def test_home_records_a_mode_change_and_the_library_freezes(db_path):
+    at = app()
+    at.radio(key="mode_choice").set_value("passive")
+    at.text_input(key="mode_note").set_value("hand over to the agent")
+    at.button[0].click().run()
+    with open_store(db_path) as s:
+        assert s.current_mode() == "passive"
+        assert s.management_events()[-1]["note"] == "hand over to the agent"
+    at.switch_page(COMPONENTS).run()
+    assert any("frozen" in i.value for i in at.info)
+    assert at.button(key="save_edits").disabled
+
+
+def test_components_lists_the_library_and_filters_it(db_path):
+    at = app(COMPONENTS)
+    with open_store(db_path) as s:
+        total = len(s.components(status="active"))
+        ctas = len(s.components(kind="cta", status="active"))
+    assert len(at.data_editor[0].value) == total
+    at.multiselect(key="f_kind").set_value(["cta"]).run()
+    assert len(at.data_editor[0].value) == ctas
+    at.text_input(key="f_search").set_value("zzzz-no-match").run()
+    assert len(at.data_editor[0].value) == 0
+
+
+def test_inline_edit_is_saved_with_a_revision(db_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_USER", "apptest")
+    at = app(COMPONENTS)
+    first_id = int(at.data_editor[0].value.iloc[0]["id"])
+    at.session_state[EDITOR] = {"edited_rows": {0: {"text": "Hai, apa khabar?"}},
+                                "added_rows": [], "deleted_rows": []}
+    at.button(key="save_edits").click().run()
+    assert not at.exception
+    assert any("Saved 1 component" in s.value for s in at.success)
+    with open_store(db_path) as s:
+        assert s.component(first_id)["text"] == "Hai, apa khabar?"
+        rev = s.component_revisions(first_id)[0]
+        assert (rev["action"], rev["new_text"], rev["actor"]) == (
+            "edit", "Hai, apa khabar?", "apptest")
+
+
+def test_invalid_inline_batch_is_rejected_whole_naming_row_and_field(db_path):
+    at = app(COMPONENTS)
+    df = at.data_editor[0].value
+    with open_store(db_path) as s:
+        before = s.query("SELECT * FROM components ORDER BY id")
+    at.session_state[EDITOR] = {
+        "edited_rows": {0: {"text": "A fine new greeting"}, 2: {"text": "Hi {first_name}"}},
+        "added_rows": [], "deleted_rows": []}
+    at.button(key="save_edits").click().run()
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "The edits were rejected" in message
+    assert f"row 3 (component #{int(df.iloc[2]['id'])}) field 'text'" in message.replace("\\", "")
+    with open_store(db_path) as s:
+        assert s.query("SELECT * FROM components ORDER BY id") == before
+
+
+def test_add_component_form(db_path):
+    at = app(COMPONENTS)
+    at.selectbox(key="add_kind").set_value("cta")
+    at.text_area(key="add_text").set_value("Jom, order sekarang")
+    at.selectbox(key="add_tone").set_value("playful")
+    submit = [b for b in at.button if b.label == "Add component"][0]
+    submit.click().run()
+    with open_store(db_path) as s:
+        row = s.components(search="Jom, order sekarang")
+    assert [(r["kind"], r["tone"]) for r in row] == [("cta", "playful")]
+
+
+def test_add_component_shows_the_problem_and_adds_nothing(db_path):
+    at = app(COMPONENTS)
+    with open_store(db_path) as s:
+        n = s.db["components"].count
+    at.text_area(key="add_text").set_value("   ")
+    [b for b in at.button if b.label == "Add component"][0].click().run()
+    assert "must not be empty" in at.error[0].value
+    with open_store(db_path) as s:
+        assert s.db["components"].count == n
+
+
+def test_import_good_and_bad_files(db_path):
+    at = app(COMPONENTS)
+    at.file_uploader[0].set_value(
+        ("new.csv", b"kind,text,tags\ncta,Grab it tonight,evening\n", "text/csv"))
+    at.run()
+    at.button(key="import_button").click().run()
+    assert any("1 created" in s.value for s in at.success)
+    with open_store(db_path) as s:
+        n = s.db["components"].count
+        assert s.components(search="Grab it tonight")[0]["source"] == "import"
+    at.file_uploader[0].set_value(
+        ("bad.csv", b"kind,text\ncta,Fine\ngreeting,\n", "text/csv"))
+    at.run()
+    at.button(key="import_button").click().run()
+    assert "row 3 field 'text': must not be empty" in at.error[0].value.replace("\\", "")
+    with open_store(db_path) as s:
+        assert s.db["components"].count == n
+
+
+def test_history_archive_and_restore(db_path):
+    at = app(COMPONENTS)
+    cid = at.selectbox(key="history_id").value
+    at.button(key="status_button").click().run()
+    with open_store(db_path) as s:
+        assert s.component(cid)["status"] == "archived"
+    assert at.button(key="status_button").label == "Restore"
+    at.button(key="status_button").click().run()
+    with open_store(db_path) as s:
+        assert s.component(cid)["status"] == "active"
+    history = next(d.value for d in at.dataframe if "action" in d.value.columns)
+    assert list(history["action"][:2]) == ["restore", "archive"]
+
+
+def test_preview_counts_permutations_and_renders_channel_mockups(db_path):
+    at = app(COMPONENTS)
+    assert int(at.metric[0].value.replace(",", "")) > 1000
+    at.slider(key="pv_n").set_value(3).run()
+    htmls = [h.proto.body for h in at.get("html")]
+    assert len(htmls) == 3 and all('data-preview="push"' in h for h in htmls)
+    at.selectbox(key="pv_channel").set_value("sms").run()
+    htmls = [h.proto.body for h in at.get("html")]
+    assert all('data-testid="sms-counter"' in h for h in htmls)
+    # A push template shown as SMS has a title the channel lacks: the page says so.
+    assert any("SMS messages have no title" in w.value for w in at.warning)
