@@ -45,8 +45,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     cmd = [sys.executable, "-m", "streamlit", "run", str(home),
            "--server.port", str(args.port), "--server.address", args.address,
-           "--browser.gatherUsageStats", "false",
-           "--server.headless", "true" if args.no_browser else "false"]
+           "--browser.gatherUsageStats", "false", "--server.showEmailPrompt", "false"]
+    if args.no_browser:
+        cmd += ["--server.headless", "true"]
     env = dict(os.environ, WORKBENCH_DB=str(db))
     return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
 
