@@ -1,0 +1,178 @@
+"""The composite action space: content (one atom per slot), timing, channel and send/skip.
+
+The space is never enumerated. It is a list of :class:`Dimension`, each a short list of options
+with features, decided separately (a factored policy): 6 slots of 8 atoms, 168 send slots and 4
+channels are 8^6 x 168 x 4 x 2 = 352 million composite actions, but only 6 x 8 + 168 + 4 + 2
+options to learn about.
+
+Each dimension conditions on the part of the user state that matters to it, so users who share
+those buckets share a context (and the agent's probabilities for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from store import Store
+from workbench.assembly import Template
+from workbench.errors import WorkbenchError
+from workbench.users import CHANNEL_IDS, DAYPART_OF_HOUR, DAYPARTS
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+#: What user state each kind of dimension conditions on.
+CONTEXT_OF = {
+    "slot": ("segment", "inactivity", "engagement"),
+    "timing": ("daypart", "platform"),
+    "channel": ("segment", "platform", "engagement"),
+    "send": ("inactivity", "engagement", "exposures"),
+}
+
+
+class ActionSpaceError(WorkbenchError):
+    """The library cannot make an action space (e.g. a slot has no active atom)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    value: Any  # atom id, weekday*24+hour, channel id, or True/False for send
+    label: str
+    features: tuple[str, ...]  # identity first, then shared tags
+    segment: str | None = None  # atoms scoped to one segment are only offered there
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str  # "slot:greeting", "timing", "channel", "send"
+    kind: str  # key of CONTEXT_OF
+    options: tuple[Option, ...]
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        return CONTEXT_OF[self.kind]
+
+    def index_of(self, value: Any) -> int:
+        for i, o in enumerate(self.options):
+            if o.value == value:
+                return i
+        raise KeyError(f"{value!r} is not an option of {self.name}")
+
+
+def _length_bucket(text: str) -> str:
+    n = len(text)
+    return "short" if n <= 25 else ("medium" if n <= 60 else "long")
+
+
+def atom_option(atom: Mapping[str, Any]) -> Option:
+    feats = [f"atom:{atom['id']}"]
+    for col, prefix in (("offer_type", "offer"), ("tone", "tone"),
+                        ("product_category", "category")):
+        if atom.get(col):
+            feats.append(f"{prefix}:{atom[col]}")
+    feats.append(f"length:{_length_bucket(atom['text'])}")
+    feats += [f"tag:{t}" for t in (atom.get("tags") or "").split(";") if t]
+    return Option(atom["id"], atom["text"], tuple(feats), atom.get("segment"))
+
+
+def timing_options() -> tuple[Option, ...]:
+    out = []
+    for d, day in enumerate(WEEKDAYS):
+        for h in range(24):
+            out.append(Option(d * 24 + h, f"{day} {h:02d}:00",
+                              (f"hour:{h}", f"weekday:{day}", f"daypart:{DAYPARTS[DAYPART_OF_HOUR[h]]}",
+                               "weekend" if d >= 5 else "weekday")))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    dimensions: tuple[Dimension, ...]
+    templates: Mapping[str, Mapping[str, Any]]  # channel id -> slot template row
+    atoms: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+
+    def dimension(self, name: str) -> Dimension:
+        for d in self.dimensions:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    @property
+    def slot_names(self) -> list[str]:
+        return [d.name.split(":", 1)[1] for d in self.dimensions if d.kind == "slot"]
+
+    @property
+    def size(self) -> int:
+        """Number of composite actions (never enumerated)."""
+        n = 1
+        for d in self.dimensions:
+            n *= len(d.options)
+        return n
+
+    def template_for(self, channel: str) -> Template:
+        return Template.from_row(self.templates[channel])
+
+    @classmethod
+    def from_library(cls, store: Store, template_ids: Sequence[int] | None = None
+                     ) -> ActionSpace:
+        """Build the space from the active library: one slot template per channel (the given
+        ones, or the first active all-segment slot template of each channel)."""
+        rows = [store.template(i) for i in template_ids] if template_ids else [
+            t for t in store.templates() if Template.from_row(t).slots and not t["segment"]]
+        templates: dict[str, Mapping[str, Any]] = {}
+        for t in rows:
+            templates.setdefault(t["channel"], t)
+        if not templates:
+            raise ActionSpaceError("no active template with slots: add one on the Components "
+                                   "page")
+        atoms = {a["id"]: a for a in store.components(status="active")}
+        slots: dict[str, None] = {}
+        for t in templates.values():
+            for s in Template.from_row(t).slots:
+                slots.setdefault(s, None)
+        dims = []
+        for s in slots:
+            opts = tuple(atom_option(a) for a in atoms.values() if a["kind"] == s)
+            if not opts:
+                raise ActionSpaceError(f"slot '{{{s}}}' has no active atom")
+            dims.append(Dimension(f"slot:{s}", "slot", opts))
+        dims.append(Dimension("timing", "timing", timing_options()))
+        channels = [c for c in CHANNEL_IDS if c in templates]
+        dims.append(Dimension("channel", "channel", tuple(
+            Option(c, c, (f"channel:{c}",)) for c in channels)))
+        dims.append(Dimension("send", "send", (
+            Option(True, "send", ("send:yes",)), Option(False, "skip", ("send:no",)))))
+        return cls(tuple(dims), templates, atoms)
+
+    @classmethod
+    def synthetic(cls, slots: int = 6, atoms_per_slot: int = 8, segments: Sequence[str] = (),
+                  seed: int = 0) -> ActionSpace:
+        """A space of the benchmark's size, with tagged atoms, for benchmarks and tests."""
+        import random
+
+        rng = random.Random(seed)
+        dims, atoms, next_id = [], {}, 1
+        names = [f"s{i}" for i in range(slots)]
+        for s in names:
+            opts = []
+            for _ in range(atoms_per_slot):
+                a = {"id": next_id, "kind": s, "text": f"{s} atom {next_id}",
+                     "offer_type": rng.choice(["amount_off", "percent_off", "none"]),
+                     "tone": rng.choice(["playful", "caring", "urgent"]),
+                     "product_category": rng.choice(["restaurants", "groceries", "retail"]),
+                     "tags": "", "segment": None}
+                atoms[next_id] = a
+                opts.append(atom_option(a))
+                next_id += 1
+            dims.append(Dimension(f"slot:{s}", "slot", tuple(opts)))
+        body = " ".join(f"{{{s}}}" for s in names)
+        templates = {c: {"id": i + 1, "name": f"synthetic {c}", "channel": c, "title": "",
+                         "preheader": "", "body": body, "image": "", "segment": None}
+                     for i, c in enumerate(CHANNEL_IDS)}
+        dims.append(Dimension("timing", "timing", timing_options()))
+        dims.append(Dimension("channel", "channel", tuple(
+            Option(c, c, (f"channel:{c}",)) for c in CHANNEL_IDS)))
+        dims.append(Dimension("send", "send", (
+            Option(True, "send", ("send:yes",)), Option(False, "skip", ("send:no",)))))
+        return cls(tuple(dims), templates, atoms)
