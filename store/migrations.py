@@ -159,4 +159,86 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
 ]
 
+MIGRATIONS.append((
+    4,
+    "decision agent: models, settings, decision log, outcome events, quarantine, snapshots",
+    [
+        """CREATE TABLE agent_models (
+            dimension TEXT PRIMARY KEY,
+            state BLOB NOT NULL,
+            n INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE agent_settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE decision_batches (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            source TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            start_day TEXT NOT NULL,
+            n_users INTEGER NOT NULL,
+            n_sent INTEGER NOT NULL
+        )""",
+        """CREATE TABLE decisions (
+            id TEXT PRIMARY KEY,
+            batch_id INTEGER NOT NULL REFERENCES decision_batches(id),
+            user_id TEXT NOT NULL,
+            arm TEXT NOT NULL CHECK (arm IN ('agent', 'holdout')),
+            send INTEGER NOT NULL,
+            channel TEXT,
+            weekday INTEGER,
+            hour INTEGER,
+            send_at TEXT,
+            template_id INTEGER,
+            atoms TEXT NOT NULL DEFAULT '{}',
+            policy_send INTEGER,
+            ctx TEXT NOT NULL,
+            propensity REAL,
+            p TEXT NOT NULL DEFAULT '{}',
+            guardrails INTEGER NOT NULL DEFAULT 0,
+            learned INTEGER NOT NULL DEFAULT 0,
+            reward REAL NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX decisions_batch ON decisions(batch_id)",
+        "CREATE INDEX decisions_open ON decisions(learned, send_at)",
+        """CREATE TABLE outcome_events (
+            decision_id TEXT NOT NULL REFERENCES decisions(id),
+            event TEXT NOT NULL,
+            value REAL NOT NULL,
+            occurred_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            ingested_at TEXT NOT NULL,
+            PRIMARY KEY (decision_id, event, occurred_at)
+        )""",
+        """CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            raw TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL,
+            UNIQUE (source, line, raw)
+        )""",
+        """CREATE TABLE posterior_snapshots (
+            day TEXT NOT NULL,
+            dimension TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            option TEXT NOT NULL,
+            label TEXT NOT NULL,
+            mean REAL NOT NULL,
+            sd REAL NOT NULL,
+            p_best REAL NOT NULL,
+            share REAL,
+            PRIMARY KEY (day, dimension, segment, option)
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

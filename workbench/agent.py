@@ -72,7 +72,7 @@ class Guardrails:
     quiet_start: int = 22  # no send from quiet_start:00 ...
     quiet_end: int = 8  # ... to quiet_end:00 (may wrap over midnight)
     min_exploration: float = 0.05
-    max_atom_share: float = 0.6
+    max_atom_share: float = 1.0  # 1 = no cap; e.g. 0.4 keeps every atom under 40% of a batch
     must_send: tuple[MustSend, ...] = ()
 
     def __post_init__(self) -> None:
@@ -520,7 +520,10 @@ class Agent:
             titles.append(msg.title)
             bodies.append(msg.body)
             atoms_json.append(str({s: a["id"] for s, a in choice.items()}).replace("'", '"'))
-        frame["template_id"] = templates
+        frame["template_id"] = pd.array(templates, dtype="Int64")
+        sent = frame["send"].to_numpy(bool)
+        frame["channel"] = frame["channel"].astype(object).where(sent, None)
+        frame["send_at"] = frame["send_at"].where(sent)
         frame["title"] = titles
         frame["body"] = bodies
         frame["atoms"] = atoms_json
@@ -552,7 +555,8 @@ class Agent:
         if len(decisions) != len(outcomes):
             raise ValidationError([Problem("decisions and outcomes must have the same rows")],
                                   "Cannot learn")
-        r = self.rewards(decisions, outcomes)
+        # A late correction adds plain event value: the holdout baseline was already taken.
+        r = scalarise(outcomes, self.config.reward) if late else self.rewards(decisions, outcomes)
         flags = decisions["guardrails"].to_numpy()
         agent_rows = decisions["arm"].to_numpy() == "agent"
         sent = decisions["send"].to_numpy(bool) & agent_rows

@@ -3,6 +3,9 @@
     workbench run [--port N] [--no-browser]   start the app (creates, migrates and seeds the db)
     workbench seed [--reset]                 add the demo data (idempotent); --reset starts over
     workbench db path|migrate|backup PATH    where the file is, bring it up to date, copy it
+    workbench decide --users FILE --out FILE  decide a batch and export it for a sending platform
+    workbench ingest FILE.csv                load outcome events and update the posterior
+    workbench bench decide --users N --json  benchmark the agent
 
 ``--db PATH`` before the command (or ``WORKBENCH_DB``) picks the SQLite file.
 """
@@ -14,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from store import SchemaTooNewError, StoreError, default_db_path, open_store
@@ -86,6 +89,75 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _actor() -> str:
+    return os.environ.get("WORKBENCH_USER", "cli")
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.agent_state import load_agent, record_batch, save_models, snapshot
+    from workbench.users import synthetic_users
+
+    start = date.fromisoformat(args.start) if args.start else date.today()
+    with open_store(default_db_path()) as store:
+        seed(store)
+        agent = load_agent(store)
+        if args.users:
+            try:
+                users = pd.read_csv(args.users, dtype={"user_id": str})
+            except (OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
+                print(f"error: cannot read {args.users}: {e}", file=sys.stderr)
+                return 1
+        else:
+            users = synthetic_users(args.synthetic, agent.segments, args.seed)
+        decisions = agent.decide(users, seed=args.seed, start=start)
+        batch_id, rendered = record_batch(store, agent, decisions, actor=_actor(), source="cli",
+                                          seed=args.seed, start=start)
+        with store.transaction():
+            save_models(store, agent)
+            snapshot(store, agent, start, decisions)
+    cols = ["decision_id", "user_id", "arm", "send", "channel", "send_at", "template_id",
+            "title", "body", "atoms", "propensity", "guardrail_names"]
+    out = rendered[cols].rename(columns={"guardrail_names": "guardrails"})
+    if args.out:
+        if args.out.endswith(".json"):
+            out.to_json(args.out, orient="records", date_format="iso", indent=1)
+        else:
+            out.to_csv(args.out, index=False)
+    print(json.dumps({"batch_id": batch_id, "users": len(out), "sent": int(out["send"].sum()),
+                      "out": args.out}))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from workbench.agent_state import load_agent
+    from workbench.ingest import ingest_events
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        return 1
+    with open_store(default_db_path()) as store:
+        agent = load_agent(store)
+        report = ingest_events(store, agent, data, path.name, _actor(),
+                               as_of=date.fromisoformat(args.as_of) if args.as_of else None)
+    print(json.dumps(report.to_dict(), indent=None if args.json else 1))
+    for line, reason in report.quarantined[:50]:
+        print(f"line {line}: {reason} (kept in quarantine)", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from workbench.bench import bench_decide
+
+    result = bench_decide(args.users, seed=args.seed)
+    print(json.dumps(result, indent=None if args.json else 1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="SQLite file to use (default: $WORKBENCH_DB or "
@@ -107,6 +179,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["path", "migrate", "backup"])
     p.add_argument("path", nargs="?", help="destination of a backup")
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("decide", help="decide a batch of users and export it")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--users", help="CSV of users (user_id, segment, ...; see README)")
+    src.add_argument("--synthetic", type=int, metavar="N", help="N synthetic demo users")
+    p.add_argument("--out", help="write the batch to FILE.csv or FILE.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--start", help="first day of the batch (YYYY-MM-DD, default today)")
+    p.set_defaults(func=cmd_decide)
+
+    p = sub.add_parser("ingest", help="load outcome events (CSV) and update the posterior")
+    p.add_argument("file")
+    p.add_argument("--as-of", help="learn decisions whose window closed by this day")
+    p.add_argument("--json", action="store_true", help="one-line JSON report")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("bench", help="benchmarks, printed as JSON")
+    p.add_argument("what", choices=["decide"])
+    p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="one-line JSON")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,168 @@
+"""Posteriors: what the agent believes about each option, how sure it is, and why it chose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from scipy.stats import norm
+
+import ui
+from workbench import agent_state
+from workbench.actions import ActionSpaceError
+from workbench.errors import ValidationError
+from workbench.ingest import ingest_events, quarantine
+from workbench.users import synthetic_users
+
+
+def data_panel(store, agent) -> None:
+    with st.expander("Decide a batch or load outcome events", expanded=False):
+        c1, c2 = st.columns(2)
+        with c1:
+            st.markdown("**Decide** a batch for synthetic demo users (export real batches with "
+                        "`workbench decide --users FILE.csv --out batch.csv`).")
+            n = st.number_input("Users", 100, 50_000, 2_000, step=500, key="demo_users")
+            if st.button("Decide a batch", key="decide_button"):
+                users = synthetic_users(int(n), agent.segments, seed=len(agent_state.batches(store)))
+                decisions = agent.decide(users, seed=len(agent_state.batches(store)))
+                start = pd.Timestamp.today().date()
+                batch_id, _ = agent_state.record_batch(store, agent, decisions, actor=ui.actor(),
+                                                       source="page", seed=0, start=start)
+                with store.transaction():
+                    agent_state.save_models(store, agent)
+                    agent_state.snapshot(store, agent, start, decisions)
+                st.session_state["flash"] = f"Decided batch {batch_id} for {len(users):,} users."
+                st.rerun()
+        with c2:
+            st.markdown("**Load outcome events** (CSV: `decision_id, event, value, occurred_at`). "
+                        "Bad lines are quarantined; loading a file twice changes nothing.")
+            upload = st.file_uploader("Events file", type=["csv"], key="events_file")
+            if st.button("Load events", key="ingest_button", disabled=upload is None):
+                try:
+                    report = ingest_events(store, agent, upload.getvalue(), upload.name,
+                                           ui.actor())
+                except ValidationError as e:
+                    ui.show_problems(e)
+                else:
+                    st.session_state["flash"] = (
+                        f"{upload.name}: {report.inserted} new events, {report.duplicates} "
+                        f"already loaded, {len(report.quarantined)} quarantined; "
+                        f"{report.learned} decisions learnt.")
+                    st.rerun()
+        bad = quarantine(store, 100)
+        if bad:
+            st.caption("Quarantined lines")
+            st.dataframe(pd.DataFrame(bad)[["source", "line", "reason", "raw"]],
+                         hide_index=True, width="stretch")
+
+
+def belief_charts(beliefs: pd.DataFrame, dim_name: str) -> None:
+    show = beliefs[beliefs["allowed"]].sort_values("mean", ascending=False)
+    if dim_name == "timing":
+        show = show.head(24)
+    fig = go.Figure(go.Scatter(
+        x=show["mean"], y=show["label"], mode="markers",
+        error_x=dict(type="data", symmetric=False, array=show["high"] - show["mean"],
+                     arrayminus=show["mean"] - show["low"])))
+    fig.update_layout(height=max(260, 24 * len(show)), margin=dict(l=0, r=0, t=30, b=0),
+                      title="Expected reward: posterior mean and 95% interval",
+                      yaxis=dict(autorange="reversed"))
+    st.plotly_chart(fig, width="stretch", key="mean_chart")
+    c1, c2 = st.columns(2)
+    with c1:
+        top = show.head(6)
+        lo = (top["mean"] - 4 * top["sd"]).min()
+        hi = (top["mean"] + 4 * top["sd"]).max()
+        grid = np.linspace(lo, hi, 200)
+        dens = pd.DataFrame([{"reward": x, "option": r.label,
+                              "density": norm.pdf(x, r.mean, max(r.sd, 1e-9))}
+                             for r in top.itertuples() for x in grid])
+        fig = px.line(dens, x="reward", y="density", color="option", height=300,
+                      title="Posterior densities (top 6)")
+        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), showlegend=False)
+        st.plotly_chart(fig, width="stretch", key="density_chart")
+    with c2:
+        fig = px.bar(show.head(12), x="p_best", y="label", orientation="h", height=300,
+                     title="Probability of being best")
+        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), yaxis=dict(autorange="reversed"))
+        st.plotly_chart(fig, width="stretch", key="pbest_chart")
+
+
+def why_panel(agent, batch: pd.DataFrame, segment_index: int, dim_name: str) -> None:
+    st.subheader("Why this message")
+    users = batch[(batch["ctx_segment"] == segment_index) & batch["send"]]
+    if users.empty:
+        st.info("No message was sent to this segment in the latest batch.")
+        return
+    pick = st.session_state.get("why_pick", 0) % len(users)
+    if st.button("Sample another user", key="why_button"):
+        pick = st.session_state["why_pick"] = pick + 1
+    row = users.iloc[pick % len(users)]
+    context = {v: int(row[f"ctx_{v}"]) for v in agent_state.CTX_VARS}
+    labels = {v: agent.policies["channel"].ctx.labels[v] for v in agent_state.CTX_VARS
+              if v != "consent"}
+    st.markdown(f"User **{row['user_id']}** · " + " · ".join(
+        f"{v}: {labels[v][context[v]]}" for v in labels))
+    choice = {"channel": row["channel"], "timing": int(row["weekday"]) * 24 + int(row["hour"])}
+    for s in agent.space.slot_names:
+        choice[f"slot:{s}"] = int(row[f"atom_{s}"])
+    rendered = agent.render(pd.DataFrame([{**row.to_dict(), "send_at": pd.NaT,
+                                           "guardrails": int(row["guardrails"])}]))
+    st.markdown(f"Sent by **{row['channel']}** at **{agent.space.dimension('timing').options[choice['timing']].label}**: "
+                f"“{rendered['title'].iloc[0]} {rendered['body'].iloc[0]}”".replace("  ", " "))
+    dim = dim_name if dim_name in choice else "channel"
+    if dim == "send":
+        dim = "channel"
+    value = choice[dim]
+    if value not in {o.value for o in agent.space.dimension(dim).options}:
+        st.info("That option is no longer in the library.")
+        return
+    why = agent.explain(dim, context, value)
+    if why.empty:
+        st.info("Only one option: nothing to compare.")
+        return
+    st.caption(f"{dim}: chosen option versus the best other option ({why['versus'].iloc[0]}); "
+               "positive bars pushed the choice.")
+    fig = px.bar(why, x="contribution", y="feature", orientation="h", height=300)
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), yaxis=dict(autorange="reversed"))
+    st.plotly_chart(fig, width="stretch", key="why_chart")
+
+
+def main() -> None:
+    store = ui.page("Posteriors", "📈", "The agent's beliefs per segment and dimension, learnt "
+                                       "from the outcomes of its decisions.")
+    if msg := st.session_state.pop("flash", None):
+        st.success(msg)
+    try:
+        agent = agent_state.load_agent(store)
+    except ActionSpaceError as e:
+        st.error(f"The agent cannot run on this library: {e}")
+        return
+    data_panel(store, agent)
+    batch = agent_state.latest_batch(store, agent)
+    c1, c2 = st.columns(2)
+    segment = c1.selectbox("Segment", agent.segments, key="post_segment")
+    dims = [d.name for d in agent.space.dimensions]
+    dim_name = c2.selectbox("Dimension", dims, key="post_dimension")
+    seg_index = agent.segments.index(segment)
+    context = agent_state.typical_context(batch, seg_index)
+    learned = agent.models[dim_name].n
+    st.caption(f"{learned:,} observations learnt for {dim_name}; beliefs shown for the "
+               "segment's most common context in the latest batch.")
+    beliefs = agent.beliefs(dim_name, context)
+    belief_charts(beliefs, dim_name)
+    snaps = agent_state.snapshots(store, dim_name, segment)
+    st.subheader("Traffic share over time")
+    if snaps.empty or snaps["share"].isna().all():
+        st.info("No snapshot with traffic yet: decide a batch first.")
+    else:
+        fig = px.line(snaps.dropna(subset=["share"]), x="day", y="share", color="label",
+                      markers=True, height=300)
+        fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+        st.plotly_chart(fig, width="stretch", key="share_chart")
+    why_panel(agent, batch, seg_index, dim_name)
+
+
+main()

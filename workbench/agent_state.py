@@ -1,0 +1,219 @@
+"""The agent's life in the store: its configuration, posteriors, decision log and snapshots.
+
+Posteriors are saved whole after every learning step (a few hundred kB), so a restarted
+workbench decides exactly as the one that stopped. Every batch of decisions is logged with its
+propensities and contexts: that log is what outcome events are matched against, and what the
+agent learns from when their attribution window closes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from store import Store, now
+from workbench.actions import ActionSpace
+from workbench.agent import Agent, AgentConfig
+from workbench.posterior import GaussianPosterior
+
+CONFIG_KEY = "agent_config"
+CTX_VARS = ("segment", "inactivity", "engagement", "exposures", "daypart", "platform", "consent")
+
+
+def segments_of(store: Store) -> list[str]:
+    return [s["id"] for s in store.segments(include_archived=True)]
+
+
+def load_config(store: Store) -> AgentConfig:
+    rows = store.query("SELECT value FROM agent_settings WHERE key = ?", [CONFIG_KEY])
+    return AgentConfig.from_dict(json.loads(rows[0]["value"])) if rows else AgentConfig()
+
+
+def save_config(store: Store, config: AgentConfig, actor: str) -> None:
+    with store.transaction():
+        store.db["agent_settings"].upsert(
+            {"key": CONFIG_KEY, "value": json.dumps(config.to_dict()), "updated_at": now(),
+             "updated_by": actor}, pk="key")
+        store.audit(actor, "configure", "agent", None, config.to_dict())
+
+
+def load_agent(store: Store, config: AgentConfig | None = None,
+               space: ActionSpace | None = None) -> Agent:
+    """The agent over the current library, with its saved posteriors (new atoms join at
+    their prior; archived atoms are no longer offered)."""
+    models = {r["dimension"]: GaussianPosterior.from_bytes(r["state"])
+              for r in store.query("SELECT dimension, state FROM agent_models")}
+    return Agent(space or ActionSpace.from_library(store), segments_of(store),
+                 config or load_config(store), models)
+
+
+def save_models(store: Store, agent: Agent) -> None:
+    at = now()
+    store.db["agent_models"].upsert_all(
+        [{"dimension": name, "state": m.to_bytes(), "n": m.n, "updated_at": at}
+         for name, m in agent.models.items()], pk="dimension")
+
+
+def decision_ids(batch_id: int, user_ids: Sequence[Any]) -> list[str]:
+    return [f"{batch_id}-{u}" for u in user_ids]
+
+
+def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: str,
+                 source: str, seed: int, start: date) -> tuple[int, pd.DataFrame]:
+    """Log a batch (rendered with its texts) and return its id and the rendered frame with
+    a ``decision_id`` column, ready to export to a sending platform."""
+    rendered = agent.render(decisions)
+    with store.transaction():
+        batch_id = int(store.db["decision_batches"].insert({
+            "created_at": now(), "actor": actor, "source": source, "seed": seed,
+            "start_day": start.isoformat(), "n_users": len(decisions),
+            "n_sent": int(decisions["send"].sum())}).last_pk)
+        rendered.insert(0, "decision_id", decision_ids(batch_id, rendered["user_id"]))
+        p_cols = [c for c in rendered.columns if c.startswith("p_")]
+        rows = []
+        for r in rendered.to_dict("records"):
+            sent = bool(r["send"])
+            rows.append({
+                "id": r["decision_id"], "batch_id": batch_id, "user_id": str(r["user_id"]),
+                "arm": str(r["arm"]), "send": int(sent),
+                "channel": str(r["channel"]) if sent else None,
+                "weekday": int(r["weekday"]) if sent else None,
+                "hour": int(r["hour"]) if sent else None,
+                "send_at": str(r["send_at"]) if sent else None,
+                "template_id": r["template_id"] if sent else None,
+                "atoms": r["atoms"], "policy_send": int(r["choice_send"]),
+                "ctx": json.dumps({v: int(r[f"ctx_{v}"]) for v in CTX_VARS}),
+                "propensity": None if pd.isna(r["propensity"]) else float(r["propensity"]),
+                "p": json.dumps({c[2:]: float(r[c]) for c in p_cols if not pd.isna(r[c])}),
+                "guardrails": int(r["guardrails"])})
+        store.db["decisions"].insert_all(rows, batch_size=2000)
+        store.audit(actor, "decide", "batch", batch_id,
+                    {"users": len(decisions), "sent": int(decisions["send"].sum())})
+    return batch_id, rendered
+
+
+def decisions_frame(store: Store, agent: Agent, where: str = "1", params: Sequence[Any] = ()
+                    ) -> pd.DataFrame:
+    """Logged decisions in the shape :meth:`Agent.learn` takes."""
+    rows = store.query(f"SELECT * FROM decisions WHERE {where} ORDER BY id", params)
+    slots = agent.space.slot_names
+    out: dict[str, list[Any]] = {k: [] for k in (
+        "decision_id", "user_id", "arm", "send", "channel", "weekday", "hour", "choice_send",
+        "guardrails", "learned", "reward", *[f"ctx_{v}" for v in CTX_VARS],
+        *[f"atom_{s}" for s in slots])}
+    for r in rows:
+        ctx, atoms = json.loads(r["ctx"]), json.loads(r["atoms"])
+        out["decision_id"].append(r["id"])
+        for k in ("user_id", "arm", "channel", "guardrails", "learned", "reward"):
+            out[k].append(r[k])
+        out["send"].append(bool(r["send"]))
+        out["weekday"].append(-1 if r["weekday"] is None else r["weekday"])
+        out["hour"].append(-1 if r["hour"] is None else r["hour"])
+        out["choice_send"].append(r["policy_send"])
+        for v in CTX_VARS:
+            out[f"ctx_{v}"].append(ctx[v])
+        for s in slots:
+            out[f"atom_{s}"].append(atoms.get(s, -1))
+    frame = pd.DataFrame(out)
+    for col in ("guardrails", "choice_send", *[f"ctx_{v}" for v in CTX_VARS]):
+        frame[col] = frame[col].astype(np.int64)
+    return frame
+
+
+def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | None = None
+             ) -> int:
+    """Save, for ``day``, each dimension's beliefs per segment (at the segment's most common
+    context) and the day's traffic shares; returns the number of rows written."""
+    rows = []
+    segs = agent.segments
+    for d in agent.space.dimensions:
+        pol = agent.policies[d.name]
+        contexts, share = [], {}
+        for s_idx, seg in enumerate(segs):
+            sub = None
+            values: dict[str, int] = {"segment": s_idx}
+            if decisions is not None and len(decisions):
+                sub = decisions[decisions["ctx_segment"] == s_idx]
+                values = typical_context(sub, s_idx)
+            contexts.append(agent.context_code(d.kind, values))
+            share[seg] = _shares(agent, d.name, sub)
+        P, _ = pol.prob_best(contexts, agent.config.draws, np.random.default_rng(day.toordinal()))
+        X = pol.design(contexts)
+        mean, sd = pol.model.score_moments(X)
+        K = len(d.options)
+        mean, sd = mean.reshape(len(contexts), K), sd.reshape(len(contexts), K)
+        for i, seg in enumerate(segs):
+            if d.name == "timing":  # by hour of day: 24 rows instead of 168
+                for h in range(24):
+                    cols = [w * 24 + h for w in range(7)]
+                    rows.append(_snap_row(day, d.name, seg, str(h), f"{h:02d}:00",
+                                          mean[i, cols].mean(), sd[i, cols].mean(),
+                                          P[i, cols].sum(), share[seg].get(str(h))))
+                continue
+            for k, o in enumerate(d.options):
+                rows.append(_snap_row(day, d.name, seg, str(o.value), o.label, mean[i, k],
+                                      sd[i, k], P[i, k], share[seg].get(str(o.value))))
+    with store.transaction():
+        store.db["posterior_snapshots"].upsert_all(
+            rows, pk=("day", "dimension", "segment", "option"), batch_size=2000)
+    return len(rows)
+
+
+def _snap_row(day: date, dim: str, seg: str, option: str, label: str, mean: float, sd: float,
+              p_best: float, share: float | None) -> dict[str, Any]:
+    return {"day": day.isoformat(), "dimension": dim, "segment": seg, "option": option,
+            "label": label, "mean": float(mean), "sd": float(sd), "p_best": float(p_best),
+            "share": None if share is None else float(share)}
+
+
+def _shares(agent: Agent, dim: str, sub: pd.DataFrame | None) -> dict[str, float]:
+    """Share of the segment's decisions that chose each option of ``dim``."""
+    if sub is None or not len(sub):
+        return {}
+    agent_rows = sub[sub["arm"].astype(str) == "agent"]
+    if dim == "send":
+        sent = agent_rows["send"].astype(bool)
+        return {"True": float(sent.mean()), "False": float(1 - sent.mean())} if len(sent) else {}
+    sent = agent_rows[agent_rows["send"].astype(bool)]
+    if not len(sent):
+        return {}
+    if dim == "timing":
+        values = sent["hour"].astype(int).astype(str)
+    elif dim == "channel":
+        values = sent["channel"].astype(str)
+    else:
+        values = sent[dim.replace("slot:", "atom_")].astype(str)
+    return values.value_counts(normalize=True).to_dict()
+
+
+def snapshots(store: Store, dimension: str, segment: str) -> pd.DataFrame:
+    return pd.DataFrame(store.query(
+        "SELECT * FROM posterior_snapshots WHERE dimension = ? AND segment = ? ORDER BY day",
+        [dimension, segment]))
+
+
+def latest_batch(store: Store, agent: Agent) -> pd.DataFrame:
+    """The decisions of the most recent batch (empty when none was made yet)."""
+    rows = store.query("SELECT id FROM decision_batches ORDER BY id DESC LIMIT 1")
+    if not rows:
+        return decisions_frame(store, agent, "0")
+    return decisions_frame(store, agent, "batch_id = ?", [rows[0]["id"]])
+
+
+def typical_context(decisions: pd.DataFrame, segment_index: int) -> dict[str, int]:
+    """The most common bucket of every context variable among a segment's users."""
+    values = {"segment": segment_index}
+    sub = decisions[decisions["ctx_segment"] == segment_index] if len(decisions) else decisions
+    for var in CTX_VARS:
+        if var != "segment" and len(sub):
+            values[var] = int(sub[f"ctx_{var}"].mode().iloc[0])
+    return values
+
+
+def batches(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT * FROM decision_batches ORDER BY id DESC")

@@ -1,0 +1,90 @@
+"""Benchmarks printed as JSON (``workbench bench ...``); speed is measured here, not in tests."""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import numpy as np
+
+from workbench.actions import ActionSpace
+from workbench.agent import Agent
+from workbench.users import prepare_users, synthetic_users
+
+BENCH_SEGMENTS = [f"segment_{i:02d}" for i in range(14)]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def bench_decide(users: int, seed: int = 0, mabwiser_users: int = 200_000) -> dict[str, Any]:
+    """Time :meth:`Agent.decide` for ``users`` users on a space of 6 slots x 8 atoms, 168 send
+    slots and 4 channels, with context; and MABWiser's Thompson Sampling on the closest problem
+    it supports (one non-contextual Beta-Bernoulli bandit per dimension, a draw per user)."""
+    space = ActionSpace.synthetic(slots=6, atoms_per_slot=8, seed=seed)
+    agent = Agent(space, BENCH_SEGMENTS)
+    audience = prepare_users(synthetic_users(users, BENCH_SEGMENTS, seed), BENCH_SEGMENTS)
+    # Some history, so that the posteriors are not flat.
+    warm = agent.decide(audience.iloc[:50_000], seed=seed)
+    rng = np.random.default_rng(seed)
+    agent.learn(warm, _fake_outcomes(rng, len(warm)))
+    rss_before = _peak_rss_mb()
+    t0 = time.perf_counter()
+    decisions = agent.decide(audience, seed=seed + 1)
+    seconds = time.perf_counter() - t0
+    result: dict[str, Any] = {
+        "benchmark": "decide",
+        "users": users,
+        "seconds": round(seconds, 3),
+        "decisions_per_second": round(users / seconds),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_mb_before_decide": round(rss_before, 1),
+        "problem": {
+            "slots": 6, "atoms_per_slot": 8, "send_slots": 168, "channels": 4,
+            "send_or_skip": 2, "composite_actions": space.size,
+            "context_variables": ["segment", "inactivity", "engagement", "exposures",
+                                  "daypart", "platform", "consent"],
+            "segments": len(BENCH_SEGMENTS), "posterior_draws_per_context": agent.config.draws,
+        },
+        "sent": int(decisions["send"].sum()),
+        "target": "8.8 million users in under 10 seconds",
+    }
+    result["mabwiser"] = _bench_mabwiser(min(users, mabwiser_users), space, seed)
+    if isinstance(result["mabwiser"], dict):
+        m = result["mabwiser"]
+        result["speedup_vs_mabwiser"] = round(
+            result["decisions_per_second"] / m["decisions_per_second"], 1)
+    return result
+
+
+def _fake_outcomes(rng: np.random.Generator, n: int):
+    import pandas as pd
+
+    return pd.DataFrame({"direct_open": rng.random(n) < 0.08,
+                         "engagement": rng.random(n) < 0.2})
+
+
+def _bench_mabwiser(users: int, space: ActionSpace, seed: int) -> dict[str, Any] | str:
+    try:
+        from mabwiser.mab import MAB, LearningPolicy
+    except ImportError:
+        return "not installed: pip install -e '.[bench]'"
+    rng = np.random.default_rng(seed)
+    bandits = []
+    for d in space.dimensions:
+        arms = list(range(len(d.options)))
+        mab = MAB(arms=arms, learning_policy=LearningPolicy.ThompsonSampling(), seed=seed)
+        mab.fit(decisions=rng.integers(0, len(arms), 50_000),
+                rewards=(rng.random(50_000) < 0.1).astype(int))
+        bandits.append(mab)
+    dummy = np.zeros((users, 1))
+    t0 = time.perf_counter()
+    for mab in bandits:
+        mab.predict(contexts=dummy)
+    seconds = time.perf_counter() - t0
+    return {"users_timed": users, "seconds": round(seconds, 3),
+            "decisions_per_second": round(users / seconds),
+            "model": "one non-contextual Beta-Bernoulli Thompson Sampling bandit per dimension "
+                     "(MABWiser has no factored contextual Thompson Sampling)"}
