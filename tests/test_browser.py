@@ -105,3 +105,18 @@ def test_import_a_file_then_preview_messages(page, app_server, tmp_path):
     expect(page.locator('[data-testid="stMetric"]').filter(has_text="Distinct messages")) \
         .to_be_visible()
     expect(page.locator('[data-preview="push"]').first).to_be_visible()
+
+
+def test_posteriors_page_decides_and_charts_the_beliefs(page, app_server):
+    page.goto(app_server["url"] + "/Posteriors")
+    expect(page.get_by_role("heading", name="Posteriors")).to_be_visible()
+    page.get_by_text("Decide a batch or load outcome events").click()
+    page.get_by_role("button", name="Decide a batch").click()
+    expect(page.get_by_text("Decided batch")).to_be_visible()
+    charts = page.locator('[data-testid="stPlotlyChart"] .main-svg')
+    expect(charts.first).to_be_attached()
+    expect(page.get_by_text("Expected reward: posterior mean and 95% interval")).to_be_visible()
+    expect(page.get_by_text("Why this message")).to_be_visible()
+    with open_store(app_server["db"]) as s:
+        assert s.db["decision_batches"].count >= 1
+        assert s.db["decisions"].count >= 2000

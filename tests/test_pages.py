@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from store import open_store
 from tests.conftest import ROOT
+import ui
 from ui import page_files
 
 PAGES = ["Home.py", *[f"pages/{p.name}" for p in page_files()]]
@@ -37,7 +38,9 @@ def test_home_shows_library_size_and_mode(db_path):
         active = len(s.components(status="active"))
     assert values["Active atoms"] == str(active)
     assert values["Mode"] == "Active"
-    assert [link.label for link in at.get("page_link")] == ["Components"]
+    assert [link.label for link in at.get("page_link")] == [
+        ui.page_label(p) for p in page_files()]
+    assert "Components" in [link.label for link in at.get("page_link")]
 
 
 def test_home_records_a_mode_change_and_the_library_freezes(db_path):
@@ -165,3 +168,38 @@ def test_preview_counts_permutations_and_renders_channel_mockups(db_path):
     assert all('data-testid="sms-counter"' in h for h in htmls)
     # A push template shown as SMS has a title the channel lacks: the page says so.
     assert any("SMS messages have no title" in w.value for w in at.warning)
+
+
+POSTERIORS = "pages/2_Posteriors.py"
+
+
+def test_posteriors_page_decides_a_batch_and_shows_beliefs(db_path):
+    at = app(POSTERIORS)
+    assert any("0 observations learnt" in c.value for c in at.caption)
+    at.number_input(key="demo_users").set_value(500)
+    at.button(key="decide_button").click().run()
+    assert not at.exception
+    assert any("Decided batch 1 for 500 users" in s.value for s in at.success)
+    with open_store(db_path) as s:
+        assert s.db["decisions"].count == 500
+        assert s.db["posterior_snapshots"].count > 0
+    at.selectbox(key="post_dimension").set_value("channel").run()
+    assert not at.exception
+    assert any("Sent by" in m.value for m in at.markdown)
+
+
+def test_posteriors_page_loads_events_and_quarantines_bad_lines(db_path):
+    at = app(POSTERIORS)
+    at.button(key="decide_button").click().run()
+    with open_store(db_path) as s:
+        did = s.query("SELECT id FROM decisions WHERE send = 1 LIMIT 1")[0]["id"]
+    data = (f"decision_id,event,value,occurred_at\n{did},direct_open,1,2026-11-24T10:00:00\n"
+            "ghost,direct_open,1,2026-11-24T10:00:00\n").encode()
+    at.file_uploader(key="events_file").set_value(("events.csv", data, "text/csv"))
+    at.run()
+    at.button(key="ingest_button").click().run()
+    assert any("1 new events, 0 already loaded, 1 quarantined" in s.value for s in at.success)
+    with open_store(db_path) as s:
+        assert s.db["outcome_events"].count == 1
+        assert s.query("SELECT line, reason FROM quarantine") == [
+            {"line": 3, "reason": "no decision 'ghost' in the decision log"}]

@@ -1,0 +1,315 @@
+"""The decision agent: conjugate updates, Thompson Sampling, convergence, cold start, guardrails,
+propensities, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from workbench.actions import ActionSpace
+from workbench.agent import GUARDRAILS, Agent, AgentConfig, Guardrails, MustSend
+from workbench.errors import ValidationError
+from workbench.posterior import GaussianPosterior
+from workbench.users import prepare_users, synthetic_users
+
+SEGS = ["a", "b", "c"]
+BEST = {"a": 0, "b": 3, "c": 5}  # index of the best atom of slot s0 per segment
+
+
+def users(n, seed=0, **cols):
+    u = synthetic_users(n, SEGS, seed)
+    for k, v in cols.items():
+        u[k] = v
+    return u
+
+
+def flagged(decisions, name):
+    return (decisions["guardrails"].to_numpy() & GUARDRAILS[name]) > 0
+
+
+# -- posterior ----------------------------------------------------------------------------
+
+def test_posterior_update_matches_the_conjugate_formula():
+    post = GaussianPosterior.prior(["w"], prior_var=2.0, noise_var=0.5)
+    y = np.array([1.0, 0.0, 1.0, 1.0])
+    post.update(np.ones((4, 1)), y)
+    precision = 1 / 2.0 + 4 / 0.5
+    assert post.precision[0, 0] == pytest.approx(precision)
+    assert post.mean[0] == pytest.approx((y.sum() / 0.5) / precision)
+    assert post.covariance[0, 0] == pytest.approx(1 / precision)
+
+
+def test_bayesian_linear_regression_matches_the_closed_form():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([0.5, -1.0, 2.0]) + rng.normal(scale=0.3, size=50)
+    post = GaussianPosterior.prior(["a", "b", "c"], prior_var=[1.0, 2.0, 4.0], noise_var=0.09)
+    post.update(X, y)
+    A = np.diag([1.0, 0.5, 0.25]) + X.T @ X / 0.09
+    assert np.allclose(post.mean, np.linalg.solve(A, X.T @ y / 0.09))
+    assert np.allclose(post.covariance, np.linalg.inv(A))
+
+
+def test_aggregated_cells_equal_row_by_row_updates_and_late_rewards_add_only_to_b():
+    rows = GaussianPosterior.prior(["x", "y"], 1.0)
+    cells = GaussianPosterior.prior(["x", "y"], 1.0)
+    X = np.array([[1.0, 0.0]] * 3 + [[1.0, 1.0]] * 2)
+    r = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    rows.update(X, r)
+    cells.update(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([2.0, 1.0]), counts=[3, 2])
+    assert np.allclose(rows.precision, cells.precision) and np.allclose(rows.b, cells.b)
+    before = cells.precision.copy()
+    cells.update(np.array([[1.0, 1.0]]), np.array([1.0]), add_precision=False)
+    assert np.array_equal(cells.precision, before)
+    assert cells.b[1] == pytest.approx(rows.b[1] + 1 / rows.noise_var)
+
+
+def test_posterior_survives_a_round_trip_and_grows_new_features_at_their_prior():
+    post = GaussianPosterior.prior(["a"], 1.0)
+    post.update(np.ones((2, 1)), np.array([1.0, 1.0]))
+    back = GaussianPosterior.from_bytes(post.to_bytes())
+    assert back.features == ["a"] and np.allclose(back.precision, post.precision) and back.n == 2
+    grown = back.with_features(["a", "b"], [1.0, 3.0])
+    assert grown.features == ["a", "b"]
+    assert grown.covariance[1, 1] == pytest.approx(3.0)
+    assert grown.mean[0] == pytest.approx(post.mean[0])
+
+
+def test_probability_of_being_best_matches_the_normal_formula():
+    # Two options with independent identity weights: P(1 best) = Phi((m1 - m0) / sqrt(v0 + v1)).
+    space = ActionSpace.synthetic(slots=1, atoms_per_slot=2)
+    agent = Agent(space, SEGS, AgentConfig(draws=20000))
+    pol = agent.policies["slot:s0"]
+    idx = pol.model.index()
+    pol.model.precision[:] = np.eye(len(pol.model.features)) * 1e6  # everything else pinned
+    a0, a1 = (f"atom:{o.value}" for o in pol.dim.options)
+    pol.model.precision[idx[a0], idx[a0]] = 1 / 0.04
+    pol.model.precision[idx[a1], idx[a1]] = 1 / 0.09
+    pol.model.b[:] = 0
+    pol.model.b[idx[a1]] = 0.1 / 0.09
+    P, _ = pol.prob_best([0], 20000, np.random.default_rng(0))
+    assert P[0, 1] == pytest.approx(norm.cdf(0.1 / np.sqrt(0.13)), abs=0.01)
+    assert P[0].sum() == pytest.approx(1.0)
+
+
+# -- learning -----------------------------------------------------------------------------
+
+def simulate(agent, rounds, n=4000, seed=0, slot="slot:s0"):
+    """Bernoulli opens: 30% for the segment's best atom of ``slot``, 8% otherwise."""
+    rng = np.random.default_rng(seed)
+    dim = agent.space.dimension(slot)
+    best_ids = {s: dim.options[k].value for s, k in BEST.items()}
+    for r in range(rounds):
+        d = agent.decide(users(n, seed=seed * 100 + r), seed=seed * 100 + r)
+        seg = np.array(SEGS)[d["ctx_segment"]]
+        is_best = d[slot.replace("slot:", "atom_")].to_numpy() == pd.Series(seg).map(best_ids)
+        opened = rng.random(len(d)) < np.where(is_best, 0.30, 0.08)
+        agent.learn(d, pd.DataFrame({"direct_open": opened & d["send"].to_numpy()}))
+    return d
+
+
+def best_share(d, agent, slot="slot:s0"):
+    dim = agent.space.dimension(slot)
+    sent = d[d["send"]]
+    seg = np.array(SEGS)[sent["ctx_segment"]]
+    return {s: float((sent[seg == s][slot.replace("slot:", "atom_")]
+                      == dim.options[BEST[s]].value).mean()) for s in SEGS}
+
+
+def test_agent_converges_on_the_best_atom_of_each_segment():
+    agent = Agent(ActionSpace.synthetic(), SEGS, AgentConfig())
+    d = simulate(agent, rounds=12)
+    shares = best_share(d, agent)
+    assert min(shares.values()) > 0.90, shares
+
+
+def test_a_new_atom_is_tried_soon_and_archived_atoms_never_served():
+    space = ActionSpace.synthetic()
+    agent = Agent(space, SEGS)
+    simulate(agent, rounds=8)
+    dim = space.dimension("slot:s0")
+    new_atom = {"id": 999, "kind": "s0", "text": "brand new", "offer_type": "cashback",
+                "tone": "caring", "product_category": "retail", "tags": "", "segment": None}
+    from workbench.actions import Dimension, atom_option
+    retired = dim.options[1].value
+    options = tuple(o for o in dim.options if o.value != retired) + (atom_option(new_atom),)
+    dims = tuple(Dimension(d.name, d.kind, options) if d.name == "slot:s0" else d
+                 for d in space.dimensions)
+    space2 = dataclasses.replace(space, dimensions=dims, atoms={**space.atoms, 999: new_atom})
+    agent2 = Agent(space2, SEGS, agent.config, agent.models)
+    d = agent2.decide(users(6000, seed=77), seed=77)
+    sent = d[d["send"]]
+    assert (sent["atom_s0"] == 999).mean() > 0.15  # far above the exploration floor (~0.6%)
+    assert not (d["atom_s0"] == retired).any()
+
+
+def test_decisions_are_deterministic_under_a_seed():
+    agent = Agent(ActionSpace.synthetic(), SEGS)
+    a = agent.decide(users(3000), seed=5)
+    b = agent.decide(users(3000), seed=5)
+    c = agent.decide(users(3000), seed=6)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["choice_timing"].equals(c["choice_timing"])
+
+
+def test_context_changes_the_decision():
+    agent = Agent(ActionSpace.synthetic(), SEGS)
+    d = simulate(agent, rounds=10)
+    seg = np.array(SEGS)[d[d["send"]]["ctx_segment"]]
+    top = pd.Series(d[d["send"]]["atom_s0"].to_numpy()).groupby(seg).agg(
+        lambda s: s.mode().iloc[0])
+    assert top["a"] != top["b"] != top["c"]
+
+
+# -- propensities -------------------------------------------------------------------------
+
+def test_propensities_are_the_probabilities_of_the_choices_and_sum_to_one():
+    agent = Agent(ActionSpace.synthetic(), SEGS)
+    simulate(agent, rounds=3)
+    u = users(20000, seed=9, segment="a", days_inactive=40, past_engagement=3, sends_7d=0,
+              habitual_hour=19, platform="ios")
+    d = agent.decide(u, seed=9)
+    d = d[d["arm"] == "agent"]
+    p = d.groupby("choice_slot:s1")["p_slot:s1"].agg(["first", "nunique", "size"])
+    assert (p["nunique"] == 1).all()  # one context: one probability per option
+    assert p["first"].sum() == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(p["size"] / p["size"].sum(), p["first"], atol=0.02)
+    t = d.groupby("choice_timing")["p_timing"].first()
+    assert t.sum() <= 1 + 1e-6 and t.sum() > 0.95
+    sent = d[d["send"]]
+    product = np.prod([sent[f"p_{dim.name}"].to_numpy(float) for dim in agent.space.dimensions],
+                      axis=0)
+    assert np.allclose(sent["propensity"], product, rtol=1e-5)
+
+
+# -- guardrails ---------------------------------------------------------------------------
+
+def test_holdout_users_are_never_touched():
+    agent = Agent(ActionSpace.synthetic(), SEGS)
+    arm = np.where(np.arange(2000) % 4 == 0, "holdout", "agent")
+    d = agent.decide(users(2000, arm=arm), seed=1)
+    hold = d["arm"] == "holdout"
+    assert hold.sum() == 500
+    assert not d.loc[hold, "send"].any() and flagged(d[hold], "holdout").all()
+    assert d.loc[hold, "propensity"].isna().all()
+
+
+def test_holdout_is_assigned_stably_at_the_configured_share():
+    agent = Agent(ActionSpace.synthetic(), SEGS, AgentConfig(holdout_share=0.1))
+    a = agent.decide(users(20000), seed=1)
+    b = agent.decide(users(20000).iloc[::-1], seed=2)
+    assert abs((a["arm"] == "holdout").mean() - 0.1) < 0.01
+    merged = a[["user_id", "arm"]].merge(b[["user_id", "arm"]], on="user_id")
+    assert (merged["arm_x"] == merged["arm_y"]).all()
+
+
+def test_frequency_cap_skips_users_at_the_cap():
+    agent = Agent(ActionSpace.synthetic(), SEGS, AgentConfig(
+        guardrails=Guardrails(frequency_cap_7d=2)))
+    d = agent.decide(users(3000, sends_7d=np.arange(3000) % 4), seed=1)
+    at_cap = d["user_id"].astype(int) % 4 >= 2
+    assert not d.loc[at_cap, "send"].any()
+    assert d.loc[~at_cap & (d["arm"] == "agent"), "send"].any()
+    assert flagged(d[at_cap & (d["arm"] == "agent")], "frequency_cap").any()
+
+
+def test_quiet_hours_are_never_used():
+    agent = Agent(ActionSpace.synthetic(), SEGS, AgentConfig(
+        guardrails=Guardrails(quiet_start=21, quiet_end=9)))
+    d = agent.decide(users(5000), seed=1)
+    sent = d[d["send"]]
+    assert sent["hour"].between(9, 20).all()
+    assert flagged(sent, "quiet_hours").any()
+    assert (sent.loc[flagged(sent, "quiet_hours"), "hour"] == 9).all()
+
+
+def test_channel_consent_is_respected():
+    agent = Agent(ActionSpace.synthetic(), SEGS)
+    u = users(4000)
+    u["consent_push"] = np.arange(4000) % 2 == 0
+    u["consent_email"] = False
+    u["consent_sms"] = False
+    u["consent_in_app"] = np.arange(4000) % 3 == 0
+    d = agent.decide(u, seed=1)
+    sent = d[d["send"]]
+    ok = ((sent["channel"].astype(str) == "push") & (sent["user_id"].astype(int) % 2 == 0)) | (
+        (sent["channel"].astype(str) == "in_app") & (sent["user_id"].astype(int) % 3 == 0))
+    assert len(sent) and ok.all()
+    nobody = (d["user_id"].astype(int) % 2 == 1) & (d["user_id"].astype(int) % 3 != 0) & (
+        d["arm"] == "agent")
+    assert not d.loc[nobody, "send"].any() and flagged(d[nobody], "no_consent").all()
+
+
+def test_minimum_exploration_keeps_every_option_alive():
+    agent = Agent(ActionSpace.synthetic(), SEGS, AgentConfig(
+        guardrails=Guardrails(min_exploration=0.16)))
+    simulate(agent, rounds=6)
+    d = agent.decide(users(20000, seed=3), seed=3)
+    sent = d[(d["arm"] == "agent")]
+    floor = 0.16 / 8
+    assert (sent["p_slot:s0"] >= floor - 1e-6).all()
+    assert sent["atom_s0"].nunique() == 8
+    assert flagged(sent, "exploration").any()
+
+
+def test_no_atom_exceeds_the_maximum_traffic_share():
+    agent = Agent(ActionSpace.synthetic(), SEGS, AgentConfig(
+        guardrails=Guardrails(max_atom_share=0.3)))
+    simulate(agent, rounds=6)
+    d = agent.decide(users(30000, seed=4), seed=4)
+    shares = d[d["arm"] == "agent"]["atom_s0"].value_counts(normalize=True)
+    assert shares.max() < 0.3 + 0.015
+    assert flagged(d, "traffic_cap").any()
+
+
+def test_must_send_overrides_the_policy_and_the_frequency_cap():
+    space = ActionSpace.synthetic()
+    atoms = {f"s{i}": space.dimension(f"slot:s{i}").options[2].value for i in range(6)}
+    rule = MustSend(atoms=atoms, channel="push", segment="b", note="launch")
+    agent = Agent(space, SEGS, AgentConfig(guardrails=Guardrails(must_send=(rule,))))
+    d = agent.decide(users(3000, consent_push=True, sends_7d=5), seed=1)
+    forced = (np.array(SEGS)[d["ctx_segment"]] == "b") & (d["arm"] == "agent")
+    hit = d[forced]
+    assert hit["send"].all() and flagged(hit, "must_send").all()
+    assert (hit["channel"].astype(str) == "push").all()
+    assert (hit["atom_s0"] == atoms["s0"]).all() and (hit["p_slot:s0"] == 1).all()
+    assert not d[~forced]["send"].any()  # everyone else is at the frequency cap
+
+
+def test_invalid_configuration_is_rejected_at_the_edge():
+    with pytest.raises(ValidationError, match="min_exploration"):
+        Guardrails(min_exploration=1.5)
+    with pytest.raises(ValidationError, match="quiet_start"):
+        Guardrails(quiet_start=25)
+    with pytest.raises(ValidationError, match="draws"):
+        AgentConfig(draws=3)
+    space = ActionSpace.synthetic()
+    with pytest.raises(ValidationError, match="needs an active 's0' atom"):
+        Agent(space, SEGS, AgentConfig(guardrails=Guardrails(
+            must_send=(MustSend(atoms={}, channel="push"),))))
+    assert AgentConfig.from_dict(AgentConfig().to_dict()) == AgentConfig()
+
+
+def test_bad_users_are_rejected_naming_row_and_column():
+    u = users(5)
+    u["segment"] = u["segment"].astype(str)
+    u.loc[2, "segment"] = "zzz"
+    u.loc[3, "habitual_hour"] = 30
+    with pytest.raises(ValidationError) as e:
+        prepare_users(u, SEGS)
+    assert [str(p) for p in e.value.problems] == [
+        "row 3 field 'segment': unknown segment 'zzz'",
+        "row 4 field 'habitual_hour': '30' is not a number from 0 to 23"]
+    with pytest.raises(ValidationError, match="required column 'segment'"):
+        prepare_users(pd.DataFrame({"user_id": [1]}), SEGS)
+
+
+def test_a_space_of_millions_of_actions_is_never_enumerated():
+    space = ActionSpace.synthetic(slots=6, atoms_per_slot=8)
+    assert space.size == 8 ** 6 * 168 * 4 * 2
+    agent = Agent(space, SEGS)
+    assert sum(len(p.model.features) for p in agent.policies.values()) < 5000
