@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -360,20 +360,29 @@ class Agent:
         (``p_<dimension>``), the overall ``propensity``, ``guardrails`` flags and the context
         codes the agent learns with.
         """
-        cfg, g = self.config, self.config.guardrails
-        df = prepare_users(users, self.segments, cfg.holdout_share)
-        n = len(df)
-        rng = np.random.default_rng(seed)
+        df = prepare_users(users, self.segments, self.config.holdout_share)
         codes = state_codes(df, self.segments)
         holdout = label_codes(df["arm"], ("agent", "holdout")) == 1
-        agent_users = ~holdout
-        flags = np.where(holdout, GUARDRAILS["holdout"], 0).astype(np.int16)
         out: dict[str, Any] = {"user_id": df["user_id"].to_numpy(),
                                "arm": pd.Categorical.from_codes(holdout.astype(np.int8),
                                                                 ["agent", "holdout"])}
-        for var in ("segment", "inactivity", "engagement", "exposures", "daypart", "platform",
-                    "consent"):
-            out[f"ctx_{var}"] = codes[var]
+        out.update(self.decide_arrays(codes, holdout, df["sends_7d"].to_numpy(), seed=seed))
+        frame = pd.DataFrame(out, copy=False)  # millions of rows: no consolidation copy
+        frame = self._decode(frame, start or date.today())
+        frame.attrs["seed"] = seed
+        return frame
+
+    def decide_arrays(self, codes: Mapping[str, np.ndarray], holdout: np.ndarray,
+                      sends_7d: np.ndarray, *, seed: int = 0) -> dict[str, np.ndarray]:
+        """The core of :meth:`decide` on context codes (see :func:`workbench.users.state_codes`),
+        for callers that already hold them as arrays, like the simulated world."""
+        g = self.config.guardrails
+        n = len(holdout)
+        rng = np.random.default_rng(seed)
+        agent_users = ~holdout
+        flags = np.where(holdout, GUARDRAILS["holdout"], 0).astype(np.int16)
+        out: dict[str, Any] = {f"ctx_{var}": codes[var] for var in (
+            "segment", "inactivity", "engagement", "exposures", "daypart", "platform", "consent")}
         ctx_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for d in self.space.dimensions:
             pol = self.policies[d.name]
@@ -386,7 +395,7 @@ class Agent:
             P_full = np.zeros((pol.ctx.count, len(d.options)))
             A_full = np.ones_like(P_full, dtype=bool)
             if len(present):
-                P, allowed = pol.prob_best(present, cfg.draws, rng)
+                P, allowed = pol.prob_best(present, self.config.draws, rng)
                 policy = P.copy()
                 if g.min_exploration > 0:
                     uni = allowed / np.maximum(allowed.sum(axis=1, keepdims=True), 1)
@@ -429,13 +438,13 @@ class Agent:
             out[f"p_{d.name}"] = p_choice
         # Send or skip, then the guardrails that override it.
         send = out["choice_send"] == self.space.dimension("send").index_of(True)
-        capped7 = df["sends_7d"].to_numpy() >= g.frequency_cap_7d
+        capped7 = sends_7d >= g.frequency_cap_7d
         flags |= np.where(agent_users & capped7 & send, GUARDRAILS["frequency_cap"], 0
                           ).astype(np.int16)
         send &= ~capped7
         send &= (flags & GUARDRAILS["no_consent"]) == 0
         send &= agent_users
-        self._apply_must_send(df, out, flags, send, agent_users)
+        self._apply_must_send(codes["consent"], out, flags, send, agent_users)
         out["send"] = send
         out["guardrails"] = flags
         # Propensity of the whole decision: send-or-skip, times every dimension of what was
@@ -450,10 +459,7 @@ class Agent:
         propensity = np.where(send, out["p_send"] * content, out["p_send"])
         propensity[holdout] = np.nan
         out["propensity"] = propensity
-        frame = pd.DataFrame(out, copy=False)  # millions of rows: no consolidation copy
-        frame = self._decode(frame, start or date.today())
-        frame.attrs["seed"] = seed
-        return frame
+        return out
 
     def _quiet_shift(self, t: int) -> int:
         g = self.config.guardrails
@@ -463,14 +469,14 @@ class Agent:
                 return h
         return t
 
-    def _apply_must_send(self, df: pd.DataFrame, out: dict[str, Any], flags: np.ndarray,
+    def _apply_must_send(self, consent: np.ndarray, out: dict[str, Any], flags: np.ndarray,
                          send: np.ndarray, agent_users: np.ndarray) -> None:
         seg_codes = out["ctx_segment"]
         for rule in self.config.guardrails.must_send:
             who = agent_users.copy()
             if rule.segment is not None:
                 who &= seg_codes == self.segments.index(rule.segment)
-            who &= df[f"consent_{rule.channel}"].to_numpy(bool)
+            who &= (consent >> CHANNEL_IDS.index(rule.channel) & 1).astype(bool)
             ch = self.space.dimension("channel").index_of(rule.channel)
             out["choice_channel"] = np.where(who, ch, out["choice_channel"])
             out["p_channel"] = np.where(who, 1.0, out["p_channel"]).astype(np.float32)
@@ -533,36 +539,39 @@ class Agent:
 
     # -- learn -----------------------------------------------------------------------------
 
-    def rewards(self, decisions: pd.DataFrame, outcomes: pd.DataFrame) -> np.ndarray:
+    def rewards(self, decisions: pd.DataFrame | Mapping[str, np.ndarray],
+                outcomes: pd.DataFrame) -> np.ndarray:
         """Scalarised (and, if configured, incremental) reward of each decision row."""
         r = scalarise(outcomes, self.config.reward)
         if self.config.incremental:
-            r = incremental(r, decisions["arm"].to_numpy() == "holdout",
-                            decisions["ctx_segment"].to_numpy(),
+            r = incremental(r, ~_agent_rows(decisions), _col(decisions, "ctx_segment"),
                             outcomes["pre_reward"].to_numpy(float)
                             if "pre_reward" in outcomes.columns else None)
         return r
 
-    def learn(self, decisions: pd.DataFrame, outcomes: pd.DataFrame, *,
-              late: bool = False) -> LearnReport:
+    def learn(self, decisions: pd.DataFrame | Mapping[str, np.ndarray],
+              outcomes: pd.DataFrame, *, late: bool = False, same_space: bool = False
+              ) -> LearnReport:
         """Update the posteriors from decisions and their outcomes (aligned row by row).
 
         ``outcomes`` holds event counts per decision (columns of
         :data:`workbench.reward.EVENTS`; missing ones count as zero). Each decision is learnt
         from once; events that arrive after it was learnt are passed with ``late=True``, which
-        adds their reward without counting the decision again.
+        adds their reward without counting the decision again. ``same_space`` says the
+        decisions were made on this agent's current action space, so their ``choice_*`` option
+        indices can be used as they are (the simulated world learns this way).
         """
-        if len(decisions) != len(outcomes):
+        if len(_col(decisions, "guardrails")) != len(outcomes):
             raise ValidationError([Problem("decisions and outcomes must have the same rows")],
                                   "Cannot learn")
         # A late correction adds plain event value: the holdout baseline was already taken.
         r = scalarise(outcomes, self.config.reward) if late else self.rewards(decisions, outcomes)
-        flags = decisions["guardrails"].to_numpy()
-        agent_rows = decisions["arm"].to_numpy() == "agent"
-        sent = decisions["send"].to_numpy(bool) & agent_rows
+        flags = _col(decisions, "guardrails")
+        agent_rows = _agent_rows(decisions)
+        sent = _col(decisions, "send").astype(bool) & agent_rows
         forced = (flags & GUARDRAILS["must_send"]) > 0
         override = (flags & (GUARDRAILS["frequency_cap"] | GUARDRAILS["no_consent"])) > 0
-        codes = {v: decisions[f"ctx_{v}"].to_numpy() for v in
+        codes = {v: _col(decisions, f"ctx_{v}") for v in
                  ("segment", "inactivity", "engagement", "exposures", "daypart", "platform",
                   "consent")}
         learned = {}
@@ -574,8 +583,8 @@ class Agent:
                 rows = sent & ~forced
             else:
                 rows = sent
-            if d.name == "send":
-                col = decisions["choice_send"].to_numpy()
+            if d.name == "send" or same_space:
+                col = _col(decisions, f"choice_{d.name}").astype(np.int64)
             else:
                 col = self._choice_index(d, decisions)
             ok = rows & (col >= 0)
@@ -584,9 +593,11 @@ class Agent:
                 continue
             ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
             K = len(d.options)
-            cells, inv = np.unique(ctx.astype(np.int64) * K + col[ok], return_inverse=True)
-            counts = np.bincount(inv)
-            sums = np.bincount(inv, weights=r[ok])
+            cell = ctx.astype(np.int64) * K + col[ok]
+            counts = np.bincount(cell, minlength=pol.ctx.count * K)
+            sums = np.bincount(cell, weights=r[ok], minlength=pol.ctx.count * K)
+            cells = np.flatnonzero(counts)
+            counts, sums = counts[cells], sums[cells]
             X = np.stack([pol.row(d.options[c % K].features, int(c // K)) for c in cells])
             pol.model.update(X, sums, counts, add_precision=not late)
             learned[d.name] = int(ok.sum())
@@ -654,5 +665,11 @@ class Agent:
             "versus": d.options[j].label})
 
 
-def next_monday(day: date) -> date:
-    return day + timedelta(days=(7 - day.weekday()) % 7)
+def _col(decisions: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    return np.asarray(decisions[name])
+
+
+def _agent_rows(decisions: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
+    if "holdout" in decisions:
+        return ~np.asarray(decisions["holdout"], bool)
+    return np.asarray(decisions["arm"]).astype(str) == "agent"
