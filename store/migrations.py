@@ -241,4 +241,64 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    5,
+    "simulated trials: runs, daily aggregates per arm, weekly per-user moments",
+    [
+        """CREATE TABLE sim_runs (
+            id INTEGER PRIMARY KEY,
+            preset TEXT NOT NULL,
+            users INTEGER NOT NULL,
+            days INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'pausing', 'paused', 'done', 'failed')),
+            days_done INTEGER NOT NULL DEFAULT 0,
+            checkpoint_day INTEGER NOT NULL DEFAULT 0,
+            folder TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            started_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0,
+            pid INTEGER
+        )""",
+        """CREATE TABLE sim_daily (
+            run_id INTEGER NOT NULL REFERENCES sim_runs(id),
+            day INTEGER NOT NULL,
+            date TEXT NOT NULL,
+            arm TEXT NOT NULL CHECK (arm IN ('agent', 'holdout')),
+            mode TEXT NOT NULL,
+            users INTEGER NOT NULL,
+            messageable INTEGER NOT NULL,
+            sends INTEGER NOT NULL,
+            direct_open REAL NOT NULL,
+            engagement REAL NOT NULL,
+            intent REAL NOT NULL,
+            conversion REAL NOT NULL,
+            conversion_vertical REAL NOT NULL,
+            gmv REAL NOT NULL,
+            e_direct_open REAL NOT NULL,
+            e_engagement REAL NOT NULL,
+            e_intent REAL NOT NULL,
+            e_conversion REAL NOT NULL,
+            e_conversion_vertical REAL NOT NULL,
+            e_gmv REAL NOT NULL,
+            PRIMARY KEY (run_id, day, arm)
+        )""",
+        """CREATE TABLE sim_weekly (
+            run_id INTEGER NOT NULL REFERENCES sim_runs(id),
+            week INTEGER NOT NULL,
+            arm TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            sum REAL NOT NULL,
+            sumsq REAL NOT NULL,
+            PRIMARY KEY (run_id, week, arm, metric)
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

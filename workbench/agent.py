@@ -178,7 +178,13 @@ class _DimensionPolicy:
         self.dim = dim
         self.ctx = ctx
         self.segments = list(segments)
-        option_feats = sorted({f for o in dim.options for f in o.features})
+        # A tag carried by a single option says nothing more than its identity: leave it out.
+        counts: dict[str, int] = {}
+        for o in dim.options:
+            for f in o.features:
+                counts[f] = counts.get(f, 0) + 1
+        option_feats = sorted(f for f, c in counts.items()
+                              if c > 1 or f.split(":", 1)[0] in ("atom", "hour", "channel", "send"))
         ctx_feats = [f"{v}:{lab}" for v in ctx.variables for lab in ctx.labels[v]]
         names = option_feats + [f"{o}|{c}" for o in option_feats for c in ctx_feats]
         priors = [_option_prior(f) for f in option_feats] + \
@@ -202,8 +208,15 @@ class _DimensionPolicy:
         return x
 
     def design(self, ctxs: Sequence[int]) -> np.ndarray:
-        """Rows for every (context, option), ``len(ctxs) * K x p``."""
-        return np.stack([self.row(o.features, c) for c in ctxs for o in self.dim.options])
+        """Rows for every (context, option), ``len(ctxs) * K x p`` (cached per context)."""
+        cache = self.__dict__.setdefault("_design", {})
+        blocks = []
+        for c in ctxs:
+            c = int(c)
+            if c not in cache:
+                cache[c] = np.stack([self.row(o.features, c) for o in self.dim.options])
+            blocks.append(cache[c])
+        return np.concatenate(blocks)
 
     def allowed(self, ctxs: Sequence[int]) -> np.ndarray:
         """Which options each context may use (segment-scoped atoms, channel consent)."""
@@ -228,7 +241,8 @@ class _DimensionPolicy:
         S = (self.design(ctxs) @ W.T).reshape(len(ctxs), K, draws)
         S[~allowed] = -np.inf
         best = S.argmax(axis=1)  # contexts x draws
-        P = np.stack([np.bincount(b, minlength=K) for b in best]) / draws
+        flat = (np.arange(len(ctxs))[:, None] * K + best).ravel()
+        P = np.bincount(flat, minlength=len(ctxs) * K).reshape(len(ctxs), K) / draws
         P[~allowed.any(axis=1)] = 0.0
         return P, allowed
 

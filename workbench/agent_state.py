@@ -22,6 +22,7 @@ from workbench.agent import Agent, AgentConfig
 from workbench.posterior import GaussianPosterior
 
 CONFIG_KEY = "agent_config"
+SNAPSHOT_DRAWS = 500  # P(best) for display: +-0.02 is plenty
 CTX_VARS = ("segment", "inactivity", "engagement", "exposures", "daypart", "platform", "consent")
 
 
@@ -142,7 +143,7 @@ def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | No
                 values = typical_context(sub, s_idx)
             contexts.append(agent.context_code(d.kind, values))
             share[seg] = _shares(agent, d.name, sub)
-        P, _ = pol.prob_best(contexts, agent.config.draws, np.random.default_rng(day.toordinal()))
+        P, _ = pol.prob_best(contexts, SNAPSHOT_DRAWS, np.random.default_rng(day.toordinal()))
         X = pol.design(contexts)
         mean, sd = pol.model.score_moments(X)
         K = len(d.options)
@@ -175,20 +176,24 @@ def _shares(agent: Agent, dim: str, sub: pd.DataFrame | None) -> dict[str, float
     """Share of the segment's decisions that chose each option of ``dim``."""
     if sub is None or not len(sub):
         return {}
-    agent_rows = sub[sub["arm"].astype(str) == "agent"]
+    is_agent = np.asarray(sub["arm"]).astype(str) == "agent"
+    sent = np.asarray(sub["send"], bool)
     if dim == "send":
-        sent = agent_rows["send"].astype(bool)
-        return {"True": float(sent.mean()), "False": float(1 - sent.mean())} if len(sent) else {}
-    sent = agent_rows[agent_rows["send"].astype(bool)]
-    if not len(sent):
+        if not is_agent.any():
+            return {}
+        rate = float(sent[is_agent].mean())
+        return {"True": rate, "False": 1 - rate}
+    rows = is_agent & sent
+    if not rows.any():
         return {}
     if dim == "timing":
-        values = sent["hour"].astype(int).astype(str)
+        values = np.asarray(sub["hour"])[rows].astype(int).astype(str)
     elif dim == "channel":
-        values = sent["channel"].astype(str)
+        values = np.asarray(sub["channel"])[rows].astype(str)
     else:
-        values = sent[dim.replace("slot:", "atom_")].astype(str)
-    return values.value_counts(normalize=True).to_dict()
+        values = np.asarray(sub[dim.replace("slot:", "atom_")])[rows].astype(str)
+    keys, counts = np.unique(values, return_counts=True)
+    return {str(k): float(c) / rows.sum() for k, c in zip(keys, counts)}
 
 
 def snapshots(store: Store, dimension: str, segment: str) -> pd.DataFrame:
@@ -208,10 +213,14 @@ def latest_batch(store: Store, agent: Agent) -> pd.DataFrame:
 def typical_context(decisions: pd.DataFrame, segment_index: int) -> dict[str, int]:
     """The most common bucket of every context variable among a segment's users."""
     values = {"segment": segment_index}
-    sub = decisions[decisions["ctx_segment"] == segment_index] if len(decisions) else decisions
+    if not len(decisions):
+        return values
+    mask = np.asarray(decisions["ctx_segment"]) == segment_index
+    if not mask.any():
+        return values
     for var in CTX_VARS:
-        if var != "segment" and len(sub):
-            values[var] = int(sub[f"ctx_{var}"].mode().iloc[0])
+        if var != "segment":
+            values[var] = int(np.bincount(np.asarray(decisions[f"ctx_{var}"])[mask]).argmax())
     return values
 
 

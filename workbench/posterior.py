@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 
 @dataclass
@@ -47,15 +48,37 @@ class GaussianPosterior:
             raise ValueError("prior variances must be positive")
         return cls(list(features), np.diag(1.0 / var), np.zeros(p), var, float(noise_var))
 
-    # -- derived ---------------------------------------------------------------------------
+    # -- derived (cached until the next update) -------------------------------------------
+
+    def _cache(self) -> dict:
+        key = (self.n, float(self.b.sum()), self.precision.shape)
+        cache = self.__dict__.get("_derived")
+        if cache is None or cache["key"] != key:
+            cache = self.__dict__["_derived"] = {"key": key}
+        return cache
+
+    @property
+    def chol(self) -> np.ndarray:
+        """Lower Cholesky factor L of the precision, ``A = L L^T``."""
+        c = self._cache()
+        if "chol" not in c:
+            c["chol"] = np.linalg.cholesky(self.precision)
+        return c["chol"]
 
     @property
     def covariance(self) -> np.ndarray:
-        return np.linalg.inv(self.precision)
+        c = self._cache()
+        if "cov" not in c:
+            inv_l = np.linalg.inv(self.chol)
+            c["cov"] = inv_l.T @ inv_l
+        return c["cov"]
 
     @property
     def mean(self) -> np.ndarray:
-        return np.linalg.solve(self.precision, self.b)
+        c = self._cache()
+        if "mean" not in c:
+            c["mean"] = np.linalg.solve(self.precision, self.b)
+        return c["mean"]
 
     def index(self) -> dict[str, int]:
         return {f: i for i, f in enumerate(self.features)}
@@ -96,28 +119,28 @@ class GaussianPosterior:
         self.precision += (X * (n * mask)[:, None]).T @ X / s2
         self.b += X.T @ y / s2
         self.n += int((n * mask).sum())
+        self.__dict__.pop("_derived", None)
 
     # -- sampling --------------------------------------------------------------------------
 
     def sample(self, m: int, rng: np.random.Generator) -> np.ndarray:
         """``m`` weight vectors from the posterior (``m x p``)."""
-        L = np.linalg.cholesky(self.precision)  # A = L L^T, so L^-T z ~ N(0, A^-1)
+        L = self.chol  # A = L L^T, so L^-T z ~ N(0, A^-1)
         z = rng.standard_normal((len(self.features), m))
-        draws = np.linalg.solve(L.T, z).T
+        draws = solve_triangular(L, z, lower=True, trans="T").T
         return draws + self.mean
 
     def score_moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the expected reward ``x . w`` per row."""
         mean = X @ self.mean
-        cov = self.covariance
-        var = np.einsum("ij,jk,ik->i", X, cov, X)
+        var = ((X @ self.covariance) * X).sum(axis=1)
         return mean, np.sqrt(np.maximum(var, 0))
 
     # -- persistence -----------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez_compressed(buf, features=np.array(self.features, dtype=object),
+        np.savez(buf, features=np.array(self.features, dtype=object),
                             precision=self.precision, b=self.b, prior_var=self.prior_var,
                             noise_var=self.noise_var, n=self.n)
         return buf.getvalue()
