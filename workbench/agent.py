@@ -612,7 +612,9 @@ class Agent:
             sums = np.bincount(cell, weights=r[ok], minlength=pol.ctx.count * K)
             cells = np.flatnonzero(counts)
             counts, sums = counts[cells], sums[cells]
-            X = np.stack([pol.row(d.options[c % K].features, int(c // K)) for c in cells])
+            ctx_of = cells // K
+            uctx, pos = np.unique(ctx_of, return_inverse=True)
+            X = pol.design(uctx)[pos * K + cells % K]
             pol.model.update(X, sums, counts, add_precision=not late)
             learned[d.name] = int(ok.sum())
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,

@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from workbench.errors import Problem
@@ -77,7 +78,7 @@ class Template:
     def fields(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in TEMPLATE_TEXT_FIELDS}
 
-    @property
+    @cached_property
     def slots(self) -> list[str]:
         """Distinct slot names across all fields, in first-appearance order."""
         seen: dict[str, None] = {}

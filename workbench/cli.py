@@ -150,10 +150,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from workbench.bench import bench_decide
+def _progress_bar(done: int, total: int, elapsed: float) -> None:
+    width = 30
+    filled = int(width * done / total)
+    eta = elapsed / done * (total - done) if done else 0
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} days "
+                     f"· {elapsed:6.1f}s elapsed · ETA {eta:6.1f}s")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
-    result = bench_decide(args.users, seed=args.seed)
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from workbench.trial import create_run, preset, run_row, run_trial
+
+    with open_store(default_db_path()) as store:
+        seed(store)
+        if args.run or args.resume:
+            run_id = args.run or args.resume
+            run_row(store, run_id)
+        else:
+            config = preset(args.preset, users=args.users, days=args.days, seed=args.seed,
+                            active_days=args.active_days)
+            run_id = create_run(store, config, _actor())
+        status = run_trial(store, run_id, None if args.quiet else _progress_bar)
+        row = run_row(store, run_id)
+    print(json.dumps({"run_id": run_id, "status": status, "days_done": row["days_done"],
+                      "seconds": round(row["seconds"], 1), "folder": row["folder"]}))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from workbench.bench import bench_decide, bench_simulate
+
+    if args.what == "simulate":
+        result = bench_simulate(args.users, args.days, seed=args.seed)
+    else:
+        result = bench_decide(args.users, seed=args.seed)
     print(json.dumps(result, indent=None if args.json else 1))
     return 0
 
@@ -195,9 +228,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one-line JSON report")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("simulate", help="run the simulated trial (agent vs BAU holdout)")
+    p.add_argument("--preset", default="longitudinal_study",
+                   help="longitudinal_study (default) or quick_demo")
+    p.add_argument("--users", type=int, help="population size (preset default: 100000)")
+    p.add_argument("--days", type=int, help="horizon in days (preset default: 336)")
+    p.add_argument("--active-days", type=int, help="days of active management (default 119)")
+    p.add_argument("--seed", type=int, help="random seed (preset default: 7)")
+    p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a paused or "
+                                                                "interrupted run")
+    p.add_argument("--run", type=int, metavar="RUN_ID", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_simulate)
+
     p = sub.add_parser("bench", help="benchmarks, printed as JSON")
-    p.add_argument("what", choices=["decide"])
+    p.add_argument("what", choices=["decide", "simulate"])
     p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--days", type=int, default=336)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="one-line JSON")
     p.set_defaults(func=cmd_bench)

@@ -53,7 +53,8 @@ CURATOR = "curator (simulation)"
 PHASES = ("active", "passive")
 SNAPSHOT_EVERY_WEEKS = 4
 BURN_IN_DAYS = 56  # business as usual for everyone before day 0
-NO_DAY = -32768  # no message pending  # posterior snapshots and a sample of decisions for the pages
+NO_DAY = -32768  # no message pending
+CHECKPOINT_SECONDS = 3.0  # besides every week boundary, at least this often  # posterior snapshots and a sample of decisions for the pages
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class TrialConfig:
     curator_every_days: int = 14
     curator_adds: int = 3
     curator_retires: int = 1
-    draws: int = 500
+    draws: int = 300
     pilot_rounds: int = 4
     log_decisions_max_users: int = 200_000
     world: WorldParams = field(default_factory=WorldParams)
@@ -87,10 +88,6 @@ class TrialConfig:
             p.append(Problem("must be between 0 and the horizon", field="active_days"))
         if p:
             raise ValidationError(p, "Invalid trial configuration")
-
-    @property
-    def checkpoint_every(self) -> int:
-        return 1 if self.users <= 1_000_000 else 7
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -201,7 +198,10 @@ class _State:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "checkpoint.tmp.npz"
+        # Two slots and a pointer: the pointer (a few bytes) is replaced atomically, so a crash
+        # at any moment leaves the previous checkpoint whole and pointed at.
+        name = f"checkpoint_{self.day % 2}.npz"
+        tmp = folder / name
         arrays = {k: getattr(self, k) for k in self.ARRAYS}
         arrays.update({f"week__{k}": v for k, v in self.week.items()})
         arrays.update({f"model__{k}": np.frombuffer(v, np.uint8) for k, v in self.models.items()})
@@ -210,14 +210,16 @@ class _State:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, folder / "checkpoint.npz")  # atomic: a crash leaves the old one
+        pointer = folder / "checkpoint.json.tmp"
+        pointer.write_text(json.dumps({"file": name, "day": self.day}))
+        os.replace(pointer, folder / "checkpoint.json")
 
     @classmethod
     def load(cls, folder: Path) -> _State | None:
-        path = folder / "checkpoint.npz"
-        if not path.exists():
+        pointer = folder / "checkpoint.json"
+        if not pointer.exists():
             return None
-        z = np.load(path)
+        z = np.load(folder / json.loads(pointer.read_text())["file"])
         st = cls.__new__(cls)
         for k in cls.ARRAYS:
             setattr(st, k, z[k])
@@ -358,12 +360,12 @@ class Trial:
             agent = self._agent_from(st)
         _set(self.store, self.run_id, status="running", pid=os.getpid(),
              days_done=st.day, checkpoint_day=st.day, message="")
-        t0 = time.perf_counter()
+        t0 = last_checkpoint = time.perf_counter()
         seconds = row["seconds"]
         done_now = 0
         while st.day < self.config.days:
             if self._pause_requested():
-                self._checkpoint(st, agent)
+                self._checkpoint(st, agent, final=True)
                 _set(self.store, self.run_id, status="paused", days_done=st.day,
                      checkpoint_day=st.day, seconds=seconds + time.perf_counter() - t0)
                 return "paused"
@@ -371,8 +373,11 @@ class Trial:
             st.day += 1
             done_now += 1
             elapsed = seconds + time.perf_counter() - t0
-            if st.day % self.config.checkpoint_every == 0 or st.day == self.config.days:
+            due = (st.day % 7 == 0 or st.day == self.config.days
+                   or time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS)
+            if due:
                 self._checkpoint(st, agent)
+                last_checkpoint = time.perf_counter()
                 _set(self.store, self.run_id, days_done=st.day, checkpoint_day=st.day,
                      seconds=elapsed)
             else:
@@ -381,6 +386,7 @@ class Trial:
                 progress(st.day, self.config.days, elapsed)
             if stop_after is not None and done_now >= stop_after:
                 return "interrupted"  # as if the process died here
+        self._checkpoint(st, agent, final=True)
         self._finish(st)
         _set(self.store, self.run_id, status="done", days_done=st.day,
              seconds=seconds + time.perf_counter() - t0)
@@ -390,9 +396,13 @@ class Trial:
         return self.store.query("SELECT status FROM sim_runs WHERE id = ?",
                                 [self.run_id])[0]["status"] == "pausing"
 
-    def _checkpoint(self, st: _State, agent: Agent) -> None:
-        """The posteriors only change at week boundaries, where ``st.models`` is refreshed."""
+    def _checkpoint(self, st: _State, agent: Agent, final: bool = False) -> None:
+        """The posteriors only change at week boundaries, where ``st.models`` is refreshed;
+        the store gets them at snapshots, pauses and the end."""
         st.save(self.folder)
+        if final:
+            with self.store.transaction():
+                save_models(self.store, agent)
 
     def _mode(self, day: int) -> str:
         if day == self.config.active_days and self.store.current_mode() == "active":
@@ -430,8 +440,9 @@ class Trial:
         self._decide_week(st, agent, t)
         self._schedule_bau(st, t)
         st.models = {k: m.to_bytes() for k, m in agent.models.items()}
-        with self.store.transaction():
-            save_models(self.store, agent)
+        if (t // 7) % SNAPSHOT_EVERY_WEEKS == 0:
+            with self.store.transaction():
+                save_models(self.store, agent)
         return agent
 
     def _codes(self, st: _State, users: np.ndarray) -> dict[str, np.ndarray]:
@@ -747,7 +758,7 @@ class Trial:
 
     def _finish(self, st: _State) -> None:
         pop = self.pop
-        np.savez_compressed(
+        np.savez(
             self.folder / "users.npz", holdout=pop.holdout, segment=pop.segment,
             platform=pop.platform, habitual_hour=pop.habitual_hour,
             pre_engagement=pop.pre_engagement, pre_opens=pop.pre_opens,
