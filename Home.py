@@ -7,7 +7,28 @@ import plotly.express as px
 import streamlit as st
 
 import ui
-from workbench import programme
+from workbench import programme, trial
+
+
+def trial_status(store) -> None:
+    run = trial.latest_run(store)
+    if run is None:
+        st.info("No trial has run on this file yet. The demo trial simulates the longitudinal "
+                "study: 100,000 users, 90% agent / 10% business as usual, 4 months of active "
+                "then 7 months of passive management; it takes under a minute.")
+        if st.button("Run the demo trial", key="demo_trial", type="primary"):
+            run_id = trial.create_run(store, trial.preset("longitudinal_study"), ui.actor())
+            trial.start_background(store, run_id)
+            st.switch_page("pages/3_Agent_control.py")
+        return
+    prog = trial.progress(run)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Run", f"#{run['id']} · {prog['status']}")
+    c2.metric("Days simulated", f"{prog['done']} / {prog['total']}")
+    lift = trial.headline_lift(store, run["id"])
+    c3.metric("Direct-open lift so far", "—" if lift is None else f"{lift:+.1%}",
+              help="Agent vs business as usual, days with direct opens per user; intervals "
+                   "and the other metrics on the lift report.")
 
 
 def main() -> None:
@@ -24,24 +45,17 @@ def main() -> None:
         else:
             st.info("No use case defined yet.")
     with mid:
-        st.subheader("Management mode")
-        st.metric("Mode", summary.mode.title(), help="Active: marketers curate the library. "
-                  "Passive: the library is frozen and the agent runs alone.")
-        if summary.mode_since:
-            st.caption(f"Since {summary.mode_since['at']} by {summary.mode_since['actor']}")
-        with st.form("mode_form", border=False):
-            new_mode = st.radio("Switch to", ["active", "passive"], horizontal=True,
-                                index=0 if summary.mode == "passive" else 1, key="mode_choice")
-            note = st.text_input("Note", key="mode_note", placeholder="Why the switch")
-            if st.form_submit_button("Record mode change", disabled=new_mode == summary.mode):
-                store.record_mode(new_mode, ui.actor(), note)
-                st.rerun()
+        st.subheader("Management")
+        ui.mode_control(store)
     with right:
         st.subheader("Library")
         st.metric("Active atoms", summary.active_atoms)
         st.metric("Message templates", summary.templates)
         st.caption(f"{summary.archived_atoms} archived atoms · "
                    f"{summary.slot_templates} templates with slots")
+
+    st.subheader("Simulated trial")
+    trial_status(store)
 
     st.subheader("Library size by kind")
     df = pd.DataFrame(summary.atoms_by_kind)

@@ -79,3 +79,20 @@ def page_files() -> list[Path]:
 
 def page_label(path: Path) -> str:
     return path.stem.split("_", 1)[1].replace("_", " ")
+
+
+def mode_control(store: Store, key: str = "mode") -> None:
+    """The active/passive management switch: a recorded event (who, when, why)."""
+    mode = store.current_mode()
+    events = store.management_events()
+    st.metric("Management mode", mode.title(), help="Active: marketers curate the library. "
+              "Passive: the library is frozen and the agent runs alone.")
+    if events:
+        st.caption(f"Since {events[-1]['at']} by {events[-1]['actor']}")
+    with st.form(f"{key}_form", border=False):
+        new_mode = st.radio("Switch to", ["active", "passive"], horizontal=True,
+                            index=0 if mode == "passive" else 1, key=f"{key}_choice")
+        note = st.text_input("Note", key=f"{key}_note", placeholder="Why the switch")
+        if st.form_submit_button("Record mode change", disabled=new_mode == mode):
+            store.record_mode(new_mode, actor(), note)
+            st.rerun()

@@ -114,10 +114,11 @@ class ActionSpace:
         return Template.from_row(self.templates[channel])
 
     @classmethod
-    def from_library(cls, store: Store, template_ids: Sequence[int] | None = None
-                     ) -> ActionSpace:
+    def from_library(cls, store: Store, template_ids: Sequence[int] | None = None,
+                     atom_ids: Sequence[int] | None = None) -> ActionSpace:
         """Build the space from the active library: one slot template per channel (the given
-        ones, or the first active all-segment slot template of each channel)."""
+        ones, or the first active all-segment slot template of each channel). ``atom_ids``
+        pins the atoms instead (as they were when a past batch was decided)."""
         rows = [store.template(i) for i in template_ids] if template_ids else [
             t for t in store.templates() if Template.from_row(t).slots and not t["segment"]]
         templates: dict[str, Mapping[str, Any]] = {}
@@ -126,7 +127,11 @@ class ActionSpace:
         if not templates:
             raise ActionSpaceError("no active template with slots: add one on the Components "
                                    "page")
-        atoms = {a["id"]: a for a in store.components(status="active")}
+        if atom_ids is None:
+            atoms = {a["id"]: a for a in store.components(status="active")}
+        else:
+            wanted = set(atom_ids)
+            atoms = {a["id"]: a for a in store.components() if a["id"] in wanted}
         slots: dict[str, None] = {}
         for t in templates.values():
             for s in Template.from_row(t).slots:

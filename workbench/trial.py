@@ -121,8 +121,11 @@ class TrialError(WorkbenchError):
 
 
 def runs_dir(store: Store) -> Path:
-    base = Path(store.path).parent if store.path != ":memory:" else Path.cwd() / "data"
-    return base / "runs"
+    """``<db name>.runs/`` beside the database file: each file has its own runs."""
+    if store.path == ":memory:":
+        raise TrialError("a simulated trial needs a database file, not :memory:")
+    path = Path(store.path)
+    return path.parent / f"{path.name}.runs"
 
 
 def create_run(store: Store, config: TrialConfig, actor: str) -> int:
@@ -195,6 +198,8 @@ class _State:
         self.week: dict[str, np.ndarray] = {}  # the agent's decisions of the current week
         self.models: dict[str, bytes] = {}
         self.agent_ids: list[int] = []  # library atom ids in the agent's space
+        self.mode = "active"
+        self.mode_event = 0  # the last management event the run has seen
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -206,7 +211,8 @@ class _State:
         arrays.update({f"week__{k}": v for k, v in self.week.items()})
         arrays.update({f"model__{k}": np.frombuffer(v, np.uint8) for k, v in self.models.items()})
         meta = {"day": self.day, "atoms": asdict(self.atoms) | {"index": None},
-                "bau_atoms": self.bau_atoms, "agent_ids": self.agent_ids}
+                "bau_atoms": self.bau_atoms, "agent_ids": self.agent_ids, "mode": self.mode,
+                "mode_event": self.mode_event}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -232,6 +238,7 @@ class _State:
         st.atoms.index = {a: i for i, a in enumerate(st.atoms.ids)}
         st.bau_atoms = meta["bau_atoms"]
         st.agent_ids = meta["agent_ids"]
+        st.mode, st.mode_event = meta["mode"], meta["mode_event"]
         return st
 
 
@@ -273,6 +280,7 @@ class Trial:
         agent = Agent(ActionSpace.from_library(store), self.segments, self.agent_config)
         slots = agent.space.slot_names
         st = _State(self.pop.size, len(slots))
+        st.mode_event = max([e["id"] for e in store.management_events()] or [0])
         st.d_inactive[:] = self.pop.start_inactive
         st.eng90[:] = self.pop.pre_engagement
         # Before the trial everyone got the business-as-usual message every week.
@@ -339,7 +347,7 @@ class Trial:
 
     def _agent_from(self, st: _State) -> Agent:
         models = {k: GaussianPosterior.from_bytes(v) for k, v in st.models.items()}
-        space = ActionSpace.from_library(self.store)
+        space = ActionSpace.from_library(self.store, atom_ids=st.agent_ids)
         return Agent(space, self.segments, self.agent_config, models)
 
     # -- running -------------------------------------------------------------------------
@@ -358,9 +366,10 @@ class Trial:
             st.save(self.folder)
         else:
             agent = self._agent_from(st)
-        _set(self.store, self.run_id, status="running", pid=os.getpid(),
-             days_done=st.day, checkpoint_day=st.day, message="")
+        _set(self.store, self.run_id, pid=os.getpid(), days_done=st.day, checkpoint_day=st.day,
+             message="", **({} if row["status"] == "pausing" else {"status": "running"}))
         t0 = last_checkpoint = time.perf_counter()
+        checkpoint_cost = 0.0
         seconds = row["seconds"]
         done_now = 0
         while st.day < self.config.days:
@@ -373,10 +382,14 @@ class Trial:
             st.day += 1
             done_now += 1
             elapsed = seconds + time.perf_counter() - t0
+            # Every week boundary; in between as often as costs at most ~10% of the time.
+            since = time.perf_counter() - last_checkpoint
             due = (st.day % 7 == 0 or st.day == self.config.days
-                   or time.perf_counter() - last_checkpoint > CHECKPOINT_SECONDS)
+                   or since > max(CHECKPOINT_SECONDS, 10 * checkpoint_cost))
             if due:
+                c0 = time.perf_counter()
                 self._checkpoint(st, agent)
+                checkpoint_cost = time.perf_counter() - c0
                 last_checkpoint = time.perf_counter()
                 _set(self.store, self.run_id, days_done=st.day, checkpoint_day=st.day,
                      seconds=elapsed)
@@ -404,16 +417,28 @@ class Trial:
             with self.store.transaction():
                 save_models(self.store, agent)
 
-    def _mode(self, day: int) -> str:
-        if day == self.config.active_days and self.store.current_mode() == "active":
-            self.store.record_mode("passive", SIM_ACTOR, f"trial #{self.run_id}: timeline "
-                                                         "switches to passive management")
-        return self.store.current_mode()
+    def _mode(self, st: _State, day: int) -> str:
+        """The management mode of ``day``: the timeline's, unless a person switched it.
+
+        The mode lives in the run's state (so a resumed run replays its days in the modes they
+        had); switches a person records in the store while the run goes on are adopted."""
+        for e in self.store.query("SELECT * FROM management_events WHERE id > ? ORDER BY id",
+                                  [st.mode_event]):
+            st.mode_event = e["id"]
+            if e["actor"] != SIM_ACTOR:
+                st.mode = e["mode"]
+        if day == self.config.active_days and st.mode == "active":
+            st.mode = "passive"
+            if self.store.current_mode() != "passive":
+                st.mode_event = self.store.record_mode(
+                    "passive", SIM_ACTOR, f"trial #{self.run_id}: timeline switches to passive "
+                                          "management")
+        return st.mode
 
     def _day(self, st: _State, agent: Agent) -> Agent:
         t = st.day
         weekday = (self.start.weekday() + t) % 7
-        mode = self._mode(t)
+        mode = self._mode(st, t)
         if t % 7 == 0:
             agent = self._week_boundary(st, agent, t, mode)
         self._simulate_day(st, agent, t, weekday, mode)
@@ -425,18 +450,21 @@ class Trial:
         if st.week:
             self._learn_week(st, agent)
             self._write_week_moments(st, t // 7 - 1)
+        # The week's agent is always rebuilt from the saved posteriors, so that a run resumed
+        # from a checkpoint continues with exactly the agent an uninterrupted run has.
+        st.models = {k: m.to_bytes() for k, m in agent.models.items()}
+        agent = self._agent_from(st)
         if mode == "active" and t > 0 and t % self.config.curator_every_days == 0:
             self._curate(st, agent, t)
         ids = sorted(a["id"] for a in self.store.components(status="active"))
         if ids != st.agent_ids or t == 0:
-            st.models = {k: m.to_bytes() for k, m in agent.models.items()}
+            st.agent_ids = ids
             agent = self._agent_from(st)
             for a in self.store.components(status="active"):
                 bonus = self.params.reserve_quality if (a["seed_key"] or "").startswith(
                     "reserve-") else 0.0
                 st.atoms.add(a, day=t, seed=self.config.seed, bonus=bonus)
             self._grow_wear(st)
-            st.agent_ids = ids
         self._decide_week(st, agent, t)
         self._schedule_bau(st, t)
         st.models = {k: m.to_bytes() for k, m in agent.models.items()}
@@ -568,11 +596,12 @@ class Trial:
 
         with (SEED_DIR / "reserve_components.csv").open(encoding="utf-8", newline="") as f:
             reserve = list(csv.DictReader(f))
+        # Round r takes its own slice of the pool, so a round replayed after a crash adds
+        # nothing twice and nothing more.
+        r = t // self.config.curator_every_days - 1
+        batch = reserve[r * self.config.curator_adds:(r + 1) * self.config.curator_adds]
         have = self.store.seed_keys("components")
-        added = 0
-        for row in reserve:
-            if added >= self.config.curator_adds:
-                break
+        for row in batch:
             if row["key"] in have:
                 continue
             try:
@@ -580,7 +609,6 @@ class Trial:
             except ValidationError:
                 continue
             self.store.db["components"].update(cid, {"seed_key": row["key"], "source": "curator"})
-            added += 1
         for _ in range(self.config.curator_retires):
             worst = None
             for d in agent.space.dimensions:
@@ -745,7 +773,7 @@ class Trial:
 
     def _write_week_moments(self, st: _State, week: int) -> None:
         rows = []
-        mode = self.store.current_mode()
+        mode = st.mode
         for a, name in ((False, "agent"), (True, "holdout")):
             m = st.week_metrics[self.pop.holdout == a].astype(np.float64)
             for k, metric in enumerate(METRICS):
@@ -765,6 +793,39 @@ class Trial:
             start_inactive=pop.start_inactive, phase_metrics=st.phase_metrics,
             phase_days=st.phase_days, metrics=np.array(METRICS), phases=np.array(PHASES),
             segments=np.array(self.segments))
+
+
+def start_background(store: Store, run_id: int) -> int:
+    """Run (or resume) a run in its own process, so that it outlives the page that started
+    it and every browser tab sees it; returns the process id."""
+    import subprocess
+    import sys
+
+    row = run_row(store, run_id)
+    if row["status"] in ("running", "pausing") and row["pid"] and _alive(row["pid"]):
+        raise TrialError(f"run #{run_id} is already running")
+    folder = Path(row["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "process.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "--db", store.path, "simulate", "--run", str(run_id),
+         "--quiet"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=Path(__file__).resolve().parent.parent)
+    _set(store, run_id, status="running" if row["status"] != "done" else "done", pid=proc.pid)
+    return proc.pid
+
+
+def progress(row: dict[str, Any]) -> dict[str, Any]:
+    """Days done, share, and estimated seconds left of a run row."""
+    done, total = row["days_done"], row["days"]
+    per_day = row["seconds"] / done if done else None
+    alive = bool(row["pid"]) and _alive(row["pid"])
+    status = row["status"]
+    if status in ("running", "pausing") and not alive and row["pid"]:
+        status = "interrupted"  # the process died: resume continues from the checkpoint
+    return {"done": done, "total": total, "share": done / total if total else 0.0,
+            "eta_seconds": None if per_day is None else per_day * (total - done),
+            "status": status}
 
 
 def run_trial(store: Store, run_id: int, progress: Callable[[int, int, float], None] | None = None,
@@ -800,3 +861,15 @@ def user_outcomes(run: dict[str, Any]) -> dict[str, np.ndarray] | None:
         return None
     z = np.load(path)
     return {k: z[k] for k in z.files}
+
+
+def headline_lift(store: Store, run_id: int, metric: str = "direct_open") -> float | None:
+    """Relative lift of ``metric`` per user over the run so far (a point estimate)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    rows = store.query(f"SELECT arm, SUM({metric}) AS m, SUM(users) AS u FROM sim_daily "
+                       "WHERE run_id = ? GROUP BY arm", [run_id])
+    by = {r["arm"]: r for r in rows}
+    if len(by) < 2 or not by["holdout"]["m"]:
+        return None
+    return (by["agent"]["m"] / by["agent"]["u"]) / (by["holdout"]["m"] / by["holdout"]["u"]) - 1

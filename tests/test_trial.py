@@ -1,0 +1,264 @@
+"""The simulated world and the randomised trial: mechanics, BAU, assignment, crash safety,
+the frozen library, and the longitudinal-study shapes from a real run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from store import open_store
+from workbench import library
+from workbench.errors import LibraryFrozenError, ValidationError
+from workbench.seed import seed
+from workbench.trial import (
+    NO_DAY, Trial, _State, create_run, daily, preset, progress, run_row, run_trial,
+    user_outcomes,
+)
+from workbench.world import (
+    METRICS, AtomTable, WorldParams, generate_population, open_probability, organic_return,
+    wear,
+)
+
+SEGMENTS = ["new_buyers", "lapsing_buyers", "abandoned_cart", "dormant_90d_plus"]
+
+
+def fresh_store(tmp_path, name="w.db"):
+    s = open_store(tmp_path / name)
+    seed(s)
+    return s
+
+
+# -- world mechanics ----------------------------------------------------------------------
+
+def test_organic_return_decays_with_inactivity_and_fatigue():
+    p = WorldParams()
+    pop = generate_population(2000, SEGMENTS, seed=1, params=p)
+    days = np.array([14, 60, 110])  # beyond ~125 days the floor holds
+    for d_a, d_b in zip(days, days[1:]):
+        a = organic_return(p, pop, np.full(2000, d_a, np.int16), 0, 3, np.zeros(2000))
+        b = organic_return(p, pop, np.full(2000, d_b, np.int16), 0, 3, np.zeros(2000))
+        assert (b <= a).all() and b.mean() < a.mean()
+    tired = organic_return(p, pop, np.full(2000, 30, np.int16), 0, 3, np.full(2000, 3.0))
+    rested = organic_return(p, pop, np.full(2000, 30, np.int16), 0, 3, np.zeros(2000))
+    assert tired.mean() < rested.mean()
+    floor = organic_return(p, pop, np.full(2000, 5000, np.int16), 0, 3, np.zeros(2000))
+    assert floor.min() > 0  # decays to a floor, never to zero
+
+
+def message_probability(day, fatigue=0.0, repeat=0.0, worn=0.0, hour=None, channel=0,
+                        intro_day=0):
+    p = WorldParams()
+    pop = generate_population(500, SEGMENTS, seed=2, params=p)
+    table = AtomTable()
+    table.add({"id": 1, "kind": "offer", "text": "RM5 off", "offer_type": "amount_off",
+               "tone": "urgent", "product_category": "groceries"}, day=intro_day, seed=1)
+    users = np.arange(500)
+    atoms = np.zeros((500, 1), np.int32)
+    hours = pop.habitual_hour if hour is None else np.full(500, hour, np.int8)
+    return open_probability(p, pop, users, atoms, table.arrays(), hours,
+                            np.full(500, channel), np.full(500, fatigue, np.float32),
+                            np.full(500, repeat, np.float32), day, np.array([worn]))
+
+
+def test_message_fit_fatigue_repetition_novelty_and_wear():
+    base = message_probability(day=200)
+    assert message_probability(day=200, fatigue=2).mean() < base.mean()
+    assert message_probability(day=200, repeat=1).mean() < base.mean()
+    assert message_probability(day=200, worn=1).mean() < base.mean()
+    assert message_probability(day=200, hour=3).mean() < base.mean()  # far from habit
+    assert message_probability(day=200, channel=3).mean() < base.mean() / 5  # in-app: unseen
+    new = message_probability(day=200, intro_day=200).mean()
+    week_old = message_probability(day=207, intro_day=200).mean()
+    assert new > week_old > base.mean()  # novelty wears off
+    assert wear(np.array([0.0, 1.0, 2.0, 4.0]), 2.0).tolist() == pytest.approx(
+        [0, 1 / 9, 0.5, 8 / 9])
+
+
+def test_population_is_stable_under_a_seed_and_assignment_is_balanced():
+    a = generate_population(20_000, SEGMENTS, seed=3)
+    b = generate_population(20_000, SEGMENTS, seed=3)
+    c = generate_population(20_000, SEGMENTS, seed=4)
+    assert np.array_equal(a.holdout, b.holdout) and not np.array_equal(a.holdout, c.holdout)
+    assert abs(a.holdout.mean() - 0.10) < 0.002
+    # Blocked randomisation: the arms are balanced on what drives outcomes.
+    for seg in range(len(SEGMENTS)):
+        in_seg = a.segment == seg
+        assert abs(a.holdout[in_seg].mean() - 0.1) < 0.01
+    assert abs(a.propensity[a.holdout].mean() / a.propensity[~a.holdout].mean() - 1) < 0.01
+
+
+# -- trial ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_run(tmp_path):
+    store = fresh_store(tmp_path)
+    config = preset("quick_demo", users=3000, days=28, active_days=14, seed=11)
+    run_id = create_run(store, config, "tester")
+    yield store, run_id
+    store.close()
+
+
+def test_bau_gets_one_fixed_push_on_its_weekday_at_its_hour(small_run):
+    store, run_id = small_run
+    t = Trial(store, run_id)
+    st, agent = t._initial_state()
+    t._schedule_bau(st, 0)
+    hold = np.flatnonzero(t.pop.holdout)
+    scheduled = hold[st.pend_day[hold] != NO_DAY]
+    assert len(scheduled) > 0
+    weekday = (t.start.weekday() + st.pend_day[scheduled]) % 7
+    assert set(weekday) == {t.config.bau_weekday}
+    assert set(st.pend_hour[scheduled]) == {t.config.bau_hour}
+    assert set(st.pend_channel[scheduled]) == {0}  # push
+    assert (st.pend_atoms[scheduled] == np.array(st.bau_atoms)).all()
+    no_push = hold[(t.pop.consent[hold] & 1) == 0]
+    assert (st.pend_day[no_push] == NO_DAY).all()
+    agent_users = np.flatnonzero(~t.pop.holdout)
+    assert (st.pend_day[agent_users] == NO_DAY).all()
+
+
+def test_a_run_records_every_day_once_per_arm_with_a_funnel_in_order(small_run):
+    store, run_id = small_run
+    assert run_trial(store, run_id) == "done"
+    df = daily(store, run_id)
+    assert len(df) == 28 * 2 and not df.duplicated(["day", "arm"]).any()
+    out = user_outcomes(run_row(store, run_id))
+    m = out["phase_metrics"].sum(axis=1)  # per user over both phases
+    k = {name: i for i, name in enumerate(METRICS)}
+    assert (m[:, k["conversion_vertical"]] <= m[:, k["conversion"]]).all()
+    assert (m[:, k["conversion"]] <= m[:, k["intent"]]).all()
+    assert (m[:, k["intent"]] <= m[:, k["engagement"]]).all()
+    assert (m[:, k["direct_open"]] <= m[:, k["engagement"]]).all()
+    assert ((m[:, k["gmv"]] > 0) == (m[:, k["conversion"]] > 0)).all()
+    assert (df.groupby("arm")["sends"].sum() > 0).all()
+    assert set(df["mode"]) == {"active", "passive"}
+    assert progress(run_row(store, run_id))["status"] == "done"
+
+
+def test_the_passive_switch_is_recorded_and_freezes_the_library(small_run):
+    store, run_id = small_run
+    run_trial(store, run_id)
+    events = store.management_events()
+    assert events[-1]["mode"] == "passive" and events[-1]["actor"] == "simulation"
+    with pytest.raises(LibraryFrozenError):
+        library.add_component(store, {"kind": "cta", "text": "Too late"}, "marketer")
+    df = daily(store, run_id)
+    assert (df[df["day"] < 14]["mode"] == "active").all()
+    assert (df[df["day"] >= 14]["mode"] == "passive").all()
+
+
+def test_the_curator_adds_reserve_atoms_only_in_active_management(tmp_path):
+    store = fresh_store(tmp_path)
+    run_id = create_run(store, preset("quick_demo", users=2000, days=42, active_days=28,
+                                      seed=5), "tester")
+    before = len(store.components(status="active"))
+    run_trial(store, run_id)
+    curated = store.query("SELECT * FROM components WHERE source = 'curator'")
+    assert len(curated) == 3  # one round, on day 14 (day 28 is already passive)
+    assert all(c["created_by"] == "curator (simulation)" for c in curated)
+    retired = store.query("SELECT * FROM component_revisions WHERE action = 'archive' "
+                          "AND actor = 'curator (simulation)'")
+    assert len(store.components(status="active")) == before + 3 - len(retired)
+
+
+def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_result(tmp_path):
+    config = preset("quick_demo", users=3000, days=35, active_days=21, seed=9)
+    a_store = fresh_store(tmp_path, "a.db")
+    a = create_run(a_store, config, "t")
+    run_trial(a_store, a)
+    b_store = fresh_store(tmp_path, "b.db")
+    b = create_run(b_store, config, "t")
+    assert run_trial(b_store, b, stop_after=10) == "interrupted"  # the process "dies"
+    assert run_row(b_store, b)["days_done"] == 10
+    assert run_trial(b_store, b, stop_after=9) == "interrupted"  # and dies again
+    assert run_trial(b_store, b) == "done"
+    cols = ["day", "arm", "mode", "sends", *METRICS, *[f"e_{m}" for m in METRICS]]
+    pd.testing.assert_frame_equal(daily(a_store, a)[cols], daily(b_store, b)[cols])
+    ua, ub = user_outcomes(run_row(a_store, a)), user_outcomes(run_row(b_store, b))
+    assert np.array_equal(ua["phase_metrics"], ub["phase_metrics"])
+    assert np.array_equal(ua["phase_days"], ub["phase_days"]) and ua["phase_days"].sum() == 35
+
+
+def test_a_paused_run_continues_where_it_stopped(small_run):
+    store, run_id = small_run
+    store.db.execute("UPDATE sim_runs SET status = 'pausing' WHERE id = ?", [run_id])
+    store.db.conn.commit()
+    assert run_trial(store, run_id) == "paused"
+    assert run_row(store, run_id)["days_done"] == 0
+    assert run_trial(store, run_id) == "done"
+    assert len(daily(store, run_id)) == 56
+
+
+def test_invalid_trial_configuration_is_refused():
+    with pytest.raises(ValidationError, match="field 'users'"):
+        preset("longitudinal_study", users=5)
+    with pytest.raises(ValidationError, match="unknown preset 'nope'"):
+        preset("nope")
+    with pytest.raises(ValidationError, match="active_days"):
+        preset("quick_demo", days=14, active_days=30)
+
+
+def test_state_checkpoints_round_trip(tmp_path, small_run):
+    store, run_id = small_run
+    t = Trial(store, run_id)
+    st, _ = t._initial_state()
+    st.day = 5
+    st.save(tmp_path / "ck")
+    back = _State.load(tmp_path / "ck")
+    assert back.day == 5 and back.atoms.ids == st.atoms.ids
+    assert all(np.array_equal(getattr(back, k), getattr(st, k)) for k in _State.ARRAYS)
+    assert back.models.keys() == st.models.keys()
+
+
+# -- the longitudinal study preset ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The preset's default timeline on 50,000 users (the default is 100,000; the shapes are
+    the same and the suite stays fast)."""
+    store = fresh_store(tmp_path_factory.mktemp("study"))
+    run_id = create_run(store, preset("longitudinal_study", users=50_000), "tester")
+    assert run_trial(store, run_id) == "done"
+    df = daily(store, run_id)
+    yield df
+    store.close()
+
+
+def expected_lift(df, metric):
+    """Lift of the expected (noise-free) value of ``metric`` per user-day, agent vs BAU."""
+    g = df.groupby("arm")[[f"e_{metric}", "users"]].sum()
+    rate = g[f"e_{metric}"] / g["users"]
+    return rate["agent"] / rate["holdout"] - 1
+
+
+def test_study_lift_is_positive_on_every_metric_in_both_phases(study):
+    for mode in ("active", "passive"):
+        phase = study[study["mode"] == mode]
+        for metric in METRICS:
+            assert expected_lift(phase, metric) > 0, (mode, metric)
+
+
+def test_study_magnitudes_match_the_paper(study):
+    active = study[study["mode"] == "active"]
+    assert 0.10 < expected_lift(active, "direct_open") < 1.0  # tens of percent
+    assert 0.005 < expected_lift(active, "engagement") < 0.06  # a few percent
+    assert expected_lift(active, "conversion") < 0.01  # well under one percent
+
+
+def test_study_active_management_beats_passive(study):
+    active = study[study["mode"] == "active"]
+    passive = study[study["mode"] == "passive"]
+    for metric in ("direct_open", "engagement"):
+        assert expected_lift(active, metric) > expected_lift(passive, metric), metric
+
+
+def test_study_lift_rises_then_plateaus_then_declines(study):
+    study = study.assign(block=study["day"] // 28)
+    monthly = pd.Series({b: expected_lift(g, "direct_open") for b, g in study.groupby("block")})
+    active_months = monthly.loc[:3]
+    passive_months = monthly.loc[5:]
+    assert np.polyfit(active_months.index, active_months.to_numpy(), 1)[0] > 0  # rising
+    early_passive, late_passive = passive_months.iloc[:4], passive_months.iloc[-2:]
+    assert early_passive.min() > 0.7 * monthly.loc[:4].max()  # no cliff after the switch
+    assert late_passive.mean() < early_passive.mean()  # declining towards the end
