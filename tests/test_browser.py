@@ -120,3 +120,23 @@ def test_posteriors_page_decides_and_charts_the_beliefs(page, app_server):
     with open_store(app_server["db"]) as s:
         assert s.db["decision_batches"].count >= 1
         assert s.db["decisions"].count >= 2000
+
+
+def test_agent_control_runs_a_trial_that_a_second_tab_also_sees(page, browser, app_server):
+    page.goto(app_server["url"] + "/Agent_control")
+    expect(page.get_by_role("heading", name="Agent control")).to_be_visible()
+    page.get_by_label("Users").fill("2000")
+    page.get_by_label("Days", exact=True).fill("14")
+    page.get_by_label("Active days").fill("7")
+    page.get_by_role("button", name="Start a new run").click()
+    progress = page.locator('[data-testid="stProgress"]')
+    expect(progress).to_contain_text("day 14 of 14", timeout=90_000)
+    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_attached()
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.goto(app_server["url"] + "/Agent_control")
+    expect(other.locator('[data-testid="stProgress"]')).to_contain_text("done · day 14 of 14",
+                                                                        timeout=30_000)
+    other.context.close()
+    with open_store(app_server["db"]) as s:
+        run = s.query("SELECT * FROM sim_runs ORDER BY id DESC LIMIT 1")[0]
+        assert (run["status"], run["days_done"], run["users"]) == ("done", 14, 2000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -67,6 +68,8 @@ def test_every_cli_command_is_documented_in_the_readme():
     for name, parser in sub.choices.items():
         assert f"workbench {name}" in readme, f"`workbench {name}` is not in README.md"
         for action in parser._actions:
+            if action.help == argparse.SUPPRESS:  # internal options are not documented
+                continue
             for opt in action.option_strings:
                 if opt.startswith("--") and opt != "--help":
                     assert opt in readme, f"`workbench {name} {opt}` is not in README.md"

@@ -37,7 +37,7 @@ def test_home_shows_library_size_and_mode(db_path):
     with open_store(db_path) as s:
         active = len(s.components(status="active"))
     assert values["Active atoms"] == str(active)
-    assert values["Mode"] == "Active"
+    assert values["Management mode"] == "Active"
     assert [link.label for link in at.get("page_link")] == [
         ui.page_label(p) for p in page_files()]
     assert "Components" in [link.label for link in at.get("page_link")]
@@ -203,3 +203,61 @@ def test_posteriors_page_loads_events_and_quarantines_bad_lines(db_path):
         assert s.db["outcome_events"].count == 1
         assert s.query("SELECT line, reason FROM quarantine") == [
             {"line": 3, "reason": "no decision 'ghost' in the decision log"}]
+
+
+AGENT_CONTROL = "pages/3_Agent_control.py"
+
+
+def wait_for(db_path, run_id, status="done", timeout=120):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open_store(db_path) as s:
+            row = s.query("SELECT status FROM sim_runs WHERE id = ?", [run_id])[0]
+        if row["status"] == status:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not reach {status}")
+
+
+def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path):
+    at = app(AGENT_CONTROL)
+    assert any("No run yet" in i.value for i in at.info)
+    at.selectbox(key="trial_preset").set_value("quick_demo")
+    at.number_input(key="trial_users").set_value(2000)
+    at.number_input(key="trial_days").set_value(14)
+    at.number_input(key="trial_active").set_value(7)
+    [b for b in at.button if b.label == "Start a new run"][0].click().run()
+    assert not at.exception
+    wait_for(db_path, 1)
+    at.run()
+    assert any("Run #1 (quick_demo, 2,000 users): done · day 14 of 14" in p.proto.text
+               for p in at.get("progress"))
+    table = next(d.value for d in at.dataframe if "phase" in d.value.columns)
+    assert set(table["phase"]) == {"active", "passive"}
+    with open_store(db_path) as s:
+        assert s.db["sim_daily"].count == 28
+        assert s.current_mode() == "passive"
+
+
+def test_agent_control_records_a_mode_switch(db_path):
+    at = app(AGENT_CONTROL)
+    at.radio(key="control_mode_choice").set_value("passive")
+    at.text_input(key="control_mode_note").set_value("holiday freeze")
+    [b for b in at.button if b.label == "Record mode change"][0].click().run()
+    with open_store(db_path) as s:
+        e = s.management_events()[-1]
+    assert (e["mode"], e["note"]) == ("passive", "holiday freeze")
+
+
+def test_home_runs_the_demo_trial_in_one_click(db_path, monkeypatch):
+    from workbench import trial
+
+    small = trial.preset("quick_demo", users=1500, days=7, active_days=7)
+    monkeypatch.setitem(trial.PRESETS, "longitudinal_study", small)
+    at = app()
+    at.button(key="demo_trial").click().run()
+    wait_for(db_path, 1)
+    at = app()
+    assert any(m.label == "Days simulated" and m.value == "7 / 7" for m in at.metric)

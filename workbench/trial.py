@@ -793,6 +793,9 @@ class Trial:
             start_inactive=pop.start_inactive, phase_metrics=st.phase_metrics,
             phase_days=st.phase_days, metrics=np.array(METRICS), phases=np.array(PHASES),
             segments=np.array(self.segments))
+        # A finished run cannot be resumed: its checkpoints are no longer needed.
+        for f in self.folder.glob("checkpoint*"):
+            f.unlink()
 
 
 def start_background(store: Store, run_id: int) -> int:

@@ -201,12 +201,19 @@ class AtomTable:
 def organic_return(p: WorldParams, pop: Population, days_inactive: np.ndarray, day: int,
                    weekday: int, fatigue: np.ndarray) -> np.ndarray:
     """Daily chance that each user comes back on their own (float32)."""
-    seg_mult = np.array([p.segment_return.get(s, 1.0) for s in pop.segments], np.float32)
-    decay = np.maximum(np.exp(-np.minimum(days_inactive, 720) / p.decay_days), p.return_floor)
+    cache = pop.__dict__.setdefault("_return_cache", {})
+    if "static" not in cache:  # the per-user part never changes: compute it once
+        seg_mult = np.array([p.segment_return.get(s, 1.0) for s in pop.segments], np.float32)
+        cache["static"] = (seg_mult[pop.segment] * pop.propensity).astype(np.float32)
+        cache["decay"] = np.maximum(np.exp(-np.arange(721) / p.decay_days),
+                                    p.return_floor).astype(np.float32)
     season = 1 + p.seasonal_amplitude * np.sin(2 * np.pi * (day + 40) / 365)
-    prob = (p.base_return * p.weekly[weekday] * season) * seg_mult[pop.segment] \
-        * pop.propensity * decay.astype(np.float32)
-    return np.clip(prob * (1 - p.fatigue_return * fatigue), 0, 0.95).astype(np.float32)
+    scale = np.float32(p.base_return * p.weekly[weekday] * season)
+    decay = cache["decay"][np.minimum(days_inactive, 720)]
+    prob = cache["static"] * decay
+    prob *= scale
+    prob *= 1 - np.float32(p.fatigue_return) * fatigue
+    return np.clip(prob, 0, 0.95, out=prob)
 
 
 def open_probability(p: WorldParams, pop: Population, users: np.ndarray, atoms: np.ndarray,
