@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 from store import open_store
 from store.migrations import LATEST_VERSION

@@ -151,8 +151,7 @@ class ActionSpace:
         return cls(tuple(dims), templates, atoms)
 
     @classmethod
-    def synthetic(cls, slots: int = 6, atoms_per_slot: int = 8, segments: Sequence[str] = (),
-                  seed: int = 0) -> ActionSpace:
+    def synthetic(cls, slots: int = 6, atoms_per_slot: int = 8, seed: int = 0) -> ActionSpace:
         """A space of the benchmark's size, with tagged atoms, for benchmarks and tests."""
         import random
 
