@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import cho_solve, solve_triangular
 
 
 @dataclass
@@ -77,7 +77,7 @@ class GaussianPosterior:
     def mean(self) -> np.ndarray:
         c = self._cache()
         if "mean" not in c:
-            c["mean"] = np.linalg.solve(self.precision, self.b)
+            c["mean"] = cho_solve((self.chol, True), self.b)
         return c["mean"]
 
     def index(self) -> dict[str, int]:

@@ -345,10 +345,17 @@ class Trial:
             if len(cur) < n:
                 setattr(st, name, np.concatenate([cur, np.zeros(n - len(cur))]))
 
-    def _agent_from(self, st: _State) -> Agent:
+    def _agent_from(self, st: _State, previous: Agent | None = None) -> Agent:
         models = {k: GaussianPosterior.from_bytes(v) for k, v in st.models.items()}
         space = ActionSpace.from_library(self.store, atom_ids=st.agent_ids)
-        return Agent(space, self.segments, self.agent_config, models)
+        agent = Agent(space, self.segments, self.agent_config, models)
+        if previous is not None:  # same features: keep the design rows already built
+            for name, pol in agent.policies.items():
+                old = previous.policies.get(name)
+                if old is not None and old.model.features == pol.model.features \
+                        and old.dim == pol.dim and "_design" in old.__dict__:
+                    pol.__dict__["_design"] = old.__dict__["_design"]
+        return agent
 
     # -- running -------------------------------------------------------------------------
 
@@ -453,7 +460,7 @@ class Trial:
         # The week's agent is always rebuilt from the saved posteriors, so that a run resumed
         # from a checkpoint continues with exactly the agent an uninterrupted run has.
         st.models = {k: m.to_bytes() for k, m in agent.models.items()}
-        agent = self._agent_from(st)
+        agent = self._agent_from(st, previous=agent)
         if mode == "active" and t > 0 and t % self.config.curator_every_days == 0:
             self._curate(st, agent, t)
         ids = sorted(a["id"] for a in self.store.components(status="active"))
