@@ -603,8 +603,8 @@ class Trial:
 
         with (SEED_DIR / "reserve_components.csv").open(encoding="utf-8", newline="") as f:
             reserve = list(csv.DictReader(f))
-        # Round r takes its own slice of the pool, so a round replayed after a crash adds
-        # nothing twice and nothing more.
+        # Round r takes its own slice of the pool, in the file's order (marketers refresh one
+        # kind after another), so a round replayed after a crash adds nothing twice.
         r = t // self.config.curator_every_days - 1
         batch = reserve[r * self.config.curator_adds:(r + 1) * self.config.curator_adds]
         have = self.store.seed_keys("components")
