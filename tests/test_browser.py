@@ -140,3 +140,17 @@ def test_agent_control_runs_a_trial_that_a_second_tab_also_sees(page, browser, a
     with open_store(app_server["db"]) as s:
         run = s.query("SELECT * FROM sim_runs ORDER BY id DESC LIMIT 1")[0]
         assert (run["status"], run["days_done"], run["users"]) == ("done", 14, 2000)
+
+
+def test_lift_report_page_shows_an_imported_file(page, app_server, tmp_path):
+    rows = ["user_id,arm,phase,engagement,direct_open,pre_engagement"]
+    rows += [f"u{i},{'holdout' if i % 10 == 0 else 'agent'},active,{i % 4},{i % 2},{i % 3}"
+             for i in range(800)]
+    f = tmp_path / "outcomes.csv"
+    f.write_text("\n".join(rows) + "\n")
+    page.goto(app_server["url"] + "/Lift_report")
+    expect(page.get_by_role("heading", name="Lift report")).to_be_visible()
+    page.get_by_text("Imported CSV").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
+    expect(page.get_by_text("Days with engagement").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Download report (HTML)")).to_be_visible()

@@ -261,3 +261,30 @@ def test_home_runs_the_demo_trial_in_one_click(db_path, monkeypatch):
     wait_for(db_path, 1)
     at = app()
     assert any(m.label == "Days simulated" and m.value == "7 / 7" for m in at.metric)
+
+
+LIFT = "pages/4_Lift_report.py"
+
+
+def test_lift_report_without_data_says_what_to_do(db_path):
+    at = app(LIFT)
+    assert any("No finished simulated run yet" in i.value for i in at.info)
+
+
+def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
+    from workbench.trial import create_run, preset, run_trial
+
+    with open_store(db_path) as s:
+        rid = create_run(s, preset("quick_demo", users=3000, days=14, active_days=7), "t")
+        run_trial(s, rid)
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120).run()
+    at.switch_page(LIFT).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Days with direct opens" in labels and "GMV" in labels
+    assert len(at.get("download_button")) == 2
+    at.radio(key="lift_source").set_value("Imported CSV").run()
+    at.file_uploader(key="lift_file").set_value(
+        ("bad.csv", b"user_id,arm,engagement\nu1,maybe,1\n", "text/csv"))
+    at.run()
+    assert "row 2 field 'arm'" in at.error[0].value.replace("\\", "")

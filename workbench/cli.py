@@ -180,10 +180,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from workbench.bench import bench_decide, bench_simulate
+def cmd_lift(args: argparse.Namespace) -> int:
+    from workbench.lift_report import from_run, phase_table, read_csv
+    from workbench.trial import latest_run, run_row, user_outcomes
 
-    if args.what == "simulate":
+    if args.file:
+        data = read_csv(Path(args.file).read_bytes(), Path(args.file).name)
+    else:
+        with open_store(default_db_path()) as store:
+            run = run_row(store, args.run) if args.run else latest_run(store)
+        users = user_outcomes(run) if run else None
+        if users is None:
+            print("error: no finished simulated run; run `workbench simulate` or pass --file",
+                  file=sys.stderr)
+            return 1
+        data = from_run(users, f"run #{run['id']}")
+    table = phase_table(data, adjusted=not args.unadjusted)
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        cols = ["phase", "metric", "estimator", "lift", "ci_low", "ci_high", "p_value",
+                "variance_reduction"]
+        print(f"Lift of the agent over business as usual ({data.source})")
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from workbench.bench import bench_decide, bench_lift, bench_simulate
+
+    if args.what == "lift":
+        result = bench_lift(args.users, seed=args.seed)
+    elif args.what == "simulate":
         result = bench_simulate(args.users, args.days, seed=args.seed)
     else:
         result = bench_decide(args.users, seed=args.seed)
@@ -241,8 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_simulate)
 
+    p = sub.add_parser("lift", help="lift table of the latest simulated run (or a CSV)")
+    p.add_argument("--run", type=int, metavar="RUN_ID", help="a run other than the latest")
+    p.add_argument("--file", help="user-level outcomes CSV instead of a simulated run")
+    p.add_argument("--unadjusted", action="store_true", help="skip ML-RATE")
+    p.add_argument("--json", action="store_true", help="JSON records")
+    p.set_defaults(func=cmd_lift)
+
     p = sub.add_parser("bench", help="benchmarks, printed as JSON")
-    p.add_argument("what", choices=["decide", "simulate"])
+    p.add_argument("what", choices=["decide", "simulate", "lift"])
     p.add_argument("--users", type=int, default=1_000_000)
     p.add_argument("--days", type=int, default=336)
     p.add_argument("--seed", type=int, default=0)

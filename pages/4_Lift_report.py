@@ -1,0 +1,154 @@
+"""Lift report: does the agent earn its keep, and what does marketers' curation add?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from workbench import lift_report as lr
+from workbench import trial
+from workbench.errors import ValidationError
+
+METRIC_NAMES = {"direct_open": "Days with direct opens", "engagement": "Days with engagement",
+                "intent": "Days with intent", "conversion": "Days with conversion",
+                "conversion_vertical": "Days with conversion in the vertical", "gmv": "GMV"}
+
+
+@st.cache_data(show_spinner="Estimating lift (ML-RATE cross-fits a model per metric)...",
+               max_entries=8)
+def estimates(key: str, _data: lr.LiftData, adjusted: bool) -> pd.DataFrame:
+    return lr.phase_table(_data, adjusted=adjusted)
+
+
+def load(store) -> tuple[str, lr.LiftData | None, dict | None]:
+    source = st.radio("Data", ["Simulated trial (latest finished run)", "Imported CSV"],
+                      horizontal=True, key="lift_source")
+    if source.startswith("Imported"):
+        upload = st.file_uploader("User-level outcomes (CSV: user_id, arm, phase, segment, "
+                                  "metrics, pre_* covariates)", type=["csv"], key="lift_file")
+        if upload is None:
+            st.info("Upload a file to see its lift.")
+            return "", None, None
+        try:
+            return f"file:{upload.name}:{upload.size}", lr.read_csv(upload.getvalue(),
+                                                                  upload.name), None
+        except ValidationError as e:
+            ui.show_problems(e)
+            return "", None, None
+    run = store.query("SELECT * FROM sim_runs WHERE status = 'done' ORDER BY id DESC LIMIT 1")
+    users = trial.user_outcomes(run[0]) if run else None
+    if users is None:
+        st.info("No finished simulated run yet: run the demo trial from the home page or the "
+                "Agent control page, or import real outcomes.")
+        return "", None, None
+    return f"run:{run[0]['id']}", lr.from_run(users, f"run #{run[0]['id']}"), run[0]
+
+
+def headline(table: pd.DataFrame, phase: str) -> None:
+    rows = table[table["phase"] == phase].to_dict("records")
+    cols = st.columns(3)
+    for i, row in enumerate(rows):
+        with cols[i % 3]:
+            st.metric(METRIC_NAMES.get(row["metric"], row["metric"]), f"{row['lift']:+.1%}",
+                      delta=f"95% CI {row['ci_low']:+.1%} to {row['ci_high']:+.1%}",
+                      delta_color="normal" if row["significant"] else "off",
+                      help=lr.words(row))
+            st.caption(("significant" if row["significant"] else "not significant")
+                       + f" · {row['estimator']}"
+                       + (f" · variance −{row['variance_reduction']:.0%}"
+                          if row["variance_reduction"] > 0 else ""))
+
+
+def phase_chart(table: pd.DataFrame) -> go.Figure:
+    data = table[table["phase"].isin(["active", "passive"])]
+    fig = go.Figure()
+    for phase, g in data.groupby("phase"):
+        fig.add_bar(x=g["metric"], y=g["lift"], name=phase, error_y=dict(
+            type="data", symmetric=False, array=g["ci_high"] - g["lift"],
+            arrayminus=g["lift"] - g["ci_low"]))
+    fig.update_layout(barmode="group", height=340, yaxis_tickformat="+.0%",
+                      margin=dict(l=0, r=0, t=30, b=0), title="Lift by phase, 95% intervals")
+    return fig
+
+
+def weekly_chart(weekly: pd.DataFrame, metric: str) -> go.Figure:
+    w = weekly[weekly["metric"] == metric].sort_values("week")
+    fig = go.Figure([
+        go.Scatter(x=w["week"], y=w["ci_high"], line=dict(width=0), showlegend=False),
+        go.Scatter(x=w["week"], y=w["ci_low"], fill="tonexty", line=dict(width=0),
+                   fillcolor="rgba(31,119,180,0.2)", name="95% interval"),
+        go.Scatter(x=w["week"], y=w["lift"], name="lift", line=dict(color="#1f77b4"))])
+    passive = w[w["mode"] == "passive"]["week"]
+    if not passive.empty:
+        fig.add_vrect(x0=passive.min() - 0.5, x1=passive.max() + 0.5, fillcolor="grey",
+                      opacity=0.12, line_width=0, annotation_text="passive")
+    fig.update_layout(height=320, yaxis_tickformat="+.0%", xaxis_title="week",
+                      margin=dict(l=0, r=0, t=30, b=0),
+                      title=f"{METRIC_NAMES.get(metric, metric)}: lift over time")
+    return fig
+
+
+def main() -> None:
+    store = ui.page("Lift report", "📊", "Agent vs business-as-usual holdout, per funnel metric, "
+                                       "phase, week and segment.")
+    key, data, run = load(store)
+    if data is None:
+        return
+    adjusted = st.toggle("Variance reduction (ML-RATE)", value=True, key="lift_adjusted",
+                         help="Regression adjustment on pre-treatment covariates with "
+                              "cross-fitted gradient boosting; unbiased, narrower intervals.")
+    table = estimates(key, data, adjusted)
+    phases = [p for p in data.phases]
+    st.subheader("Headline")
+    phase = st.segmented_control("Phase", phases, default=phases[0], key="lift_phase") or phases[0]
+    headline(table, phase)
+    figures: list[tuple[str, object]] = []
+    if {"active", "passive"} <= set(phases):
+        st.subheader("Active vs passive management")
+        fig = phase_chart(table)
+        st.plotly_chart(fig, width="stretch", key="phase_chart")
+        change = table[table["phase"] == "passive vs active"][
+            ["metric", "lift", "ci_low", "ci_high", "p_value"]].rename(
+            columns={"lift": "change of lift"})
+        st.dataframe(change, hide_index=True, width="stretch", key="change_table")
+        figures.append(("Lift by phase", fig))
+    metric = st.selectbox("Metric", data.metrics, format_func=lambda m: METRIC_NAMES.get(m, m),
+                          key="lift_metric")
+    if run is not None:
+        weekly = lr.weekly_table(pd.DataFrame(store.query(
+            "SELECT * FROM sim_weekly WHERE run_id = ?", [run["id"]])))
+        if not weekly.empty:
+            fig = weekly_chart(weekly, metric)
+            st.plotly_chart(fig, width="stretch", key="weekly_chart")
+            figures.append(("Lift over time", fig))
+    c1, c2 = st.columns(2)
+    with c1:
+        f = lr.funnel(data, phase)
+        fig = px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
+                     y="per user", color="arm", barmode="group", log_y=True, height=320,
+                     title="Funnel per arm (per user)")
+        st.plotly_chart(fig, width="stretch", key="funnel_chart")
+        figures.append(("Funnel per arm", fig))
+    with c2:
+        seg = lr.segment_table(data, metric, phase)
+        st.caption(f"{METRIC_NAMES.get(metric, metric)} by segment ({phase}, unadjusted)")
+        if not seg.empty:
+            st.dataframe(seg[["segment", "n_agent", "n_holdout", "lift", "ci_low", "ci_high"]],
+                         hide_index=True, width="stretch", key="segment_table")
+    st.subheader("Estimates")
+    st.dataframe(table, hide_index=True, width="stretch", key="estimates_table")
+    html = lr.html_report(f"Lift report ({data.source})", [
+        ("Estimates", table), *figures,
+        ("In words", " ".join(lr.words(r) for r in table[table["phase"] == phase]
+                              .to_dict("records")))])
+    d1, d2 = st.columns(2)
+    d1.download_button("Download report (HTML)", html, "lift_report.html", "text/html",
+                       key="download_html")
+    d2.download_button("Download numbers (CSV)", table.to_csv(index=False), "lift.csv",
+                       "text/csv", key="download_csv")
+
+
+main()
