@@ -56,7 +56,8 @@ def headline(table: pd.DataFrame, phase: str) -> None:
                       delta=f"95% CI {row['ci_low']:+.1%} to {row['ci_high']:+.1%}",
                       delta_color="normal" if row["significant"] else "off",
                       help=lr.words(row))
-            st.caption(("significant" if row["significant"] else "not significant")
+            st.caption(lr.words(row) + " " + ("Significant" if row["significant"]
+                                               else "Not significant")
                        + f" · {row['estimator']}"
                        + (f" · variance −{row['variance_reduction']:.0%}"
                           if row["variance_reduction"] > 0 else ""))

@@ -130,6 +130,7 @@ def boosting_learner(max_train: int = 400_000, seed: int = 0) -> Learner:
     each training split (a random subsample: cross-fitting stays valid, and millions of users
     fit the time budget), predicting for all."""
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     def learn(X: np.ndarray, y: np.ndarray, X_new: np.ndarray) -> np.ndarray:
         if len(X) > max_train:
@@ -137,8 +138,11 @@ def boosting_learner(max_train: int = 400_000, seed: int = 0) -> Learner:
             X, y = X[pick], y[pick]
         model = HistGradientBoostingRegressor(max_iter=60, learning_rate=0.15,
                                               max_leaf_nodes=31, random_state=seed)
-        model.fit(X, y)
-        return model.predict(X_new)
+        # OpenMP threads pay off on big data only; on small data (and beside another busy
+        # process, like a page server) spinning threads cost far more than they bring.
+        with threadpool_limits(limits=None if len(X) >= 100_000 else 1):
+            model.fit(X, y)
+            return model.predict(X_new)
 
     return learn
 
