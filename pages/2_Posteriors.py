@@ -25,14 +25,11 @@ def data_panel(store, agent) -> None:
                         "`workbench decide --users FILE.csv --out batch.csv`).")
             n = st.number_input("Users", 100, 50_000, 2_000, step=500, key="demo_users")
             if st.button("Decide a batch", key="decide_button"):
-                users = synthetic_users(int(n), agent.segments, seed=len(agent_state.batches(store)))
-                decisions = agent.decide(users, seed=len(agent_state.batches(store)))
-                start = pd.Timestamp.today().date()
-                batch_id, _ = agent_state.record_batch(store, agent, decisions, actor=ui.actor(),
-                                                       source="page", seed=0, start=start)
-                with store.transaction():
-                    agent_state.save_models(store, agent)
-                    agent_state.snapshot(store, agent, start, decisions)
+                seed = len(agent_state.batches(store))
+                users = synthetic_users(int(n), agent.segments, seed=seed)
+                batch_id, _ = agent_state.decide_batch(
+                    store, agent, users, actor=ui.actor(), source="page", seed=seed,
+                    start=pd.Timestamp.today().date())
                 st.session_state["flash"] = f"Decided batch {batch_id} for {len(users):,} users."
                 st.rerun()
         with c2:

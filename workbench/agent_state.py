@@ -98,6 +98,19 @@ def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: 
     return batch_id, rendered
 
 
+def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str, source: str,
+                 seed: int, start: date) -> tuple[int, pd.DataFrame]:
+    """Decide for ``users``, log the batch, save the agent and snapshot its beliefs: what the
+    CLI and the Posteriors page both do. Returns the batch id and the rendered batch."""
+    decisions = agent.decide(users, seed=seed, start=start)
+    batch_id, rendered = record_batch(store, agent, decisions, actor=actor, source=source,
+                                      seed=seed, start=start)
+    with store.transaction():
+        save_models(store, agent)
+        snapshot(store, agent, start, decisions)
+    return batch_id, rendered
+
+
 def decisions_frame(store: Store, agent: Agent, where: str = "1", params: Sequence[Any] = ()
                     ) -> pd.DataFrame:
     """Logged decisions in the shape :meth:`Agent.learn` takes."""

@@ -96,7 +96,7 @@ def _actor() -> str:
 def cmd_decide(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from workbench.agent_state import load_agent, record_batch, save_models, snapshot
+    from workbench.agent_state import decide_batch, load_agent
     from workbench.users import synthetic_users
 
     start = date.fromisoformat(args.start) if args.start else date.today()
@@ -111,12 +111,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
                 return 1
         else:
             users = synthetic_users(args.synthetic, agent.segments, args.seed)
-        decisions = agent.decide(users, seed=args.seed, start=start)
-        batch_id, rendered = record_batch(store, agent, decisions, actor=_actor(), source="cli",
+        batch_id, rendered = decide_batch(store, agent, users, actor=_actor(), source="cli",
                                           seed=args.seed, start=start)
-        with store.transaction():
-            save_models(store, agent)
-            snapshot(store, agent, start, decisions)
     cols = ["decision_id", "user_id", "arm", "send", "channel", "send_at", "template_id",
             "title", "body", "atoms", "propensity", "guardrail_names"]
     out = rendered[cols].rename(columns={"guardrail_names": "guardrails"})
