@@ -302,3 +302,93 @@ MIGRATIONS.append((
 ))
 
 LATEST_VERSION = MIGRATIONS[-1][0]
+
+MIGRATIONS.append((
+    6,
+    "rewrite studio: LLM settings (never keys), call cache and log, rewrites, blind judgments",
+    [
+        """CREATE TABLE llm_settings (
+            agent TEXT PRIMARY KEY CHECK (agent IN ('diagnosis', 'rewrite', 'evaluation')),
+            base_url TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            temperature REAL NOT NULL DEFAULT 0.2 CHECK (temperature >= 0 AND temperature <= 2),
+            timeout_s REAL NOT NULL DEFAULT 30 CHECK (timeout_s > 0),
+            max_retries INTEGER NOT NULL DEFAULT 2 CHECK (max_retries >= 0),
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE llm_cache (
+            key TEXT PRIMARY KEY,
+            agent TEXT NOT NULL,
+            model TEXT NOT NULL,
+            response TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE llm_calls (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            purpose TEXT NOT NULL DEFAULT '',
+            base_url TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            cache_key TEXT,
+            cached INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'repaired', 'error')),
+            attempts INTEGER NOT NULL DEFAULT 1,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX llm_calls_at ON llm_calls(at)",
+        """CREATE TABLE rewrite_runs (
+            id INTEGER PRIMARY KEY,
+            segment TEXT NOT NULL REFERENCES segments(id),
+            engine TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+            total INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0,
+            message TEXT NOT NULL DEFAULT '',
+            started_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE rewrites (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES rewrite_runs(id),
+            template_id INTEGER NOT NULL REFERENCES templates(id),
+            segment TEXT NOT NULL REFERENCES segments(id),
+            engine TEXT NOT NULL,
+            path TEXT NOT NULL CHECK (path IN ('in_group', 'retrieved', 'rule_based')),
+            error_type TEXT NOT NULL DEFAULT '',
+            diagnosis TEXT NOT NULL DEFAULT '{}',
+            exemplars TEXT NOT NULL DEFAULT '[]',
+            original TEXT NOT NULL,
+            rewrite TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            rejected TEXT NOT NULL DEFAULT '[]',
+            evaluation TEXT NOT NULL DEFAULT '{}',
+            chrf REAL,
+            cosine REAL,
+            status TEXT NOT NULL DEFAULT 'proposed'
+                CHECK (status IN ('proposed', 'accepted', 'dismissed')),
+            accepted_template_id INTEGER REFERENCES templates(id),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by TEXT
+        )""",
+        "CREATE INDEX rewrites_segment ON rewrites(segment, status)",
+        """CREATE TABLE judgments (
+            id INTEGER PRIMARY KEY,
+            rewrite_id INTEGER NOT NULL REFERENCES rewrites(id),
+            judge TEXT NOT NULL,
+            rewrite_position TEXT NOT NULL CHECK (rewrite_position IN ('A', 'B')),
+            choice TEXT NOT NULL CHECK (choice IN ('A', 'B', 'none')),
+            preferred TEXT NOT NULL CHECK (preferred IN ('rewrite', 'original', 'none')),
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX judgments_rewrite ON judgments(rewrite_id)",
+    ],
+))
