@@ -301,7 +301,6 @@ MIGRATIONS.append((
     ],
 ))
 
-LATEST_VERSION = MIGRATIONS[-1][0]
 
 MIGRATIONS.append((
     6,
@@ -392,3 +391,5 @@ MIGRATIONS.append((
         "CREATE INDEX judgments_rewrite ON judgments(rewrite_id)",
     ],
 ))
+
+LATEST_VERSION = MIGRATIONS[-1][0]
