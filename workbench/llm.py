@@ -1,0 +1,610 @@
+"""LLM backends of the rewrite studio: configuration, calls, repair, cache and call log.
+
+Every model call of the studio's agents (diagnosis, rewrite, evaluation) goes through
+:class:`LLMClient`, which speaks the OpenAI chat-completions protocol with the ``openai`` client
+to any compatible endpoint: OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server (see
+:mod:`workbench.llm_server` for the bundled local one). With nothing configured an agent is
+*offline*: the studio uses its deterministic rules engine and no network call is made.
+
+Configuration of each agent comes from, field by field, the first that sets it:
+
+1. ``WORKBENCH_LLM_<AGENT>_{BASE_URL,MODEL,API_KEY,TEMPERATURE,TIMEOUT,MAX_RETRIES}``
+2. ``WORKBENCH_LLM_{BASE_URL,MODEL,API_KEY,TEMPERATURE,TIMEOUT,MAX_RETRIES}``
+3. the agent's row of ``llm_settings`` (written by the LLM settings page; it has no key column)
+4. the defaults: offline.
+
+API keys are never written anywhere: they come from the environment (then ``OPENAI_API_KEY``)
+or from a key typed on the settings page and kept in that browser session only. Error texts are
+scrubbed of the key before they are logged.
+
+A call (:meth:`LLMClient.complete_json`) asks for one JSON object matching a JSON schema:
+structured output is requested with ``response_format`` (falling back when a server refuses
+it), the answer is parsed and validated with ``jsonschema``, an invalid answer gets one repair
+request, transient failures are retried with exponential backoff, valid answers are cached in
+``llm_cache`` and every call is logged in ``llm_calls`` (tokens, latency, status).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+
+from store import Store, now
+from workbench.errors import Problem, ValidationError, WorkbenchError
+
+__all__ = [
+    "AGENTS",
+    "ENV_FIELDS",
+    "NO_KEY",
+    "BackendConfig",
+    "LLMClient",
+    "LLMError",
+    "call_log",
+    "check_backend",
+    "load_configs",
+    "save_settings",
+    "usage_summary",
+]
+
+AGENTS = ("diagnosis", "rewrite", "evaluation")
+#: The key sent to servers that need none (local llama.cpp, Ollama, vLLM without --api-key).
+NO_KEY = "not-needed"
+#: Environment variable suffixes, per field of :class:`BackendConfig`.
+ENV_FIELDS = {"base_url": "BASE_URL", "model": "MODEL", "api_key": "API_KEY",
+              "temperature": "TEMPERATURE", "timeout_s": "TIMEOUT", "max_retries": "MAX_RETRIES"}
+KINDS = ("unreachable", "timeout", "http", "invalid_json", "config")
+RETRY_STATUSES = {408, 409, 429}
+BACKOFF_S = 0.5
+EXCERPT = 160
+
+
+class LLMError(WorkbenchError):
+    """A model call failed; the message is a sentence a marketer can act on.
+
+    ``agent`` is the agent whose model failed, ``kind`` one of ``unreachable``, ``timeout``,
+    ``http``, ``invalid_json`` or ``config``; ``status_code`` the HTTP status when there was one.
+    """
+
+    def __init__(self, message: str, *, agent: str, kind: str,
+                 status_code: int | None = None, attempts: int = 0):
+        assert kind in KINDS, kind
+        super().__init__(message)
+        self.message = message
+        self.agent = agent
+        self.kind = kind
+        self.status_code = status_code
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Where one agent's model lives and how to call it. ``base_url=""`` means offline."""
+
+    agent: str
+    base_url: str = ""
+    model: str = ""
+    api_key: str | None = field(default=None, repr=False)
+    temperature: float = 0.2
+    timeout_s: float = 30.0
+    max_retries: int = 2
+    structured: bool = True
+    source: str = "default"
+
+    @property
+    def offline(self) -> bool:
+        return not self.base_url
+
+    @property
+    def label(self) -> str:
+        return "Offline rules engine" if self.offline else f"{self.model} at {self.base_url}"
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the key, for display and logs."""
+        return {"agent": self.agent, "base_url": self.base_url, "model": self.model,
+                "temperature": self.temperature, "timeout_s": self.timeout_s,
+                "max_retries": self.max_retries, "structured": self.structured,
+                "source": self.source, "offline": self.offline, "label": self.label,
+                "has_key": bool(self.api_key) and self.api_key != NO_KEY}
+
+
+# -- configuration -------------------------------------------------------------------------
+
+def _env_value(env: Mapping[str, str], agent: str, suffix: str) -> tuple[str, str] | None:
+    """(variable name, value) of the first non-empty of the per-agent and general variables."""
+    for name in (f"WORKBENCH_LLM_{agent.upper()}_{suffix}", f"WORKBENCH_LLM_{suffix}"):
+        value = env.get(name)
+        if value is not None and value.strip() != "":
+            return name, value.strip()
+    return None
+
+
+def _number(agent: str, name: str, raw: Any, cast: Callable[[Any], Any]) -> Any:
+    try:
+        value = cast(raw)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(raw)
+        return value
+    except (TypeError, ValueError):
+        raise LLMError(f"{name}={raw!r} is not a number; fix or unset it to configure the "
+                       f"{agent} model.", agent=agent, kind="config") from None
+
+
+def load_configs(store: Store | None = None, env: Mapping[str, str] | None = None,
+                 keys: Mapping[str, str] | None = None) -> dict[str, BackendConfig]:
+    """The effective configuration of every agent (see the module docstring for precedence).
+
+    ``keys`` maps an agent to an API key typed in the page (session only). Raises
+    :class:`LLMError` (kind ``config``) when an environment variable holds a bad number.
+    """
+    env = os.environ if env is None else env
+    keys = keys or {}
+    rows: dict[str, dict[str, Any]] = {}
+    if store is not None and store.db["llm_settings"].exists():
+        rows = {r["agent"]: r for r in store.query("SELECT * FROM llm_settings")}
+    configs = {}
+    for agent in AGENTS:
+        values: dict[str, Any] = {}
+        source = "default"
+        row = rows.get(agent)
+        if row is not None:
+            source = "settings"
+            values.update(base_url=row["base_url"], model=row["model"],
+                          temperature=float(row["temperature"]),
+                          timeout_s=float(row["timeout_s"]), max_retries=int(row["max_retries"]))
+        casts = {"temperature": float, "timeout_s": float, "max_retries": int}
+        for fname, suffix in ENV_FIELDS.items():
+            if fname == "api_key":
+                continue
+            found = _env_value(env, agent, suffix)
+            if found is None:
+                continue
+            name, raw = found
+            values[fname] = _number(agent, name, raw, casts[fname]) if fname in casts else raw
+            source = "environment"
+        values["base_url"] = values.get("base_url", "").rstrip("/")
+        key = (keys.get(agent) or "").strip() or None
+        if key is None:
+            found = _env_value(env, agent, "API_KEY")
+            key = found[1] if found else (env.get("OPENAI_API_KEY") or "").strip() or None
+        if values["base_url"]:
+            values["api_key"] = key or NO_KEY
+        configs[agent] = BackendConfig(agent=agent, source=source, **values)
+    return configs
+
+
+def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any,
+                      timeout_s: Any, max_retries: Any) -> dict[str, Any]:
+    """The cleaned settings of one agent, or :class:`ValidationError` naming every bad field."""
+    problems: list[Problem] = []
+    if agent not in AGENTS:
+        problems.append(Problem(f"unknown agent {agent!r}; one of {', '.join(AGENTS)}",
+                                field="agent"))
+    base_url = (base_url or "").strip().rstrip("/")
+    model = (model or "").strip()
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(Problem("must be an http:// or https:// address such as "
+                                    "http://127.0.0.1:8081/v1, or empty for the offline rules "
+                                    "engine", field="base_url"))
+        elif parts.username or parts.password:
+            problems.append(Problem("must not contain a user name or password: keys are never "
+                                    "stored; type the key in the session field instead",
+                                    field="base_url"))
+        elif parts.query or parts.fragment:
+            problems.append(Problem("must not contain a query (?...) or fragment (#...)",
+                                    field="base_url"))
+        if not model:
+            problems.append(Problem("is required when a base URL is set (for the bundled local "
+                                    "server: smollm2-135m)", field="model"))
+    cleaned: dict[str, Any] = {"base_url": base_url, "model": model}
+    for name, cast, ok, rule in (
+            ("temperature", float, lambda v: 0 <= v <= 2, "must be between 0 and 2"),
+            ("timeout_s", float, lambda v: 0 < v <= 3600,
+             "must be more than 0 and at most 3600 seconds"),
+            ("max_retries", int, lambda v: 0 <= v <= 10, "must be a whole number from 0 to 10")):
+        raw = {"temperature": temperature, "timeout_s": timeout_s,
+               "max_retries": max_retries}[name]
+        try:
+            if isinstance(raw, bool):
+                raise TypeError(raw)
+            value = cast(raw)
+            if name == "max_retries" and float(raw) != value:
+                raise ValueError(raw)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(raw)
+        except (TypeError, ValueError):
+            problems.append(Problem(f"{raw!r} is not a number; it {rule}", field=name))
+            continue
+        if not ok(value):
+            problems.append(Problem(f"{value:g} {rule.replace('must', 'is out of range: must')}",
+                                    field=name))
+        cleaned[name] = value
+    if problems:
+        raise ValidationError(problems, "The LLM settings were not saved")
+    return cleaned
+
+
+def save_settings(store: Store, agent: str, *, base_url: str, model: str, temperature: float,
+                  timeout_s: float, max_retries: int, actor: str) -> None:
+    """Validate and store one agent's settings (never a key), with an audit entry.
+
+    ``base_url=""`` sets the agent back to the offline rules engine.
+    """
+    cleaned = validate_settings(agent, base_url=base_url, model=model, temperature=temperature,
+                                timeout_s=timeout_s, max_retries=max_retries)
+    row = {"agent": agent, **cleaned, "updated_at": now(), "updated_by": actor}
+    with store.transaction():
+        store.db["llm_settings"].upsert(row, pk="agent")
+        store.audit(actor, "configure", "llm_settings", agent, cleaned)
+
+
+# -- calls ---------------------------------------------------------------------------------
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def _excerpt(text: str | None, n: int = EXCERPT) -> str:
+    text = " ".join((text or "").split())
+    if not text:
+        return "(an empty answer)"
+    return json.dumps(text[:n] + ("..." if len(text) > n else ""), ensure_ascii=False)
+
+
+def extract_json(text: str | None) -> Any:
+    """The first JSON object in ``text`` (code fences and prose around it are ignored).
+
+    Raises ``ValueError`` with a short reason when there is none.
+    """
+    if not text or not text.strip():
+        raise ValueError("the answer was empty")
+    body = text.strip()
+    fence = re.search(r"```(?:json|JSON)?\s*(.*?)```", body, re.DOTALL)
+    candidates = [fence.group(1)] if fence else []
+    candidates.append(body)
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        for m in re.finditer(r"\{", candidate):
+            try:
+                value, _ = decoder.raw_decode(candidate, m.start())
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    raise ValueError("the answer contains no complete JSON object")
+
+
+def _schema_error(value: Any, schema: dict) -> str | None:
+    cls = jsonschema.validators.validator_for(schema)
+    error = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return (f"at '{where}': " if where else "") + error.message
+
+
+def _cache_key(config: BackendConfig, system: str, user: str, schema: dict,
+               max_tokens: int) -> str:
+    payload = json.dumps([config.base_url, config.model, config.temperature, system, user,
+                          schema, max_tokens], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _formats(schema: dict, name: str) -> list[dict | None]:
+    """``response_format`` values to try, best first; the next is used when a server refuses."""
+    return [
+        # OpenAI, vLLM, Ollama, LM Studio and llama.cpp's own server: JSON-schema output.
+        {"type": "json_schema", "json_schema": {"name": name, "schema": schema,
+                                                "strict": False}},
+        # llama-cpp-python's server: a grammar built from "schema" constrains the answer.
+        {"type": "json_object", "schema": schema},
+        {"type": "json_object"},
+        None,
+    ]
+
+
+def _format_name(purpose: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", purpose or "answer")[:64] or "answer"
+
+
+@dataclass
+class _Tally:
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class LLMClient:
+    """Calls one agent's model. ``store`` (optional) keeps the cache and the call log.
+
+    ``sleep`` and ``backoff_s`` are injectable so tests need not wait: retry ``i`` (from 0)
+    waits ``backoff_s * 2**i`` seconds.
+    """
+
+    def __init__(self, config: BackendConfig, store: Store | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep, backoff_s: float = BACKOFF_S):
+        self.config = config
+        self.store = store
+        self.sleep = sleep
+        self.backoff_s = backoff_s
+        self._client = None
+        self._format_index: int | None = None  # first response_format the server accepted
+
+    def __repr__(self) -> str:
+        return f"LLMClient({self.config!r})"
+
+    @property
+    def client(self):
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(base_url=self.config.base_url,
+                                         api_key=self.config.api_key or NO_KEY,
+                                         timeout=self.config.timeout_s, max_retries=0)
+        return self._client
+
+    # -- public ----------------------------------------------------------------------------
+
+    def complete_json(self, *, system: str, user: str, schema: dict, purpose: str,
+                      max_tokens: int = 600, cache: bool = True) -> dict:
+        """One JSON object matching ``schema``, from the cache or the model.
+
+        ``cache=False`` always asks the model (a connection test) but still logs the call.
+        Raises :class:`LLMError`, never anything else from the HTTP layer.
+        """
+        cfg = self.config
+        if cfg.offline:
+            raise LLMError(f"The {cfg.agent} agent uses the offline rules engine; there is no "
+                           "model to call. Set a base URL and model on the LLM settings page.",
+                           agent=cfg.agent, kind="config")
+        started = time.perf_counter()
+        key = _cache_key(cfg, system, user, schema, max_tokens)
+        if cache and self.store is not None:
+            hit = self.store.query("SELECT response FROM llm_cache WHERE key = ?", [key])
+            if hit:
+                value = json.loads(hit[0]["response"])
+                self._record(purpose, key, cached=True, status="ok", tally=_Tally(),
+                             started=started)
+                return value
+        tally = _Tally()
+        messages = [{"role": "system", "content": self._system(system, schema)},
+                    {"role": "user", "content": user}]
+        try:
+            content = self._request(messages, schema, purpose, max_tokens, tally)
+            value, problem = self._parse(content, schema)
+            status = "ok"
+            if problem is not None:
+                status = "repaired"
+                messages += [
+                    {"role": "assistant", "content": content or ""},
+                    {"role": "user", "content": (
+                        f"That answer is not valid: {problem}. Reply with only the corrected "
+                        "JSON object that matches the schema, with no other text.")}]
+                content = self._request(messages, schema, purpose, max_tokens, tally)
+                value, problem = self._parse(content, schema)
+                if problem is not None:
+                    raise LLMError(
+                        f"The {cfg.agent} model answered text that is not the JSON asked for, "
+                        f"even after one repair request ({problem}): {_excerpt(content)}",
+                        agent=cfg.agent, kind="invalid_json", attempts=tally.attempts)
+        except LLMError as e:
+            e.attempts = tally.attempts
+            self._record(purpose, key, cached=False, status="error", tally=tally,
+                         started=started, error=f"{e.kind}: {e.message}")
+            raise
+        if self.store is not None:
+            self.store.db["llm_cache"].insert(
+                {"key": key, "agent": cfg.agent, "model": cfg.model,
+                 "response": json.dumps(value, ensure_ascii=False), "created_at": now()},
+                replace=True)
+        self._record(purpose, key, cached=False, status=status, tally=tally, started=started)
+        return value
+
+    # -- internals -------------------------------------------------------------------------
+
+    @staticmethod
+    def _system(system: str, schema: dict) -> str:
+        return (f"{system.rstrip()}\n\nAnswer with one JSON object that matches this JSON "
+                f"schema, and nothing else:\n{json.dumps(schema, ensure_ascii=False)}")
+
+    @staticmethod
+    def _parse(content: str | None, schema: dict) -> tuple[Any, str | None]:
+        try:
+            value = extract_json(content)
+        except ValueError as e:
+            return None, str(e)
+        problem = _schema_error(value, schema)
+        return (value, None) if problem is None else (None, "it does not match the schema "
+                                                            + problem)
+
+    def _scrub(self, text: str) -> str:
+        key = self.config.api_key
+        if key and key != NO_KEY:
+            text = text.replace(key, "***")
+        return text
+
+    def _request(self, messages: list[dict], schema: dict, purpose: str, max_tokens: int,
+                 tally: _Tally) -> str | None:
+        """One chat completion, retried on transient failures, falling back on formats."""
+        import openai
+
+        cfg = self.config
+        formats = _formats(schema, _format_name(purpose)) if cfg.structured else [None]
+        index = self._format_index or 0
+        retries = 0
+        where = f"The {cfg.agent} model at {cfg.base_url}"
+        while True:
+            kwargs: dict[str, Any] = {}
+            if formats[index] is not None:
+                kwargs["response_format"] = formats[index]
+            tally.attempts += 1
+            error: LLMError | None = None
+            try:
+                response = self.client.chat.completions.create(
+                    model=cfg.model, messages=messages, temperature=cfg.temperature,
+                    max_tokens=max_tokens, timeout=cfg.timeout_s, **kwargs)
+                usage = getattr(response, "usage", None)
+                if usage is not None:
+                    tally.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+                    tally.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+                if cfg.structured:
+                    self._format_index = index
+                choices = getattr(response, "choices", None)
+                if not choices:
+                    return None
+                return choices[0].message.content
+            except openai.APITimeoutError:
+                error = LLMError(f"{where} did not answer within {_fmt_s(cfg.timeout_s)} "
+                                 f"(tried {tally.attempts} time{'s' * (tally.attempts > 1)}).",
+                                 agent=cfg.agent, kind="timeout")
+            except openai.APIConnectionError as e:
+                error = LLMError(
+                    f"{where} could not be reached ({_connection_reason(e)}) after "
+                    f"{tally.attempts} attempt{'s' * (tally.attempts > 1)}. Check that the "
+                    "server is running and the base URL is right, or set the agent back to "
+                    "the offline rules engine on the LLM settings page.",
+                    agent=cfg.agent, kind="unreachable")
+            except openai.APIStatusError as e:
+                code = e.status_code
+                detail = self._scrub(_status_detail(e))
+                if code in (400, 422) and "response_format" in kwargs and \
+                        index + 1 < len(formats):
+                    index += 1  # the server refused this structured-output request: simpler
+                    continue
+                if code in (401, 403):
+                    raise LLMError(
+                        f"{where} refused the API key (HTTP {code}: {detail}). Type a valid "
+                        f"key on the LLM settings page or set WORKBENCH_LLM_{cfg.agent.upper()}"
+                        "_API_KEY.", agent=cfg.agent, kind="http", status_code=code) from None
+                if code == 404:
+                    raise LLMError(
+                        f"{where} answered HTTP 404 ({detail}). Check the base URL (it usually "
+                        f"ends in /v1) and that the model {cfg.model!r} exists there.",
+                        agent=cfg.agent, kind="http", status_code=code) from None
+                error = LLMError(
+                    f"{where} failed with HTTP {code} (tried {tally.attempts} "
+                    f"time{'s' * (tally.attempts > 1)}): {detail}",
+                    agent=cfg.agent, kind="http", status_code=code)
+                if code == 429:
+                    error = LLMError(
+                        f"{where} is limiting requests (HTTP 429, tried {tally.attempts} "
+                        f"time{'s' * (tally.attempts > 1)}): {detail}. Wait a minute or lower "
+                        "the batch size.", agent=cfg.agent, kind="http", status_code=code)
+                if not (code >= 500 or code in RETRY_STATUSES):
+                    raise error from None
+            except Exception as e:  # noqa: BLE001 - anything else from the HTTP layer
+                raise LLMError(f"{where} failed unexpectedly ({type(e).__name__}: "
+                               f"{_excerpt(self._scrub(str(e)), 200)}).",
+                               agent=cfg.agent, kind="http") from None
+            if retries >= cfg.max_retries:
+                raise error
+            self.sleep(self.backoff_s * 2 ** retries)
+            retries += 1
+
+    def _record(self, purpose: str, key: str, *, cached: bool, status: str, tally: _Tally,
+                started: float, error: str = "") -> None:
+        if self.store is None:
+            return
+        cfg = self.config
+        self.store.db["llm_calls"].insert({
+            "at": now(), "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
+            "model": cfg.model, "cache_key": key, "cached": int(cached), "status": status,
+            "attempts": tally.attempts, "prompt_tokens": tally.prompt_tokens,
+            "completion_tokens": tally.completion_tokens,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "error": self._scrub(error)})
+
+
+def _connection_reason(e: Exception) -> str:
+    text = " ".join(str(x) for x in (e.__cause__, e.__context__, e) if x)
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "name or service not known" in low or "nodename" in low or "getaddrinfo" in low \
+            or "name resolution" in low:
+        return "unknown host name"
+    if "ssl" in low or "certificate" in low:
+        return "TLS/certificate error"
+    if "reset" in low:
+        return "connection reset"
+    cause = e.__cause__ or e
+    return f"{type(cause).__name__}: {str(cause)[:120]}" if str(cause) else type(cause).__name__
+
+
+def _status_detail(e: Exception) -> str:
+    body = getattr(e, "body", None)
+    message = None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message is None and "detail" in body:
+            message = body["detail"]
+    if message is None:
+        message = getattr(e, "message", None) or str(e)
+    if not isinstance(message, str):
+        message = json.dumps(message, ensure_ascii=False)
+    return " ".join(message.split())[:200]
+
+
+# -- log and usage -------------------------------------------------------------------------
+
+def call_log(store: Store, limit: int = 200) -> list[dict]:
+    """The latest model calls, newest first."""
+    return store.query("SELECT * FROM llm_calls ORDER BY id DESC LIMIT ?", [int(limit)])
+
+
+def usage_summary(store: Store) -> list[dict]:
+    """Per agent and model: calls, cache hits, repairs, errors, tokens and mean latency.
+
+    ``mean_latency_ms`` is over calls that went to the model (cache hits take no time).
+    """
+    return store.query(
+        """SELECT agent, model, base_url, COUNT(*) AS calls, SUM(cached) AS cached,
+                  SUM(status = 'repaired') AS repaired, SUM(status = 'error') AS errors,
+                  SUM(prompt_tokens) AS prompt_tokens,
+                  SUM(completion_tokens) AS completion_tokens,
+                  ROUND(AVG(CASE WHEN cached = 0 THEN latency_ms END), 1) AS mean_latency_ms,
+                  MAX(at) AS last_at
+           FROM llm_calls GROUP BY agent, model, base_url ORDER BY agent, model, base_url""")
+
+
+CHECK_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}},
+                "required": ["ok"]}
+
+
+def check_backend(config: BackendConfig, store: Store | None = None, *,
+                  timeout_s: float | None = None) -> dict[str, Any]:
+    """A tiny real request to one agent's model (never from the cache).
+
+    Returns ``{"agent", "label", "source", "offline", "ok", "message", "latency_ms"}``; an
+    offline agent is ok without a request.
+    """
+    out = {"agent": config.agent, "label": config.label, "source": config.source,
+           "offline": config.offline, "ok": True, "latency_ms": None}
+    if config.offline:
+        out["message"] = "Offline rules engine (deterministic, no network): nothing to check."
+        return out
+    if timeout_s is not None:
+        config = replace(config, timeout_s=timeout_s)
+    started = time.perf_counter()
+    try:
+        LLMClient(config, store).complete_json(
+            system="You are a connection check.", user='Answer exactly {"ok": true}',
+            schema=CHECK_SCHEMA, purpose="connection check", max_tokens=20, cache=False)
+    except LLMError as e:
+        out.update(ok=False, message=str(e), kind=e.kind)
+        return out
+    out["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    out["message"] = f"OK: {config.label} answered valid JSON in {out['latency_ms']:.0f} ms."
+    return out
