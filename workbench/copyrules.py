@@ -526,7 +526,7 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
     notes = []
     kept = [s for s in sentences(original_body) if _keep_sentence(s, segment)]
     if prefix:
-        kept = [s[len(prefix):] if s.startswith(prefix) else s for s in kept]
+        kept = [s.removeprefix(prefix) for s in kept]
     # every amount of the original must survive: offers without a voucher row keep their sentence
     carry = [s for s in sentences(original_body)
              if amounts(s) and not set(amounts(s)) <= set(amounts(offer))
