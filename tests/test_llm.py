@@ -281,6 +281,21 @@ def test_refused_response_format_falls_back_to_simpler_ones():
         assert server.requests[2]["response_format"]["type"] == "json_object"
 
 
+def test_llama_cpp_python_refusing_json_schema_with_a_500_is_not_retried_but_falls_back():
+    def like_llama_cpp_python(request):
+        if request["response_format"]["type"] == "json_schema":
+            return Reply(status=500, error="1 validation error: {'type': 'literal_error', 'loc':"
+                         " ('body', 'response_format', 'type'), 'msg': \"Input should be 'text'"
+                         " or 'json_object'\"}")
+        return GOOD
+    sleeps: list[float] = []
+    with ScriptedServer(default=like_llama_cpp_python) as server:
+        ask(client(server, sleeps=sleeps, max_retries=2))
+        assert [r["response_format"]["type"] for r in server.requests] == [
+            "json_schema", "json_object"]
+    assert sleeps == []
+
+
 def test_unstructured_config_sends_no_response_format():
     with ScriptedServer([GOOD]) as server:
         ask(client(server, structured=False))

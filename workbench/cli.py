@@ -6,6 +6,7 @@
     workbench decide --users FILE --out FILE  decide a batch and export it for a sending platform
     workbench ingest FILE.csv                load outcome events and update the posterior
     workbench bench decide --users N --json  benchmark the agent
+    workbench llm serve|check                local model server, check the agents' models
 
 ``--db PATH`` before the command (or ``WORKBENCH_DB``) picks the SQLite file.
 """
@@ -215,6 +216,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_llm(args: argparse.Namespace) -> int:
+    if args.action == "serve":
+        from workbench.llm_server import serve
+
+        return serve(port=args.port, host=args.host, model=args.model, alias=args.alias,
+                     threads=args.threads, ctx=args.ctx)
+    from workbench.llm import check_backend, load_configs
+
+    with open_store(default_db_path()) as store:
+        results = [check_backend(c, store) for c in load_configs(store).values()]
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            print(f"{r['agent']:<11} {r['label']} (from {r['source']})\n"
+                  f"{'':<11} {'OK' if r['ok'] else 'FAILED'}: {r['message']}")
+    return 0 if all(r["ok"] for r in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="SQLite file to use (default: $WORKBENCH_DB or "
@@ -279,6 +299,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="one-line JSON")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("llm", help="LLM backends: run the bundled local model server, check "
+                                   "every agent's model")
+    llm = p.add_subparsers(dest="action", required=True)
+    q = llm.add_parser("serve", help="serve SmolLM2-135M over an OpenAI-compatible API "
+                                     "(foreground, Ctrl-C stops)")
+    q.add_argument("--port", type=int, default=8081)
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--model", help="a GGUF file other than the bundled SmolLM2-135M")
+    q.add_argument("--alias", default="smollm2-135m", help="the model name clients ask for")
+    q.add_argument("--threads", type=int, default=2)
+    q.add_argument("--ctx", type=int, default=2048, help="context window in tokens")
+    q.set_defaults(func=cmd_llm)
+    q = llm.add_parser("check", help="a tiny real request to each online agent's model")
+    q.add_argument("--json", action="store_true", help="one-line JSON report")
+    q.set_defaults(func=cmd_llm)
     return parser
 
 

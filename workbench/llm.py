@@ -314,6 +314,11 @@ def _formats(schema: dict, name: str) -> list[dict | None]:
     ]
 
 
+#: Per base URL, the index in :func:`_formats` of the first response_format the server accepted
+#: (so that only the first call to a server that refuses JSON-schema output pays for it).
+_ACCEPTED_FORMAT: dict[str, int] = {}
+
+
 def _format_name(purpose: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", purpose or "answer")[:64] or "answer"
 
@@ -339,7 +344,6 @@ class LLMClient:
         self.sleep = sleep
         self.backoff_s = backoff_s
         self._client = None
-        self._format_index: int | None = None  # first response_format the server accepted
 
     def __repr__(self) -> str:
         return f"LLMClient({self.config!r})"
@@ -441,7 +445,7 @@ class LLMClient:
 
         cfg = self.config
         formats = _formats(schema, _format_name(purpose)) if cfg.structured else [None]
-        index = self._format_index or 0
+        index = _ACCEPTED_FORMAT.get(cfg.base_url, 0) if cfg.structured else 0
         retries = 0
         where = f"The {cfg.agent} model at {cfg.base_url}"
         while True:
@@ -459,7 +463,7 @@ class LLMClient:
                     tally.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
                     tally.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
                 if cfg.structured:
-                    self._format_index = index
+                    _ACCEPTED_FORMAT[cfg.base_url] = index
                 choices = getattr(response, "choices", None)
                 if not choices:
                     return None
@@ -478,9 +482,11 @@ class LLMClient:
             except openai.APIStatusError as e:
                 code = e.status_code
                 detail = self._scrub(_status_detail(e))
-                if code in (400, 422) and "response_format" in kwargs and \
-                        index + 1 < len(formats):
-                    index += 1  # the server refused this structured-output request: simpler
+                if "response_format" in kwargs and index + 1 < len(formats) and (
+                        code in (400, 422) or "response_format" in f"{e.body} {e}"):
+                    # The server refused this structured-output request: try a simpler one.
+                    # (llama-cpp-python answers an unknown "json_schema" type with HTTP 500.)
+                    index += 1
                     continue
                 if code in (401, 403):
                     raise LLMError(
