@@ -96,3 +96,25 @@ def mode_control(store: Store, key: str = "mode") -> None:
         if st.form_submit_button("Record mode change", disabled=new_mode == mode):
             store.record_mode(new_mode, actor(), note)
             st.rerun()
+
+
+# -- LLM keys: typed on the LLM settings page, kept in this browser session only ---------------
+
+LLM_KEYS = "llm_session_keys"
+
+
+def remember_llm_key(agent: str) -> None:
+    """Copy the key typed in the settings page's ``llm_key_<agent>`` field to the session's
+    plain state, which outlives the widget when the user switches pages."""
+    keys = st.session_state.setdefault(LLM_KEYS, {})
+    value = (st.session_state.get(f"llm_key_{agent}") or "").strip()
+    if value:
+        keys[agent] = value
+    else:
+        keys.pop(agent, None)
+
+
+def llm_keys() -> dict[str, str]:
+    """API keys typed on the LLM settings page this session, by agent (for
+    ``workbench.llm.load_configs(store, keys=ui.llm_keys())``). Never written anywhere."""
+    return dict(st.session_state.get(LLM_KEYS, {}))
