@@ -3,6 +3,8 @@ its own SQLite file. Each page (Home.py, pages/1_Components.py) is driven as a p
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -154,3 +156,27 @@ def test_lift_report_page_shows_an_imported_file(page, app_server, tmp_path):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
     expect(page.get_by_text("Days with engagement").first).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Download report (HTML)")).to_be_visible()
+
+
+def test_rewrite_studio_rewrites_judges_blind_and_reveals(page, app_server):
+    page.goto(app_server["url"] + "/Rewrite_studio")
+    expect(page.get_by_role("heading", name="Rewrite studio")).to_be_visible()
+    expect(page.get_by_text("Offline rules engine (deterministic, no network)")).to_be_visible()
+    page.get_by_role("button", name="Rewrite all 1 weak messages").click()
+    expect(page.get_by_text("1 rewrite(s) ready in the Rewrites tab.")).to_be_visible(timeout=30000)
+    page.get_by_role("tab", name="Rewrites").click()
+    with open_store(app_server["db"]) as s:
+        body = s.query("SELECT rewrite FROM rewrites")[0]["rewrite"]
+    expect(page.locator('[data-preview="push"]').filter(
+        has_text=json.loads(body)["body"]).first).to_be_visible()
+    expect(page.get_by_text("Blind verdict of the model judge").first).to_be_visible()
+    page.get_by_role("tab", name="Blind judging").click()
+    expect(page.get_by_text("Message A", exact=True)).to_be_visible()
+    page.locator('[data-testid="stRadio"]').filter(has_text="Your pick").get_by_text(
+        "No preference").click()
+    page.get_by_role("button", name="Submit blind judgment").click()
+    expect(page.get_by_text("was the rewrite").first).to_be_visible()
+    expect(page.get_by_text("You had no preference.").first).to_be_visible()
+    with open_store(app_server["db"]) as s:
+        rows = s.query("SELECT choice, preferred FROM judgments")
+    assert rows == [{"choice": "none", "preferred": "none"}]

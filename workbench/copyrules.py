@@ -539,6 +539,7 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
     offer_sentence = ""
     if offer:
         has_time = bool(_DEADLINE.search(offer))
+        has_time = has_time or deadline.split()[0] in cta.lower()
         offer_sentence = f"{offer}{'' if has_time else ', ' + deadline}."
         offer_sentence = offer_sentence[0].upper() + offer_sentence[1:]
     if any(_FIRST_OFFER.search(voucher) for _ in [0]) and v.relationship in (RETURNING, LOYAL):

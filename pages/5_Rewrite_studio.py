@@ -1,0 +1,243 @@
+"""Rewrite studio: find a segment's weak messages, see why they fail, rewrite, judge blind, accept."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from ui import previews
+from workbench import judging
+from workbench import rewrite as rw
+from workbench.assembly import Message
+from workbench.copyrules import ERROR_TYPES
+from workbench.errors import LibraryFrozenError, ValidationError, WorkbenchError
+from workbench.performance import Thresholds
+
+PREVIEW_CHANNELS = ("push", "email", "sms")
+
+
+def engines_banner(studio: rw.Studio) -> None:
+    labels = {a: studio.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
+    text = " · ".join(f"**{a}**: {label}" for a, label in labels.items())
+    if all(label == rw.RULES_LABEL for label in labels.values()):
+        st.info("Offline rules engine (deterministic, no network) runs all four agents. "
+                "Configure a model on the LLM settings page to use one.", icon="🧰")
+    else:
+        st.caption("Agents: " + text)
+
+
+def preview(store, fields: dict, channel: str, key: str) -> None:
+    ch = st.radio("Preview as", PREVIEW_CHANNELS, horizontal=True, key=key,
+                  index=PREVIEW_CHANNELS.index(channel) if channel in PREVIEW_CHANNELS else 0)
+    msg = Message(title=fields.get("title", ""), preheader=fields.get("preheader", ""),
+                  body=fields.get("body", ""), image="")
+    st.html(previews.render(msg, store.channel(ch)))
+
+
+def run_rewrites(studio: rw.Studio, segment: str, ids: list[int]) -> None:
+    bar = st.progress(0.0, text="Starting...")
+    try:
+        studio.run_segment(segment, ui.actor(), template_ids=ids,
+                           progress=lambda i, n, what: bar.progress(i / max(n, 1), text=what))
+    except ValidationError as e:
+        ui.show_problems(e)
+    except WorkbenchError as e:
+        st.error(f"The rewrite stopped: {e}")
+    else:
+        st.session_state["studio_flash"] = f"{len(ids)} rewrite(s) ready in the Rewrites tab."
+        st.rerun()
+
+
+def weak_tab(store, studio: rw.Studio, segment: str) -> None:
+    weak = studio.weak_messages(segment)
+    if weak.empty:
+        st.info("No weak messages in this segment at this threshold.")
+        return
+    shown = weak.assign(error_type=weak["error_type"].map(ERROR_TYPES))
+    st.dataframe(shown[["template_id", "name", "channel", "score", "percentile", "error_type",
+                        "reason"]], hide_index=True, width="stretch",
+                 column_config={"score": st.column_config.NumberColumn(format="%.3f"),
+                                "percentile": st.column_config.NumberColumn(format="%.0f")})
+    if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary"):
+        run_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
+    for row in weak.to_dict("records"):
+        msg = store.template(row["template_id"])
+        with st.expander(f"#{msg['id']} {msg['name']}: {ERROR_TYPES[row['error_type']]}"):
+            c1, c2 = st.columns(2)
+            with c1:
+                preview(store, msg, msg["channel"], f"pv_orig_{msg['id']}")
+            with c2:
+                d = studio.diagnose(msg) if studio.engine("diagnosis") == rw.RULES_LABEL \
+                    else None
+                st.markdown(f"**Why it is weak:** {row['reason']}")
+                st.caption(f"Voucher: {msg['voucher'] or '—'} · category: "
+                           f"{msg['product_category'] or '—'} · engagement percentile "
+                           f"{row['percentile']:.0f}")
+                for reason in (d or {}).get("insights", []):
+                    st.markdown(f"- {reason}")
+                if st.button("Rewrite this message", key=f"rewrite_{msg['id']}"):
+                    run_rewrites(studio, segment, [msg["id"]])
+
+
+def rewrite_card(store, r: dict) -> None:
+    ev = r["evaluation"]
+    orig = store.template(r["template_id"])
+    st.markdown(f"**#{r['id']}** rewrite of *{orig['name']}* · path `{r['path']}` · "
+                f"{ERROR_TYPES.get(r['error_type'], r['error_type'])} · {r['engine']} · "
+                f"status **{r['status']}**")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.caption("Original")
+        preview(store, r["original"], orig["channel"], f"pv_o_{r['id']}")
+        s = ev["original"]
+        st.caption(f"Audience {s['audience_score']}/5: {s['audience_reason']}  \n"
+                   f"Marketing {s['marketing_score']}/5: {s['marketing_reason']}")
+    with c2:
+        st.caption("Rewrite")
+        preview(store, r["rewrite"], orig["channel"], f"pv_r_{r['id']}")
+        s = ev["rewrite"]
+        st.caption(f"Audience {s['audience_score']}/5: {s['audience_reason']}  \n"
+                   f"Marketing {s['marketing_score']}/5: {s['marketing_reason']}")
+    flip = " (the judge's pick flipped with the order: counted as a tie)" \
+        if ev.get("position_flip") else ""
+    st.markdown(f"Blind verdict of the model judge: **{ev['verdict']}**{flip} · chrF "
+                f"{r['chrf']:.1f} · cosine {r['cosine']:.3f} · attempts {r['attempts']}")
+    if r["exemplars"]:
+        st.caption("Learned from: " + "; ".join(
+            f"#{e['id']} {e['name']}" + (f" (similarity {e['similarity']:.2f})"
+                                         if e.get("similarity") is not None else "")
+            for e in r["exemplars"]))
+    elif r["diagnosis"].get("retrieval_skipped"):
+        st.caption(f"Rule-based: {r['diagnosis']['retrieval_skipped']}.")
+    for note in r["diagnosis"].get("notes", []):
+        st.caption(f"Note: {note}")
+    for rej in r["rejected"]:
+        st.warning("Rejected draft: " + rej["draft"].get("body", "") + " — "
+                   + "; ".join(rej["reasons"]))
+    if r["status"] == "proposed":
+        b1, b2, b3 = st.columns(3)
+        try:
+            if b1.button("Accept as template", key=f"acc_t_{r['id']}"):
+                ids = rw.accept(store, r["id"], ui.actor(), as_="template")
+                st.session_state["studio_flash"] = f"Added template #{ids[0]} to the library."
+                st.rerun()
+            if b2.button("Accept as atoms", key=f"acc_a_{r['id']}"):
+                ids = rw.accept(store, r["id"], ui.actor(), as_="atoms")
+                st.session_state["studio_flash"] = f"Added {len(ids)} atom(s) to the library."
+                st.rerun()
+            if b3.button("Dismiss", key=f"dismiss_{r['id']}"):
+                rw.dismiss(store, r["id"], ui.actor())
+                st.rerun()
+        except LibraryFrozenError as e:
+            st.error(str(e))
+        except ValidationError as e:
+            ui.show_problems(e)
+
+
+def rewrites_tab(store, segment: str) -> None:
+    made = rw.rewrites(store, segment)
+    if not made:
+        st.info("No rewrites for this segment yet: start from the weak messages tab.")
+        return
+    for r in reversed(made):
+        with st.container(border=True):
+            rewrite_card(store, r)
+
+
+def judging_tab(store, segment: str) -> None:
+    judge = ui.actor()
+    done = {j["rewrite_id"] for j in judging.judgments(store) if j["judge"] == judge}
+    todo = [r for r in rw.rewrites(store, segment) if r["id"] not in done
+            and r["status"] != "dismissed"]
+    last = st.session_state.pop("studio_reveal", None)
+    if last:
+        st.success(last)
+    if not todo:
+        st.info(f"Nothing left for {judge} to judge in this segment.")
+        return
+    r = todo[0]
+    orders = st.session_state.setdefault("studio_orders", {})
+    position = orders.setdefault(r["id"], judging.blind_order())
+    pair = judging.blind_pair(store, r["id"], position)
+    channel = store.template(r["template_id"])["channel"]
+    st.markdown(f"Which message would you rather send to **{segment}**? "
+                f"({len(todo)} left for {judge})")
+    c1, c2 = st.columns(2)
+    for col, side in ((c1, "A"), (c2, "B")):
+        with col:
+            st.markdown(f"**Message {side}**")
+            msg = Message(title=pair[side]["title"], preheader=pair[side]["preheader"],
+                          body=pair[side]["body"], image="")
+            st.html(previews.render(msg, store.channel(channel)))
+    with st.form(f"judge_{r['id']}"):
+        choice = st.radio("Your pick", ["A", "B", "No preference"], horizontal=True,
+                          index=None, key=f"choice_{r['id']}")
+        if st.form_submit_button("Submit blind judgment"):
+            if choice is None:
+                st.warning("Pick A, B or no preference first.")
+            else:
+                code = "none" if choice == "No preference" else choice
+                row = judging.record_judgment(store, r["id"], judge, position, code)
+                said = {"rewrite": "You preferred the rewrite.",
+                        "original": "You preferred the original.",
+                        "none": "You had no preference."}[row["preferred"]]
+                st.session_state["studio_reveal"] = (
+                    f"Revealed: message {position} was the rewrite (#{r['id']}). {said} "
+                    f"The model judge's blind verdict: {r['evaluation']['verdict']}.")
+                orders.pop(r["id"], None)
+                st.rerun()
+
+
+def results_tab(store) -> None:
+    st.markdown("**Model judge** (1/3/5 scores and blind pairwise verdict in both orders)")
+    model = judging.model_table(store)
+    if model.empty:
+        st.info("No rewrites evaluated yet.")
+    else:
+        st.dataframe(model, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(format="%.2f") for c in model.columns
+            if c.endswith(("_ori", "_gen"))} | {
+            c: st.column_config.NumberColumn(format="%+.1f%%") for c in model.columns
+            if c.endswith("change_pct")} | {
+            "preferred_rate_pct": st.column_config.NumberColumn(format="%.1f%%")})
+    st.markdown("**Marketers' blind judgments** (rewrite preferred, 95% Wilson interval, "
+                "agreement with the model judge)")
+    people = judging.marketer_table(store)
+    if people.empty:
+        st.info("No blind judgments yet: use the blind judging tab.")
+    else:
+        st.dataframe(people, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(format="%.1f%%") for c in people.columns
+            if c.endswith("_pct")})
+    st.download_button("Download results (CSV)", pd.concat(
+        [model.assign(judge="model"), people.assign(judge="marketers")]).to_csv(index=False),
+        "rewrite_results.csv", "text/csv", key="results_csv")
+
+
+def main() -> None:
+    store = ui.page("Rewrite studio", "✨", "Weak messages of a segment, diagnosed, rewritten "
+                    "with their offer intact, judged blind, then accepted into the library.")
+    flash = st.session_state.pop("studio_flash", None)
+    if flash:
+        st.success(flash)
+    segments = {s["id"]: s["name"] for s in store.segments()}
+    c1, c2 = st.columns([3, 1])
+    segment = c1.selectbox("Audience segment", list(segments), format_func=segments.get,
+                           key="studio_segment")
+    weak_below = c2.slider("Weak = bottom percentile", 10, 50, 25, step=5, key="studio_weak")
+    studio = rw.Studio(store, keys=ui.llm_keys(), thresholds=Thresholds(weak_below=weak_below))
+    engines_banner(studio)
+    tabs = st.tabs(["Weak messages", "Rewrites", "Blind judging", "Results"], key="studio_tab",
+                   on_change="rerun")
+    with tabs[0]:
+        weak_tab(store, studio, segment)
+    with tabs[1]:
+        rewrites_tab(store, segment)
+    with tabs[2]:
+        judging_tab(store, segment)
+    with tabs[3]:
+        results_tab(store)
+
+
+main()

@@ -1,0 +1,85 @@
+"""The rewrite studio page with AppTest, end to end against a real SQLite file."""
+
+from __future__ import annotations
+
+import socket
+
+from streamlit.testing.v1 import AppTest
+
+from store import open_store
+from tests.conftest import ROOT
+from workbench import judging
+from workbench import rewrite as rw
+
+STUDIO = "pages/5_Rewrite_studio.py"
+
+
+def studio(segment: str = "new_buyers") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    at.switch_page(STUDIO).run()
+    at.selectbox(key="studio_segment").set_value(segment).run()
+    return at
+
+
+def test_studio_lists_weak_messages_with_their_error_type_offline(db_path):
+    at = studio()
+    assert not at.exception and not at.error
+    assert any("Offline rules engine" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert list(table["error_type"]) == ["Misaligned tone"]
+    assert "legal" in table["reason"].iloc[0] or "notice" in table["reason"].iloc[0]
+
+
+def test_rewrite_all_then_accept_as_template(db_path):
+    at = studio()
+    at.button(key="rewrite_all").click().run()
+    assert not at.exception and not at.error
+    assert any("rewrite(s) ready" in s.value for s in at.success)
+    with open_store(db_path) as s:
+        (r,) = rw.rewrites(s, "new_buyers")
+        assert r["status"] == "proposed" and "RM4" in r["rewrite"]["body"]
+    at.button(key=f"acc_t_{r['id']}").click().run()
+    assert any("Added template" in s.value for s in at.success)
+    with open_store(db_path) as s:
+        row = rw.rewrite_row(s, r["id"])
+        new = s.template(row["accepted_template_id"])
+        assert new["source"] == "rewrite" and new["parent_id"] == r["template_id"]
+
+
+def test_blind_judgment_is_stored_then_revealed(db_path):
+    at = studio()
+    at.button(key="rewrite_all").click().run()
+    with open_store(db_path) as s:
+        (r,) = rw.rewrites(s, "new_buyers")
+    position = at.session_state["studio_orders"][r["id"]]
+    at.radio(key=f"choice_{r['id']}").set_value(position)
+    at.button[[b.label for b in at.button].index("Submit blind judgment")].click().run()
+    assert not at.exception
+    reveal = [s.value for s in at.success if s.value.startswith("Revealed")]
+    assert reveal and f"message {position} was the rewrite" in reveal[0]
+    assert "You preferred the rewrite" in reveal[0]
+    with open_store(db_path) as s:
+        (j,) = judging.judgments(s, r["id"])
+        assert (j["rewrite_position"], j["choice"], j["preferred"]) == (position, position,
+                                                                         "rewrite")
+    assert any("Nothing left" in i.value for i in at.info)
+    people = at.dataframe[-1].value
+    assert people.set_index("segment").loc["Overall", "rewrite_preferred"] == 1
+
+
+def test_a_backend_that_is_down_shows_a_clear_message_and_no_crash(db_path, monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("WORKBENCH_LLM_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("WORKBENCH_LLM_MODEL", "nobody-home")
+    monkeypatch.setenv("WORKBENCH_LLM_MAX_RETRIES", "0")
+    at = studio()
+    assert any("nobody-home" in c.value for c in at.caption)
+    at.button(key="rewrite_all").click().run()
+    assert not at.exception
+    assert at.error and "The rewrite stopped" in at.error[0].value
+    assert "reach" in at.error[0].value.lower() or "connect" in at.error[0].value.lower()
+    with open_store(db_path) as s:
+        assert rw.rewrites(s) == []
+        assert rw.runs(s)[0]["status"] == "failed"
