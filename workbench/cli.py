@@ -7,6 +7,7 @@
     workbench ingest FILE.csv                load outcome events and update the posterior
     workbench bench decide --users N --json  benchmark the agent
     workbench llm serve|check                local model server, check the agents' models
+    workbench rewrite --segment S [--all]    diagnose and rewrite a segment's weak messages
 
 ``--db PATH`` before the command (or ``WORKBENCH_DB``) picks the SQLite file.
 """
@@ -235,6 +236,56 @@ def cmd_llm(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def _rewrite_summary(r: dict) -> dict:
+    ev = r["evaluation"]
+    return {"rewrite_id": r["id"], "template_id": r["template_id"], "path": r["path"],
+            "engine": r["engine"], "error_type": r["error_type"],
+            "reason": r["diagnosis"].get("reason", ""), "original": r["original"],
+            "rewrite": r["rewrite"], "attempts": r["attempts"],
+            "rejected": [x["reasons"] for x in r["rejected"]],
+            "scores": {"original": {k: ev["original"][k] for k in ("audience_score",
+                                                                   "marketing_score")},
+                       "rewrite": {k: ev["rewrite"][k] for k in ("audience_score",
+                                                                 "marketing_score")}},
+            "verdict": ev["verdict"], "position_flip": ev["position_flip"],
+            "chrf": r["chrf"], "cosine": r["cosine"]}
+
+
+def cmd_rewrite(args: argparse.Namespace) -> int:
+    from workbench.rewrite import Studio
+
+    with open_store(default_db_path()) as store:
+        seed(store)
+        studio = Studio(store)
+        if args.template:
+            ids = list(args.template)
+        else:
+            weak = studio.weak_messages(args.segment)
+            if weak.empty:
+                print(f"error: segment '{args.segment}' has no weak messages", file=sys.stderr)
+                return 1
+            ids = [int(i) for i in weak.sort_values("score")["template_id"]]
+            ids = ids if args.all else ids[:1]
+        result = studio.run_segment(args.segment, actor=os.environ.get("WORKBENCH_USER", "cli"),
+                                    template_ids=ids)
+    out = {"run_id": result["run_id"], "segment": args.segment, "engines": result["engines"],
+           "rewrites": [_rewrite_summary(r) for r in result["rewrites"]]}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"Run #{out['run_id']} on {args.segment} (rewrite: {out['engines']['rewrite']})")
+    for r in out["rewrites"]:
+        s = r["scores"]
+        print(f"\n#{r['template_id']} [{r['error_type']}] via {r['path']}: {r['reason']}\n"
+              f"  before: {r['original']['title']} | {r['original']['body']}\n"
+              f"  after:  {r['rewrite']['title']} | {r['rewrite']['body']}\n"
+              f"  audience {s['original']['audience_score']} -> {s['rewrite']['audience_score']}"
+              f", marketing {s['original']['marketing_score']} -> "
+              f"{s['rewrite']['marketing_score']}, blind verdict: {r['verdict']}, "
+              f"chrF {r['chrf']}, cosine {r['cosine']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="SQLite file to use (default: $WORKBENCH_DB or "
@@ -291,6 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unadjusted", action="store_true", help="skip ML-RATE")
     p.add_argument("--json", action="store_true", help="JSON records")
     p.set_defaults(func=cmd_lift)
+
+    p = sub.add_parser("rewrite", help="diagnose and rewrite a segment's weak messages")
+    p.add_argument("--segment", required=True, help="audience segment id, e.g. new_buyers")
+    p.add_argument("--all", action="store_true",
+                   help="every weak message of the segment (default: the weakest one)")
+    p.add_argument("--template", type=int, action="append", metavar="ID",
+                   help="rewrite this template instead (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_rewrite)
 
     p = sub.add_parser("bench", help="benchmarks, printed as JSON")
     p.add_argument("what", choices=["decide", "simulate", "lift"])
