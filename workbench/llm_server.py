@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -114,6 +116,17 @@ def start_server(port: int = DEFAULT_PORT, host: str = "127.0.0.1",
                             stdin=subprocess.DEVNULL)
     proc.log = log  # type: ignore[attr-defined]
     url = base_url(port, host)
+    try:
+        _wait_ready(proc, url, wait_s, log)
+    except BaseException:  # Ctrl-C while waiting too: never leave the server behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    return proc
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, wait_s: float, log) -> None:
     deadline = time.monotonic() + wait_s
     while not _ready(url):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -131,7 +144,6 @@ def start_server(port: int = DEFAULT_PORT, host: str = "127.0.0.1",
             raise WorkbenchError(f"The local model server {why}; the process was stopped."
                                  + (f"\nIts last output:\n{tail}" if tail else ""))
         time.sleep(0.2)
-    return proc
 
 
 def stop_server(proc: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -153,6 +165,15 @@ def serve(port: int = DEFAULT_PORT, host: str = "127.0.0.1", model: str | Path |
           out=None) -> int:
     """``workbench llm serve``: run the server in the foreground until Ctrl-C."""
     out = out or sys.stdout
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C, and a plain `kill`, stop the server too (also when started in the background,
+        # where a shell leaves SIGINT ignored).
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
     proc = start_server(port, host, model, alias, threads, ctx, quiet=False)
     url = base_url(port, host)
     print(f"Local model server ready: {alias} at {url}\n"
