@@ -114,7 +114,7 @@ def test_posteriors_page_decides_and_charts_the_beliefs(page, app_server):
     expect(page.get_by_role("heading", name="Posteriors")).to_be_visible()
     page.get_by_text("Decide a batch or load outcome events").click()
     page.get_by_role("button", name="Decide a batch").click()
-    expect(page.get_by_text("Decided batch")).to_be_visible()
+    expect(page.get_by_text("Decided batch")).to_be_visible(timeout=30000)
     charts = page.locator('[data-testid="stPlotlyChart"] .main-svg')
     expect(charts.first).to_be_attached()
     expect(page.get_by_text("Expected reward: posterior mean and 95% interval")).to_be_visible()
@@ -180,3 +180,29 @@ def test_rewrite_studio_rewrites_judges_blind_and_reveals(page, app_server):
     with open_store(app_server["db"]) as s:
         rows = s.query("SELECT choice, preferred FROM judgments")
     assert rows == [{"choice": "none", "preferred": "none"}]
+
+
+def test_llm_settings_saves_an_agent_tests_it_and_logs_the_call(page, app_server):
+    from tests.scripted_server import ScriptedServer
+    from workbench import llm
+
+    with ScriptedServer(default='{"ok": true}') as server:
+        page.goto(app_server["url"] + "/LLM_settings")
+        expect(page.get_by_role("heading", name="LLM settings")).to_be_visible()
+        panel = page.get_by_role("tabpanel").first
+        panel.get_by_role("textbox", name="Base URL").fill(server.base_url)
+        panel.get_by_role("textbox", name="Model").fill("scripted")
+        panel.get_by_role("button", name="Save diagnosis settings").click()
+        expect(page.get_by_text("Saved the diagnosis settings")).to_be_visible()
+        expect(page.get_by_text(f"scripted at {server.base_url}").first).to_be_visible()
+        page.get_by_role("button", name="Test connection").first.click()
+        expect(page.get_by_text("answered valid JSON")).to_be_visible(timeout=20000)
+        expect(page.get_by_text("Recent calls")).to_be_visible()
+        assert len(server.requests) >= 1
+    with open_store(app_server["db"]) as s:
+        (row,) = s.query("SELECT agent, base_url, model FROM llm_settings")
+        assert row == {"agent": "diagnosis", "base_url": server.base_url, "model": "scripted"}
+        assert s.query("SELECT status FROM llm_calls")[-1]["status"] in ("ok", "repaired")
+        # back to offline, so other tests of this app see the default
+        llm.save_settings(s, "diagnosis", base_url="", model="", temperature=0.2, timeout_s=30,
+                          max_retries=2, actor="browser-test")
