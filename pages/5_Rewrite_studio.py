@@ -12,6 +12,7 @@ from workbench import rewrite as rw
 from workbench.assembly import Message
 from workbench.copyrules import ERROR_TYPES
 from workbench.errors import LibraryFrozenError, ValidationError, WorkbenchError
+from workbench.llm import LLMError
 from workbench.performance import Thresholds
 
 PREVIEW_CHANNELS = ("push", "email", "sms")
@@ -222,11 +223,19 @@ def main() -> None:
     if flash:
         st.success(flash)
     segments = {s["id"]: s["name"] for s in store.segments()}
-    c1, c2 = st.columns([3, 1])
+    c1, c2, c3 = st.columns([3, 1, 1])
     segment = c1.selectbox("Audience segment", list(segments), format_func=segments.get,
                            key="studio_segment")
     weak_below = c2.slider("Weak = bottom percentile", 10, 50, 25, step=5, key="studio_weak")
-    studio = rw.Studio(store, keys=ui.llm_keys(), thresholds=Thresholds(weak_below=weak_below))
+    by_merchant = c3.toggle("Rank within merchant", key="studio_by_merchant",
+                            help="Compare each message with the same merchant's messages in "
+                                 "the segment, instead of the whole segment.")
+    try:
+        studio = rw.Studio(store, keys=ui.llm_keys(), by_merchant=by_merchant,
+                           thresholds=Thresholds(weak_below=weak_below))
+    except LLMError as e:
+        st.error(f"The model settings cannot be used: {e}")
+        st.stop()
     engines_banner(studio)
     tabs = st.tabs(["Weak messages", "Rewrites", "Blind judging", "Results"], key="studio_tab",
                    on_change="rerun")

@@ -398,3 +398,13 @@ def test_studio_runs_every_agent_on_the_real_local_model(local_server, store):
     agents = {c["agent"] for c in call_log(store) if c["status"] != "error"}
     assert agents == {"diagnosis", "rewrite", "evaluation"}
     assert all(c["prompt_tokens"] > 0 for c in call_log(store) if not c["cached"])
+
+
+def test_ranking_within_merchant_compares_a_message_with_its_own_merchant_only(store):
+    weak = by_key(store, "msg-nb-04")  # Burger Bros KL is alone in new_buyers
+    half = Thresholds(weak_below=50)
+    assert offline(store, by_merchant=True, thresholds=half).weak_messages("new_buyers").empty
+    _add_strong(store, weak, name="Burger Bros thanks", title="Thanks!",
+                body="RM4 off over RM20 until Sunday. Grab it now.")
+    listed = offline(store, by_merchant=True, thresholds=half).weak_messages("new_buyers")
+    assert list(listed["template_id"]) == [weak["id"]]

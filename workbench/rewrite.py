@@ -209,16 +209,18 @@ class Studio:
 
     ``configs`` maps each agent (``diagnosis``, ``rewrite``, ``evaluation``) to its backend;
     missing or offline ones use the rules engine. ``embedder`` defaults to MiniLM when installed
-    and the lexical fallback otherwise.
+    and the lexical fallback otherwise. ``by_merchant`` ranks engagement within segment and
+    merchant rather than within the segment alone.
     """
 
     def __init__(self, store: Store, configs: Mapping[str, BackendConfig] | None = None, *,
                  embedder: Any = None, thresholds: Thresholds | None = None,
-                 keys: Mapping[str, str] | None = None):
+                 keys: Mapping[str, str] | None = None, by_merchant: bool = False):
         self.store = store
         self.configs = dict(configs) if configs is not None else load_configs(store, keys=keys)
         self._embedder = embedder
         self.thresholds = thresholds or Thresholds()
+        self.by_merchant = by_merchant
         self._scores: pd.DataFrame | None = None
 
     # -- engines ---------------------------------------------------------------------------
@@ -242,7 +244,8 @@ class Studio:
 
     def scores(self) -> pd.DataFrame:
         if self._scores is None:
-            self._scores = template_scores(self.store, thresholds=self.thresholds)
+            self._scores = template_scores(self.store, by_merchant=self.by_merchant,
+                                           thresholds=self.thresholds)
         return self._scores
 
     def segment(self, segment_id: str) -> dict[str, Any]:
