@@ -87,19 +87,13 @@ def rewrite_card(store, r: dict) -> None:
     st.markdown(f"**#{r['id']}** rewrite of *{orig['name']}* · path `{r['path']}` · "
                 f"{ERROR_TYPES.get(r['error_type'], r['error_type'])} · {r['engine']} · "
                 f"status **{r['status']}**")
-    c1, c2 = st.columns(2)
-    with c1:
-        st.caption("Original")
-        preview(store, r["original"], orig["channel"], f"pv_o_{r['id']}")
-        s = ev["original"]
-        st.caption(f"Audience {s['audience_score']}/5: {s['audience_reason']}  \n"
-                   f"Marketing {s['marketing_score']}/5: {s['marketing_reason']}")
-    with c2:
-        st.caption("Rewrite")
-        preview(store, r["rewrite"], orig["channel"], f"pv_r_{r['id']}")
-        s = ev["rewrite"]
-        st.caption(f"Audience {s['audience_score']}/5: {s['audience_reason']}  \n"
-                   f"Marketing {s['marketing_score']}/5: {s['marketing_reason']}")
+    for col, side in zip(st.columns(2), ("original", "rewrite"), strict=True):
+        with col:
+            st.caption(side.title())
+            preview(store, r[side], orig["channel"], f"pv_{side[0]}_{r['id']}")
+            s = ev[side]
+            st.caption(f"Audience {s['audience_score']}/5: {s['audience_reason']}  \n"
+                       f"Marketing {s['marketing_score']}/5: {s['marketing_reason']}")
     flip = " (the judge's pick flipped with the order: counted as a tie)" \
         if ev.get("position_flip") else ""
     st.markdown(f"Blind verdict of the model judge: **{ev['verdict']}**{flip} · chrF "
