@@ -128,6 +128,11 @@ def amounts(text: str) -> list[str]:
     return out
 
 
+def mentions_free(text: str) -> bool:
+    """Does the text promise something free ("free delivery", "on the house", "on us")?"""
+    return bool(_FREE.search(text or ""))
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split((text or "").strip()) if s.strip()]
 

@@ -535,7 +535,7 @@ def dismiss(store: Store, rewrite_id: int, actor: str) -> None:
 
 
 def _atom_kind(sentence: str) -> str:
-    if rules.amounts(sentence) or rules._FREE.search(sentence):
+    if rules.amounts(sentence) or rules.mentions_free(sentence):
         return "offer"
     if rules.has_cta(sentence):
         return "cta"
