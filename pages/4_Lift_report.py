@@ -8,9 +8,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from workbench import lift_report as lr
-from workbench import trial
-from workbench.errors import ValidationError
+from workbench.lift import report as lr
+from workbench.sim import trial
+from workbench import ValidationError
 
 METRIC_NAMES = {"direct_open": "Days with direct opens", "engagement": "Days with engagement",
                 "intent": "Days with intent", "conversion": "Days with conversion",

@@ -7,13 +7,13 @@ import streamlit as st
 
 import ui
 from ui import previews
-from workbench import judging
-from workbench import rewrite as rw
-from workbench.assembly import Message
-from workbench.copyrules import ERROR_TYPES
-from workbench.errors import LibraryFrozenError, ValidationError, WorkbenchError
-from workbench.llm import LLMError
-from workbench.performance import Thresholds
+from workbench.studio import judging
+from workbench.studio import pipeline as rw
+from workbench.library.assembly import Message
+from workbench.studio.copyrules import ERROR_TYPES
+from workbench import LibraryFrozenError, ValidationError, WorkbenchError
+from workbench.studio.llm import LLMError
+from workbench.studio.performance import Thresholds
 
 PREVIEW_CHANNELS = ("push", "email", "sms")
 

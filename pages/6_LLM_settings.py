@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from workbench import llm
-from workbench.errors import ValidationError
+from workbench.studio import llm
+from workbench import ValidationError
 
 OFFLINE = "Offline rules engine (deterministic, no network)"
 SOURCES = {

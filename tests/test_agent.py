@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from workbench.actions import ActionSpace
-from workbench.agent import GUARDRAILS, Agent, AgentConfig, Guardrails, MustSend
-from workbench.errors import ValidationError
-from workbench.posterior import GaussianPosterior
-from workbench.users import prepare_users, synthetic_users
+from workbench.agent.actions import ActionSpace
+from workbench.agent.policy import GUARDRAILS, Agent, AgentConfig, Guardrails, MustSend
+from workbench import ValidationError
+from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.users import prepare_users, synthetic_users
 
 SEGS = ["a", "b", "c"]
 BEST = {"a": 0, "b": 3, "c": 5}  # index of the best atom of slot s0 per segment
@@ -134,7 +134,7 @@ def test_a_new_atom_is_tried_soon_and_archived_atoms_never_served():
     dim = space.dimension("slot:s0")
     new_atom = {"id": 999, "kind": "s0", "text": "brand new", "offer_type": "cashback",
                 "tone": "caring", "product_category": "retail", "tags": "", "segment": None}
-    from workbench.actions import Dimension, atom_option
+    from workbench.agent.actions import Dimension, atom_option
     retired = dim.options[1].value
     options = tuple(o for o in dim.options if o.value != retired) + (atom_option(new_atom),)
     dims = tuple(Dimension(d.name, d.kind, options) if d.name == "slot:s0" else d

@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import library
-from workbench.actions import ActionSpace
-from workbench.agent_state import (
+from workbench.library import service as library
+from workbench.agent.actions import ActionSpace
+from workbench.agent.state import (
     decisions_frame, latest_batch, load_agent, record_batch, save_models, snapshots,
 )
 from workbench.bench import bench_decide
 from workbench.cli import main
-from workbench.errors import ValidationError
-from workbench.ingest import ingest_events
-from workbench.reward import EVENTS, RewardWeights, incremental, learn_weights, scalarise
-from workbench.users import synthetic_users
+from workbench import ValidationError
+from workbench.agent.ingest import ingest_events
+from workbench.agent.reward import EVENTS, RewardWeights, incremental, learn_weights, scalarise
+from workbench.agent.users import synthetic_users
 
 START = date(2026, 11, 23)
 

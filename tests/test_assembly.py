@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.assembly import (
+from workbench.library.assembly import (
     SlotSyntaxError, Template, check_channel_limits, count_permutations, fill, longest,
     parse_slots, render, sample_messages,
 )
-from workbench.channels import sms_info
+from workbench.library.channels import sms_info
 
 
 def atoms(kind, *texts, start=1):

@@ -184,8 +184,7 @@ def test_rewrite_studio_rewrites_judges_blind_and_reveals(page, app_server):
 
 def test_llm_settings_saves_an_agent_tests_it_and_logs_the_call(page, app_server):
     from tests.scripted_server import ScriptedServer
-    from workbench import llm
-
+    from workbench.studio import llm
     with ScriptedServer(default='{"ok": true}') as server:
         page.goto(app_server["url"] + "/LLM_settings")
         expect(page.get_by_role("heading", name="LLM settings")).to_be_visible()

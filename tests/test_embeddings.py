@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench import embeddings as E
-from workbench.errors import WorkbenchError
-from workbench.faithfulness import Faithfulness, chrf, faithfulness
+from workbench.studio import embeddings as E
+from workbench import WorkbenchError
+from workbench.studio.faithfulness import Faithfulness, chrf, faithfulness
 
 RM3 = "product category: restaurants | voucher: RM3 off min spend RM15"
 RM5 = "product category: restaurants | voucher: RM5 off min spend RM20"
@@ -49,7 +49,7 @@ def test_lexical_is_deterministic_normalised_float32(lexical):
 
 def test_lexical_is_stable_across_processes(lexical):
     """CRC-32 hashing, not Python's salted hash(): another interpreter gives the same row."""
-    code = ("from workbench.embeddings import LexicalEmbedder;"
+    code = ("from workbench.studio.embeddings import LexicalEmbedder;"
             f"print(LexicalEmbedder().encode([{RM3!r}])[0].nonzero()[0].tolist())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent,

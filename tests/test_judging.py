@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from workbench.embeddings import LexicalEmbedder
-from workbench.errors import ValidationError
-from workbench.judging import (
+from workbench.studio.embeddings import LexicalEmbedder
+from workbench import ValidationError
+from workbench.studio.judging import (
     Wilson,
     blind_order,
     blind_pair,
@@ -19,7 +19,7 @@ from workbench.judging import (
     model_table,
     record_judgment,
 )
-from workbench.rewrite import Studio
+from workbench.studio.pipeline import Studio
 
 
 @pytest.fixture

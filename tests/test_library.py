@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from workbench import library
-from workbench.errors import LibraryFrozenError, ValidationError
-from workbench.library import Edit
+from workbench.library import service as library
+from workbench import LibraryFrozenError, ValidationError
+from workbench.library.service import Edit
 
 
 def snapshot(store):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from workbench.lift import (
+from workbench.lift.estimators import (
     boosting_learner, from_moments, linear_learner, ml_rate, phase_change, unadjusted,
 )
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from store import open_store
-from workbench import lift_report as lr
+from workbench.lift import report as lr
 from workbench.bench import bench_lift
 from workbench.cli import main
-from workbench.errors import ValidationError
-from workbench.seed import seed
-from workbench.trial import create_run, preset, run_row, run_trial, user_outcomes
+from workbench import ValidationError
+from workbench.library.seed import seed
+from workbench.sim.trial import create_run, preset, run_row, run_trial, user_outcomes
 
 
 @pytest.fixture(scope="module")

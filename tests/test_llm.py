@@ -16,10 +16,10 @@ import pytest
 from store import open_store
 from tests.conftest import ROOT
 from tests.scripted_server import Reply, ScriptedServer
-from workbench import llm_server
+from workbench.studio import llm_server
 from workbench.cli import main
-from workbench.errors import ValidationError, WorkbenchError
-from workbench.llm import (
+from workbench import ValidationError, WorkbenchError
+from workbench.studio.llm import (
     AGENTS,
     NO_KEY,
     BackendConfig,

@@ -252,8 +252,7 @@ def test_agent_control_records_a_mode_switch(db_path):
 
 
 def test_home_runs_the_demo_trial_in_one_click(db_path, monkeypatch):
-    from workbench import trial
-
+    from workbench.sim import trial
     small = trial.preset("quick_demo", users=1500, days=7, active_days=7)
     monkeypatch.setitem(trial.PRESETS, "longitudinal_study", small)
     at = app()
@@ -272,7 +271,7 @@ def test_lift_report_without_data_says_what_to_do(db_path):
 
 
 def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
-    from workbench.trial import create_run, preset, run_trial
+    from workbench.sim.trial import create_run, preset, run_trial
 
     with open_store(db_path) as s:
         rid = create_run(s, preset("quick_demo", users=3000, days=14, active_days=7), "t")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench.performance import Thresholds, engagement_score, template_scores
+from workbench.studio.performance import Thresholds, engagement_score, template_scores
 
 
 def test_engagement_score_weights_interactions_per_send():

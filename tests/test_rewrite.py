@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from tests.scripted_server import ScriptedServer
-from workbench import copyrules as rules
-from workbench.embeddings import LexicalEmbedder, search
-from workbench.errors import LibraryFrozenError, ValidationError
-from workbench.llm import BackendConfig, LLMError
-from workbench.performance import Thresholds
-from workbench.rewrite import (
+from workbench.studio import copyrules as rules
+from workbench.studio.embeddings import LexicalEmbedder, search
+from workbench import LibraryFrozenError, ValidationError
+from workbench.studio.llm import BackendConfig, LLMError
+from workbench.studio.performance import Thresholds
+from workbench.studio.pipeline import (
     RULES_LABEL,
     Studio,
     accept,
@@ -164,7 +164,7 @@ def test_rule_based_path_when_product_and_voucher_are_both_missing(store):
 def test_rule_based_path_when_nothing_is_similar_enough(store):
     studio = offline(store)
     weak = by_key(store, "msg-pp-04")
-    import workbench.rewrite as rw
+    import workbench.studio.pipeline as rw
     old = rw.RETRIEVE_MIN_SCORE
     rw.RETRIEVE_MIN_SCORE = 0.999
     try:
@@ -378,8 +378,8 @@ def test_cli_rewrite_prints_json_for_the_weakest_or_every_weak_message(db_path, 
 # -- the whole pipeline on the real local model over HTTP ---------------------------------------
 
 def test_studio_runs_every_agent_on_the_real_local_model(local_server, store):
-    from workbench.llm import call_log
-    from workbench.llm_server import DEFAULT_ALIAS
+    from workbench.studio.llm import call_log
+    from workbench.studio.llm_server import DEFAULT_ALIAS
 
     cfg = {a: BackendConfig(a, base_url=local_server, model=DEFAULT_ALIAS, temperature=0,
                             timeout_s=60, max_retries=1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from workbench import library
-from workbench.assembly import Template
-from workbench.seed import SEED_DIR, seed
-from workbench.validation import check_template
+from workbench.library import service as library
+from workbench.library.assembly import Template
+from workbench.library.seed import SEED_DIR, seed
+from workbench.library.validation import check_template
 
 CRM_SEGMENTS = {"potential_new_customers", "new_buyers", "lapsing_buyers", "abandoned_cart",
                 "unpaid_order", "post_purchase", "price_drop", "active_old_followers",

@@ -8,9 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from store import open_store
 from tests.conftest import ROOT
-from workbench import judging
-from workbench import rewrite as rw
-
+from workbench.studio import judging
+from workbench.studio import pipeline as rw
 STUDIO = "pages/5_Rewrite_studio.py"
 
 

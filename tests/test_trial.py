@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 
 from store import open_store
-from workbench import library
-from workbench.errors import LibraryFrozenError, ValidationError
-from workbench.seed import seed
-from workbench.trial import (
+from workbench.library import service as library
+from workbench import LibraryFrozenError, ValidationError
+from workbench.library.seed import seed
+from workbench.sim.trial import (
     NO_DAY, Trial, _State, create_run, daily, preset, progress, run_row, run_trial,
     user_outcomes,
 )
-from workbench.world import (
+from workbench.sim.world import (
     METRICS, AtomTable, WorldParams, generate_population, open_probability, organic_return,
     wear,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.validation import (
+from workbench.library.validation import (
     check_component, check_duplicates, check_template, normalize_component, normalize_tags,
 )
 

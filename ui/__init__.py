@@ -13,8 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from store import SchemaTooNewError, Store, default_db_path
-from workbench.errors import Problem, ValidationError
-from workbench.seed import seed
+from workbench import Problem, ValidationError
+from workbench.library.seed import seed
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
@@ -116,5 +116,5 @@ def remember_llm_key(agent: str) -> None:
 
 def llm_keys() -> dict[str, str]:
     """API keys typed on the LLM settings page this session, by agent (for
-    ``workbench.llm.load_configs(store, keys=ui.llm_keys())``). Never written anywhere."""
+    ``workbench.studio.llm.load_configs(store, keys=ui.llm_keys())``). Never written anywhere."""
     return dict(st.session_state.get(LLM_KEYS, {}))

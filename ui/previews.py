@@ -8,8 +8,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from workbench.assembly import Message
-from workbench.channels import sms_info
+from workbench.library.assembly import Message
+from workbench.library.channels import sms_info
 
 _CARD = ("border:1px solid #d0d4dc;border-radius:14px;padding:12px 14px;margin:4px 0 10px 0;"
          "font-family:-apple-system,Segoe UI,Roboto,sans-serif;background:{bg};max-width:420px")

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from workbench.actions import ActionSpace
-from workbench.agent import Agent
-from workbench.users import prepare_users, synthetic_users
+from workbench.agent.actions import ActionSpace
+from workbench.agent.policy import Agent
+from workbench.agent.users import prepare_users, synthetic_users
 
 BENCH_SEGMENTS = [f"segment_{i:02d}" for i in range(14)]
 
@@ -96,8 +96,8 @@ def bench_simulate(users: int, days: int, seed: int = 7) -> dict[str, Any]:
     from pathlib import Path
 
     from store import open_store
-    from workbench.seed import seed as seed_store
-    from workbench.trial import create_run, preset, run_row, run_trial
+    from workbench.library.seed import seed as seed_store
+    from workbench.sim.trial import create_run, preset, run_row, run_trial
 
     with tempfile.TemporaryDirectory(prefix="workbench-bench-") as tmp:
         with open_store(Path(tmp) / "bench.db") as store:
@@ -124,8 +124,8 @@ def bench_simulate(users: int, days: int, seed: int = 7) -> dict[str, Any]:
 def bench_lift(users: int, seed: int = 0) -> dict[str, Any]:
     """ML-RATE with 5-fold cross-fitted gradient boosting over all six metrics of one phase,
     on a synthetic trial of ``users`` users with six pre-period covariates."""
-    from workbench.lift import ml_rate
-    from workbench.world import METRICS
+    from workbench.lift.estimators import ml_rate
+    from workbench.sim.world import METRICS
 
     rng = np.random.default_rng(seed)
     X = np.column_stack([rng.poisson(3, users), rng.poisson(1, users), rng.integers(14, 400, users),

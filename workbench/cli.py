@@ -24,8 +24,8 @@ from pathlib import Path
 
 from store import SchemaTooNewError, StoreError, default_db_path, open_store
 from store.migrations import LATEST_VERSION
-from workbench.errors import WorkbenchError
-from workbench.seed import seed
+from workbench import WorkbenchError
+from workbench.library.seed import seed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,8 +98,8 @@ def _actor() -> str:
 def cmd_decide(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from workbench.agent_state import decide_batch, load_agent
-    from workbench.users import synthetic_users
+    from workbench.agent.state import decide_batch, load_agent
+    from workbench.agent.users import synthetic_users
 
     start = date.fromisoformat(args.start) if args.start else date.today()
     with open_store(default_db_path()) as store:
@@ -129,8 +129,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from workbench.agent_state import load_agent
-    from workbench.ingest import ingest_events
+    from workbench.agent.state import load_agent
+    from workbench.agent.ingest import ingest_events
 
     path = Path(args.file)
     try:
@@ -160,7 +160,7 @@ def _progress_bar(done: int, total: int, elapsed: float) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from workbench.trial import create_run, preset, run_row, run_trial
+    from workbench.sim.trial import create_run, preset, run_row, run_trial
 
     with open_store(default_db_path()) as store:
         seed(store)
@@ -179,8 +179,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    from workbench.lift_report import from_run, phase_table, read_csv
-    from workbench.trial import latest_run, run_row, user_outcomes
+    from workbench.lift.report import from_run, phase_table, read_csv
+    from workbench.sim.trial import latest_run, run_row, user_outcomes
 
     if args.file:
         data = read_csv(Path(args.file).read_bytes(), Path(args.file).name)
@@ -219,11 +219,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_llm(args: argparse.Namespace) -> int:
     if args.action == "serve":
-        from workbench.llm_server import serve
+        from workbench.studio.llm_server import serve
 
         return serve(port=args.port, host=args.host, model=args.model, alias=args.alias,
                      threads=args.threads, ctx=args.ctx)
-    from workbench.llm import check_backend, load_configs
+    from workbench.studio.llm import check_backend, load_configs
 
     with open_store(default_db_path()) as store:
         results = [check_backend(c, store) for c in load_configs(store).values()]
@@ -252,7 +252,7 @@ def _rewrite_summary(r: dict) -> dict:
 
 
 def cmd_rewrite(args: argparse.Namespace) -> int:
-    from workbench.rewrite import Studio
+    from workbench.studio.pipeline import Studio
 
     with open_store(default_db_path()) as store:
         seed(store)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
-from workbench.errors import Problem, ValidationError
+from workbench import Problem, ValidationError
 
 EVENTS = ("direct_open", "engagement", "intent", "conversion", "gmv")
 

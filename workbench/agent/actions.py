@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import Store
-from workbench.assembly import Template
-from workbench.errors import WorkbenchError
-from workbench.users import CHANNEL_IDS, DAYPART_OF_HOUR, DAYPARTS
+from workbench.library.assembly import Template
+from workbench import WorkbenchError
+from workbench.agent.users import CHANNEL_IDS, DAYPART_OF_HOUR, DAYPARTS
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import Problem, ValidationError
-from workbench.lift import LiftEstimate, from_moments, ml_rate, phase_change, unadjusted
-from workbench.world import METRICS
+from workbench import Problem, ValidationError
+from workbench.lift.estimators import LiftEstimate, from_moments, ml_rate, phase_change, unadjusted
+from workbench.sim.world import METRICS
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
 

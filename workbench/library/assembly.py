@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from workbench.errors import Problem
+from workbench import Problem
 
 #: Fields of a template, in the order a channel shows them.
 TEMPLATE_TEXT_FIELDS = ("title", "preheader", "body", "image")

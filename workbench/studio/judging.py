@@ -18,8 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from store import Store, now
-from workbench.errors import Problem, ValidationError
-from workbench.rewrite import rewrite_row, rewrites
+from workbench import Problem, ValidationError
+from workbench.studio.pipeline import rewrite_row, rewrites
 
 CHOICES = ("A", "B", "none")
 

@@ -34,16 +34,16 @@ import numpy as np
 import pandas as pd
 
 from store import Store, now
-from workbench import library
-from workbench.actions import ActionSpace
-from workbench.agent import Agent, AgentConfig
-from workbench.agent_state import record_batch, save_models, snapshot
-from workbench.errors import Problem, ValidationError, WorkbenchError
-from workbench.posterior import GaussianPosterior
-from workbench.reward import EVENTS, RewardWeights
-from workbench.seed import SEED_DIR
-from workbench.users import DAYPART_OF_HOUR, ENGAGEMENT, EXPOSURES, INACTIVITY
-from workbench.world import (
+from workbench.library import service as library
+from workbench.agent.actions import ActionSpace
+from workbench.agent.policy import Agent, AgentConfig
+from workbench.agent.state import record_batch, save_models, snapshot
+from workbench import Problem, ValidationError, WorkbenchError
+from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.reward import EVENTS, RewardWeights
+from workbench.library.seed import SEED_DIR
+from workbench.agent.users import DAYPART_OF_HOUR, ENGAGEMENT, EXPOSURES, INACTIVITY
+from workbench.sim.world import (
     METRICS, AtomTable, Population, WorldParams, content_signature, generate_population,
     open_probability, organic_return, wear,
 )
@@ -288,7 +288,7 @@ class Trial:
         for a in store.components(status="active"):
             st.atoms.add(a, day=-120, seed=self.config.seed)  # the library predates the trial
         tpl = self._bau_template()
-        from workbench.assembly import Template
+        from workbench.library.assembly import Template
         bau_slots = Template.from_row(tpl).slots
         pool = {s: sorted(a["id"] for a in store.components(kind=s, status="active")
                           if a["segment"] is None) for s in bau_slots}
@@ -820,7 +820,7 @@ def start_background(store: Store, run_id: int) -> int:
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench", "--db", store.path, "simulate", "--run", str(run_id),
          "--quiet"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=Path(__file__).resolve().parent.parent)
+        cwd=Path(__file__).resolve().parents[2])
     _set(store, run_id, status="running" if row["status"] != "done" else "done", pid=proc.pid)
     return proc.pid
 

@@ -5,7 +5,7 @@ users in, a DataFrame of decisions out) and :meth:`Agent.learn` (decisions and t
 posterior updated). Configuration is validated at the edge (:class:`AgentConfig`).
 
 **Model.** Each dimension of the action (one per template slot, the send time, the channel, and
-send-or-skip) has its own Bayesian linear regression (:mod:`workbench.posterior`) of the reward
+send-or-skip) has its own Bayesian linear regression (:mod:`workbench.agent.posterior`) of the reward
 on option features crossed with the user's context buckets. Factoring keeps the learning
 problem to a few hundred weights while the composite space has hundreds of millions of actions.
 
@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.actions import CONTEXT_OF, ActionSpace, Dimension
-from workbench.assembly import render
-from workbench.errors import Problem, ValidationError
-from workbench.posterior import GaussianPosterior
-from workbench.reward import RewardWeights, incremental, scalarise
-from workbench.users import (
+from workbench.agent.actions import CONTEXT_OF, ActionSpace, Dimension
+from workbench.library.assembly import render
+from workbench import Problem, ValidationError
+from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.reward import RewardWeights, incremental, scalarise
+from workbench.agent.users import (
     CHANNEL_IDS, label_codes, prepare_users, state_codes, state_labels,
 )
 
@@ -388,7 +388,7 @@ class Agent:
 
     def decide_arrays(self, codes: Mapping[str, np.ndarray], holdout: np.ndarray,
                       sends_7d: np.ndarray, *, seed: int = 0) -> dict[str, np.ndarray]:
-        """The core of :meth:`decide` on context codes (see :func:`workbench.users.state_codes`),
+        """The core of :meth:`decide` on context codes (see :func:`workbench.agent.users.state_codes`),
         for callers that already hold them as arrays, like the simulated world."""
         g = self.config.guardrails
         n = len(holdout)
@@ -569,7 +569,7 @@ class Agent:
         """Update the posteriors from decisions and their outcomes (aligned row by row).
 
         ``outcomes`` holds event counts per decision (columns of
-        :data:`workbench.reward.EVENTS`; missing ones count as zero). Each decision is learnt
+        :data:`workbench.agent.reward.EVENTS`; missing ones count as zero). Each decision is learnt
         from once; events that arrive after it was learnt are passed with ``late=True``, which
         adds their reward without counting the decision again. ``same_space`` says the
         decisions were made on this agent's current action space, so their ``choice_*`` option

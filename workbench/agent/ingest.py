@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from store import Store, now
-from workbench.agent import Agent
-from workbench.agent_state import decisions_frame, save_models, snapshot
-from workbench.errors import Problem, ValidationError
-from workbench.reward import EVENTS, scalarise
+from workbench.agent.policy import Agent
+from workbench.agent.state import decisions_frame, save_models, snapshot
+from workbench import Problem, ValidationError
+from workbench.agent.reward import EVENTS, scalarise
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store import Store
-from workbench.assembly import Template
+from workbench.library.assembly import Template
 
 
 @dataclass(frozen=True)

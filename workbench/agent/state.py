@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from store import Store, now
-from workbench.actions import ActionSpace
-from workbench.agent import Agent, AgentConfig
-from workbench.posterior import GaussianPosterior
+from workbench.agent.actions import ActionSpace
+from workbench.agent.policy import Agent, AgentConfig
+from workbench.agent.posterior import GaussianPosterior
 
 CONFIG_KEY = "agent_config"
 SNAPSHOT_DRAWS = 500  # P(best) for display: +-0.02 is plenty

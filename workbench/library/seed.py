@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from store import Store, now
-from workbench.errors import ValidationError
-from workbench.validation import check_component, check_template, normalize_component
+from workbench import ValidationError
+from workbench.library.validation import check_component, check_template, normalize_component
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
 SEED_ACTOR = "seed"
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.users import CHANNEL_IDS, PLATFORMS
+from workbench.agent.users import CHANNEL_IDS, PLATFORMS
 
 OFFERS = ("percent_off", "amount_off", "free_delivery", "cashback", "bundle", "none")
 TONES = ("playful", "caring", "urgent", "premium", "neutral")

@@ -3,7 +3,7 @@
 Every model call of the studio's agents (diagnosis, rewrite, evaluation) goes through
 :class:`LLMClient`, which speaks the OpenAI chat-completions protocol with the ``openai`` client
 to any compatible endpoint: OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server (see
-:mod:`workbench.llm_server` for the bundled local one). With nothing configured an agent is
+:mod:`workbench.studio.llm_server` for the bundled local one). With nothing configured an agent is
 *offline*: the studio uses its deterministic rules engine and no network call is made.
 
 Configuration of each agent comes from, field by field, the first that sets it:
@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import jsonschema
 
 from store import Store, now
-from workbench.errors import Problem, ValidationError, WorkbenchError
+from workbench import Problem, ValidationError, WorkbenchError
 
 __all__ = [
     "AGENTS",

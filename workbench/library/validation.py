@@ -1,6 +1,6 @@
 """Validation of components and templates, with messages that name the row and the field.
 
-Every check returns a list of :class:`~workbench.errors.Problem` rather than raising on the first
+Every check returns a list of :class:`~workbench.Problem` rather than raising on the first
 one, so a person fixing a batch or a file sees everything wrong with it at once.
 """
 
@@ -10,11 +10,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from workbench.assembly import (
+from workbench.library.assembly import (
     LIMITED_FIELDS, TEMPLATE_TEXT_FIELDS, SlotSyntaxError, Template, check_channel_limits,
     missing_slots, parse_slots, pool_from_components,
 )
-from workbench.errors import Problem
+from workbench import Problem
 
 OFFER_TYPES = ("percent_off", "amount_off", "free_delivery", "cashback", "bundle", "none")
 TONES = ("playful", "caring", "urgent", "premium", "neutral")

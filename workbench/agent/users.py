@@ -15,7 +15,7 @@ has a default so that a sending platform's minimal export works:
 
 The agent never sees raw values: each is bucketed, and the buckets are the context of a
 decision. Few, meaningful buckets keep contexts shared by many users, which is what lets the
-agent decide millions of users at once (see :mod:`workbench.agent`).
+agent decide millions of users at once (see :mod:`workbench.agent.policy`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.errors import Problem, ValidationError
+from workbench import Problem, ValidationError
 
 CHANNEL_IDS = ("push", "email", "sms", "in_app")
 DEFAULTS = {"days_inactive": 30, "platform": "android", "past_engagement": 0,

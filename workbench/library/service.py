@@ -3,7 +3,7 @@
 Every operation validates the whole input first and writes in one transaction afterwards, so a
 rejected batch or file leaves the library exactly as it was. Edits and status changes keep the
 replaced values as revisions; nothing is ever deleted. In passive management the library is
-frozen and every write raises :class:`~workbench.errors.LibraryFrozenError`.
+frozen and every write raises :class:`~workbench.LibraryFrozenError`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import COMPONENT_FIELDS, Store
-from workbench.errors import LibraryFrozenError, Problem, ValidationError
-from workbench.validation import check_component, check_duplicates, normalize_component
+from workbench import LibraryFrozenError, Problem, ValidationError
+from workbench.library.validation import check_component, check_duplicates, normalize_component
 
 #: Columns of an exported library; the first ``IMPORT_COLUMNS`` are read back on import.
 IMPORT_COLUMNS = ("id", *COMPONENT_FIELDS, "status")

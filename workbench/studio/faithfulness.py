@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.embeddings import Embedder, cosine, get_embedder
+from workbench.studio.embeddings import Embedder, cosine, get_embedder
 
 
 def chrf(hypothesis: str, reference: str) -> float:

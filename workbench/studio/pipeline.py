@@ -15,8 +15,8 @@ through:
    and a blind pairwise choice asked in both orders, where a verdict that flips with the order
    counts as a tie. chrF and embedding cosine measure faithfulness to the original.
 
-Each agent runs on its configured model (``workbench.llm``) or, with none, on the offline rules
-engine (``workbench.copyrules``). :class:`Studio` is the one front door.
+Each agent runs on its configured model (``workbench.studio.llm``) or, with none, on the offline rules
+engine (``workbench.studio.copyrules``). :class:`Studio` is the one front door.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from typing import Any
 import pandas as pd
 
 from store import Store, now
-from workbench import copyrules as rules
-from workbench.errors import Problem, ValidationError, WorkbenchError
-from workbench.library import ensure_editable
-from workbench.llm import BackendConfig, LLMClient, LLMError, load_configs
-from workbench.performance import Thresholds, template_scores
+from workbench.studio import copyrules as rules
+from workbench import Problem, ValidationError, WorkbenchError
+from workbench.library.service import ensure_editable
+from workbench.studio.llm import BackendConfig, LLMClient, LLMError, load_configs
+from workbench.studio.performance import Thresholds, template_scores
 
 PATHS = ("in_group", "retrieved", "rule_based")
 RULES_LABEL = "Offline rules engine"
@@ -236,7 +236,7 @@ class Studio:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from workbench.embeddings import get_embedder
+            from workbench.studio.embeddings import get_embedder
             self._embedder = get_embedder()
         return self._embedder
 
@@ -319,7 +319,7 @@ class Studio:
         emb = self.embedder
         matrix = emb.encode([metadata_text(t) for t in others])
         query = emb.encode([metadata_text(msg)])[0]
-        from workbench.embeddings import search
+        from workbench.studio.embeddings import search
         hits = search(query, matrix, RETRIEVE_K, min_score=RETRIEVE_MIN_SCORE)
         if not hits:
             return Retrieval("rule_based", (), embedder=emb.name,
@@ -446,7 +446,7 @@ class Studio:
         return rewrite_row(self.store, int(rid))
 
     def _faithfulness(self, msg: Mapping[str, Any], draft: Mapping[str, str]) -> dict[str, float]:
-        from workbench.faithfulness import faithfulness
+        from workbench.studio.faithfulness import faithfulness
         f = faithfulness(rules.message_text(msg), rules.message_text(draft), self.embedder)
         return {"chrf": round(f.chrf, 2), "cosine": round(f.cosine, 4)}
 
@@ -584,7 +584,7 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
             new_ids.append(tid)
             store.audit(actor, "accept", "rewrite", rewrite_id, {"template_id": tid})
         else:
-            from workbench.validation import check_component, normalize_component
+            from workbench.library.validation import check_component, normalize_component
             pieces = []
             if r["rewrite"].get("title"):
                 pieces.append(("greeting", r["rewrite"]["title"]))

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench import WorkbenchError
 
 __all__ = ["DEFAULT_ALIAS", "DEFAULT_PORT", "MODEL_FILE", "available", "model_path",
            "server_command", "start_server", "stop_server"]
