@@ -28,6 +28,7 @@ __all__ = [
     "Store",
     "StoreError",
     "SchemaTooNewError",
+    "DatabaseFileError",
     "NotFoundError",
     "default_db_path",
     "open_store",
@@ -55,6 +56,10 @@ class SchemaTooNewError(StoreError):
     """The file was written by a newer workbench: refuse rather than corrupt it."""
 
 
+class DatabaseFileError(StoreError):
+    """The path cannot hold a workbench database (a folder, not SQLite, read-only, unreadable)."""
+
+
 class NotFoundError(StoreError):
     """A row that was asked for by id does not exist."""
 
@@ -70,6 +75,37 @@ def default_db_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(__file__).resolve().parent.parent / "data" / "workbench.db"
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_db_file(path: str | Path) -> Path:
+    """Refuse, with the reason, a path the workbench cannot use as its database file.
+
+    Checked before SQLite touches the file, so that a folder, a file of random bytes or a
+    read-only file gets one clear sentence instead of an ``sqlite3`` error halfway through a
+    command. The file is opened for writing on every start (WAL mode, migrations), so a file
+    marked read-only is refused even where the operating system would let this user write.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DatabaseFileError(f"{path} is a folder, not a database file.")
+    if not path.exists():
+        return path
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise DatabaseFileError(f"cannot read {path}: {e.strerror or e}.") from None
+    if head and head != _SQLITE_HEADER:
+        raise DatabaseFileError(f"{path} is not an SQLite database (its first bytes are not "
+                                "the SQLite header); the file was left untouched.")
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        raise DatabaseFileError(f"{path} is read-only; the workbench writes to its database "
+                                "file (make it writable, or back it up to a new file).")
+    return path
 
 
 def open_store(path: str | Path | None = None, *, migrate: bool = True) -> Store:
@@ -97,13 +133,23 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            check_db_file(self.path)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DatabaseFileError(f"cannot create the folder of {self.path}: "
+                                        f"{e.strerror or e}.") from None
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self.db.enable_wal()
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            # WAL changes the file; a file from a newer workbench is left as it is (migrate refuses).
+            if self.path != ":memory:" and self.schema_version <= LATEST_VERSION:
+                self.db.enable_wal()
+        except sqlite3.Error as e:
+            conn.close()
+            raise DatabaseFileError(f"cannot open {self.path} as a database: {e}.") from None
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -1,16 +1,22 @@
-"""The ``workbench`` command: db path/migrate/backup, seed, and documentation of every command."""
+"""The ``workbench`` command: db path/migrate/backup, seed, clear errors for every bad flag, file
+and database, and a README that documents exactly the commands that exist."""
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import re
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 
 from store import open_store
 from store.migrations import LATEST_VERSION
-from workbench.cli import build_parser, main
+from workbench.agent.state import batches
+from workbench.cli import cli, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -61,14 +67,207 @@ def test_seed_then_backup_then_reset(db_path, tmp_path, capsys):
         assert s.current_mode() == "active" and s.counts()["components"] == n
 
 
-def test_every_cli_command_is_documented_in_the_readme():
-    readme = README.read_text(encoding="utf-8")
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    for name, parser in sub.choices.items():
-        assert f"workbench {name}" in readme, f"`workbench {name}` is not in README.md"
-        for action in parser._actions:
-            if action.help == argparse.SUPPRESS:  # internal options are not documented
-                continue
-            for opt in action.option_strings:
-                if opt.startswith("--") and opt != "--help":
-                    assert opt in readme, f"`workbench {name} {opt}` is not in README.md"
+def test_db_backup_copies_the_committed_rows_while_another_connection_holds_a_write(
+        db_path, tmp_path, capsys):
+    with open_store(db_path) as writer, writer.transaction():
+        writer.insert_component({"kind": "greeting", "text": "not committed yet"}, "other")
+        with open_store(db_path) as reader:
+            committed = {"components": reader.components(), "templates": reader.templates(
+                status=None), "audit": reader.audit_log(10_000)}
+        assert main(["db", "backup", str(tmp_path / "copy.db")]) == 0
+    assert capsys.readouterr().out.strip() == f"backed up {db_path} to {tmp_path / 'copy.db'}"
+    with open_store(db_path) as original:
+        assert len(original.components()) == len(committed["components"]) + 1
+    with open_store(tmp_path / "copy.db", migrate=False) as copy:
+        assert copy.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert copy.schema_version == LATEST_VERSION
+        assert {"components": copy.components(), "templates": copy.templates(status=None),
+                "audit": copy.audit_log(10_000)} == committed
+
+
+def test_db_backup_of_a_missing_file_fails_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "none.db"))
+    assert main(["db", "backup", str(tmp_path / "copy.db")]) == 1
+    assert "none.db does not exist; nothing to back up" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# -- clear errors, never tracebacks (issue 13, item 10) ----------------------------------------
+
+def _usage_error(capsys, flag: str) -> str:
+    err = capsys.readouterr().err
+    assert f"Invalid value for '{flag}'" in err and "Traceback" not in err
+    return err
+
+
+def test_decide_refuses_an_empty_users_file_before_logging_anything(db_path, tmp_path, capsys):
+    (tmp_path / "users.csv").write_bytes(b"")
+    assert main(["decide", "--users", str(tmp_path / "users.csv")]) == 2
+    assert "is empty (0 bytes)" in _usage_error(capsys, "--users")
+    with open_store(db_path) as s:
+        assert batches(s) == []
+
+
+def test_decide_refuses_an_impossible_start_date(db_path, capsys):
+    assert main(["decide", "--synthetic", "5", "--start", "2026-13-45"]) == 2
+    err = _usage_error(capsys, "--start")
+    assert "'2026-13-45' is not a date; write it as YYYY-MM-DD" in err
+    assert "month must be in 1..12" in err
+    with open_store(db_path) as s:
+        assert batches(s) == []
+
+
+def test_decide_refuses_a_negative_number_of_synthetic_users(db_path, capsys):
+    assert main(["decide", "--synthetic", "-5"]) == 2
+    assert "-5 is not in the range x>=1" in _usage_error(capsys, "--synthetic")
+
+
+def test_decide_needs_exactly_one_source_of_users(db_path, tmp_path, capsys):
+    assert main(["decide"]) == 2
+    assert "give exactly one of --users FILE.csv or --synthetic N" in capsys.readouterr().err
+
+
+def test_decide_refuses_an_out_file_in_a_missing_folder_before_the_batch_is_logged(
+        db_path, tmp_path, capsys):
+    out = tmp_path / "missing" / "batch.csv"
+    assert main(["decide", "--synthetic", "5", "--out", str(out)]) == 2
+    err = _usage_error(capsys, "--out")
+    assert f"the folder '{out.parent}' does not exist; create it first" in err
+    with open_store(db_path) as s:
+        assert batches(s) == []
+    assert not out.parent.exists()
+
+
+def test_ingest_refuses_an_as_of_that_is_not_a_date(db_path, tmp_path, capsys):
+    events = tmp_path / "events.csv"
+    events.write_text("decision_id,event,value,occurred_at\n")
+    assert main(["ingest", str(events), "--as-of", "yesterday"]) == 2
+    assert "'yesterday' is not a date; write it as YYYY-MM-DD" in _usage_error(capsys, "--as-of")
+
+
+def test_a_random_bytes_file_as_database_is_refused_untouched(tmp_path, capsys):
+    path = tmp_path / "random.db"
+    data = bytes(range(256)) * 64
+    path.write_bytes(data)
+    assert main(["--db", str(path), "db", "migrate"]) == 2
+    assert "is not an SQLite database" in _usage_error(capsys, "--db")
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["random.db"]
+
+
+def test_a_folder_as_database_is_refused(tmp_path, capsys):
+    assert main(["--db", str(tmp_path), "seed"]) == 2
+    assert f"{tmp_path} is a folder, not a database file" in _usage_error(capsys, "--db")
+
+
+def test_a_read_only_database_file_is_refused_untouched(db_path, capsys):
+    before = db_path.read_bytes()
+    db_path.chmod(0o444)
+    try:
+        assert main(["--db", str(db_path), "decide", "--synthetic", "5"]) == 2
+        assert "is read-only" in _usage_error(capsys, "--db")
+        assert db_path.read_bytes() == before
+    finally:
+        db_path.chmod(0o644)
+
+
+def test_a_bad_database_named_by_the_environment_fails_with_one_line(tmp_path, monkeypatch,
+                                                                      capsys):
+    path = tmp_path / "random.db"
+    path.write_bytes(b"not a database at all, just some text" * 10)
+    monkeypatch.setenv("WORKBENCH_DB", str(path))
+    assert main(["decide", "--synthetic", "5"]) == 1
+    assert capsys.readouterr().err == (f"error: {path} is not an SQLite database (its first "
+                                       "bytes are not the SQLite header); the file was left "
+                                       "untouched.\n")
+
+
+def test_a_newer_schema_file_is_not_switched_to_wal_before_the_version_check(tmp_path, capsys):
+    path = tmp_path / "newer.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE future (x)")
+    conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    assert main(["--db", str(path), "db", "migrate"]) == 1
+    assert "only knows up to version" in capsys.readouterr().err
+    assert path.read_bytes() == before  # byte 18/19 would read 2, 2 in WAL mode
+    assert before[18:20] == b"\x01\x01"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db"]
+
+
+def test_python_m_workbench_exits_with_the_code_and_no_traceback(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "workbench", "--db", str(tmp_path), "db",
+                           "path"], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(root)), timeout=120)
+    assert proc.returncode == 2
+    assert "is a folder, not a database file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# -- the README documents exactly the commands that exist -------------------------------------
+
+def _leaf_commands(group: click.Group = cli, path: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def _options(command: click.Command, *, hidden: bool = True) -> set[str]:
+    return {opt for p in command.params if isinstance(p, click.Option)
+            and (hidden or not p.hidden) for opt in p.opts if opt.startswith("--")}
+
+
+def _documented() -> dict[tuple[str, ...], set[str]]:
+    """Each ``workbench ...`` entry of README's Command line block: its command words and every
+    ``--flag`` written on its lines (usage and description)."""
+    section = README.read_text(encoding="utf-8").split("## Command line", 1)[1]
+    block = section.split("```text", 1)[1].split("```", 1)[0]
+    documented: dict[tuple[str, ...], set[str]] = {}
+    current: tuple[str, ...] | None = None
+    for line in block.splitlines():
+        if line.startswith("workbench"):
+            usage = re.split(r"\s{2,}", line)[0].split()[1:]
+            words = []
+            for word in usage:
+                if not re.fullmatch(r"[a-z][a-z-]*", word):
+                    break
+                words.append(word)
+            current = tuple(words)
+            documented.setdefault(current, set())
+        if current is not None:
+            documented[current] |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", line))
+    return documented
+
+
+def test_every_cli_command_and_option_is_documented_in_the_readme():
+    documented = _documented()
+    assert _options(cli) <= documented[()], "a group option is not in README"
+    for path, command in _leaf_commands():
+        name = "workbench " + " ".join(path)
+        assert path in documented, f"`{name}` is not in README's Command line section"
+        missing = _options(command, hidden=False) - {"--help"} - documented[path]
+        assert not missing, f"`{name}` options not in README: {sorted(missing)}"
+
+
+def test_the_readme_documents_no_command_or_option_that_does_not_exist():
+    commands = dict(_leaf_commands())
+    for path, flags in _documented().items():
+        name = "workbench " + " ".join(path)
+        if path == ():
+            assert flags <= _options(cli), f"README documents {flags - _options(cli)} on workbench"
+            continue
+        assert path in commands, f"README documents `{name}`, which does not exist"
+        unknown = flags - _options(commands[path])
+        assert not unknown, f"README documents {sorted(unknown)} for `{name}`, which it lacks"
+
+
+def test_the_documentation_check_sees_every_command():
+    assert sorted(" ".join(p) for p, _ in _leaf_commands()) == [
+        "bench decide", "bench lift", "bench simulate", "db backup", "db migrate", "db path",
+        "decide", "ingest", "lift", "llm check", "llm serve", "rewrite", "run", "seed",
+        "simulate"]

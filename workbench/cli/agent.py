@@ -1,0 +1,86 @@
+"""``workbench decide`` and ``ingest``: the agent's loop with a real sending platform."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from workbench.cli.params import (SEED, POSITIVE, CommandFailed, InputFile, IsoDate, OutputFile,
+                                  actor, open_db)
+from workbench.library.seed import seed as seed_library
+
+#: Columns of an exported batch, in order (``guardrails`` is renamed from ``guardrail_names``).
+BATCH_COLUMNS = ["decision_id", "user_id", "arm", "send", "channel", "send_at", "template_id",
+                 "title", "body", "atoms", "propensity", "guardrail_names"]
+
+
+def _read_users(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype={"user_id": str})
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CommandFailed(f"cannot read {path}: {reason}") from None
+
+
+@click.command()
+@click.option("--users", "users_file", type=InputFile(), metavar="FILE.csv",
+              help="CSV of users (user_id, segment, ...; see README).")
+@click.option("--synthetic", type=POSITIVE, metavar="N", help="N synthetic demo users.")
+@click.option("--out", type=OutputFile(), metavar="FILE.csv|FILE.json",
+              help="Write the batch to a CSV file, or JSON records if the name ends in .json.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--start", type=IsoDate(), help="First day of the batch (default: today).")
+def decide(users_file: Path | None, synthetic: int | None, out: Path | None, seed: int,
+           start: date | None) -> int:
+    """Decide a batch, log it, export it for a sending platform."""
+    if (users_file is None) == (synthetic is None):
+        raise click.UsageError("give exactly one of --users FILE.csv or --synthetic N")
+    from workbench.agent.state import decide_batch, load_agent
+    from workbench.agent.users import synthetic_users
+
+    users = _read_users(users_file) if users_file else None
+    with open_db() as store:
+        seed_library(store)
+        agent = load_agent(store)
+        if users is None:
+            users = synthetic_users(synthetic, agent.segments, seed)
+        batch_id, rendered = decide_batch(store, agent, users, actor=actor(), source="cli",
+                                          seed=seed, start=start or date.today())
+    batch = rendered[BATCH_COLUMNS].rename(columns={"guardrail_names": "guardrails"})
+    if out:
+        if out.suffix == ".json":
+            batch.to_json(out, orient="records", date_format="iso", indent=1)
+        else:
+            batch.to_csv(out, index=False)
+    click.echo(json.dumps({"batch_id": batch_id, "users": len(batch),
+                           "sent": int(batch["send"].sum()), "out": None if out is None
+                           else str(out)}))
+    return 0
+
+
+@click.command()
+@click.argument("file", type=InputFile(), metavar="FILE.csv")
+@click.option("--as-of", type=IsoDate(),
+              help="Learn the decisions whose attribution window closed by this day.")
+@click.option("--json", "as_json", is_flag=True, help="One-line JSON report.")
+def ingest(file: Path, as_of: date | None, as_json: bool) -> int:
+    """Load outcome events, quarantine bad lines, learn."""
+    from workbench.agent.ingest import ingest_events
+    from workbench.agent.state import load_agent
+
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise CommandFailed(f"cannot read {file}: {e.strerror or e}") from None
+    with open_db() as store:
+        agent = load_agent(store)
+        report = ingest_events(store, agent, data, file.name, actor(), as_of=as_of)
+    click.echo(json.dumps(report.to_dict(), indent=None if as_json else 1))
+    for line, reason in report.quarantined[:50]:
+        click.echo(f"line {line}: {reason} (kept in quarantine)", err=True)
+    return 0

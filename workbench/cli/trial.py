@@ -1,0 +1,100 @@
+"""``workbench simulate`` and ``lift``: the simulated trial and the lift it measured."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from workbench.cli.params import POSITIVE, SEED, CommandFailed, InputFile, actor, open_db
+from workbench.library.seed import seed as seed_library
+
+
+def _progress_bar(done: int, total: int, elapsed: float) -> None:
+    width = 30
+    filled = int(width * done / total)
+    eta = elapsed / done * (total - done) if done else 0
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} days "
+                     f"· {elapsed:6.1f}s elapsed · ETA {eta:6.1f}s")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _known_preset(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from workbench.sim.trial import PRESETS
+
+    if value not in PRESETS:
+        raise click.BadParameter(f"'{value}' is not a preset (known: {', '.join(PRESETS)})",
+                                 ctx, param)
+    return value
+
+
+@click.command()
+@click.option("--preset", default="longitudinal_study", show_default=True,
+              callback=_known_preset, help="longitudinal_study or quick_demo.")
+@click.option("--users", type=POSITIVE, metavar="N",
+              help="Population size (preset default: 100000).")
+@click.option("--days", type=POSITIVE, metavar="D", help="Horizon in days (preset default: 336).")
+@click.option("--active-days", type=click.IntRange(min=0), metavar="A",
+              help="Days of active management (preset default: 119).")
+@click.option("--seed", type=SEED, metavar="S", help="Random seed (preset default: 7).")
+@click.option("--resume", type=POSITIVE, metavar="RUN_ID",
+              help="Continue a paused or interrupted run.")
+@click.option("--run", "run_id", type=POSITIVE, hidden=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def simulate(preset: str, users: int | None, days: int | None, active_days: int | None,
+             seed: int | None, resume: int | None, run_id: int | None, quiet: bool) -> int:
+    """Run (or resume) the simulated trial, with a progress bar."""
+    from workbench.sim.trial import create_run, run_row, run_trial
+    from workbench.sim.trial import preset as make_config
+
+    with open_db() as store:
+        seed_library(store)
+        run_id = run_id or resume
+        if run_id:
+            run_row(store, run_id)
+        else:
+            config = make_config(preset, users=users, days=days, seed=seed,
+                                 active_days=active_days)
+            run_id = create_run(store, config, actor())
+        status = run_trial(store, run_id, None if quiet else _progress_bar)
+        row = run_row(store, run_id)
+    click.echo(json.dumps({"run_id": run_id, "status": status, "days_done": row["days_done"],
+                           "seconds": round(row["seconds"], 1), "folder": row["folder"]}))
+    return 0
+
+
+@click.command()
+@click.option("--run", "run_id", type=POSITIVE, metavar="RUN_ID",
+              help="A run other than the latest.")
+@click.option("--file", "file", type=InputFile(), metavar="outcomes.csv",
+              help="User-level outcomes CSV instead of a simulated run.")
+@click.option("--unadjusted", is_flag=True, help="Skip ML-RATE.")
+@click.option("--json", "as_json", is_flag=True, help="JSON records.")
+def lift(run_id: int | None, file: Path | None, unadjusted: bool, as_json: bool) -> int:
+    """Lift table of the latest simulated run (or a CSV)."""
+    from workbench.lift.report import from_run, phase_table, read_csv
+    from workbench.sim.trial import latest_run, run_row, user_outcomes
+
+    if file:
+        data = read_csv(file.read_bytes(), file.name)
+    else:
+        with open_db() as store:
+            run = run_row(store, run_id) if run_id else latest_run(store)
+        users = user_outcomes(run) if run else None
+        if users is None:
+            raise CommandFailed("no finished simulated run; run `workbench simulate` or pass "
+                                "--file")
+        data = from_run(users, f"run #{run['id']}")
+    table = phase_table(data, adjusted=not unadjusted)
+    if as_json:
+        click.echo(table.to_json(orient="records"))
+    else:
+        cols = ["phase", "metric", "estimator", "lift", "ci_low", "ci_high", "p_value",
+                "variance_reduction"]
+        click.echo(f"Lift of the agent over business as usual ({data.source})")
+        click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+    return 0
