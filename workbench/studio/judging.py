@@ -10,7 +10,6 @@ preference rate and the agreement between the two.
 from __future__ import annotations
 
 import json
-import math
 import random
 from dataclasses import dataclass
 
@@ -40,11 +39,9 @@ class Wilson:
     def bounds(self) -> tuple[float, float]:
         if not self.n:
             return (float("nan"), float("nan"))
-        z = stats.norm.ppf(0.5 + self.confidence / 2)
-        p, n = self.rate, self.n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        return (max(0.0, centre - half), min(1.0, centre + half))
+        ci = stats.binomtest(self.successes, self.n).proportion_ci(
+            confidence_level=self.confidence, method="wilson")
+        return (float(ci.low), float(ci.high))
 
 
 def blind_order(rng: random.Random | None = None) -> str:
