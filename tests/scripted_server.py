@@ -11,7 +11,8 @@ It listens on 127.0.0.1 on a free port (stdlib ``http.server`` in a thread). Eac
 - ``str``: a 200 answer whose message content is that string;
 - ``int``: that HTTP status with an OpenAI-style error body (``500``, ``429``, ``401``, ...);
 - ``float``: wait that many seconds, then answer ``"{}"`` (for client timeouts);
-- ``Reply(content=..., status=..., delay=..., usage=..., error=...)`` for combinations;
+- ``Reply(content=..., status=..., delay=..., usage=..., error=..., headers=...)`` for
+  combinations (``headers``: extra response headers, e.g. ``{"Retry-After": "2"}``);
 - a callable ``f(request_json) -> reply`` (any of the above), to answer from the prompt.
 
 When the queue is empty the ``default`` reply is used (itself any of the above), or a 500
@@ -42,6 +43,7 @@ class Reply:
     usage: dict[str, int] | None = None
     error: str | None = None
     finish_reason: str = "stop"
+    headers: dict[str, str] | None = None
 
 
 ReplyLike = str | int | float | Reply | Callable[[dict], Any]
@@ -96,10 +98,13 @@ class ScriptedServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, body: dict) -> None:
+            def _send(self, status: int, body: dict, headers: dict[str, str] | None = None
+                      ) -> None:
                 data = json.dumps(body).encode()
                 try:
                     self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -170,14 +175,15 @@ class ScriptedServer:
     def remaining(self) -> int:
         return len(self.queue)
 
-    def _answer(self, request: dict, headers: dict[str, str]) -> tuple[int, dict]:
+    def _answer(self, request: dict, headers: dict[str, str]
+                ) -> tuple[int, dict, dict[str, str] | None]:
         with self._lock:
             self.requests.append(request)
             self.headers.append(headers)
             item = self.queue.popleft() if self.queue else self.default
         if item is None:
             return 500, {"error": {"message": "scripted server: no reply left in the script",
-                                   "type": "server_error"}}
+                                   "type": "server_error"}}, None
         reply = _as_reply(item, request)
         if reply.delay:
             self._closing.wait(reply.delay)
@@ -185,7 +191,7 @@ class ScriptedServer:
             return reply.status, {"error": {
                 "message": reply.error or f"scripted HTTP {reply.status}",
                 "type": "invalid_request_error" if reply.status < 500 else "server_error",
-                "code": reply.status}}
+                "code": reply.status}}, reply.headers
         prompt = sum(_words(m.get("content")) for m in request.get("messages", []))
         usage = reply.usage or {"prompt_tokens": prompt,
                                 "completion_tokens": _words(reply.content)}
@@ -196,4 +202,4 @@ class ScriptedServer:
             "created": int(time.time()), "model": request.get("model", self.model),
             "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                          "message": {"role": "assistant", "content": reply.content}}],
-            "usage": usage}
+            "usage": usage}, reply.headers

@@ -3,6 +3,7 @@ server (retries, repair, cache, log), and against the real local llama.cpp serve
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -257,6 +259,40 @@ def test_rate_limit_is_retried_but_a_bad_key_is_not(store):
     assert e.value.kind == "http" and e.value.status_code == 401
     assert "refused the API key" in str(e.value) and SECRET not in str(e.value)
     assert SECRET not in json.dumps(call_log(store))
+
+
+def test_retry_after_in_seconds_on_429_and_503_replaces_the_backoff(store):
+    sleeps: list[float] = []
+    with ScriptedServer([Reply(status=429, headers={"Retry-After": "3"}),
+                         Reply(status=503, headers={"Retry-After": "0"}),
+                         Reply(status=500, headers={"Retry-After": "7"}),  # only 429/503
+                         Reply(status=503, headers={"Retry-After": "soon"}),  # unreadable
+                         GOOD]) as server:
+        assert ask(client(server, store, sleeps, max_retries=4))["score"] == 4
+        assert len(server.requests) == 5
+    assert sleeps == [3.0, 0.0, 0.5 * 2 ** 2, 0.5 * 2 ** 3]
+
+
+def test_retry_after_as_an_http_date_waits_until_then(store):
+    sleeps: list[float] = []
+    when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20),
+                                       usegmt=True)
+    with ScriptedServer([Reply(status=429, headers={"Retry-After": when}), GOOD]) as server:
+        assert ask(client(server, store, sleeps, max_retries=1))["score"] == 4
+    (wait,) = sleeps
+    assert 17.0 <= wait <= 20.0  # the date has whole seconds; the request took a moment
+
+
+def test_retry_after_beyond_the_cap_gives_up_at_once_and_says_how_long(store):
+    sleeps: list[float] = []
+    with ScriptedServer([Reply(status=429, headers={"Retry-After": "3600"}), GOOD]) as server:
+        with pytest.raises(LLMError) as e:
+            ask(client(server, store, sleeps, max_retries=2))
+        assert len(server.requests) == 1
+    assert sleeps == [] and (e.value.kind, e.value.status_code) == ("http", 429)
+    assert str(e.value).endswith("The server asks to wait 3600 s before trying again; try "
+                                 "later.")
+    assert "is limiting requests (HTTP 429, tried 1 time)" in str(e.value)
 
 
 def test_persistent_server_error_names_the_status(store):

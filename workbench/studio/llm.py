@@ -26,6 +26,7 @@ request, transient failures are retried with exponential backoff, valid answers 
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import math
@@ -34,6 +35,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,6 +67,8 @@ ENV_FIELDS = {"base_url": "BASE_URL", "model": "MODEL", "api_key": "API_KEY",
 KINDS = ("unreachable", "timeout", "http", "invalid_json", "config")
 RETRY_STATUSES = {408, 409, 429}
 BACKOFF_S = 0.5
+#: Longest ``Retry-After`` (429/503) the client waits; asked for longer, it gives up at once.
+RETRY_AFTER_MAX_S = 30.0
 EXCERPT = 160
 
 
@@ -334,7 +338,7 @@ class LLMClient:
     """Calls one agent's model. ``store`` (optional) keeps the cache and the call log.
 
     ``sleep`` and ``backoff_s`` are injectable so tests need not wait: retry ``i`` (from 0)
-    waits ``backoff_s * 2**i`` seconds.
+    waits ``backoff_s * 2**i`` seconds, or what a 429/503 answer's ``Retry-After`` asks for.
     """
 
     def __init__(self, config: BackendConfig, store: Store | None = None, *,
@@ -454,6 +458,7 @@ class LLMClient:
                 kwargs["response_format"] = formats[index]
             tally.attempts += 1
             error: LLMError | None = None
+            wait: float | None = None  # the server's Retry-After, when it sent one
             try:
                 response = self.client.chat.completions.create(
                     model=cfg.model, messages=messages, temperature=cfg.temperature,
@@ -509,13 +514,18 @@ class LLMClient:
                         "the batch size.", agent=cfg.agent, kind="http", status_code=code)
                 if not (code >= 500 or code in RETRY_STATUSES):
                     raise error from None
+                wait = _retry_after(e.response) if code in (429, 503) else None
+                if wait is not None and wait > RETRY_AFTER_MAX_S and retries < cfg.max_retries:
+                    raise LLMError(f"{error} The server asks to wait {_fmt_s(round(wait))} "
+                                   "before trying again; try later.", agent=cfg.agent,
+                                   kind="http", status_code=code) from None
             except Exception as e:  # noqa: BLE001 - anything else from the HTTP layer
                 raise LLMError(f"{where} failed unexpectedly ({type(e).__name__}: "
                                f"{_excerpt(self._scrub(str(e)), 200)}).",
                                agent=cfg.agent, kind="http") from None
             if retries >= cfg.max_retries:
                 raise error
-            self.sleep(self.backoff_s * 2 ** retries)
+            self.sleep(self.backoff_s * 2 ** retries if wait is None else wait)
             retries += 1
 
     def _record(self, purpose: str, key: str, *, cached: bool, status: str, tally: _Tally,
@@ -530,6 +540,24 @@ class LLMClient:
             "completion_tokens": tally.completion_tokens,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             "error": self._scrub(error)})
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delay-seconds or an HTTP-date), else None."""
+    value = str(getattr(response, "headers", {}).get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP-date is GMT by definition
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _connection_reason(e: Exception) -> str:
