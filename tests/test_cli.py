@@ -145,6 +145,25 @@ def test_ingest_refuses_an_as_of_that_is_not_a_date(db_path, tmp_path, capsys):
     assert "'yesterday' is not a date; write it as YYYY-MM-DD" in _usage_error(capsys, "--as-of")
 
 
+def test_decide_refuses_a_users_file_with_only_a_header(db_path, tmp_path, capsys):
+    (tmp_path / "users.csv").write_text("user_id,segment\n")
+    assert main(["decide", "--users", str(tmp_path / "users.csv")]) == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'users.csv'} has no users, only a "
+                                       "header line; nothing was decided\n")
+    with open_store(db_path) as s:
+        assert batches(s) == []
+
+
+def test_ingest_rejects_a_field_over_128_kib_with_its_line(db_path, tmp_path, capsys):
+    events = tmp_path / "events.csv"
+    events.write_text("decision_id,event,value,occurred_at\n"
+                      "d1,engagement,1,2026-11-24T10:00:00\n"
+                      + "x" * 200_000 + ",engagement,1,2026-11-24T10:00:00\n")
+    assert main(["ingest", str(events)]) == 1
+    assert capsys.readouterr().err == ("error: The file was rejected:\n"
+                                       "- row 3: has a field longer than 128 KiB\n")
+
+
 def test_a_random_bytes_file_as_database_is_refused_untouched(tmp_path, capsys):
     path = tmp_path / "random.db"
     data = bytes(range(256)) * 64

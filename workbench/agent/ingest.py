@@ -79,7 +79,8 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
         raise ValidationError([Problem("is not valid UTF-8", row=line)],
                               "The file was rejected") from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in next(reader, [])]
+    rows = _csv_rows(reader)
+    header = [h.strip().lower() for h in next(rows, [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValidationError([Problem(f"required column '{c}' is missing", field=c)
@@ -88,7 +89,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     col = {h: i for i, h in enumerate(header)}
     parsed: list[tuple[int, str, str, float, str]] = []
     bad: list[tuple[int, str, str]] = []
-    for values in reader:
+    for values in rows:
         line = reader.line_num
         raw = ",".join(values)
         if not any(v.strip() for v in values):
@@ -149,6 +150,19 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
         save_models(store, agent)
         store.audit(actor, "ingest", "outcomes", source, report.to_dict() | {"quarantine": None})
     return report
+
+
+def _csv_rows(reader):
+    """The reader's rows; a line the csv module cannot read (e.g. a field over its 128 KiB
+    limit) rejects the file with its line number instead of escaping as ``_csv.Error``."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        limit = csv.field_size_limit()
+        why = (f"has a field longer than {limit // 1024} KiB" if "field larger" in str(e)
+               else f"is not valid CSV ({e})")
+        raise ValidationError([Problem(why, row=reader.line_num)],
+                              "The file was rejected") from None
 
 
 def _raw(p: tuple) -> str:

@@ -21,10 +21,13 @@ def _read_users(path: Path):
     import pandas as pd
 
     try:
-        return pd.read_csv(path, dtype={"user_id": str})
+        users = pd.read_csv(path, dtype={"user_id": str})
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CommandFailed(f"cannot read {path}: {reason}") from None
+    if users.empty:
+        raise CommandFailed(f"{path} has no users, only a header line; nothing was decided")
+    return users
 
 
 @click.command()
@@ -53,10 +56,14 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
                                           seed=seed, start=start or date.today())
     batch = rendered[BATCH_COLUMNS].rename(columns={"guardrail_names": "guardrails"})
     if out:
-        if out.suffix == ".json":
-            batch.to_json(out, orient="records", date_format="iso", indent=1)
-        else:
-            batch.to_csv(out, index=False)
+        try:
+            if out.suffix == ".json":
+                batch.to_json(out, orient="records", date_format="iso", indent=1)
+            else:
+                batch.to_csv(out, index=False)
+        except OSError as e:
+            raise CommandFailed(f"batch #{batch_id} was decided and logged, but writing {out} "
+                                f"failed: {e.strerror or e}") from None
     click.echo(json.dumps({"batch_id": batch_id, "users": len(batch),
                            "sent": int(batch["send"].sum()), "out": None if out is None
                            else str(out)}))

@@ -9,6 +9,7 @@ raises :class:`CommandFailed` (or lets a ``WorkbenchError`` / ``StoreError`` thr
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,12 @@ class OutputFile(click.ParamType):
             self.fail(f"'{path}' is a folder; name a file inside it", param, ctx)
         if not folder.is_dir():
             self.fail(f"the folder '{folder}' does not exist; create it first", param, ctx)
-        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        if path.exists() and not os.access(path, os.W_OK):
             self.fail(f"'{path}' cannot be written (permission denied)", param, ctx)
+        try:  # the folder's permissions alone do not tell (read-only mounts, /proc, root)
+            tempfile.NamedTemporaryFile(dir=folder, prefix=".workbench-probe-").close()
+        except OSError as e:
+            self.fail(f"cannot write into the folder '{folder}': {e.strerror or e}", param, ctx)
         return path
 
 
