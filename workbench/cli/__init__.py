@@ -11,6 +11,7 @@ traceback); 2 a usage error (click names the flag and what it expected).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 
@@ -37,7 +38,22 @@ for command in (admin.run, admin.seed, admin.db, agent.decide, agent.ingest, tri
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code (0, 1 failed, 2 usage) instead of raising."""
+    """Run one command; return its exit code (0, 1 failed, 2 usage) instead of raising.
+
+    ``--db`` reaches the command through ``WORKBENCH_DB``; the caller's value is put back
+    afterwards, so that calling ``main`` from Python leaves the environment as it found it.
+    """
+    saved = os.environ.get("WORKBENCH_DB")
+    try:
+        return _run(argv)
+    finally:
+        if saved is None:
+            os.environ.pop("WORKBENCH_DB", None)
+        else:
+            os.environ["WORKBENCH_DB"] = saved
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         code = cli.main(args=list(argv) if argv is not None else None, prog_name="workbench",
                         standalone_mode=False)
