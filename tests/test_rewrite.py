@@ -9,6 +9,8 @@ import pytest
 
 from tests.scripted_server import ScriptedServer
 from workbench.studio import copyrules as rules
+from workbench.studio import diagnosis as diag
+from workbench.studio import grounding
 from workbench.studio.embeddings import LexicalEmbedder, search
 from workbench import LibraryFrozenError, ValidationError
 from workbench.studio.llm import BackendConfig, LLMError
@@ -39,13 +41,13 @@ def offline(store, **kw):
 
 
 def judged(studio, msg, draft):
-    return rules.score(studio._judge_view(msg, draft), msg["segment"])
+    return studio.evaluate(msg, draft)["rewrite"]
 
 
 # -- diagnosis ---------------------------------------------------------------------------------
 
 def test_rules_diagnosis_names_the_error_type_of_every_flawed_seed_message(store):
-    wrong = {t["seed_key"]: (t["meta"]["flaw"], rules.diagnose(t, t["segment"])["error_type"])
+    wrong = {t["seed_key"]: (t["meta"]["flaw"], diag.diagnose(t, t["segment"])["error_type"])
              for t in flawed(store)}
     wrong = {k: v for k, v in wrong.items() if v[0] != v[1]}
     assert len(flawed(store)) == 19
@@ -81,16 +83,16 @@ def test_rules_rewrite_fixes_each_error_type_and_keeps_the_offer(store, error_ty
         draft = r["rewrite"]
         assert rules.Intent.of(msg).missing(draft) == [], (msg["seed_key"], draft)
         assert studio.check(msg, draft) == []
-        left = {f.error_type for f in rules.findings(studio._judge_view(msg, draft),
-                                                       msg["segment"])}
+        left = {f.error_type for f in diag.findings(studio._judge_view(msg, draft),
+                                                      msg["segment"])}
         partner = "partner" in (msg["voucher"] + msg["body"]).lower()
         if partner:  # the offer itself is the flaw; the rules keep it and say so
             assert any("partner offer" in n for n in r["diagnosis"]["notes"])
         else:
             assert error_type not in left, (msg["seed_key"], draft, left)
-        before, after = judged(studio, msg, msg), judged(studio, msg, draft)
-        total = lambda s: s["audience_score"] + s["marketing_score"]
-        assert total(after) > total(before) or partner, (msg["seed_key"], before, after)
+        assert grounding.check(draft, msg).ok, (msg["seed_key"], draft)
+        assert r["diagnosis"]["grounding"]["ok"] is True
+        assert r["evaluation"]["verdict"] != "original" or partner, (msg["seed_key"], draft)
         assert r["chrf"] is not None and 0 <= r["chrf"] <= 100
         assert r["cosine"] is not None and -1 <= r["cosine"] <= 1
 
@@ -127,7 +129,7 @@ def test_in_group_path_learns_from_the_same_merchants_strong_message(store):
     r = offline(store).rewrite_one(weak["id"], "tester")
     assert r["path"] == "in_group"
     assert [e["id"] for e in r["exemplars"]] == [strong]
-    assert "until sunday" in r["rewrite"]["body"].lower()
+    assert "sunday" not in r["rewrite"]["body"].lower()  # an exemplar's deadline is not ours
     assert r["rewrite"]["body"].endswith("Grab it now.")
     assert f"closing prompt from exemplar #{strong}" in r["diagnosis"]["notes"]
 
@@ -219,7 +221,7 @@ def _model_studio(store, server, **kw):
 
 
 GOOD = {"title": "Thanks for your first order!", "preheader": "",
-        "body": "Your next Bros burger is RM4 off over RM20 this week. Order now."}
+        "body": "Your next Bros burger is RM4 off over RM20. Order now."}
 DROPS_OFFER = {"title": "Thanks!", "preheader": "", "body": "Come back for another burger. "
                "Order now."}
 

@@ -30,6 +30,9 @@ import pandas as pd
 
 from store import Store, now
 from workbench.studio import copyrules as rules
+from workbench.studio import diagnosis as diag
+from workbench.studio import grounding
+from workbench.studio import judge as heuristic
 from workbench import Problem, ValidationError, WorkbenchError
 from workbench.library.service import ensure_editable
 from workbench.studio.llm import BackendConfig, LLMClient, LLMError, load_configs
@@ -269,7 +272,7 @@ class Studio:
         rows = []
         for _, r in df.iterrows():
             t = self.store.template(int(r["template_id"]))
-            d = rules.diagnose(t, segment, strong)
+            d = diag.diagnose(t, segment, strong)
             rows.append({"template_id": int(t["id"]), "name": t["name"], "channel": t["channel"],
                          "merchant": t["merchant"], "score": float(r["score"]),
                          "percentile": float(r["percentile"]), "error_type": d["error_type"],
@@ -283,10 +286,10 @@ class Studio:
         segment = msg["segment"]
         strong = self._band(segment, "strong")
         weak = self._band(segment, "weak")
-        contrast = rules.contrast(strong, weak)
+        contrast = diag.contrast(strong, weak)
         client = self._client("diagnosis")
         if client is None:
-            d = rules.diagnose(msg, segment, strong)
+            d = diag.diagnose(msg, segment, strong)
             d["insights"] = list(contrast.reasons)
         else:
             system, user = diagnosis_prompt(msg, self.segment(segment), strong, weak)
@@ -294,7 +297,7 @@ class Studio:
                                      purpose=f"diagnose template #{msg['id']}")
             d.setdefault("insights", [])
             d["findings"] = [{"error_type": f.error_type, "reason": f.reason}
-                             for f in rules.findings(msg, segment)]
+                             for f in diag.findings(msg, segment)]
         d["engine"] = self.engine("diagnosis")
         return d
 
@@ -308,7 +311,8 @@ class Studio:
         own = [t for t in strong if (t["merchant"] or "") == (msg.get("merchant") or "")]
         if own:
             return Retrieval("in_group", tuple(
-                {"id": t["id"], "name": t["name"], **_fields(t), "similarity": None}
+                {"id": t["id"], "name": t["name"], **_fields(t),
+                 "product_category": t["product_category"], "similarity": None}
                 for t in own[:RETRIEVE_K]))
         if not msg.get("product_category") and not msg.get("voucher"):
             return Retrieval("rule_based", (), skipped="no product category and no voucher to "
@@ -337,8 +341,11 @@ class Studio:
         return rules.channel_limits(self.store.channel(msg["channel"]))
 
     def check(self, msg: Mapping[str, Any], draft: Mapping[str, Any]) -> list[str]:
-        """Why a draft cannot stand: dropped intent, channel overflow, empty body."""
+        """Why a draft cannot stand: dropped intent, an unsupported claim (grounding), a lost
+        code or date, channel overflow, empty body."""
         problems = [f"it dropped {m}" for m in rules.Intent.of(msg).missing(draft)]
+        problems += [p for p in grounding.check(draft, msg, msg.get("segment")).problems()
+                     if not p.startswith("it dropped or changed the amount")]
         problems += rules.fit_check(draft, self._limits(msg))
         if not str(draft.get("body") or "").strip():
             problems.append("the body is empty")
@@ -363,10 +370,12 @@ class Studio:
                                            max_tokens=400)
                 draft = _fields(out)
                 feedback = self.check(msg, draft)
+                checked = grounding.check(draft, msg, msg.get("segment")).as_dict()
                 if not feedback:
                     return {"draft": draft, "attempts": attempt, "rejected": rejected,
-                            "engine": self.engine("rewrite"), "notes": []}
-                rejected.append({"draft": draft, "reasons": feedback})
+                            "engine": self.engine("rewrite"), "notes": [],
+                            "grounding": checked}
+                rejected.append({"draft": draft, "reasons": feedback, "grounding": checked})
         atoms = self.store.components()
         d = rules.rewrite(msg, msg["segment"], diagnosis, retrieval.exemplars, atoms, limits)
         draft = d.as_dict()
@@ -379,7 +388,8 @@ class Studio:
             raise RewriteError(f"No acceptable rewrite of template #{msg['id']}: "
                                + "; ".join(problems))
         return {"draft": draft, "attempts": len(rejected) + 1, "rejected": rejected,
-                "engine": RULES_LABEL, "notes": notes}
+                "engine": RULES_LABEL, "notes": notes,
+                "grounding": grounding.check(draft, msg, msg.get("segment")).as_dict()}
 
     # -- agent 4: evaluation ---------------------------------------------------------------
 
@@ -393,9 +403,12 @@ class Studio:
         rewritten = self._judge_view(msg, draft)
         client = self._client("evaluation")
         if client is None:
-            s_o, s_r = rules.score(original, segment), rules.score(rewritten, segment)
-            c1, c2 = (rules.compare(original, rewritten, segment),
-                      rules.compare(rewritten, original, segment))
+            ref = heuristic.Reference.of(self._band(segment, "strong"), self.embedder)
+            lim = self._limits(msg)
+            s_o = heuristic.score(original, msg, segment, ref, lim)
+            s_r = heuristic.score(rewritten, msg, segment, ref, lim)
+            c1 = heuristic.compare(original, rewritten, msg, segment, ref, lim)
+            c2 = heuristic.compare(rewritten, original, msg, segment, ref, lim)
         else:
             seg = self.segment(segment)
             ask = lambda p, schema, what: client.complete_json(
@@ -407,7 +420,8 @@ class Studio:
             c2 = ask(compare_prompt(rewritten, original, seg), COMPARE_SCHEMA,
                      f"compare #{msg['id']} rewrite first")
         verdict, flipped = pair_verdict(c1["choice"], c2["choice"])
-        return {"engine": self.engine("evaluation"), "original": s_o, "rewrite": s_r,
+        engine = heuristic.LABEL if client is None else self.engine("evaluation")
+        return {"engine": engine, "original": s_o, "rewrite": s_r,
                 "pairwise": [{"order": "original as A", **c1}, {"order": "rewrite as A", **c2}],
                 "verdict": verdict, "position_flip": flipped}
 
@@ -431,7 +445,8 @@ class Studio:
             "engine": written["engine"], "path": retrieval.path,
             "error_type": diagnosis["error_type"],
             "diagnosis": _dump({**diagnosis, "retrieval_skipped": retrieval.skipped,
-                                "embedder": retrieval.embedder, "notes": written["notes"]}),
+                                "embedder": retrieval.embedder, "notes": written["notes"],
+                                "grounding": written["grounding"]}),
             "exemplars": _dump(list(retrieval.exemplars)),
             "original": _dump(_fields(msg)), "rewrite": _dump(written["draft"]),
             "attempts": written["attempts"], "rejected": _dump(written["rejected"]),
