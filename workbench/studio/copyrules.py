@@ -21,44 +21,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.studio import grounding
+from workbench.studio.diagnosis import (
+    CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, VAGUE,
+    has_cta)
 from workbench.studio.voices import (
     FIRST, LOYAL, NEW, RETURNING, TRANSACTION, SegmentVoice, voice)
 
 __all__ = ["ERROR_TYPES", "FIRST", "LOYAL", "NEW", "RETURNING", "TRANSACTION", "SegmentVoice",
-           "voice", "Features", "Intent", "Draft", "rewrite", "fit_check", "channel_limits"]
+           "voice", "Intent", "Draft", "rewrite", "fit_check", "channel_limits"]
 
-ERROR_TYPES: dict[str, str] = {
-    "audience_assumption_error": "Audience assumption error",
-    "weak_call_to_action": "Weak call to action",
-    "vague_incentive": "Vague incentive",
-    "misaligned_tone": "Misaligned tone",
-    "irrelevant_offer": "Irrelevant offer",
-}
 
 # -- copy features -------------------------------------------------------------------------------
 
 _AMOUNT = re.compile(r"RM\s?\d[\d,]*(?:\.\d+)?|\d+(?:\.\d+)?\s?%", re.IGNORECASE)
-_PAST = re.compile(r"\b(missed you|miss you|welcome back|again|your usual|last (order|basket|visit)"
-                   r"|since your last|it's been|old friend|come back)\b", re.IGNORECASE)
-_FIRST_FRAMING = re.compile(r"\b(for the first time|first time at|first haul|new customers?( get)?"
-                            r"|new to|welcome!)", re.IGNORECASE)
-_FIRST_OFFER = re.compile(r"\bfirst[- ](time )?order\b|\bfirst-time\b", re.IGNORECASE)
-_FORMAL = re.compile(r"\b(pursuant|hereby|entitled|be advised|notification|notice of|sku"
-                     r"|with immediate effect|subject to terms|revised|subsequent)\b", re.IGNORECASE)
-_CASUAL = re.compile(r"\b(lol|whatever|literally|or don't|if you want|lmao)\b|😂|🤣", re.IGNORECASE)
-_VAGUE = re.compile(r"\b(great deals?|special rewards?|nice surprise|amazing savings|something "
-                    r"special|exclusive perks|special offers?|a deal|surprise)\b", re.IGNORECASE)
-_HEDGE = re.compile(r"\b(if you feel like it|maybe|when you're free|sometime|one of these days"
-                    r"|we hope you have|have a look|hope to see you)\b", re.IGNORECASE)
-_DEADLINE = re.compile(r"\b(today|tonight|this week(end)?|until|ends?|only|before|by \d|within"
-                       r"|hours?|midnight|sunday|saturday|friday|limited|while stocks last|expires"
-                       r"|this month|all month|in the next|days|limit|per order|left)\b", re.IGNORECASE)
-_CTA_VERBS = ("order", "shop", "tap", "buy", "reorder", "pay", "check out", "complete", "claim",
-              "grab", "restock", "start", "book", "rate", "finish", "open", "get", "try",
-              "fill", "treat", "see", "purchase", "discover", "enjoy")
 _FREE = re.compile(r"(?<!you're )(?<!you are )(?<!feel )\bfree\b|on the house|on us\b",
                    re.IGNORECASE)
-_PARTNER = re.compile(r"\bpartner\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on", "up", "to",
          "rm", "with", "any", "at", "the", "a", "of", "for", "all", "month", "if", "paid",
@@ -94,56 +71,8 @@ def words(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall((text or "").lower())}
 
 
-def has_cta(text: str) -> bool:
-    """Does the copy end on an imperative (in its last two sentences)?"""
-    tail = " ".join(sentences(text)[-2:]).lower()
-    return any(re.search(rf"(^|[.!?]\s*){re.escape(v)}\b", tail) for v in _CTA_VERBS)
-
-
 def message_text(msg: Mapping[str, Any]) -> str:
     return " ".join(str(msg.get(f) or "") for f in ("title", "preheader", "body")).strip()
-
-
-@dataclass(frozen=True)
-class Features:
-    """What a reader notices in a message; the diagnosis and the rules judge read these."""
-
-    amounts: tuple[str, ...]
-    concrete_incentive: bool
-    deadline: bool
-    cta: bool
-    hedge: bool
-    vague: bool
-    formal: bool
-    casual: bool
-    past_reference: bool
-    first_framing: bool
-    first_offer: bool
-    partner_offer: bool
-    product_named: bool
-    length: int
-
-    @classmethod
-    def of(cls, msg: Mapping[str, Any]) -> Features:
-        text = message_text(msg)
-        found = amounts(text)
-        product = product_terms(str(msg.get("voucher") or ""))
-        return cls(
-            amounts=tuple(found),
-            concrete_incentive=bool(found) or bool(_FREE.search(text)),
-            deadline=bool(_DEADLINE.search(text)),
-            cta=has_cta(str(msg.get("body") or "")),
-            hedge=bool(_HEDGE.search(text)),
-            vague=bool(_VAGUE.search(text)),
-            formal=bool(_FORMAL.search(text)),
-            casual=bool(_CASUAL.search(text)),
-            past_reference=bool(_PAST.search(text)),
-            first_framing=bool(_FIRST_FRAMING.search(text)),
-            first_offer=bool(_FIRST_OFFER.search(text)),
-            partner_offer=bool(_PARTNER.search(text + " " + str(msg.get("voucher") or ""))),
-            product_named=bool(product) and product <= words(text),
-            length=len(text),
-        )
 
 
 # -- intent: what a rewrite must keep --------------------------------------------------------------
@@ -275,7 +204,7 @@ def _cta_phrase(exemplars: Sequence[Mapping[str, Any]], atoms: Sequence[Mapping[
         last = re.sub(r"^[^:]{2,40}:\s", "", last)
         if has_cta(last) and len(last) <= 40 and _grounded(last, msg, segment):
             return last.rstrip(".!") + ".", f"exemplar #{ex.get('id')}"
-    if _PARTNER.search(str(msg.get("voucher") or "") + " " + str(msg.get("body") or "")):
+    if PARTNER.search(str(msg.get("voucher") or "") + " " + str(msg.get("body") or "")):
         return "Shop the partner offer now.", "partner offer"
     wanted = {"abandoned_cart": "cart", "unpaid_order": "pay", "lapsing_buyers": "reorder",
               "repeat_buyers": "reorder", "frequent_buyers": "order"}.get(segment or "", "order")
@@ -298,7 +227,7 @@ def _cta_phrase(exemplars: Sequence[Mapping[str, Any]], atoms: Sequence[Mapping[
 def _keep_sentence(s: str, msg: Mapping[str, Any], segment: str | None) -> bool:
     """Sentences of the original worth keeping: product hooks, free of every flagged trait and of
     claims the segment does not support."""
-    if _HEDGE.search(s) or _VAGUE.search(s) or _FORMAL.search(s) or _CASUAL.search(s):
+    if any(p.search(s) for p in (HEDGE, VAGUE, FORMAL, CASUAL, EMOTIONAL, NEW_FRAMING, PARTNER)):
         return False
     if amounts(s) or _FREE.search(s) or has_cta(s) or s.upper().startswith("STOP"):
         return False  # the offer, the prompt and the opt-out are rebuilt
@@ -386,10 +315,10 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
         if deadline and grounding.lost(offer, {"body": deadline}):
             offer_sentence += ", " + deadline
         offer_sentence = offer_sentence[0].upper() + offer_sentence[1:] + "."
-    if _FIRST_OFFER.search(voucher) and v.relationship in (RETURNING, LOYAL):
+    if FIRST_OFFER.search(voucher) and v.relationship in (RETURNING, LOYAL):
         notes.append("first-order voucher reframed for readers who already order: check the "
                      "voucher's terms allow it")
-    if _PARTNER.search(voucher + " " + original_body):
+    if PARTNER.search(voucher + " " + original_body):
         notes.append("partner offer kept as the original intends; consider an offer from the "
                      "merchant itself")
     parts = [p for p in [opener, *kept, *carry, offer_sentence] if p]
@@ -397,7 +326,8 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
         # no voucher: keep the original's concrete sentences (amounts, deadlines) as they are
         parts += [s for s in body_sentences
                   if (amounts(s) or grounding.deadlines(s)) and not has_cta(s)
-                  and not _HEDGE.search(s) and not _CASUAL.search(s) and s not in parts
+                  and not HEDGE.search(s) and not CASUAL.search(s) and not FORMAL.search(s)
+                  and s not in parts
                   and _grounded(s, msg, segment)]
     # the original's codes and dates survive verbatim, whatever sentence carried them
     have = " ".join(parts)

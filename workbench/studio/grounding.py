@@ -117,8 +117,9 @@ RELATIONSHIPS: dict[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) for
             r"|\bleft (?:it|them|something|items?) (?:behind|in)\b|\bcheckout\b",
     "unpaid": r"\bpayment\b|\bpay now\b|\btap to pay\b|\bpay (?:by|within|before)\b|\bunpaid\b"
               r"|\bnot (?:yet )?paid\b|\bfinish paying\b",
-    "delivered": r"\b(?:was|been|got|has been) delivered\b|\barrived\b|\bthanks for your "
-                 r"(?:order|purchase)\b|\benjoy(?:ed)? your (?:order|meal|purchase)\b"
+    "delivered": r"\b(?:was|been|got|has been) delivered\b"
+                 r"|\byour (?:[\w-]+ ){0,3}(?:has |have |just )?arrived\b|\bthanks for (?:your|the) "
+                 r"(?:\w+ )?(?:order|purchase)\b|\benjoy(?:ed)? your (?:\w+ )?(?:order|meal|purchase)\b"
                  r"|\bhow was your\b|\brate your\b",
     "viewed": r"\byou (?:viewed|saved|looked at|browsed|liked|wishlisted)\b"
               r"|\bon your wishlist\b",
