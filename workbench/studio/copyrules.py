@@ -173,8 +173,8 @@ _LOWER_FIRST = re.compile(r"^(Until|Till|By|Before|Ends?|This|Today|Tonight|Tomo
 def deadline_phrase(msg: Mapping[str, Any]) -> str:
     """The original's own deadlines, verbatim and in order ("until 30 September"); "" when it
     has none. The rules engine never adds one: a deadline is part of the offer, not a style."""
-    found = [_LOWER_FIRST.sub(lambda m: m.group(1).lower(), d.strip())
-             for d in grounding.offer_dates(message_text(msg))]
+    found = [re.sub(r"^til\b", "until", _LOWER_FIRST.sub(lambda m: m.group(1).lower(), d.strip()),
+                    flags=re.IGNORECASE) for d in grounding.offer_dates(message_text(msg))]
     out: list[str] = []
     for d in found:
         a = f" {grounding.anchor(d)} "
@@ -270,6 +270,7 @@ def _title(v: SegmentVoice, msg: Mapping[str, Any], offer: str, segment: str | N
         if not offer and "{offer_title}" in template:
             continue
         t = _fill(template, msg, offer)
+        t = t[0].upper() + t[1:] if t else t
         if (not limit or len(t) <= limit) and _grounded(t, msg, segment):
             return t
     t = str(msg.get("merchant") or "")

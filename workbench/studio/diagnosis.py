@@ -81,7 +81,7 @@ EMOTIONAL = _rx(r"\bwe love you\b", r"\blove you so\b", r"\byou'?re family\b",
                 r"\bghosted\b", r"\bhow dare\b", r"\bdon'?t you dare\b", r"\bmissed u\b",
                 r"\byou look great\b", r"\bbest human\b", r"\bfrankly\b", r"\bseriously\?",
                 r"\bwhy haven'?t you\b", r"\bare you ignoring\b", r"\bagain\?\?",
-                r"\bfinal warning\b", r"\bfeel so close\b", r"\byou again\b")
+                r"\bfinal warning\b", r"\bfeel so close\b", r"\byou again\?")
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 VAGUE = _rx(r"\bspecial\b", r"\bsurprise\b", r"\brewards?\b", r"\bbonus\b", r"\bgift\b",
             r"\bperks?\b", r"\bdeals?\b", r"\bsavings?\b", r"\boffers?\b", r"\bdiscount\b",

@@ -35,7 +35,7 @@ _WHEN = (rf"(?:{_DATE}|{_TIME}(?:\s+(?:tonight|today|tomorrow))?|{_DAYS}\b|tonig
          rf"|tomorrow|the end of (?:today|the day|the week|the month|{_MONTHS})"
          rf"|end of (?:day|week|month)|in \d+ (?:hours?|days?)\b|\d{{1,2}}\b)")
 _DEADLINE = re.compile(
-    rf"\b(?:until|till|by|before|ends?|ending|expires?|valid (?:until|till))\s+(?:at\s+|on\s+)?"
+    rf"\b(?:until|till|til|by|before|ends?|ending|expires?|valid (?:until|till))\s+(?:at\s+|on\s+)?"
     rf"{_WHEN}"
     rf"|\b(?:within|in the next|for the next|over the next)\s+\d+\s+(?:hours?|days?|minutes?)\b"
     rf"|\b\d+\s+(?:hours?|days?)\s+(?:only|left)\b"
@@ -108,17 +108,19 @@ RELATIONSHIPS: dict[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) for
     "lapsed": r"\bmissed you\b|\bmiss you\b|\bwelcome back\b|\bbeen a while\b|\bit'?s been\b"
               r"|\bsince your last\b|\bcome back\b|\bhaven'?t seen you\b|\bold friend\b",
     "returning": r"\bagain\b|\byour usual\b|\bre-?order\b|\byour (?:favourites|favorites|go-to)\b"
-                 r"|\byour (?:last|next|second) (?:order|basket|visit)\b|\bcoming back\b",
+                 r"|\byour (?:last|next|second) (?:order|basket|visit)\b|\bcoming back\b"
+                 r"|\bback for more\b|\bgood to see you back\b",
     "regular": r"\bregulars?\b|\bloyal\b|\bsticking with\b|\bsince day one\b"
                r"|\border (?:from \S+(?: \S+)? )?(?:so )?often\b|\bevery week\b|\blong-?time\b"
-               r"|\bvalued customer\b|\bVIP\b",
+               r"|\bvalued customer\b|\bVIP\b|\bsince the beginning\b|\byou'?ve been with\b"
+               r"|\bfor years\b",
     "follower": r"\bfollow(?:ing|ers?|ed)\b",
     "cart": r"\byour (?:cart|basket|bag)\b|\b(?:in|from) (?:your|the) cart\b|\bforgot something"
             r"|\bleft (?:it|them|something|items?) (?:behind|in)\b|\bcheckout\b",
     "unpaid": r"\bpayment\b|\bpay now\b|\btap to pay\b|\bpay (?:by|within|before)\b|\bunpaid\b"
               r"|\bnot (?:yet )?paid\b|\bfinish paying\b",
     "delivered": r"\b(?:was|been|got|has been) delivered\b"
-                 r"|\byour (?:[\w-]+ ){0,3}(?:has |have |just )?arrived\b|\bthanks for (?:your|the) "
+                 r"|\byour (?:[\w-]+ ){0,3}(?:has |have |just )?arrived\b|\bhope you enjoyed\b|\bthanks for (?:your|the) "
                  r"(?:\w+ )?(?:order|purchase)\b|\benjoy(?:ed)? your (?:\w+ )?(?:order|meal|purchase)\b"
                  r"|\bhow was your\b|\brate your\b",
     "viewed": r"\byou (?:viewed|saved|looked at|browsed|liked|wishlisted)\b"
@@ -158,9 +160,9 @@ def deadlines(text: str) -> list[str]:
     return [text[a:b] for a, b in spans]
 
 
-_CONNECTIVE = re.compile(r"^(?:until|till|by|before|ends?|ending|expires?|valid (?:until|till)|"
-                         r"within|in the next|for the next|over the next)\s+(?:at\s+|on\s+)?",
-                         re.IGNORECASE)
+_CONNECTIVE = re.compile(rf"^(?:until|till|til|by|before|ends?|ending|expires?|valid (?:until|till)|"
+                         rf"within|in the next|for the next|over the next|(?:all|in)(?= {_MONTHS}))"
+                         rf"\s+(?:at\s+|on\s+)?", re.IGNORECASE)
 
 
 def anchor(deadline: str) -> str:
@@ -416,7 +418,8 @@ def lost(text: str, original: Mapping[str, Any]) -> list[str]:
     return out
 
 
-_NOT_OFFER = re.compile(r"\b(arrived|landed|launched|opened|ago|last|since)\b", re.IGNORECASE)
+_NOT_OFFER = re.compile(r"\b(new|arrived|landed|launched|opened|ago|last|since|back)\b",
+                        re.IGNORECASE)
 
 
 def offer_dates(text: str) -> list[str]:

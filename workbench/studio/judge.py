@@ -85,7 +85,7 @@ class Reference:
         if self.centroid is None:
             return 0.5
         v = self.embedder.encode([_text(msg)])[0]
-        return float(min(1.2, max(0.0, float(v @ self.centroid) / self.typical)))
+        return float(min(2.0, max(0.0, float(v @ self.centroid) / self.typical)))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -106,7 +106,7 @@ def signals(msg: Mapping[str, Any], original: Mapping[str, Any], segment: str | 
 def composite(s: Mapping[str, Any]) -> float:
     """One number for a pairwise choice: similarity, readability and length fit, minus a full
     point per unsupported claim and half a point per lost offer fact."""
-    ease = min(1.0, max(0.0, s["reading_ease"] / 80))
+    ease = min(1.2, max(0.0, s["reading_ease"] / 80))
     return (0.45 * s["similarity"] + 0.3 * ease + 0.25 * s["length_fit"]
             - 1.0 * len(s["unsupported"]) - 0.5 * len(s["lost"]))
 
