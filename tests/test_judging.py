@@ -162,3 +162,42 @@ def test_marketer_table_gives_the_agreement_with_the_model_judge_an_interval(sto
     lo, hi = Wilson(1, 1).bounds
     assert (row["agreement_pct"], row["agreement_ci_low_pct"], row["agreement_ci_high_pct"]) == (
         100.0, pytest.approx(100 * lo), pytest.approx(100 * hi))
+
+
+def _heuristic(store):
+    from workbench.studio import judge
+    studio = Studio(store, configs={}, embedder=LexicalEmbedder())
+    msg = next(t for t in store.templates() if t["seed_key"] == "msg-nb-04")
+    ref = judge.Reference.of(studio._band("new_buyers", "strong"), studio.embedder)
+    return judge, msg, ref, studio._limits(msg)
+
+
+def test_heuristic_judge_prefers_the_grounded_draft_to_one_with_an_invented_deadline(store):
+    judge, msg, ref, lim = _heuristic(store)
+    honest = {"title": "Thanks for your first order!",
+              "body": "Your next Bros burger is RM4 off over RM20. Order now."}
+    invented = dict(honest, body="Your next Bros burger is RM4 off over RM20, today only. "
+                    "Order now.")
+    assert judge.compare(honest, invented, msg, "new_buyers", ref, lim)["choice"] == "A"
+    assert judge.compare(invented, honest, msg, "new_buyers", ref, lim)["choice"] == "B"
+    s = judge.score(invented, msg, "new_buyers", ref, lim)
+    assert s["audience_score"] == 1 and s["signals"]["unsupported"] == ["today only"]
+
+
+def test_heuristic_judge_does_not_read_the_diagnosis_cues(store):
+    """A hedge is what the diagnosis flags; the judge only sees its measurable cost."""
+    judge, msg, ref, lim = _heuristic(store)
+    plain = {"title": "Thanks!", "body": "RM4 off your next order over RM20. Order now."}
+    hedged = {"title": "Thanks!", "body": "RM4 off your next order over RM20. Maybe later."}
+    s_plain = judge.signals(plain, msg, "new_buyers", ref, lim)
+    s_hedged = judge.signals(hedged, msg, "new_buyers", ref, lim)
+    assert set(s_plain) == {"similarity", "reading_ease", "length_fit", "unsupported", "lost"}
+    assert s_hedged["unsupported"] == [] and s_hedged["lost"] == []
+    import inspect
+    assert "diagnosis" not in inspect.getsource(judge).split('"""', 2)[2]
+
+
+def test_offline_evaluation_is_labelled_a_heuristic_judge_and_asks_both_orders(store, made):
+    ev = made["msg-nb-04"]["evaluation"]
+    assert ev["engine"].startswith("Heuristic judge")
+    assert [p["order"] for p in ev["pairwise"]] == ["original as A", "rewrite as A"]

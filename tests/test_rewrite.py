@@ -240,6 +240,28 @@ def test_model_rewrite_that_drops_the_offer_is_rejected_and_retried(store):
     assert r["error_type"] == "misaligned_tone"
 
 
+INVENTS = {"title": "Today only!", "preheader": "",
+           "body": "Your next Bros burger is RM4 off over RM20, today only. Start your weekly "
+                   "shop now."}
+
+
+def test_model_rewrite_with_an_invented_claim_is_rejected_and_retried_with_the_reasons(store):
+    script = Script([INVENTS, GOOD])
+    with ScriptedServer(default=script) as server:
+        r = _model_studio(store, server).rewrite_one(by_key(store, "msg-nb-04")["id"], "t")
+        rewrite_prompts = [q["messages"][-1]["content"] for q in server.requests
+                           if _role(q) == "rewrite"]
+    assert r["attempts"] == 2 and r["rewrite"] == GOOD
+    reasons = r["rejected"][0]["reasons"]
+    assert any(x.startswith("it claims 'Today only' (deadline)") for x in reasons), reasons
+    assert any(x.startswith("it claims 'weekly shop' (category)") for x in reasons), reasons
+    claims = r["rejected"][0]["grounding"]["claims"]
+    assert {(c["kind"], c["text"]) for c in claims if not c["supported"]} == {
+        ("deadline", "Today only"), ("deadline", "today only"), ("category", "weekly shop")}
+    assert "it claims 'Today only' (deadline)" in rewrite_prompts[1]
+    assert r["diagnosis"]["grounding"]["ok"] is True
+
+
 def test_model_rewrite_over_the_channel_limit_is_rejected(store):
     long = dict(GOOD, body=GOOD["body"] + " " + "Really tasty. " * 12)
     script = Script([long, GOOD])

@@ -150,7 +150,11 @@ def rewrite_prompt(msg: Mapping[str, Any], segment: Mapping[str, Any], diagnosis
     else:
         user += ("\nNo reference messages fit; improve clarity, structure and incentive framing, "
                  "with a more engaging tone and a clear incentive.\n")
-    user += (f"\nThe rewrite must keep: {', '.join(keep) or 'the original intent'}.\n"
+    user += (f"\nThe rewrite must keep: {', '.join(keep) or 'the original intent'}, with every "
+             "promo code and date written exactly as in the original.\nState only what the "
+             "original or the voucher says: add no deadline, urgency, free perk, number, code or "
+             "product the original does not have, and no statement about the reader's history "
+             "that does not fit the segment.\n"
              'Return {"title": ..., "preheader": ..., "body": ...} (empty strings for fields the '
              "channel does not have).")
     if feedback:
