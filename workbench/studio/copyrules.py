@@ -245,6 +245,32 @@ def _keep_sentence(s: str, msg: Mapping[str, Any], segment: str | None) -> bool:
 _PRODUCT_HOOK = re.compile(r"\b(new|fresh|arrived|collection|stock|menu|range)\b", re.IGNORECASE)
 
 
+def _own_offer_sentence(body_sentences: Sequence[str], voucher: str, msg: Mapping[str, Any],
+                        segment: str | None) -> str:
+    """The original's sentence that states the voucher's every amount, when it shows no flaw
+    and fits the segment; "" otherwise (the offer is then rebuilt from the voucher)."""
+    need = set(amounts(voucher))
+    rel = voice(segment).relationship
+    for s in body_sentences:
+        if not need or not need <= set(amounts(s)) or len(s) > 120:
+            continue
+        if any(p.search(s) for p in (HEDGE, VAGUE, FORMAL, CASUAL, EMOTIONAL, NEW_FRAMING,
+                                     PARTNER)):
+            continue
+        if FIRST_OFFER.search(s) and rel in (RETURNING, LOYAL, FIRST):
+            continue
+        letters = [c for c in s if c.isalpha()]
+        if not s[0].isupper() or sum(c.isupper() for c in letters) > len(letters) / 2:
+            continue
+        if re.search(r"\b(them|those|these|it|this one)\b", s, re.IGNORECASE):
+            continue
+        if any(not m.startswith("the amount") for m in Intent.of(msg).missing(s)):
+            continue  # it must name the voucher's product and perk too
+        if _grounded(s, msg, segment):
+            return s if s.endswith((".", "!")) else s + "."
+    return ""
+
+
 @dataclass(frozen=True)
 class Draft:
     title: str
@@ -311,7 +337,14 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
     if opener and not _grounded(opener, msg, segment):
         opener = ""
     offer_sentence = ""
-    if offer:
+    own = _own_offer_sentence(body_sentences, voucher, msg, segment)
+    if own:  # the merchant's own words for the offer keep its product detail
+        offer_sentence = own
+        if deadline and grounding.lost(own, {"body": deadline}):
+            offer_sentence = own.rstrip(".!") + ", " + deadline + "."
+        kept = [k for k in kept if k != own]
+        carry = [c for c in carry if c != own]
+    elif offer:
         offer_sentence = offer
         if deadline and grounding.lost(offer, {"body": deadline}):
             offer_sentence += ", " + deadline
