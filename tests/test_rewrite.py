@@ -428,3 +428,65 @@ def test_ranking_within_merchant_compares_a_message_with_its_own_merchant_only(s
                 body="RM4 off over RM20 until Sunday. Grab it now.")
     listed = offline(store, by_merchant=True, thresholds=half).weak_messages("new_buyers")
     assert list(listed["template_id"]) == [weak["id"]]
+
+
+# -- truthful rewrites ---------------------------------------------------------------------------
+
+def test_rules_engine_makes_no_unsupported_claim_and_keeps_codes_and_dates(store):
+    """Every flawed seed message and every message of the tuning set."""
+    from workbench.studio import dataset
+    studio = offline(store)
+    ids = [t["id"] for t in flawed(store)]
+    for r in dataset.load("tuning"):
+        ids.append(store.insert_template({**{k: r[k] for k in (
+            "segment", "channel", "title", "body", "merchant", "product_category", "voucher")},
+            "name": r["id"]}, "tester"))
+    bad = {}
+    for tid in ids:
+        msg = store.template(tid)
+        out = studio.rewrite_one(tid, "tester")
+        g = grounding.check(out["rewrite"], msg)
+        if not g.ok:
+            bad[tid] = g.problems()
+    assert bad == {}
+
+
+def test_a_date_survives_whole_and_no_deadline_is_added(store):
+    pp = by_key(store, "msg-pp-03")  # "... until 30 September."
+    body = offline(store).rewrite_one(pp["id"], "t")["rewrite"]["body"]
+    assert "until 30 September" in body
+    nb = by_key(store, "msg-nb-04")  # no deadline anywhere
+    draft = offline(store).rewrite_one(nb["id"], "t")["rewrite"]
+    assert [c for c in grounding.check(draft, nb).claims if c.kind == "deadline"] == []
+
+
+def test_a_promo_code_survives_the_first_order_reframing(store):
+    fb = by_key(store, "msg-fb-02")  # frequent buyers, "... first-time order ... code BROSNEW"
+    body = offline(store).rewrite_one(fb["id"], "t")["rewrite"]["body"]
+    assert "BROSNEW" in body and "first" not in body.lower()
+
+
+def test_an_exemplar_closing_line_is_borrowed_only_within_its_product_category(store):
+    msg = {**by_key(store, "msg-aof-02")}  # Glow Beauty Bar, retail
+    other = {"id": 1, "product_category": "restaurants", "body": "Thanks. Order breakfast now."}
+    same = {"id": 2, "product_category": "retail", "body": "Thanks. Grab your glow now."}
+    d = diag.diagnose(msg, msg["segment"])
+    assert not rules.rewrite(msg, msg["segment"], d, [other]).body.endswith(
+        "Order breakfast now.")
+    assert rules.rewrite(msg, msg["segment"], d, [same]).body.endswith("Grab your glow now.")
+    wrong_word = {"id": 3, "product_category": "retail", "body": "Start your weekly shop."}
+    assert "weekly shop" not in rules.rewrite(msg, msg["segment"], d, [wrong_word]).body
+
+
+def test_relationship_framing_follows_the_segment(store):
+    tid = store.insert_template({"name": "Patty Lab regulars", "segment": "frequent_buyers",
+                                 "channel": "push", "title": "First time here?",
+                                 "body": "New to Patty Lab? Smash burgers are RM5 off over RM25. "
+                                         "Order now.", "merchant": "Patty Lab",
+                                 "product_category": "burger restaurant",
+                                 "voucher": "RM5 off min spend RM25"}, "t")
+    draft = offline(store).rewrite_one(tid, "t")["rewrite"]
+    text = (draft["title"] + " " + draft["body"]).lower()
+    assert "first time" not in text and "new to" not in text
+    assert "weekly shop" not in text and "breakfast" not in text
+    assert "RM5" in draft["body"] and "RM25" in draft["body"]
