@@ -22,8 +22,8 @@ from typing import Any
 
 from workbench.studio import grounding
 from workbench.studio.diagnosis import (
-    CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, VAGUE,
-    has_cta)
+    CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, SAME_ITEM,
+    VAGUE, has_cta)
 from workbench.studio.voices import (
     FIRST, LOYAL, NEW, RETURNING, TRANSACTION, SegmentVoice, voice)
 
@@ -355,6 +355,9 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
     if PARTNER.search(voucher + " " + original_body):
         notes.append("partner offer kept as the original intends; consider an offer from the "
                      "merchant itself")
+    elif segment == "post_purchase" and SAME_ITEM.search(voucher + " " + original_body):
+        notes.append("offer on the item the reader just bought kept as the original intends; "
+                     "consider one on something that goes with it")
     parts = [p for p in [opener, *kept, *carry, offer_sentence] if p]
     if not offer_sentence and not carry:
         # no voucher: keep the original's concrete sentences (amounts, deadlines) as they are
