@@ -110,6 +110,11 @@ def rewrite_card(store, r: dict) -> None:
     for rej in r["rejected"]:
         st.warning("Rejected draft: " + rej["draft"].get("body", "") + " — "
                    + "; ".join(rej["reasons"]))
+    checked = r["diagnosis"].get("grounding") or {}
+    if checked.get("claims"):
+        st.caption("Claims checked: " + "; ".join(
+            f"{'✓' if c['supported'] else '✗'} {c['kind']} '{c['text']}' ({c['reason']})"
+            for c in checked["claims"]))
     if r["status"] == "proposed":
         b1, b2, b3 = st.columns(3)
         try:
@@ -142,18 +147,21 @@ def rewrites_tab(store, segment: str) -> None:
 
 def judging_tab(store, segment: str) -> None:
     judge = ui.actor()
-    done = {j["rewrite_id"] for j in judging.judgments(store) if j["judge"] == judge}
-    todo = [r for r in rw.rewrites(store, segment) if r["id"] not in done
-            and r["status"] != "dismissed"]
+    queue = judging.blind_queue(store, judge, segment)  # others' rewrites, random order and side
     last = st.session_state.pop("studio_reveal", None)
     if last:
         st.success(last)
-    if not todo:
-        st.info(f"Nothing left for {judge} to judge in this segment.")
+    if not queue:
+        own = judging.waiting_for_colleagues(store, judge, segment)
+        st.info(f"Nothing left for {judge} to judge in this segment."
+                + (f" {own} rewrite(s) you made wait for a colleague's blind judgment."
+                   if own else ""))
         return
-    r = todo[0]
     orders = st.session_state.setdefault("studio_orders", {})
-    position = orders.setdefault(r["id"], judging.blind_order())
+    item = next((q for q in queue if q.rewrite_id in orders), queue[0])
+    todo = queue
+    r = rw.rewrite_row(store, item.rewrite_id)
+    position = orders.setdefault(r["id"], item.rewrite_position)
     pair = judging.blind_pair(store, r["id"], position)
     channel = store.template(r["template_id"])["channel"]
     st.markdown(f"Which message would you rather send to **{segment}**? "

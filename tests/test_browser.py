@@ -171,6 +171,11 @@ def test_rewrite_studio_rewrites_judges_blind_and_reveals(page, app_server):
         has_text=json.loads(body)["body"]).first).to_be_visible()
     expect(page.get_by_text("Blind verdict of the model judge").first).to_be_visible()
     page.get_by_role("tab", name="Blind judging").click()
+    expect(page.get_by_text("wait for a colleague's blind judgment")).to_be_visible()
+    name = page.get_by_label("Your name")  # one's own rewrite is not blind: a colleague judges
+    name.fill("colleague")
+    name.press("Enter")
+    page.get_by_role("tab", name="Blind judging").click()
     expect(page.get_by_text("Message A", exact=True)).to_be_visible()
     page.locator('[data-testid="stRadio"]').filter(has_text="Your pick").get_by_text(
         "No preference").click()

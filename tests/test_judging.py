@@ -13,11 +13,13 @@ from workbench import ValidationError
 from workbench.studio.judging import (
     Wilson,
     blind_order,
+    blind_queue,
     blind_pair,
     judgments,
     marketer_table,
     model_table,
     record_judgment,
+    waiting_for_colleagues,
 )
 from workbench.studio.pipeline import Studio
 
@@ -116,3 +118,86 @@ def test_marketer_table_counts_blind_choices_with_wilson_and_agreement(store, ma
     assert row["agreement_pct"] == pytest.approx(100 * expect)
     overall = df.loc["Overall"]
     assert overall["judgments"] == 4 and overall["no_preference"] == 1
+
+
+def test_blind_queue_leaves_out_ones_own_rewrites_and_runs_and_what_was_revealed(store):
+    studio = Studio(store, configs={}, embedder=LexicalEmbedder())
+    ids = {t["seed_key"]: t["id"] for t in store.templates()}
+    mine = studio.rewrite_one(ids["msg-nb-04"], "ana")
+    theirs = studio.rewrite_one(ids["msg-nf-02"], "ben")
+    run = studio.run_segment("post_purchase", "ana", template_ids=[ids["msg-pp-04"]])
+    in_anas_run = run["rewrites"][0]
+    assert {q.rewrite_id for q in blind_queue(store, "ana")} == {theirs["id"]}
+    assert {q.rewrite_id for q in blind_queue(store, "ben")} == {mine["id"], in_anas_run["id"]}
+    assert waiting_for_colleagues(store, "ana") == 2
+    record_judgment(store, theirs["id"], "ana", "A", "A")
+    assert blind_queue(store, "ana") == []  # judged, so revealed: never shown again
+    assert {q.rewrite_id for q in blind_queue(store, "ben", "new_buyers")} == {mine["id"]}
+    with pytest.raises(ValidationError, match="judge"):
+        blind_queue(store, " ")
+
+
+def test_blind_queue_order_and_sides_are_random():
+    from store import open_store
+    from workbench.library.seed import seed
+    with open_store(":memory:") as s:
+        seed(s)
+        studio = Studio(s, configs={}, embedder=LexicalEmbedder())
+        for t in [t for t in s.templates() if t["meta"].get("flaw")][:6]:
+            studio.rewrite_one(t["id"], "batch")
+        orders = {tuple(q.rewrite_id for q in blind_queue(s, "ana", rng=random.Random(k)))
+                  for k in range(20)}
+        sides = [q.rewrite_position for k in range(20)
+                 for q in blind_queue(s, "ana", rng=random.Random(k))]
+    assert len(orders) > 10
+    assert 0.3 < sides.count("A") / len(sides) < 0.7
+
+
+def test_marketer_table_gives_the_agreement_with_the_model_judge_an_interval(store, made):
+    r = made["msg-nb-04"]
+    verdict = r["evaluation"]["verdict"]
+    agree = {"rewrite": "A", "original": "B", "tie": "none"}[verdict]
+    record_judgment(store, r["id"], "ana", "A", agree)
+    row = marketer_table(store).set_index("segment").loc["Overall"]
+    lo, hi = Wilson(1, 1).bounds
+    assert (row["agreement_pct"], row["agreement_ci_low_pct"], row["agreement_ci_high_pct"]) == (
+        100.0, pytest.approx(100 * lo), pytest.approx(100 * hi))
+
+
+def _heuristic(store):
+    from workbench.studio import judge
+    studio = Studio(store, configs={}, embedder=LexicalEmbedder())
+    msg = next(t for t in store.templates() if t["seed_key"] == "msg-nb-04")
+    ref = judge.Reference.of(studio._band("new_buyers", "strong"), studio.embedder)
+    return judge, msg, ref, studio._limits(msg)
+
+
+def test_heuristic_judge_prefers_the_grounded_draft_to_one_with_an_invented_deadline(store):
+    judge, msg, ref, lim = _heuristic(store)
+    honest = {"title": "Thanks for your first order!",
+              "body": "Your next Bros burger is RM4 off over RM20. Order now."}
+    invented = dict(honest, body="Your next Bros burger is RM4 off over RM20, today only. "
+                    "Order now.")
+    assert judge.compare(honest, invented, msg, "new_buyers", ref, lim)["choice"] == "A"
+    assert judge.compare(invented, honest, msg, "new_buyers", ref, lim)["choice"] == "B"
+    s = judge.score(invented, msg, "new_buyers", ref, lim)
+    assert s["audience_score"] == 1 and s["signals"]["unsupported"] == ["today only"]
+
+
+def test_heuristic_judge_does_not_read_the_diagnosis_cues(store):
+    """A hedge is what the diagnosis flags; the judge only sees its measurable cost."""
+    judge, msg, ref, lim = _heuristic(store)
+    plain = {"title": "Thanks!", "body": "RM4 off your next order over RM20. Order now."}
+    hedged = {"title": "Thanks!", "body": "RM4 off your next order over RM20. Maybe later."}
+    s_plain = judge.signals(plain, msg, "new_buyers", ref, lim)
+    s_hedged = judge.signals(hedged, msg, "new_buyers", ref, lim)
+    assert set(s_plain) == {"similarity", "reading_ease", "length_fit", "unsupported", "lost"}
+    assert s_hedged["unsupported"] == [] and s_hedged["lost"] == []
+    import inspect
+    assert "diagnosis" not in inspect.getsource(judge).split('"""', 2)[2]
+
+
+def test_offline_evaluation_is_labelled_a_heuristic_judge_and_asks_both_orders(store, made):
+    ev = made["msg-nb-04"]["evaluation"]
+    assert ev["engine"].startswith("Heuristic judge")
+    assert [p["order"] for p in ev["pairwise"]] == ["original as A", "rewrite as A"]

@@ -9,6 +9,8 @@ import pytest
 
 from tests.scripted_server import ScriptedServer
 from workbench.studio import copyrules as rules
+from workbench.studio import diagnosis as diag
+from workbench.studio import grounding
 from workbench.studio.embeddings import LexicalEmbedder, search
 from workbench import LibraryFrozenError, ValidationError
 from workbench.studio.llm import BackendConfig, LLMError
@@ -38,14 +40,10 @@ def offline(store, **kw):
     return Studio(store, configs={}, embedder=LEX, **kw)
 
 
-def judged(studio, msg, draft):
-    return rules.score(studio._judge_view(msg, draft), msg["segment"])
-
-
 # -- diagnosis ---------------------------------------------------------------------------------
 
 def test_rules_diagnosis_names_the_error_type_of_every_flawed_seed_message(store):
-    wrong = {t["seed_key"]: (t["meta"]["flaw"], rules.diagnose(t, t["segment"])["error_type"])
+    wrong = {t["seed_key"]: (t["meta"]["flaw"], diag.diagnose(t, t["segment"])["error_type"])
              for t in flawed(store)}
     wrong = {k: v for k, v in wrong.items() if v[0] != v[1]}
     assert len(flawed(store)) == 19
@@ -81,16 +79,16 @@ def test_rules_rewrite_fixes_each_error_type_and_keeps_the_offer(store, error_ty
         draft = r["rewrite"]
         assert rules.Intent.of(msg).missing(draft) == [], (msg["seed_key"], draft)
         assert studio.check(msg, draft) == []
-        left = {f.error_type for f in rules.findings(studio._judge_view(msg, draft),
-                                                       msg["segment"])}
+        left = {f.error_type for f in diag.findings(studio._judge_view(msg, draft),
+                                                      msg["segment"])}
         partner = "partner" in (msg["voucher"] + msg["body"]).lower()
         if partner:  # the offer itself is the flaw; the rules keep it and say so
             assert any("partner offer" in n for n in r["diagnosis"]["notes"])
         else:
             assert error_type not in left, (msg["seed_key"], draft, left)
-        before, after = judged(studio, msg, msg), judged(studio, msg, draft)
-        total = lambda s: s["audience_score"] + s["marketing_score"]
-        assert total(after) > total(before) or partner, (msg["seed_key"], before, after)
+        assert grounding.check(draft, msg).ok, (msg["seed_key"], draft)
+        assert r["diagnosis"]["grounding"]["ok"] is True
+        assert r["evaluation"]["engine"].startswith("Heuristic judge")
         assert r["chrf"] is not None and 0 <= r["chrf"] <= 100
         assert r["cosine"] is not None and -1 <= r["cosine"] <= 1
 
@@ -127,7 +125,7 @@ def test_in_group_path_learns_from_the_same_merchants_strong_message(store):
     r = offline(store).rewrite_one(weak["id"], "tester")
     assert r["path"] == "in_group"
     assert [e["id"] for e in r["exemplars"]] == [strong]
-    assert "until sunday" in r["rewrite"]["body"].lower()
+    assert "sunday" not in r["rewrite"]["body"].lower()  # an exemplar's deadline is not ours
     assert r["rewrite"]["body"].endswith("Grab it now.")
     assert f"closing prompt from exemplar #{strong}" in r["diagnosis"]["notes"]
 
@@ -219,7 +217,7 @@ def _model_studio(store, server, **kw):
 
 
 GOOD = {"title": "Thanks for your first order!", "preheader": "",
-        "body": "Your next Bros burger is RM4 off over RM20 this week. Order now."}
+        "body": "Your next Bros burger is RM4 off over RM20. Order now."}
 DROPS_OFFER = {"title": "Thanks!", "preheader": "", "body": "Come back for another burger. "
                "Order now."}
 
@@ -240,6 +238,28 @@ def test_model_rewrite_that_drops_the_offer_is_rejected_and_retried(store):
     assert "it dropped the amount RM4" in rewrite_prompts[1]
     assert r["diagnosis"]["error_type"] == "misaligned_tone"
     assert r["error_type"] == "misaligned_tone"
+
+
+INVENTS = {"title": "Today only!", "preheader": "",
+           "body": "Your next Bros burger is RM4 off over RM20, today only. Start your weekly "
+                   "shop now."}
+
+
+def test_model_rewrite_with_an_invented_claim_is_rejected_and_retried_with_the_reasons(store):
+    script = Script([INVENTS, GOOD])
+    with ScriptedServer(default=script) as server:
+        r = _model_studio(store, server).rewrite_one(by_key(store, "msg-nb-04")["id"], "t")
+        rewrite_prompts = [q["messages"][-1]["content"] for q in server.requests
+                           if _role(q) == "rewrite"]
+    assert r["attempts"] == 2 and r["rewrite"] == GOOD
+    reasons = r["rejected"][0]["reasons"]
+    assert any(x.startswith("it claims 'Today only' (deadline)") for x in reasons), reasons
+    assert any(x.startswith("it claims 'weekly shop' (category)") for x in reasons), reasons
+    claims = r["rejected"][0]["grounding"]["claims"]
+    assert {(c["kind"], c["text"]) for c in claims if not c["supported"]} == {
+        ("deadline", "Today only"), ("deadline", "today only"), ("category", "weekly shop")}
+    assert "it claims 'Today only' (deadline)" in rewrite_prompts[1]
+    assert r["diagnosis"]["grounding"]["ok"] is True
 
 
 def test_model_rewrite_over_the_channel_limit_is_rejected(store):
@@ -408,3 +428,65 @@ def test_ranking_within_merchant_compares_a_message_with_its_own_merchant_only(s
                 body="RM4 off over RM20 until Sunday. Grab it now.")
     listed = offline(store, by_merchant=True, thresholds=half).weak_messages("new_buyers")
     assert list(listed["template_id"]) == [weak["id"]]
+
+
+# -- truthful rewrites ---------------------------------------------------------------------------
+
+def test_rules_engine_makes_no_unsupported_claim_and_keeps_codes_and_dates(store):
+    """Every flawed seed message and every message of the tuning set."""
+    from workbench.studio import dataset
+    studio = offline(store)
+    ids = [t["id"] for t in flawed(store)]
+    for r in dataset.load("tuning"):
+        ids.append(store.insert_template({**{k: r[k] for k in (
+            "segment", "channel", "title", "body", "merchant", "product_category", "voucher")},
+            "name": r["id"]}, "tester"))
+    bad = {}
+    for tid in ids:
+        msg = store.template(tid)
+        out = studio.rewrite_one(tid, "tester")
+        g = grounding.check(out["rewrite"], msg)
+        if not g.ok:
+            bad[tid] = g.problems()
+    assert bad == {}
+
+
+def test_a_date_survives_whole_and_no_deadline_is_added(store):
+    pp = by_key(store, "msg-pp-03")  # "... until 30 September."
+    body = offline(store).rewrite_one(pp["id"], "t")["rewrite"]["body"]
+    assert "until 30 September" in body
+    nb = by_key(store, "msg-nb-04")  # no deadline anywhere
+    draft = offline(store).rewrite_one(nb["id"], "t")["rewrite"]
+    assert [c for c in grounding.check(draft, nb).claims if c.kind == "deadline"] == []
+
+
+def test_a_promo_code_survives_the_first_order_reframing(store):
+    fb = by_key(store, "msg-fb-02")  # frequent buyers, "... first-time order ... code BROSNEW"
+    body = offline(store).rewrite_one(fb["id"], "t")["rewrite"]["body"]
+    assert "BROSNEW" in body and "first" not in body.lower()
+
+
+def test_an_exemplar_closing_line_is_borrowed_only_within_its_product_category(store):
+    msg = {**by_key(store, "msg-aof-02")}  # Glow Beauty Bar, retail
+    other = {"id": 1, "product_category": "restaurants", "body": "Thanks. Order breakfast now."}
+    same = {"id": 2, "product_category": "retail", "body": "Thanks. Grab your glow now."}
+    d = diag.diagnose(msg, msg["segment"])
+    assert not rules.rewrite(msg, msg["segment"], d, [other]).body.endswith(
+        "Order breakfast now.")
+    assert rules.rewrite(msg, msg["segment"], d, [same]).body.endswith("Grab your glow now.")
+    wrong_word = {"id": 3, "product_category": "retail", "body": "Start your weekly shop."}
+    assert "weekly shop" not in rules.rewrite(msg, msg["segment"], d, [wrong_word]).body
+
+
+def test_relationship_framing_follows_the_segment(store):
+    tid = store.insert_template({"name": "Patty Lab regulars", "segment": "frequent_buyers",
+                                 "channel": "push", "title": "First time here?",
+                                 "body": "New to Patty Lab? Smash burgers are RM5 off over RM25. "
+                                         "Order now.", "merchant": "Patty Lab",
+                                 "product_category": "burger restaurant",
+                                 "voucher": "RM5 off min spend RM25"}, "t")
+    draft = offline(store).rewrite_one(tid, "t")["rewrite"]
+    text = (draft["title"] + " " + draft["body"]).lower()
+    assert "first time" not in text and "new to" not in text
+    assert "weekly shop" not in text and "breakfast" not in text
+    assert "RM5" in draft["body"] and "RM25" in draft["body"]

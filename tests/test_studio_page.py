@@ -50,6 +50,8 @@ def test_blind_judgment_is_stored_then_revealed(db_path):
     at.button(key="rewrite_all").click().run()
     with open_store(db_path) as s:
         (r,) = rw.rewrites(s, "new_buyers")
+    assert any("wait for a colleague" in i.value for i in at.info)  # one's own: not blind
+    at.text_input(key="actor").set_value("colleague").run()
     position = at.session_state["studio_orders"][r["id"]]
     at.radio(key=f"choice_{r['id']}").set_value(position)
     at.button[[b.label for b in at.button].index("Submit blind judgment")].click().run()

@@ -1,13 +1,16 @@
-"""The offline rules engine of the rewrite studio: copy features, intent, diagnosis, rewrite, judge.
+"""The offline rules engine of the rewrite studio: copy features, intent and the rules rewrite.
 
-With no model configured, all four studio agents run on these rules. They encode the review sheet
-of the CRMAgent study (five error types, each with its indicators) and the traits the study found
-in top performers: a concrete incentive, a reason to act now, a direct call to action, and a
-voice that fits how well the reader knows the merchant. Everything here is deterministic and
-pure: the same message, segment and library give the same diagnosis and the same rewrite.
+With no model configured, the studio's writer runs on these rules (its diagnosis is in
+``diagnosis``, its judge in ``judge``, deliberately apart). The rewrite encodes the traits the
+CRMAgent study found in top performers: a concrete incentive, a direct call to action and a
+voice that fits how well the reader knows the merchant. It states only what the voucher, the
+original copy, the merchant and the segment support: every part of a rules draft passes the
+grounding check (``grounding``), so it never adds a deadline, a perk or a relationship the
+marketer did not give. Everything here is deterministic and pure.
 
 A model backend replaces the wording, never the guarantees: whoever wrote a rewrite, its offer
-and numbers are checked by :func:`Intent.missing` and its lengths by :func:`fit_check`.
+and numbers are checked by :func:`Intent.missing`, its claims by ``grounding.check`` and its
+lengths by :func:`fit_check`.
 """
 
 from __future__ import annotations
@@ -17,99 +20,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-ERROR_TYPES: dict[str, str] = {
-    "audience_assumption_error": "Audience assumption error",
-    "weak_call_to_action": "Weak call to action",
-    "vague_incentive": "Vague incentive",
-    "misaligned_tone": "Misaligned tone",
-    "irrelevant_offer": "Irrelevant offer",
-}
+from workbench.studio import grounding
+from workbench.studio.diagnosis import (
+    CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, SAME_ITEM,
+    VAGUE, has_cta)
+from workbench.studio.voices import (
+    FIRST, LOYAL, NEW, RETURNING, TRANSACTION, SegmentVoice, voice)
 
-# -- what each audience segment knows of the merchant ------------------------------------------
-
-NEW, FIRST, RETURNING, LOYAL, TRANSACTION = "new", "first", "returning", "loyal", "transaction"
-
-
-@dataclass(frozen=True)
-class SegmentVoice:
-    """How to speak to a segment: its relationship with the merchant, an opener, a prompt."""
-
-    relationship: str
-    title: str          # {merchant}, {offer}, {product} are filled in
-    opener: str         # first sentence of the body; "" for none
-    cta: str            # imperative fallback when the library has no fitting CTA atom
-    urgency: str = "this week only"
-    nudge: str = ""     # closing reason to act when there is no voucher to state
-
-
-VOICES: dict[str, SegmentVoice] = {
-    "potential_new_customers": SegmentVoice(
-        NEW, "{offer_title} at {merchant}", "New to {merchant}? Here's a welcome treat.",
-        "Order now"),
-    "new_buyers": SegmentVoice(
-        FIRST, "Thanks for your first order!", "Glad you tried {merchant}.", "Order again now"),
-    "lapsing_buyers": SegmentVoice(
-        RETURNING, "Your {merchant} favourites are waiting", "", "Reorder now"),
-    "abandoned_cart": SegmentVoice(
-        TRANSACTION, "Your cart is still waiting", "The items you picked are saved in your cart.",
-        "Complete your order now", "today"),
-    "unpaid_order": SegmentVoice(
-        TRANSACTION, "Your order is waiting for payment",
-        "Your order is reserved, but payment has not gone through yet.", "Pay now", "today",
-        "It stays reserved until the end of today."),
-    "post_purchase": SegmentVoice(
-        TRANSACTION, "Thanks for your order!", "We hope you enjoyed your order.", "Order again now"),
-    "price_drop": SegmentVoice(
-        TRANSACTION, "Price drop on {product}", "Something you looked at is now cheaper.",
-        "Buy now", "while stocks last"),
-    "active_old_followers": SegmentVoice(
-        LOYAL, "Thanks for following {merchant}", "Thanks for sticking with {merchant}.",
-        "Order now", "this weekend"),
-    "frequent_buyers": SegmentVoice(
-        LOYAL, "A thank-you for our regulars", "You order from {merchant} often, so this is for you.",
-        "Order now"),
-    "new_followers": SegmentVoice(
-        NEW, "Thanks for following {merchant}!", "Welcome to {merchant}.", "Order now"),
-    "repeat_buyers": SegmentVoice(
-        RETURNING, "Good to see you again at {merchant}", "Thanks for coming back to {merchant}.",
-        "Reorder now"),
-    "lapsed_14_30d": SegmentVoice(RETURNING, "It's been a couple of weeks", "", "Order now"),
-    "lapsed_31_90d": SegmentVoice(RETURNING, "A lot is new at {merchant}", "", "Order now"),
-    "dormant_90d_plus": SegmentVoice(
-        RETURNING, "Come back to {merchant}", "A lot has changed since your last visit.",
-        "Order now"),
-}
-DEFAULT_VOICE = SegmentVoice(RETURNING, "{offer_title} at {merchant}", "", "Order now")
-
-
-def voice(segment: str | None) -> SegmentVoice:
-    return VOICES.get(segment or "", DEFAULT_VOICE)
+__all__ = ["ERROR_TYPES", "FIRST", "LOYAL", "NEW", "RETURNING", "TRANSACTION", "SegmentVoice",
+           "voice", "Intent", "Draft", "rewrite", "fit_check", "channel_limits"]
 
 
 # -- copy features -------------------------------------------------------------------------------
 
 _AMOUNT = re.compile(r"RM\s?\d[\d,]*(?:\.\d+)?|\d+(?:\.\d+)?\s?%", re.IGNORECASE)
-_PAST = re.compile(r"\b(missed you|miss you|welcome back|again|your usual|last (order|basket|visit)"
-                   r"|since your last|it's been|old friend|come back)\b", re.IGNORECASE)
-_FIRST_FRAMING = re.compile(r"\b(for the first time|first time at|first haul|new customers?( get)?"
-                            r"|new to|welcome!)", re.IGNORECASE)
-_FIRST_OFFER = re.compile(r"\bfirst[- ](time )?order\b|\bfirst-time\b", re.IGNORECASE)
-_FORMAL = re.compile(r"\b(pursuant|hereby|entitled|be advised|notification|notice of|sku"
-                     r"|with immediate effect|subject to terms|revised|subsequent)\b", re.IGNORECASE)
-_CASUAL = re.compile(r"\b(lol|whatever|literally|or don't|if you want|lmao)\b|😂|🤣", re.IGNORECASE)
-_VAGUE = re.compile(r"\b(great deals?|special rewards?|nice surprise|amazing savings|something "
-                    r"special|exclusive perks|special offers?|a deal|surprise)\b", re.IGNORECASE)
-_HEDGE = re.compile(r"\b(if you feel like it|maybe|when you're free|sometime|one of these days"
-                    r"|we hope you have|have a look|hope to see you)\b", re.IGNORECASE)
-_DEADLINE = re.compile(r"\b(today|tonight|this week(end)?|until|ends?|only|before|by \d|within"
-                       r"|hours?|midnight|sunday|saturday|friday|limited|while stocks last|expires"
-                       r"|this month|all month|in the next|days|limit|per order|left)\b", re.IGNORECASE)
-_CTA_VERBS = ("order", "shop", "tap", "buy", "reorder", "pay", "check out", "complete", "claim",
-              "grab", "restock", "start", "book", "rate", "finish", "open", "get", "try",
-              "fill", "treat", "see", "purchase", "discover", "enjoy")
 _FREE = re.compile(r"(?<!you're )(?<!you are )(?<!feel )\bfree\b|on the house|on us\b",
                    re.IGNORECASE)
-_PARTNER = re.compile(r"\bpartner\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on", "up", "to",
          "rm", "with", "any", "at", "the", "a", "of", "for", "all", "month", "if", "paid",
@@ -145,56 +71,8 @@ def words(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall((text or "").lower())}
 
 
-def has_cta(text: str) -> bool:
-    """Does the copy end on an imperative (in its last two sentences)?"""
-    tail = " ".join(sentences(text)[-2:]).lower()
-    return any(re.search(rf"(^|[.!?]\s*){re.escape(v)}\b", tail) for v in _CTA_VERBS)
-
-
 def message_text(msg: Mapping[str, Any]) -> str:
     return " ".join(str(msg.get(f) or "") for f in ("title", "preheader", "body")).strip()
-
-
-@dataclass(frozen=True)
-class Features:
-    """What a reader notices in a message; the diagnosis and the rules judge read these."""
-
-    amounts: tuple[str, ...]
-    concrete_incentive: bool
-    deadline: bool
-    cta: bool
-    hedge: bool
-    vague: bool
-    formal: bool
-    casual: bool
-    past_reference: bool
-    first_framing: bool
-    first_offer: bool
-    partner_offer: bool
-    product_named: bool
-    length: int
-
-    @classmethod
-    def of(cls, msg: Mapping[str, Any]) -> Features:
-        text = message_text(msg)
-        found = amounts(text)
-        product = product_terms(str(msg.get("voucher") or ""))
-        return cls(
-            amounts=tuple(found),
-            concrete_incentive=bool(found) or bool(_FREE.search(text)),
-            deadline=bool(_DEADLINE.search(text)),
-            cta=has_cta(str(msg.get("body") or "")),
-            hedge=bool(_HEDGE.search(text)),
-            vague=bool(_VAGUE.search(text)),
-            formal=bool(_FORMAL.search(text)),
-            casual=bool(_CASUAL.search(text)),
-            past_reference=bool(_PAST.search(text)),
-            first_framing=bool(_FIRST_FRAMING.search(text)),
-            first_offer=bool(_FIRST_OFFER.search(text)),
-            partner_offer=bool(_PARTNER.search(text + " " + str(msg.get("voucher") or ""))),
-            product_named=bool(product) and product <= words(text),
-            length=len(text),
-        )
 
 
 # -- intent: what a rewrite must keep --------------------------------------------------------------
@@ -263,140 +141,6 @@ def channel_limits(channel: Mapping[str, Any]) -> dict[str, int | None]:
             "body": channel.get("body_max") or None}
 
 
-# -- diagnosis -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Finding:
-    error_type: str
-    reason: str
-
-
-def findings(msg: Mapping[str, Any], segment: str | None) -> list[Finding]:
-    """Every error-type indicator the message shows, strongest first."""
-    f = Features.of(msg)
-    rel = voice(segment).relationship
-    name = segment or "this segment"
-    out: list[Finding] = []
-    if rel in (NEW,) and f.past_reference:
-        out.append(Finding("audience_assumption_error",
-                           f"Speaks to {name} as if they had ordered before ('missed you', "
-                           "'your usual', 'welcome back'), but they have no history with the "
-                           "merchant."))
-    if rel in (RETURNING, LOYAL) and f.first_framing:
-        out.append(Finding("audience_assumption_error",
-                           f"Greets {name} as first-time visitors, although most of them have "
-                           "ordered before."))
-    if rel in (RETURNING, LOYAL) and f.first_offer and not f.first_framing:
-        out.append(Finding("irrelevant_offer",
-                           f"Offers a first-order deal to {name}, who already order and "
-                           "cannot use it."))
-    if f.partner_offer:
-        out.append(Finding("irrelevant_offer",
-                           "Promotes a partner store's product that does not fit the merchant "
-                           "or what the reader just did."))
-    if f.formal:
-        out.append(Finding("misaligned_tone",
-                           "Reads like a legal or system notice; the stiff voice keeps the "
-                           "reader at a distance."))
-    if f.casual:
-        out.append(Finding("misaligned_tone",
-                           "Jokey, dismissive voice that does not fit the moment or the "
-                           "relationship."))
-    if f.vague and not f.amounts and not _FREE.search(message_text(msg)):
-        out.append(Finding("vague_incentive",
-                           "Hints at a deal ('special', 'great deals', 'surprise') without "
-                           f"saying what it is, although the voucher is concrete: "
-                           f"{msg.get('voucher') or 'see the voucher'}."))
-    elif not f.concrete_incentive and msg.get("voucher"):
-        out.append(Finding("vague_incentive",
-                           f"Never states the incentive ({msg.get('voucher')})."))
-    if f.hedge:
-        out.append(Finding("weak_call_to_action",
-                           "Ends on a hedge ('maybe', 'sometime', 'if you feel like it') "
-                           "instead of a clear prompt."))
-    elif not f.cta:
-        out.append(Finding("weak_call_to_action",
-                           "Stops without telling the reader what to do next."))
-    if f.cta and not f.deadline and not any(x.error_type == "weak_call_to_action" for x in out):
-        out.append(Finding("weak_call_to_action",
-                           "Has a prompt but no reason to act now (no deadline or limit)."))
-    return out
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """What the segment's strong messages do that its weak ones do not (ContentAgent)."""
-
-    strong: int
-    weak: int
-    reasons: tuple[str, ...]
-
-
-_TRAITS = {
-    "concrete_incentive": "state the incentive in numbers or as a named free perk",
-    "deadline": "give a deadline or limit that makes acting now worth it",
-    "cta": "end on a direct call to action",
-    "product_named": "name the product or item the offer is on",
-}
-
-
-def contrast(strong: Sequence[Mapping[str, Any]], weak: Sequence[Mapping[str, Any]]
-             ) -> Contrast:
-    """Actionable differences between strong and weak messages of one segment."""
-    reasons = []
-    fs = [Features.of(m) for m in strong]
-    fw = [Features.of(m) for m in weak]
-    if fs and fw:
-        for trait, words_ in _TRAITS.items():
-            s = sum(getattr(f, trait) for f in fs)
-            w = sum(getattr(f, trait) for f in fw)
-            if s / len(fs) - w / len(fw) >= 0.25:
-                reasons.append(f"{s} of {len(fs)} strong messages {words_}; only {w} of "
-                               f"{len(fw)} weak ones do.")
-        bad = {"hedge": "hedge their ending", "vague": "hint at a deal without stating it",
-               "formal": "use a stiff, formal voice", "casual": "use a jokey or dismissive voice",
-               "past_reference": "assume a past the reader may not have",
-               "first_framing": "treat returning readers as first-timers"}
-        for trait, words_ in bad.items():
-            w = sum(getattr(f, trait) for f in fw)
-            s = sum(getattr(f, trait) for f in fs)
-            if w and w / len(fw) > s / len(fs):
-                reasons.append(f"{w} of {len(fw)} weak messages {words_}; "
-                               f"{s} of {len(fs)} strong ones do.")
-        ls = sum(f.length for f in fs) / len(fs)
-        lw = sum(f.length for f in fw) / len(fw)
-        if lw > 1.3 * ls:
-            reasons.append(f"Weak messages run longer ({lw:.0f} vs {ls:.0f} characters).")
-    return Contrast(len(fs), len(fw), tuple(reasons))
-
-
-def diagnose(msg: Mapping[str, Any], segment: str | None,
-             strong: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    """One error type with a short reason, plus every other indicator found.
-
-    When no indicator fires the message is weak only relative to its segment; the error type is
-    then the trait the strong messages have and this one lacks, falling back to a weak call to
-    action, the most common error in the study.
-    """
-    found = findings(msg, segment)
-    if found:
-        primary = found[0]
-    else:
-        f = Features.of(msg)
-        fs = [Features.of(m) for m in strong]
-        share = {t: (sum(getattr(x, t) for x in fs) / len(fs) if fs else 0.0) for t in _TRAITS}
-        if not f.concrete_incentive and share["concrete_incentive"] >= 0.5:
-            primary = Finding("vague_incentive", "Strong messages here state the incentive; "
-                              "this one does not.")
-        else:
-            primary = Finding("weak_call_to_action",
-                              "No single flaw stands out, but it lacks the urgency and direct "
-                              "prompt of the segment's strong messages.")
-        found = [primary]
-    return {"error_type": primary.error_type, "reason": primary.reason,
-            "findings": [{"error_type": x.error_type, "reason": x.reason} for x in found]}
-
-
 # -- rewrite -------------------------------------------------------------------------------------
 
 def offer_phrase(voucher: str, segment: str | None = None) -> str:
@@ -422,75 +166,109 @@ def offer_phrase(voucher: str, segment: str | None = None) -> str:
     return v[0].upper() + v[1:] if v[0].isalpha() and v[0].islower() else v
 
 
-def _deadline_phrase(msg: Mapping[str, Any], exemplars: Sequence[Mapping[str, Any]],
-                     fallback: str) -> str:
-    """The original's own deadline first (it is part of the offer), then an exemplar's."""
-    m = _STRONG_DEADLINE.search(message_text(msg))
-    if m:
-        return m.group(1).lower()
-    for s in sentences(message_text(msg)):  # "this week" counts only where it dates the offer
-        m = _SOFT_DEADLINE.search(s)
-        if m and (amounts(s) or _FREE.search(s) or has_cta(s)):
-            d = m.group(1).lower()
-            return d if d.endswith("only") or d == "this weekend" else d + " only"
-    for ex in exemplars:
-        m = re.search(r"\b(this week only|this weekend|until \w+|today|tonight|this week)\b",
-                      message_text(ex), re.IGNORECASE)
-        if m:
-            return m.group(1).lower()
-    return fallback
+_LOWER_FIRST = re.compile(r"^(Until|Till|By|Before|Ends?|This|Today|Tonight|Tomorrow|Within|In|"
+                          r"For|Valid|All|Every|Expires|Over)\b")
+
+
+def deadline_phrase(msg: Mapping[str, Any]) -> str:
+    """The original's own deadlines, verbatim and in order ("until 30 September"); "" when it
+    has none. The rules engine never adds one: a deadline is part of the offer, not a style."""
+    found = [re.sub(r"^til\b", "until", _LOWER_FIRST.sub(lambda m: m.group(1).lower(), d.strip()),
+                    flags=re.IGNORECASE) for d in grounding.offer_dates(message_text(msg))]
+    out: list[str] = []
+    for d in found:
+        a = f" {grounding.anchor(d)} "
+        if not any(a in f" {grounding.anchor(x)} " for x in found if x != d) and d not in out:
+            out.append(d)
+    return ", ".join(out)
+
+
+def _grounded(text: str, msg: Mapping[str, Any], segment: str | None) -> bool:
+    return not grounding.check(text, msg, segment).unsupported
 
 
 def _cta_phrase(exemplars: Sequence[Mapping[str, Any]], atoms: Sequence[Mapping[str, Any]],
                 msg: Mapping[str, Any], segment: str | None) -> tuple[str, str]:
-    """The closing prompt and where it came from: an exemplar's last imperative, a CTA atom of
-    the library that fits the segment and category, or the segment's default."""
-    for ex in exemplars:
-        last = (sentences(str(ex.get("body") or "")) or [""])[-1]
-        if last.upper().startswith("STOP"):
-            last = (sentences(str(ex.get("body") or "")) or ["", ""])[-2]
-        if has_cta(last) and len(last) <= 40:
-            return last.rstrip(".!") + ".", f"exemplar #{ex.get('id')}"
+    """The closing prompt and where it came from: the last imperative of an exemplar of the same
+    product category, a CTA atom of the library that fits the segment and category, or the
+    segment's category-neutral default. Every candidate must pass the grounding check, so no
+    "Start your weekly shop" reaches a burger restaurant."""
     category = str(msg.get("product_category") or "")
+    for ex in exemplars:
+        if str(ex.get("product_category") or "") != category:
+            continue
+        body = sentences(str(ex.get("body") or ""))
+        last = (body or [""])[-1]
+        if last.upper().startswith("STOP") and len(body) > 1:
+            last = body[-2]
+        last = re.sub(r"^[^:]{2,40}:\s", "", last)
+        if has_cta(last) and len(last) <= 40 and _grounded(last, msg, segment):
+            return last.rstrip(".!") + ".", f"exemplar #{ex.get('id')}"
+    if PARTNER.search(str(msg.get("voucher") or "") + " " + str(msg.get("body") or "")):
+        return "Shop the partner offer now.", "partner offer"
     wanted = {"abandoned_cart": "cart", "unpaid_order": "pay", "lapsing_buyers": "reorder",
               "repeat_buyers": "reorder", "frequent_buyers": "order"}.get(segment or "", "order")
     fits = [a for a in atoms if a.get("kind") == "cta" and a.get("status", "active") == "active"
             and (a.get("segment") in (None, "", segment))
-            and (a.get("product_category") in ("", "any", category))]
+            and (a.get("product_category") in ("", "any", None, category))]
     fits.sort(key=lambda a: (wanted not in str(a.get("tags") or ""),
                              a.get("segment") != segment, a.get("id") or 0))
-    if _PARTNER.search(str(msg.get("voucher") or "") + " " + str(msg.get("body") or "")):
-        return "Shop the partner offer now.", "partner offer"
-    if fits and (wanted in str(fits[0].get("tags") or "") or segment != "unpaid_order"):
-        text = str(fits[0]["text"]).rstrip(".!")
+    for atom in fits:
+        if not (wanted in str(atom.get("tags") or "") or segment != "unpaid_order"):
+            continue
+        text = str(atom["text"]).rstrip(".!")
         short = len(text.split()) <= 2 and not text.lower().endswith("now")
-        return text + (" now." if short else "."), f"atom #{fits[0].get('id')}"
+        text += " now." if short else "."
+        if _grounded(text, msg, segment):
+            return text, f"atom #{atom.get('id')}"
     return voice(segment).cta + ".", "segment default"
 
 
-def _keep_sentence(s: str, segment: str | None) -> bool:
-    """Sentences of the original worth keeping: product hooks, free of every flagged trait."""
-    rel = voice(segment).relationship
-    if _HEDGE.search(s) or _VAGUE.search(s) or _FORMAL.search(s) or _CASUAL.search(s):
-        return False
-    if rel == NEW and _PAST.search(s):
-        return False
-    if rel in (RETURNING, LOYAL) and (_FIRST_FRAMING.search(s) or _FIRST_OFFER.search(s)):
+def _keep_sentence(s: str, msg: Mapping[str, Any], segment: str | None) -> bool:
+    """Sentences of the original worth keeping: product hooks, free of every flagged trait and of
+    claims the segment does not support."""
+    if any(p.search(s) for p in (HEDGE, VAGUE, FORMAL, CASUAL, EMOTIONAL, NEW_FRAMING, PARTNER)):
         return False
     if amounts(s) or _FREE.search(s) or has_cta(s) or s.upper().startswith("STOP"):
         return False  # the offer, the prompt and the opt-out are rebuilt
+    if grounding.deadlines(s) and not _PRODUCT_HOOK.search(s):
+        return False  # a bare deadline sentence; the deadline goes with the offer
     if re.search(r"\b(thanks|thank you|welcome|hello|hi)\b", s, re.IGNORECASE):
         return False  # the segment's opener replaces greetings
-    if re.search(r"\b(them|those|these)\b", s, re.IGNORECASE):
+    if re.search(r"\b(them|those|these|it|this one)\b", s, re.IGNORECASE):
         return False  # points back at something the rewrite drops
+    if not _grounded(s, msg, segment):
+        return False  # e.g. "It's been ages" to readers who never ordered
     return len(s) > 12
 
 
-_STRONG_DEADLINE = re.compile(
-    r"\b(until (?:midnight tonight|midnight|\w+)|tonight|within \d+ hours?|in the next \d+ hours?"
-    r"|by \d{1,2}(?:am|pm)(?: tonight| today)?|before \d{1,2}(?:am|pm)|for the next \d+ days)\b",
-    re.IGNORECASE)
-_SOFT_DEADLINE = re.compile(r"\b(this week(?:end)?(?: only)?|today)\b", re.IGNORECASE)
+_PRODUCT_HOOK = re.compile(r"\b(new|fresh|arrived|collection|stock|menu|range)\b", re.IGNORECASE)
+
+
+def _own_offer_sentence(body_sentences: Sequence[str], voucher: str, msg: Mapping[str, Any],
+                        segment: str | None) -> str:
+    """The original's sentence that states the voucher's every amount, when it shows no flaw
+    and fits the segment; "" otherwise (the offer is then rebuilt from the voucher)."""
+    need = set(amounts(voucher))
+    rel = voice(segment).relationship
+    for s in body_sentences:
+        if not need or not need <= set(amounts(s)) or len(s) > 120:
+            continue
+        if any(p.search(s) for p in (HEDGE, VAGUE, FORMAL, CASUAL, EMOTIONAL, NEW_FRAMING,
+                                     PARTNER)):
+            continue
+        if FIRST_OFFER.search(s) and rel in (RETURNING, LOYAL, FIRST):
+            continue
+        letters = [c for c in s if c.isalpha()]
+        if not s[0].isupper() or sum(c.isupper() for c in letters) > len(letters) / 2:
+            continue
+        if re.search(r"\b(them|those|these|it|this one)\b", s, re.IGNORECASE):
+            continue
+        if any(not m.startswith("the amount") for m in Intent.of(msg).missing(s)):
+            continue  # it must name the voucher's product and perk too
+        if _grounded(s, msg, segment):
+            return s if s.endswith((".", "!")) else s + "."
+    return ""
 
 
 @dataclass(frozen=True)
@@ -507,17 +285,32 @@ class Draft:
 def _fill(template: str, msg: Mapping[str, Any], offer: str) -> str:
     product = product_phrase(str(msg.get("voucher") or "")) or "your favourites"
     merchant = str(msg.get("merchant") or "us")
-    short = re.split(r"\s+(?:on|orders|over)\b", offer)[0] if offer else "A treat"
+    short = re.split(r"\s+(?:on|orders|over|with|for)\b|,", offer)[0] if offer else "A treat"
     return template.format(merchant=merchant, offer_title=short, product=product)
+
+
+def _title(v: SegmentVoice, msg: Mapping[str, Any], offer: str, segment: str | None,
+           limit: int | None) -> str:
+    """The segment's title when it is grounded and fits; else the offer at the merchant."""
+    for template in (v.title, "{offer_title} at {merchant}", "{merchant}"):
+        if not offer and "{offer_title}" in template:
+            continue
+        t = _fill(template, msg, offer)
+        t = t[0].upper() + t[1:] if t else t
+        if (not limit or len(t) <= limit) and _grounded(t, msg, segment):
+            return t
+    t = str(msg.get("merchant") or "")
+    return t[: limit - 1].rstrip() + "…" if limit and len(t) > limit else t
 
 
 def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str, Any],
             exemplars: Sequence[Mapping[str, Any]] = (), atoms: Sequence[Mapping[str, Any]] = (),
             limits: Mapping[str, int | None] | None = None) -> Draft:
-    """A rules rewrite that fixes every finding: the segment's opener replaces wrong-relationship
-    framing and stiff or jokey voices, the voucher is stated in full, a deadline and a direct
-    prompt close the message. Exemplars (in-group or retrieved) lend their deadline and closing
-    prompt; without them the library's CTA atoms and the segment's defaults do."""
+    """A rules rewrite that fixes every finding without promising anything new: the segment's
+    opener replaces wrong-relationship framing and stiff or jokey voices, the voucher is stated
+    in full with the original's own deadline and promo code (verbatim), and a direct prompt that
+    fits the product category closes the message. Each part passes the grounding check; a part
+    that would not (an opener claiming a history, a borrowed CTA) is left out."""
     v = voice(segment)
     limits = limits or {}
     voucher = str(msg.get("voucher") or "")
@@ -529,47 +322,73 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
         m = re.match(r"^([^:!?.]{2,40}):\s", original_body)
         prefix = (m.group(1) if m else str(msg.get("merchant") or "")) + ": "
     notes = []
-    kept = [s for s in sentences(original_body) if _keep_sentence(s, segment)]
+    body_sentences = sentences(original_body)
     if prefix:
-        kept = [s.removeprefix(prefix) for s in kept]
+        body_sentences = [s.removeprefix(prefix) for s in body_sentences]
+    kept = [s for s in body_sentences if _keep_sentence(s, msg, segment)]
     # every amount of the original must survive: offers without a voucher row keep their sentence
-    carry = [s for s in sentences(original_body)
+    carry = [s for s in body_sentences
              if amounts(s) and not set(amounts(s)) <= set(amounts(offer))
-             and not s.upper().startswith("STOP")]
-    deadline = _deadline_phrase(msg, exemplars, v.urgency)
+             and not s.upper().startswith("STOP") and _grounded(s, msg, segment)]
+    deadline = deadline_phrase(msg)
     cta, cta_from = _cta_phrase(exemplars, atoms, msg, segment)
     notes.append(f"closing prompt from {cta_from}")
-    # the merchant's own specific hooks beat the segment's generic opener
     opener = _fill(v.opener, msg, offer) if v.opener and not kept else ""
+    if opener and not _grounded(opener, msg, segment):
+        opener = ""
     offer_sentence = ""
-    if offer:
-        has_time = bool(_DEADLINE.search(offer))
-        has_time = has_time or deadline.split()[0] in cta.lower()
-        offer_sentence = f"{offer}{'' if has_time else ', ' + deadline}."
-        offer_sentence = offer_sentence[0].upper() + offer_sentence[1:]
-    if any(_FIRST_OFFER.search(voucher) for _ in [0]) and v.relationship in (RETURNING, LOYAL):
+    own = _own_offer_sentence(body_sentences, voucher, msg, segment)
+    if own:  # the merchant's own words for the offer keep its product detail
+        offer_sentence = own
+        if deadline and grounding.lost(own, {"body": deadline}):
+            offer_sentence = own.rstrip(".!") + ", " + deadline + "."
+        kept = [k for k in kept if k != own]
+        carry = [c for c in carry if c != own]
+    elif offer:
+        offer_sentence = offer
+        if deadline and grounding.lost(offer, {"body": deadline}):
+            offer_sentence += ", " + deadline
+        offer_sentence = offer_sentence[0].upper() + offer_sentence[1:] + "."
+    if FIRST_OFFER.search(voucher) and v.relationship in (RETURNING, LOYAL):
         notes.append("first-order voucher reframed for readers who already order: check the "
                      "voucher's terms allow it")
-    if _PARTNER.search(voucher + " " + original_body):
+    if PARTNER.search(voucher + " " + original_body):
         notes.append("partner offer kept as the original intends; consider an offer from the "
                      "merchant itself")
+    elif segment == "post_purchase" and SAME_ITEM.search(voucher + " " + original_body):
+        notes.append("offer on the item the reader just bought kept as the original intends; "
+                     "consider one on something that goes with it")
     parts = [p for p in [opener, *kept, *carry, offer_sentence] if p]
     if not offer_sentence and not carry:
         # no voucher: keep the original's concrete sentences (amounts, deadlines) as they are
-        parts += [s for s in sentences(original_body)
-                  if (amounts(s) or _DEADLINE.search(s)) and not has_cta(s)
-                  and not _HEDGE.search(s) and not _CASUAL.search(s) and s not in parts]
-    if not offer_sentence and v.nudge and not any(_DEADLINE.search(p) for p in parts):
-        parts.append(v.nudge)
+        parts += [s for s in body_sentences
+                  if (amounts(s) or grounding.deadlines(s)) and not has_cta(s)
+                  and not HEDGE.search(s) and not CASUAL.search(s) and not FORMAL.search(s)
+                  and s not in parts
+                  and _grounded(s, msg, segment)]
+    # the original's codes and dates survive verbatim, whatever sentence carried them
+    have = " ".join(parts)
+    missing_dates = [d for d in grounding.offer_dates(message_text(msg))
+                     if f" {grounding.anchor(d)} " not in f" {grounding.normalise(have)} "]
+    if missing_dates:
+        parts.append("Valid " + ", ".join(dict.fromkeys(
+            _LOWER_FIRST.sub(lambda m: m.group(1).lower(), d) for d in missing_dates)) + ".")
+    missing_codes = [c for c in grounding.codes(message_text(msg))
+                     if c not in grounding.codes(" ".join(parts))]
+    if missing_codes:
+        parts.append("Use code " + " or ".join(missing_codes) + ".")
     body_parts = parts + [cta]
     suffix = " STOP to opt out" if is_sms and "STOP" in original_body else ""
-    title = _fill(v.title, msg, offer) if msg.get("channel") in ("push", "email", "in_app") \
-        else ""
+    title = _title(v, msg, offer, segment, limits.get("title")) \
+        if msg.get("channel") in ("push", "email", "in_app") else ""
     preheader = ""
     if msg.get("channel") == "email":
-        preheader = (f"{offer} {deadline}." if offer else str(msg.get("preheader") or ""))
+        preheader = (f"{offer}{', ' + deadline if deadline else ''}." if offer
+                     else str(msg.get("preheader") or ""))
         if offer:
             preheader = preheader[0].upper() + preheader[1:]
+        if not _grounded(preheader, msg, segment):
+            preheader = offer + "." if offer else ""
 
     def assemble(ps: list[str]) -> str:
         return prefix + " ".join(ps) + suffix
@@ -583,53 +402,7 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
         body = assemble(body_parts)
     if lim and len(body) > lim:
         notes.append(f"body still {len(body)} characters over a limit of {lim}")
-    tl = limits.get("title")
-    if tl and len(title) > tl:
-        title = _fill("{offer_title} at {merchant}", msg, offer)
-        if len(title) > tl:
-            title = title[: tl - 1].rstrip() + "…"
     pl = limits.get("preheader")
     if pl and len(preheader) > pl:
-        preheader = preheader[: pl - 1].rstrip() + "…"
+        preheader = offer if len(offer) <= pl else ""
     return Draft(title, preheader, body, tuple(notes))
-
-
-# -- judge ---------------------------------------------------------------------------------------
-
-def score(msg: Mapping[str, Any], segment: str | None) -> dict[str, Any]:
-    """Audience match and marketing effectiveness on the study's 1/3/5 scale, with reasons."""
-    f = Features.of(msg)
-    found = {x.error_type for x in findings(msg, segment)}
-    if found & {"audience_assumption_error", "irrelevant_offer"}:
-        aud, aud_why = 1, "Assumes a relationship or offers something this audience cannot use."
-    elif "misaligned_tone" in found:
-        aud, aud_why = 3, "Right audience, but the voice does not fit the relationship."
-    else:
-        aud, aud_why = 5, "Speaks to the audience as they are, with an offer they can use."
-    no_voucher = "voucher" in msg and not msg.get("voucher")
-    traits = [f.concrete_incentive or (no_voucher and f.deadline), f.deadline, f.cta and not f.hedge, not f.vague or bool(
-        f.amounts)]
-    n = sum(traits)
-    mkt = 5 if n == 4 else 3 if n >= 2 else 1
-    if "misaligned_tone" in found:
-        mkt = min(mkt, 3)
-    missing = [w for w, ok in zip(("a concrete incentive", "a reason to act now",
-                                   "a direct prompt", "specific wording"), traits) if not ok]
-    mkt_why = ("Clear incentive, urgency and prompt." if not missing
-               else "Lacks " + ", ".join(missing) + ".")
-    return {"audience_score": aud, "audience_reason": aud_why,
-            "marketing_score": mkt, "marketing_reason": mkt_why}
-
-
-def compare(a: Mapping[str, Any], b: Mapping[str, Any], segment: str | None) -> dict[str, str]:
-    """Blind pairwise choice: the higher total score wins, equal totals are a tie."""
-    sa, sb = score(a, segment), score(b, segment)
-    ta = sa["audience_score"] + sa["marketing_score"]
-    tb = sb["audience_score"] + sb["marketing_score"]
-    if ta == tb:
-        return {"choice": "tie", "reason": "Both messages score the same on audience and "
-                "marketing."}
-    win, lose = ("A", sb) if ta > tb else ("B", sa)
-    return {"choice": win, "reason": f"Message {win} scores higher; the other: "
-            f"{lose['audience_reason']} {lose['marketing_reason']}"}
-

@@ -18,6 +18,7 @@ from scipy import stats
 
 from store import Store, now
 from workbench import Problem, ValidationError
+from store.studio_queue import blind_candidates, own_rewrites
 from workbench.studio.pipeline import rewrite_row, rewrites
 
 CHOICES = ("A", "B", "none")
@@ -47,6 +48,36 @@ class Wilson:
 def blind_order(rng: random.Random | None = None) -> str:
     """Where the rewrite goes in a blind pair: ``A`` or ``B`` with equal chance."""
     return (rng or random.SystemRandom()).choice(("A", "B"))
+
+
+@dataclass(frozen=True)
+class BlindItem:
+    """One pair waiting for a marketer: which rewrite, and where the rewrite is shown."""
+
+    rewrite_id: int
+    segment: str
+    rewrite_position: str
+
+
+def blind_queue(store: Store, judge: str, segment: str | None = None,
+                rng: random.Random | None = None) -> list[BlindItem]:
+    """The pairs ``judge`` can judge blind, in random order, each with a random side.
+
+    Blind means the judge has not seen the rewrite being made: rewrites they made, or made in a
+    run they started, are left out (a colleague or a batch judges those), and so is any pair
+    they already judged, because the reveal came after that choice.
+    """
+    if not (judge or "").strip():
+        raise ValidationError([Problem("who is judging must be named", field="judge")])
+    rng = rng or random.SystemRandom()
+    rows = blind_candidates(store, judge.strip(), segment)
+    rng.shuffle(rows)
+    return [BlindItem(int(r["id"]), r["segment"], blind_order(rng)) for r in rows]
+
+
+def waiting_for_colleagues(store: Store, judge: str, segment: str | None = None) -> int:
+    """How many of ``judge``'s own rewrites only a colleague can judge."""
+    return own_rewrites(store, judge.strip(), segment)
 
 
 def blind_pair(store: Store, rewrite_id: int, rewrite_position: str) -> dict[str, dict]:
@@ -134,12 +165,14 @@ def model_table(store: Store) -> pd.DataFrame:
 def marketer_table(store: Store, confidence: float = 0.95) -> pd.DataFrame:
     """Table 1 for marketers' blind judgments: per segment, how often the rewrite was preferred,
     with a Wilson interval (no-preference answers count in n, not as wins), and agreement with the
-    model judge's verdict on the same rewrites (share of judgments that match it)."""
+    model judge's verdict on the same rewrites (share of judgments that match it, with its own
+    Wilson interval)."""
     sql = ("SELECT j.*, r.segment, r.evaluation FROM judgments j "
            "JOIN rewrites r ON r.id = j.rewrite_id ORDER BY j.id")
     rows = store.query(sql)
     cols = ["segment", "judgments", "rewrite_preferred", "original_preferred", "no_preference",
-            "rewrite_rate_pct", "ci_low_pct", "ci_high_pct", "agreement_pct"]
+            "rewrite_rate_pct", "ci_low_pct", "ci_high_pct", "agreement_pct",
+            "agreement_ci_low_pct", "agreement_ci_high_pct"]
     if not rows:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame(rows)
@@ -151,11 +184,14 @@ def marketer_table(store: Store, confidence: float = 0.95) -> pd.DataFrame:
         k = int((g["preferred"] == "rewrite").sum())
         w = Wilson(k, len(g), confidence)
         lo, hi = w.bounds
+        agree = Wilson(int(g["agree"].sum()), len(g), confidence)
+        alo, ahi = agree.bounds
         return {"segment": name, "judgments": len(g), "rewrite_preferred": k,
                 "original_preferred": int((g["preferred"] == "original").sum()),
                 "no_preference": int((g["preferred"] == "none").sum()),
                 "rewrite_rate_pct": 100 * w.rate, "ci_low_pct": 100 * lo, "ci_high_pct": 100 * hi,
-                "agreement_pct": 100 * g["agree"].mean()}
+                "agreement_pct": 100 * agree.rate, "agreement_ci_low_pct": 100 * alo,
+                "agreement_ci_high_pct": 100 * ahi}
     out = [summarise(g, seg) for seg, g in df.groupby("segment", sort=True)]
     out.append(summarise(df, "Overall"))
     return pd.DataFrame(out, columns=cols)

@@ -30,9 +30,16 @@ import pandas as pd
 
 from store import Store, now
 from workbench.studio import copyrules as rules
+from workbench.studio import diagnosis as diag
+from workbench.studio import grounding
+from workbench.studio import judge as heuristic
 from workbench import Problem, ValidationError, WorkbenchError
 from workbench.library.service import ensure_editable
 from workbench.studio.llm import BackendConfig, LLMClient, LLMError, load_configs
+from workbench.studio.prompts import (
+    COMPARE_SCHEMA, DIAGNOSIS_SCHEMA, REWRITE_SCHEMA, SCORE_SCHEMA, compare_prompt,
+    diagnosis_prompt, rewrite_prompt, score_prompt)
+from workbench.studio.prompts import message_fields as _fields
 from workbench.studio.performance import Thresholds, template_scores
 
 PATHS = ("in_group", "retrieved", "rule_based")
@@ -50,130 +57,6 @@ def metadata_text(msg: Mapping[str, Any]) -> str:
     """What RetrievalAgent embeds: the product category and the voucher, as the study does."""
     return (f"product category: {msg.get('product_category') or 'none'} | "
             f"voucher: {msg.get('voucher') or 'none'}")
-
-
-def _fields(msg: Mapping[str, Any]) -> dict[str, str]:
-    return {f: str(msg.get(f) or "") for f in ("title", "preheader", "body")}
-
-
-def _show(msg: Mapping[str, Any]) -> str:
-    parts = [f"{k}: {v}" for k, v in _fields(msg).items() if v]
-    return " / ".join(parts)
-
-
-# -- JSON schemas of the model answers -----------------------------------------------------------
-
-DIAGNOSIS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error_type": {"type": "string", "enum": list(rules.ERROR_TYPES)},
-        "reason": {"type": "string", "minLength": 3},
-        "insights": {"type": "array", "items": {"type": "string"}},
-    },
-    "required": ["error_type", "reason"],
-}
-REWRITE_SCHEMA = {
-    "type": "object",
-    "properties": {"title": {"type": "string"}, "preheader": {"type": "string"},
-                   "body": {"type": "string", "minLength": 3}},
-    "required": ["body"],
-}
-SCORE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "audience_score": {"type": "integer", "enum": [1, 3, 5]},
-        "audience_reason": {"type": "string"},
-        "marketing_score": {"type": "integer", "enum": [1, 3, 5]},
-        "marketing_reason": {"type": "string"},
-    },
-    "required": ["audience_score", "audience_reason", "marketing_score", "marketing_reason"],
-}
-COMPARE_SCHEMA = {
-    "type": "object",
-    "properties": {"choice": {"type": "string", "enum": ["A", "B", "tie"]},
-                   "reason": {"type": "string"}},
-    "required": ["choice", "reason"],
-}
-
-
-# -- prompts (our own words, after the study's figures 2-6) --------------------------------------
-
-def _segment_line(segment: Mapping[str, Any]) -> str:
-    return f"{segment['name']} ({segment['id']}): {segment.get('description') or ''}"
-
-
-def diagnosis_prompt(msg: Mapping[str, Any], segment: Mapping[str, Any],
-                     strong: Sequence[Mapping[str, Any]], weak: Sequence[Mapping[str, Any]]
-                     ) -> tuple[str, str]:
-    system = ("You review CRM marketing messages for an e-commerce app. You compare messages that "
-              "engaged their audience well with ones that did not, and explain in concrete, "
-              "actionable terms why. Ignore personalisation. Answer with JSON only.")
-    rows = lambda ms: "\n".join(
-        f"- {_show(m)} | category: {m.get('product_category') or '-'} | voucher: "
-        f"{m.get('voucher') or '-'}" for m in ms) or "- (none)"
-    user = (f"Audience segment: {_segment_line(segment)}\n\n"
-            f"High-performing messages:\n{rows(strong)}\n\nLow-performing messages:\n{rows(weak)}"
-            f"\n\nMessage to diagnose:\n{_show(msg)}\nVoucher: {msg.get('voucher') or 'none'}\n\n"
-            "Classify its main problem as exactly one error type:\n"
-            "- audience_assumption_error: assumes a history the reader does not have (past "
-            "orders for new customers, first-time framing for regulars)\n"
-            "- weak_call_to_action: no clear or urgent prompt to act\n"
-            "- vague_incentive: hints at a promotion without saying what it is\n"
-            "- misaligned_tone: too formal or too casual for the relationship\n"
-            "- irrelevant_offer: the offer does not fit the reader's status or behaviour\n"
-            'Return {"error_type": ..., "reason": one or two sentences, "insights": [short '
-            "reasons the high performers did better: tone, structure, targeting, incentive]}.")
-    return system, user
-
-
-def rewrite_prompt(msg: Mapping[str, Any], segment: Mapping[str, Any], diagnosis: Mapping,
-                   exemplars: Sequence[Mapping[str, Any]], insights: Sequence[str],
-                   limits: Mapping[str, int | None], intent: rules.Intent,
-                   feedback: Sequence[str] = ()) -> tuple[str, str]:
-    system = ("You are a CRM copywriter for an e-commerce app. You rewrite weak marketing messages "
-              "into short, clear, action-driven ones that keep the original promise: the same "
-              "product, the same offer and the same numbers. Write in the same language style as "
-              "the original. Answer with JSON only.")
-    refs = "\n".join(f"- {_show(e)}" for e in exemplars)
-    lim = ", ".join(f"{k} at most {v} characters" for k, v in limits.items() if v)
-    keep = [*intent.amounts, *(["the free perk"] if intent.free else []), *intent.product]
-    user = (f"Audience segment: {_segment_line(segment)}\nChannel: {msg.get('channel')} "
-            f"({lim})\n\nOriginal message:\n{_show(msg)}\nVoucher: {msg.get('voucher') or 'none'}"
-            f"\n\nWhat is wrong with it: {diagnosis.get('error_type')}: {diagnosis.get('reason')}\n")
-    if refs:
-        user += f"\nHigh-performing messages from the same or similar campaigns:\n{refs}\n"
-    if insights:
-        user += "\nWhat makes high performers work:\n" + "\n".join(f"- {i}" for i in insights)
-    else:
-        user += ("\nNo reference messages fit; improve clarity, structure and incentive framing, "
-                 "with a more engaging tone and a clear incentive.\n")
-    user += (f"\nThe rewrite must keep: {', '.join(keep) or 'the original intent'}.\n"
-             'Return {"title": ..., "preheader": ..., "body": ...} (empty strings for fields the '
-             "channel does not have).")
-    if feedback:
-        user += "\n\nYour previous draft was rejected: " + "; ".join(feedback) + ". Fix that."
-    return system, user
-
-
-def score_prompt(msg: Mapping[str, Any], segment: Mapping[str, Any]) -> tuple[str, str]:
-    system = ("You evaluate CRM marketing messages. Use a three-level scale only: 1 = poor, "
-              "3 = average, 5 = excellent. Answer with JSON only.")
-    user = (f"Audience segment: {_segment_line(segment)}\nMessage: {_show(msg)}\n\n"
-            "Score 1) audience match: how well the message suits this segment, and 2) marketing "
-            "effectiveness: is it clear, persuasive and motivating? Give a one-sentence reason "
-            'for each: {"audience_score": 1|3|5, "audience_reason": ..., "marketing_score": '
-            '1|3|5, "marketing_reason": ...}.')
-    return system, user
-
-
-def compare_prompt(a: Mapping[str, Any], b: Mapping[str, Any], segment: Mapping[str, Any]
-                   ) -> tuple[str, str]:
-    system = ("You compare two CRM marketing messages for the same audience, shop, product and "
-              "voucher. Judge only the message content. Answer with JSON only.")
-    user = (f"Audience segment: {_segment_line(segment)}\n\nMessage A: {_show(a)}\n"
-            f"Message B: {_show(b)}\n\nWhich is more persuasive and better suited to the "
-            'audience? Return {"choice": "A" or "B" or "tie", "reason": one sentence}.')
-    return system, user
 
 
 # -- results of one message ---------------------------------------------------------------------
@@ -269,7 +152,7 @@ class Studio:
         rows = []
         for _, r in df.iterrows():
             t = self.store.template(int(r["template_id"]))
-            d = rules.diagnose(t, segment, strong)
+            d = diag.diagnose(t, segment, strong)
             rows.append({"template_id": int(t["id"]), "name": t["name"], "channel": t["channel"],
                          "merchant": t["merchant"], "score": float(r["score"]),
                          "percentile": float(r["percentile"]), "error_type": d["error_type"],
@@ -283,10 +166,10 @@ class Studio:
         segment = msg["segment"]
         strong = self._band(segment, "strong")
         weak = self._band(segment, "weak")
-        contrast = rules.contrast(strong, weak)
+        contrast = diag.contrast(strong, weak)
         client = self._client("diagnosis")
         if client is None:
-            d = rules.diagnose(msg, segment, strong)
+            d = diag.diagnose(msg, segment, strong)
             d["insights"] = list(contrast.reasons)
         else:
             system, user = diagnosis_prompt(msg, self.segment(segment), strong, weak)
@@ -294,7 +177,7 @@ class Studio:
                                      purpose=f"diagnose template #{msg['id']}")
             d.setdefault("insights", [])
             d["findings"] = [{"error_type": f.error_type, "reason": f.reason}
-                             for f in rules.findings(msg, segment)]
+                             for f in diag.findings(msg, segment)]
         d["engine"] = self.engine("diagnosis")
         return d
 
@@ -308,7 +191,8 @@ class Studio:
         own = [t for t in strong if (t["merchant"] or "") == (msg.get("merchant") or "")]
         if own:
             return Retrieval("in_group", tuple(
-                {"id": t["id"], "name": t["name"], **_fields(t), "similarity": None}
+                {"id": t["id"], "name": t["name"], **_fields(t),
+                 "product_category": t["product_category"], "similarity": None}
                 for t in own[:RETRIEVE_K]))
         if not msg.get("product_category") and not msg.get("voucher"):
             return Retrieval("rule_based", (), skipped="no product category and no voucher to "
@@ -337,8 +221,11 @@ class Studio:
         return rules.channel_limits(self.store.channel(msg["channel"]))
 
     def check(self, msg: Mapping[str, Any], draft: Mapping[str, Any]) -> list[str]:
-        """Why a draft cannot stand: dropped intent, channel overflow, empty body."""
+        """Why a draft cannot stand: dropped intent, an unsupported claim (grounding), a lost
+        code or date, channel overflow, empty body."""
         problems = [f"it dropped {m}" for m in rules.Intent.of(msg).missing(draft)]
+        problems += [p for p in grounding.check(draft, msg, msg.get("segment")).problems()
+                     if not p.startswith("it dropped or changed the amount")]
         problems += rules.fit_check(draft, self._limits(msg))
         if not str(draft.get("body") or "").strip():
             problems.append("the body is empty")
@@ -363,10 +250,12 @@ class Studio:
                                            max_tokens=400)
                 draft = _fields(out)
                 feedback = self.check(msg, draft)
+                checked = grounding.check(draft, msg, msg.get("segment")).as_dict()
                 if not feedback:
                     return {"draft": draft, "attempts": attempt, "rejected": rejected,
-                            "engine": self.engine("rewrite"), "notes": []}
-                rejected.append({"draft": draft, "reasons": feedback})
+                            "engine": self.engine("rewrite"), "notes": [],
+                            "grounding": checked}
+                rejected.append({"draft": draft, "reasons": feedback, "grounding": checked})
         atoms = self.store.components()
         d = rules.rewrite(msg, msg["segment"], diagnosis, retrieval.exemplars, atoms, limits)
         draft = d.as_dict()
@@ -379,7 +268,8 @@ class Studio:
             raise RewriteError(f"No acceptable rewrite of template #{msg['id']}: "
                                + "; ".join(problems))
         return {"draft": draft, "attempts": len(rejected) + 1, "rejected": rejected,
-                "engine": RULES_LABEL, "notes": notes}
+                "engine": RULES_LABEL, "notes": notes,
+                "grounding": grounding.check(draft, msg, msg.get("segment")).as_dict()}
 
     # -- agent 4: evaluation ---------------------------------------------------------------
 
@@ -393,9 +283,12 @@ class Studio:
         rewritten = self._judge_view(msg, draft)
         client = self._client("evaluation")
         if client is None:
-            s_o, s_r = rules.score(original, segment), rules.score(rewritten, segment)
-            c1, c2 = (rules.compare(original, rewritten, segment),
-                      rules.compare(rewritten, original, segment))
+            ref = heuristic.Reference.of(self._band(segment, "strong"), self.embedder)
+            lim = self._limits(msg)
+            s_o = heuristic.score(original, msg, segment, ref, lim)
+            s_r = heuristic.score(rewritten, msg, segment, ref, lim)
+            c1 = heuristic.compare(original, rewritten, msg, segment, ref, lim)
+            c2 = heuristic.compare(rewritten, original, msg, segment, ref, lim)
         else:
             seg = self.segment(segment)
             ask = lambda p, schema, what: client.complete_json(
@@ -407,7 +300,8 @@ class Studio:
             c2 = ask(compare_prompt(rewritten, original, seg), COMPARE_SCHEMA,
                      f"compare #{msg['id']} rewrite first")
         verdict, flipped = pair_verdict(c1["choice"], c2["choice"])
-        return {"engine": self.engine("evaluation"), "original": s_o, "rewrite": s_r,
+        engine = heuristic.LABEL if client is None else self.engine("evaluation")
+        return {"engine": engine, "original": s_o, "rewrite": s_r,
                 "pairwise": [{"order": "original as A", **c1}, {"order": "rewrite as A", **c2}],
                 "verdict": verdict, "position_flip": flipped}
 
@@ -431,7 +325,8 @@ class Studio:
             "engine": written["engine"], "path": retrieval.path,
             "error_type": diagnosis["error_type"],
             "diagnosis": _dump({**diagnosis, "retrieval_skipped": retrieval.skipped,
-                                "embedder": retrieval.embedder, "notes": written["notes"]}),
+                                "embedder": retrieval.embedder, "notes": written["notes"],
+                                "grounding": written["grounding"]}),
             "exemplars": _dump(list(retrieval.exemplars)),
             "original": _dump(_fields(msg)), "rewrite": _dump(written["draft"]),
             "attempts": written["attempts"], "rejected": _dump(written["rejected"]),
