@@ -39,7 +39,8 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from store import Store, now
+from store import Store
+from store import llm as llm_store
 from workbench import Problem, ValidationError, WorkbenchError
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "check_backend",
     "load_configs",
     "save_settings",
+    "saved_settings",
     "usage_summary",
 ]
 
@@ -149,8 +151,8 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
     env = os.environ if env is None else env
     keys = keys or {}
     rows: dict[str, dict[str, Any]] = {}
-    if store is not None and store.db["llm_settings"].exists():
-        rows = {r["agent"]: r for r in store.query("SELECT * FROM llm_settings")}
+    if store is not None:
+        rows = saved_settings(store)
     configs = {}
     for agent in AGENTS:
         values: dict[str, Any] = {}
@@ -180,6 +182,11 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
             values["api_key"] = key or NO_KEY
         configs[agent] = BackendConfig(agent=agent, source=source, **values)
     return configs
+
+
+def saved_settings(store: Store) -> dict[str, llm_store.SettingsRow]:
+    """The settings saved on the LLM settings page, by agent (environment not applied)."""
+    return llm_store.settings(store)
 
 
 def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any,
@@ -243,9 +250,8 @@ def save_settings(store: Store, agent: str, *, base_url: str, model: str, temper
     """
     cleaned = validate_settings(agent, base_url=base_url, model=model, temperature=temperature,
                                 timeout_s=timeout_s, max_retries=max_retries)
-    row = {"agent": agent, **cleaned, "updated_at": now(), "updated_by": actor}
     with store.transaction():
-        store.db["llm_settings"].upsert(row, pk="agent")
+        llm_store.save_settings(store, agent, cleaned, actor)
         store.audit(actor, "configure", "llm_settings", agent, cleaned)
 
 
@@ -375,9 +381,9 @@ class LLMClient:
         started = time.perf_counter()
         key = _cache_key(cfg, system, user, schema, max_tokens)
         if cache and self.store is not None:
-            hit = self.store.query("SELECT response FROM llm_cache WHERE key = ?", [key])
-            if hit:
-                value = json.loads(hit[0]["response"])
+            hit = llm_store.cached_response(self.store, key)
+            if hit is not None:
+                value = json.loads(hit)
                 self._record(purpose, key, cached=True, status="ok", tally=_Tally(),
                              started=started)
                 return value
@@ -408,10 +414,8 @@ class LLMClient:
                          started=started, error=f"{e.kind}: {e.message}")
             raise
         if self.store is not None:
-            self.store.db["llm_cache"].insert(
-                {"key": key, "agent": cfg.agent, "model": cfg.model,
-                 "response": json.dumps(value, ensure_ascii=False), "created_at": now()},
-                replace=True)
+            llm_store.cache_response(self.store, key, agent=cfg.agent, model=cfg.model,
+                                     response=json.dumps(value, ensure_ascii=False))
         self._record(purpose, key, cached=False, status=status, tally=tally, started=started)
         return value
 
@@ -523,8 +527,8 @@ class LLMClient:
         if self.store is None:
             return
         cfg = self.config
-        self.store.db["llm_calls"].insert({
-            "at": now(), "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
+        llm_store.log_call(self.store, {
+            "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
             "model": cfg.model, "cache_key": key, "cached": int(cached), "status": status,
             "attempts": tally.attempts, "prompt_tokens": tally.prompt_tokens,
             "completion_tokens": tally.completion_tokens,
@@ -567,7 +571,7 @@ def _status_detail(e: Exception) -> str:
 
 def call_log(store: Store, limit: int = 200) -> list[dict]:
     """The latest model calls, newest first."""
-    return store.query("SELECT * FROM llm_calls ORDER BY id DESC LIMIT ?", [int(limit)])
+    return llm_store.calls(store, limit)
 
 
 def usage_summary(store: Store) -> list[dict]:
@@ -575,14 +579,7 @@ def usage_summary(store: Store) -> list[dict]:
 
     ``mean_latency_ms`` is over calls that went to the model (cache hits take no time).
     """
-    return store.query(
-        """SELECT agent, model, base_url, COUNT(*) AS calls, SUM(cached) AS cached,
-                  SUM(status = 'repaired') AS repaired, SUM(status = 'error') AS errors,
-                  SUM(prompt_tokens) AS prompt_tokens,
-                  SUM(completion_tokens) AS completion_tokens,
-                  ROUND(AVG(CASE WHEN cached = 0 THEN latency_ms END), 1) AS mean_latency_ms,
-                  MAX(at) AS last_at
-           FROM llm_calls GROUP BY agent, model, base_url ORDER BY agent, model, base_url""")
+    return llm_store.usage(store)
 
 
 CHECK_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}},
