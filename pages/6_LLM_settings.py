@@ -119,7 +119,7 @@ def main() -> None:
                     OFFLINE[1:] + ".")
     if flash := st.session_state.pop("llm_flash", None):
         st.success(flash)
-    rows = {r["agent"]: r for r in store.query("SELECT * FROM llm_settings")}
+    rows = llm.saved_settings(store)
     for tab, agent in zip(st.tabs([a.title() for a in llm.AGENTS]), llm.AGENTS, strict=True):
         with tab:
             agent_panel(store, agent, rows)

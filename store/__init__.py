@@ -6,7 +6,12 @@ saves), with a busy timeout (a second writer waits instead of failing) and forei
 Every write that touches more than one row runs inside :meth:`Store.transaction`, so it lands
 whole or not at all.
 
-Validation of what is written lives in ``workbench``; this layer only stores and reads.
+Validation of what is written lives in ``workbench``; this layer only stores and reads. Every
+SQL statement of the workbench is here: :class:`Store` holds the library (reference data, atoms,
+templates, management mode); each other area has a module of named functions that take the
+store: ``store.decisions`` (decision log, outcome events, quarantine), ``store.agent`` (agent
+settings, posteriors, snapshots), ``store.llm`` (LLM settings, cache, call log) and
+``store.studio`` (rewrite runs, rewrites, judgments).
 """
 
 from __future__ import annotations
@@ -261,6 +266,14 @@ class Store:
             row["verticals"] = json.loads(row["verticals"])
         return rows
 
+    def use_case_ids(self) -> set[str]:
+        """Ids of every use case, archived ones included."""
+        return {r["id"] for r in self.query("SELECT id FROM use_cases")}
+
+    def has_reference_data(self) -> bool:
+        """Whether the library was seeded (it has at least one kind of atom)."""
+        return bool(self.query("SELECT 1 FROM kinds LIMIT 1"))
+
     def upsert_reference(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Insert or update rows of a reference table (kinds, channels, segments, use cases)."""
         if table not in {"kinds", "channels", "segments", "use_cases"}:
@@ -299,6 +312,17 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         return self.query(sql + " ORDER BY k.position, c.id", params)
+
+    def atoms_by_kind(self) -> list[dict[str, Any]]:
+        """``{"kind": name, "atoms": active components}`` for every kind, in kind order."""
+        return self.query(
+            "SELECT k.name AS kind, COUNT(c.id) AS atoms FROM kinds k "
+            "LEFT JOIN components c ON c.kind = k.id AND c.status = 'active' "
+            "GROUP BY k.id ORDER BY k.position")
+
+    def archived_atoms(self) -> int:
+        return int(self.query("SELECT COUNT(*) AS n FROM components WHERE status = 'archived'")
+                   [0]["n"])
 
     def component(self, component_id: int) -> dict[str, Any]:
         rows = self.query("SELECT * FROM components WHERE id = ?", [component_id])

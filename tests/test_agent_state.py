@@ -77,7 +77,7 @@ def test_batches_are_logged_with_texts_within_channel_limits(store):
     for r in sent.itertuples():
         assert len(r.body) <= limits[r.channel]["body_max"]
         assert json.loads(r.atoms)
-    frame = decisions_frame(store, agent, "batch_id = ?", [batch_id])
+    frame = decisions_frame(store, agent, batch_id=batch_id)
     assert list(frame["decision_id"]) == sorted(rendered["decision_id"])
     assert len(latest_batch(store, agent)) == len(rendered)
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from store import Store, now
+from store import decisions as decisions_store
 from workbench.agent.policy import Agent
 from workbench.agent.state import decisions_frame, save_models, snapshot
 from workbench import Problem, ValidationError
@@ -140,11 +141,9 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     report.as_of = day.isoformat()
     with store.transaction():
         if bad:
-            store.db["quarantine"].insert_all(
-                [{"source": source, "line": line, "raw": raw, "reason": reason, "at": now()}
-                 for line, raw, reason in bad], ignore=True)
+            decisions_store.insert_quarantine(store, source, bad)
         if new:
-            store.db["outcome_events"].insert_all(new, batch_size=5000)
+            decisions_store.insert_events(store, new)
         report.late_corrections = _learn_late(store, agent, new)
         report.learned = learn_due(store, agent, day)
         save_models(store, agent)
@@ -175,20 +174,11 @@ def _chunks(items: list, n: int = 500):
 
 
 def _known_decisions(store: Store, ids: set[str]) -> set[str]:
-    out: set[str] = set()
-    for chunk in _chunks(sorted(ids)):
-        out |= {r["id"] for r in store.query(
-            f"SELECT id FROM decisions WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
-    return out
+    return decisions_store.known_ids(store, ids)
 
 
 def _existing_keys(store: Store, ids: set[str]) -> set[tuple[str, str, str]]:
-    out: set[tuple[str, str, str]] = set()
-    for chunk in _chunks(sorted(ids)):
-        out |= {(r["decision_id"], r["event"], r["occurred_at"]) for r in store.query(
-            "SELECT decision_id, event, occurred_at FROM outcome_events "
-            f"WHERE decision_id IN ({','.join('?' * len(chunk))})", chunk)}
-    return out
+    return decisions_store.event_keys(store, ids)
 
 
 def _outcomes(frame: pd.DataFrame, events: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -199,56 +189,43 @@ def _outcomes(frame: pd.DataFrame, events: dict[str, dict[str, float]]) -> pd.Da
 def _learn_late(store: Store, agent: Agent, new: list[dict]) -> int:
     """Reward corrections for decisions already learnt that received new events."""
     ids = sorted({e["decision_id"] for e in new})
-    learned = set()
-    for chunk in _chunks(ids):
-        learned |= {r["id"] for r in store.query(
-            f"SELECT id FROM decisions WHERE learned = 1 AND id IN ({','.join('?' * len(chunk))})",
-            chunk)}
+    learned = decisions_store.learned_ids(store, ids)
     if not learned:
         return 0
     delta: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for e in new:
         if e["decision_id"] in learned:
             delta[e["decision_id"]][e["event"]] += e["value"]
-    frame = decisions_frame(store, agent, f"id IN ({','.join('?' * len(learned))})",
-                            sorted(learned))
+    frame = decisions_frame(store, agent, ids=sorted(learned))
     outcomes = _outcomes(frame, delta)
     agent.learn(frame, outcomes, late=True)
     r = scalarise(outcomes, agent.config.reward)
-    store.db.conn.executemany("UPDATE decisions SET reward = reward + ? WHERE id = ?",
-                              list(zip(r.tolist(), frame["decision_id"])))
+    decisions_store.add_rewards(store, zip(r.tolist(), frame["decision_id"]))
     return len(learned)
 
 
 def learn_due(store: Store, agent: Agent, as_of: date) -> int:
     """Learn every decision whose attribution window has closed by ``as_of``."""
     cutoff = (as_of - timedelta(days=agent.config.attribution_days)).isoformat()
-    rows = store.query(
-        "SELECT d.id FROM decisions d JOIN decision_batches b ON b.id = d.batch_id "
-        "WHERE d.learned = 0 AND substr(coalesce(d.send_at, b.start_day), 1, 10) <= ?",
-        [cutoff])
-    if not rows:
+    ids = decisions_store.due_ids(store, cutoff)
+    if not ids:
         return 0
-    ids = [r["id"] for r in rows]
-    frame = pd.concat([decisions_frame(store, agent, f"id IN ({','.join('?' * len(c))})", c)
-                       for c in _chunks(ids)], ignore_index=True)
+    frame = pd.concat([decisions_frame(store, agent, ids=c) for c in _chunks(ids)],
+                      ignore_index=True)
     events: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for chunk in _chunks(ids):
-        for r in store.query(
-                "SELECT decision_id, event, SUM(value) AS v FROM outcome_events WHERE "
-                f"decision_id IN ({','.join('?' * len(chunk))}) GROUP BY decision_id, event",
-                chunk):
+        for r in decisions_store.event_totals(store, chunk):
             events[r["decision_id"]][r["event"]] = r["v"]
     outcomes = _outcomes(frame, events)
     agent.learn(frame, outcomes)
     r = agent.rewards(frame, outcomes)
-    store.db.conn.executemany("UPDATE decisions SET learned = 1, reward = ? WHERE id = ?",
-                              list(zip(np.asarray(r, float).tolist(), frame["decision_id"])))
+    decisions_store.mark_learned(store, zip(np.asarray(r, float).tolist(),
+                                            frame["decision_id"]))
     snapshot(store, agent, as_of, frame)
     return len(ids)
 
 
 def quarantine(store: Store, limit: int = 500) -> list[dict]:
-    return store.query("SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", [limit])
+    return decisions_store.quarantine(store, limit)
 
 

@@ -9,7 +9,7 @@ agent learns from when their attribution window closes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from store import Store, now
+from store import agent as agent_store
+from store import decisions as decisions_store
 from workbench.agent.actions import ActionSpace
 from workbench.agent.policy import Agent, AgentConfig
 from workbench.agent.posterior import GaussianPosterior
@@ -31,15 +33,13 @@ def segments_of(store: Store) -> list[str]:
 
 
 def load_config(store: Store) -> AgentConfig:
-    rows = store.query("SELECT value FROM agent_settings WHERE key = ?", [CONFIG_KEY])
-    return AgentConfig.from_dict(json.loads(rows[0]["value"])) if rows else AgentConfig()
+    value = agent_store.setting(store, CONFIG_KEY)
+    return AgentConfig.from_dict(json.loads(value)) if value is not None else AgentConfig()
 
 
 def save_config(store: Store, config: AgentConfig, actor: str) -> None:
     with store.transaction():
-        store.db["agent_settings"].upsert(
-            {"key": CONFIG_KEY, "value": json.dumps(config.to_dict()), "updated_at": now(),
-             "updated_by": actor}, pk="key")
+        agent_store.save_setting(store, CONFIG_KEY, json.dumps(config.to_dict()), actor)
         store.audit(actor, "configure", "agent", None, config.to_dict())
 
 
@@ -47,17 +47,17 @@ def load_agent(store: Store, config: AgentConfig | None = None,
                space: ActionSpace | None = None) -> Agent:
     """The agent over the current library, with its saved posteriors (new atoms join at
     their prior; archived atoms are no longer offered)."""
-    models = {r["dimension"]: GaussianPosterior.from_bytes(r["state"])
-              for r in store.query("SELECT dimension, state FROM agent_models")}
+    models = {name: GaussianPosterior.from_bytes(state)
+              for name, state in agent_store.model_states(store).items()}
     return Agent(space or ActionSpace.from_library(store), segments_of(store),
                  config or load_config(store), models)
 
 
 def save_models(store: Store, agent: Agent) -> None:
     at = now()
-    store.db["agent_models"].upsert_all(
-        [{"dimension": name, "state": m.to_bytes(), "n": m.n, "updated_at": at}
-         for name, m in agent.models.items()], pk="dimension")
+    agent_store.save_models(
+        store, [{"dimension": name, "state": m.to_bytes(), "n": m.n, "updated_at": at}
+                for name, m in agent.models.items()])
 
 
 def decision_ids(batch_id: int, user_ids: Sequence[Any]) -> list[str]:
@@ -70,10 +70,9 @@ def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: 
     a ``decision_id`` column, ready to export to a sending platform."""
     rendered = agent.render(decisions)
     with store.transaction():
-        batch_id = int(store.db["decision_batches"].insert({
-            "created_at": now(), "actor": actor, "source": source, "seed": seed,
-            "start_day": start.isoformat(), "n_users": len(decisions),
-            "n_sent": int(decisions["send"].sum())}).last_pk)
+        batch_id = decisions_store.insert_batch(
+            store, actor=actor, source=source, seed=seed, start_day=start.isoformat(),
+            n_users=len(decisions), n_sent=int(decisions["send"].sum()))
         rendered.insert(0, "decision_id", decision_ids(batch_id, rendered["user_id"]))
         p_cols = [c for c in rendered.columns if c.startswith("p_")]
         rows = []
@@ -92,7 +91,7 @@ def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: 
                 "propensity": None if pd.isna(r["propensity"]) else float(r["propensity"]),
                 "p": json.dumps({c[2:]: float(r[c]) for c in p_cols if not pd.isna(r[c])}),
                 "guardrails": int(r["guardrails"])})
-        store.db["decisions"].insert_all(rows, batch_size=2000)
+        decisions_store.insert_decisions(store, rows)
         store.audit(actor, "decide", "batch", batch_id,
                     {"users": len(decisions), "sent": int(decisions["send"].sum())})
     return batch_id, rendered
@@ -111,10 +110,11 @@ def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str,
     return batch_id, rendered
 
 
-def decisions_frame(store: Store, agent: Agent, where: str = "1", params: Sequence[Any] = ()
-                    ) -> pd.DataFrame:
-    """Logged decisions in the shape :meth:`Agent.learn` takes."""
-    rows = store.query(f"SELECT * FROM decisions WHERE {where} ORDER BY id", params)
+def decisions_frame(store: Store, agent: Agent, *, ids: Iterable[str] | None = None,
+                    batch_id: int | None = None) -> pd.DataFrame:
+    """Logged decisions in the shape :meth:`Agent.learn` takes: those with the given ``ids``,
+    of one batch, or, with neither, all of them (see :func:`store.decisions.decisions`)."""
+    rows = decisions_store.decisions(store, ids=ids, batch_id=batch_id)
     slots = agent.space.slot_names
     out: dict[str, list[Any]] = {k: [] for k in (
         "decision_id", "user_id", "arm", "send", "channel", "weekday", "hour", "choice_send",
@@ -173,8 +173,7 @@ def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | No
                 rows.append(_snap_row(day, d.name, seg, str(o.value), o.label, mean[i, k],
                                       sd[i, k], P[i, k], share[seg].get(str(o.value))))
     with store.transaction():
-        store.db["posterior_snapshots"].upsert_all(
-            rows, pk=("day", "dimension", "segment", "option"), batch_size=2000)
+        agent_store.save_snapshots(store, rows)
     return len(rows)
 
 
@@ -210,17 +209,15 @@ def _shares(agent: Agent, dim: str, sub: pd.DataFrame | None) -> dict[str, float
 
 
 def snapshots(store: Store, dimension: str, segment: str) -> pd.DataFrame:
-    return pd.DataFrame(store.query(
-        "SELECT * FROM posterior_snapshots WHERE dimension = ? AND segment = ? ORDER BY day",
-        [dimension, segment]))
+    return pd.DataFrame(agent_store.snapshots(store, dimension, segment))
 
 
 def latest_batch(store: Store, agent: Agent) -> pd.DataFrame:
     """The decisions of the most recent batch (empty when none was made yet)."""
-    rows = store.query("SELECT id FROM decision_batches ORDER BY id DESC LIMIT 1")
-    if not rows:
-        return decisions_frame(store, agent, "0")
-    return decisions_frame(store, agent, "batch_id = ?", [rows[0]["id"]])
+    batch_id = decisions_store.latest_batch_id(store)
+    if batch_id is None:
+        return decisions_frame(store, agent, ids=[])
+    return decisions_frame(store, agent, batch_id=batch_id)
 
 
 def typical_context(decisions: pd.DataFrame, segment_index: int) -> dict[str, int]:
@@ -238,4 +235,4 @@ def typical_context(decisions: pd.DataFrame, segment_index: int) -> dict[str, in
 
 
 def batches(store: Store) -> list[dict[str, Any]]:
-    return store.query("SELECT * FROM decision_batches ORDER BY id DESC")
+    return decisions_store.batches(store)

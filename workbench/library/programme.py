@@ -27,18 +27,15 @@ class Summary:
 def summary(store: Store) -> Summary:
     use_cases = store.use_cases()
     events = store.management_events()
-    by_kind = store.query(
-        "SELECT k.name AS kind, COUNT(c.id) AS atoms FROM kinds k "
-        "LEFT JOIN components c ON c.kind = k.id AND c.status = 'active' "
-        "GROUP BY k.id ORDER BY k.position")
-    archived = store.query("SELECT COUNT(*) AS n FROM components WHERE status = 'archived'")
+    by_kind = store.atoms_by_kind()
+    archived = store.archived_atoms()
     templates = store.templates()
     return Summary(
         use_case=use_cases[0] if use_cases else None,
         mode=store.current_mode(),
         mode_since=events[-1] if events else None,
         atoms_by_kind=by_kind,
-        archived_atoms=archived[0]["n"],
+        archived_atoms=archived,
         templates=len(templates),
         slot_templates=sum(1 for t in templates if Template.from_row(t).slots),
     )

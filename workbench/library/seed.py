@@ -47,7 +47,7 @@ def seed(store: Store, seed_dir: Path = SEED_DIR) -> SeedResult:
         store.upsert_reference("segments", [
             dict(r, position=i) for i, r in enumerate(_csv(seed_dir / "segments.csv"))])
         use_cases = json.loads((seed_dir / "use_cases.json").read_text(encoding="utf-8"))
-        have = {u["id"] for u in store.query("SELECT id FROM use_cases")}
+        have = store.use_case_ids()
         store.upsert_reference("use_cases", [
             dict(u, verticals=json.dumps(u.get("verticals", [])), created_at=now())
             for u in use_cases if u["id"] not in have])
@@ -102,4 +102,4 @@ def seed(store: Store, seed_dir: Path = SEED_DIR) -> SeedResult:
 
 
 def is_seeded(store: Store) -> bool:
-    return bool(store.query("SELECT 1 FROM kinds LIMIT 1"))
+    return store.has_reference_data()

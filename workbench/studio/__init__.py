@@ -4,7 +4,8 @@
 segment voices from the seed folder), ``grounding`` checks every claim of any draft,
 ``diagnosis`` names the error type, ``judge`` is the offline heuristic judge, ``prompts`` what
 the model agents are asked, ``dataset`` and ``scorecard`` the labelled set and its figures;
-``llm`` the OpenAI-compatible backends (``llm_server`` the bundled local model), ``embeddings`` and
+``llm`` the OpenAI-compatible backends (``llm_config`` where each agent's model lives,
+``llm_server`` the bundled local model), ``embeddings`` and
 ``faithfulness`` the similarity measures, ``performance`` the weak/strong ranking and
 ``judging`` the blind judgments and their results.
 """

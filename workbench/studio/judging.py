@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from store import Store, now
+from store import studio as studio_store
 from workbench import Problem, ValidationError
 from store.studio_queue import blind_candidates, own_rewrites
 from workbench.studio.pipeline import rewrite_row, rewrites
@@ -109,16 +110,14 @@ def record_judgment(store: Store, rewrite_id: int, judge: str, rewrite_position:
            "rewrite_position": rewrite_position, "choice": choice, "preferred": preferred,
            "at": now()}
     with store.transaction():
-        row["id"] = int(store.db["judgments"].insert(row).last_pk)
+        row["id"] = studio_store.insert_judgment(store, row)
         store.audit(judge.strip(), "judge", "rewrite", rewrite_id,
                     {"choice": choice, "preferred": preferred})
     return row
 
 
 def judgments(store: Store, rewrite_id: int | None = None) -> list[dict]:
-    if rewrite_id is None:
-        return store.query("SELECT * FROM judgments ORDER BY id")
-    return store.query("SELECT * FROM judgments WHERE rewrite_id = ? ORDER BY id", [rewrite_id])
+    return studio_store.judgments(store, rewrite_id)
 
 
 def _pct_change(before: float, after: float) -> float:
@@ -167,9 +166,7 @@ def marketer_table(store: Store, confidence: float = 0.95) -> pd.DataFrame:
     with a Wilson interval (no-preference answers count in n, not as wins), and agreement with the
     model judge's verdict on the same rewrites (share of judgments that match it, with its own
     Wilson interval)."""
-    sql = ("SELECT j.*, r.segment, r.evaluation FROM judgments j "
-           "JOIN rewrites r ON r.id = j.rewrite_id ORDER BY j.id")
-    rows = store.query(sql)
+    rows = studio_store.judgments_with_rewrites(store)
     cols = ["segment", "judgments", "rewrite_preferred", "original_preferred", "no_preference",
             "rewrite_rate_pct", "ci_low_pct", "ci_high_pct", "agreement_pct",
             "agreement_ci_low_pct", "agreement_ci_high_pct"]

@@ -6,16 +6,9 @@ to any compatible endpoint: OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server 
 :mod:`workbench.studio.llm_server` for the bundled local one). With nothing configured an agent is
 *offline*: the studio uses its deterministic rules engine and no network call is made.
 
-Configuration of each agent comes from, field by field, the first that sets it:
-
-1. ``WORKBENCH_LLM_<AGENT>_{BASE_URL,MODEL,API_KEY,TEMPERATURE,TIMEOUT,MAX_RETRIES}``
-2. ``WORKBENCH_LLM_{BASE_URL,MODEL,API_KEY,TEMPERATURE,TIMEOUT,MAX_RETRIES}``
-3. the agent's row of ``llm_settings`` (written by the LLM settings page; it has no key column)
-4. the defaults: offline.
-
-API keys are never written anywhere: they come from the environment (then ``OPENAI_API_KEY``)
-or from a key typed on the settings page and kept in that browser session only. Error texts are
-scrubbed of the key before they are logged.
+Each agent's configuration (environment, then the LLM settings page, then offline) is read by
+:mod:`workbench.studio.llm_config`; its names are re-exported here. API keys are never written
+anywhere, and error texts are scrubbed of the key before they are logged.
 
 A call (:meth:`LLMClient.complete_json`) asks for one JSON object matching a JSON schema:
 structured output is requested with ``response_format`` (falling back when a server refuses
@@ -30,19 +23,28 @@ import email.utils
 import hashlib
 import json
 import math
-import os
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import jsonschema
 
-from store import Store, now
-from workbench import Problem, ValidationError, WorkbenchError
+from store import Store
+from store import llm as llm_store
+from workbench.studio.llm_config import (
+    AGENTS,
+    ENV_FIELDS,
+    NO_KEY,
+    BackendConfig,
+    LLMError,
+    load_configs,
+    save_settings,
+    saved_settings,
+    validate_settings,
+)
 
 __all__ = [
     "AGENTS",
@@ -55,202 +57,16 @@ __all__ = [
     "check_backend",
     "load_configs",
     "save_settings",
+    "saved_settings",
     "usage_summary",
+    "validate_settings",
 ]
 
-AGENTS = ("diagnosis", "rewrite", "evaluation")
-#: The key sent to servers that need none (local llama.cpp, Ollama, vLLM without --api-key).
-NO_KEY = "not-needed"
-#: Environment variable suffixes, per field of :class:`BackendConfig`.
-ENV_FIELDS = {"base_url": "BASE_URL", "model": "MODEL", "api_key": "API_KEY",
-              "temperature": "TEMPERATURE", "timeout_s": "TIMEOUT", "max_retries": "MAX_RETRIES"}
-KINDS = ("unreachable", "timeout", "http", "invalid_json", "config")
 RETRY_STATUSES = {408, 409, 429}
 BACKOFF_S = 0.5
 #: Longest ``Retry-After`` (429/503) the client waits; asked for longer, it gives up at once.
 RETRY_AFTER_MAX_S = 30.0
 EXCERPT = 160
-
-
-class LLMError(WorkbenchError):
-    """A model call failed; the message is a sentence a marketer can act on.
-
-    ``agent`` is the agent whose model failed, ``kind`` one of ``unreachable``, ``timeout``,
-    ``http``, ``invalid_json`` or ``config``; ``status_code`` the HTTP status when there was one.
-    """
-
-    def __init__(self, message: str, *, agent: str, kind: str,
-                 status_code: int | None = None, attempts: int = 0):
-        assert kind in KINDS, kind
-        super().__init__(message)
-        self.message = message
-        self.agent = agent
-        self.kind = kind
-        self.status_code = status_code
-        self.attempts = attempts
-
-
-@dataclass(frozen=True)
-class BackendConfig:
-    """Where one agent's model lives and how to call it. ``base_url=""`` means offline."""
-
-    agent: str
-    base_url: str = ""
-    model: str = ""
-    api_key: str | None = field(default=None, repr=False)
-    temperature: float = 0.2
-    timeout_s: float = 30.0
-    max_retries: int = 2
-    structured: bool = True
-    source: str = "default"
-
-    @property
-    def offline(self) -> bool:
-        return not self.base_url
-
-    @property
-    def label(self) -> str:
-        return "Offline rules engine" if self.offline else f"{self.model} at {self.base_url}"
-
-    def public(self) -> dict[str, Any]:
-        """Everything but the key, for display and logs."""
-        return {"agent": self.agent, "base_url": self.base_url, "model": self.model,
-                "temperature": self.temperature, "timeout_s": self.timeout_s,
-                "max_retries": self.max_retries, "structured": self.structured,
-                "source": self.source, "offline": self.offline, "label": self.label,
-                "has_key": bool(self.api_key) and self.api_key != NO_KEY}
-
-
-# -- configuration -------------------------------------------------------------------------
-
-def _env_value(env: Mapping[str, str], agent: str, suffix: str) -> tuple[str, str] | None:
-    """(variable name, value) of the first non-empty of the per-agent and general variables."""
-    for name in (f"WORKBENCH_LLM_{agent.upper()}_{suffix}", f"WORKBENCH_LLM_{suffix}"):
-        value = env.get(name)
-        if value is not None and value.strip() != "":
-            return name, value.strip()
-    return None
-
-
-def _number(agent: str, name: str, raw: Any, cast: Callable[[Any], Any]) -> Any:
-    try:
-        value = cast(raw)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(raw)
-        return value
-    except (TypeError, ValueError):
-        raise LLMError(f"{name}={raw!r} is not a number; fix or unset it to configure the "
-                       f"{agent} model.", agent=agent, kind="config") from None
-
-
-def load_configs(store: Store | None = None, env: Mapping[str, str] | None = None,
-                 keys: Mapping[str, str] | None = None) -> dict[str, BackendConfig]:
-    """The effective configuration of every agent (see the module docstring for precedence).
-
-    ``keys`` maps an agent to an API key typed in the page (session only). Raises
-    :class:`LLMError` (kind ``config``) when an environment variable holds a bad number.
-    """
-    env = os.environ if env is None else env
-    keys = keys or {}
-    rows: dict[str, dict[str, Any]] = {}
-    if store is not None and store.db["llm_settings"].exists():
-        rows = {r["agent"]: r for r in store.query("SELECT * FROM llm_settings")}
-    configs = {}
-    for agent in AGENTS:
-        values: dict[str, Any] = {}
-        source = "default"
-        row = rows.get(agent)
-        if row is not None:
-            source = "settings"
-            values.update(base_url=row["base_url"], model=row["model"],
-                          temperature=float(row["temperature"]),
-                          timeout_s=float(row["timeout_s"]), max_retries=int(row["max_retries"]))
-        casts = {"temperature": float, "timeout_s": float, "max_retries": int}
-        for fname, suffix in ENV_FIELDS.items():
-            if fname == "api_key":
-                continue
-            found = _env_value(env, agent, suffix)
-            if found is None:
-                continue
-            name, raw = found
-            values[fname] = _number(agent, name, raw, casts[fname]) if fname in casts else raw
-            source = "environment"
-        values["base_url"] = values.get("base_url", "").rstrip("/")
-        key = (keys.get(agent) or "").strip() or None
-        if key is None:
-            found = _env_value(env, agent, "API_KEY")
-            key = found[1] if found else (env.get("OPENAI_API_KEY") or "").strip() or None
-        if values["base_url"]:
-            values["api_key"] = key or NO_KEY
-        configs[agent] = BackendConfig(agent=agent, source=source, **values)
-    return configs
-
-
-def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any,
-                      timeout_s: Any, max_retries: Any) -> dict[str, Any]:
-    """The cleaned settings of one agent, or :class:`ValidationError` naming every bad field."""
-    problems: list[Problem] = []
-    if agent not in AGENTS:
-        problems.append(Problem(f"unknown agent {agent!r}; one of {', '.join(AGENTS)}",
-                                field="agent"))
-    base_url = (base_url or "").strip().rstrip("/")
-    model = (model or "").strip()
-    if base_url:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(Problem("must be an http:// or https:// address such as "
-                                    "http://127.0.0.1:8081/v1, or empty for the offline rules "
-                                    "engine", field="base_url"))
-        elif parts.username or parts.password:
-            problems.append(Problem("must not contain a user name or password: keys are never "
-                                    "stored; type the key in the session field instead",
-                                    field="base_url"))
-        elif parts.query or parts.fragment:
-            problems.append(Problem("must not contain a query (?...) or fragment (#...)",
-                                    field="base_url"))
-        if not model:
-            problems.append(Problem("is required when a base URL is set (for the bundled local "
-                                    "server: smollm2-135m)", field="model"))
-    cleaned: dict[str, Any] = {"base_url": base_url, "model": model}
-    for name, cast, ok, rule in (
-            ("temperature", float, lambda v: 0 <= v <= 2, "must be between 0 and 2"),
-            ("timeout_s", float, lambda v: 0 < v <= 3600,
-             "must be more than 0 and at most 3600 seconds"),
-            ("max_retries", int, lambda v: 0 <= v <= 10, "must be a whole number from 0 to 10")):
-        raw = {"temperature": temperature, "timeout_s": timeout_s,
-               "max_retries": max_retries}[name]
-        try:
-            if isinstance(raw, bool):
-                raise TypeError(raw)
-            value = cast(raw)
-            if name == "max_retries" and float(raw) != value:
-                raise ValueError(raw)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(raw)
-        except (TypeError, ValueError):
-            problems.append(Problem(f"{raw!r} is not a number; it {rule}", field=name))
-            continue
-        if not ok(value):
-            problems.append(Problem(f"{value:g} {rule.replace('must', 'is out of range: must')}",
-                                    field=name))
-        cleaned[name] = value
-    if problems:
-        raise ValidationError(problems, "The LLM settings were not saved")
-    return cleaned
-
-
-def save_settings(store: Store, agent: str, *, base_url: str, model: str, temperature: float,
-                  timeout_s: float, max_retries: int, actor: str) -> None:
-    """Validate and store one agent's settings (never a key), with an audit entry.
-
-    ``base_url=""`` sets the agent back to the offline rules engine.
-    """
-    cleaned = validate_settings(agent, base_url=base_url, model=model, temperature=temperature,
-                                timeout_s=timeout_s, max_retries=max_retries)
-    row = {"agent": agent, **cleaned, "updated_at": now(), "updated_by": actor}
-    with store.transaction():
-        store.db["llm_settings"].upsert(row, pk="agent")
-        store.audit(actor, "configure", "llm_settings", agent, cleaned)
 
 
 # -- calls ---------------------------------------------------------------------------------
@@ -379,9 +195,9 @@ class LLMClient:
         started = time.perf_counter()
         key = _cache_key(cfg, system, user, schema, max_tokens)
         if cache and self.store is not None:
-            hit = self.store.query("SELECT response FROM llm_cache WHERE key = ?", [key])
-            if hit:
-                value = json.loads(hit[0]["response"])
+            hit = llm_store.cached_response(self.store, key)
+            if hit is not None:
+                value = json.loads(hit)
                 self._record(purpose, key, cached=True, status="ok", tally=_Tally(),
                              started=started)
                 return value
@@ -412,10 +228,8 @@ class LLMClient:
                          started=started, error=f"{e.kind}: {e.message}")
             raise
         if self.store is not None:
-            self.store.db["llm_cache"].insert(
-                {"key": key, "agent": cfg.agent, "model": cfg.model,
-                 "response": json.dumps(value, ensure_ascii=False), "created_at": now()},
-                replace=True)
+            llm_store.cache_response(self.store, key, agent=cfg.agent, model=cfg.model,
+                                     response=json.dumps(value, ensure_ascii=False))
         self._record(purpose, key, cached=False, status=status, tally=tally, started=started)
         return value
 
@@ -533,8 +347,8 @@ class LLMClient:
         if self.store is None:
             return
         cfg = self.config
-        self.store.db["llm_calls"].insert({
-            "at": now(), "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
+        llm_store.log_call(self.store, {
+            "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
             "model": cfg.model, "cache_key": key, "cached": int(cached), "status": status,
             "attempts": tally.attempts, "prompt_tokens": tally.prompt_tokens,
             "completion_tokens": tally.completion_tokens,
@@ -595,7 +409,7 @@ def _status_detail(e: Exception) -> str:
 
 def call_log(store: Store, limit: int = 200) -> list[dict]:
     """The latest model calls, newest first."""
-    return store.query("SELECT * FROM llm_calls ORDER BY id DESC LIMIT ?", [int(limit)])
+    return llm_store.calls(store, limit)
 
 
 def usage_summary(store: Store) -> list[dict]:
@@ -603,14 +417,7 @@ def usage_summary(store: Store) -> list[dict]:
 
     ``mean_latency_ms`` is over calls that went to the model (cache hits take no time).
     """
-    return store.query(
-        """SELECT agent, model, base_url, COUNT(*) AS calls, SUM(cached) AS cached,
-                  SUM(status = 'repaired') AS repaired, SUM(status = 'error') AS errors,
-                  SUM(prompt_tokens) AS prompt_tokens,
-                  SUM(completion_tokens) AS completion_tokens,
-                  ROUND(AVG(CASE WHEN cached = 0 THEN latency_ms END), 1) AS mean_latency_ms,
-                  MAX(at) AS last_at
-           FROM llm_calls GROUP BY agent, model, base_url ORDER BY agent, model, base_url""")
+    return llm_store.usage(store)
 
 
 CHECK_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}},

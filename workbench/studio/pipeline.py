@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from store import Store, now
+from store import studio as studio_store
 from workbench.studio import copyrules as rules
 from workbench.studio import diagnosis as diag
 from workbench.studio import grounding
@@ -334,7 +335,7 @@ class Studio:
             "status": "proposed", "created_at": now(), "created_by": actor,
         }
         with self.store.transaction():
-            rid = self.store.db["rewrites"].insert(row).last_pk
+            rid = studio_store.insert_rewrite(self.store, row)
             self.store.audit(actor, "rewrite", "template", template_id,
                              {"rewrite_id": rid, "path": retrieval.path,
                               "engine": written["engine"]})
@@ -354,24 +355,20 @@ class Studio:
         self.segment(segment)
         ids = list(template_ids) if template_ids is not None else [
             int(i) for i in self.weak_messages(segment)["template_id"]]
-        at = now()
         engines = {a: self.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
-        run_id = int(self.store.db["rewrite_runs"].insert({
-            "segment": segment, "engine": engines["rewrite"], "config": _dump(engines),
-            "status": "running", "total": len(ids), "done": 0, "started_by": actor,
-            "created_at": at, "updated_at": at}).last_pk)
+        run_id = studio_store.start_run(self.store, segment=segment, engine=engines["rewrite"],
+                                        config=_dump(engines), total=len(ids), actor=actor)
         made: list[dict[str, Any]] = []
         try:
             for n, tid in enumerate(ids, 1):
                 if progress:
                     progress(n - 1, len(ids), f"Rewriting template #{tid}")
                 made.append(self.rewrite_one(tid, actor, run_id))
-                self.store.db["rewrite_runs"].update(run_id, {"done": n, "updated_at": now()})
+                studio_store.update_run(self.store, run_id, done=n)
         except (LLMError, RewriteError) as e:
-            self.store.db["rewrite_runs"].update(run_id, {"status": "failed", "message": str(e),
-                                                           "updated_at": now()})
+            studio_store.update_run(self.store, run_id, status="failed", message=str(e))
             raise
-        self.store.db["rewrite_runs"].update(run_id, {"status": "done", "updated_at": now()})
+        studio_store.update_run(self.store, run_id, status="done")
         if progress:
             progress(len(ids), len(ids), "Done")
         return {"run_id": run_id, "segment": segment, "rewrites": made, "engines": engines}
@@ -393,30 +390,19 @@ def _load(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def rewrite_row(store: Store, rewrite_id: int) -> dict[str, Any]:
-    rows = store.query("SELECT * FROM rewrites WHERE id = ?", [rewrite_id])
-    if not rows:
+    row = studio_store.rewrite(store, rewrite_id)
+    if row is None:
         raise RewriteError(f"no rewrite #{rewrite_id}")
-    return _load(rows[0])
+    return _load(row)
 
 
 def rewrites(store: Store, segment: str | None = None, status: str | None = None
              ) -> list[dict[str, Any]]:
-    where, params = [], []
-    if segment:
-        where.append("segment = ?")
-        params.append(segment)
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    sql = "SELECT * FROM rewrites" + (" WHERE " + " AND ".join(where) if where else "")
-    return [_load(r) for r in store.query(sql + " ORDER BY id", params)]
+    return [_load(r) for r in studio_store.rewrites(store, segment, status)]
 
 
 def runs(store: Store, segment: str | None = None) -> list[dict[str, Any]]:
-    if segment:
-        return store.query("SELECT * FROM rewrite_runs WHERE segment = ? ORDER BY id DESC",
-                           [segment])
-    return store.query("SELECT * FROM rewrite_runs ORDER BY id DESC")
+    return studio_store.runs(store, segment)
 
 
 def dismiss(store: Store, rewrite_id: int, actor: str) -> None:
@@ -424,8 +410,7 @@ def dismiss(store: Store, rewrite_id: int, actor: str) -> None:
     if r["status"] != "proposed":
         raise RewriteError(f"rewrite #{rewrite_id} is already {r['status']}")
     with store.transaction():
-        store.db["rewrites"].update(rewrite_id, {"status": "dismissed", "decided_at": now(),
-                                                 "decided_by": actor})
+        studio_store.decide(store, rewrite_id, "dismissed", actor)
         store.audit(actor, "dismiss", "rewrite", rewrite_id)
 
 
@@ -502,7 +487,6 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
                 new_ids.append(store.insert_component(row, actor, source="rewrite"))
             store.audit(actor, "accept", "rewrite", rewrite_id,
                         {"component_ids": new_ids, **provenance})
-        store.db["rewrites"].update(rewrite_id, {
-            "status": "accepted", "decided_at": now(), "decided_by": actor,
-            "accepted_template_id": new_ids[0] if as_ == "template" else None})
+        studio_store.decide(store, rewrite_id, "accepted", actor,
+                            accepted_template_id=new_ids[0] if as_ == "template" else None)
     return new_ids
