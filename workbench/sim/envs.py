@@ -283,7 +283,7 @@ SUITE: tuple[Environment, ...] = (
         "common-interaction", "common rewards (15-30%); 2 segments; an offer that pays only "
                               "with one call to action",
         _segments(2), (0.6, 0.4), (0.15, 0.30), atoms=(4, 6, 6), spread=0.15,
-        interactions=(Interaction((1, 2), first=2, second=4, bonus=0.6),), seed=13),
+        interactions=(Interaction((1, 2), first=2, second=4, bonus=1.0),), seed=13),
     Environment(
         "timing-drift", "8 segments with their own best hour (strong timing), content "
                         "preferences drift between days 25 and 35",
