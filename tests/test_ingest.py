@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,7 +60,8 @@ def test_incremental_ingest_learns_every_decision_once_its_batch_has_closed(incr
     frame = decisions_frame(store, load_agent(store))
     assert frame["learned"].tolist() == [1] * len(rendered)
     rewards = _rewards(store)
-    base = {s: (1.0 if s == 0 and len(seg0) else 0.0) for s in range(len(load_agent(store).segments))}
+    segments = range(len(load_agent(store).segments))
+    base = {s: (1.0 if s == 0 and len(seg0) else 0.0) for s in segments}
     expected = {d: (1.0 if d in opened else 0.0) - base[s]
                 for d, s in zip(rendered["decision_id"], rendered["ctx_segment"])
                 if s in set(hold["ctx_segment"])}

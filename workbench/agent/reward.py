@@ -3,10 +3,11 @@
 Marketers set weights on the funnel events (direct open, engagement, intent, conversion, GMV);
 the reward is their weighted sum. The weights can instead be learnt from data: a least-squares
 fit, with an intercept and non-negative weights, of a downstream value (30-day conversions,
-GMV...) on the short-term events, so that the agent optimises what predicts long-term value. Optionally the reward is made
-incremental, as in the longitudinal study: each user's reward minus the mean reward of holdout
-users in the same cell over the same window (a difference in differences when pre-period
-rewards are given).
+GMV...) on the short-term events, so that the agent optimises what predicts long-term value.
+Optionally the reward is made incremental, as in the longitudinal study: each user's reward minus
+the mean reward of holdout users in the same cell over the same window (a difference in
+differences when pre-period rewards are given; see :mod:`workbench.agent.ingest` for how the
+cells are kept per segment and batch).
 """
 
 from __future__ import annotations
