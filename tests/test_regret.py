@@ -119,7 +119,7 @@ def quick():
 
 def test_quick_benchmark_runs_end_to_end_with_every_player(quick):
     assert set(quick) >= {"benchmark", "quick", "seeds", "players", "environments", "seconds",
-                          "load_average"}
+                          "load_average", "blas_threads"}
     row = quick["environments"]["timing-drift"]
     assert (row["days"], row["batch"], row["decisions_per_seed"]) == (10, 300, 3000)
     assert set(row["players"]) == {"agent", "mabwiser", "beta_ts", "uniform"}

@@ -158,9 +158,14 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
     ``env`` names one environment (``heldout-*`` names work too); without it the suite runs,
     or with ``held_out=True`` the held-out set (kept for honest reporting: never tune on it).
     ``quick`` shortens every environment to 10 daily batches of 300 users (for tests).
+
+    Linear algebra runs on one thread (``blas_threads`` in the result): every player then
+    uses one core, so times per batch compare like with like, and on a shared machine BLAS
+    threads fighting over the cores made the agent 3-4x slower than on one thread.
     """
     import os
-    import statistics
+
+    from threadpoolctl import threadpool_limits
 
     from workbench import Problem, ValidationError
     from workbench.sim.envs import HELD_OUT, SUITE, environment
@@ -178,35 +183,43 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
     out: dict[str, Any] = {"benchmark": "regret", "quick": quick, "seeds": seeds,
                            "players": list(players), "environments": {}}
     t0 = time.perf_counter()
-    for e in envs:
-        if quick:
-            e = e.scaled(days=10, batch=300)
-        per: dict[str, list] = {p: [] for p in players}
-        for s in range(seeds):
-            for r in run(e, s, players):
-                per[r.player].append(r)
-        row: dict[str, Any] = {
-            "about": e.about, "held_out": e.held_out, "segments": len(e.segments),
-            "composite_actions": e.actions, "days": e.days, "batch": e.batch,
-            "decisions_per_seed": e.days * e.batch, "players": {}}
-        for p, rs in per.items():
-            regrets = [round(r.regret_per_1k, 2) for r in rs]
-            row["players"][p] = {
-                "regret_per_1k": regrets,
-                "mean": round(statistics.fmean(r.regret_per_1k for r in rs), 2),
-                "sd": round(statistics.stdev(r.regret_per_1k for r in rs), 2)
-                if len(rs) > 1 else None,
-                "reward_per_1k": round(statistics.fmean(r.reward_per_1k for r in rs), 2),
-                "seconds_per_batch": round(statistics.fmean(r.seconds_per_batch for r in rs), 4),
-            }
-        if "agent" in per and "mabwiser" in per:
-            m = row["players"]["mabwiser"]["mean"]
-            row["agent_to_mabwiser"] = round(row["players"]["agent"]["mean"] / m, 3) if m else None
-        out["environments"][e.name] = row
+    with threadpool_limits(limits=1):
+        for e in envs:
+            if quick:
+                e = e.scaled(days=10, batch=300)
+            per: dict[str, list] = {p: [] for p in players}
+            for s in range(seeds):
+                for r in run(e, s, players):
+                    per[r.player].append(r)
+            out["environments"][e.name] = _regret_row(e, per)
     out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["blas_threads"] = 1
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
     out["target"] = "agent's mean regret at most half of MABWiser's in every environment"
     return out
+
+
+def _regret_row(e: Any, per: Mapping[str, list]) -> dict[str, Any]:
+    """One environment's figures: per seed, mean, sd and time per batch of each player."""
+    import statistics
+
+    row: dict[str, Any] = {
+        "about": e.about, "held_out": e.held_out, "segments": len(e.segments),
+        "composite_actions": e.actions, "days": e.days, "batch": e.batch,
+        "decisions_per_seed": e.days * e.batch, "players": {}}
+    for p, rs in per.items():
+        row["players"][p] = {
+            "regret_per_1k": [round(r.regret_per_1k, 2) for r in rs],
+            "mean": round(statistics.fmean(r.regret_per_1k for r in rs), 2),
+            "sd": round(statistics.stdev(r.regret_per_1k for r in rs), 2) if len(rs) > 1
+            else None,
+            "reward_per_1k": round(statistics.fmean(r.reward_per_1k for r in rs), 2),
+            "seconds_per_batch": round(statistics.fmean(r.seconds_per_batch for r in rs), 4),
+        }
+    if "agent" in per and "mabwiser" in per:
+        m = row["players"]["mabwiser"]["mean"]
+        row["agent_to_mabwiser"] = round(row["players"]["agent"]["mean"] / m, 3) if m else None
+    return row
 
 
 def format_regret(result: Mapping[str, Any]) -> str:
