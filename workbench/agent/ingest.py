@@ -329,7 +329,7 @@ def learn_due(store: Store, agent: Agent, as_of: date, *,
         if pre_reward is not None:
             users = frame["user_id"].astype(str)
             known = users.isin(pre_reward.keys()).to_numpy()
-            outcomes["pre_reward"] = users.map(pre_reward).fillna(0.0).to_numpy(float)
+            outcomes["pre_reward"] = users.map(dict(pre_reward)).fillna(0.0).to_numpy(float)
             if report is not None:
                 report.pre_reward_missing = int((~known).sum())
         r = _learn_incremental(agent, frame, outcomes)
