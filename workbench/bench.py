@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -168,3 +169,92 @@ def bench_studio(part: str = "held_out", embedder: str = "lexical") -> dict[str,
                         "keeps_every_number_code_date_share": 1.0,
                         "diagnosis_accuracy": ">= 0.80 overall, >= 0.60 per type",
                         "blind_preference": "> 0.85 (external blind judge)"}}
+def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
+                 held_out: bool = False, players: tuple[str, ...] | None = None
+                 ) -> dict[str, Any]:
+    """Regret per 1,000 decisions of the agent (defaults, public API), MABWiser Thompson
+    Sampling per segment x dimension, an independent Beta TS per segment x dimension and
+    uniform random, in the synthetic environments of :mod:`workbench.sim.envs`.
+
+    ``env`` names one environment (``heldout-*`` names work too); without it the suite runs,
+    or with ``held_out=True`` the held-out set (kept for honest reporting: never tune on it).
+    ``quick`` shortens every environment to 10 daily batches of 300 users (for tests).
+
+    Linear algebra runs on one thread (``blas_threads`` in the result): every player then
+    uses one core, so times per batch compare like with like, and on a shared machine BLAS
+    threads fighting over the cores made the agent 3-4x slower than on one thread.
+    """
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    from workbench import Problem, ValidationError
+    from workbench.sim.envs import HELD_OUT, SUITE, environment
+    from workbench.sim.regret import PLAYERS, run
+
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValidationError([Problem("must be a whole number >= 1", field="seeds")],
+                              "Invalid benchmark")
+    players = tuple(players or PLAYERS)
+    unknown = [p for p in players if p not in PLAYERS]
+    if unknown:
+        raise ValidationError([Problem(f"unknown player '{p}'; one of {', '.join(PLAYERS)}",
+                                       field="players") for p in unknown], "Invalid benchmark")
+    envs = [environment(env)] if env else list(HELD_OUT if held_out else SUITE)
+    out: dict[str, Any] = {"benchmark": "regret", "quick": quick, "seeds": seeds,
+                           "players": list(players), "environments": {}}
+    t0 = time.perf_counter()
+    with threadpool_limits(limits=1):
+        for e in envs:
+            if quick:
+                e = e.scaled(days=10, batch=300)
+            per: dict[str, list] = {p: [] for p in players}
+            for s in range(seeds):
+                for r in run(e, s, players):
+                    per[r.player].append(r)
+            out["environments"][e.name] = _regret_row(e, per)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["blas_threads"] = 1
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    out["target"] = "agent's mean regret at most half of MABWiser's in every environment"
+    return out
+
+
+def _regret_row(e: Any, per: Mapping[str, list]) -> dict[str, Any]:
+    """One environment's figures: per seed, mean, sd and time per batch of each player."""
+    import statistics
+
+    row: dict[str, Any] = {
+        "about": e.about, "held_out": e.held_out, "segments": len(e.segments),
+        "composite_actions": e.actions, "days": e.days, "batch": e.batch,
+        "decisions_per_seed": e.days * e.batch, "players": {}}
+    for p, rs in per.items():
+        row["players"][p] = {
+            "regret_per_1k": [round(r.regret_per_1k, 2) for r in rs],
+            "mean": round(statistics.fmean(r.regret_per_1k for r in rs), 2),
+            "sd": round(statistics.stdev(r.regret_per_1k for r in rs), 2) if len(rs) > 1
+            else None,
+            "reward_per_1k": round(statistics.fmean(r.reward_per_1k for r in rs), 2),
+            "seconds_per_batch": round(statistics.fmean(r.seconds_per_batch for r in rs), 4),
+        }
+    if "agent" in per and "mabwiser" in per:
+        m = row["players"]["mabwiser"]["mean"]
+        row["agent_to_mabwiser"] = round(row["players"]["agent"]["mean"] / m, 3) if m else None
+    return row
+
+
+def format_regret(result: Mapping[str, Any]) -> str:
+    """The regret benchmark as a plain-text table (per seed, mean, time per batch, ratio)."""
+    lines = []
+    for name, row in result["environments"].items():
+        lines.append(f"{name}{' (held out)' if row['held_out'] else ''}: {row['about']}")
+        lines.append(f"  {'player':<10} {'mean':>8} {'sd':>7}  {'s/batch':>8}  regret per 1k "
+                     "per seed")
+        for p, v in row["players"].items():
+            sd = "" if v["sd"] is None else f"{v['sd']:.2f}"
+            lines.append(f"  {p:<10} {v['mean']:>8.2f} {sd:>7}  {v['seconds_per_batch']:>8.3f}  "
+                         + " ".join(f"{x:.2f}" for x in v["regret_per_1k"]))
+        if row.get("agent_to_mabwiser") is not None:
+            lines.append(f"  agent / mabwiser = {row['agent_to_mabwiser']:.3f}")
+    lines.append(f"load average {result['load_average']}, {result['seconds']} s")
+    return "\n".join(lines)

@@ -15,6 +15,23 @@ file twice stores and learns nothing the second time.
 Learning waits for a decision's attribution window (``attribution_days`` after its send time)
 to close, so that users who did nothing count as zero-reward observations; events that arrive
 for a decision already learnt add their reward as a late correction.
+
+**Incremental rewards** (``AgentConfig(incremental=True)``): a decision's reward is its events'
+value minus the baseline of the holdout users of the same segment and the same batch (the
+period), so a batch is learnt once the window of its *last possible* send has closed
+(``SEND_DAYS`` after its start day plus ``attribution_days``): holdout and skipped decisions,
+which have no send time, wait for the sent decisions of their batch instead of falling due
+first and leaving the later ones without a baseline. A batch that has no holdout user (a very
+small one) is measured against the holdout users of the other batches learnt in the same
+ingest, per segment; with none at all its decisions wait (``waiting`` in the report). An agent
+with ``holdout_share=0`` cannot be incremental and is refused before anything is written.
+
+**Pre-period rewards** make the incremental reward a difference in differences (each user's
+change over their own pre-period, minus the holdout users' mean change): a CSV of
+``user_id,pre_reward`` (the user's reward, with the same weights, over a period of the same
+length before the agent acted), read by :func:`load_pre_reward` and passed to
+:func:`ingest_events`. It applies to the decisions learnt in that ingest; users missing from it
+count as 0 (and are counted in the report).
 """
 
 from __future__ import annotations
@@ -23,6 +40,7 @@ import csv
 import io
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -32,12 +50,15 @@ import pandas as pd
 from store import Store, now
 from store import decisions as decisions_store
 from workbench.agent.policy import Agent
-from workbench.agent.state import decisions_frame, save_models, snapshot
+from workbench.agent.state import batches, decisions_frame, save_models, snapshot
 from workbench import Problem, ValidationError
 from workbench.agent.reward import EVENTS, scalarise
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024
+#: A batch's send times fall in the 7 days from its start day (see ``Agent.decide``): its last
+#: possible send is on start day + SEND_DAYS.
+SEND_DAYS = 6
 
 
 @dataclass
@@ -48,6 +69,8 @@ class IngestReport:
     quarantined: list[tuple[int, str]] = field(default_factory=list)
     learned: int = 0
     late_corrections: int = 0
+    waiting: int = 0  # incremental: due, but their batch has no holdout baseline yet
+    pre_reward_missing: int = 0  # learnt decisions whose user had no pre-period reward
     ignored_columns: list[str] = field(default_factory=list)
     as_of: str = ""
 
@@ -56,6 +79,8 @@ class IngestReport:
                 "quarantined": len(self.quarantined),
                 "quarantine": [{"line": line, "reason": r} for line, r in self.quarantined],
                 "learned_decisions": self.learned, "late_corrections": self.late_corrections,
+                "waiting_for_holdout": self.waiting,
+                "pre_reward_missing": self.pre_reward_missing,
                 "ignored_columns": self.ignored_columns, "as_of": self.as_of}
 
 
@@ -67,9 +92,74 @@ def _parse_time(value: str) -> datetime | None:
     return t.replace(tzinfo=None)
 
 
+def check_incremental(agent: Agent, pre_reward: Mapping[str, float] | None = None) -> None:
+    """Refuse an agent that cannot learn its configured reward: incremental rewards need
+    holdout users, and pre-period rewards are only used by incremental rewards."""
+    problems = []
+    if agent.config.incremental and agent.config.holdout_share <= 0:
+        problems.append(Problem(
+            "incremental rewards are measured against holdout users, and holdout_share is 0: "
+            "set holdout_share above 0 (e.g. 0.1) or turn incremental off",
+            field="holdout_share"))
+    if pre_reward is not None and not agent.config.incremental:
+        problems.append(Problem("pre-period rewards are only used by incremental rewards "
+                                "(AgentConfig(incremental=True))", field="pre_reward"))
+    if problems:
+        raise ValidationError(problems, "Cannot learn with this agent configuration")
+
+
+def load_pre_reward(data: bytes) -> dict[str, float]:
+    """Pre-period rewards from a CSV with the columns ``user_id`` and ``pre_reward`` (other
+    columns are ignored). The file is rejected whole, naming the line and column of every bad
+    value: an empty or repeated user, a missing, non-numeric, NaN or infinite reward."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
+                              "The pre-period rewards were rejected") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    problems = [Problem(f"required column '{c}' is missing", field=c)
+                for c in ("user_id", "pre_reward") if c not in header]
+    if problems:
+        raise ValidationError(problems, "The pre-period rewards were rejected")
+    ui, ri = header.index("user_id"), header.index("pre_reward")
+    out: dict[str, float] = {}
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(Problem(f"has {len(values)} fields, the header has {len(header)}",
+                                    row=line))
+            continue
+        user, raw = values[ui].strip(), values[ri].strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not user:
+            problems.append(Problem("is empty", row=line, field="user_id"))
+        elif user in out:
+            problems.append(Problem(f"user '{user}' appears twice", row=line, field="user_id"))
+        if not math.isfinite(value):
+            problems.append(Problem(f"'{raw}' is not a finite number", row=line,
+                                    field="pre_reward"))
+        elif user:
+            out[user] = value
+    if problems:
+        raise ValidationError(problems, "The pre-period rewards were rejected")
+    return out
+
+
 def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: str, *,
-                  as_of: date | None = None) -> IngestReport:
-    """Load an events file, learn from what it completes, and save the agent. One transaction."""
+                  as_of: date | None = None, pre_reward: Mapping[str, float] | None = None
+                  ) -> IngestReport:
+    """Load an events file, learn from what it completes, and save the agent. One transaction.
+
+    ``pre_reward`` (user id -> pre-period reward, see :func:`load_pre_reward`) makes an
+    incremental reward a difference in differences for the decisions learnt now."""
+    check_incremental(agent, pre_reward)
     if len(data) > MAX_BYTES:
         raise ValidationError([Problem(f"the file is over {MAX_BYTES // 2 ** 20} MB")],
                               "The file was rejected")
@@ -145,7 +235,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
         if new:
             decisions_store.insert_events(store, new)
         report.late_corrections = _learn_late(store, agent, new)
-        report.learned = learn_due(store, agent, day)
+        report.learned = learn_due(store, agent, day, pre_reward=pre_reward, report=report)
         save_models(store, agent)
         store.audit(actor, "ingest", "outcomes", source, report.to_dict() | {"quarantine": None})
     return report
@@ -204,25 +294,85 @@ def _learn_late(store: Store, agent: Agent, new: list[dict]) -> int:
     return len(learned)
 
 
-def learn_due(store: Store, agent: Agent, as_of: date) -> int:
-    """Learn every decision whose attribution window has closed by ``as_of``."""
-    cutoff = (as_of - timedelta(days=agent.config.attribution_days)).isoformat()
+def learn_due(store: Store, agent: Agent, as_of: date, *,
+              pre_reward: Mapping[str, float] | None = None,
+              report: IngestReport | None = None) -> int:
+    """Learn every decision whose attribution window has closed by ``as_of`` (incremental
+    rewards: every decision of a batch whose last send's window has closed)."""
+    check_incremental(agent, pre_reward)
+    closed = as_of - timedelta(days=agent.config.attribution_days)
+    cutoff = closed.isoformat()
     ids = decisions_store.due_ids(store, cutoff)
     if not ids:
         return 0
-    frame = pd.concat([decisions_frame(store, agent, ids=c) for c in _chunks(ids)],
-                      ignore_index=True)
+    if agent.config.incremental:
+        ids = _in_closed_batches(store, ids, closed)
+        if not ids:
+            return 0
+    frame = pd.concat([decisions_frame(store, agent, ids=c)
+                       for c in _chunks(ids)], ignore_index=True)
     events: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for chunk in _chunks(ids):
         for r in decisions_store.event_totals(store, chunk):
             events[r["decision_id"]][r["event"]] = r["v"]
     outcomes = _outcomes(frame, events)
-    agent.learn(frame, outcomes)
-    r = agent.rewards(frame, outcomes)
-    decisions_store.mark_learned(store, zip(np.asarray(r, float).tolist(),
-                                            frame["decision_id"]))
-    snapshot(store, agent, as_of, frame)
-    return len(ids)
+    if agent.config.incremental:
+        if pre_reward is not None:
+            users = frame["user_id"].astype(str)
+            known = users.isin(pre_reward.keys()).to_numpy()
+            outcomes["pre_reward"] = users.map(dict(pre_reward)).fillna(0.0).to_numpy(float)
+            if report is not None:
+                report.pre_reward_missing = int((~known).sum())
+        r = _learn_incremental(agent, frame, outcomes)
+    else:
+        agent.learn(frame, outcomes)
+        r = np.asarray(agent.rewards(frame, outcomes), float)
+    done = ~np.isnan(r)
+    if report is not None:
+        report.waiting = int((~done).sum())
+    if not done.any():
+        return 0
+    decisions_store.mark_learned(store, zip(r[done].tolist(), frame["decision_id"][done]))
+    snapshot(store, agent, as_of, frame[done])
+    return int(done.sum())
+
+
+def _batch_of(decision_ids: pd.Series) -> pd.Series:
+    """The batch id of each decision id (``<batch>-<user>``, see ``state.decision_ids``)."""
+    return decision_ids.astype(str).str.split("-", n=1).str[0].astype(np.int64)
+
+
+def _in_closed_batches(store: Store, ids: list[str], closed: date) -> list[str]:
+    """The decisions of ``ids`` whose batch's last possible send is on or before ``closed``."""
+    start = {int(b["id"]): date.fromisoformat(b["start_day"][:10]) for b in batches(store)}
+    keep = [start[b] + timedelta(days=SEND_DAYS) <= closed
+            for b in _batch_of(pd.Series(ids)).tolist()]
+    return [i for i, k in zip(ids, keep) if k]
+
+
+def _learn_incremental(agent: Agent, frame: pd.DataFrame, outcomes: pd.DataFrame
+                       ) -> np.ndarray:
+    """Learn batch by batch, so that each decision's baseline is the holdout users of its own
+    segment and batch; returns the rewards (NaN for decisions left waiting for a baseline).
+
+    Holdout rows added to a learn call only give the baseline: the agent learns from no
+    holdout decision."""
+    r = np.full(len(frame), np.nan)
+    hold = (frame["arm"].astype(str) == "holdout").to_numpy()
+    orphans = []
+    for _, idx in frame.groupby(_batch_of(frame["decision_id"]).to_numpy()).indices.items():
+        if hold[idx].any():
+            agent.learn(frame.iloc[idx], outcomes.iloc[idx])
+            r[idx] = agent.rewards(frame.iloc[idx], outcomes.iloc[idx])
+        else:
+            orphans.append(idx)
+    if orphans and hold.any():  # no holdout user in the batch: the others of this ingest
+        idx = np.concatenate(orphans)
+        rows = np.concatenate([idx, np.flatnonzero(hold)])
+        sub, sub_out = frame.iloc[rows], outcomes.iloc[rows]
+        agent.learn(sub, sub_out)
+        r[idx] = agent.rewards(sub, sub_out)[:len(idx)]
+    return r
 
 
 def quarantine(store: Store, limit: int = 500) -> list[dict]:
