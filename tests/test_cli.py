@@ -288,6 +288,23 @@ def test_the_readme_documents_no_command_or_option_that_does_not_exist():
 
 def test_the_documentation_check_sees_every_command():
     assert sorted(" ".join(p) for p, _ in _leaf_commands()) == [
-        "bench decide", "bench lift", "bench simulate", "db backup", "db migrate", "db path",
-        "decide", "ingest", "lift", "llm check", "llm serve", "rewrite", "run", "seed",
-        "simulate"]
+        "bench decide", "bench lift", "bench regret", "bench simulate", "bench studio",
+        "db backup", "db migrate", "db path", "decide", "ingest", "lift", "llm check",
+        "llm serve", "rewrite", "run", "seed", "simulate"]
+
+
+def test_bench_regret_quick_prints_a_table_with_the_ratio_to_mabwiser(capsys):
+    assert main(["bench", "regret", "--env", "neutral", "--seeds", "1", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("neutral:")
+    assert "agent / mabwiser = " in out and "uniform" in out
+
+
+def test_ingest_rejects_a_bad_pre_reward_file_naming_line_and_column(db_path, tmp_path, capsys):
+    events = tmp_path / "events.csv"
+    events.write_text("decision_id,event,value,occurred_at\n")
+    pre = tmp_path / "pre.csv"
+    pre.write_text("user_id,pre_reward\nu1,0.5\nu2,nan\n")
+    assert main(["ingest", str(events), "--pre-reward", str(pre)]) == 1
+    err = capsys.readouterr().err
+    assert "row 3 field 'pre_reward'" in err and "not a finite number" in err

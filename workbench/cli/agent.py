@@ -74,19 +74,25 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
 @click.argument("file", type=InputFile(), metavar="FILE.csv")
 @click.option("--as-of", type=IsoDate(),
               help="Learn the decisions whose attribution window closed by this day.")
+@click.option("--pre-reward", "pre_reward_file", type=InputFile(), metavar="FILE.csv",
+              help="user_id,pre_reward: each user's reward before the programme (incremental "
+                   "mode's difference in differences).")
 @click.option("--json", "as_json", is_flag=True, help="One-line JSON report.")
-def ingest(file: Path, as_of: date | None, as_json: bool) -> int:
+def ingest(file: Path, as_of: date | None, pre_reward_file: Path | None, as_json: bool) -> int:
     """Load outcome events, quarantine bad lines, learn."""
-    from workbench.agent.ingest import ingest_events
+    from workbench.agent.ingest import ingest_events, load_pre_reward
     from workbench.agent.state import load_agent
 
     try:
         data = file.read_bytes()
+        pre = None if pre_reward_file is None else pre_reward_file.read_bytes()
     except OSError as e:
-        raise CommandFailed(f"cannot read {file}: {e.strerror or e}") from None
+        raise CommandFailed(f"cannot read {e.filename or file}: {e.strerror or e}") from None
+    pre_reward = None if pre is None else load_pre_reward(pre)
     with open_db() as store:
         agent = load_agent(store)
-        report = ingest_events(store, agent, data, file.name, actor(), as_of=as_of)
+        report = ingest_events(store, agent, data, file.name, actor(), as_of=as_of,
+                               pre_reward=pre_reward)
     click.echo(json.dumps(report.to_dict(), indent=None if as_json else 1))
     for line, reason in report.quarantined[:50]:
         click.echo(f"line {line}: {reason} (kept in quarantine)", err=True)

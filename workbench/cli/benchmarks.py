@@ -54,3 +54,32 @@ def bench_simulate(users: int, seed: int, as_json: bool, days: int) -> int:
     from workbench.bench import bench_simulate as measure
 
     return _print(measure(users, days, seed=seed), as_json)
+
+
+@bench.command("regret")
+@click.option("--env", metavar="NAME", help="One environment (default: the whole suite).")
+@click.option("--held-out", is_flag=True, help="The held-out environments instead of the suite.")
+@click.option("--seeds", type=POSITIVE, default=5, show_default=True, metavar="N")
+@click.option("--quick", is_flag=True, help="10 daily batches of 300 users per environment.")
+@click.option("--json", "as_json", is_flag=True, help="One-line JSON (default: a table).")
+def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, as_json: bool) -> int:
+    """Regret per 1k decisions: the agent vs MABWiser, Beta TS and uniform."""
+    from workbench.bench import bench_regret as measure
+    from workbench.bench import format_regret
+
+    result = measure(env, seeds, quick=quick, held_out=held_out)
+    click.echo(json.dumps(result) if as_json else format_regret(result))
+    return 0
+
+
+@bench.command("studio")
+@click.option("--part", type=click.Choice(["held_out", "tuning", "all"]), default="held_out",
+              show_default=True)
+@click.option("--embedder", type=click.Choice(["lexical", "auto"]), default="lexical",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One-line JSON.")
+def bench_studio(part: str, embedder: str, as_json: bool) -> int:
+    """The rewrite studio over the labelled set: diagnosis accuracy, grounding, judge."""
+    from workbench.bench import bench_studio as measure
+
+    return _print(measure(part, embedder), as_json)
