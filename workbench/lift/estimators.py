@@ -243,7 +243,13 @@ def tail_weight(y_t: np.ndarray, y_c: np.ndarray) -> float:
     m2 = float(d2.sum()) / len(y)
     if not m2 > 0:
         return 0.0
-    return (float(d2 @ d2) / len(y) / m2 ** 2 - 3) / min(len(y_t), len(y_c))
+    return (_dot(d2, d2) / len(y) / m2 ** 2 - 3) / min(len(y_t), len(y_c))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """A dot product without BLAS threads (which cost far more than they bring on a busy
+    machine for vectors of this size)."""
+    return float(np.einsum("i,i->", a, b))
 
 
 def heavy_tailed(y_t: np.ndarray, y_c: np.ndarray) -> bool:
@@ -344,11 +350,11 @@ def regression_adjusted(y: np.ndarray, treated: np.ndarray,
         ya, ga = y[arm], g[arm]
         n = len(ya)
         yc, gc = ya - ya.mean(), ga - ga.mean()
-        sgg = float(gc @ gc)
-        b = float(gc @ yc) / sgg if sgg > 1e-12 * max(1.0, float(ga @ ga)) else 0.0
+        sgg = _dot(gc, gc)
+        b = _dot(gc, yc) / sgg if sgg > 1e-12 * max(1.0, _dot(ga, ga)) else 0.0
         resid = yc - b * gc
         dof = n - 2 if b else n - 1
-        arms.append((float(ya.mean() - b * ga.mean()), float(resid @ resid) / dof / n, n, dof))
+        arms.append((float(ya.mean() - b * ga.mean()), _dot(resid, resid) / dof / n, n, dof))
     (m_t, v_t, n_t, d_t), (m_c, v_c, n_c, d_c) = arms
     return from_arms(m_t, m_c, v_t, v_c, n_t, n_c, d_t, d_c,
                      float(np.count_nonzero(y[~treated])), "ML-RATE")
