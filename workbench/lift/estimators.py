@@ -41,7 +41,7 @@ OK = "ok"
 NO_HOLDOUT_EVENTS = "no events in the holdout yet"
 HOLDOUT_NOT_POSITIVE = "holdout average is not positive"
 NO_VARIATION = "no variation"
-NO_ACTIVE_LIFT = "no active-phase lift to compare with"
+NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
 
 MIN_USERS_PER_ARM_FOR_MLRATE = 200
 SMALL_HOLDOUT_USERS = 100
@@ -386,7 +386,12 @@ def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndar
                             status=NO_HOLDOUT_EVENTS if events == 0 else HOLDOUT_NOT_POSITIVE,
                             note="relative change of lift, passive vs active", **common)
     la, lp = ta / ca - 1, tp / cp - 1
-    if la == 0:
+    var_la = covs[0][0, 0] / ca ** 2 + ta ** 2 * covs[1][0, 0] / ca ** 4
+    if la == 0 or abs(la) < t_critical(welch_df((covs[0][0, 0] / ca ** 2, n_t - 1),
+                                                (ta ** 2 * covs[1][0, 0] / ca ** 4, n_c - 1))
+                                       ) * math.sqrt(max(var_la, 0.0)):
+        # Fieller: when the active lift may be 0, the ratio's interval is unbounded; a
+        # delta-method number (like -156.6 to 171.0) would only look precise.
         return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
                             status=NO_ACTIVE_LIFT, note=NO_ACTIVE_LIFT, **common)
     change = lp / la - 1

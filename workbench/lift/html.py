@@ -129,9 +129,11 @@ def summary(table: pd.DataFrame) -> list[str]:
         paragraphs.append(" ".join(parts))
     change = table[(table["phase"] == "passive vs active") & table["significant"]]
     if len(change):
-        paragraphs.append("From active to passive management the lift changed clearly for " + "; ".join(
-            f"{metric_name(r['metric']).lower()} ({interval(r['lift'], r['ci_low'], r['ci_high'])}"
-            " of the active-phase lift)" for r in change.to_dict("records")) + ".")
+        paragraphs.append("From active to passive management the lift changed clearly for "
+                          + "; ".join(f"{metric_name(r['metric']).lower()} by "
+                                      f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
+                                      for r in change.to_dict("records"))
+                          + " (relative to the active phase's lift).")
     elif "passive vs active" in set(table["phase"]):
         paragraphs.append("The lift in the passive phase is not distinguishable from the "
                           "active phase's for any metric.")
@@ -145,13 +147,14 @@ def people_table(table: pd.DataFrame) -> pd.DataFrame:
         arrow, _ = direction(r)
         est = r["status"] if r["status"] not in (OK, "no variation") else \
             f"{arrow} {interval(r['lift'], r['ci_low'], r['ci_high'])}"
+        per_user = r["phase"] != "passive vs active"
         out.append({
             "Phase": PHASE_LABELS.get(r["phase"], r["phase"]),
             "Metric": metric_name(r["metric"]),
             "Lift (95% interval)": est,
             "Clear?": "yes" if r["significant"] else "no",
-            "Agent per user": "" if r["phase"] == "passive vs active" else number(r["mean_agent"]),
-            "Holdout per user": "" if r["phase"] == "passive vs active" else number(r["mean_holdout"]),
+            "Agent per user": number(r["mean_agent"]) if per_user else "",
+            "Holdout per user": number(r["mean_holdout"]) if per_user else "",
             "Users (agent / holdout)": f"{count(r['n_agent'])} / {count(r['n_holdout'])}",
             "Method": _method(r),
             "Warning": r.get("warning", ""),
@@ -204,9 +207,11 @@ def phase_figure(table: pd.DataFrame) -> go.Figure:
     return style(fig)
 
 
-def weekly_figure(weekly: pd.DataFrame, metric: str) -> go.Figure:
+def weekly_figure(weekly: pd.DataFrame, metric: str, passive_from: date | None = None
+                  ) -> go.Figure:
     """Weekly lift of one metric on calendar dates, with its interval and the passive phase
-    shaded. ``weekly`` is :func:`workbench.lift.report.weekly_table` with ``week_start``."""
+    (from ``passive_from``, else from the weeks' ``mode``) shaded. ``weekly`` is
+    :func:`workbench.lift.report.weekly_table` with ``week_start``."""
     w = weekly[(weekly["metric"] == metric) & (weekly["status"] == OK)].sort_values("week")
     x = pd.to_datetime(w["week_start"]) if "week_start" in w else w["week"]
     fig = go.Figure([
@@ -218,17 +223,23 @@ def weekly_figure(weekly: pd.DataFrame, metric: str) -> go.Figure:
                    line=dict(color="#1f77b4", width=2), marker=dict(color="#1f77b4"),
                    hovertemplate="week of %{x|%d %b %Y}: %{y:+.1%}<extra></extra>")])
     passive = w[w["mode"] == "passive"]
-    if len(passive) and "week_start" in w:
-        start = pd.to_datetime(passive["week_start"]).min()
-        end = pd.to_datetime(passive["week_start"]).max() + pd.Timedelta(days=7)
+    if (passive_from or len(passive)) and "week_start" in w and len(w):
+        start = pd.Timestamp(passive_from) if passive_from else \
+            pd.to_datetime(passive["week_start"]).min()
+        end = pd.to_datetime(w["week_start"]).max() + pd.Timedelta(days=7)
         fig.add_vrect(x0=start, x1=end, fillcolor="#ff7f0e", opacity=0.08, line_width=0,
                       annotation_text="passive", annotation_position="top left")
     fig.add_hline(y=0, line_color="#333333", line_width=1)
     fig.update_layout(height=320, title=f"{metric_name(metric)}: lift week by week",
                       margin=dict(l=70, r=20, t=60, b=50))
     fig.update_yaxes(title_text="Lift vs holdout", tickformat="+.0%")
-    fig.update_xaxes(title_text="Week starting" if "week_start" in w else "Week",
-                     tickformat="%d %b %Y" if "week_start" in w else None)
+    if "week_start" in w and len(w):
+        every = max(1, math.ceil(len(w) / 10))  # ticks on week starts, at most ~10
+        fig.update_xaxes(title_text="Week starting", tickformat="%d %b %Y",
+                         tick0=pd.to_datetime(w["week_start"]).min(),
+                         dtick=every * 7 * 86_400_000)
+    else:
+        fig.update_xaxes(title_text="Week")
     return style(fig)
 
 

@@ -42,6 +42,7 @@ class LiftData:
     covariates: np.ndarray | None
     outcomes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     source: str = ""
+    phase_days: dict[str, int] = field(default_factory=dict)  # days per phase, when known
 
     @property
     def phases(self) -> list[str]:
@@ -64,7 +65,8 @@ def from_run(users: dict[str, np.ndarray], source: str = "simulated trial") -> L
     outcomes = {p: {m: pm[:, i, k].astype(float) for k, m in enumerate(metrics)}
                 for i, p in enumerate(phases) if days[i] > 0}
     return LiftData(~users["holdout"].astype(bool), segs[users["segment"]], X.astype(float),
-                    outcomes, source)
+                    outcomes, source, {p: int(days[i]) for i, p in enumerate(phases)
+                                       if days[i] > 0})
 
 
 def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
@@ -253,12 +255,16 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
     meta = [f"Source: {data.source or 'outcomes'}", f"{fmt.count(n_t + n_c)} users: "
             f"{fmt.count(n_t)} with the agent, {fmt.count(n_c)} in the holdout "
             f"({n_c / (n_t + n_c):.0%})"]
-    if weekly is not None and len(weekly) and "week_start" in weekly:
-        last = max(weekly["week_start"]) + fmt.timedelta(days=6)
-        meta.append(f"{min(weekly['week_start']):%d %b %Y} to {last:%d %b %Y}")
-        for mode, g in weekly.groupby("mode"):
-            meta.append(f"{fmt.PHASE_LABELS.get(mode, mode)}: {min(g['week_start']):%d %b %Y}"
-                        f" to {max(g['week_start']) + fmt.timedelta(days=6):%d %b %Y}")
+    if first and data.phase_days:
+        day = first
+        spans = []
+        for phase, days in data.phase_days.items():
+            end = day + fmt.timedelta(days=days - 1)
+            spans.append(f"{fmt.PHASE_LABELS.get(phase, phase)}: {day:%d %b %Y} to "
+                         f"{end:%d %b %Y}")
+            day = end + fmt.timedelta(days=1)
+        meta.append(f"{first:%d %b %Y} to {day - fmt.timedelta(days=1):%d %b %Y}")
+        meta.extend(spans)
     elif first:
         meta.append(f"Trial start {first:%d %b %Y}")
     meta.append(f"Generated {generated or fmt.generated_at()}")
@@ -282,8 +288,12 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
     if weekly is not None and len(weekly):
         body.append("<h2>Week by week</h2><p>Each week's lift with its 95% interval (unadjusted:"
                     " weekly sums only); the shaded span is the passive phase.</p>")
+        passive_from = (first + fmt.timedelta(days=data.phase_days["active"])
+                        if first and "active" in data.phase_days and "passive" in data.phase_days
+                        else None)
         for metric in [m for m in METRICS if m in set(weekly["metric"])]:
-            body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric), first=False))
+            body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric, passive_from),
+                                        first=False))
     body.append("<h2>How this was measured</h2><p>" + fmt.escape(METHOD_NOTE) + "</p>")
     estimators = sorted({fmt._method(r) for r in table.to_dict("records")})
     body.append("<p>Estimators used here: " + fmt.escape("; ".join(estimators)) + ".</p>")
