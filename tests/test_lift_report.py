@@ -253,3 +253,16 @@ def test_bench_lift_reports_seconds_and_memory():
     assert result["users"] == 20_000 and result["seconds"] > 0 and result["folds"] == 5
     assert set(result["results"]) == {"direct_open", "engagement", "intent", "conversion",
                                       "conversion_vertical", "gmv"}
+
+
+def test_figures_made_inside_the_app_keep_real_colours_in_the_download():
+    import plotly.express as px
+    import plotly.io as pio
+    import streamlit.elements.plotly_chart  # noqa: F401  (sets the "streamlit" template)
+
+    assert pio.templates.default == "streamlit"
+    fig = px.bar(x=["a", "b", "a", "b"], y=[1, 2, 3, 4], color=["x", "x", "y", "y"])
+    assert fig.data[0].marker.color == "#000001"  # Streamlit's placeholder, near-black
+    fmt.style(fig)
+    assert [t.marker.color for t in fig.data] == ["#1f77b4", "#ff7f0e"]
+    assert fig.layout.template.layout.colorway[0] != "#000001"

@@ -10,6 +10,7 @@ here names its template (``plotly_white``) and its colours, so it looks the same
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, timedelta, timezone
 from html import escape
 from typing import Any
@@ -23,6 +24,8 @@ from workbench.lift.estimators import OK
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")  # Streamlit's placeholders #000001.. map here
 PHASE_COLOURS = {"active": "#1f77b4", "passive": "#ff7f0e", "all": "#1f77b4"}
 ARM_COLOURS = {"agent": "#1f77b4", "holdout": "#7f7f7f"}
 UP, DOWN, FLAT = "#1a7f37", "#cf222e", "#6e7781"  # green, red, grey
@@ -180,7 +183,19 @@ def _reduction(vr: float) -> str:
 
 
 def style(fig: go.Figure) -> go.Figure:
-    """Name the template so the figure does not inherit Streamlit's placeholder colours."""
+    """Name the template so the figure does not inherit Streamlit's placeholder colours, and
+    replace placeholders already written into traces (plotly express copies the colour cycle
+    into each trace when the figure is made inside the app)."""
+    palette = PALETTE
+    for trace in fig.data:
+        marker = getattr(trace, "marker", None)
+        colour = getattr(marker, "color", None) if marker is not None else None
+        if isinstance(colour, str) and re.fullmatch(r"#0000[0-9a-fA-F]{2}", colour):
+            trace.marker.color = palette[(int(colour[1:], 16) - 1) % len(palette)]
+        line = getattr(trace, "line", None)
+        colour = getattr(line, "color", None) if line is not None else None
+        if isinstance(colour, str) and re.fullmatch(r"#0000[0-9a-fA-F]{2}", colour):
+            trace.line.color = palette[(int(colour[1:], 16) - 1) % len(palette)]
     fig.update_layout(template=pio.templates[TEMPLATE], font=dict(size=13),
                       paper_bgcolor="white", plot_bgcolor="white")
     return fig
