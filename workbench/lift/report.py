@@ -8,14 +8,14 @@ Imported CSV (one row per user and phase)::
 ``arm`` is ``agent`` or ``holdout``; ``phase`` is ``active`` or ``passive`` (optional: one
 "all" phase when absent); metric columns are any of ``direct_open, engagement, intent,
 conversion, conversion_vertical, gmv``; columns starting with ``pre_`` are pre-treatment
-covariates for ML-RATE.
+covariates for ML-RATE. Values are numbers >= 0, except ``gmv``, where a negative value is a
+net refund.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -26,7 +26,7 @@ import pandas as pd
 from workbench import Problem, ValidationError
 from workbench.lift import html as fmt
 from workbench.lift.estimators import (
-    OK, LiftEstimate, from_moments, ml_rate, phase_change, unadjusted,
+    LiftEstimate, from_moments, ml_rate, phase_change, unadjusted,
 )
 from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
 
