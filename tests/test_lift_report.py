@@ -142,7 +142,7 @@ def test_the_summary_says_what_went_up_down_and_unclear():
     assert fmt.summary(table) == [
         "Active management: the agent's users did better than the holdout on 2 of 5 metrics "
         "(days with direct opens +65.3% (+50.0% to +80.0%); days with engagement +2.8% (+1.0% "
-        "to +4.6%)). Worse on gmv -5.0% (-9.0% to -1.0%). Not distinguishable from business "
+        "to +4.6%)). Worse on GMV -5.0% (-9.0% to -1.0%). Not distinguishable from business "
         "as usual: days with intent. No lift yet for days with conversion (no events in the "
         "holdout yet)."]
 

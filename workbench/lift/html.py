@@ -98,6 +98,12 @@ def words(row: dict[str, Any]) -> str:
     return text
 
 
+def _inline(metric: str) -> str:
+    """A metric's name inside a sentence: "days with intent", but "GMV"."""
+    name = metric_name(metric)
+    return name if name.isupper() else name[0].lower() + name[1:]
+
+
 def summary(table: pd.DataFrame) -> list[str]:
     """The executive summary: one paragraph per phase and one on the change between them."""
     paragraphs = []
@@ -111,35 +117,43 @@ def summary(table: pd.DataFrame) -> list[str]:
         parts = [f"{label}: the agent's users did better than the holdout on {len(up)} of "
                  f"{len(rows)} metrics"]
         if up:
-            parts[0] += " (" + "; ".join(f"{metric_name(r['metric']).lower()} "
+            parts[0] += " (" + "; ".join(f"{_inline(r['metric'])} "
                                          f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
                                          for r in up) + ")"
         parts[0] += "."
         if down:
             parts.append("Worse on " + "; ".join(
-                f"{metric_name(r['metric']).lower()} "
+                f"{_inline(r['metric'])} "
                 f"{interval(r['lift'], r['ci_low'], r['ci_high'])}" for r in down) + ".")
         if unclear:
             parts.append("Not distinguishable from business as usual: " + ", ".join(
-                metric_name(r["metric"]).lower() for r in unclear) + ".")
+                _inline(r["metric"]) for r in unclear) + ".")
         if missing:
             parts.append("No lift yet for " + ", ".join(
-                f"{metric_name(r['metric']).lower()} ({r['status']})" for r in missing) + ".")
+                f"{_inline(r['metric'])} ({r['status']})" for r in missing) + ".")
         small = [r for r in rows if r.get("small_sample") and r["status"] == OK]
         if small:
             parts.append("Small samples make " + ", ".join(
-                metric_name(r["metric"]).lower() for r in small) + " rough indications only.")
+                _inline(r["metric"]) for r in small) + " rough indications only.")
         paragraphs.append(" ".join(parts))
     change = table[(table["phase"] == "passive vs active") & table["significant"]]
     if len(change):
         paragraphs.append("From active to passive management the lift changed clearly for "
-                          + "; ".join(f"{metric_name(r['metric']).lower()} by "
+                          + "; ".join(f"{_inline(r['metric'])} by "
                                       f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
                                       for r in change.to_dict("records"))
                           + " (relative to the active phase's lift).")
     elif "passive vs active" in set(table["phase"]):
-        paragraphs.append("The lift in the passive phase is not distinguishable from the "
-                          "active phase's for any metric.")
+        compared = table[(table["phase"] == "passive vs active") & (table["status"] == OK)]
+        if len(compared):
+            paragraphs.append("The passive phase's lift is not distinguishable from the active "
+                              "phase's for " + ", ".join(_inline(m)
+                                                         for m in compared["metric"]) + ".")
+    apart = table[(table["phase"] == "passive vs active") & (table["status"] != OK)]
+    if len(apart):
+        paragraphs.append("No phase comparison for " + ", ".join(
+            _inline(m) for m in apart["metric"]) + ": without a clear lift in the "
+            "active phase, the change between phases cannot be measured.")
     return paragraphs
 
 
