@@ -1,5 +1,6 @@
-"""Lift estimators, validated by simulation: coverage in A/A and known-effect trials,
-unbiasedness, ML-RATE's variance reduction, and a hand-worked delta-method example."""
+"""Lift estimators, validated by simulation: coverage in A/A and known-effect trials for every
+funnel metric (heavy-tailed GMV included), unbiasedness, Welch t against z on a tiny holdout,
+ML-RATE's variance reduction, what happens without holdout events, and hand-worked examples."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 
 from workbench.lift.estimators import (
-    boosting_learner, from_moments, linear_learner, ml_rate, phase_change, unadjusted,
+    HOLDOUT_NOT_POSITIVE, NO_HOLDOUT_EVENTS, NO_VARIATION, OK, Z95, boosting_learner,
+    from_moments, heavy_tailed, linear_learner, ml_rate, phase_change, unadjusted,
 )
+from workbench.lift.permutation import permutation_lift
 
 
 def test_delta_method_arithmetic_by_hand():
@@ -19,12 +22,14 @@ def test_delta_method_arithmetic_by_hand():
     assert est.lift == pytest.approx(2.5 / 1.5 - 1)
     assert est.diff == pytest.approx(1.0)
     assert est.diff_se == pytest.approx(math.sqrt(5 / 12 + 1 / 12))
-    expected = math.sqrt((5 / 12) / 1.5 ** 2 + 2.5 ** 2 * (1 / 12) / 1.5 ** 4)
-    assert est.lift_se == pytest.approx(expected)
+    a_t, a_c = (5 / 12) / 1.5 ** 2, 2.5 ** 2 * (1 / 12) / 1.5 ** 4
+    assert est.lift_se == pytest.approx(math.sqrt(a_t + a_c))
     assert est.lift_se == pytest.approx(0.5367177, abs=1e-7)
-    low, high = est.ci
-    assert (low, high) == pytest.approx((0.6666667 - 1.959964 * 0.5367177,
-                                         0.6666667 + 1.959964 * 0.5367177), abs=1e-6)
+    # Welch-Satterthwaite: (a_t + a_c)^2 / (a_t^2 / 3 + a_c^2 / 3), and t(5.547) = 2.49616
+    assert est.df == pytest.approx(5.5471698, abs=1e-6)
+    # the interval is (1 + lift) exp(+-t se / (1 + lift)) - 1
+    assert est.ci == pytest.approx((-0.2539877, 2.7235014), abs=1e-6)
+    assert est.status == OK and not est.significant
 
 
 def test_moments_give_the_same_estimate_as_the_data():
@@ -32,7 +37,8 @@ def test_moments_give_the_same_estimate_as_the_data():
     t, c = rng.poisson(3, 900), rng.poisson(2.8, 100)
     a = unadjusted(t, c)
     b = from_moments(len(t), t.sum(), (t ** 2).sum(), len(c), c.sum(), (c ** 2).sum())
-    assert (b.lift, b.lift_se, b.diff_se) == pytest.approx((a.lift, a.lift_se, a.diff_se))
+    assert (b.lift, b.lift_se, b.diff_se, b.df) == pytest.approx((a.lift, a.lift_se, a.diff_se,
+                                                                   a.df))
 
 
 def trial(rng, n, lift, predictive=True):
@@ -48,21 +54,92 @@ def coverage(estimates, truth):
     return np.mean([lo <= truth <= hi for lo, hi in (e.ci for e in estimates)])
 
 
-def test_unadjusted_interval_covers_zero_in_aa_trials_at_the_nominal_rate():
-    rng = np.random.default_rng(1)
+def test_welch_t_covers_on_a_tiny_holdout_where_z_does_not():
+    rng = np.random.default_rng(11)
     ests = []
-    for _ in range(2000):
-        y, t, _ = trial(rng, 1500, 0.0)
-        ests.append(unadjusted(y[t], y[~t]))
-    assert 0.93 <= coverage(ests, 0.0) <= 0.97
+    for _ in range(3000):
+        t = rng.poisson(4.0, 200).astype(float)
+        c = rng.poisson(4.0, 8).astype(float)
+        ests.append(unadjusted(t, c))
+    welch = coverage(ests, 0.0)
+    z = np.mean([abs(e.lift) <= Z95 * e.lift_se for e in ests])
+    assert 0.93 <= welch <= 0.97
+    assert z < 0.925  # z is too narrow with 8 holdout users
+    assert np.median([e.df for e in ests]) == pytest.approx(7.6, abs=0.2)  # ~ n_holdout - 1
+    assert all(e.small_sample for e in ests)
 
 
-def test_ml_rate_interval_covers_zero_in_aa_trials_at_the_nominal_rate():
-    rng = np.random.default_rng(2)
-    ests = [ml_rate(*trial(rng, 3000, 0.0), learner=linear_learner, seed=i)
-            for i in range(1000)]
-    assert all(e.estimator == "ML-RATE" for e in ests)
-    assert 0.93 <= coverage(ests, 0.0) <= 0.97
+# The six funnel metrics, shaped like the simulator's per-user outcomes over a phase (days with
+# an event; mean and share of users with one as in a 50,000-user demo run), and GMV as a
+# marketplace sees it: 0.3% buyers with lognormal order values and occasional refunds.
+COUNT_METRICS = {"direct_open": 0.40, "engagement": 8.6, "intent": 3.5, "conversion": 1.0,
+                 "conversion_vertical": 0.31}
+
+
+def population(rng, n):
+    """Users' activity and a pre-period count of it (a valid ML-RATE prediction as it is:
+    it was not fitted on the outcome)."""
+    activity = rng.gamma(1.5, 1 / 1.5, n)
+    return activity, rng.poisson(3 * activity).astype(float)
+
+
+def outcomes(rng, metric, activity, lift=0.0):
+    """A fresh random split (90/10) and outcomes of ``metric`` for these users."""
+    n = len(activity)
+    treated = rng.random(n) < 0.9
+    if metric == "gmv":  # 0.3% buyers, lognormal values, 2% of them net refunds
+        y = np.zeros(n)
+        buyers = np.flatnonzero(rng.random(n) < 0.003 * activity)
+        value = rng.lognormal(3.0, 1.5, len(buyers))
+        value[rng.random(len(buyers)) < 0.02] *= -0.3
+        y[buyers] = value * np.where(treated[buyers], 1 + lift, 1.0)
+        return y, treated
+    scale = np.where(treated, 1 + lift, 1.0)
+    days = rng.poisson(COUNT_METRICS[metric] * activity * rng.gamma(4, 1 / 4, n) * scale)
+    return days.astype(float), treated
+
+
+def simulate(metric, users, reps, lift, seed, **options):
+    """``reps`` trials of the report's default estimator; those with a lift to estimate."""
+    rng = np.random.default_rng(seed)
+    activity, pre = population(rng, users)
+    ests = [ml_rate(*outcomes(rng, metric, activity, lift), None, predictions=pre, seed=i,
+                    **options) for i in range(reps)]
+    estimable = [e for e in ests if e.status == OK]
+    # a refund larger than the holdout's purchases can leave no relative lift, rarely
+    assert len(estimable) >= 0.99 * reps
+    return estimable
+
+
+@pytest.mark.parametrize("metric, users, reps", [
+    *[(m, 5_000, 1000) for m in COUNT_METRICS], ("gmv", 50_000, 600)])
+def test_default_estimator_covers_zero_in_aa_trials_for_every_metric(metric, users, reps):
+    ests = simulate(metric, users, reps, 0.0, seed=len(metric))
+    expected = "permutation" if metric == "gmv" else "ML-RATE"
+    assert {e.estimator for e in ests} == {expected}
+    cover = coverage(ests, 0.0)
+    below = np.mean([e.ci[1] < 0 for e in ests])
+    above = np.mean([e.ci[0] > 0 for e in ests])
+    print(f"A/A coverage {metric}: {cover:.3f} (misses below {below:.3f}, above {above:.3f})")
+    assert 0.93 <= cover <= 0.97
+    assert max(below, above) < 0.04  # misses on both sides, not all on one
+
+
+def test_heavy_tailed_gmv_with_a_known_lift_is_covered():
+    """+20% on every order; 400 trials (Monte Carlo SE about 1.1 points, hence the wider
+    band than A/A's; 1,000 trials measured 93.7%)."""
+    ests = simulate("gmv", 50_000, 400, 0.20, seed=21)
+    assert {e.estimator for e in ests} == {"permutation"}
+    assert 0.92 <= coverage(ests, 0.20) <= 0.98
+
+
+def test_aa_coverage_of_the_old_estimator_on_heavy_tails_is_what_the_issue_saw():
+    """Why the permutation interval exists: the delta method (here on the log scale) under-
+    covers heavy tails, its misses mostly on one side."""
+    ests = simulate("gmv", 50_000, 300, 0.0, seed=5, heavy_tail=False)
+    below = np.mean([e.ci[1] < 0 for e in ests])
+    above = np.mean([e.ci[0] > 0 for e in ests])
+    assert coverage(ests, 0.0) < 0.92 and max(below, above) > 2 * min(below, above)
 
 
 @pytest.mark.parametrize("estimator", ["unadjusted", "ml_rate"])
@@ -78,6 +155,14 @@ def test_known_effect_is_estimated_without_bias_and_covered(estimator):
     mc_se = lifts.std(ddof=1) / math.sqrt(len(lifts))
     assert abs(lifts.mean() - truth) < 2 * mc_se + 1e-3
     assert 0.93 <= coverage(ests, truth) <= 0.97
+
+
+def test_ml_rate_with_cross_fitted_linear_model_covers_zero_in_aa_trials():
+    rng = np.random.default_rng(2)
+    ests = [ml_rate(*trial(rng, 3000, 0.0), learner=linear_learner, seed=i)
+            for i in range(600)]
+    assert {e.estimator for e in ests} == {"ML-RATE"}
+    assert 0.93 <= coverage(ests, 0.0) <= 0.97
 
 
 def test_ml_rate_is_narrower_when_covariates_predict_and_not_wider_when_they_do_not():
@@ -112,19 +197,96 @@ def test_ml_rate_falls_back_and_says_so():
     assert small.lift == pytest.approx(unadjusted(y[:300][t[:300]], y[:300][~t[:300]]).lift)
 
 
+def test_a_holdout_without_events_has_no_lift_and_is_never_significant():
+    rng = np.random.default_rng(8)
+    n = 5000
+    x = rng.gamma(2.0, 1.0, (n, 2))
+    treated = np.arange(n) % 10 != 0
+    y = np.where(treated, rng.poisson(0.01, n), 0).astype(float)  # agent users only
+    for est in (ml_rate(y, treated, x, learner=linear_learner), unadjusted(y[treated],
+                                                                          y[~treated])):
+        assert est.status == NO_HOLDOUT_EVENTS
+        assert math.isnan(est.lift) and all(math.isnan(v) for v in est.ci)
+        assert not est.significant and math.isnan(est.p_value)
+        assert est.warnings[0] == "no events in the holdout yet"
+        assert est.as_dict()["significant"] is False
+
+
+def test_constant_and_all_zero_metrics_give_a_status_not_a_crash():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(1000, 3))
+    treated = np.arange(1000) % 10 != 0
+    zeros = ml_rate(np.zeros(1000), treated, x, learner=linear_learner)
+    ones = ml_rate(np.ones(1000), treated, x, learner=linear_learner)
+    assert zeros.status == NO_HOLDOUT_EVENTS and not zeros.significant
+    assert (ones.status, ones.lift, ones.ci, ones.significant) == (NO_VARIATION, 0.0,
+                                                                  (0.0, 0.0), False)
+    # a constant prediction (a learner that found nothing) is the unadjusted estimate
+    y = rng.poisson(2.0, 1000).astype(float)
+    flat = ml_rate(y, treated, None, predictions=np.full(1000, 3.0))
+    assert flat.lift == pytest.approx(unadjusted(y[treated], y[~treated]).lift)
+
+
+def test_refunds_that_sink_the_holdout_mean_below_zero_leave_no_relative_lift():
+    est = unadjusted(np.array([5.0, 0.0, 3.0, 0.0]), np.array([2.0, -10.0, 0.0]))
+    assert est.status == HOLDOUT_NOT_POSITIVE and math.isnan(est.lift)
+    assert est.diff == pytest.approx(2.0 + 8 / 3)
+
+
+def test_small_samples_are_flagged():
+    rng = np.random.default_rng(10)
+    few_users = unadjusted(rng.poisson(3, 900), rng.poisson(3, 60))
+    few_events = unadjusted(rng.poisson(0.01, 9000), np.r_[np.ones(6), np.zeros(994)])
+    plenty = unadjusted(rng.poisson(3, 9000), rng.poisson(3, 1000))
+    assert few_users.small_sample and few_events.small_sample and not plenty.small_sample
+    assert few_events.warnings == ("small sample: 1000 holdout users, 6 with an event; "
+                                   "the interval is rough",)
+    assert plenty.warnings == ()
+
+
+def test_permutation_interval_by_hand_on_a_tiny_trial():
+    """Four agent users and four holdout users: 70 splits; lift 0 is not rejected."""
+    est = permutation_lift(np.array([0, 3.0, 0, 9.0]), np.array([0, 0, 4.0, 0]), seed=1)
+    lo, hi = est.ci
+    assert est.lift == pytest.approx(2.0) and lo < 0 < hi and est.p_value > 0.3
+    assert est.estimator == "permutation" and not est.significant
+    assert heavy_tailed(np.r_[np.zeros(4990), 900.0 * np.ones(10)], np.r_[np.zeros(499), 1.0])
+    assert not heavy_tailed(np.arange(100.0), np.arange(50.0))
+
+
 def test_phase_change_interval_covers_the_truth():
     rng = np.random.default_rng(7)
     # Lift of 20% in the active phase and 15% in the passive one: change -25%.
     hits, estimates = 0, []
     for _ in range(600):
-        n = 4000
+        n = 20_000  # enough for a clear active-phase lift (else no number, as tested below)
         base = rng.gamma(2.0, 1.0, n)  # the same users in both phases
         t = rng.random(n) < 0.9
         ya = rng.poisson(base * np.where(t, 1.20, 1.0))
         yp = rng.poisson(base * np.where(t, 1.15, 1.0))
         est = phase_change({"y": ya, "treated": t}, {"y": yp, "treated": t})
+        assert est.status == OK
         estimates.append(est.lift)
         lo, hi = est.ci
         hits += lo <= -0.25 <= hi
-    assert 0.93 <= hits / 600 <= 0.975
+    assert 0.93 <= hits / 600 <= 0.97
     assert abs(np.median(estimates) + 0.25) < 0.03
+
+
+def test_phase_change_without_holdout_events_says_so():
+    t = np.arange(500) % 10 != 0
+    est = phase_change({"y": np.where(t, 1.0, 0.0), "treated": t},
+                       {"y": np.zeros(500), "treated": t})
+    assert est.status == NO_HOLDOUT_EVENTS and math.isnan(est.lift) and not est.significant
+
+
+def test_phase_change_needs_a_clear_active_lift():
+    """Fieller: with an active-phase lift that may be 0 the ratio of lifts is unbounded, so no
+    number (the issue saw intent "7.2183, interval -156.6 to 171.0")."""
+    rng = np.random.default_rng(12)
+    base = rng.gamma(2.0, 1.0, 4000)
+    t = rng.random(4000) < 0.9
+    ya, yp = rng.poisson(base), rng.poisson(base * np.where(t, 1.1, 1.0))
+    est = phase_change({"y": ya, "treated": t}, {"y": yp, "treated": t})
+    assert est.status == "no clear active-phase lift to compare with"
+    assert math.isnan(est.lift) and not est.significant

@@ -4,11 +4,14 @@ tables, the self-contained HTML, the CLI and the benchmark."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from store import open_store
+from workbench.lift import html as fmt
 from workbench.lift import report as lr
 from workbench.bench import bench_lift
 from workbench.cli import main
@@ -47,7 +50,8 @@ def test_a_run_gives_per_phase_estimates_and_weekly_lift(run):
 
 CSV = (b"user_id,arm,phase,segment,engagement,direct_open,pre_engagement\n"
        + b"".join(f"u{i},{'holdout' if i % 10 == 0 else 'agent'},active,s{i % 3},"
-                  f"{(i * 7) % 5},{(i * 3) % 2},{i % 4}\n".encode() for i in range(3000)))
+                  f"{(i * 7 + i // 10) % 5},{(i * 3 + i // 10) % 2},{i % 4}\n".encode()
+                  for i in range(3000)))
 
 
 def test_an_imported_csv_is_estimated():
@@ -84,12 +88,149 @@ def test_the_html_report_is_self_contained():
                                             ("Chart", px.bar(x=[1, 2], y=[3, 4]))])
     assert "Report &lt;test&gt;" in html and "<table" in html
     assert "plotly" in html and "<script src=" not in html  # plotly.js is inlined
+    assert "Lift (95% interval)" in html and "0.0183" not in html  # formatted, not raw
 
 
 def test_words_speak_a_managers_language():
-    row = {"metric": "direct_open", "lift": 0.42, "ci_low": 0.2, "ci_high": 0.64}
-    assert lr.words(row) == ("direct open: +42.0% per user (95% interval +20.0% to +64.0%), "
-                             "clearly above business as usual.")
+    row = {"metric": "direct_open", "lift": 0.42, "ci_low": 0.2, "ci_high": 0.64,
+           "significant": True, "status": "ok", "small_sample": False}
+    assert lr.words(row) == ("Days with direct opens: +42.0% per user (95% interval +20.0% "
+                             "to +64.0%), clearly above business as usual.")
+    row.update(lift=-0.031, ci_low=-0.05, ci_high=-0.012)
+    assert lr.words(row) == ("Days with direct opens: -3.1% per user (95% interval -5.0% to "
+                             "-1.2%), clearly below business as usual.")
+    row.update(significant=False, ci_high=0.01, small_sample=True, n_holdout=12)
+    assert lr.words(row) == ("Days with direct opens: -3.1% per user (95% interval -5.0% to "
+                             "+1.0%), not distinguishable from business as usual. Small sample "
+                             "(12 holdout users): a rough indication only.")
+    row.update(status="no events in the holdout yet", lift=float("nan"))
+    assert lr.words(row) == ("Days with direct opens: no events in the holdout yet, so there "
+                             "is no lift to report.")
+
+
+def test_numbers_are_formatted_for_people():
+    assert [fmt.pct(v) for v in (0.031, -0.0027, 0.0, 12.5, float("nan"))] == [
+        "+3.1%", "-0.27%", "+0.0%", "+1,250%", "n/a"]
+    assert fmt.interval(0.031, 0.012, 0.05) == "+3.1% (+1.2% to +5.0%)"
+    assert fmt.interval(0.5, -0.2, float("inf")) == "+50.0% (-20.0% to no upper limit)"
+    assert [fmt.number(v) for v in (7.2183, 0.40421, 1234.5, 0.0)] == ["7.22", "0.404",
+                                                                       "1,234", "0"]
+    up = {"lift": 0.1, "significant": True, "status": "ok"}
+    assert fmt.direction(up) == ("▲", fmt.UP)
+    assert fmt.direction({**up, "lift": -0.1}) == ("▼", fmt.DOWN)
+    assert fmt.direction({**up, "lift": -0.1, "significant": False}) == ("▼", fmt.FLAT)
+
+
+def table_rows(**by_metric):
+    rows = []
+    for metric, (phase, lift, lo, hi, sig) in by_metric.items():
+        rows.append({"phase": phase, "metric": metric, "lift": lift, "ci_low": lo,
+                     "ci_high": hi, "significant": sig, "status": "ok", "small_sample": False,
+                     "n_holdout": 5000})
+    return pd.DataFrame(rows)
+
+
+def test_the_summary_says_what_went_up_down_and_unclear():
+    table = table_rows(direct_open=("active", 0.653, 0.5, 0.8, True),
+                       engagement=("active", 0.028, 0.01, 0.046, True),
+                       intent=("active", 0.003, -0.01, 0.016, False),
+                       gmv=("active", -0.05, -0.09, -0.01, True))
+    table.loc[len(table)] = {"phase": "active", "metric": "conversion", "lift": float("nan"),
+                             "ci_low": float("nan"), "ci_high": float("nan"),
+                             "significant": False, "status": "no events in the holdout yet",
+                             "small_sample": True, "n_holdout": 40}
+    assert fmt.summary(table) == [
+        "Active management: the agent's users did better than the holdout on 2 of 5 metrics "
+        "(days with direct opens +65.3% (+50.0% to +80.0%); days with engagement +2.8% (+1.0% "
+        "to +4.6%)). Worse on GMV -5.0% (-9.0% to -1.0%). Not distinguishable from business "
+        "as usual: days with intent. No lift yet for days with conversion (no events in the "
+        "holdout yet)."]
+
+
+def test_a_constant_or_empty_metric_does_not_stop_the_report():
+    rows = [f"u{i},{'holdout' if i % 10 == 0 else 'agent'},{(i * 7 + i // 10) % 5},0,3,"
+            f"{'-12.5' if i == 5 else (i % 50) * 1.5 if i % 3 == 0 else 0},{i % 4}"
+            for i in range(3000)]
+    data = lr.read_csv(("user_id,arm,engagement,intent,conversion,gmv,pre_engagement\n"
+                        + "\n".join(rows)).encode(), "mixed.csv")
+    assert data.outcomes["all"]["gmv"].min() == -12.5  # a refund is a real value
+    table = lr.phase_table(data)
+    by = table.set_index("metric")
+    assert by.loc["intent", "status"] == "no events in the holdout yet"
+    assert by.loc["conversion", "status"] == "no variation" and by.loc["conversion", "lift"] == 0
+    assert by.loc["engagement", "estimator"] == "ML-RATE" and by.loc["engagement", "status"] == "ok"
+    assert not by.loc["intent", "significant"] and np.isnan(by.loc["intent", "lift"])
+    html = lr.manager_report(data, table, title="Mixed", generated="today")
+    assert "Days with intent: no events in the holdout yet" not in html  # summary, not words
+    assert "No lift yet for days with intent (no events in the holdout yet)." in html
+    visible = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    assert not re.search(r"\bnan\b", visible, flags=re.I)
+
+
+def test_negative_values_are_refused_where_they_mean_nothing():
+    with pytest.raises(ValidationError) as e:
+        lr.read_csv(b"user_id,arm,engagement\nu1,agent,-1\n", "bad.csv")
+    assert "row 2 field 'engagement': '-1' is not a number >= 0" in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def report_file(run, tmp_path_factory):
+    """The manager's report of the module's run, written as Streamlit would leave plotly's
+    default template (its placeholder colours are what made the old download black)."""
+    import plotly.io as pio
+    import streamlit.elements.plotly_chart  # noqa: F401  (sets the "streamlit" template)
+
+    assert pio.templates.default == "streamlit"
+    path, row = run
+    data = lr.from_run(user_outcomes(row), f"run #{row['id']}")
+    table = lr.phase_table(data)
+    with open_store(path) as s:
+        weekly = lr.weekly_table(pd.DataFrame(s.query("SELECT * FROM sim_weekly")),
+                                 lr.run_start(row))
+    html = lr.manager_report(data, table, weekly=weekly, start=lr.run_start(row))
+    out = tmp_path_factory.mktemp("report") / "lift_report.html"
+    out.write_text(html, encoding="utf-8")
+    return out, html, table
+
+
+def test_the_managers_report_has_summary_dates_sizes_and_method(report_file):
+    _, html, table = report_file
+    assert "<h2>Summary</h2>" in html and "Active management: the agent" in html
+    assert "Passive (agent on its own)" in html and "Change, passive vs active" in html
+    meta = re.search(r"<p class='meta'>(.*?)</p>", html).group(1)
+    assert "05 Jan 2026 to 01 Feb 2026" in meta, meta  # 28 days from the run's start
+    assert re.search(r"6,000 users: [\d,]+ with the agent, [\d,]+ in the holdout \(1\d%\)", html)
+    assert "ML-RATE (variance -" in html and "How this was measured" in html
+    assert "<script src=" not in html and html.count("Plotly.newPlot") == 7
+
+
+@pytest.mark.browser
+def test_the_downloaded_report_opened_alone_has_titled_axes_and_coloured_charts(
+        report_file, browser):
+    path, _, _ = report_file
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 7")
+    charts = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
+        x: gd._fullLayout.xaxis.title.text, y: gd._fullLayout.yaxis.title.text,
+        fills: [...gd.querySelectorAll('.point path, .trace.scatter .js-line')].map(
+            p => getComputedStyle(p).fill !== 'none' ? getComputedStyle(p).fill
+                                                      : getComputedStyle(p).stroke)}))""")
+    assert not errors
+    assert len(charts) == 7
+    for chart in charts:
+        assert chart["x"] and chart["y"]
+        assert chart["fills"] and all(c not in ("rgb(0, 0, 0)", "rgb(0, 0, 1)", "rgb(0, 0, 2)")
+                                      for c in chart["fills"]), chart
+    assert charts[0]["x"] == "Metric" and charts[0]["y"] == "Lift vs holdout (per user)"
+    assert {"rgb(31, 119, 180)", "rgb(255, 127, 14)"} <= set(charts[0]["fills"])
+    assert charts[1]["x"] == "Week starting"
+    ticks = page.evaluate("[...document.querySelectorAll('.js-plotly-plot')[1]"
+                          ".querySelectorAll('.xtick text')].map(t => t.textContent)")
+    assert ticks[0] == "05 Jan 2026"  # calendar dates of week starts, not week numbers
+    page.close()
 
 
 def test_cli_lift_prints_the_table_of_the_latest_run(run, monkeypatch, capsys, tmp_path):
@@ -112,3 +253,16 @@ def test_bench_lift_reports_seconds_and_memory():
     assert result["users"] == 20_000 and result["seconds"] > 0 and result["folds"] == 5
     assert set(result["results"]) == {"direct_open", "engagement", "intent", "conversion",
                                       "conversion_vertical", "gmv"}
+
+
+def test_figures_made_inside_the_app_keep_real_colours_in_the_download():
+    import plotly.express as px
+    import plotly.io as pio
+    import streamlit.elements.plotly_chart  # noqa: F401  (sets the "streamlit" template)
+
+    assert pio.templates.default == "streamlit"
+    fig = px.bar(x=["a", "b", "a", "b"], y=[1, 2, 3, 4], color=["x", "x", "y", "y"])
+    assert fig.data[0].marker.color == "#000001"  # Streamlit's placeholder, near-black
+    fmt.style(fig)
+    assert [t.marker.color for t in fig.data] == ["#1f77b4", "#ff7f0e"]
+    assert fig.layout.template.layout.colorway[0] != "#000001"

@@ -1,7 +1,10 @@
 """Incrementality: relative lift of the agent over the holdout.
 
-``estimators`` holds the statistics as pure functions (delta method, ML-RATE, phase change);
-``report`` turns per-user outcomes into the tables and the HTML report a manager reads.
+``estimators`` holds the statistics as pure functions (delta method with Welch t, ML-RATE, phase
+change, the "no events in the holdout yet" status); ``permutation`` the interval for
+heavy-tailed metrics; ``metrics`` the metric names; ``report`` turns per-user outcomes into the
+tables and the forwardable report (``manager_report``), ``html`` writes numbers and charts for
+people.
 """
 
 from workbench.lift.estimators import LiftEstimate, ml_rate, unadjusted

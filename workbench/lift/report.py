@@ -8,21 +8,27 @@ Imported CSV (one row per user and phase)::
 ``arm`` is ``agent`` or ``holdout``; ``phase`` is ``active`` or ``passive`` (optional: one
 "all" phase when absent); metric columns are any of ``direct_open, engagement, intent,
 conversion, conversion_vertical, gmv``; columns starting with ``pre_`` are pre-treatment
-covariates for ML-RATE.
+covariates for ML-RATE. Values are numbers >= 0, except ``gmv``, where a negative value is a
+net refund.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
-from workbench.lift.estimators import LiftEstimate, from_moments, ml_rate, phase_change, unadjusted
-from workbench.sim.world import METRICS
+from workbench.lift import html as fmt
+from workbench.lift.estimators import (
+    LiftEstimate, from_moments, ml_rate, phase_change, unadjusted,
+)
+from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
 
@@ -36,6 +42,7 @@ class LiftData:
     covariates: np.ndarray | None
     outcomes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     source: str = ""
+    phase_days: dict[str, int] = field(default_factory=dict)  # days per phase, when known
 
     @property
     def phases(self) -> list[str]:
@@ -58,7 +65,8 @@ def from_run(users: dict[str, np.ndarray], source: str = "simulated trial") -> L
     outcomes = {p: {m: pm[:, i, k].astype(float) for k, m in enumerate(metrics)}
                 for i, p in enumerate(phases) if days[i] > 0}
     return LiftData(~users["holdout"].astype(bool), segs[users["segment"]], X.astype(float),
-                    outcomes, source)
+                    outcomes, source, {p: int(days[i]) for i, p in enumerate(phases)
+                                       if days[i] > 0})
 
 
 def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
@@ -102,7 +110,11 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     covs = [c for c in df.columns if c.startswith("pre_")]
     for col in metrics + covs:
         vals = pd.to_numeric(df[col], errors="coerce")
-        bad(vals.isna() | (vals < 0), col, "'{v}' is not a number >= 0")
+        if col in SIGNED_METRICS:  # refunds: negative values are real
+            bad(vals.isna() | ~np.isfinite(vals), col, "'{v}' is not a number")
+        else:
+            bad(vals.isna() | (vals < 0) | ~np.isfinite(vals), col,
+                "'{v}' is not a number >= 0")
         df[col] = vals
     if problems:
         raise ValidationError(problems, f"{name} was rejected; nothing was imported")
@@ -156,16 +168,29 @@ def segment_table(data: LiftData, metric: str, phase: str | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def weekly_table(weekly: pd.DataFrame) -> pd.DataFrame:
-    """Lift per week and metric from the run's weekly per-user moments."""
+def weekly_table(weekly: pd.DataFrame, start: date | str | None = None) -> pd.DataFrame:
+    """Lift per week and metric from the run's weekly per-user moments; with the run's
+    ``start`` date, ``week_start`` holds each week's first day (weeks count from the start).
+    Weeks without holdout events keep their row, with that status and no number."""
     rows = []
+    first = date.fromisoformat(start) if isinstance(start, str) else start
     for (week, metric), g in weekly.groupby(["week", "metric"]):
         arms = {r["arm"]: r for r in g.to_dict("records")}
-        if {"agent", "holdout"} <= set(arms) and arms["holdout"]["sum"] > 0:
+        if {"agent", "holdout"} <= set(arms) and min(arms["agent"]["n"], arms["holdout"]["n"]) > 1:
             a, h = arms["agent"], arms["holdout"]
             est = from_moments(a["n"], a["sum"], a["sumsq"], h["n"], h["sum"], h["sumsq"])
-            rows.append({"week": week, "metric": metric, "mode": a["mode"], **est.as_dict()})
+            dated = {"week_start": fmt.week_start(first, week)} if first else {}
+            rows.append({"week": week, **dated, "metric": metric, "mode": a["mode"],
+                         **est.as_dict()})
     return pd.DataFrame(rows)
+
+
+def run_start(run: dict[str, Any]) -> date | None:
+    """The first day of a simulated run (from its stored configuration)."""
+    try:
+        return date.fromisoformat(json.loads(run.get("config") or "{}")["start"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def funnel(data: LiftData, phase: str | None = None) -> pd.DataFrame:
@@ -178,39 +203,122 @@ def funnel(data: LiftData, phase: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def words(row: dict[str, Any]) -> str:
-    """A manager's sentence for one estimate."""
-    name = str(row["metric"]).replace("_", " ")
-    lo, hi = row["ci_low"], row["ci_high"]
-    sure = ("clearly above" if lo > 0 else "clearly below" if hi < 0
-            else "not distinguishable from")
-    return (f"{name}: {row['lift']:+.1%} per user (95% interval {lo:+.1%} to {hi:+.1%}), "
-            f"{sure} business as usual.")
+words = fmt.words
+
+
+def arm_table(data: LiftData) -> pd.DataFrame:
+    """Per phase and metric: users and the average per user in each arm (for people)."""
+    rows = []
+    for phase in data.phases:
+        for metric in data.metrics:
+            y = data.outcomes[phase][metric]
+            rows.append({"Phase": fmt.PHASE_LABELS.get(phase, phase),
+                         "Metric": metric_name(metric),
+                         "Agent users": fmt.count(data.treated.sum()),
+                         "Holdout users": fmt.count((~data.treated).sum()),
+                         "Agent per user": fmt.number(float(y[data.treated].mean())),
+                         "Holdout per user": fmt.number(float(y[~data.treated].mean()))})
+    return pd.DataFrame(rows)
+
+
+METHOD_NOTE = (
+    "Users were split at random before the trial: most got the agent's messages, a holdout "
+    "kept the business-as-usual messaging. The lift of a metric is how much higher the agent "
+    "group's average per user is than the holdout's (+10% means 10% more per user). Because "
+    "the split is random, anything else that happened (seasons, promotions, weekdays) affected "
+    "both groups alike. ML-RATE makes the comparison more precise without changing what it "
+    "measures: a model trained on other users predicts each user's outcome from their behaviour "
+    "before the trial, and the comparison is adjusted for what was predictable; the variance "
+    "reduction says how much narrower that made the interval. Intervals are 95%: the delta "
+    "method for a ratio, with Student's t (Welch-Satterthwaite degrees of freedom) so that small "
+    "holdouts get honestly wider intervals, computed on the log scale of the ratio. Metrics "
+    "where a few large values carry the average (order value with few buyers) use a "
+    "permutation interval instead, which does not assume a bell curve. 'Clearly above/below' "
+    "means the interval excludes zero; otherwise the result is not distinguishable from "
+    "business as usual. Samples with fewer than 100 holdout users or 10 holdout users with an "
+    "event are flagged: such intervals are rough.")
+
+
+def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame | None = None,
+                   start: date | str | None = None, title: str | None = None,
+                   generated: str | None = None) -> str:
+    """The forwardable report: a self-contained HTML page (plotly.js inlined) with an
+    executive summary in words, the lift per phase as a chart and a table, weekly lift on
+    calendar dates, users and averages per arm, the estimator and its variance reduction in
+    plain language, and a method note.
+
+    ``table`` is :func:`phase_table`'s result (all phases); ``weekly`` is
+    :func:`weekly_table` (dated when it was given the run's start)."""
+    first = date.fromisoformat(start) if isinstance(start, str) else start
+    title = title or f"Lift report: agent vs business as usual ({data.source})"
+    n_t, n_c = int(data.treated.sum()), int((~data.treated).sum())
+    meta = [f"Source: {data.source or 'outcomes'}", f"{fmt.count(n_t + n_c)} users: "
+            f"{fmt.count(n_t)} with the agent, {fmt.count(n_c)} in the holdout "
+            f"({n_c / (n_t + n_c):.0%})"]
+    if first and data.phase_days:
+        day = first
+        spans = []
+        for phase, days in data.phase_days.items():
+            end = day + fmt.timedelta(days=days - 1)
+            spans.append(f"{fmt.PHASE_LABELS.get(phase, phase)}: {day:%d %b %Y} to "
+                         f"{end:%d %b %Y}")
+            day = end + fmt.timedelta(days=1)
+        meta.append(f"{first:%d %b %Y} to {day - fmt.timedelta(days=1):%d %b %Y}")
+        meta.extend(spans)
+    elif first:
+        meta.append(f"Trial start {first:%d %b %Y}")
+    meta.append(f"Generated {generated or fmt.generated_at()}")
+    body = [f"<h1>{fmt.escape(title)}</h1>",
+            "<p class='meta'>" + " · ".join(fmt.escape(m) for m in meta) + "</p>",
+            "<h2>Summary</h2><div class='summary'>"
+            + "".join(f"<p>{fmt.escape(p)}</p>" for p in fmt.summary(table)) + "</div>"]
+    warnings = sorted({w for w in table.get("warning", pd.Series(dtype=str)) if w})
+    if warnings:
+        body.append("<p class='warn'>" + "<br>".join(fmt.escape("⚠ " + w) for w in warnings)
+                    + "</p>")
+    figs = 0
+    body.append("<h2>Lift per metric and phase</h2>")
+    body.append(fmt.figure_html(fmt.phase_figure(table), first=True))
+    figs += 1
+    people = fmt.people_table(table)
+    colours = [fmt.direction(r)[1] for r in table.to_dict("records")]
+    body.append(fmt.table_html(people, "Lift (95% interval)", colours))
+    body.append("<h2>Per user, agent and holdout</h2>")
+    body.append(fmt.table_html(arm_table(data)))
+    if weekly is not None and len(weekly):
+        body.append("<h2>Week by week</h2><p>Each week's lift with its 95% interval (unadjusted:"
+                    " weekly sums only); the shaded span is the passive phase.</p>")
+        passive_from = (first + fmt.timedelta(days=data.phase_days["active"])
+                        if first and "active" in data.phase_days and "passive" in data.phase_days
+                        else None)
+        for metric in [m for m in METRICS if m in set(weekly["metric"])]:
+            body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric, passive_from),
+                                        first=False))
+    body.append("<h2>How this was measured</h2><p>" + fmt.escape(METHOD_NOTE) + "</p>")
+    estimators = sorted({fmt._method(r) for r in table.to_dict("records")})
+    body.append("<p>Estimators used here: " + fmt.escape("; ".join(estimators)) + ".</p>")
+    return fmt.page(title, body)
 
 
 def html_report(title: str, sections: list[tuple[str, Any]]) -> str:
-    """A self-contained HTML file: headings, tables (DataFrames) and plotly figures, with
-    plotly.js inlined once so that the file opens offline."""
-    parts = [f"<html><head><meta charset='utf-8'><title>{_esc(title)}</title>"
-             "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}</style></head><body>",
-             f"<h1>{_esc(title)}</h1>"]
+    """A self-contained HTML file from headings, tables (DataFrames; the phase table is shown
+    formatted for people), text and plotly figures, with plotly.js inlined once so that the
+    file opens offline. Figures get a named template, so their colours survive outside the
+    app. :func:`manager_report` builds the whole report a manager reads."""
+    body = [f"<h1>{fmt.escape(title)}</h1>"]
     first = True
     for heading, item in sections:
-        parts.append(f"<h2>{_esc(heading)}</h2>")
+        body.append(f"<h2>{fmt.escape(heading)}</h2>")
         if isinstance(item, pd.DataFrame):
-            parts.append(item.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+            if {"lift", "ci_low", "ci_high", "status", "phase"} <= set(item.columns):
+                colours = [fmt.direction(r)[1] for r in item.to_dict("records")]
+                body.append(fmt.table_html(fmt.people_table(item), "Lift (95% interval)",
+                                           colours))
+            else:
+                body.append(fmt.table_html(item))
         elif isinstance(item, str):
-            parts.append(f"<p>{_esc(item)}</p>")
+            body.append(f"<p>{fmt.escape(item)}</p>")
         else:
-            parts.append(item.to_html(full_html=False, include_plotlyjs="inline" if first
-                                      else False))
+            body.append(fmt.figure_html(item, first))
             first = False
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _esc(text: str) -> str:
-    from html import escape
-
-    return escape(str(text))
+    return fmt.page(title, body)

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from workbench.agent.users import CHANNEL_IDS, PLATFORMS
+from workbench.lift.metrics import METRICS  # noqa: F401  (its home is the lift package)
 
 OFFERS = ("percent_off", "amount_off", "free_delivery", "cashback", "bundle", "none")
 TONES = ("playful", "caring", "urgent", "premium", "neutral")
 CATEGORIES = ("restaurants", "groceries", "retail")
-METRICS = ("direct_open", "engagement", "intent", "conversion", "conversion_vertical", "gmv")
 
 
 @dataclass(frozen=True)

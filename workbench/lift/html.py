@@ -1,0 +1,320 @@
+"""The lift report a manager can forward: numbers written for people, charts that keep their
+colours and axis titles outside the app, and one self-contained HTML file.
+
+Why charts went black in the old download: importing Streamlit makes its plotly template the
+default, and that template's colour cycle is placeholders (``#000001``, ``#000002``, ...) that
+only Streamlit's front end replaces; written to a file, every trace is near-black. Every figure
+here names its template (``plotly_white``) and its colours, so it looks the same anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timedelta, timezone
+from html import escape
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from workbench.lift.estimators import OK
+from workbench.lift.metrics import metric_name
+
+TEMPLATE = "plotly_white"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")  # Streamlit's placeholders #000001.. map here
+PHASE_COLOURS = {"active": "#1f77b4", "passive": "#ff7f0e", "all": "#1f77b4"}
+ARM_COLOURS = {"agent": "#1f77b4", "holdout": "#7f7f7f"}
+UP, DOWN, FLAT = "#1a7f37", "#cf222e", "#6e7781"  # green, red, grey
+PHASE_LABELS = {"active": "Active management", "passive": "Passive (agent on its own)",
+                "all": "Whole trial", "passive vs active": "Change, passive vs active"}
+
+
+def pct(x: float, digits: int | None = None) -> str:
+    """A relative change for people: ``+3.1%``, ``-0.27%``, ``+1,250%``; "n/a" for NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if math.isinf(x):
+        return "unbounded" if x > 0 else "-unbounded"
+    v = 100 * x
+    if digits is None:
+        digits = 0 if abs(v) >= 1000 else 1 if abs(v) >= 1 or v == 0 else 2
+    return f"{v:+,.{digits}f}%"
+
+
+def interval(lift: float, low: float, high: float) -> str:
+    """``+3.1% (+1.2% to +5.0%)``."""
+    if isinstance(lift, float) and math.isnan(lift):
+        return "n/a"
+    top = "no upper limit" if math.isinf(high) else pct(high)
+    return f"{pct(lift)} ({pct(low)} to {top})"
+
+
+def number(x: float) -> str:
+    """A per-user average for people: three significant figures, thousands separated."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if x == 0:
+        return "0"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:,.{digits}f}"
+
+
+def count(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def direction(row: dict[str, Any]) -> tuple[str, str]:
+    """Arrow and colour that follow the sign of the lift; grey when it is not clearly away
+    from zero (or there is none)."""
+    lift = row.get("lift", math.nan)
+    if row.get("status", OK) != OK or math.isnan(lift):
+        return "–", FLAT
+    arrow = "▲" if lift > 0 else "▼" if lift < 0 else "●"
+    if not row.get("significant"):
+        return arrow, FLAT
+    return arrow, UP if lift > 0 else DOWN
+
+
+def words(row: dict[str, Any]) -> str:
+    """A manager's sentence for one estimate (a row of the phase table)."""
+    name = metric_name(str(row["metric"]))
+    status = row.get("status", OK)
+    if status not in (OK, "no variation"):
+        return f"{name}: {status}, so there is no lift to report."
+    lo, hi = row["ci_low"], row["ci_high"]
+    if row.get("significant"):
+        sure = "clearly above" if lo > 0 else "clearly below"
+    else:
+        sure = "not distinguishable from"
+    text = (f"{name}: {pct(row['lift'])} per user (95% interval {pct(lo)} to "
+            f"{'no upper limit' if math.isinf(hi) else pct(hi)}), {sure} business as usual.")
+    if row.get("small_sample"):
+        text += (f" Small sample ({count(row['n_holdout'])} holdout users): a rough "
+                 "indication only.")
+    return text
+
+
+def _inline(metric: str) -> str:
+    """A metric's name inside a sentence: "days with intent", but "GMV"."""
+    name = metric_name(metric)
+    return name if name.isupper() else name[0].lower() + name[1:]
+
+
+def summary(table: pd.DataFrame) -> list[str]:
+    """The executive summary: one paragraph per phase and one on the change between them."""
+    paragraphs = []
+    for phase in [p for p in ("all", "active", "passive") if p in set(table["phase"])]:
+        rows = table[table["phase"] == phase].to_dict("records")
+        up = [r for r in rows if r["significant"] and r["lift"] > 0]
+        down = [r for r in rows if r["significant"] and r["lift"] < 0]
+        unclear = [r for r in rows if r["status"] == OK and not r["significant"]]
+        missing = [r for r in rows if r["status"] not in (OK, "no variation")]
+        label = PHASE_LABELS.get(phase, phase)
+        parts = [f"{label}: the agent's users did better than the holdout on {len(up)} of "
+                 f"{len(rows)} metrics"]
+        if up:
+            parts[0] += " (" + "; ".join(f"{_inline(r['metric'])} "
+                                         f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
+                                         for r in up) + ")"
+        parts[0] += "."
+        if down:
+            parts.append("Worse on " + "; ".join(
+                f"{_inline(r['metric'])} "
+                f"{interval(r['lift'], r['ci_low'], r['ci_high'])}" for r in down) + ".")
+        if unclear:
+            parts.append("Not distinguishable from business as usual: " + ", ".join(
+                _inline(r["metric"]) for r in unclear) + ".")
+        if missing:
+            parts.append("No lift yet for " + ", ".join(
+                f"{_inline(r['metric'])} ({r['status']})" for r in missing) + ".")
+        small = [r for r in rows if r.get("small_sample") and r["status"] == OK]
+        if small:
+            parts.append("Small samples make " + ", ".join(
+                _inline(r["metric"]) for r in small) + " rough indications only.")
+        paragraphs.append(" ".join(parts))
+    change = table[(table["phase"] == "passive vs active") & table["significant"]]
+    if len(change):
+        paragraphs.append("From active to passive management the lift changed clearly for "
+                          + "; ".join(f"{_inline(r['metric'])} by "
+                                      f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
+                                      for r in change.to_dict("records"))
+                          + " (relative to the active phase's lift).")
+    elif "passive vs active" in set(table["phase"]):
+        compared = table[(table["phase"] == "passive vs active") & (table["status"] == OK)]
+        if len(compared):
+            paragraphs.append("The passive phase's lift is not distinguishable from the active "
+                              "phase's for " + ", ".join(_inline(m)
+                                                         for m in compared["metric"]) + ".")
+    apart = table[(table["phase"] == "passive vs active") & (table["status"] != OK)]
+    if len(apart):
+        paragraphs.append("No phase comparison for " + ", ".join(
+            _inline(m) for m in apart["metric"]) + ": without a clear lift in the "
+            "active phase, the change between phases cannot be measured.")
+    return paragraphs
+
+
+def people_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The estimates with readable columns and formatted numbers."""
+    out = []
+    for r in table.to_dict("records"):
+        arrow, _ = direction(r)
+        est = r["status"] if r["status"] not in (OK, "no variation") else \
+            f"{arrow} {interval(r['lift'], r['ci_low'], r['ci_high'])}"
+        per_user = r["phase"] != "passive vs active"
+        out.append({
+            "Phase": PHASE_LABELS.get(r["phase"], r["phase"]),
+            "Metric": metric_name(r["metric"]),
+            "Lift (95% interval)": est,
+            "Clear?": "yes" if r["significant"] else "no",
+            "Agent per user": number(r["mean_agent"]) if per_user else "",
+            "Holdout per user": number(r["mean_holdout"]) if per_user else "",
+            "Users (agent / holdout)": f"{count(r['n_agent'])} / {count(r['n_holdout'])}",
+            "Method": _method(r),
+            "Warning": r.get("warning", ""),
+        })
+    return pd.DataFrame(out)
+
+
+def _method(r: dict[str, Any]) -> str:
+    if r["estimator"] == "ML-RATE":
+        return f"ML-RATE ({_reduction(r['variance_reduction'])})"
+    if r["estimator"] == "permutation":
+        return "permutation interval (heavy-tailed)"
+    if r["estimator"] == "delta method":
+        return "delta method"
+    return "unadjusted"
+
+
+def _reduction(vr: float) -> str:
+    if not vr > 0:
+        return "no variance reduction"
+    return (f"variance -{vr:.0%}: interval {1 - math.sqrt(1 - vr):.0%} narrower, worth "
+            f"{1 / (1 - vr):.1f}x the users")
+
+
+def style(fig: go.Figure) -> go.Figure:
+    """Name the template so the figure does not inherit Streamlit's placeholder colours, and
+    replace placeholders already written into traces (plotly express copies the colour cycle
+    into each trace when the figure is made inside the app)."""
+    palette = PALETTE
+    for trace in fig.data:
+        marker = getattr(trace, "marker", None)
+        colour = getattr(marker, "color", None) if marker is not None else None
+        if isinstance(colour, str) and re.fullmatch(r"#0000[0-9a-fA-F]{2}", colour):
+            trace.marker.color = palette[(int(colour[1:], 16) - 1) % len(palette)]
+        line = getattr(trace, "line", None)
+        colour = getattr(line, "color", None) if line is not None else None
+        if isinstance(colour, str) and re.fullmatch(r"#0000[0-9a-fA-F]{2}", colour):
+            trace.line.color = palette[(int(colour[1:], 16) - 1) % len(palette)]
+    fig.update_layout(template=pio.templates[TEMPLATE], font=dict(size=13),
+                      paper_bgcolor="white", plot_bgcolor="white")
+    return fig
+
+
+def phase_figure(table: pd.DataFrame) -> go.Figure:
+    """Lift per metric, one bar per phase, with 95% intervals."""
+    fig = go.Figure()
+    for phase in [p for p in ("all", "active", "passive") if p in set(table["phase"])]:
+        g = table[(table["phase"] == phase) & (table["status"] == OK)]
+        hi = np.where(np.isinf(g["ci_high"]), g["lift"], g["ci_high"])
+        fig.add_bar(x=[metric_name(m) for m in g["metric"]], y=g["lift"],
+                    name=PHASE_LABELS.get(phase, phase),
+                    marker_color=PHASE_COLOURS.get(phase, "#1f77b4"),
+                    error_y=dict(type="data", symmetric=False, array=hi - g["lift"],
+                                 arrayminus=g["lift"] - g["ci_low"], color="#333333"),
+                    hovertemplate="%{x}: %{y:+.1%}<extra>" + phase + "</extra>")
+    fig.add_hline(y=0, line_color="#333333", line_width=1)
+    fig.update_layout(barmode="group", height=420, title="Lift per metric and phase (95% "
+                      "intervals)", legend_title_text="Phase", margin=dict(l=70, r=20, t=60,
+                                                                              b=80))
+    fig.update_yaxes(title_text="Lift vs holdout (per user)", tickformat="+.0%")
+    fig.update_xaxes(title_text="Metric")
+    return style(fig)
+
+
+def weekly_figure(weekly: pd.DataFrame, metric: str, passive_from: date | None = None
+                  ) -> go.Figure:
+    """Weekly lift of one metric on calendar dates, with its interval and the passive phase
+    (from ``passive_from``, else from the weeks' ``mode``) shaded. ``weekly`` is
+    :func:`workbench.lift.report.weekly_table` with ``week_start``."""
+    w = weekly[(weekly["metric"] == metric) & (weekly["status"] == OK)].sort_values("week")
+    x = pd.to_datetime(w["week_start"]) if "week_start" in w else w["week"]
+    fig = go.Figure([
+        go.Scatter(x=x, y=w["ci_high"], line=dict(width=0), showlegend=False,
+                   hoverinfo="skip"),
+        go.Scatter(x=x, y=w["ci_low"], fill="tonexty", line=dict(width=0),
+                   fillcolor="rgba(31,119,180,0.2)", name="95% interval", hoverinfo="skip"),
+        go.Scatter(x=x, y=w["lift"], name="Weekly lift", mode="lines+markers",
+                   line=dict(color="#1f77b4", width=2), marker=dict(color="#1f77b4"),
+                   hovertemplate="week of %{x|%d %b %Y}: %{y:+.1%}<extra></extra>")])
+    passive = w[w["mode"] == "passive"]
+    if (passive_from or len(passive)) and "week_start" in w and len(w):
+        start = pd.Timestamp(passive_from) if passive_from else \
+            pd.to_datetime(passive["week_start"]).min()
+        end = pd.to_datetime(w["week_start"]).max() + pd.Timedelta(days=7)
+        fig.add_vrect(x0=start, x1=end, fillcolor="#ff7f0e", opacity=0.08, line_width=0,
+                      annotation_text="passive", annotation_position="top left")
+    fig.add_hline(y=0, line_color="#333333", line_width=1)
+    fig.update_layout(height=320, title=f"{metric_name(metric)}: lift week by week",
+                      margin=dict(l=70, r=20, t=60, b=50))
+    fig.update_yaxes(title_text="Lift vs holdout", tickformat="+.0%")
+    if "week_start" in w and len(w):
+        every = max(1, math.ceil(len(w) / 10))  # ticks on week starts, at most ~10
+        fig.update_xaxes(title_text="Week starting", tickformat="%d %b %Y",
+                         tick0=pd.to_datetime(w["week_start"]).min(),
+                         dtick=every * 7 * 86_400_000)
+    else:
+        fig.update_xaxes(title_text="Week")
+    return style(fig)
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:32px auto;
+max-width:1100px;color:#1f2328;line-height:1.45}
+h1{font-size:26px;margin-bottom:4px} h2{font-size:20px;margin-top:32px;border-bottom:1px solid
+#d0d7de;padding-bottom:4px} .meta{color:#57606a;font-size:14px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+td,th{border:1px solid #d0d7de;padding:5px 9px;text-align:left;vertical-align:top}
+th{background:#f6f8fa} .summary p{font-size:15px} .warn{color:#9a6700}
+.chip{font-weight:600}
+"""
+
+
+def page(title: str, body: list[str]) -> str:
+    """Wrap ``body`` (HTML fragments) into a whole page."""
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>")
+
+
+def figure_html(fig: go.Figure, first: bool) -> str:
+    """A figure as a fragment; plotly.js is inlined with the first one only."""
+    return style(fig).to_html(full_html=False, include_plotlyjs="inline" if first else False,
+                              config={"displaylogo": False, "responsive": True})
+
+
+def table_html(df: pd.DataFrame, colour_column: str | None = None,
+               colours: list[str] | None = None) -> str:
+    """A table with escaped cells; ``colour_column`` is coloured row by row."""
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for i, rec in enumerate(df.to_dict("records")):
+        cells = []
+        for c, v in rec.items():
+            style_attr = (f" class='chip' style='color:{colours[i]}'"
+                          if c == colour_column and colours else "")
+            cells.append(f"<td{style_attr}>{escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def generated_at() -> str:
+    return datetime.now(timezone.utc).strftime("%d %b %Y %H:%M UTC")
+
+
+def week_start(start: date, week: int) -> date:
+    return start + timedelta(days=7 * int(week))

@@ -1,0 +1,122 @@
+"""A permutation interval for the relative lift of heavy-tailed metrics.
+
+Why: with GMV-like outcomes (0.3% buyers, lognormal order values, a 10% holdout) the holdout's
+mean rests on a dozen purchases. A big order in the holdout makes its mean *and* its variance
+large together, so the delta-method interval (and a log-scale one, and a bootstrap-t) misses
+one-sidedly: about 92% coverage in A/A with every miss on the same side.
+
+How: the interval collects every lift ``theta`` that a permutation test does not reject. Under
+``lift = theta`` the agent's values divided by ``1 + theta`` have the holdout's mean; if the
+agent scales values (the A/A case is ``theta = 0``) the two arms are then exchangeable and the
+test is exact, whatever the tails; otherwise the studentised statistic (Welch's t of the
+rescaled values) keeps it asymptotically valid (Janssen 1997; Chung & Romano 2013). Each end is
+found by bisection on ``log(1 + theta)`` against the one-sided p-value 2.5%.
+
+Cost: only users with a nonzero outcome move anything, so a permutation is drawn as which of
+those ``K`` users land in the agent arm (a hypergeometric count, then a uniform subset); the four
+sums the statistic needs are linear in ``1 / (1 + theta)``, so one ``resamples x K`` pass serves
+every ``theta`` of the bisection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from workbench.lift.estimators import OK, LiftEstimate, unadjusted
+
+MAX_CELLS = 4_000_000  # resamples x nonzero users held in memory at once
+TOLERANCE = 1e-4  # on log(1 + lift): the ends are exact to about 0.01% of the ratio
+
+
+def permutation_lift(y_t: np.ndarray, y_c: np.ndarray, *, level: float = 0.95,
+                     resamples: int = 999, seed: int = 0) -> LiftEstimate:
+    """Relative lift with the permutation-test interval and p-value (see the module)."""
+    y_t, y_c = np.asarray(y_t, float), np.asarray(y_c, float)
+    base = unadjusted(y_t, y_c)
+    if base.status != OK:
+        return base
+    n_t, n_c = len(y_t), len(y_c)
+    nz_t, nz_c = y_t[y_t != 0], y_c[y_c != 0]
+    vals = np.concatenate([nz_t, nz_c])
+    from_t = np.arange(len(vals)) < len(nz_t)
+    s = _permuted_sums(vals, from_t, n_t, n_c, resamples, np.random.default_rng(seed))
+    alpha = (1 - level) / 2
+
+    def stats(u: float) -> tuple[float, np.ndarray]:
+        k = math.exp(-u)  # 1 / (1 + theta), theta = e^u - 1
+        sum_t = s[0] * k + s[1]
+        sq_t = s[2] * k * k + s[3]
+        sum_c = s[4] * k + s[5] - sum_t
+        sq_c = s[6] * k * k + s[7] - sq_t
+        m_t, m_c = sum_t / n_t, sum_c / n_c
+        var = (np.maximum(sq_t / n_t - m_t ** 2, 0) / (n_t - 1)
+               + np.maximum(sq_c / n_c - m_c ** 2, 0) / (n_c - 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(var > 0, (m_t - m_c) / np.sqrt(var), np.sign(m_t - m_c) * np.inf)
+        return float(t[0]), t[1:]
+
+    def p_upper(u: float) -> float:  # small when the observed t is too large for theta
+        t0, ts = stats(u)
+        return (1 + np.count_nonzero(ts >= t0)) / (len(ts) + 1)
+
+    def p_lower(u: float) -> float:
+        t0, ts = stats(u)
+        return (1 + np.count_nonzero(ts <= t0)) / (len(ts) + 1)
+
+    centre = math.log(max(base.mean_t / base.mean_c, 1e-9))
+    low = _bound(p_upper, centre, -1.0, alpha)
+    high = _bound(p_lower, centre, +1.0, alpha)
+    p = min(1.0, 2 * min(p_upper(0.0), p_lower(0.0)))
+    return replace(base, estimator="permutation", interval=(math.expm1(low), math.expm1(high)),
+                   p=p, note=f"heavy-tailed metric: permutation interval ({resamples} "
+                             "permutations) on unadjusted means")
+
+
+def _bound(p_value, centre: float, direction: float, alpha: float) -> float:
+    """The ``log(1 + theta)`` beyond ``centre`` (towards ``direction``) where ``p_value``
+    falls to ``alpha``; +-inf when the data never reject (too few events)."""
+    if p_value(centre) <= alpha:
+        return centre
+    step = 0.25
+    while p_value(centre + direction * step) > alpha:
+        step *= 2
+        if step > 40:
+            return direction * math.inf
+    inside, outside = centre, centre + direction * step
+    while abs(outside - inside) > TOLERANCE:
+        mid = (inside + outside) / 2
+        if p_value(mid) > alpha:
+            inside = mid
+        else:
+            outside = mid
+    return (inside + outside) / 2
+
+
+def _permuted_sums(vals: np.ndarray, from_t: np.ndarray, n_t: int, n_c: int, resamples: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Per permutation (row 0: the observed split) the sums that make the statistic:
+    [agent-arm sum of values from the agent, ... from the holdout, the same for squares,
+    then the totals over everyone], as an 8 x (resamples + 1) array."""
+    k = len(vals)
+    v_t, v_c = np.where(from_t, vals, 0.0), np.where(from_t, 0.0, vals)
+    weights = np.column_stack([v_t, v_c, v_t ** 2, v_c ** 2])
+    # einsum, not @: BLAS threads spinning on a tiny product cost 3x the work on a busy machine
+    rows = [np.einsum("bk,kj->bj", from_t[None, :].astype(float), weights)]
+    drawn_t = rng.hypergeometric(n_t, n_c, k, size=resamples) if k else np.zeros(resamples, int)
+    chunk = max(1, MAX_CELLS // max(k, 1))
+    for start in range(0, resamples, chunk):
+        h = drawn_t[start:start + chunk]
+        keys = rng.random((len(h), k))
+        if k:
+            cut = np.sort(keys, axis=1)[np.arange(len(h)), np.maximum(h - 1, 0)]
+            in_t = (keys <= cut[:, None]) & (h > 0)[:, None]
+        else:
+            in_t = keys.astype(bool)
+        rows.append(np.einsum("bk,kj->bj", in_t.astype(float), weights))
+    arm = np.vstack(rows).T  # 4 x (resamples + 1)
+    totals = np.repeat(weights.sum(axis=0)[:, None], arm.shape[1], axis=1)
+    return np.vstack([arm[0], arm[1], arm[2], arm[3], totals[0], totals[1], totals[2],
+                      totals[3]])
