@@ -11,8 +11,10 @@ from store import open_store
 from workbench.library import service as library
 from workbench import LibraryFrozenError, ValidationError
 from workbench.library.seed import seed
+from workbench.sim.checkpoint import NO_DAY, State
+from workbench.sim.day import schedule_bau
 from workbench.sim.trial import (
-    NO_DAY, Trial, _State, create_run, daily, preset, progress, run_row, run_trial,
+    Trial, create_run, daily, preset, progress, request_pause, run_row, run_trial,
     user_outcomes,
 )
 from workbench.sim.world import (
@@ -102,19 +104,20 @@ def small_run(tmp_path):
 def test_bau_gets_one_fixed_push_on_its_weekday_at_its_hour(small_run):
     store, run_id = small_run
     t = Trial(store, run_id)
-    st, agent = t._initial_state()
-    t._schedule_bau(st, 0)
-    hold = np.flatnonzero(t.pop.holdout)
+    st, agent = t.initial_state()
+    schedule_bau(t.world, st, 0)
+    pop = t.world.pop
+    hold = np.flatnonzero(pop.holdout)
     scheduled = hold[st.pend_day[hold] != NO_DAY]
     assert len(scheduled) > 0
-    weekday = (t.start.weekday() + st.pend_day[scheduled]) % 7
+    weekday = (t.world.start.weekday() + st.pend_day[scheduled]) % 7
     assert set(weekday) == {t.config.bau_weekday}
     assert set(st.pend_hour[scheduled]) == {t.config.bau_hour}
     assert set(st.pend_channel[scheduled]) == {0}  # push
     assert (st.pend_atoms[scheduled] == np.array(st.bau_atoms)).all()
-    no_push = hold[(t.pop.consent[hold] & 1) == 0]
+    no_push = hold[(pop.consent[hold] & 1) == 0]
     assert (st.pend_day[no_push] == NO_DAY).all()
-    agent_users = np.flatnonzero(~t.pop.holdout)
+    agent_users = np.flatnonzero(~pop.holdout)
     assert (st.pend_day[agent_users] == NO_DAY).all()
 
 
@@ -182,8 +185,7 @@ def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_result(tmp_path
 
 def test_a_paused_run_continues_where_it_stopped(small_run):
     store, run_id = small_run
-    store.db.execute("UPDATE sim_runs SET status = 'pausing' WHERE id = ?", [run_id])
-    store.db.conn.commit()
+    request_pause(store, run_id)  # asked before it starts: it stops at day 0
     assert run_trial(store, run_id) == "paused"
     assert run_row(store, run_id)["days_done"] == 0
     assert run_trial(store, run_id) == "done"
@@ -202,12 +204,12 @@ def test_invalid_trial_configuration_is_refused():
 def test_state_checkpoints_round_trip(tmp_path, small_run):
     store, run_id = small_run
     t = Trial(store, run_id)
-    st, _ = t._initial_state()
+    st, _ = t.initial_state()
     st.day = 5
     st.save(tmp_path / "ck")
-    back = _State.load(tmp_path / "ck")
+    back = State.load(tmp_path / "ck")
     assert back.day == 5 and back.atoms.ids == st.atoms.ids
-    assert all(np.array_equal(getattr(back, k), getattr(st, k)) for k in _State.ARRAYS)
+    assert all(np.array_equal(getattr(back, k), getattr(st, k)) for k in State.ARRAYS)
     assert back.models.keys() == st.models.keys()
 
 
