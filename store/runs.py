@@ -15,7 +15,7 @@ from typing import Any
 from store import Store, StoreError, now
 
 __all__ = [
-    "ArmTotal", "create", "get", "latest", "update", "request_pause", "status",
+    "ArmTotal", "create", "get", "latest", "live", "update", "request_pause", "status", "delete",
     "upsert_daily", "daily", "arm_totals", "upsert_weekly", "weekly",
     "management_events_after", "delete_decision_batches", "mark_curated",
 ]
@@ -67,6 +67,13 @@ def latest(store: Store, status: str | None = None) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def live(store: Store) -> list[dict[str, Any]]:
+    """Runs whose row says a process is running them (whether it still lives is the
+    caller's question), oldest first."""
+    return store.query("SELECT * FROM sim_runs WHERE status IN ('running', 'pausing') "
+                       "AND pid IS NOT NULL ORDER BY id")
+
+
 def update(store: Store, run_id: int, **values: Any) -> None:
     """Set columns of a run (``updated_at`` too) and commit at once: other processes (the
     page that follows the run) see each step."""
@@ -85,6 +92,16 @@ def request_pause(store: Store, run_id: int) -> bool:
 def status(store: Store, run_id: int) -> str | None:
     rows = store.query("SELECT status FROM sim_runs WHERE id = ?", [run_id])
     return rows[0]["status"] if rows else None
+
+
+def delete(store: Store, run_id: int, actor: str) -> None:
+    """Remove a run with its daily and weekly rows (a cancelled run); the audit log keeps who
+    cancelled it and when."""
+    with store.transaction():
+        store.db.execute("DELETE FROM sim_weekly WHERE run_id = ?", [run_id])
+        store.db.execute("DELETE FROM sim_daily WHERE run_id = ?", [run_id])
+        store.db.execute("DELETE FROM sim_runs WHERE id = ?", [run_id])
+        store.audit(actor, "cancel", "sim_run", run_id)
 
 
 # -- daily aggregates and weekly moments ---------------------------------------------------

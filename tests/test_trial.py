@@ -3,6 +3,10 @@ the frozen library, and the longitudinal-study shapes from a real run."""
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,8 +18,8 @@ from workbench.library.seed import seed
 from workbench.sim.checkpoint import NO_DAY, State
 from workbench.sim.day import schedule_bau
 from workbench.sim.trial import (
-    Trial, create_run, daily, preset, progress, request_pause, run_row, run_trial,
-    user_outcomes,
+    Trial, TrialError, cancel, create_run, daily, latest_run, preset, progress, request_pause,
+    run_library, run_row, run_trial, start_background, user_outcomes,
 )
 from workbench.sim.world import (
     METRICS, AtomTable, WorldParams, generate_population, open_probability, organic_return,
@@ -139,13 +143,18 @@ def test_a_run_records_every_day_once_per_arm_with_a_funnel_in_order(small_run):
     assert progress(run_row(store, run_id))["status"] == "done"
 
 
-def test_the_passive_switch_is_recorded_and_freezes_the_library(small_run):
+def test_the_passive_switch_freezes_the_runs_library_and_leaves_the_real_one_alone(small_run):
     store, run_id = small_run
+    events, components = store.management_events(), store.components()
     run_trial(store, run_id)
-    events = store.management_events()
-    assert events[-1]["mode"] == "passive" and events[-1]["actor"] == "simulation"
-    with pytest.raises(LibraryFrozenError):
-        library.add_component(store, {"kind": "cta", "text": "Too late"}, "marketer")
+    assert store.management_events() == events and store.current_mode() == "active"
+    assert store.components() == components
+    library.add_component(store, {"kind": "cta", "text": "Still editable"}, "marketer")
+    with run_library(run_row(store, run_id)) as lib:
+        last = lib.management_events()[-1]
+        assert (last["mode"], last["actor"]) == ("passive", "simulation")
+        with pytest.raises(LibraryFrozenError):
+            library.add_component(lib, {"kind": "cta", "text": "Too late"}, "marketer")
     df = daily(store, run_id)
     assert (df[df["day"] < 14]["mode"] == "active").all()
     assert (df[df["day"] >= 14]["mode"] == "passive").all()
@@ -157,12 +166,44 @@ def test_the_curator_adds_reserve_atoms_only_in_active_management(tmp_path):
                                       seed=5), "tester")
     before = len(store.components(status="active"))
     run_trial(store, run_id)
-    curated = store.query("SELECT * FROM components WHERE source = 'curator'")
-    assert len(curated) == 3  # one round, on day 14 (day 28 is already passive)
-    assert all(c["created_by"] == "curator (simulation)" for c in curated)
-    retired = store.query("SELECT * FROM component_revisions WHERE action = 'archive' "
-                          "AND actor = 'curator (simulation)'")
-    assert len(store.components(status="active")) == before + 3 - len(retired)
+    with run_library(run_row(store, run_id)) as lib:
+        curated = lib.query("SELECT * FROM components WHERE source = 'curator'")
+        assert len(curated) == 3  # one round, on day 14 (day 28 is already passive)
+        assert all(c["created_by"] == "curator (simulation)" for c in curated)
+        retired = lib.query("SELECT * FROM component_revisions WHERE action = 'archive' "
+                            "AND actor = 'curator (simulation)'")
+        assert len(lib.components(status="active")) == before + 3 - len(retired)
+    assert len(store.components(status="active")) == before  # the real library: untouched
+
+
+def test_a_run_leaves_a_programme_a_manager_froze_frozen(tmp_path):
+    store = fresh_store(tmp_path)
+    store.record_mode("passive", "manager", "holiday freeze")
+    run_id = create_run(store, preset("quick_demo", users=2000, days=21, active_days=21,
+                                      seed=5), "tester")
+    assert run_trial(store, run_id) == "done"
+    assert [e["mode"] for e in store.management_events()] == ["passive"]
+    with run_library(run_row(store, run_id)) as lib:  # the run itself was actively managed
+        assert len(lib.query("SELECT * FROM components WHERE source = 'curator'")) == 3
+    assert set(daily(store, run_id)["mode"]) == {"active"}
+
+
+def test_a_second_run_is_refused_while_one_runs(tmp_path):
+    store = fresh_store(tmp_path)
+    first = create_run(store, preset("quick_demo", users=2000), "ana")
+    pid = start_background(store, first)
+    try:
+        with pytest.raises(TrialError, match=f"run #{first} is still running \\(started by "
+                                             "ana\\); one run at a time"):
+            create_run(store, preset("quick_demo", users=2000), "ben")
+        with pytest.raises(TrialError, match=f"run #{first} is already running"):
+            run_trial(store, first)  # nor does a second process run the same run
+        assert latest_run(store)["id"] == first  # nothing half registered
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert progress(run_row(store, first))["status"] == "interrupted"
+    assert create_run(store, preset("quick_demo", users=2000), "ben") == first + 1
 
 
 def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_result(tmp_path):
@@ -190,6 +231,30 @@ def test_a_paused_run_continues_where_it_stopped(small_run):
     assert run_row(store, run_id)["days_done"] == 0
     assert run_trial(store, run_id) == "done"
     assert len(daily(store, run_id)) == 56
+
+
+def test_a_running_run_is_cancelled_with_its_process_rows_and_folder(tmp_path):
+    store = fresh_store(tmp_path)
+    first = create_run(store, preset("quick_demo", users=2000), "ana")
+    folder = Path(run_row(store, first)["folder"])
+    pid = start_background(store, first)
+    cancel(store, first, "ben")
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped (and reaped)
+    assert latest_run(store) is None and not folder.exists()
+    assert daily(store, first).empty
+    entry = store.audit_log(1)[0]
+    assert (entry["actor"], entry["action"], entry["entity_id"]) == ("ben", "cancel", str(first))
+    paused = create_run(store, preset("quick_demo", users=500, days=7, active_days=7), "ana")
+    request_pause(store, paused)
+    assert run_trial(store, paused) == "paused"
+    cancel(store, paused, "ana")  # no process runs it: only its rows and folder go
+    assert latest_run(store) is None
+    done = create_run(store, preset("quick_demo", users=500, days=7, active_days=7), "ana")
+    assert run_trial(store, done) == "done"
+    with pytest.raises(TrialError, match="has finished"):
+        cancel(store, done, "ana")
+    assert run_row(store, done)["status"] == "done"
 
 
 def test_invalid_trial_configuration_is_refused():

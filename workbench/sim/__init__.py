@@ -3,8 +3,9 @@
 ``world`` simulates users and their responses; ``trial`` is the front door of a run (the
 :class:`~workbench.sim.trial.Trial` timeline, and every function pages and the CLI use), built
 from ``config`` (presets), ``checkpoint`` (atomic state), ``day`` (a simulated day, arrays
-only), ``curator`` (the scripted marketer), ``runs`` (register and results) and ``runner``
-(process control). Its SQL lives in ``store.runs``.
+only), ``curator`` (the scripted marketer), ``sandbox`` (the run's own copy of the programme),
+``runs`` (register and results) and ``runner`` (process control: one run at a time, pause,
+cancel). Its SQL lives in ``store.runs``.
 """
 
 from workbench.sim.trial import TrialConfig, preset

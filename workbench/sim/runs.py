@@ -3,6 +3,7 @@ per-user outcomes file in its folder. Pages, the CLI and the lift report read ru
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ def runs_dir(store: Store) -> Path:
 
 
 def create_run(store: Store, config: TrialConfig, actor: str) -> int:
-    """Register a run (status ``queued``); :func:`~workbench.sim.trial.run_trial` executes it."""
+    """Register a run (status ``queued``); :func:`~workbench.sim.trial.run_trial` executes it.
+    Refused while another run is running: one run at a time."""
+    ensure_no_other_run(store)
     folder = runs_dir(store)
     return run_store.create(
         store, preset=config.preset, users=config.users, days=config.days, seed=config.seed,
@@ -42,6 +45,34 @@ def run_row(store: Store, run_id: int) -> dict[str, Any]:
 def latest_run(store: Store, status: str | None = None) -> dict[str, Any] | None:
     """The newest run (or the newest in ``status``, e.g. ``"done"`` for the lift report)."""
     return run_store.latest(store, status)
+
+
+def ensure_no_other_run(store: Store, run_id: int | None = None) -> None:
+    """Refuse to start a run while another one (not ``run_id``) is running: runs share the
+    machine and the database, and a second one beside the first would slow both down."""
+    for row in run_store.live(store):
+        # This process runs one run at a time, synchronously: a row naming it is left over
+        # from a run it stopped (a simulated crash in tests), not a live one.
+        if row["id"] != run_id and row["pid"] != os.getpid() and alive(row["pid"]):
+            raise TrialError(f"run #{row['id']} is still running (started by "
+                             f"{row['started_by']}); one run at a time: pause it or let it "
+                             "finish first")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A run process this process started and that has
+    exited is reaped here, so that it is not mistaken for alive while it is a zombie."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the system below
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 def daily(store: Store, run_id: int) -> pd.DataFrame:

@@ -3,9 +3,10 @@
 Users are split at random, stably per user, into the agent's arm (90% by default) and a
 business-as-usual holdout (BAU: one fixed push message, at a fixed hour, on a fixed weekday,
 every week). The timeline follows the longitudinal study: active management first (a scripted
-curator adds atoms from the reserve pool every two weeks and retires the weakest; anything a
-person adds on the Components page joins too), then passive management (the library is frozen,
-the agent keeps learning). Phase switches are real management events in the store.
+curator adds atoms from the reserve pool every two weeks and retires the weakest), then passive
+management (the library is frozen, the agent keeps learning). The run works in a sandbox, its
+own copy of the programme (:mod:`~workbench.sim.sandbox`): its curation, phase switches and the
+simulated agent's state never touch the real library or mode, and only one run goes at a time.
 
 The run is crash-safe. At every week boundary (and in between as often as costs about a tenth of
 the time) the whole state, the agent's posteriors included, is written to the run's folder
@@ -55,9 +56,10 @@ from workbench.sim.config import (
 from workbench.sim.curator import curate
 from workbench.sim.day import World
 from workbench.sim.runner import (
-    ensure_not_running_elsewhere, pause_requested, progress, request_pause, set_run,
+    cancel, ensure_not_running_elsewhere, pause_requested, progress, request_pause, set_run,
     start_background,
 )
+from workbench.sim.sandbox import open_sandbox, run_library
 from workbench.sim.runs import (
     create_run, daily, headline_lift, latest_run, run_row, runs_dir, user_outcomes, weekly,
 )
@@ -65,8 +67,8 @@ from workbench.sim.world import METRICS, content_signature
 
 __all__ = [
     "TrialConfig", "PRESETS", "preset", "TrialError", "runs_dir", "create_run", "run_row",
-    "latest_run", "request_pause", "Trial", "start_background", "progress", "run_trial",
-    "daily", "weekly", "user_outcomes", "headline_lift", "NO_DAY",
+    "latest_run", "request_pause", "cancel", "Trial", "start_background", "progress",
+    "run_trial", "daily", "weekly", "user_outcomes", "headline_lift", "run_library", "NO_DAY",
 ]
 
 
@@ -87,26 +89,38 @@ class Trial:
             reward=RewardWeights(direct_open=1.0, engagement=0.1, intent=0.1, conversion=0.3,
                                  gmv=0.002),
             holdout_share=self.config.holdout_share, draws=self.config.draws, noise_var=0.1)
+        self.lib: Store | None = None  # the run's sandbox copy of the programme
+
+    def _library(self, fresh: bool) -> Store:
+        if self.lib is None:
+            self.lib = open_sandbox(self.store, self.folder, fresh=fresh)
+        return self.lib
+
+    def close(self) -> None:
+        if self.lib is not None:
+            self.lib.close()
+            self.lib = None
 
     # -- set-up --------------------------------------------------------------------------
 
     def initial_state(self) -> tuple[State, Agent]:
         """Day 0: the library as it is, everyone after a burn-in of business as usual, and an
         agent that has learnt from a short pilot."""
-        store, w, p = self.store, self.world, self.world.params
-        if store.current_mode() != "active":
-            store.record_mode("active", SIM_ACTOR, f"trial #{self.run_id} starts in active "
-                                                   "management")
-        space = ActionSpace.from_library(store)
+        lib, w, p = self._library(fresh=True), self.world, self.world.params
+        if lib.current_mode() != "active":
+            lib.record_mode("active", SIM_ACTOR, f"trial #{self.run_id} starts in active "
+                                                 "management")
+        space = ActionSpace.from_library(lib)
         agent = Agent(space, self.segments, self.agent_config)
         slots = agent.space.slot_names
         st = State(w.pop.size, len(slots))
-        st.mode_event = max([e["id"] for e in store.management_events()] or [0])
+        # Switches a person makes in the real programme from now on are adopted.
+        st.mode_event = max([e["id"] for e in self.store.management_events()] or [0])
         st.d_inactive[:] = w.pop.start_inactive
         st.eng90[:] = w.pop.pre_engagement
         # Before the trial everyone got the business-as-usual message every week.
         st.fatigue[:] = 1.0
-        active = store.components(status="active")
+        active = lib.components(status="active")
         for a in active:
             st.atoms.add(a, day=-120, seed=self.config.seed)  # the library predates the trial
         bau_slots = Template.from_row(space.templates["push"]).slots
@@ -129,7 +143,7 @@ class Trial:
     def _agent_from(self, st: State, previous: Agent | None = None) -> Agent:
         """The agent of the saved posteriors over the library atoms ``st.agent_ids``."""
         models = {k: GaussianPosterior.from_bytes(v) for k, v in st.models.items()}
-        space = ActionSpace.from_library(self.store, atom_ids=st.agent_ids)
+        space = ActionSpace.from_library(self.lib, atom_ids=st.agent_ids)
         agent = Agent(space, self.segments, self.agent_config, models)
         if previous is not None:  # same features: keep the design rows already built
             agent.reuse_cache(previous)
@@ -145,6 +159,7 @@ class Trial:
         if row["status"] == "done":
             return "done"
         st = State.load(self.folder)
+        self._library(fresh=st is None)
         if st is None:
             st, agent = self.initial_state()
             st.models = {k: m.to_bytes() for k, m in agent.models.items()}
@@ -195,24 +210,24 @@ class Trial:
         the store gets them at snapshots, pauses and the end."""
         st.save(self.folder)
         if final:
-            with self.store.transaction():
-                save_models(self.store, agent)
+            with self.lib.transaction():
+                save_models(self.lib, agent)
 
     def _mode(self, st: State, t: int) -> str:
         """The management mode of day ``t``: the timeline's, unless a person switched it.
 
         The mode lives in the run's state (so a resumed run replays its days in the modes they
-        had); switches a person records in the store while the run goes on are adopted."""
+        had); switches a person records in the real programme while the run goes on are
+        adopted. The sandbox's own timeline follows, so its library freezes with the run."""
         for e in run_store.management_events_after(self.store, st.mode_event):
             st.mode_event = e["id"]
-            if e["actor"] != SIM_ACTOR:
+            if e["actor"] != SIM_ACTOR:  # runs of earlier versions recorded theirs here
                 st.mode = e["mode"]
         if t == self.config.active_days and st.mode == "active":
             st.mode = "passive"
-            if self.store.current_mode() != "passive":
-                st.mode_event = self.store.record_mode(
-                    "passive", SIM_ACTOR, f"trial #{self.run_id}: timeline switches to passive "
-                                          "management")
+        if self.lib.current_mode() != st.mode:
+            self.lib.record_mode(st.mode, SIM_ACTOR, f"trial #{self.run_id}, day {t}: "
+                                                     f"{st.mode} management")
         return st.mode
 
     def _day(self, st: State, agent: Agent) -> Agent:
@@ -236,8 +251,8 @@ class Trial:
         st.models = {k: m.to_bytes() for k, m in agent.models.items()}
         agent = self._agent_from(st, previous=agent)
         if mode == "active" and t > 0 and t % self.config.curator_every_days == 0:
-            curate(self.store, agent, self.config, t)
-        active = self.store.components(status="active")
+            curate(self.lib, agent, self.config, t)
+        active = self.lib.components(status="active")
         ids = sorted(a["id"] for a in active)
         if ids != st.agent_ids or t == 0:
             st.agent_ids = ids
@@ -257,8 +272,8 @@ class Trial:
         day.schedule_bau(self.world, st, t)
         st.models = {k: m.to_bytes() for k, m in agent.models.items()}
         if (t // 7) % SNAPSHOT_EVERY_WEEKS == 0:
-            with self.store.transaction():
-                save_models(self.store, agent)
+            with self.lib.transaction():
+                save_models(self.lib, agent)
         return agent
 
     def _log_sample(self, agent: Agent, st: State, t: int) -> None:
@@ -274,11 +289,11 @@ class Trial:
         frame.insert(0, "user_id", st.week["users"][idx])
         frame.insert(1, "arm", pd.Categorical(["agent"] * n, ["agent", "holdout"]))
         frame = agent.decode(frame, self.world.date(t))
-        run_store.delete_decision_batches(self.store, source)  # a replayed week replaces it
-        record_batch(self.store, agent, frame, actor=SIM_ACTOR, source=source,
+        run_store.delete_decision_batches(self.lib, source)  # a replayed week replaces it
+        record_batch(self.lib, agent, frame, actor=SIM_ACTOR, source=source,
                      seed=self.config.seed, start=self.world.date(t))
-        with self.store.transaction():
-            snapshot(self.store, agent, self.world.date(t), frame)
+        with self.lib.transaction():
+            snapshot(self.lib, agent, self.world.date(t), frame)
 
     def _finish(self, st: State) -> None:
         pop = self.world.pop
@@ -296,9 +311,14 @@ def run_trial(store: Store, run_id: int, progress: Callable[[int, int, float], N
               stop_after: int | None = None) -> str:
     """Run or resume a registered run in this process; a run that fails is marked failed with
     the reason, for the page to show."""
-    ensure_not_running_elsewhere(run_row(store, run_id))
+    ensure_not_running_elsewhere(store, run_row(store, run_id))
+    trial = None
     try:
-        return Trial(store, run_id).run(progress, stop_after)
+        trial = Trial(store, run_id)
+        return trial.run(progress, stop_after)
     except Exception as e:
         set_run(store, run_id, status="failed", message=f"{type(e).__name__}: {e}")
         raise
+    finally:
+        if trial is not None:
+            trial.close()
