@@ -30,8 +30,12 @@ def start_form(store) -> None:
             except ValidationError as e:
                 ui.show_problems(e)
                 return
-            run_id = trial.create_run(store, config, ui.actor())
-            trial.start_background(store, run_id)
+            try:
+                run_id = trial.create_run(store, config, ui.actor())
+                trial.start_background(store, run_id)
+            except trial.TrialError as e:  # e.g. another run is still running
+                st.error(str(e))
+                return
             st.rerun()
 
 
@@ -59,7 +63,14 @@ def live(store_path: str) -> None:
                 trial.request_pause(store, run["id"])
         elif prog["status"] in ("paused", "interrupted", "failed", "queued"):
             if c1.button("Continue", key="continue_button", type="primary"):
-                trial.start_background(store, run["id"])
+                try:
+                    trial.start_background(store, run["id"])
+                except trial.TrialError as e:
+                    st.error(str(e))
+        if prog["status"] != "done" and c2.button("Cancel run", key="cancel_button",
+                                                  help="Stop the run and remove it"):
+            trial.cancel(store, run["id"], ui.actor())
+            st.rerun()
         timeline(store, run)
 
 

@@ -38,13 +38,13 @@ def load(store) -> tuple[str, lr.LiftData | None, dict | None]:
         except ValidationError as e:
             ui.show_problems(e)
             return "", None, None
-    run = store.query("SELECT * FROM sim_runs WHERE status = 'done' ORDER BY id DESC LIMIT 1")
-    users = trial.user_outcomes(run[0]) if run else None
+    run = trial.latest_run(store, status="done")
+    users = trial.user_outcomes(run) if run else None
     if users is None:
         st.info("No finished simulated run yet: run the demo trial from the home page or the "
                 "Agent control page, or import real outcomes.")
         return "", None, None
-    return f"run:{run[0]['id']}", lr.from_run(users, f"run #{run[0]['id']}"), run[0]
+    return f"run:{run['id']}", lr.from_run(users, f"run #{run['id']}"), run
 
 
 def headline(table: pd.DataFrame, phase: str) -> None:
@@ -119,8 +119,7 @@ def main() -> None:
     metric = st.selectbox("Metric", data.metrics, format_func=lambda m: METRIC_NAMES.get(m, m),
                           key="lift_metric")
     if run is not None:
-        weekly = lr.weekly_table(pd.DataFrame(store.query(
-            "SELECT * FROM sim_weekly WHERE run_id = ?", [run["id"]])))
+        weekly = lr.weekly_table(trial.weekly(store, run["id"]))
         if not weekly.empty:
             fig = weekly_chart(weekly, metric)
             st.plotly_chart(fig, width="stretch", key="weekly_chart")

@@ -238,7 +238,25 @@ def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path):
     assert set(table["phase"]) == {"active", "passive"}
     with open_store(db_path) as s:
         assert s.db["sim_daily"].count == 28
-        assert s.current_mode() == "passive"
+        assert s.current_mode() == "active"  # the run switched its own copy, not the programme
+
+
+def test_agent_control_refuses_a_second_run_visibly_and_cancels_the_first(db_path):
+    from workbench.sim import trial
+
+    with open_store(db_path) as s:
+        first = trial.create_run(s, trial.preset("quick_demo", users=2000), "ana")
+        trial.start_background(s, first)
+    at = app(AGENT_CONTROL)
+    at.number_input(key="trial_users").set_value(2000)
+    [b for b in at.button if b.label == "Start a new run"][0].click().run()
+    assert not at.exception
+    assert any(f"run #{first} is still running (started by ana); one run at a time" in e.value
+               for e in at.error)
+    at.button(key="cancel_button").click().run()
+    with open_store(db_path) as s:
+        assert trial.latest_run(s) is None
+        assert s.audit_log(1)[0]["action"] == "cancel"
 
 
 def test_agent_control_records_a_mode_switch(db_path):

@@ -3,6 +3,10 @@ the frozen library, and the longitudinal-study shapes from a real run."""
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,9 +15,11 @@ from store import open_store
 from workbench.library import service as library
 from workbench import LibraryFrozenError, ValidationError
 from workbench.library.seed import seed
+from workbench.sim.checkpoint import NO_DAY, State
+from workbench.sim.day import schedule_bau
 from workbench.sim.trial import (
-    NO_DAY, Trial, _State, create_run, daily, preset, progress, run_row, run_trial,
-    user_outcomes,
+    Trial, TrialError, cancel, create_run, daily, latest_run, preset, progress, request_pause,
+    run_library, run_row, run_trial, start_background, user_outcomes,
 )
 from workbench.sim.world import (
     METRICS, AtomTable, WorldParams, generate_population, open_probability, organic_return,
@@ -102,19 +108,20 @@ def small_run(tmp_path):
 def test_bau_gets_one_fixed_push_on_its_weekday_at_its_hour(small_run):
     store, run_id = small_run
     t = Trial(store, run_id)
-    st, agent = t._initial_state()
-    t._schedule_bau(st, 0)
-    hold = np.flatnonzero(t.pop.holdout)
+    st, agent = t.initial_state()
+    schedule_bau(t.world, st, 0)
+    pop = t.world.pop
+    hold = np.flatnonzero(pop.holdout)
     scheduled = hold[st.pend_day[hold] != NO_DAY]
     assert len(scheduled) > 0
-    weekday = (t.start.weekday() + st.pend_day[scheduled]) % 7
+    weekday = (t.world.start.weekday() + st.pend_day[scheduled]) % 7
     assert set(weekday) == {t.config.bau_weekday}
     assert set(st.pend_hour[scheduled]) == {t.config.bau_hour}
     assert set(st.pend_channel[scheduled]) == {0}  # push
     assert (st.pend_atoms[scheduled] == np.array(st.bau_atoms)).all()
-    no_push = hold[(t.pop.consent[hold] & 1) == 0]
+    no_push = hold[(pop.consent[hold] & 1) == 0]
     assert (st.pend_day[no_push] == NO_DAY).all()
-    agent_users = np.flatnonzero(~t.pop.holdout)
+    agent_users = np.flatnonzero(~pop.holdout)
     assert (st.pend_day[agent_users] == NO_DAY).all()
 
 
@@ -136,13 +143,18 @@ def test_a_run_records_every_day_once_per_arm_with_a_funnel_in_order(small_run):
     assert progress(run_row(store, run_id))["status"] == "done"
 
 
-def test_the_passive_switch_is_recorded_and_freezes_the_library(small_run):
+def test_the_passive_switch_freezes_the_runs_library_and_leaves_the_real_one_alone(small_run):
     store, run_id = small_run
+    events, components = store.management_events(), store.components()
     run_trial(store, run_id)
-    events = store.management_events()
-    assert events[-1]["mode"] == "passive" and events[-1]["actor"] == "simulation"
-    with pytest.raises(LibraryFrozenError):
-        library.add_component(store, {"kind": "cta", "text": "Too late"}, "marketer")
+    assert store.management_events() == events and store.current_mode() == "active"
+    assert store.components() == components
+    library.add_component(store, {"kind": "cta", "text": "Still editable"}, "marketer")
+    with run_library(run_row(store, run_id)) as lib:
+        last = lib.management_events()[-1]
+        assert (last["mode"], last["actor"]) == ("passive", "simulation")
+        with pytest.raises(LibraryFrozenError):
+            library.add_component(lib, {"kind": "cta", "text": "Too late"}, "marketer")
     df = daily(store, run_id)
     assert (df[df["day"] < 14]["mode"] == "active").all()
     assert (df[df["day"] >= 14]["mode"] == "passive").all()
@@ -154,12 +166,44 @@ def test_the_curator_adds_reserve_atoms_only_in_active_management(tmp_path):
                                       seed=5), "tester")
     before = len(store.components(status="active"))
     run_trial(store, run_id)
-    curated = store.query("SELECT * FROM components WHERE source = 'curator'")
-    assert len(curated) == 3  # one round, on day 14 (day 28 is already passive)
-    assert all(c["created_by"] == "curator (simulation)" for c in curated)
-    retired = store.query("SELECT * FROM component_revisions WHERE action = 'archive' "
-                          "AND actor = 'curator (simulation)'")
-    assert len(store.components(status="active")) == before + 3 - len(retired)
+    with run_library(run_row(store, run_id)) as lib:
+        curated = lib.query("SELECT * FROM components WHERE source = 'curator'")
+        assert len(curated) == 3  # one round, on day 14 (day 28 is already passive)
+        assert all(c["created_by"] == "curator (simulation)" for c in curated)
+        retired = lib.query("SELECT * FROM component_revisions WHERE action = 'archive' "
+                            "AND actor = 'curator (simulation)'")
+        assert len(lib.components(status="active")) == before + 3 - len(retired)
+    assert len(store.components(status="active")) == before  # the real library: untouched
+
+
+def test_a_run_leaves_a_programme_a_manager_froze_frozen(tmp_path):
+    store = fresh_store(tmp_path)
+    store.record_mode("passive", "manager", "holiday freeze")
+    run_id = create_run(store, preset("quick_demo", users=2000, days=21, active_days=21,
+                                      seed=5), "tester")
+    assert run_trial(store, run_id) == "done"
+    assert [e["mode"] for e in store.management_events()] == ["passive"]
+    with run_library(run_row(store, run_id)) as lib:  # the run itself was actively managed
+        assert len(lib.query("SELECT * FROM components WHERE source = 'curator'")) == 3
+    assert set(daily(store, run_id)["mode"]) == {"active"}
+
+
+def test_a_second_run_is_refused_while_one_runs(tmp_path):
+    store = fresh_store(tmp_path)
+    first = create_run(store, preset("quick_demo", users=2000), "ana")
+    pid = start_background(store, first)
+    try:
+        with pytest.raises(TrialError, match=f"run #{first} is still running \\(started by "
+                                             "ana\\); one run at a time"):
+            create_run(store, preset("quick_demo", users=2000), "ben")
+        with pytest.raises(TrialError, match=f"run #{first} is already running"):
+            run_trial(store, first)  # nor does a second process run the same run
+        assert latest_run(store)["id"] == first  # nothing half registered
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert progress(run_row(store, first))["status"] == "interrupted"
+    assert create_run(store, preset("quick_demo", users=2000), "ben") == first + 1
 
 
 def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_result(tmp_path):
@@ -182,12 +226,35 @@ def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_result(tmp_path
 
 def test_a_paused_run_continues_where_it_stopped(small_run):
     store, run_id = small_run
-    store.db.execute("UPDATE sim_runs SET status = 'pausing' WHERE id = ?", [run_id])
-    store.db.conn.commit()
+    request_pause(store, run_id)  # asked before it starts: it stops at day 0
     assert run_trial(store, run_id) == "paused"
     assert run_row(store, run_id)["days_done"] == 0
     assert run_trial(store, run_id) == "done"
     assert len(daily(store, run_id)) == 56
+
+
+def test_a_running_run_is_cancelled_with_its_process_rows_and_folder(tmp_path):
+    store = fresh_store(tmp_path)
+    first = create_run(store, preset("quick_demo", users=2000), "ana")
+    folder = Path(run_row(store, first)["folder"])
+    pid = start_background(store, first)
+    cancel(store, first, "ben")
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped (and reaped)
+    assert latest_run(store) is None and not folder.exists()
+    assert daily(store, first).empty
+    entry = store.audit_log(1)[0]
+    assert (entry["actor"], entry["action"], entry["entity_id"]) == ("ben", "cancel", str(first))
+    paused = create_run(store, preset("quick_demo", users=500, days=7, active_days=7), "ana")
+    request_pause(store, paused)
+    assert run_trial(store, paused) == "paused"
+    cancel(store, paused, "ana")  # no process runs it: only its rows and folder go
+    assert latest_run(store) is None
+    done = create_run(store, preset("quick_demo", users=500, days=7, active_days=7), "ana")
+    assert run_trial(store, done) == "done"
+    with pytest.raises(TrialError, match="has finished"):
+        cancel(store, done, "ana")
+    assert run_row(store, done)["status"] == "done"
 
 
 def test_invalid_trial_configuration_is_refused():
@@ -202,12 +269,12 @@ def test_invalid_trial_configuration_is_refused():
 def test_state_checkpoints_round_trip(tmp_path, small_run):
     store, run_id = small_run
     t = Trial(store, run_id)
-    st, _ = t._initial_state()
+    st, _ = t.initial_state()
     st.day = 5
     st.save(tmp_path / "ck")
-    back = _State.load(tmp_path / "ck")
+    back = State.load(tmp_path / "ck")
     assert back.day == 5 and back.atoms.ids == st.atoms.ids
-    assert all(np.array_equal(getattr(back, k), getattr(st, k)) for k in _State.ARRAYS)
+    assert all(np.array_equal(getattr(back, k), getattr(st, k)) for k in State.ARRAYS)
     assert back.models.keys() == st.models.keys()
 
 

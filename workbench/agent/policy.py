@@ -680,6 +680,22 @@ class Agent:
             "contribution": [float(diff[i]) for i in order if diff[i] != 0],
             "versus": d.options[j].label})
 
+    # -- for callers that build agents week after week ---------------------------------------
+
+    def decode(self, frame: pd.DataFrame, start: date) -> pd.DataFrame:
+        """Option values and send times of decisions given as chosen indices (e.g. a sample
+        of :meth:`decide_arrays` output), with send times in the week from ``start``."""
+        return self._decode(frame, start)
+
+    def reuse_cache(self, previous: Agent) -> None:
+        """Carry over the design rows ``previous`` built for dimensions whose options and
+        features are unchanged (rebuilding them each week is most of a small run's time)."""
+        for name, pol in self.policies.items():
+            old = previous.policies.get(name)
+            if old is not None and old.model.features == pol.model.features \
+                    and old.dim == pol.dim and "_design" in old.__dict__:
+                pol.__dict__["_design"] = old.__dict__["_design"]
+
 
 def _col(decisions: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
     return np.asarray(decisions[name])

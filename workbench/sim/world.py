@@ -99,6 +99,10 @@ class Population:
     pre_opens: np.ndarray  # int16 direct opens in the 90 days before the trial
     start_inactive: np.ndarray  # int16 days inactive when the trial starts
     segments: list[str]
+    #: The per-user part of the organic return and its decay table: they never change during a
+    #: run, so :func:`organic_return` computes them once (hundreds of days x millions of users).
+    return_cache: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False,
+                                                compare=False)
 
     @property
     def size(self) -> int:
@@ -201,7 +205,7 @@ class AtomTable:
 def organic_return(p: WorldParams, pop: Population, days_inactive: np.ndarray, day: int,
                    weekday: int, fatigue: np.ndarray) -> np.ndarray:
     """Daily chance that each user comes back on their own (float32)."""
-    cache = pop.__dict__.setdefault("_return_cache", {})
+    cache = pop.return_cache
     if "static" not in cache:  # the per-user part never changes: compute it once
         seg_mult = np.array([p.segment_return.get(s, 1.0) for s in pop.segments], np.float32)
         cache["static"] = (seg_mult[pop.segment] * pop.propensity).astype(np.float32)

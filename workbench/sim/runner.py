@@ -1,0 +1,116 @@
+"""The run's process control: start a run in its own process, ask it to pause, follow it.
+
+A run started from a page runs in a process of its own (``workbench simulate --run N``), so
+that it outlives the page's session and every browser tab sees the same run through its row
+in the store. The process writes its progress to the row; a page only reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from store import Store
+from store import runs as run_store
+from workbench.sim.config import TrialError
+from workbench.sim.runs import alive, ensure_no_other_run, run_row
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_background(store: Store, run_id: int) -> int:
+    """Run (or resume) a run in its own process, so that it outlives the page that started
+    it and every browser tab sees it; returns the process id."""
+    row = run_row(store, run_id)
+    if row["status"] in ("running", "pausing") and row["pid"] and alive(row["pid"]):
+        raise TrialError(f"run #{run_id} is already running")
+    ensure_no_other_run(store, run_id)
+    folder = Path(row["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    # The child gets its own copy of the log's descriptor; ours is closed on leaving the block
+    # (a page that starts many runs would otherwise leak one open file per start).
+    with open(folder / "process.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench", "--db", store.path, "simulate", "--run",
+             str(run_id), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=ROOT)
+    run_store.update(store, run_id, status="running" if row["status"] != "done" else "done",
+                     pid=proc.pid)
+    return proc.pid
+
+
+def request_pause(store: Store, run_id: int) -> None:
+    """Ask a running (or queued) run to stop at its next day, with a checkpoint."""
+    run_store.request_pause(store, run_id)
+
+
+def cancel(store: Store, run_id: int, actor: str, wait_seconds: float = 10.0) -> None:
+    """Cancel a run that has not finished: stop its process (if one runs it), then remove the
+    run, its rows and its folder, sandbox included. The audit log records the cancellation."""
+    row = run_row(store, run_id)
+    if row["status"] == "done":
+        raise TrialError(f"run #{run_id} has finished; a finished run is kept, not cancelled")
+    pid = row["pid"]
+    if row["status"] in ("running", "pausing") and pid and alive(pid):
+        if pid == os.getpid():
+            raise TrialError(f"run #{run_id} runs in this process; stop it here instead")
+        _stop(pid, wait_seconds)
+    run_store.delete(store, run_id, actor)
+    shutil.rmtree(row["folder"], ignore_errors=True)
+
+
+def _stop(pid: int, wait_seconds: float) -> None:
+    """Terminate a run's process group (it runs in a session of its own), then kill it if it
+    has not gone within ``wait_seconds``: its writes must be over before the run is removed."""
+    try:
+        leader = os.getpgid(pid) == pid  # started by start_background: its own group
+    except ProcessLookupError:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            (os.killpg if leader else os.kill)(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            time.sleep(0.05)
+    raise TrialError(f"the process {pid} of the run could not be stopped")
+
+
+def set_run(store: Store, run_id: int, **values: Any) -> None:
+    """Record a run's progress or status in its row (seen at once by every page)."""
+    run_store.update(store, run_id, **values)
+
+
+def pause_requested(store: Store, run_id: int) -> bool:
+    return run_store.status(store, run_id) == "pausing"
+
+
+def ensure_not_running_elsewhere(store: Store, row: dict[str, Any]) -> None:
+    """Refuse to run a run that a live process other than this one is running, or while
+    another run is running."""
+    if row["status"] == "running" and row["pid"] and row["pid"] != os.getpid() \
+            and alive(row["pid"]):
+        raise TrialError(f"run #{row['id']} is already running (process {row['pid']})")
+    ensure_no_other_run(store, row["id"])
+
+
+def progress(row: dict[str, Any]) -> dict[str, Any]:
+    """Days done, share, and estimated seconds left of a run row."""
+    done, total = row["days_done"], row["days"]
+    per_day = row["seconds"] / done if done else None
+    is_alive = bool(row["pid"]) and alive(row["pid"])
+    status = row["status"]
+    if status in ("running", "pausing") and not is_alive and row["pid"]:
+        status = "interrupted"  # the process died: resume continues from the checkpoint
+    return {"done": done, "total": total, "share": done / total if total else 0.0,
+            "eta_seconds": None if per_day is None else per_day * (total - done),
+            "status": status}
