@@ -392,15 +392,10 @@ class Store:
 
     def _component_revision(self, cid: int, version: int, action: str, old: dict | None,
                             new: dict, actor: str, at: str) -> None:
-        keep = (*COMPONENT_FIELDS, "status")
-        self.db["component_revisions"].insert({
-            "component_id": cid, "version": version, "action": action,
-            "old_text": None if old is None else old["text"], "new_text": new["text"],
-            "old_fields": None if old is None else json.dumps({k: old.get(k) for k in keep},
-                                                              ensure_ascii=False),
-            "new_fields": json.dumps({k: new.get(k) for k in keep}, ensure_ascii=False),
-            "actor": actor, "at": at,
-        })
+        from store.bulk import component_revision_row
+
+        self.db["component_revisions"].insert(
+            component_revision_row(cid, version, action, old, new, actor, at))
 
     def component_revisions(self, component_id: int) -> list[dict[str, Any]]:
         return self.query(

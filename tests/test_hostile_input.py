@@ -4,6 +4,8 @@ while the file is in use."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from workbench import Conflict, StaleEditError, ValidationError
@@ -86,3 +88,57 @@ def test_reimporting_an_old_export_is_fine_for_rows_nobody_changed(store):
     library.save_edits(store, [Edit(victim["id"], {"text": victim["text"]})], "a")
     result = library.import_components(store, exported, "old.json", "ben")
     assert (result.created, result.updated) == ([], [])
+
+
+# -- import at scale ------------------------------------------------------------------------
+
+def _csv_bytes(header, rows):
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def test_a_maximum_size_import_lands_whole_with_one_revision_per_row(store):
+    rows = [["greeting", f"Hello number {i}", "", "playful"]
+            for i in range(library.MAX_IMPORT_ROWS)]
+    result = library.import_components(store, _csv_bytes(["kind", "text", "segment", "tone"], rows),
+                                       "big.csv", "ana")
+    assert len(result.created) == library.MAX_IMPORT_ROWS
+    stored = store.query(
+        "SELECT c.text, c.tone, c.source, c.version, r.action, r.new_text, r.actor "
+        "FROM components c JOIN component_revisions r ON r.component_id = c.id "
+        "WHERE c.id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+        [json.dumps(result.created)])
+    assert stored == [{"text": f"Hello number {i}", "tone": "playful", "source": "import",
+                       "version": 1, "action": "import", "new_text": f"Hello number {i}",
+                       "actor": "ana"} for i in range(library.MAX_IMPORT_ROWS)]
+
+
+def test_a_large_import_names_each_repeated_row_against_its_first_occurrence(store):
+    existing = _cta(store)
+    rows = [["greeting", f"Hi {i % 2500}"] for i in range(5000)]
+    rows[4999] = ["cta", existing["text"].upper()]
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, _csv_bytes(["kind", "text"], rows), "dup.csv", "ana")
+    messages = [(p.row, p.message) for p in err.value.problems]
+    assert len(messages) == 2500
+    assert messages[0] == (2502, "duplicate greeting atom: same text as row 2")
+    assert messages[-1] == (5001, f"duplicate cta atom: same text as component #{existing['id']}")
+    assert snapshot(store) == before
+
+
+def test_bench_import_reports_times_counts_and_load():
+    from workbench.bench import bench_import
+
+    out = bench_import(rows=40)
+    assert (out["benchmark"], out["rows"], out["created"], out["updated"], out["unchanged"]) == (
+        "import", 40, 40, 40, 40)
+    assert all(out[k] > 0 for k in ("create_seconds", "update_seconds", "unchanged_seconds",
+                                    "peer_seconds", "peer_ratio_create"))
+    assert out["load_average_1m"] >= 0

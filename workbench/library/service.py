@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import COMPONENT_FIELDS, Store
+from store.bulk import insert_components, update_components
 from workbench import Conflict, LibraryFrozenError, Problem, StaleEditError, ValidationError
 from workbench.library.validation import check_component, check_duplicates, normalize_component
 
@@ -127,10 +128,10 @@ def save_edits(store: Store, edits: Sequence[Edit], actor: str) -> list[int]:
         problems += check_duplicates(checked, list(existing.values()))
         if problems:
             raise ValidationError(problems, "The edits were rejected")
-        for cid, diff in planned:
-            action = _action(existing[cid]["status"], diff.get("status", existing[cid]["status"]),
-                              "edit")
-            store.update_component(cid, diff, actor, action=action)
+        update_components(store, [
+            (existing[cid], diff, _action(existing[cid]["status"],
+                                          diff.get("status", existing[cid]["status"]), "edit"))
+            for cid, diff in planned], actor)
         if planned:
             store.audit(actor, "edit", "component", None, {"ids": [c for c, _ in planned]})
     return [cid for cid, _ in planned]
@@ -275,16 +276,18 @@ def import_components(store: Store, data: bytes, filename: str, actor: str) -> I
         existing = {c["id"]: c for c in store.components()}
         plan = _check_import(rows, existing, _context(store))
         result = ImportResult()
+        updates = []
         for cid, new in plan:
-            if cid is None:
-                result.created.append(store.insert_component(new, actor, action="import",
-                                                             source="import"))
-            elif diff := _changed(existing[cid], new):
-                action = _action(existing[cid]["status"], new["status"], "import")
-                store.update_component(cid, diff, actor, action=action)
+            if cid is not None and (diff := _changed(existing[cid], new)):
+                old = existing[cid]
+                updates.append((old, diff, _action(old["status"], new["status"], "import")))
                 result.updated.append(cid)
-            else:
+            elif cid is not None:
                 result.unchanged += 1
+        result.created.extend(insert_components(
+            store, [new for cid, new in plan if cid is None], actor, action="import",
+            source="import"))
+        update_components(store, updates, actor)
         store.audit(actor, "import", "component", None,
                     {"file": filename, "created": len(result.created),
                      "updated": len(result.updated), "unchanged": result.unchanged})
