@@ -142,3 +142,121 @@ def test_bench_import_reports_times_counts_and_load():
     assert all(out[k] > 0 for k in ("create_seconds", "update_seconds", "unchanged_seconds",
                                     "peer_seconds", "peer_ratio_create"))
     assert out["load_average_1m"] >= 0
+
+
+# -- formulas in CSV exports ----------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?q=1","Click")', "+cmd|' /C calc'!A0",
+            "@SUM(1+1)", "-2+3 off today", "'Tis the season"]
+
+
+def test_csv_export_neutralises_formula_cells_and_imports_back_unchanged(store):
+    import csv
+    import io
+
+    ids = [library.add_component(store, {"kind": "cta", "text": text,
+                                         "product_category": "=1+1"}, "ana")
+           for text in FORMULAS]
+    exported = library.export_components(store, "csv")
+    cells = list(csv.DictReader(io.StringIO(exported.decode())))
+    by_id = {int(r["id"]): r for r in cells}
+    assert [by_id[i]["text"] for i in ids] == ["'" + t for t in FORMULAS]
+    assert {by_id[i]["product_category"] for i in ids} == {"'=1+1"}
+    assert not [v for r in cells for v in r.values() if v[:1] in ("=", "+", "-", "@")]
+    before = snapshot(store)
+    result = library.import_components(store, exported, "library.csv", "ben")
+    assert (result.created, result.updated, result.unchanged) == ([], [], len(cells))
+    assert snapshot(store)[:2] == before[:2]
+    assert [store.component(i)["text"] for i in ids] == FORMULAS
+
+
+def test_a_hand_written_quoted_formula_cell_imports_as_its_text(store):
+    result = library.import_components(
+        store, _csv_bytes(["kind", "text"], [["cta", "'=Order now"]]), "mine.csv", "ana")
+    assert store.component(result.created[0])["text"] == "=Order now"
+
+
+# -- secrets echoed by a hostile LLM server -------------------------------------------------
+
+SECRET = "sk-hostile-0123456789abcdef-KEY"
+SCHEMA = {"type": "object", "properties": {"score": {"type": "integer"},
+                                           "reason": {"type": "string"}},
+          "required": ["score", "reason"]}
+
+
+def _llm(server, store, **kw):
+    from workbench.studio.llm import BackendConfig, LLMClient
+
+    cfg = BackendConfig(agent="evaluation", base_url=server.base_url, model="scripted",
+                        api_key=SECRET, max_retries=0, **kw)
+    return LLMClient(cfg, store, sleep=lambda s: None)
+
+
+def _ask(client):
+    return client.complete_json(system="Judge.", user="Rate this.", schema=SCHEMA,
+                                purpose="judge", max_tokens=40)
+
+
+def _stored_text(store) -> str:
+    return json.dumps([store.query(f"SELECT * FROM {table}")
+                       for table in ("llm_cache", "llm_calls", "rewrite_runs")])
+
+
+def test_a_key_echoed_inside_a_valid_answer_is_neither_returned_nor_cached(store):
+    from tests.scripted_server import ScriptedServer
+
+    answer = json.dumps({"score": 4, "reason": f"you sent {SECRET} and Bearer {SECRET[::-1]}"})
+    with ScriptedServer([answer]) as server:
+        value = _ask(_llm(server, store))
+    assert value == {"score": 4, "reason": "you sent *** and Bearer ***"}
+    assert json.loads(store.query("SELECT response FROM llm_cache")[0]["response"]) == value
+    assert SECRET not in _stored_text(store)
+
+
+def test_a_key_echoed_in_an_invalid_answer_stays_out_of_the_error_and_the_log(store):
+    from tests.scripted_server import ScriptedServer
+    from workbench.studio.llm import LLMError
+
+    echo = f"not json, but your key: {SECRET} / {json.dumps(SECRET)}"
+    with ScriptedServer([echo, echo]) as server:
+        with pytest.raises(LLMError) as err:
+            _ask(_llm(server, store))
+    assert err.value.kind == "invalid_json"
+    assert SECRET not in str(err.value) and SECRET not in err.value.message
+    assert "your key: ***" in str(err.value)
+    assert SECRET not in _stored_text(store)
+
+
+def test_a_key_echoed_in_a_server_error_stays_out_of_the_error_and_the_log(store):
+    from tests.scripted_server import Reply, ScriptedServer
+    from workbench.studio.llm import LLMError
+
+    upstream = "eyJhbGciOiJIUzI1NiJ9.upstream-session-token"  # not our key, still a secret
+    reply = Reply(status=500, error=f"key {SECRET} rejected; upstream Authorization: Bearer "
+                                    f"{upstream}")
+    with ScriptedServer([reply]) as server:
+        with pytest.raises(LLMError) as err:
+            _ask(_llm(server, store))
+    assert "key *** rejected; upstream Authorization: Bearer ***" in str(err.value)
+    assert SECRET not in _stored_text(store) and upstream not in _stored_text(store)
+
+
+def test_a_key_echoed_during_a_rewrite_run_stays_out_of_the_run_message(store):
+    from tests.scripted_server import ScriptedServer
+    from workbench.studio.embeddings import LexicalEmbedder
+    from workbench.studio.llm import BackendConfig, LLMError
+    from workbench.studio.performance import Thresholds
+    from workbench.studio.pipeline import Studio, runs
+
+    echo = f"I will not answer in JSON. Your key is {SECRET}."
+    with ScriptedServer(default=lambda request: echo) as server:
+        cfg = {a: BackendConfig(a, base_url=server.base_url, model="scripted", max_retries=0,
+                                api_key=SECRET) for a in ("diagnosis", "rewrite", "evaluation")}
+        studio = Studio(store, configs=cfg, embedder=LexicalEmbedder(),
+                        thresholds=Thresholds(weak_below=50))
+        with pytest.raises(LLMError) as err:
+            studio.run_segment("new_buyers", "ana")
+    run = runs(store, "new_buyers")[0]
+    assert run["status"] == "failed" and run["message"] == str(err.value)
+    assert "Your key is ***" in run["message"]
+    assert SECRET not in _stored_text(store)

@@ -156,8 +156,34 @@ def set_status(store: Store, ids: Sequence[int], status: str, actor: str,
 
 # -- import / export ----------------------------------------------------------------------
 
+#: A cell starting with one of these is a formula to a spreadsheet (``=HYPERLINK(...)``,
+#: ``+cmd|...``, ``@SUM(...)``); the quote is the prefix that makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
+
+
+def escape_formula(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a quote before a formula-leading text.
+
+    Texts that already start with a quote get one more, so that :func:`unescape_formula`
+    gives back exactly what was exported (an exported file imports back unchanged)."""
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, _QUOTE)):
+        return _QUOTE + value
+    return value
+
+
+def unescape_formula(value: str) -> str:
+    """The text :func:`escape_formula` was given (a hand-written ``'=x`` reads as ``=x``)."""
+    if value.startswith(_QUOTE) and value[1:].startswith((*FORMULA_STARTS, _QUOTE)):
+        return value[1:]
+    return value
+
+
 def export_components(store: Store, fmt: str, **filters: Any) -> bytes:
-    """The library (or a filtered part) as CSV or JSON bytes that import reads back."""
+    """The library (or a filtered part) as CSV or JSON bytes that import reads back.
+
+    CSV cells that a spreadsheet would run as a formula are prefixed with a quote
+    (:func:`escape_formula`); import removes it again."""
     rows = [{c: ("" if r.get(c) is None else r.get(c)) for c in EXPORT_COLUMNS}
             for r in store.components(**filters)]
     if fmt == "json":
@@ -167,7 +193,7 @@ def export_components(store: Store, fmt: str, **filters: Any) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({c: escape_formula(v) for c, v in row.items()} for row in rows)
     return buf.getvalue().encode("utf-8")
 
 
@@ -201,7 +227,7 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
                 raise ValidationError([Problem(
                     f"has {len(values)} fields but the header has {len(header)}", row=line)],
                     "The file was rejected")
-            rows.append((line, dict(zip(header, values))))
+            rows.append((line, dict(zip(header, map(unescape_formula, values)))))
     except csv.Error as e:
         raise ValidationError([Problem(str(e), row=reader.line_num)],
                               "The file could not be read") from None

@@ -14,8 +14,9 @@ Configuration of each agent comes from, field by field, the first that sets it:
 4. the defaults: offline.
 
 API keys are never written anywhere: they come from the environment (then ``OPENAI_API_KEY``)
-or from a key typed on the settings page and kept in that browser session only. Error texts are
-scrubbed of the key before they are logged.
+or from a key typed on the settings page and kept in that browser session only. Error texts,
+the call log and cached answers are scrubbed of the key (and of anything that looks like one)
+whatever the server answers (:func:`scrub`).
 
 A call (:meth:`LLMClient.complete_json`) asks for one JSON object matching a JSON schema:
 structured output is requested with ``response_format`` (falling back when a server refuses
@@ -33,11 +34,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jsonschema
 
@@ -55,6 +56,7 @@ __all__ = [
     "check_backend",
     "load_configs",
     "save_settings",
+    "scrub",
     "usage_summary",
 ]
 
@@ -255,6 +257,32 @@ def save_settings(store: Store, agent: str, *, base_url: str, model: str, temper
 
 # -- calls ---------------------------------------------------------------------------------
 
+#: Credentials that are scrubbed even when they are not this client's key: OpenAI-style secret
+#: keys and the token of an ``Authorization: Bearer`` header a server echoes back.
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}")
+
+
+def scrub(value: Any, secrets: Iterable[str | None] = ()) -> Any:
+    """``value`` with every secret replaced by ``***``: a string, or every string (keys too) of
+    a JSON-like value. Applied to whatever a server answers before it reaches an error
+    message, the call log or the cache, so a hostile or careless server that echoes the API
+    key (as typed, JSON-escaped or URL-encoded) cannot make the workbench show or store it."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if not secret or secret == NO_KEY or len(secret) < 6:
+                continue  # too short to replace without mangling ordinary words
+            for form in dict.fromkeys((secret, json.dumps(secret)[1:-1], quote(secret, safe=""))):
+                value = value.replace(form, "***")
+        value = _KEY_LIKE.sub("***", value)
+        return _BEARER.sub(lambda m: m.group(1) + "***", value)
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+    return value
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:g} s"
 
@@ -381,7 +409,7 @@ class LLMClient:
         if cache and self.store is not None:
             hit = self.store.query("SELECT response FROM llm_cache WHERE key = ?", [key])
             if hit:
-                value = json.loads(hit[0]["response"])
+                value = scrub(json.loads(hit[0]["response"]), [cfg.api_key])
                 self._record(purpose, key, cached=True, status="ok", tally=_Tally(),
                              started=started)
                 return value
@@ -408,9 +436,12 @@ class LLMClient:
                         agent=cfg.agent, kind="invalid_json", attempts=tally.attempts)
         except LLMError as e:
             e.attempts = tally.attempts
+            e.message = self._scrub(e.message)
+            e.args = (e.message,)
             self._record(purpose, key, cached=False, status="error", tally=tally,
                          started=started, error=f"{e.kind}: {e.message}")
             raise
+        value = scrub(value, [cfg.api_key])
         if self.store is not None:
             self.store.db["llm_cache"].insert(
                 {"key": key, "agent": cfg.agent, "model": cfg.model,
@@ -437,10 +468,7 @@ class LLMClient:
                                                             + problem)
 
     def _scrub(self, text: str) -> str:
-        key = self.config.api_key
-        if key and key != NO_KEY:
-            text = text.replace(key, "***")
-        return text
+        return scrub(text, [self.config.api_key])
 
     def _request(self, messages: list[dict], schema: dict, purpose: str, max_tokens: int,
                  tally: _Tally) -> str | None:
