@@ -12,14 +12,16 @@ with a growing pause (:func:`retry_locked`); after that the person gets
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import store as _store
 
-__all__ = ["RETRY_DELAYS_S", "begin_immediate", "is_locked", "retry_locked"]
+__all__ = ["RETRY_DELAYS_S", "begin_immediate", "is_locked", "other_processes", "retry_locked"]
 
 T = TypeVar("T")
 
@@ -63,3 +65,47 @@ def retry_locked(fn: Callable[[], T], *, delays: tuple[float, ...] = RETRY_DELAY
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """Open a write transaction holding the write lock, waiting and retrying for it."""
     retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+
+# SQLite's POSIX locking protocol (os_unix.c): every connection that has read a WAL-mode file
+# holds a shared lock on the "dead man switch" byte of its ``-shm`` file (byte 120 + 8) and on
+# the shared range of the database file itself, for as long as it stays open.
+_SHM_DMS_BYTE = 128
+_DB_SHARED_FIRST = 0x40000000 + 2
+_DB_SHARED_SIZE = 510
+
+
+def other_processes(path: str | Path) -> list[int]:
+    """Ids of other processes that have the database file open (the app, a trial, a command).
+
+    Read from SQLite's own file locks with ``F_GETLK``, which reports a lock held by another
+    process and never takes one; locks of this process do not count. A process that opened
+    the file but never read it holds no lock and is not seen (it has read nothing it could
+    lose). Empty on systems without POSIX locks.
+
+    Call it while this process has no connection open on the file: POSIX drops every lock a
+    process holds on a file when it closes any descriptor of it, the probe's included.
+    """
+    try:
+        import fcntl
+        import struct
+    except ImportError:  # pragma: no cover - Windows
+        return []
+    path = Path(path)
+    pids: list[int] = []
+    for target, start, length in ((Path(f"{path}-shm"), _SHM_DMS_BYTE, 1),
+                                  (path, _DB_SHARED_FIRST, _DB_SHARED_SIZE)):
+        try:
+            fd = os.open(target, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, start, length, 0)
+            kind, _, _, _, pid = struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, query))
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if kind != fcntl.F_UNLCK and pid not in pids:
+            pids.append(pid)
+    return pids

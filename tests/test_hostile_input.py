@@ -5,6 +5,7 @@ while the file is in use."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -260,3 +261,66 @@ def test_a_key_echoed_during_a_rewrite_run_stays_out_of_the_run_message(store):
     assert run["status"] == "failed" and run["message"] == str(err.value)
     assert "Your key is ***" in run["message"]
     assert SECRET not in _stored_text(store)
+
+
+# -- seed --reset ---------------------------------------------------------------------------
+
+def _runs_folder(db):
+    folder = db.parent / f"{db.name}.runs" / "run_0001"
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pkl").write_bytes(b"old run's checkpoint")
+    return folder.parent
+
+
+def test_seed_reset_moves_the_old_runs_folder_away_with_the_file(db_path, capsys):
+    import re
+
+    from store import open_store
+    from workbench.cli import main
+
+    runs = _runs_folder(db_path)
+    with open_store(db_path) as s:
+        cid = _cta(s)["id"]
+        library.save_edits(s, [Edit(cid, {"text": "Before the reset"})], "ana")
+    assert main(["seed", "--reset"]) == 0
+    out = capsys.readouterr().out
+    moved = Path(re.search(r"simulation runs moved to (\S+)", out).group(1))
+    backup = Path(re.search(r"backed up to (\S+)", out).group(1))
+    assert not runs.exists()
+    assert (moved / "run_0001" / "checkpoint.pkl").read_bytes() == b"old run's checkpoint"
+    assert (moved.parent, backup.parent) == (db_path.parent / "backups",) * 2
+    with open_store(backup) as old, open_store(db_path) as new:
+        assert old.component(cid)["text"] == "Before the reset"
+        assert new.component(cid)["text"] != "Before the reset"
+        assert new.query("SELECT COUNT(*) AS n FROM sim_runs") == [{"n": 0}]
+
+
+def test_seed_reset_is_refused_while_another_process_has_the_file_open(db_path, capsys):
+    import subprocess
+    import sys
+
+    from store import open_store
+    from workbench.cli import main
+
+    runs = _runs_folder(db_path)
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from store import open_store; "
+         f"s = open_store({str(db_path)!r}); print('open', flush=True); sys.stdin.readline(); "
+         "from workbench.library import service; "
+         "cid = s.components(kind='cta')[0]['id']; "
+         "service.save_edits(s, [service.Edit(cid, {'text': 'Saved after the refusal'})], 'ben')"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "open"
+        before = db_path.read_bytes()
+        assert main(["seed", "--reset"]) == 1
+        err = capsys.readouterr().err
+        assert f"is open in another process (pid {other.pid})" in err
+        assert "nothing was changed" in err
+        assert db_path.read_bytes() == before and (runs / "run_0001").exists()
+        assert not (db_path.parent / "backups").exists()
+    finally:
+        other.communicate("go\n", timeout=60)
+    assert other.returncode == 0
+    with open_store(db_path) as s:  # the other process's edit landed in the file still in use
+        assert _cta(s)["text"] == "Saved after the refusal"
