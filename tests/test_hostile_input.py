@@ -324,3 +324,29 @@ def test_seed_reset_is_refused_while_another_process_has_the_file_open(db_path, 
     assert other.returncode == 0
     with open_store(db_path) as s:  # the other process's edit landed in the file still in use
         assert _cta(s)["text"] == "Saved after the refusal"
+
+
+# -- deeply nested JSON ---------------------------------------------------------------------
+
+def test_json_nested_100k_deep_is_refused_with_a_clear_error(store):
+    before = snapshot(store)
+    data = ("[" * 100_000 + "]" * 100_000).encode()
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, data, "deep.json", "ana")
+    assert [str(p) for p in err.value.problems] == [
+        "the JSON is nested too deeply to be a library file (expected a list of component "
+        "objects whose values are texts or numbers)"]
+    assert err.value.summary == "The file could not be read"
+    assert snapshot(store) == before
+
+
+def test_json_value_that_is_a_list_or_object_is_refused_naming_row_and_field(store):
+    before = snapshot(store)
+    data = json.dumps([{"kind": "cta", "text": "Fine"},
+                       {"kind": "cta", "text": [[["Order now"]]], "tags": {"a": 1}}]).encode()
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, data, "nested.json", "ana")
+    assert [str(p) for p in err.value.problems] == [
+        "row 2 field 'text': must be a text or a number, not a JSON list",
+        "row 2 field 'tags': must be a text or a number, not a JSON object"]
+    assert snapshot(store) == before

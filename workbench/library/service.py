@@ -240,6 +240,11 @@ def _parse_json(text: str) -> list[tuple[int, dict[str, Any]]]:
     except json.JSONDecodeError as e:
         raise ValidationError([Problem(f"invalid JSON: {e.msg} (column {e.colno})", row=e.lineno)],
                               "The file could not be read") from None
+    except RecursionError:
+        raise ValidationError([Problem(
+            "the JSON is nested too deeply to be a library file (expected a list of component "
+            "objects whose values are texts or numbers)")],
+            "The file could not be read") from None
     if isinstance(data, dict) and isinstance(data.get("components"), list):
         data = data["components"]
     if not isinstance(data, list):
@@ -251,6 +256,11 @@ def _parse_json(text: str) -> list[tuple[int, dict[str, Any]]]:
             raise ValidationError([Problem("is not an object", row=i)], "The file was rejected")
         obj = {str(k).strip().lower(): v for k, v in obj.items()}
         _check_columns(list(obj), where=f"object {i}", require=False)
+        nested = [Problem(f"must be a text or a number, not a JSON "
+                          f"{'list' if isinstance(v, list) else 'object'}", row=i, field=k)
+                  for k, v in obj.items() if isinstance(v, (list, dict))]
+        if nested:
+            raise ValidationError(nested, "The file was rejected")
         rows.append((i, obj))
     return rows
 
