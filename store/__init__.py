@@ -113,6 +113,13 @@ class _Database(sqlite_utils.Database):
     def begin(self) -> None:
         _busy.begin_immediate(self.conn)
 
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        """One statement; outside a transaction a write is its own (``BEGIN IMMEDIATE``, see
+        ``isolation_level``) and is retried like one when the lock stays taken."""
+        if self.conn.in_transaction:
+            return super().execute(sql, parameters)
+        return _busy.retry_locked(lambda: super(_Database, self).execute(sql, parameters))
+
 
 def now() -> str:
     """UTC timestamp with seconds, the one format used for every ``*_at`` column."""

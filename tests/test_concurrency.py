@@ -157,3 +157,11 @@ def test_a_thousand_edits_beside_a_busy_writer_lose_nothing_and_fail_nothing(db_
     assert sorted(added) == sorted(f"Concurrent hello {i}" for i in range(0, 1000, 2))
     assert sorted(edit_versions) == sorted(f"Edit {i}" for i in range(1, 1000, 2))
     assert ticks == 20 * report["ok"]
+
+
+def test_a_single_statement_write_outside_a_transaction_also_waits_for_the_lock(db_path):
+    with open_store(db_path) as s:
+        locker = _hold_write_lock(db_path, 1.0)
+        s.db.execute("UPDATE components SET tags = 'waited' WHERE id = 1")
+        assert locker.wait(timeout=30) == 0
+        assert s.component(1)["tags"] == "waited"
