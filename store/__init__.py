@@ -4,7 +4,9 @@ One file holds everything: the component library, templates, history and the aud
 is opened in WAL mode (readers never block the writer, so a page can read while another tab
 saves), with a busy timeout (a second writer waits instead of failing) and foreign keys on.
 Every write that touches more than one row runs inside :meth:`Store.transaction`, so it lands
-whole or not at all.
+whole or not at all. Every write transaction starts with ``BEGIN IMMEDIATE`` (see
+``store/busy.py`` for why), so the busy timeout applies; a write that still cannot get the lock
+raises :class:`StoreBusyError`.
 
 Validation of what is written lives in ``workbench``; this layer only stores and reads. Every
 SQL statement of the workbench is here: :class:`Store` holds the library (reference data, atoms,
@@ -35,6 +37,7 @@ __all__ = [
     "SchemaTooNewError",
     "DatabaseFileError",
     "NotFoundError",
+    "StoreBusyError",
     "default_db_path",
     "open_store",
     "now",
@@ -67,6 +70,60 @@ class DatabaseFileError(StoreError):
 
 class NotFoundError(StoreError):
     """A row that was asked for by id does not exist."""
+
+
+class StoreBusyError(StoreError):
+    """Another process kept the write lock past the busy timeout and the retries."""
+
+    MESSAGE = ("The database is busy with another task (e.g. a running trial); your change was "
+               "not saved \u2014 try again in a moment.")
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.MESSAGE)
+
+
+from store import busy as _busy  # noqa: E402  (needs StoreBusyError above)
+
+
+class _Database(sqlite_utils.Database):
+    """sqlite-utils whose transactions take the write lock first (``BEGIN IMMEDIATE``).
+
+    sqlite-utils opens its own transactions with a plain ``BEGIN`` (every ``insert``,
+    ``update``, ``upsert_all`` runs in :meth:`atomic`); overriding :meth:`atomic` and
+    :meth:`begin` here makes those and :meth:`Store.transaction` wait for the lock.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[_Database]:
+        if self.conn.in_transaction:
+            with super().atomic():  # a savepoint inside the open transaction
+                yield self
+            return
+        _busy.begin_immediate(self.conn)
+        try:
+            yield self
+        except BaseException as e:
+            self.rollback()
+            if _busy.is_locked(e) and not isinstance(e, StoreBusyError):
+                raise StoreBusyError() from e
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException as e:
+            self.rollback()
+            if _busy.is_locked(e):
+                raise StoreBusyError() from e
+            raise
+
+    def begin(self) -> None:
+        _busy.begin_immediate(self.conn)
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        """One statement; outside a transaction a write is its own (``BEGIN IMMEDIATE``, see
+        ``isolation_level``) and is retried like one when the lock stays taken."""
+        if self.conn.in_transaction:
+            return super().execute(sql, parameters)
+        return _busy.retry_locked(lambda: super(_Database, self).execute(sql, parameters))
 
 
 def now() -> str:
@@ -144,8 +201,11 @@ class Store:
             except OSError as e:
                 raise DatabaseFileError(f"cannot create the folder of {self.path}: "
                                         f"{e.strerror or e}.") from None
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-        self.db = sqlite_utils.Database(conn)
+        # isolation_level: the transactions Python opens by itself before a write statement
+        # also take the write lock first.
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000,
+                               isolation_level="IMMEDIATE")
+        self.db = _Database(conn)
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -169,7 +229,13 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
-        """All writes inside land together or not at all (nested blocks use savepoints)."""
+        """All writes inside land together or not at all (nested blocks use savepoints).
+
+        The outermost block takes the write lock before anything inside reads (``BEGIN
+        IMMEDIATE``), waiting up to the busy timeout and retrying; it raises
+        :class:`StoreBusyError` when the lock stays taken. Keep the block short: other
+        processes wait for it.
+        """
         with self.db.atomic():
             yield self
 
@@ -357,15 +423,10 @@ class Store:
 
     def _component_revision(self, cid: int, version: int, action: str, old: dict | None,
                             new: dict, actor: str, at: str) -> None:
-        keep = (*COMPONENT_FIELDS, "status")
-        self.db["component_revisions"].insert({
-            "component_id": cid, "version": version, "action": action,
-            "old_text": None if old is None else old["text"], "new_text": new["text"],
-            "old_fields": None if old is None else json.dumps({k: old.get(k) for k in keep},
-                                                              ensure_ascii=False),
-            "new_fields": json.dumps({k: new.get(k) for k in keep}, ensure_ascii=False),
-            "actor": actor, "at": at,
-        })
+        from store.bulk import component_revision_row
+
+        self.db["component_revisions"].insert(
+            component_revision_row(cid, version, action, old, new, actor, at))
 
     def component_revisions(self, component_id: int) -> list[dict[str, Any]]:
         return self.query(

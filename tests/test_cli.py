@@ -288,7 +288,7 @@ def test_the_readme_documents_no_command_or_option_that_does_not_exist():
 
 def test_the_documentation_check_sees_every_command():
     assert sorted(" ".join(p) for p, _ in _leaf_commands()) == [
-        "bench decide", "bench lift", "bench regret", "bench simulate", "bench studio",
+        "bench decide", "bench import", "bench lift", "bench regret", "bench simulate", "bench studio",
         "db backup", "db migrate", "db path", "decide", "ingest", "lift", "llm check",
         "llm serve", "rewrite", "run", "seed", "simulate"]
 

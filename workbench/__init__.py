@@ -62,3 +62,39 @@ class ValidationError(WorkbenchError):
 
 class LibraryFrozenError(WorkbenchError):
     """The library is frozen in passive management; switch to active mode to edit it."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One stale edit: the row changed in the library after the person (or file) read it."""
+
+    component_id: int
+    based_on: int          # the version the edit was based on
+    version: int           # the version in the library now
+    changed_by: str
+    changed_at: str
+    your_text: str
+    their_text: str
+    row: int | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row} (component #{self.component_id})" if self.row is not None \
+            else f"component #{self.component_id}"
+        return (f"{where} was changed by {self.changed_by} at {self.changed_at} since you "
+                f"opened it (you opened version {self.based_on}, it is now version "
+                f"{self.version}). Your text: {self.your_text!r}; their text: "
+                f"{self.their_text!r}")
+
+
+class StaleEditError(WorkbenchError):
+    """Someone saved the same atom after this edit was opened; nothing was saved.
+
+    Raised instead of letting the last save win: ``conflicts`` carries, per atom, who changed
+    it and when, and both texts, so the page can show them and let the person merge.
+    """
+
+    def __init__(self, conflicts: list[Conflict]):
+        self.conflicts = list(conflicts)
+        super().__init__("Your changes were not saved because the library changed since you "
+                         "opened it; reload and apply them again:\n"
+                         + "\n".join(f"- {c}" for c in self.conflicts))

@@ -258,3 +258,73 @@ def format_regret(result: Mapping[str, Any]) -> str:
             lines.append(f"  agent / mabwiser = {row['agent_to_mabwiser']:.3f}")
     lines.append(f"load average {result['load_average']}, {result['seconds']} s")
     return "\n".join(lines)
+
+
+def bench_import(rows: int = 5000, seed: int = 0) -> dict[str, Any]:
+    """Time a library import of ``rows`` rows (the allowed maximum by default) three ways, in a
+    temporary seeded database: all new atoms; the same atoms re-imported from their export with
+    every text edited (``rows`` updates); and that export imported back unchanged.
+
+    The peer is SQLite itself: inserting the same rows with one ``executemany`` (no checks, no
+    revisions), so the ratio says what validation, duplicate check and history cost on top.
+    """
+    import csv
+    import io
+    import os
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from store import open_store
+    from workbench.library.seed import seed as seed_store
+    from workbench.library.service import MAX_IMPORT_ROWS, export_components, import_components
+    from workbench.library.validation import OFFER_TYPES, TONES
+
+    if not 1 <= rows <= MAX_IMPORT_ROWS:
+        raise ValueError(f"rows must be between 1 and {MAX_IMPORT_ROWS}")
+    rng = np.random.default_rng(seed)
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="workbench-bench-") as tmp:
+        with open_store(Path(tmp) / "bench.db") as store:
+            seed_store(store)
+            kinds = [k["id"] for k in store.kinds()]
+            segments = [None, *(s["id"] for s in store.segments())]
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(["kind", "text", "segment", "offer_type", "tone", "tags"])
+            new_rows = [[kinds[i % len(kinds)], f"Bench atom {i} {rng.integers(10**9)}",
+                         segments[i % len(segments)] or "", OFFER_TYPES[i % len(OFFER_TYPES)],
+                         TONES[i % len(TONES)], f"bench;n{i % 7}"] for i in range(rows)]
+            writer.writerows(new_rows)
+            t0 = time.perf_counter()
+            created = import_components(store, buf.getvalue().encode(), "new.csv", "bench")
+            timings["create_seconds"] = time.perf_counter() - t0
+
+            exported = export_components(store, "csv", search="Bench atom")
+            edited = exported.decode().replace("Bench atom", "Edited bench atom").encode()
+            t0 = time.perf_counter()
+            updated = import_components(store, edited, "edited.csv", "bench")
+            timings["update_seconds"] = time.perf_counter() - t0
+            again = export_components(store, "csv", search="Bench atom")
+            t0 = time.perf_counter()
+            unchanged = import_components(store, again, "again.csv", "bench")
+            timings["unchanged_seconds"] = time.perf_counter() - t0
+
+        peer = sqlite3.connect(Path(tmp) / "peer.db")
+        peer.execute("CREATE TABLE c (kind, text, segment, offer_type, tone, tags)")
+        t0 = time.perf_counter()
+        with peer:
+            peer.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?, ?)", new_rows)
+        peer_seconds = time.perf_counter() - t0
+        peer.close()
+    return {
+        "benchmark": "import", "rows": rows,
+        **{k: round(v, 3) for k, v in timings.items()},
+        "created": len(created.created), "updated": len(updated.updated),
+        "unchanged": unchanged.unchanged,
+        "peer": "sqlite3 executemany of the same rows, no checks or history",
+        "peer_seconds": round(peer_seconds, 4),
+        "peer_ratio_create": round(timings["create_seconds"] / max(peer_seconds, 1e-6), 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "target": f"{MAX_IMPORT_ROWS} rows (the maximum) in under 5 seconds",
+    }

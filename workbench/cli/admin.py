@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from store.migrations import LATEST_VERSION
 from workbench.cli.params import CommandFailed, db_path, open_db
+from workbench.library.seed import reset_database
 from workbench.library.seed import seed as seed_library
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,18 +52,17 @@ def run(port: int, address: str, no_browser: bool) -> int:
 
 @click.command()
 @click.option("--reset", is_flag=True,
-              help="Back the file up to data/backups/, then start from a fresh seeded one.")
+              help="Back the file up (and move its <db>.runs/ folder) to backups/ beside it, "
+                   "then start from a fresh seeded one; refused while another process has "
+                   "the file open.")
 def seed(reset: bool) -> int:
     """Add the demo data (idempotent)."""
     db = db_path()
     if reset and db.exists():
-        backup = db.parent / "backups" / (
-            f"{db.stem}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}.db")
-        with open_db(migrate=False) as store:
-            store.backup(backup)
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
-        click.echo(f"previous file backed up to {backup}")
+        result = reset_database(db)
+        click.echo(f"previous file backed up to {result.backup}")
+        if result.runs is not None:
+            click.echo(f"its simulation runs moved to {result.runs}")
     click.echo(prepare(db))
     return 0
 

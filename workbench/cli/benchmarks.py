@@ -83,3 +83,13 @@ def bench_studio(part: str, embedder: str, as_json: bool) -> int:
     from workbench.bench import bench_studio as measure
 
     return _print(measure(part, embedder), as_json)
+
+
+@bench.command("import")
+@click.option("--rows", type=POSITIVE, default=5000, show_default=True, metavar="N")
+@click.option("--json", "as_json", is_flag=True, help="One-line JSON.")
+def bench_import(rows: int, as_json: bool) -> int:
+    """Time a library import of N rows (new, updated, unchanged) against plain SQLite inserts."""
+    from workbench.bench import bench_import as measure
+
+    return _print(measure(rows), as_json)

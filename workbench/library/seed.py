@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from store import Store, now
-from workbench import ValidationError
+from store.busy import other_processes, writer_busy
+from workbench import ValidationError, WorkbenchError
 from workbench.library.validation import check_component, check_template, normalize_component
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
@@ -103,3 +106,64 @@ def seed(store: Store, seed_dir: Path = SEED_DIR) -> SeedResult:
 
 def is_seeded(store: Store) -> bool:
     return store.has_reference_data()
+
+
+class DatabaseInUseError(WorkbenchError):
+    """A reset was refused because another process has the database file open."""
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    """Where the old file and its simulation runs went (``None``: there was none)."""
+
+    backup: Path | None
+    runs: Path | None
+
+
+def _refuse_if_in_use(db: Path) -> None:
+    pids = other_processes(db)
+    if pids:
+        raise DatabaseInUseError(
+            f"{db} is open in another process (pid {', '.join(map(str, pids))}): the app, a "
+            "running trial or another command. Stop it, then reset again; nothing was changed "
+            "(deleting a file in use would lose the edits it goes on saving).")
+
+
+def reset_database(db: Path, backups: Path | None = None) -> ResetResult:
+    """Move ``db`` aside so that the next open starts from a fresh file: the file is backed up
+    (SQLite's online backup, WAL included) to ``backups/`` (default: ``backups`` beside it),
+    its ``<db>.runs/`` folder of simulation runs moves there too (a new run #1 must not meet
+    the old run's checkpoints and results), then the file and its ``-wal``/``-shm`` go.
+
+    Refused with :class:`DatabaseInUseError`, before anything changes, while another process
+    has the file open. Two checks, because each sees what the other cannot: SQLite's own file
+    locks (:func:`store.busy.other_processes`: every process that has read the file holds one
+    as long as it is open, idle or not), and ``BEGIN EXCLUSIVE`` with a short timeout (a
+    writer in the middle of a transaction). The lock check is repeated after the backup, just
+    before anything moves.
+    """
+    db = Path(db)
+    if not db.exists():
+        return ResetResult(None, None)
+    _refuse_if_in_use(db)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    backups = db.parent / "backups" if backups is None else Path(backups)
+    backup = backups / f"{db.stem}-{stamp}.db"
+    from workbench.sim.trial import runs_dir  # the trial imports this module
+
+    with Store(db) as store:
+        runs = runs_dir(store)
+        writer = writer_busy(store)
+        if writer:
+            raise DatabaseInUseError(
+                f"{db} is being written by another process ({writer}); stop it, then reset "
+                "again; nothing was changed.")
+        store.backup(backup)
+    _refuse_if_in_use(db)  # again: someone may have opened it during the backup
+    moved = None
+    if runs.exists():
+        moved = backups / f"{db.stem}-{stamp}.runs"
+        shutil.move(str(runs), str(moved))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return ResetResult(backup, moved)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import COMPONENT_FIELDS, Store
-from workbench import LibraryFrozenError, Problem, ValidationError
+from store.bulk import insert_components, update_components
+from workbench import Conflict, LibraryFrozenError, Problem, StaleEditError, ValidationError
 from workbench.library.validation import check_component, check_duplicates, normalize_component
 
 #: Columns of an exported library; the first ``IMPORT_COLUMNS`` are read back on import.
@@ -29,11 +30,17 @@ MAX_IMPORT_ROWS = 5000
 
 @dataclass(frozen=True)
 class Edit:
-    """Changes to one stored component, as a person made them in row ``row`` of a table."""
+    """Changes to one stored component, as a person made them in row ``row`` of a table.
+
+    ``based_on`` is the component's ``version`` when the person opened it: given, a save of
+    a component someone else changed since is refused (:class:`~workbench.StaleEditError`)
+    instead of silently overwriting their change. ``None`` skips the check (scripts).
+    """
 
     component_id: int
     changes: Mapping[str, Any]
     row: int | None = None
+    based_on: int | None = None
 
 
 @dataclass
@@ -67,13 +74,13 @@ def _action(old_status: str, new_status: str, default: str) -> str:
 
 def add_component(store: Store, row: Mapping[str, Any], actor: str) -> int:
     """Validate and add one atom; returns its id."""
-    ensure_editable(store)
     new = normalize_component(row)
-    problems = check_component(new, **_context(store))
-    problems += check_duplicates([(None, None, None, new)], store.components())
-    if problems:
-        raise ValidationError(problems, "The component was not added")
-    with store.transaction():
+    with store.transaction():  # checked under the write lock: nobody adds the same atom between
+        ensure_editable(store)
+        problems = check_component(new, **_context(store))
+        problems += check_duplicates([(None, None, None, new)], store.components())
+        if problems:
+            raise ValidationError(problems, "The component was not added")
         cid = store.insert_component(new, actor)
         store.audit(actor, "create", "component", cid, {"text": new["text"]})
     return cid
@@ -86,51 +93,97 @@ def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
 def save_edits(store: Store, edits: Sequence[Edit], actor: str) -> list[int]:
     """Apply a batch of edits whole or not at all; returns the ids that changed.
 
-    Problems name the row the person edited and the component it shows.
+    Problems name the row the person edited and the component it shows. Reading, checking and
+    writing happen in one write transaction, so an edit is checked against the library as it
+    is when it lands; an edit based on an older version raises
+    :class:`~workbench.StaleEditError` (nothing saved) when it would change the component.
     """
-    ensure_editable(store)
-    ctx = _context(store)
-    existing = {c["id"]: c for c in store.components()}
-    problems: list[Problem] = []
-    planned: list[tuple[int, dict[str, Any]]] = []
-    checked = []
-    for e in edits:
-        ref = f"component #{e.component_id}"
-        old = existing.get(e.component_id)
-        if old is None:
-            problems.append(Problem("no longer exists", row=e.row, ref=ref))
-            continue
-        unknown = set(e.changes) - set(COMPONENT_FIELDS) - {"status"}
-        for f in sorted(unknown):
-            problems.append(Problem("cannot be edited", row=e.row, field=f, ref=ref))
-        new = normalize_component({**old, **{k: v for k, v in e.changes.items()
-                                             if k not in unknown}})
-        problems += check_component(new, **ctx, row_no=e.row, ref=ref)
-        checked.append((e.row, ref, e.component_id, new))
-        if diff := _changed(old, new):
-            planned.append((e.component_id, diff))
-    problems += check_duplicates(checked, list(existing.values()))
-    if problems:
-        raise ValidationError(problems, "The edits were rejected")
     with store.transaction():
-        for cid, diff in planned:
-            action = _action(existing[cid]["status"], diff.get("status", existing[cid]["status"]),
-                              "edit")
-            store.update_component(cid, diff, actor, action=action)
+        ensure_editable(store)
+        ctx = _context(store)
+        existing = {c["id"]: c for c in store.components()}
+        problems: list[Problem] = []
+        conflicts: list[Conflict] = []
+        planned: list[tuple[int, dict[str, Any]]] = []
+        checked = []
+        for e in edits:
+            ref = f"component #{e.component_id}"
+            old = existing.get(e.component_id)
+            if old is None:
+                problems.append(Problem("no longer exists", row=e.row, ref=ref))
+                continue
+            unknown = set(e.changes) - set(COMPONENT_FIELDS) - {"status"}
+            for f in sorted(unknown):
+                problems.append(Problem("cannot be edited", row=e.row, field=f, ref=ref))
+            new = normalize_component({**old, **{k: v for k, v in e.changes.items()
+                                                 if k not in unknown}})
+            problems += check_component(new, **ctx, row_no=e.row, ref=ref)
+            checked.append((e.row, ref, e.component_id, new))
+            if diff := _changed(old, new):
+                planned.append((e.component_id, diff))
+                if e.based_on is not None and e.based_on != old["version"]:
+                    conflicts.append(_conflict(old, e.based_on, new["text"], e.row))
+        if conflicts:
+            raise StaleEditError(conflicts)
+        problems += check_duplicates(checked, list(existing.values()))
+        if problems:
+            raise ValidationError(problems, "The edits were rejected")
+        update_components(store, [
+            (existing[cid], diff, _action(existing[cid]["status"],
+                                          diff.get("status", existing[cid]["status"]), "edit"))
+            for cid, diff in planned], actor)
         if planned:
             store.audit(actor, "edit", "component", None, {"ids": [c for c, _ in planned]})
     return [cid for cid, _ in planned]
 
 
-def set_status(store: Store, ids: Sequence[int], status: str, actor: str) -> list[int]:
-    """Archive or restore components; restoring checks the atom is not a duplicate again."""
-    return save_edits(store, [Edit(i, {"status": status}) for i in ids], actor)
+def _conflict(current: Mapping[str, Any], based_on: int, your_text: str,
+              row: int | None) -> Conflict:
+    return Conflict(component_id=current["id"], based_on=based_on, version=current["version"],
+                    changed_by=current["updated_by"], changed_at=current["updated_at"],
+                    your_text=your_text, their_text=current["text"], row=row)
+
+
+def set_status(store: Store, ids: Sequence[int], status: str, actor: str,
+               based_on: Mapping[int, int] | None = None) -> list[int]:
+    """Archive or restore components; restoring checks the atom is not a duplicate again.
+
+    ``based_on`` maps an id to the version the person saw (see :class:`Edit`)."""
+    based_on = based_on or {}
+    return save_edits(store, [Edit(i, {"status": status}, based_on=based_on.get(i))
+                              for i in ids], actor)
 
 
 # -- import / export ----------------------------------------------------------------------
 
+#: A cell starting with one of these is a formula to a spreadsheet (``=HYPERLINK(...)``,
+#: ``+cmd|...``, ``@SUM(...)``); the quote is the prefix that makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
+
+
+def escape_formula(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a quote before a formula-leading text.
+
+    Texts that already start with a quote get one more, so that :func:`unescape_formula`
+    gives back exactly what was exported (an exported file imports back unchanged)."""
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, _QUOTE)):
+        return _QUOTE + value
+    return value
+
+
+def unescape_formula(value: str) -> str:
+    """The text :func:`escape_formula` was given (a hand-written ``'=x`` reads as ``=x``)."""
+    if value.startswith(_QUOTE) and value[1:].startswith((*FORMULA_STARTS, _QUOTE)):
+        return value[1:]
+    return value
+
+
 def export_components(store: Store, fmt: str, **filters: Any) -> bytes:
-    """The library (or a filtered part) as CSV or JSON bytes that import reads back."""
+    """The library (or a filtered part) as CSV or JSON bytes that import reads back.
+
+    CSV cells that a spreadsheet would run as a formula are prefixed with a quote
+    (:func:`escape_formula`); import removes it again."""
     rows = [{c: ("" if r.get(c) is None else r.get(c)) for c in EXPORT_COLUMNS}
             for r in store.components(**filters)]
     if fmt == "json":
@@ -140,7 +193,7 @@ def export_components(store: Store, fmt: str, **filters: Any) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({c: escape_formula(v) for c, v in row.items()} for row in rows)
     return buf.getvalue().encode("utf-8")
 
 
@@ -174,7 +227,7 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
                 raise ValidationError([Problem(
                     f"has {len(values)} fields but the header has {len(header)}", row=line)],
                     "The file was rejected")
-            rows.append((line, dict(zip(header, values))))
+            rows.append((line, dict(zip(header, map(unescape_formula, values)))))
     except csv.Error as e:
         raise ValidationError([Problem(str(e), row=reader.line_num)],
                               "The file could not be read") from None
@@ -187,6 +240,11 @@ def _parse_json(text: str) -> list[tuple[int, dict[str, Any]]]:
     except json.JSONDecodeError as e:
         raise ValidationError([Problem(f"invalid JSON: {e.msg} (column {e.colno})", row=e.lineno)],
                               "The file could not be read") from None
+    except RecursionError:
+        raise ValidationError([Problem(
+            "the JSON is nested too deeply to be a library file (expected a list of component "
+            "objects whose values are texts or numbers)")],
+            "The file could not be read") from None
     if isinstance(data, dict) and isinstance(data.get("components"), list):
         data = data["components"]
     if not isinstance(data, list):
@@ -198,6 +256,11 @@ def _parse_json(text: str) -> list[tuple[int, dict[str, Any]]]:
             raise ValidationError([Problem("is not an object", row=i)], "The file was rejected")
         obj = {str(k).strip().lower(): v for k, v in obj.items()}
         _check_columns(list(obj), where=f"object {i}", require=False)
+        nested = [Problem(f"must be a text or a number, not a JSON "
+                          f"{'list' if isinstance(v, list) else 'object'}", row=i, field=k)
+                  for k, v in obj.items() if isinstance(v, (list, dict))]
+        if nested:
+            raise ValidationError(nested, "The file was rejected")
         rows.append((i, obj))
     return rows
 
@@ -236,11 +299,49 @@ def read_import(data: bytes, filename: str) -> list[tuple[int, dict[str, Any]]]:
 
 def import_components(store: Store, data: bytes, filename: str, actor: str) -> ImportResult:
     """Import a CSV or JSON library file: rows with an ``id`` update that component, rows
-    without one add a new atom. The whole file is checked first; one bad row rejects it all."""
-    ensure_editable(store)
+    without one add a new atom. The whole file is checked first; one bad row rejects it all.
+
+    A row with a ``version`` (every export has one) other than the library's that would change
+    the component is stale: someone changed it after the export, and importing would undo
+    that (e.g. un-archive what was archived since). It is reported like any other problem.
+    Checking and writing happen in one write transaction, so the check holds when it lands.
+    """
     rows = read_import(data, filename)
-    ctx = _context(store)
-    existing = {c["id"]: c for c in store.components()}
+    with store.transaction():
+        ensure_editable(store)
+        existing = {c["id"]: c for c in store.components()}
+        plan = _check_import(rows, existing, _context(store))
+        result = ImportResult()
+        updates = []
+        for cid, new in plan:
+            if cid is not None and (diff := _changed(existing[cid], new)):
+                old = existing[cid]
+                updates.append((old, diff, _action(old["status"], new["status"], "import")))
+                result.updated.append(cid)
+            elif cid is not None:
+                result.unchanged += 1
+        result.created.extend(insert_components(
+            store, [new for cid, new in plan if cid is None], actor, action="import",
+            source="import"))
+        update_components(store, updates, actor)
+        store.audit(actor, "import", "component", None,
+                    {"file": filename, "created": len(result.created),
+                     "updated": len(result.updated), "unchanged": result.unchanged})
+    return result
+
+
+def _parse_id(raw: Any) -> int | None:
+    """A whole number written as ``12``, ``12.0`` or ``"12"``; ``None`` for anything else."""
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
+
+
+def _check_import(rows: list[tuple[int, dict[str, Any]]], existing: dict[int, dict[str, Any]],
+                  ctx: dict[str, Any]) -> list[tuple[int | None, dict[str, Any]]]:
+    """``(component id or None, normalized row)`` per row; raises with every problem found."""
     problems: list[Problem] = []
     checked = []
     plan: list[tuple[int | None, dict[str, Any]]] = []
@@ -249,10 +350,7 @@ def import_components(store: Store, data: bytes, filename: str, actor: str) -> I
         cid = None
         raw_id = "" if raw.get("id") is None else str(raw.get("id")).strip()
         if raw_id:
-            try:
-                cid = int(float(raw_id)) if float(raw_id).is_integer() else None
-            except ValueError:
-                cid = None
+            cid = _parse_id(raw_id)
             if cid is None:
                 problems.append(Problem(f"'{raw_id}' is not a component id", row=row_no,
                                         field="id"))
@@ -270,25 +368,34 @@ def import_components(store: Store, data: bytes, filename: str, actor: str) -> I
         given = {k: v for k, v in raw.items() if k in IMPORT_COLUMNS and k != "id"}
         new = normalize_component({**base, **given})
         problems += check_component(new, **ctx, row_no=row_no)
+        if cid is not None and (stale := _stale_row(raw, existing[cid], new, row_no)):
+            problems.append(stale)
         checked.append((row_no, None, cid, new))
         plan.append((cid, new))
     problems += check_duplicates(checked, list(existing.values()))
     if problems:
         raise ValidationError(problems, f"The file was rejected ({len(problems)} problem(s)); "
                                         "nothing was imported")
-    result = ImportResult()
-    with store.transaction():
-        for cid, new in plan:
-            if cid is None:
-                result.created.append(store.insert_component(new, actor, action="import",
-                                                             source="import"))
-            elif diff := _changed(existing[cid], new):
-                action = _action(existing[cid]["status"], new["status"], "import")
-                store.update_component(cid, diff, actor, action=action)
-                result.updated.append(cid)
-            else:
-                result.unchanged += 1
-        store.audit(actor, "import", "component", None,
-                    {"file": filename, "created": len(result.created),
-                     "updated": len(result.updated), "unchanged": result.unchanged})
-    return result
+    return plan
+
+
+def _stale_row(raw: Mapping[str, Any], current: Mapping[str, Any], new: Mapping[str, Any],
+               row_no: int) -> Problem | None:
+    """The problem with a row whose ``version`` is not the library's, if it changes anything."""
+    raw_version = "" if raw.get("version") is None else str(raw.get("version")).strip()
+    if not raw_version:
+        return None
+    version = _parse_id(raw_version)
+    if version is None:
+        return Problem(f"'{raw_version}' is not a version number (leave it as exported, or "
+                       "empty)", row=row_no, field="version")
+    if version == current["version"] or not _changed(current, new):
+        return None
+    what = _changed(current, new)
+    fields = ", ".join(f"{k} {current.get(k)!r} -> {what[k]!r}" for k in what)
+    return Problem(
+        f"component #{current['id']} was changed by {current['updated_by']} at "
+        f"{current['updated_at']} since this file was exported (the file has version "
+        f"{version}, the library version {current['version']}); importing would change "
+        f"{fields}. File text: {new['text']!r}; library text: {current['text']!r}. Export "
+        "again, or empty the version cell to overwrite on purpose", row=row_no, field="version")

@@ -6,7 +6,7 @@ one, so a person fixing a batch or a file sees everything wrong with it at once.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,11 +23,14 @@ STATUSES = ("active", "archived")
 MAX_ATOM_LENGTH = 500
 
 
+#: Unicode's control characters (category Cc) are exactly these code points.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def control_characters(text: str, allow_newlines: bool = False) -> list[int]:
     """1-based positions of control characters (tabs, escapes, NUL...) in ``text``."""
-    allowed = {"\n"} if allow_newlines else set()
-    return [i + 1 for i, ch in enumerate(text)
-            if unicodedata.category(ch) == "Cc" and ch not in allowed]
+    return [m.start() + 1 for m in _CONTROL.finditer(text)
+            if not (allow_newlines and m.group() == "\n")]
 
 
 def _clean(value: Any) -> str:
@@ -103,36 +106,51 @@ def check_component(row: Mapping[str, Any], *, kinds: Iterable[str], segments: I
     return p
 
 
-def _scopes_overlap(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
-
-
 def check_duplicates(rows: Sequence[tuple[int | None, str | None, int | None, Mapping[str, Any]]],
                      existing: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """Active atoms of one kind with the same text for overlapping segment scopes.
 
     ``rows`` are ``(row_no, ref, component_id or None, normalized row)``; ``existing`` are the
-    stored components, of which those being replaced by ``rows`` are ignored.
+    stored components, of which those being replaced by ``rows`` are ignored. A row is reported
+    against the first atom it repeats, stored ones first, then earlier rows.
+
+    Linear in the number of atoms (a 5,000-row import against a large library must not compare
+    every pair): atoms are indexed by kind and text key, and per key the first atom of each
+    segment scope is kept (``None``, all segments, overlaps every scope).
     """
     replaced = {cid for _, _, cid, _ in rows if cid is not None}
-    seen: list[tuple[int | None, str, Mapping[str, Any]]] = [
-        (None, f"component #{c['id']}", c) for c in existing
-        if c["id"] not in replaced and c.get("status", "active") == "active"
-    ]
+    # (kind, text key) -> {segment or None: (order, where)} for the first atom of each scope
+    index: dict[tuple[str, str], dict[str | None, tuple[int, str]]] = {}
+    order = 0
+
+    def remember(row: Mapping[str, Any], where: str) -> None:
+        nonlocal order
+        scopes = index.setdefault((row["kind"], text_key(row["text"])), {})
+        scopes.setdefault(row.get("segment"), (order, where))
+        order += 1
+
+    def first_clash(row: Mapping[str, Any]) -> str | None:
+        scopes = index.get((row["kind"], text_key(row["text"])))
+        if not scopes:
+            return None
+        segment = row.get("segment")
+        if segment is None:  # all segments: clashes with every scope
+            candidates = scopes.values()
+        else:
+            candidates = [scopes[s] for s in (None, segment) if s in scopes]
+        return min(candidates, default=(0, None))[1]
+
+    for c in existing:
+        if c["id"] not in replaced and c.get("status", "active") == "active":
+            remember(c, f"component #{c['id']}")
     problems = []
-    for row_no, ref, cid, row in rows:
+    for row_no, ref, _cid, row in rows:
         if row.get("status", "active") != "active" or not row["text"]:
             continue
-        key = text_key(row["text"])
-        for other_no, other_ref, other in seen:
-            if (other["kind"] == row["kind"] and text_key(other["text"]) == key
-                    and _scopes_overlap(other.get("segment"), row["segment"])):
-                where = f"row {other_no}" if other_no is not None else other_ref
-                problems.append(Problem(
-                    f"duplicate {row['kind']} atom: same text as {where}", row=row_no,
-                    field="text", ref=ref))
-                break
-        seen.append((row_no, ref or "", row))
+        if (where := first_clash(row)) is not None:
+            problems.append(Problem(f"duplicate {row['kind']} atom: same text as {where}",
+                                    row=row_no, field="text", ref=ref))
+        remember(row, f"row {row_no}" if row_no is not None else (ref or ""))
     return problems
 
 

@@ -8,7 +8,8 @@ to any compatible endpoint: OpenAI, vLLM, Ollama, LM Studio, a llama.cpp server 
 
 Each agent's configuration (environment, then the LLM settings page, then offline) is read by
 :mod:`workbench.studio.llm_config`; its names are re-exported here. API keys are never written
-anywhere, and error texts are scrubbed of the key before they are logged.
+anywhere: error texts, the call log and cached answers are scrubbed of the key (and of anything
+that looks like one) whatever the server answers (:func:`scrub`).
 
 A call (:meth:`LLMClient.complete_json`) asks for one JSON object matching a JSON schema:
 structured output is requested with ``response_format`` (falling back when a server refuses
@@ -25,10 +26,11 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 
@@ -58,6 +60,7 @@ __all__ = [
     "load_configs",
     "save_settings",
     "saved_settings",
+    "scrub",
     "usage_summary",
     "validate_settings",
 ]
@@ -70,6 +73,32 @@ EXCERPT = 160
 
 
 # -- calls ---------------------------------------------------------------------------------
+
+#: Credentials that are scrubbed even when they are not this client's key: OpenAI-style secret
+#: keys and the token of an ``Authorization: Bearer`` header a server echoes back.
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}")
+
+
+def scrub(value: Any, secrets: Iterable[str | None] = ()) -> Any:
+    """``value`` with every secret replaced by ``***``: a string, or every string (keys too) of
+    a JSON-like value. Applied to whatever a server answers before it reaches an error
+    message, the call log or the cache, so a hostile or careless server that echoes the API
+    key (as typed, JSON-escaped or URL-encoded) cannot make the workbench show or store it."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if not secret or secret == NO_KEY or len(secret) < 6:
+                continue  # too short to replace without mangling ordinary words
+            for form in dict.fromkeys((secret, json.dumps(secret)[1:-1], quote(secret, safe=""))):
+                value = value.replace(form, "***")
+        value = _KEY_LIKE.sub("***", value)
+        return _BEARER.sub(lambda m: m.group(1) + "***", value)
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+    return value
+
 
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:g} s"
@@ -197,7 +226,7 @@ class LLMClient:
         if cache and self.store is not None:
             hit = llm_store.cached_response(self.store, key)
             if hit is not None:
-                value = json.loads(hit)
+                value = scrub(json.loads(hit), [cfg.api_key])
                 self._record(purpose, key, cached=True, status="ok", tally=_Tally(),
                              started=started)
                 return value
@@ -224,9 +253,12 @@ class LLMClient:
                         agent=cfg.agent, kind="invalid_json", attempts=tally.attempts)
         except LLMError as e:
             e.attempts = tally.attempts
+            e.message = self._scrub(e.message)
+            e.args = (e.message,)
             self._record(purpose, key, cached=False, status="error", tally=tally,
                          started=started, error=f"{e.kind}: {e.message}")
             raise
+        value = scrub(value, [cfg.api_key])
         if self.store is not None:
             llm_store.cache_response(self.store, key, agent=cfg.agent, model=cfg.model,
                                      response=json.dumps(value, ensure_ascii=False))
@@ -251,10 +283,7 @@ class LLMClient:
                                                             + problem)
 
     def _scrub(self, text: str) -> str:
-        key = self.config.api_key
-        if key and key != NO_KEY:
-            text = text.replace(key, "***")
-        return text
+        return scrub(text, [self.config.api_key])
 
     def _request(self, messages: list[dict], schema: dict, purpose: str, max_tokens: int,
                  tally: _Tally) -> str | None:

@@ -1,0 +1,352 @@
+"""Hostile and unlucky input, one test per case of issue 13 this layer answers for: stale edits
+and imports, formula cells in CSV exports, secrets echoed by an LLM server, deep JSON, a reset
+while the file is in use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench import Conflict, StaleEditError, ValidationError
+from workbench.library import service as library
+from workbench.library.service import Edit
+
+
+def snapshot(store):
+    """Everything a library write may touch, to prove a rejected write changed nothing."""
+    return (store.query("SELECT * FROM components ORDER BY id"),
+            store.query("SELECT * FROM component_revisions ORDER BY id"),
+            store.query("SELECT * FROM audit_log ORDER BY id"))
+
+
+def _cta(store):
+    return store.components(kind="cta", status="active")[0]
+
+
+# -- optimistic concurrency -----------------------------------------------------------------
+
+def test_second_tab_saving_an_atom_changed_since_it_opened_is_refused_with_both_texts(store):
+    opened = _cta(store)  # both tabs open the same version
+    library.save_edits(store, [Edit(opened["id"], {"text": "Tab one wins"},
+                                    based_on=opened["version"])], "ana")
+    now_row = store.component(opened["id"])
+    before = snapshot(store)
+    with pytest.raises(StaleEditError) as err:
+        library.save_edits(store, [Edit(opened["id"], {"text": "Tab two overwrites"}, row=4,
+                                        based_on=opened["version"])], "ben")
+    assert err.value.conflicts == [Conflict(
+        component_id=opened["id"], based_on=opened["version"], version=opened["version"] + 1,
+        changed_by="ana", changed_at=now_row["updated_at"], your_text="Tab two overwrites",
+        their_text="Tab one wins", row=4)]
+    assert (f"row 4 (component #{opened['id']}) was changed by ana at {now_row['updated_at']} "
+            "since you opened it") in str(err.value)
+    assert "'Tab two overwrites'" in str(err.value) and "'Tab one wins'" in str(err.value)
+    assert snapshot(store) == before
+
+
+def test_save_based_on_the_current_version_goes_through(store):
+    opened = _cta(store)
+    assert library.save_edits(store, [Edit(opened["id"], {"text": "Fresh edit"},
+                                            based_on=opened["version"])], "ana") == [opened["id"]]
+    assert store.component(opened["id"])["version"] == opened["version"] + 1
+
+
+def test_archiving_an_atom_edited_since_it_was_opened_is_refused(store):
+    opened = _cta(store)
+    library.save_edits(store, [Edit(opened["id"], {"text": "Edited meanwhile"})], "ana")
+    with pytest.raises(StaleEditError):
+        library.set_status(store, [opened["id"]], "archived", "ben",
+                           based_on={opened["id"]: opened["version"]})
+    assert store.component(opened["id"])["status"] == "active"
+
+
+def test_reimporting_an_old_export_does_not_unarchive_what_was_archived_since(store):
+    exported = library.export_components(store, "csv")
+    victim = _cta(store)
+    library.set_status(store, [victim["id"]], "archived", "ana")
+    archived = store.component(victim["id"])
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, exported, "old.csv", "ben")
+    stale = [p for p in err.value.problems if p.field == "version"]
+    assert len(stale) == 1 and len(err.value.problems) == 1
+    line = next(i for i, text in enumerate(exported.decode().splitlines(), start=1)
+                if text.startswith(f"{victim['id']},"))
+    assert stale[0].row == line
+    assert stale[0].message.startswith(
+        f"component #{victim['id']} was changed by ana at {archived['updated_at']} since this "
+        f"file was exported (the file has version {victim['version']}, the library version "
+        f"{archived['version']}); importing would change status 'archived' -> 'active'.")
+    assert snapshot(store) == before
+
+
+def test_reimporting_an_old_export_is_fine_for_rows_nobody_changed(store):
+    exported = library.export_components(store, "json")
+    victim = _cta(store)
+    library.save_edits(store, [Edit(victim["id"], {"text": "Changed then changed back"})], "a")
+    library.save_edits(store, [Edit(victim["id"], {"text": victim["text"]})], "a")
+    result = library.import_components(store, exported, "old.json", "ben")
+    assert (result.created, result.updated) == ([], [])
+
+
+# -- import at scale ------------------------------------------------------------------------
+
+def _csv_bytes(header, rows):
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def test_a_maximum_size_import_lands_whole_with_one_revision_per_row(store):
+    rows = [["greeting", f"Hello number {i}", "", "playful"]
+            for i in range(library.MAX_IMPORT_ROWS)]
+    result = library.import_components(store, _csv_bytes(["kind", "text", "segment", "tone"], rows),
+                                       "big.csv", "ana")
+    assert len(result.created) == library.MAX_IMPORT_ROWS
+    stored = store.query(
+        "SELECT c.text, c.tone, c.source, c.version, r.action, r.new_text, r.actor "
+        "FROM components c JOIN component_revisions r ON r.component_id = c.id "
+        "WHERE c.id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+        [json.dumps(result.created)])
+    assert stored == [{"text": f"Hello number {i}", "tone": "playful", "source": "import",
+                       "version": 1, "action": "import", "new_text": f"Hello number {i}",
+                       "actor": "ana"} for i in range(library.MAX_IMPORT_ROWS)]
+
+
+def test_a_large_import_names_each_repeated_row_against_its_first_occurrence(store):
+    existing = _cta(store)
+    rows = [["greeting", f"Hi {i % 2500}"] for i in range(5000)]
+    rows[4999] = ["cta", existing["text"].upper()]
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, _csv_bytes(["kind", "text"], rows), "dup.csv", "ana")
+    messages = [(p.row, p.message) for p in err.value.problems]
+    assert len(messages) == 2500
+    assert messages[0] == (2502, "duplicate greeting atom: same text as row 2")
+    assert messages[-1] == (5001, f"duplicate cta atom: same text as component #{existing['id']}")
+    assert snapshot(store) == before
+
+
+def test_bench_import_reports_times_counts_and_load():
+    from workbench.bench import bench_import
+
+    out = bench_import(rows=40)
+    assert (out["benchmark"], out["rows"], out["created"], out["updated"], out["unchanged"]) == (
+        "import", 40, 40, 40, 40)
+    assert all(out[k] > 0 for k in ("create_seconds", "update_seconds", "unchanged_seconds",
+                                    "peer_seconds", "peer_ratio_create"))
+    assert out["load_average_1m"] >= 0
+
+
+# -- formulas in CSV exports ----------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?q=1","Click")', "+cmd|' /C calc'!A0",
+            "@SUM(1+1)", "-2+3 off today", "'Tis the season"]
+
+
+def test_csv_export_neutralises_formula_cells_and_imports_back_unchanged(store):
+    import csv
+    import io
+
+    ids = [library.add_component(store, {"kind": "cta", "text": text,
+                                         "product_category": "=1+1"}, "ana")
+           for text in FORMULAS]
+    exported = library.export_components(store, "csv")
+    cells = list(csv.DictReader(io.StringIO(exported.decode())))
+    by_id = {int(r["id"]): r for r in cells}
+    assert [by_id[i]["text"] for i in ids] == ["'" + t for t in FORMULAS]
+    assert {by_id[i]["product_category"] for i in ids} == {"'=1+1"}
+    assert not [v for r in cells for v in r.values() if v[:1] in ("=", "+", "-", "@")]
+    before = snapshot(store)
+    result = library.import_components(store, exported, "library.csv", "ben")
+    assert (result.created, result.updated, result.unchanged) == ([], [], len(cells))
+    assert snapshot(store)[:2] == before[:2]
+    assert [store.component(i)["text"] for i in ids] == FORMULAS
+
+
+def test_a_hand_written_quoted_formula_cell_imports_as_its_text(store):
+    result = library.import_components(
+        store, _csv_bytes(["kind", "text"], [["cta", "'=Order now"]]), "mine.csv", "ana")
+    assert store.component(result.created[0])["text"] == "=Order now"
+
+
+# -- secrets echoed by a hostile LLM server -------------------------------------------------
+
+SECRET = "sk-hostile-0123456789abcdef-KEY"
+SCHEMA = {"type": "object", "properties": {"score": {"type": "integer"},
+                                           "reason": {"type": "string"}},
+          "required": ["score", "reason"]}
+
+
+def _llm(server, store, **kw):
+    from workbench.studio.llm import BackendConfig, LLMClient
+
+    cfg = BackendConfig(agent="evaluation", base_url=server.base_url, model="scripted",
+                        api_key=SECRET, max_retries=0, **kw)
+    return LLMClient(cfg, store, sleep=lambda s: None)
+
+
+def _ask(client):
+    return client.complete_json(system="Judge.", user="Rate this.", schema=SCHEMA,
+                                purpose="judge", max_tokens=40)
+
+
+def _stored_text(store) -> str:
+    return json.dumps([store.query(f"SELECT * FROM {table}")
+                       for table in ("llm_cache", "llm_calls", "rewrite_runs")])
+
+
+def test_a_key_echoed_inside_a_valid_answer_is_neither_returned_nor_cached(store):
+    from tests.scripted_server import ScriptedServer
+
+    answer = json.dumps({"score": 4, "reason": f"you sent {SECRET} and Bearer {SECRET[::-1]}"})
+    with ScriptedServer([answer]) as server:
+        value = _ask(_llm(server, store))
+    assert value == {"score": 4, "reason": "you sent *** and Bearer ***"}
+    assert json.loads(store.query("SELECT response FROM llm_cache")[0]["response"]) == value
+    assert SECRET not in _stored_text(store)
+
+
+def test_a_key_echoed_in_an_invalid_answer_stays_out_of_the_error_and_the_log(store):
+    from tests.scripted_server import ScriptedServer
+    from workbench.studio.llm import LLMError
+
+    echo = f"not json, but your key: {SECRET} / {json.dumps(SECRET)}"
+    with ScriptedServer([echo, echo]) as server:
+        with pytest.raises(LLMError) as err:
+            _ask(_llm(server, store))
+    assert err.value.kind == "invalid_json"
+    assert SECRET not in str(err.value) and SECRET not in err.value.message
+    assert "your key: ***" in str(err.value)
+    assert SECRET not in _stored_text(store)
+
+
+def test_a_key_echoed_in_a_server_error_stays_out_of_the_error_and_the_log(store):
+    from tests.scripted_server import Reply, ScriptedServer
+    from workbench.studio.llm import LLMError
+
+    upstream = "eyJhbGciOiJIUzI1NiJ9.upstream-session-token"  # not our key, still a secret
+    reply = Reply(status=500, error=f"key {SECRET} rejected; upstream Authorization: Bearer "
+                                    f"{upstream}")
+    with ScriptedServer([reply]) as server:
+        with pytest.raises(LLMError) as err:
+            _ask(_llm(server, store))
+    assert "key *** rejected; upstream Authorization: Bearer ***" in str(err.value)
+    assert SECRET not in _stored_text(store) and upstream not in _stored_text(store)
+
+
+def test_a_key_echoed_during_a_rewrite_run_stays_out_of_the_run_message(store):
+    from tests.scripted_server import ScriptedServer
+    from workbench.studio.embeddings import LexicalEmbedder
+    from workbench.studio.llm import BackendConfig, LLMError
+    from workbench.studio.performance import Thresholds
+    from workbench.studio.pipeline import Studio, runs
+
+    echo = f"I will not answer in JSON. Your key is {SECRET}."
+    with ScriptedServer(default=lambda request: echo) as server:
+        cfg = {a: BackendConfig(a, base_url=server.base_url, model="scripted", max_retries=0,
+                                api_key=SECRET) for a in ("diagnosis", "rewrite", "evaluation")}
+        studio = Studio(store, configs=cfg, embedder=LexicalEmbedder(),
+                        thresholds=Thresholds(weak_below=50))
+        with pytest.raises(LLMError) as err:
+            studio.run_segment("new_buyers", "ana")
+    run = runs(store, "new_buyers")[0]
+    assert run["status"] == "failed" and run["message"] == str(err.value)
+    assert "Your key is ***" in run["message"]
+    assert SECRET not in _stored_text(store)
+
+
+# -- seed --reset ---------------------------------------------------------------------------
+
+def _runs_folder(db):
+    folder = db.parent / f"{db.name}.runs" / "run_0001"
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pkl").write_bytes(b"old run's checkpoint")
+    return folder.parent
+
+
+def test_seed_reset_moves_the_old_runs_folder_away_with_the_file(db_path, capsys):
+    import re
+
+    from store import open_store
+    from workbench.cli import main
+
+    runs = _runs_folder(db_path)
+    with open_store(db_path) as s:
+        cid = _cta(s)["id"]
+        library.save_edits(s, [Edit(cid, {"text": "Before the reset"})], "ana")
+    assert main(["seed", "--reset"]) == 0
+    out = capsys.readouterr().out
+    moved = Path(re.search(r"simulation runs moved to (\S+)", out).group(1))
+    backup = Path(re.search(r"backed up to (\S+)", out).group(1))
+    assert not runs.exists()
+    assert (moved / "run_0001" / "checkpoint.pkl").read_bytes() == b"old run's checkpoint"
+    assert (moved.parent, backup.parent) == (db_path.parent / "backups",) * 2
+    with open_store(backup) as old, open_store(db_path) as new:
+        assert old.component(cid)["text"] == "Before the reset"
+        assert new.component(cid)["text"] != "Before the reset"
+        assert new.query("SELECT COUNT(*) AS n FROM sim_runs") == [{"n": 0}]
+
+
+def test_seed_reset_is_refused_while_another_process_has_the_file_open(db_path, capsys):
+    import subprocess
+    import sys
+
+    from store import open_store
+    from workbench.cli import main
+
+    runs = _runs_folder(db_path)
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from store import open_store; "
+         f"s = open_store({str(db_path)!r}); print('open', flush=True); sys.stdin.readline(); "
+         "from workbench.library import service; "
+         "cid = s.components(kind='cta')[0]['id']; "
+         "service.save_edits(s, [service.Edit(cid, {'text': 'Saved after the refusal'})], 'ben')"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "open"
+        before = db_path.read_bytes()
+        assert main(["seed", "--reset"]) == 1
+        err = capsys.readouterr().err
+        assert f"is open in another process (pid {other.pid})" in err
+        assert "nothing was changed" in err
+        assert db_path.read_bytes() == before and (runs / "run_0001").exists()
+        assert not (db_path.parent / "backups").exists()
+    finally:
+        other.communicate("go\n", timeout=60)
+    assert other.returncode == 0
+    with open_store(db_path) as s:  # the other process's edit landed in the file still in use
+        assert _cta(s)["text"] == "Saved after the refusal"
+
+
+# -- deeply nested JSON ---------------------------------------------------------------------
+
+def test_json_nested_100k_deep_is_refused_with_a_clear_error(store):
+    before = snapshot(store)
+    data = ("[" * 100_000 + "]" * 100_000).encode()
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, data, "deep.json", "ana")
+    assert [str(p) for p in err.value.problems] == [
+        "the JSON is nested too deeply to be a library file (expected a list of component "
+        "objects whose values are texts or numbers)"]
+    assert err.value.summary == "The file could not be read"
+    assert snapshot(store) == before
+
+
+def test_json_value_that_is_a_list_or_object_is_refused_naming_row_and_field(store):
+    before = snapshot(store)
+    data = json.dumps([{"kind": "cta", "text": "Fine"},
+                       {"kind": "cta", "text": [[["Order now"]]], "tags": {"a": 1}}]).encode()
+    with pytest.raises(ValidationError) as err:
+        library.import_components(store, data, "nested.json", "ana")
+    assert [str(p) for p in err.value.problems] == [
+        "row 2 field 'text': must be a text or a number, not a JSON list",
+        "row 2 field 'tags': must be a text or a number, not a JSON object"]
+    assert snapshot(store) == before
