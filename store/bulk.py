@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -92,3 +93,21 @@ def update_components(store: Store,
             revisions.append(component_revision_row(old["id"], version, action, old,
                                                     dict(old, **changes), actor, at))
         _insert_revisions(store, revisions)
+
+
+def plain_insert_seconds(path: Path, rows: Sequence[Sequence[Any]]) -> float:
+    """The peer of the import benchmark: seconds to insert ``rows`` (kind, text, segment,
+    offer_type, tone, tags) into a new bare table of a new file with one ``executemany``: no
+    checks, no history, no indexes."""
+    import sqlite3
+    import time
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE TABLE c (kind, text, segment, offer_type, tone, tags)")
+        t0 = time.perf_counter()
+        with conn:
+            conn.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return time.perf_counter() - t0
+    finally:
+        conn.close()

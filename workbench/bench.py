@@ -271,7 +271,7 @@ def bench_import(rows: int = 5000, seed: int = 0) -> dict[str, Any]:
     import csv
     import io
     import os
-    import sqlite3
+    from store.bulk import plain_insert_seconds
     import tempfile
     from pathlib import Path
 
@@ -310,13 +310,7 @@ def bench_import(rows: int = 5000, seed: int = 0) -> dict[str, Any]:
             unchanged = import_components(store, again, "again.csv", "bench")
             timings["unchanged_seconds"] = time.perf_counter() - t0
 
-        peer = sqlite3.connect(Path(tmp) / "peer.db")
-        peer.execute("CREATE TABLE c (kind, text, segment, offer_type, tone, tags)")
-        t0 = time.perf_counter()
-        with peer:
-            peer.executemany("INSERT INTO c VALUES (?, ?, ?, ?, ?, ?)", new_rows)
-        peer_seconds = time.perf_counter() - t0
-        peer.close()
+        peer_seconds = plain_insert_seconds(Path(tmp) / "peer.db", new_rows)
     return {
         "benchmark": "import", "rows": rows,
         **{k: round(v, 3) for k, v in timings.items()},
