@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 from store import open_store
 from store.migrations import LATEST_VERSION
 from workbench.agent.state import batches
+from workbench import WorkbenchError
 from workbench.cli import cli, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -308,3 +310,17 @@ def test_ingest_rejects_a_bad_pre_reward_file_naming_line_and_column(db_path, tm
     assert main(["ingest", str(events), "--pre-reward", str(pre)]) == 1
     err = capsys.readouterr().err
     assert "row 3 field 'pre_reward'" in err and "not a finite number" in err
+
+
+def test_simulate_cancel_removes_an_unfinished_run_and_refuses_an_unknown_one(db_path, capsys):
+    from store import open_store
+    from workbench.sim.trial import create_run, preset, run_row
+
+    with open_store(db_path) as s:
+        run_id = create_run(s, preset("quick_demo", users=500, days=14, active_days=7),
+                            "tester")
+    assert main(["simulate", "--cancel", str(run_id)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"run_id": run_id, "status": "cancelled"}
+    with open_store(db_path) as s, pytest.raises(WorkbenchError):
+        run_row(s, run_id)
+    assert main(["simulate", "--cancel", "999"]) == 1

@@ -43,14 +43,23 @@ def _known_preset(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--seed", type=SEED, metavar="S", help="Random seed (preset default: 7).")
 @click.option("--resume", type=POSITIVE, metavar="RUN_ID",
               help="Continue a paused or interrupted run.")
+@click.option("--cancel", type=POSITIVE, metavar="RUN_ID",
+              help="Stop an unfinished run and remove it (its sandbox and results).")
 @click.option("--run", "run_id", type=POSITIVE, hidden=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate(preset: str, users: int | None, days: int | None, active_days: int | None,
-             seed: int | None, resume: int | None, run_id: int | None, quiet: bool) -> int:
+             seed: int | None, resume: int | None, cancel: int | None, run_id: int | None,
+             quiet: bool) -> int:
     """Run (or resume) the simulated trial, with a progress bar."""
+    from workbench.sim.trial import cancel as cancel_run
     from workbench.sim.trial import create_run, run_row, run_trial
     from workbench.sim.trial import preset as make_config
 
+    if cancel:
+        with open_db() as store:
+            cancel_run(store, cancel, actor())
+        click.echo(json.dumps({"run_id": cancel, "status": "cancelled"}))
+        return 0
     with open_db() as store:
         seed_library(store)
         run_id = run_id or resume
