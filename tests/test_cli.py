@@ -16,8 +16,8 @@ import pytest
 
 from store import open_store
 from store.migrations import LATEST_VERSION
-from workbench.agent.state import batches
 from workbench import WorkbenchError
+from workbench.agent.state import batches
 from workbench.cli import cli, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
