@@ -12,6 +12,7 @@ from workbench.studio import copyrules as rules
 from workbench.studio import diagnosis as diag
 from workbench.studio import grounding
 from workbench.studio.embeddings import LexicalEmbedder, search
+from workbench.studio.evaluation import judge_view
 from workbench import LibraryFrozenError, ValidationError
 from workbench.studio.llm import BackendConfig, LLMError
 from workbench.studio.performance import Thresholds
@@ -79,8 +80,8 @@ def test_rules_rewrite_fixes_each_error_type_and_keeps_the_offer(store, error_ty
         draft = r["rewrite"]
         assert rules.Intent.of(msg).missing(draft) == [], (msg["seed_key"], draft)
         assert studio.check(msg, draft) == []
-        left = {f.error_type for f in diag.findings(studio._judge_view(msg, draft),
-                                                      msg["segment"])}
+        left = {f.error_type for f in diag.findings(judge_view(msg, draft),
+                                                msg["segment"])}
         partner = "partner" in (msg["voucher"] + msg["body"]).lower()
         if partner:  # the offer itself is the flaw; the rules keep it and say so
             assert any("partner offer" in n for n in r["diagnosis"]["notes"])

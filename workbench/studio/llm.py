@@ -15,7 +15,9 @@ A call (:meth:`LLMClient.complete_json`) asks for one JSON object matching a JSO
 structured output is requested with ``response_format`` (falling back when a server refuses
 it), the answer is parsed and validated with ``jsonschema``, an invalid answer gets one repair
 request, transient failures are retried with exponential backoff, valid answers are cached in
-``llm_cache`` and every call is logged in ``llm_calls`` (tokens, latency, status).
+``llm_cache`` and every call is logged in ``llm_calls`` (tokens, latency, status). What is
+asked for and how an answer is read (format negotiation, JSON extraction, schema check, scrub)
+is in :mod:`workbench.studio.llm_json`; this module is the HTTP side of it.
 """
 
 from __future__ import annotations
@@ -24,18 +26,15 @@ import email.utils
 import hashlib
 import json
 import math
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
-
-import jsonschema
 
 from store import Store
 from store import llm as llm_store
+from workbench.studio import llm_json
 from workbench.studio.llm_config import (
     AGENTS,
     ENV_FIELDS,
@@ -47,6 +46,7 @@ from workbench.studio.llm_config import (
     saved_settings,
     validate_settings,
 )
+from workbench.studio.llm_json import excerpt, extract_json, parse, scrub, system_prompt
 
 __all__ = [
     "AGENTS",
@@ -57,6 +57,7 @@ __all__ = [
     "LLMError",
     "call_log",
     "check_backend",
+    "extract_json",
     "load_configs",
     "save_settings",
     "saved_settings",
@@ -69,78 +70,12 @@ RETRY_STATUSES = {408, 409, 429}
 BACKOFF_S = 0.5
 #: Longest ``Retry-After`` (429/503) the client waits; asked for longer, it gives up at once.
 RETRY_AFTER_MAX_S = 30.0
-EXCERPT = 160
 
 
 # -- calls ---------------------------------------------------------------------------------
 
-#: Credentials that are scrubbed even when they are not this client's key: OpenAI-style secret
-#: keys and the token of an ``Authorization: Bearer`` header a server echoes back.
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}")
-
-
-def scrub(value: Any, secrets: Iterable[str | None] = ()) -> Any:
-    """``value`` with every secret replaced by ``***``: a string, or every string (keys too) of
-    a JSON-like value. Applied to whatever a server answers before it reaches an error
-    message, the call log or the cache, so a hostile or careless server that echoes the API
-    key (as typed, JSON-escaped or URL-encoded) cannot make the workbench show or store it."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if not secret or secret == NO_KEY or len(secret) < 6:
-                continue  # too short to replace without mangling ordinary words
-            for form in dict.fromkeys((secret, json.dumps(secret)[1:-1], quote(secret, safe=""))):
-                value = value.replace(form, "***")
-        value = _KEY_LIKE.sub("***", value)
-        return _BEARER.sub(lambda m: m.group(1) + "***", value)
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
-    return value
-
-
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:g} s"
-
-
-def _excerpt(text: str | None, n: int = EXCERPT) -> str:
-    text = " ".join((text or "").split())
-    if not text:
-        return "(an empty answer)"
-    return json.dumps(text[:n] + ("..." if len(text) > n else ""), ensure_ascii=False)
-
-
-def extract_json(text: str | None) -> Any:
-    """The first JSON object in ``text`` (code fences and prose around it are ignored).
-
-    Raises ``ValueError`` with a short reason when there is none.
-    """
-    if not text or not text.strip():
-        raise ValueError("the answer was empty")
-    body = text.strip()
-    fence = re.search(r"```(?:json|JSON)?\s*(.*?)```", body, re.DOTALL)
-    candidates = [fence.group(1)] if fence else []
-    candidates.append(body)
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        for m in re.finditer(r"\{", candidate):
-            try:
-                value, _ = decoder.raw_decode(candidate, m.start())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    raise ValueError("the answer contains no complete JSON object")
-
-
-def _schema_error(value: Any, schema: dict) -> str | None:
-    cls = jsonschema.validators.validator_for(schema)
-    error = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return (f"at '{where}': " if where else "") + error.message
 
 
 def _cache_key(config: BackendConfig, system: str, user: str, schema: dict,
@@ -148,28 +83,6 @@ def _cache_key(config: BackendConfig, system: str, user: str, schema: dict,
     payload = json.dumps([config.base_url, config.model, config.temperature, system, user,
                           schema, max_tokens], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def _formats(schema: dict, name: str) -> list[dict | None]:
-    """``response_format`` values to try, best first; the next is used when a server refuses."""
-    return [
-        # OpenAI, vLLM, Ollama, LM Studio and llama.cpp's own server: JSON-schema output.
-        {"type": "json_schema", "json_schema": {"name": name, "schema": schema,
-                                                "strict": False}},
-        # llama-cpp-python's server: a grammar built from "schema" constrains the answer.
-        {"type": "json_object", "schema": schema},
-        {"type": "json_object"},
-        None,
-    ]
-
-
-#: Per base URL, the index in :func:`_formats` of the first response_format the server accepted
-#: (so that only the first call to a server that refuses JSON-schema output pays for it).
-_ACCEPTED_FORMAT: dict[str, int] = {}
-
-
-def _format_name(purpose: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", purpose or "answer")[:64] or "answer"
 
 
 @dataclass
@@ -231,11 +144,11 @@ class LLMClient:
                              started=started)
                 return value
         tally = _Tally()
-        messages = [{"role": "system", "content": self._system(system, schema)},
+        messages = [{"role": "system", "content": system_prompt(system, schema)},
                     {"role": "user", "content": user}]
         try:
             content = self._request(messages, schema, purpose, max_tokens, tally)
-            value, problem = self._parse(content, schema)
+            value, problem = parse(content, schema)
             status = "ok"
             if problem is not None:
                 status = "repaired"
@@ -245,11 +158,11 @@ class LLMClient:
                         f"That answer is not valid: {problem}. Reply with only the corrected "
                         "JSON object that matches the schema, with no other text.")}]
                 content = self._request(messages, schema, purpose, max_tokens, tally)
-                value, problem = self._parse(content, schema)
+                value, problem = parse(content, schema)
                 if problem is not None:
                     raise LLMError(
                         f"The {cfg.agent} model answered text that is not the JSON asked for, "
-                        f"even after one repair request ({problem}): {_excerpt(content)}",
+                        f"even after one repair request ({problem}): {excerpt(content)}",
                         agent=cfg.agent, kind="invalid_json", attempts=tally.attempts)
         except LLMError as e:
             e.attempts = tally.attempts
@@ -267,21 +180,6 @@ class LLMClient:
 
     # -- internals -------------------------------------------------------------------------
 
-    @staticmethod
-    def _system(system: str, schema: dict) -> str:
-        return (f"{system.rstrip()}\n\nAnswer with one JSON object that matches this JSON "
-                f"schema, and nothing else:\n{json.dumps(schema, ensure_ascii=False)}")
-
-    @staticmethod
-    def _parse(content: str | None, schema: dict) -> tuple[Any, str | None]:
-        try:
-            value = extract_json(content)
-        except ValueError as e:
-            return None, str(e)
-        problem = _schema_error(value, schema)
-        return (value, None) if problem is None else (None, "it does not match the schema "
-                                                            + problem)
-
     def _scrub(self, text: str) -> str:
         return scrub(text, [self.config.api_key])
 
@@ -291,8 +189,8 @@ class LLMClient:
         import openai
 
         cfg = self.config
-        formats = _formats(schema, _format_name(purpose)) if cfg.structured else [None]
-        index = _ACCEPTED_FORMAT.get(cfg.base_url, 0) if cfg.structured else 0
+        formats = llm_json.formats(schema, purpose) if cfg.structured else [None]
+        index = llm_json.accepted_format(cfg.base_url) if cfg.structured else 0
         retries = 0
         where = f"The {cfg.agent} model at {cfg.base_url}"
         while True:
@@ -311,7 +209,7 @@ class LLMClient:
                     tally.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
                     tally.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
                 if cfg.structured:
-                    _ACCEPTED_FORMAT[cfg.base_url] = index
+                    llm_json.remember_format(cfg.base_url, index)
                 choices = getattr(response, "choices", None)
                 if not choices:
                     return None
@@ -364,7 +262,7 @@ class LLMClient:
                                    kind="http", status_code=code) from None
             except Exception as e:  # noqa: BLE001 - anything else from the HTTP layer
                 raise LLMError(f"{where} failed unexpectedly ({type(e).__name__}: "
-                               f"{_excerpt(self._scrub(str(e)), 200)}).",
+                               f"{excerpt(self._scrub(str(e)), 200)}).",
                                agent=cfg.agent, kind="http") from None
             if retries >= cfg.max_retries:
                 raise error

@@ -16,42 +16,55 @@ through:
    counts as a tie. chrF and embedding cosine measure faithfulness to the original.
 
 Each agent runs on its configured model (``workbench.studio.llm``) or, with none, on the offline rules
-engine (``workbench.studio.copyrules``). :class:`Studio` is the one front door.
+engine (``workbench.studio.copyrules``). :class:`Studio` is the one front door; the evaluation
+itself is computed in :mod:`workbench.studio.evaluation`, and stored rewrites and the decisions
+on them (dismiss, accept into the library) are in :mod:`workbench.studio.rewrites`, whose names
+are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from store import Store, now
+from store import Store
 from store import studio as studio_store
+from workbench import Problem, ValidationError
 from workbench.studio import copyrules as rules
 from workbench.studio import diagnosis as diag
-from workbench.studio import grounding
-from workbench.studio import judge as heuristic
-from workbench import Problem, ValidationError, WorkbenchError
-from workbench.library.service import ensure_editable
+from workbench.studio import evaluation, grounding
+from workbench.studio import rewrites as stored
+from workbench.studio.evaluation import pair_verdict
 from workbench.studio.llm import BackendConfig, LLMClient, LLMError, load_configs
-from workbench.studio.prompts import (
-    COMPARE_SCHEMA, DIAGNOSIS_SCHEMA, REWRITE_SCHEMA, SCORE_SCHEMA, compare_prompt,
-    diagnosis_prompt, rewrite_prompt, score_prompt)
-from workbench.studio.prompts import message_fields as _fields
 from workbench.studio.performance import Thresholds, template_scores
+from workbench.studio.prompts import (
+    DIAGNOSIS_SCHEMA,
+    REWRITE_SCHEMA,
+    diagnosis_prompt,
+    rewrite_prompt,
+)
+from workbench.studio.prompts import message_fields as _fields
+from workbench.studio.rewrites import (
+    RewriteError,
+    accept,
+    dismiss,
+    offer_type,
+    rewrite_row,
+    rewrites,
+    runs,
+)
+
+__all__ = ["PATHS", "RULES_LABEL", "Retrieval", "RewriteError", "Studio", "accept", "dismiss",
+           "metadata_text", "offer_type", "pair_verdict", "rewrite_row", "rewrites", "runs"]
 
 PATHS = ("in_group", "retrieved", "rule_based")
 RULES_LABEL = "Offline rules engine"
 MAX_ATTEMPTS = 3          # a rejected draft is retried with its reasons, twice
 RETRIEVE_K = 2
 RETRIEVE_MIN_SCORE = 0.2
-
-
-class RewriteError(WorkbenchError):
-    """A rewrite could not be produced or stored; the message says why."""
 
 
 def metadata_text(msg: Mapping[str, Any]) -> str:
@@ -68,24 +81,6 @@ class Retrieval:
     exemplars: tuple[dict[str, Any], ...]
     embedder: str = ""
     skipped: str = ""   # why retrieval did not run, when it did not
-
-
-def pair_verdict(first: str, second: str) -> tuple[str, bool]:
-    """Combine the two orders of a blind comparison.
-
-    ``first`` is the choice with the original as A and the rewrite as B; ``second`` with the
-    rewrite as A. Returns the verdict (``rewrite``/``original``/``tie``) and whether the judge's
-    pick flipped with the order (position bias), which makes it a tie.
-    """
-    def who(choice: str, rewrite_pos: str) -> str:
-        if choice == "tie":
-            return "tie"
-        return "rewrite" if choice == rewrite_pos else "original"
-    v1, v2 = who(first, "B"), who(second, "A")
-    if v1 == v2:
-        return v1, False
-    flipped = "tie" not in (v1, v2)
-    return "tie", flipped
 
 
 class Studio:
@@ -274,37 +269,14 @@ class Studio:
 
     # -- agent 4: evaluation ---------------------------------------------------------------
 
-    def _judge_view(self, msg: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
-        return {**{k: msg.get(k) for k in ("id", "channel", "voucher", "product_category",
-                                           "merchant", "segment")}, **fields}
-
     def evaluate(self, msg: Mapping[str, Any], draft: Mapping[str, str]) -> dict[str, Any]:
-        segment = msg["segment"]
-        original = self._judge_view(msg, _fields(msg))
-        rewritten = self._judge_view(msg, draft)
+        """Scores and the both-orders blind comparison (:mod:`workbench.studio.evaluation`)."""
         client = self._client("evaluation")
         if client is None:
-            ref = heuristic.Reference.of(self._band(segment, "strong"), self.embedder)
-            lim = self._limits(msg)
-            s_o = heuristic.score(original, msg, segment, ref, lim)
-            s_r = heuristic.score(rewritten, msg, segment, ref, lim)
-            c1 = heuristic.compare(original, rewritten, msg, segment, ref, lim)
-            c2 = heuristic.compare(rewritten, original, msg, segment, ref, lim)
-        else:
-            seg = self.segment(segment)
-            ask = lambda p, schema, what: client.complete_json(
-                system=p[0], user=p[1], schema=schema, purpose=what, max_tokens=300)
-            s_o = ask(score_prompt(original, seg), SCORE_SCHEMA, f"score original #{msg['id']}")
-            s_r = ask(score_prompt(rewritten, seg), SCORE_SCHEMA, f"score rewrite #{msg['id']}")
-            c1 = ask(compare_prompt(original, rewritten, seg), COMPARE_SCHEMA,
-                     f"compare #{msg['id']} original first")
-            c2 = ask(compare_prompt(rewritten, original, seg), COMPARE_SCHEMA,
-                     f"compare #{msg['id']} rewrite first")
-        verdict, flipped = pair_verdict(c1["choice"], c2["choice"])
-        engine = heuristic.LABEL if client is None else self.engine("evaluation")
-        return {"engine": engine, "original": s_o, "rewrite": s_r,
-                "pairwise": [{"order": "original as A", **c1}, {"order": "rewrite as A", **c2}],
-                "verdict": verdict, "position_flip": flipped}
+            return evaluation.by_heuristic(msg, draft, self._band(msg["segment"], "strong"),
+                                           self.embedder, self._limits(msg))
+        return evaluation.by_model(client, msg, draft, self.segment(msg["segment"]),
+                                   self.engine("evaluation"))
 
     # -- the pipeline ----------------------------------------------------------------------
 
@@ -319,32 +291,12 @@ class Studio:
         diagnosis = self.diagnose(msg)
         retrieval = self.retrieve(msg)
         written = self.write(msg, diagnosis, retrieval)
-        evaluation = self.evaluate(msg, written["draft"])
-        fa = self._faithfulness(msg, written["draft"])
-        row = {
-            "run_id": run_id, "template_id": template_id, "segment": msg["segment"],
-            "engine": written["engine"], "path": retrieval.path,
-            "error_type": diagnosis["error_type"],
-            "diagnosis": _dump({**diagnosis, "retrieval_skipped": retrieval.skipped,
-                                "embedder": retrieval.embedder, "notes": written["notes"],
-                                "grounding": written["grounding"]}),
-            "exemplars": _dump(list(retrieval.exemplars)),
-            "original": _dump(_fields(msg)), "rewrite": _dump(written["draft"]),
-            "attempts": written["attempts"], "rejected": _dump(written["rejected"]),
-            "evaluation": _dump(evaluation), "chrf": fa["chrf"], "cosine": fa["cosine"],
-            "status": "proposed", "created_at": now(), "created_by": actor,
-        }
-        with self.store.transaction():
-            rid = studio_store.insert_rewrite(self.store, row)
-            self.store.audit(actor, "rewrite", "template", template_id,
-                             {"rewrite_id": rid, "path": retrieval.path,
-                              "engine": written["engine"]})
-        return rewrite_row(self.store, int(rid))
-
-    def _faithfulness(self, msg: Mapping[str, Any], draft: Mapping[str, str]) -> dict[str, float]:
-        from workbench.studio.faithfulness import faithfulness
-        f = faithfulness(rules.message_text(msg), rules.message_text(draft), self.embedder)
-        return {"chrf": round(f.chrf, 2), "cosine": round(f.cosine, 4)}
+        rid = stored.record(self.store, msg, actor, run_id, diagnosis=diagnosis,
+                            retrieval=retrieval, written=written,
+                            evaluation=self.evaluate(msg, written["draft"]),
+                            faithfulness=evaluation.faithfulness_scores(msg, written["draft"],
+                                                                        self.embedder))
+        return rewrite_row(self.store, rid)
 
     def run_segment(self, segment: str, actor: str, template_ids: Sequence[int] | None = None,
                     progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
@@ -356,8 +308,7 @@ class Studio:
         ids = list(template_ids) if template_ids is not None else [
             int(i) for i in self.weak_messages(segment)["template_id"]]
         engines = {a: self.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
-        run_id = studio_store.start_run(self.store, segment=segment, engine=engines["rewrite"],
-                                        config=_dump(engines), total=len(ids), actor=actor)
+        run_id = stored.start_run(self.store, segment, engines, total=len(ids), actor=actor)
         made: list[dict[str, Any]] = []
         try:
             for n, tid in enumerate(ids, 1):
@@ -372,121 +323,3 @@ class Studio:
         if progress:
             progress(len(ids), len(ids), "Done")
         return {"run_id": run_id, "segment": segment, "rewrites": made, "engines": engines}
-
-
-# -- stored rewrites -----------------------------------------------------------------------------
-
-_JSON_COLS = ("diagnosis", "exemplars", "original", "rewrite", "rejected", "evaluation")
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _load(row: dict[str, Any]) -> dict[str, Any]:
-    for c in _JSON_COLS:
-        row[c] = json.loads(row[c])
-    return row
-
-
-def rewrite_row(store: Store, rewrite_id: int) -> dict[str, Any]:
-    row = studio_store.rewrite(store, rewrite_id)
-    if row is None:
-        raise RewriteError(f"no rewrite #{rewrite_id}")
-    return _load(row)
-
-
-def rewrites(store: Store, segment: str | None = None, status: str | None = None
-             ) -> list[dict[str, Any]]:
-    return [_load(r) for r in studio_store.rewrites(store, segment, status)]
-
-
-def runs(store: Store, segment: str | None = None) -> list[dict[str, Any]]:
-    return studio_store.runs(store, segment)
-
-
-def dismiss(store: Store, rewrite_id: int, actor: str) -> None:
-    r = rewrite_row(store, rewrite_id)
-    if r["status"] != "proposed":
-        raise RewriteError(f"rewrite #{rewrite_id} is already {r['status']}")
-    with store.transaction():
-        studio_store.decide(store, rewrite_id, "dismissed", actor)
-        store.audit(actor, "dismiss", "rewrite", rewrite_id)
-
-
-def _atom_kind(sentence: str) -> str:
-    if rules.amounts(sentence) or rules.mentions_free(sentence):
-        return "offer"
-    if rules.has_cta(sentence):
-        return "cta"
-    return "value_prop"
-
-
-def offer_type(text: str) -> str:
-    """The library's offer type of an offer sentence."""
-    low = text.lower()
-    if "cashback" in low:
-        return "cashback"
-    if "free delivery" in low or "ships free" in low:
-        return "free_delivery"
-    if "%" in low:
-        return "percent_off"
-    if rules.amounts(text):
-        return "amount_off"
-    return "bundle" if "free" in low else "none"
-
-
-def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> list[int]:
-    """Put an accepted rewrite into the library, with provenance; returns the new ids.
-
-    ``template``: a new message template whose parent is the original (the original stays, so
-    both can be compared in the field). ``atoms``: the rewrite's title and sentences become
-    components (greeting, value proposition, offer, call to action) tagged with their source.
-    """
-    if as_ not in ("template", "atoms"):
-        raise ValidationError([Problem("must be 'template' or 'atoms'", field="as")])
-    ensure_editable(store)
-    r = rewrite_row(store, rewrite_id)
-    if r["status"] != "proposed":
-        raise RewriteError(f"rewrite #{rewrite_id} is already {r['status']}")
-    orig = store.template(r["template_id"])
-    provenance = {"rewrite_id": rewrite_id, "original_template_id": orig["id"],
-                  "engine": r["engine"], "path": r["path"], "error_type": r["error_type"],
-                  "verdict": r["evaluation"].get("verdict")}
-    new_ids: list[int] = []
-    with store.transaction():
-        if as_ == "template":
-            fields = {k: orig[k] for k in ("segment", "channel", "image", "merchant",
-                                           "product_category", "voucher")}
-            fields.update(r["rewrite"], name=f"{orig['name']} (rewrite #{rewrite_id})")
-            tid = store.insert_template(fields, actor, source="rewrite", parent_id=orig["id"],
-                                        meta={"provenance": provenance})
-            new_ids.append(tid)
-            store.audit(actor, "accept", "rewrite", rewrite_id, {"template_id": tid})
-        else:
-            from workbench.library.validation import check_component, normalize_component
-            pieces = []
-            if r["rewrite"].get("title"):
-                pieces.append(("greeting", r["rewrite"]["title"]))
-            pieces += [(_atom_kind(s), s) for s in rules.sentences(r["rewrite"]["body"])
-                       if not s.upper().startswith("STOP")]
-            existing = {(c["kind"], c["text"].strip().lower()) for c in store.components()}
-            for kind, text in pieces:
-                if (kind, text.strip().lower()) in existing:
-                    continue
-                row = normalize_component({
-                    "kind": kind, "text": text, "segment": orig["segment"],
-                    "product_category": orig["product_category"] or "any",
-                    "tone": "neutral", "tags": f"rewrite;rewrite-{rewrite_id}",
-                    "offer_type": offer_type(text) if kind == "offer" else "none"})
-                problems = check_component(
-                    row, kinds=[k["id"] for k in store.kinds()],
-                    segments=[s["id"] for s in store.segments(include_archived=True)])
-                if problems:
-                    raise ValidationError(problems, "The rewrite's atoms were not added")
-                new_ids.append(store.insert_component(row, actor, source="rewrite"))
-            store.audit(actor, "accept", "rewrite", rewrite_id,
-                        {"component_ids": new_ids, **provenance})
-        studio_store.decide(store, rewrite_id, "accepted", actor,
-                            accepted_template_id=new_ids[0] if as_ == "template" else None)
-    return new_ids
