@@ -47,12 +47,23 @@ IDENTITY = ("atom", "hour", "channel", "send")
 BIAS_VAR = 100.0
 #: Share of the prior variance for the global (all-segment) effects; the rest is for offsets.
 GLOBAL_SHARE = 0.5
+#: Share of an option's prior variance for its identity; the rest is for its tags.
+IDENTITY_SHARE = 0.75
 #: Elements of a scores chunk in :meth:`DimensionPolicy.prob_best` (memory bound).
 CHUNK = 6_000_000
 
 
 def _is_identity(feature: str) -> bool:
     return feature.split(":", 1)[0] in IDENTITY
+
+
+def _typical_identity(model: GaussianPosterior) -> float:
+    """Mean global identity weight of the options observed so far: the options the agent
+    served most sit near the bias, the others below it, so a new option is priced like a
+    typical one rather than like the incumbent."""
+    seen = [i for i, f in enumerate(model.features)
+            if "|" not in f and _is_identity(f) and model.gram[i, i] > 0]
+    return float(np.mean(model.mean[seen])) if seen else 0.0
 
 
 class DimensionPolicy:
@@ -78,8 +89,14 @@ class DimensionPolicy:
             model = GaussianPosterior.prior(names, rel, noise_var, learn_noise=learn_noise,
                                             scale=prior_sd ** 2)
         else:
+            known = set(model.features)
+            typical = _typical_identity(model)
             model = model.with_features(names, rel)
-            idx = model.index()  # the prior is configuration: it applies to known features too
+            idx = model.index()
+            for f in names:  # a new option starts where a typical option of its kind is
+                if f not in known and _is_identity(f) and "|" not in f:
+                    model.prior_mean[idx[f]] = typical
+            # The prior variance is configuration: it applies to known features too.
             model.prior_var[[idx[f] for f in names]] = rel
             model.learn_noise = learn_noise
             model._changed()  # noqa: SLF001
@@ -106,8 +123,8 @@ class DimensionPolicy:
 
         def share(f: str) -> float:
             if _is_identity(f):
-                return 0.5 if has_tags else 1.0
-            return 0.5 / n_tags
+                return IDENTITY_SHARE if has_tags else 1.0
+            return (1 - IDENTITY_SHARE) / n_tags
 
         nv = max(len(self.ctx.variables), 1)
         ctx_feats = [f"{v}:{lab}" for v in self.ctx.variables for lab in self.ctx.labels[v]]

@@ -389,18 +389,14 @@ class Agent:
         # A late correction adds plain event value: the holdout baseline was already taken.
         r = scalarise(outcomes, self.config.reward) if late else self.rewards(decisions, outcomes)
         weight = exp - done
-        sq = None if late else r ** 2 / exp
         flags = _col(decisions, "guardrails")
         agent_rows = _agent_rows(decisions)
         sent = _col(decisions, "send").astype(bool) & agent_rows
         forced = (flags & GUARDRAILS["must_send"]) > 0
         override = (flags & (GUARDRAILS["frequency_cap"] | GUARDRAILS["no_consent"])) > 0
         codes = {v: _col(decisions, f"ctx_{v}") for v in CTX_VARS}
-        learned = {}
+        plan = {}
         for d in self.space.dimensions:
-            pol = self.policies[d.name]
-            if not late:
-                pol.model.discount(self.config.discount)
             if d.name == "send":
                 rows = agent_rows & ~forced & ~override
             elif d.kind == "slot" or d.name == "channel":
@@ -411,12 +407,19 @@ class Agent:
                 col = _col(decisions, f"choice_{d.name}").astype(np.int64)
             else:
                 col = self._choice_index(d, decisions)
-            ok = rows & (col >= 0)
+            plan[d.name] = rows & (col >= 0), col
+        learned = {}
+        for d in self.space.dimensions:
+            pol = self.policies[d.name]
+            if not late:
+                pol.model.discount(self.config.discount)
+            ok, col = plan[d.name]
             if not ok.any():
                 learned[d.name] = 0
                 continue
             ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
-            pol.learn(ctx, col[ok], r[ok], weight[ok], None if sq is None else sq[ok])
+            rk = r[ok]
+            pol.learn(ctx, col[ok], rk, weight[ok], None if late else rk ** 2 / exp[ok])
             learned[d.name] = int(ok.sum())
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,
                            len(decisions))

@@ -54,7 +54,8 @@ NOISE_FLOOR = 1e-4
 class GaussianPosterior:
     """Posterior ``N(mean, A^-1)`` over the weights of ``features``.
 
-    ``prior_var`` is each weight's prior variance relative to ``scale`` (a zero-mean prior).
+    ``prior_var`` is each weight's prior variance relative to ``scale``; ``prior_mean`` its prior
+    mean (zero unless set, e.g. for a new option: what a typical option of its kind is worth).
     ``noise_var`` is the variance of a reward around its expectation: fixed, or re-estimated from
     the data after every update when ``learn_noise``.
     """
@@ -70,10 +71,13 @@ class GaussianPosterior:
     scale: float = 1.0
     learn_noise: bool = False
     noise_prior: float = field(default=0.0)  # initial noise variance (0: noise_var at creation)
+    prior_mean: np.ndarray | None = None  # zeros when None
 
     def __post_init__(self) -> None:
         if not self.noise_prior:
             self.noise_prior = float(self.noise_var)
+        if self.prior_mean is None:
+            self.prior_mean = np.zeros(len(self.features))
 
     @classmethod
     def prior(cls, features: Sequence[str], prior_var: Sequence[float] | float,
@@ -109,7 +113,7 @@ class GaussianPosterior:
 
     @property
     def b(self) -> np.ndarray:
-        return self.xy / self.noise_var
+        return self.xy / self.noise_var + self.prior_mean / (self.prior_var * self.scale)
 
     @property
     def chol(self) -> np.ndarray:
@@ -162,7 +166,7 @@ class GaussianPosterior:
                                  np.concatenate([self.xy, np.zeros(k)]),
                                  np.concatenate([self.prior_var, var]), self.noise_var, self.n,
                                  self.rss, self.dof, self.scale, self.learn_noise,
-                                 self.noise_prior)
+                                 self.noise_prior, np.concatenate([self.prior_mean, np.zeros(k)]))
 
     # -- learning --------------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class GaussianPosterior:
         np.savez(buf, features=np.array(self.features, dtype=str), gram=self.gram, xy=self.xy,
                  prior_var=self.prior_var, noise_var=self.noise_var, n=self.n, rss=self.rss,
                  dof=self.dof, scale=self.scale, learn_noise=self.learn_noise,
-                 noise_prior=self.noise_prior)
+                 noise_prior=self.noise_prior, prior_mean=self.prior_mean)
         return buf.getvalue()
 
     @classmethod
@@ -246,7 +250,8 @@ class GaussianPosterior:
         if "gram" in z.files:
             return cls([str(f) for f in z["features"]], z["gram"], z["xy"], z["prior_var"],
                        float(z["noise_var"]), int(z["n"]), float(z["rss"]), float(z["dof"]),
-                       float(z["scale"]), bool(z["learn_noise"]), float(z["noise_prior"]))
+                       float(z["scale"]), bool(z["learn_noise"]), float(z["noise_prior"]),
+                       z["prior_mean"])
         # Earlier format: A = diag(1/prior_var) + gram / s2 and b = xy / s2.
         s2, prior_var, n = float(z["noise_var"]), z["prior_var"], int(z["n"])
         gram = (z["precision"] - np.diag(1.0 / prior_var)) * s2

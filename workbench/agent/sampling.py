@@ -13,14 +13,17 @@ def cap_shares(P: np.ndarray, weight: np.ndarray, allowed: np.ndarray, cap: floa
     total = weight.sum()
     if total == 0:
         return P
-    for _ in range(2 * P.shape[1]):
+    for _ in range(8 * P.shape[1]):
         share = weight @ P / total
         over = share > cap + 1e-9
         if not over.any():
             break
         scaled = P * np.where(over, cap / np.maximum(share, 1e-300), 1.0)
         removed = P.sum(axis=1) - scaled.sum(axis=1)
-        free = np.where(over, 0.0, P + 1e-12 * allowed) * allowed
+        # Into the options under the cap, in proportion to their probability plus a little
+        # evenly: options Thompson Sampling rarely picks must still be able to take the excess.
+        even = allowed / np.maximum(allowed.sum(axis=1, keepdims=True), 1)
+        free = np.where(over, 0.0, P + 0.05 * even) * allowed
         free_sum = free.sum(axis=1)
         ok = free_sum > 0
         scaled[ok] += (removed[ok] / free_sum[ok])[:, None] * free[ok]
