@@ -13,8 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from workbench import Problem, ValidationError
+from workbench.agent.users import CHANNEL_IDS
+
+if TYPE_CHECKING:
+    from workbench.agent.actions import ActionSpace
 
 #: Guardrail flags, one bit each, recorded on every decision.
 GUARDRAILS = {
@@ -79,3 +86,46 @@ class Guardrails:
         if self.quiet_start < self.quiet_end:
             return self.quiet_start <= hour < self.quiet_end
         return hour >= self.quiet_start or hour < self.quiet_end
+
+
+def check_must_send(rules: tuple[MustSend, ...], space: ActionSpace, segments: list[str]
+                     ) -> None:
+    """Raise naming the rule and field when a must-send rule cannot be served."""
+    problems = []
+    for i, m in enumerate(rules, start=1):
+        if m.channel not in space.templates:
+            problems.append(Problem(f"no template for channel '{m.channel}'", row=i,
+                                    field="channel"))
+            continue
+        for slot in space.template_for(m.channel).slots:
+            atom = space.atoms.get(m.atoms.get(slot, -1))
+            if atom is None or atom["kind"] != slot or atom.get("status") == "archived":
+                problems.append(Problem(f"needs an active '{slot}' atom", row=i,
+                                        field=f"atoms.{slot}"))
+        if m.segment is not None and m.segment not in segments:
+            problems.append(Problem(f"unknown segment '{m.segment}'", row=i, field="segment"))
+    if problems:
+        raise ValidationError(problems, "Invalid must-send rules")
+
+
+def apply_must_send(rules: tuple[MustSend, ...], space: ActionSpace, segments: list[str],
+                    consent: np.ndarray, out: dict[str, Any], flags: np.ndarray,
+                    send: np.ndarray, agent_users: np.ndarray) -> None:
+    """Force the rules' messages on their users (in place), flagged and with propensity 1."""
+    seg_codes = out["ctx_segment"]
+    for rule in rules:
+        who = agent_users.copy()
+        if rule.segment is not None:
+            who &= seg_codes == segments.index(rule.segment)
+        who &= (consent >> CHANNEL_IDS.index(rule.channel) & 1).astype(bool)
+        ch = space.dimension("channel").index_of(rule.channel)
+        out["choice_channel"] = np.where(who, ch, out["choice_channel"])
+        out["p_channel"] = np.where(who, 1.0, out["p_channel"]).astype(np.float32)
+        for slot, atom in rule.atoms.items():
+            name = f"slot:{slot}"
+            if f"choice_{name}" in out:
+                k = space.dimension(name).index_of(atom)
+                out[f"choice_{name}"] = np.where(who, k, out[f"choice_{name}"])
+                out[f"p_{name}"] = np.where(who, 1.0, out[f"p_{name}"]).astype(np.float32)
+        flags |= np.where(who, GUARDRAILS["must_send"], 0).astype(np.int16)
+        send |= who

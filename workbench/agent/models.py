@@ -37,7 +37,9 @@ import numpy as np
 
 from workbench.agent.actions import Dimension
 from workbench.agent.contexts import Contexts
+from workbench.agent.guardrails import GUARDRAILS, Guardrails
 from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.sampling import cap_shares, draw
 from workbench.agent.users import CHANNEL_IDS
 
 BIAS = "bias"
@@ -209,6 +211,39 @@ class DimensionPolicy:
             P[sl] = np.bincount(flat, minlength=best.shape[0] * K).reshape(-1, K) / draws
         P[~allowed.any(axis=1)] = 0.0
         return P, allowed
+
+    def choose(self, ctx: np.ndarray, weight: np.ndarray, rng: np.random.Generator,
+               g: Guardrails, draws: int, spread: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each user's option (``ctx``: their context codes; ``weight``: users per context),
+        its probability (the propensity) and the guardrail flags of the choice.
+
+        ``P(best)`` is computed once per context present, reshaped by the optional exploration
+        floor and atom share cap, and drawn from with one uniform number per user."""
+        present = np.flatnonzero(weight)
+        K = len(self.dim.options)
+        P_full = np.zeros((self.ctx.count, K))
+        A_full = np.ones_like(P_full, dtype=bool)
+        fact = np.zeros((self.ctx.count, K), dtype=np.int16)  # flags per (context, option)
+        if len(present):
+            P, allowed = self.prob_best(present, draws, rng, spread)
+            if g.min_exploration > 0:
+                floor = g.min_exploration / np.maximum(allowed.sum(axis=1, keepdims=True), 1)
+                fact[present] |= np.where(P < floor, GUARDRAILS["exploration"], 0
+                                          ).astype(np.int16)
+                P = (1 - g.min_exploration) * P + allowed * floor
+                P[~allowed.any(axis=1)] = 0.0
+            if self.dim.kind == "slot" and g.max_atom_share < 1:
+                before = P
+                P = cap_shares(P, weight[present], allowed, g.max_atom_share)
+                capped = np.abs(P - before).max(axis=1) > 1e-9
+                fact[present[capped]] |= GUARDRAILS["traffic_cap"]
+            P_full[present], A_full[present] = P, allowed
+        choice = draw(P_full, ctx, rng.random(len(ctx), dtype=np.float32))
+        if self.dim.name == "channel":
+            fact[~A_full.any(axis=1)] |= GUARDRAILS["no_consent"]
+        flat = ctx * np.int32(K) + choice
+        return choice, P_full.ravel()[flat].astype(np.float32), fact.ravel()[flat]
 
     # -- learning --------------------------------------------------------------------------
 

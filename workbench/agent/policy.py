@@ -39,7 +39,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -49,15 +49,15 @@ from workbench import Problem, ValidationError
 from workbench.agent.actions import ActionSpace, Dimension
 from workbench.agent.config import AgentConfig
 from workbench.agent.contexts import Contexts
-from workbench.agent.guardrails import GUARDRAILS, Guardrails, MustSend
+from workbench.agent import batches
+from workbench.agent.beliefs import explain
+from workbench.agent.guardrails import (
+    GUARDRAILS, Guardrails, MustSend, apply_must_send, check_must_send,
+)
 from workbench.agent.models import DimensionPolicy
 from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import incremental, scalarise
-from workbench.agent.sampling import cap_shares, draw
-from workbench.agent.users import (
-    CHANNEL_IDS, label_codes, prepare_users, state_codes, state_labels,
-)
-from workbench.library.assembly import render
+from workbench.agent.users import label_codes, prepare_users, state_codes, state_labels
 
 __all__ = ["GUARDRAILS", "Agent", "AgentConfig", "Guardrails", "LearnReport", "MustSend"]
 
@@ -106,7 +106,7 @@ class Agent:
             d, self._ctx[d.kind], models.get(d.name), self.segments, noise_var=cfg.noise_var,
             learn_noise=cfg.learn_noise, prior_scale=cfg.prior_scale, prior_sd=cfg.prior_sd,
             option_mask=self._option_mask(d)) for d in space.dimensions}
-        self._check_must_send()
+        check_must_send(cfg.guardrails.must_send, space, self.segments)
 
     @property
     def models(self) -> dict[str, GaussianPosterior]:
@@ -147,23 +147,6 @@ class Agent:
             old = previous.policies.get(name)
             if old is not None:
                 pol.reuse_cache(old)
-
-    def _check_must_send(self) -> None:
-        problems = []
-        for i, m in enumerate(self.config.guardrails.must_send, start=1):
-            if m.channel not in self.space.templates:
-                problems.append(Problem(f"no template for channel '{m.channel}'", row=i,
-                                        field="channel"))
-                continue
-            for slot in self.space.template_for(m.channel).slots:
-                atom = self.space.atoms.get(m.atoms.get(slot, -1))
-                if atom is None or atom["kind"] != slot or atom.get("status") == "archived":
-                    problems.append(Problem(f"needs an active '{slot}' atom", row=i,
-                                            field=f"atoms.{slot}"))
-            if m.segment is not None and m.segment not in self.segments:
-                problems.append(Problem(f"unknown segment '{m.segment}'", row=i, field="segment"))
-        if problems:
-            raise ValidationError(problems, "Invalid must-send rules")
 
     # -- decide ----------------------------------------------------------------------------
 
@@ -210,35 +193,10 @@ class Agent:
                 ctx_cache[d.kind] = c, np.bincount(c[agent_users], minlength=pol.ctx.count
                                                    ).astype(float)
             ctx, weight = ctx_cache[d.kind]
-            present = np.flatnonzero(weight)
-            K = len(d.options)
-            P_full = np.zeros((pol.ctx.count, K))
-            A_full = np.ones_like(P_full, dtype=bool)
-            fact = np.zeros((pol.ctx.count, K), dtype=np.int16)  # flags per (context, option)
-            if len(present):
-                P, allowed = pol.prob_best(present, self.config.draws, rng,
-                                           self.config.exploration)
-                if g.min_exploration > 0:
-                    k_allowed = np.maximum(allowed.sum(axis=1, keepdims=True), 1)
-                    floor = g.min_exploration / k_allowed
-                    fact[present] |= np.where(P < floor, GUARDRAILS["exploration"], 0
-                                              ).astype(np.int16)
-                    P = (1 - g.min_exploration) * P + allowed * floor
-                    P[~allowed.any(axis=1)] = 0.0
-                if d.kind == "slot" and g.max_atom_share < 1:
-                    before = P
-                    P = cap_shares(P, weight[present], allowed, g.max_atom_share)
-                    capped = np.abs(P - before).max(axis=1) > 1e-9
-                    fact[present[capped]] |= GUARDRAILS["traffic_cap"]
-                P_full[present], A_full[present] = P, allowed
-            choice = draw(P_full, ctx, rng.random(n, dtype=np.float32))
-            if d.name == "channel":
-                fact[~A_full.any(axis=1)] |= GUARDRAILS["no_consent"]
-            flat = ctx * np.int32(K) + choice
-            bits = fact.ravel()[flat]
+            choice, p_choice, bits = pol.choose(ctx, weight, rng, g, self.config.draws,
+                                                self.config.exploration)
             bits[holdout] = 0
             flags |= bits
-            p_choice = P_full.ravel()[flat].astype(np.float32)
             p_choice[holdout] = np.nan
             out[f"choice_{d.name}"] = choice.astype(np.int16)
             out[f"p_{d.name}"] = p_choice
@@ -250,7 +208,8 @@ class Agent:
         send &= ~capped7
         send &= (flags & GUARDRAILS["no_consent"]) == 0
         send &= agent_users
-        self._apply_must_send(codes["consent"], out, flags, send, agent_users)
+        apply_must_send(g.must_send, self.space, self.segments, codes["consent"], out, flags,
+                        send, agent_users)
         out["send"] = send
         out["guardrails"] = flags
         # Propensity of the whole decision: send-or-skip, times every dimension of what was
@@ -267,79 +226,18 @@ class Agent:
         out["propensity"] = propensity
         return out
 
-    def _apply_must_send(self, consent: np.ndarray, out: dict[str, Any], flags: np.ndarray,
-                         send: np.ndarray, agent_users: np.ndarray) -> None:
-        seg_codes = out["ctx_segment"]
-        for rule in self.config.guardrails.must_send:
-            who = agent_users.copy()
-            if rule.segment is not None:
-                who &= seg_codes == self.segments.index(rule.segment)
-            who &= (consent >> CHANNEL_IDS.index(rule.channel) & 1).astype(bool)
-            ch = self.space.dimension("channel").index_of(rule.channel)
-            out["choice_channel"] = np.where(who, ch, out["choice_channel"])
-            out["p_channel"] = np.where(who, 1.0, out["p_channel"]).astype(np.float32)
-            for slot, atom in rule.atoms.items():
-                name = f"slot:{slot}"
-                if f"choice_{name}" in out:
-                    k = self.space.dimension(name).index_of(atom)
-                    out[f"choice_{name}"] = np.where(who, k, out[f"choice_{name}"])
-                    out[f"p_{name}"] = np.where(who, 1.0, out[f"p_{name}"]).astype(np.float32)
-            flags |= np.where(who, GUARDRAILS["must_send"], 0).astype(np.int16)
-            send |= who
-
     def decode(self, frame: pd.DataFrame, start: date) -> pd.DataFrame:
         """Option values and send times from the chosen indices (``choice_*`` columns of
         :meth:`decide_arrays`), for a batch whose first day is ``start``."""
-        timing = frame["choice_timing"].to_numpy()
-        weekday, hour = timing // 24, timing % 24
-        start_dt = np.datetime64(datetime(start.year, start.month, start.day), "h")
-        offset = (weekday - start.weekday()) % 7
-        frame["weekday"] = weekday.astype(np.int8)
-        frame["hour"] = hour.astype(np.int8)
-        frame["send_at"] = start_dt + (offset * 24 + hour).astype("timedelta64[h]")
-        channels = np.array([o.value for o in self.space.dimension("channel").options],
-                            dtype=object)
-        frame["channel"] = pd.Categorical.from_codes(
-            frame["choice_channel"].to_numpy(), categories=list(channels))
-        for d in self.space.dimensions:
-            if d.kind == "slot":
-                ids = np.array([o.value for o in d.options], dtype=np.int64)
-                frame[d.name.replace("slot:", "atom_")] = ids[frame[f"choice_{d.name}"]]
-        return frame
-
+        return batches.decode(self.space, frame, start)
 
     def _decode(self, frame: pd.DataFrame, start: date) -> pd.DataFrame:
         """Former name of :meth:`decode` (kept for callers not yet moved)."""
         return self.decode(frame, start)
 
-    # -- rendering and export ---------------------------------------------------------------
-
     def render(self, decisions: pd.DataFrame) -> pd.DataFrame:
         """Add the template and assembled texts of sent decisions (for export; small batches)."""
-        frame = decisions.copy()
-        templates, titles, bodies, atoms_json = [], [], [], []
-        for row in frame.itertuples(index=False):
-            if not row.send:
-                templates.append(None), titles.append(""), bodies.append("")
-                atoms_json.append("{}")
-                continue
-            tpl = self.space.template_for(row.channel)
-            choice = {s: self.space.atoms[getattr(row, f"atom_{s}")] for s in tpl.slots}
-            msg = render(tpl, choice)
-            templates.append(self.space.templates[row.channel]["id"])
-            titles.append(msg.title)
-            bodies.append(msg.body)
-            atoms_json.append(str({s: a["id"] for s, a in choice.items()}).replace("'", '"'))
-        frame["template_id"] = pd.array(templates, dtype="Int64")
-        sent = frame["send"].to_numpy(bool)
-        frame["channel"] = frame["channel"].astype(object).where(sent, None)
-        frame["send_at"] = frame["send_at"].where(sent)
-        frame["title"] = titles
-        frame["body"] = bodies
-        frame["atoms"] = atoms_json
-        frame["guardrail_names"] = [",".join(k for k, b in GUARDRAILS.items() if f & b)
-                                    for f in frame["guardrails"]]
-        return frame
+        return batches.render_texts(self.space, decisions)
 
     # -- learn -----------------------------------------------------------------------------
 
@@ -379,64 +277,33 @@ class Agent:
         if len(_col(decisions, "guardrails")) != len(outcomes):
             raise ValidationError([Problem("decisions and outcomes must have the same rows")],
                                   "Cannot learn")
-        n = len(outcomes)
-        exp = _fraction(exposure, n, "exposure", low_open=True)
-        done = _fraction(exp if late else 0.0, n, "counted") if counted is None \
-            else _fraction(counted, n, "counted")
-        if np.any(done > exp + 1e-12):
-            raise ValidationError([Problem("must not exceed exposure", field="counted")],
-                                  "Cannot learn")
+        exp, weight = _exposure_weights(exposure, counted, late, len(outcomes))
         # A late correction adds plain event value: the holdout baseline was already taken.
         r = scalarise(outcomes, self.config.reward) if late else self.rewards(decisions, outcomes)
-        weight = exp - done
         flags = _col(decisions, "guardrails")
         agent_rows = _agent_rows(decisions)
         sent = _col(decisions, "send").astype(bool) & agent_rows
         forced = (flags & GUARDRAILS["must_send"]) > 0
         override = (flags & (GUARDRAILS["frequency_cap"] | GUARDRAILS["no_consent"])) > 0
         codes = {v: _col(decisions, f"ctx_{v}") for v in CTX_VARS}
-        plan = {}
-        for d in self.space.dimensions:
-            if d.name == "send":
-                rows = agent_rows & ~forced & ~override
-            elif d.kind == "slot" or d.name == "channel":
-                rows = sent & ~forced
-            else:
-                rows = sent
-            if d.name == "send" or same_space:
-                col = _col(decisions, f"choice_{d.name}").astype(np.int64)
-            else:
-                col = self._choice_index(d, decisions)
-            plan[d.name] = rows & (col >= 0), col
         learned = {}
         for d in self.space.dimensions:
             pol = self.policies[d.name]
             if not late:
                 pol.model.discount(self.config.discount)
-            ok, col = plan[d.name]
-            if not ok.any():
-                learned[d.name] = 0
-                continue
-            ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
-            rk = r[ok]
-            pol.learn(ctx, col[ok], rk, weight[ok], None if late else rk ** 2 / exp[ok])
+            if d.name == "send":  # overridden decisions teach nothing about the policy's choice
+                rows = agent_rows & ~forced & ~override
+            else:
+                rows = sent & ~forced if d.kind == "slot" or d.name == "channel" else sent
+            col = (_col(decisions, f"choice_{d.name}").astype(np.int64)
+                   if d.name == "send" or same_space else batches.choice_index(d, decisions))
+            ok = rows & (col >= 0)
             learned[d.name] = int(ok.sum())
+            if ok.any():
+                ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
+                pol.learn(ctx, col[ok], r[ok], weight[ok], None if late else r[ok] ** 2 / exp[ok])
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,
                            len(decisions))
-
-    def _choice_index(self, d: Dimension, decisions: pd.DataFrame) -> np.ndarray:
-        """Current option index of each decision's chosen value (-1 when it is gone)."""
-        if d.kind == "slot":
-            values = decisions[d.name.replace("slot:", "atom_")].to_numpy()
-        elif d.name == "timing":
-            values = (decisions["weekday"].to_numpy().astype(int) * 24
-                      + decisions["hour"].to_numpy().astype(int))
-        elif d.name == "channel":
-            values = decisions["channel"].astype(str).to_numpy()
-        else:
-            raise KeyError(d.name)
-        lookup = {o.value: i for i, o in enumerate(d.options)}
-        return pd.Series(values).map(lookup).fillna(-1).to_numpy(np.int64)
 
     # -- beliefs ---------------------------------------------------------------------------
 
@@ -467,22 +334,9 @@ class Agent:
         """Why ``option`` over the best other option: each feature's contribution to the
         difference of their posterior mean rewards."""
         d = self.space.dimension(dimension)
-        pol = self.policies[dimension]
-        c = self.context_code(d.kind, context)
-        mean_w = pol.model.mean
-        k = d.index_of(option)
-        X = pol.design([c])
-        scores = X @ mean_w
-        others = [j for j in range(len(d.options)) if j != k]
-        if not others:
-            return pd.DataFrame(columns=["feature", "contribution"])
-        j = max(others, key=lambda i: scores[i])
-        diff = (X[k] - X[j]) * mean_w
-        order = np.argsort(-np.abs(diff))[:top]
-        return pd.DataFrame({
-            "feature": [pol.model.features[i] for i in order if diff[i] != 0],
-            "contribution": [float(diff[i]) for i in order if diff[i] != 0],
-            "versus": d.options[j].label})
+        return explain(d, self.policies[dimension], self.context_code(d.kind, context), option,
+                       top)
+
 
 
 def _col(decisions: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
@@ -493,6 +347,18 @@ def _agent_rows(decisions: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarra
     if "holdout" in decisions:
         return ~np.asarray(decisions["holdout"], bool)
     return np.asarray(decisions["arm"]).astype(str) == "agent"
+
+
+def _exposure_weights(exposure: float | np.ndarray, counted: float | np.ndarray | None,
+                      late: bool, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's exposure and the weight it adds now (its exposure less what was counted)."""
+    exp = _fraction(exposure, n, "exposure", low_open=True)
+    done = _fraction(exp if late else 0.0, n, "counted") if counted is None \
+        else _fraction(counted, n, "counted")
+    if np.any(done > exp + 1e-12):
+        raise ValidationError([Problem("must not exceed exposure", field="counted")],
+                              "Cannot learn")
+    return exp, exp - done
 
 
 def _fraction(value: float | np.ndarray, n: int, name: str, low_open: bool = False
