@@ -206,7 +206,8 @@ def test_a_worse_new_atom_gets_little_traffic():
     agent = agent.add_atoms([NEW_ATOM])
     shares = [s.get(999, 0) for s in bernoulli_rounds(agent, 4, {**p, 999: 0.02}, n=1000,
                                                        seed=1)]
-    assert shares[0] < 0.3 and max(shares[1:]) < 0.08, shares
+    # Its first 1,000 decisions try it (under the 46% the issue saw), then it fades out.
+    assert shares[0] < 0.35 and max(shares[1:]) < 0.05 and np.mean(shares) < 0.12, shares
 
 
 def test_retired_atoms_are_never_served_and_what_they_taught_stays():
@@ -482,7 +483,7 @@ def test_invalid_configuration_is_rejected_at_the_edge():
     with pytest.raises(ValidationError, match="discount"):
         AgentConfig(discount=0)
     custom = AgentConfig(contexts={"slot": ("segment", "inactivity")}, discount=0.9)
-    assert custom.contexts["timing"] == ("segment", "daypart")  # the default kept
+    assert custom.contexts["timing"] == ("segment",)  # the default kept
     assert AgentConfig.from_dict(custom.to_dict()) == custom
     assert AgentConfig.from_dict(AgentConfig().to_dict()) == AgentConfig()
 

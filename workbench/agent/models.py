@@ -50,7 +50,7 @@ BIAS_VAR = 100.0
 #: Share of the prior variance for the global (all-segment) effects; the rest is for offsets.
 GLOBAL_SHARE = 0.5
 #: Share of an option's prior variance for its identity; the rest is for its tags.
-IDENTITY_SHARE = 0.75
+IDENTITY_SHARE = 0.5
 #: Elements of a scores chunk in :meth:`DimensionPolicy.prob_best` (memory bound).
 CHUNK = 6_000_000
 
