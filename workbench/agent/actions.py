@@ -11,24 +11,21 @@ those buckets share a context (and the agent's probabilities for them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from store import Store
 from workbench.library.assembly import Template
 from workbench import WorkbenchError
+from workbench.agent.contexts import DEFAULT_CONTEXTS
 from workbench.agent.users import CHANNEL_IDS, DAYPART_OF_HOUR, DAYPARTS
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-#: What user state each kind of dimension conditions on.
-CONTEXT_OF = {
-    "slot": ("segment", "inactivity", "engagement"),
-    "timing": ("daypart", "platform"),
-    "channel": ("segment", "platform", "engagement"),
-    "send": ("inactivity", "engagement", "exposures"),
-}
+#: What user state each kind of dimension conditions on by default (configurable:
+#: :class:`workbench.agent.policy.AgentConfig` ``contexts``).
+CONTEXT_OF = DEFAULT_CONTEXTS
 
 
 class ActionSpaceError(WorkbenchError):
@@ -51,6 +48,7 @@ class Dimension:
 
     @property
     def context(self) -> tuple[str, ...]:
+        """The default context of this kind (an agent's own is in its configuration)."""
         return CONTEXT_OF[self.kind]
 
     def index_of(self, value: Any) -> int:
@@ -77,12 +75,16 @@ def atom_option(atom: Mapping[str, Any]) -> Option:
 
 
 def timing_options() -> tuple[Option, ...]:
+    """The 168 send slots of a week. Besides its hour, weekday and daypart, each slot carries
+    the three overlapping ``near:`` windows around its hour (h-1, h, h+1): response to a send
+    time changes smoothly over the day, so neighbouring hours share what they learn."""
     out = []
     for d, day in enumerate(WEEKDAYS):
         for h in range(24):
+            near = tuple(f"near:{(h + k) % 24}" for k in (-1, 0, 1))
             out.append(Option(d * 24 + h, f"{day} {h:02d}:00",
                               (f"hour:{h}", f"weekday:{day}", f"daypart:{DAYPARTS[DAYPART_OF_HOUR[h]]}",
-                               "weekend" if d >= 5 else "weekday")))
+                               "weekend" if d >= 5 else "weekday") + near))
     return tuple(out)
 
 
@@ -109,6 +111,39 @@ class ActionSpace:
         for d in self.dimensions:
             n *= len(d.options)
         return n
+
+    def with_atoms(self, atoms: Iterable[Mapping[str, Any]]) -> ActionSpace:
+        """The same space with these atoms (library rows) offered in their slots; an atom
+        already offered is replaced by the new row (e.g. new tags)."""
+        rows = {int(a["id"]): dict(a) for a in atoms}
+        problems = [f"atom {i}: no slot '{{{a['kind']}}}' in this space"
+                    for i, a in rows.items() if f"slot:{a['kind']}" not in
+                    {d.name for d in self.dimensions}]
+        if problems:
+            raise ActionSpaceError("; ".join(problems))
+        dims = []
+        for d in self.dimensions:
+            new = [atom_option(a) for a in rows.values() if d.kind == "slot"
+                   and f"slot:{a['kind']}" == d.name]
+            if new:
+                ids = {o.value for o in new}
+                d = Dimension(d.name, d.kind, tuple(o for o in d.options if o.value not in ids)
+                              + tuple(new))
+            dims.append(d)
+        return replace(self, dimensions=tuple(dims), atoms={**self.atoms, **rows})
+
+    def without_atoms(self, atom_ids: Iterable[int]) -> ActionSpace:
+        """The same space without these atoms (a slot must keep at least one)."""
+        gone = {int(i) for i in atom_ids}
+        dims = []
+        for d in self.dimensions:
+            if d.kind == "slot":
+                d = Dimension(d.name, d.kind, tuple(o for o in d.options if o.value not in gone))
+                if not d.options:
+                    raise ActionSpaceError(f"slot '{{{d.name[5:]}}}' would have no atom left")
+            dims.append(d)
+        return replace(self, dimensions=tuple(dims),
+                       atoms={k: v for k, v in self.atoms.items() if k not in gone})
 
     def template_for(self, channel: str) -> Template:
         return Template.from_row(self.templates[channel])

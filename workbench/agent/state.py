@@ -98,12 +98,13 @@ def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: 
 
 
 def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str, source: str,
-                 seed: int, start: date) -> tuple[int, pd.DataFrame]:
+                 seed: int | None, start: date) -> tuple[int, pd.DataFrame]:
     """Decide for ``users``, log the batch, save the agent and snapshot its beliefs: what the
     CLI and the Posteriors page both do. Returns the batch id and the rendered batch."""
     decisions = agent.decide(users, seed=seed, start=start)
+    # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed.
     batch_id, rendered = record_batch(store, agent, decisions, actor=actor, source=source,
-                                      seed=seed, start=start)
+                                      seed=decisions.attrs["seed"], start=start)
     with store.transaction():
         save_models(store, agent)
         snapshot(store, agent, start, decisions)

@@ -1,0 +1,81 @@
+"""The agent's configuration, validated at the edge (:class:`AgentConfig`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from workbench import Problem, ValidationError
+from workbench.agent.contexts import DEFAULT_CONTEXTS, context_problems, resolve_contexts
+from workbench.agent.guardrails import Guardrails, MustSend
+from workbench.agent.reward import RewardWeights
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """How the agent decides and learns.
+
+    - ``holdout_share``: users kept out of the agent's reach (0: no holdout).
+    - ``contexts``: kind of dimension (``slot``, ``timing``, ``channel``, ``send``) -> the
+      user-state variables it conditions on; kinds not given keep
+      :data:`workbench.agent.contexts.DEFAULT_CONTEXTS` (segment everywhere).
+    - ``noise_var``: the variance of a reward around its expectation before data; with
+      ``learn_noise`` (default) each dimension then learns it from its own residuals.
+    - ``prior_scale``: a new option's prior sd as a share of the reward's size (its mean);
+      ``prior_sd`` is that sd before any reward was seen.
+    - ``discount``: each learning step multiplies the weight of everything learnt before by it
+      (1: off; 0.95 forgets half in about 14 steps), for rewards that drift.
+    - ``exploration``: multiplies the spread of the posterior draws of Thompson Sampling
+      (1: the posterior itself; lower explores less).
+    - ``draws``: posterior samples per context and batch behind ``P(best)``.
+    """
+
+    reward: RewardWeights = field(default_factory=RewardWeights)
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    holdout_share: float = 0.10
+    noise_var: float = 0.25
+    draws: int = 2000
+    attribution_days: int = 3
+    incremental: bool = False
+    contexts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CONTEXTS))
+    learn_noise: bool = True
+    prior_scale: float = 0.5
+    prior_sd: float = 0.05
+    discount: float = 1.0
+    exploration: float = 1.0
+
+    def __post_init__(self) -> None:
+        p = []
+        if not 0 <= self.holdout_share < 1:
+            p.append(Problem("must be in [0, 1)", field="holdout_share"))
+        for f in ("noise_var", "prior_scale", "prior_sd", "exploration"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                p.append(Problem("must be a number > 0", field=f))
+        if not isinstance(self.draws, int) or self.draws < 100:
+            p.append(Problem("must be a whole number >= 100", field="draws"))
+        if not isinstance(self.attribution_days, int) or self.attribution_days < 0:
+            p.append(Problem("must be a whole number >= 0", field="attribution_days"))
+        if isinstance(self.discount, bool) or not isinstance(self.discount, (int, float)) \
+                or not 0 < self.discount <= 1:
+            p.append(Problem("must be in (0, 1]", field="discount"))
+        if not isinstance(self.learn_noise, bool):
+            p.append(Problem("must be true or false", field="learn_noise"))
+        p += context_problems(self.contexts)
+        if p:
+            raise ValidationError(p, "Invalid agent configuration")
+        object.__setattr__(self, "contexts", resolve_contexts(self.contexts))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["contexts"] = {k: list(v) for k, v in self.contexts.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AgentConfig:
+        g = dict(d.get("guardrails", {}))
+        g["must_send"] = tuple(MustSend(**m) for m in g.get("must_send", ()))
+        rest = {k: v for k, v in d.items() if k not in ("reward", "guardrails")}
+        return cls(reward=RewardWeights(**d.get("reward", {})), guardrails=Guardrails(**g),
+                   **rest)
