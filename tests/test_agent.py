@@ -3,7 +3,6 @@ propensities, determinism."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pandas as pd

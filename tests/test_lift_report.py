@@ -17,7 +17,7 @@ from workbench.bench import bench_lift
 from workbench.cli import main
 from workbench import ValidationError
 from workbench.library.seed import seed
-from workbench.sim.trial import create_run, preset, run_row, run_trial, user_outcomes
+from workbench.sim.trial import create_run, preset, run_trial, user_outcomes
 
 
 @pytest.fixture(scope="module")

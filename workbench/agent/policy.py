@@ -231,10 +231,6 @@ class Agent:
         :meth:`decide_arrays`), for a batch whose first day is ``start``."""
         return batches.decode(self.space, frame, start)
 
-    def _decode(self, frame: pd.DataFrame, start: date) -> pd.DataFrame:
-        """Former name of :meth:`decode` (kept for callers not yet moved)."""
-        return self.decode(frame, start)
-
     def render(self, decisions: pd.DataFrame) -> pd.DataFrame:
         """Add the template and assembled texts of sent decisions (for export; small batches)."""
         return batches.render_texts(self.space, decisions)
@@ -336,23 +332,6 @@ class Agent:
         d = self.space.dimension(dimension)
         return explain(d, self.policies[dimension], self.context_code(d.kind, context), option,
                        top)
-
-
-    # -- for callers that build agents week after week ---------------------------------------
-
-    def decode(self, frame: pd.DataFrame, start: date) -> pd.DataFrame:
-        """Option values and send times of decisions given as chosen indices (e.g. a sample
-        of :meth:`decide_arrays` output), with send times in the week from ``start``."""
-        return self._decode(frame, start)
-
-    def reuse_cache(self, previous: Agent) -> None:
-        """Carry over the design rows ``previous`` built for dimensions whose options and
-        features are unchanged (rebuilding them each week is most of a small run's time)."""
-        for name, pol in self.policies.items():
-            old = previous.policies.get(name)
-            if old is not None and old.model.features == pol.model.features \
-                    and old.dim == pol.dim and "_design" in old.__dict__:
-                pol.__dict__["_design"] = old.__dict__["_design"]
 
 
 def _col(decisions: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
