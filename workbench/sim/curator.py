@@ -20,8 +20,9 @@ from workbench.sim.config import CURATOR, TrialConfig
 
 #: Only slots with at least this many options lose one (a small slot keeps its variety).
 MIN_OPTIONS_TO_RETIRE = 6
-#: An atom is judged only once its weight is this precisely known.
-MIN_PRECISION_TO_RETIRE = 400
+#: An atom is judged only once its weight has this much data behind it (the diagonal of the
+#: model's data Gram matrix: about this many decisions that showed the atom).
+MIN_OBSERVATIONS_TO_RETIRE = 40
 
 
 @cache
@@ -68,7 +69,7 @@ def weakest_atom(agent: Agent) -> int | None:
         idx, mean = model.index(), model.mean
         for o in d.options:
             f = f"atom:{o.value}"
-            if f in idx and model.precision[idx[f], idx[f]] > MIN_PRECISION_TO_RETIRE:
+            if f in idx and model.gram[idx[f], idx[f]] > MIN_OBSERVATIONS_TO_RETIRE:
                 if worst is None or mean[idx[f]] < worst[0]:
                     worst = (mean[idx[f]], o.value)
     return None if worst is None else worst[1]
