@@ -324,3 +324,25 @@ def test_simulate_cancel_removes_an_unfinished_run_and_refuses_an_unknown_one(db
     with open_store(db_path) as s, pytest.raises(WorkbenchError):
         run_row(s, run_id)
     assert main(["simulate", "--cancel", "999"]) == 1
+
+
+def test_decide_draws_fresh_randomness_per_batch_and_replays_a_recorded_seed(db_path, tmp_path,
+                                                                             capsys):
+    import pandas as pd
+
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"u{i}" for i in range(400)],
+                  "segment": ["new_buyers", "lapsing_buyers"] * 200}).to_csv(users, index=False)
+    outs = []
+    for i, extra in enumerate([[], [], None]):
+        out = tmp_path / f"b{i}.csv"
+        if extra is None:  # replay the first batch with its recorded seed
+            extra = ["--seed", str(outs[0][0]["seed"])]
+        assert main(["decide", "--users", str(users), "--start", "2026-11-23", "--out", str(out),
+                     *extra]) == 0
+        outs.append((json.loads(capsys.readouterr().out), pd.read_csv(out)))
+    (first, b0), (second, b1), (replay, b2) = outs
+    assert first["seed"] != second["seed"]
+    cols = ["user_id", "send", "channel", "send_at", "atoms"]
+    assert not b0[cols].equals(b1[cols])
+    assert replay["seed"] == first["seed"] and b2[cols].equals(b0[cols])

@@ -105,6 +105,7 @@ def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str,
     # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed.
     batch_id, rendered = record_batch(store, agent, decisions, actor=actor, source=source,
                                       seed=decisions.attrs["seed"], start=start)
+    rendered.attrs["seed"] = decisions.attrs["seed"]
     with store.transaction():
         save_models(store, agent)
         snapshot(store, agent, start, decisions)

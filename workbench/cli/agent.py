@@ -36,9 +36,11 @@ def _read_users(path: Path):
 @click.option("--synthetic", type=POSITIVE, metavar="N", help="N synthetic demo users.")
 @click.option("--out", type=OutputFile(), metavar="FILE.csv|FILE.json",
               help="Write the batch to a CSV file, or JSON records if the name ends in .json.")
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--seed", type=SEED, metavar="S",
+              help="Replay a batch's random numbers (default: fresh ones, recorded with the "
+                   "batch and printed).")
 @click.option("--start", type=IsoDate(), help="First day of the batch (default: today).")
-def decide(users_file: Path | None, synthetic: int | None, out: Path | None, seed: int,
+def decide(users_file: Path | None, synthetic: int | None, out: Path | None, seed: int | None,
            start: date | None) -> int:
     """Decide a batch, log it, export it for a sending platform."""
     if (users_file is None) == (synthetic is None):
@@ -51,7 +53,7 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
         seed_library(store)
         agent = load_agent(store)
         if users is None:
-            users = synthetic_users(synthetic, agent.segments, seed)
+            users = synthetic_users(synthetic, agent.segments, seed or 0)
         batch_id, rendered = decide_batch(store, agent, users, actor=actor(), source="cli",
                                           seed=seed, start=start or date.today())
     batch = rendered[BATCH_COLUMNS].rename(columns={"guardrail_names": "guardrails"})
@@ -64,7 +66,8 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
         except OSError as e:
             raise CommandFailed(f"batch #{batch_id} was decided and logged, but writing {out} "
                                 f"failed: {e.strerror or e}") from None
-    click.echo(json.dumps({"batch_id": batch_id, "users": len(batch),
+    click.echo(json.dumps({"batch_id": batch_id, "seed": rendered.attrs["seed"],
+                           "users": len(batch),
                            "sent": int(batch["send"].sum()), "out": None if out is None
                            else str(out)}))
     return 0
