@@ -506,3 +506,15 @@ def test_a_space_of_millions_of_actions_is_never_enumerated():
     assert space.size == 8 ** 6 * 168 * 4 * 2
     agent = Agent(space, SEGS)
     assert sum(len(p.model.features) for p in agent.policies.values()) < 5000
+
+
+def test_incremental_rewards_without_a_holdout_are_refused_at_configuration():
+    from workbench import ValidationError
+    from workbench.agent import AgentConfig
+
+    with pytest.raises(ValidationError) as e:
+        AgentConfig(incremental=True, holdout_share=0)
+    assert [(p.field, p.message) for p in e.value.problems] == [
+        ("holdout_share", "incremental rewards are measured against holdout users: set "
+                          "holdout_share above 0")]
+    assert AgentConfig(incremental=True, holdout_share=0.1).incremental

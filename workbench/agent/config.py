@@ -49,6 +49,9 @@ class AgentConfig:
         p = []
         if not 0 <= self.holdout_share < 1:
             p.append(Problem("must be in [0, 1)", field="holdout_share"))
+        elif self.incremental and self.holdout_share <= 0:
+            p.append(Problem("incremental rewards are measured against holdout users: set "
+                             "holdout_share above 0", field="holdout_share"))
         for f in ("noise_var", "prior_scale", "prior_sd", "exploration"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
