@@ -179,7 +179,6 @@ class Agent:
         :func:`workbench.agent.users.state_codes`), for callers that already hold them as
         arrays, like the simulated world. The seed used is left in :attr:`last_seed`."""
         g = self.config.guardrails
-        n = len(holdout)
         self.last_seed = seed = secrets.randbits(63) if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         agent_users = ~holdout
@@ -212,18 +211,7 @@ class Agent:
                         send, agent_users)
         out["send"] = send
         out["guardrails"] = flags
-        # Propensity of the whole decision: send-or-skip, times every dimension of what was
-        # sent. Guardrail overrides of send-or-skip are certain (probability 1).
-        override = (flags & (GUARDRAILS["must_send"] | GUARDRAILS["frequency_cap"]
-                             | GUARDRAILS["no_consent"])) > 0
-        out["p_send"] = np.where(override, np.float32(1), out["p_send"])
-        content = np.ones(n, dtype=np.float64)
-        for d in self.space.dimensions:
-            if d.name != "send":
-                content *= out[f"p_{d.name}"]
-        propensity = np.where(send, out["p_send"] * content, out["p_send"])
-        propensity[holdout] = np.nan
-        out["propensity"] = propensity
+        _set_propensity(self.space, out, flags, send, holdout)
         return out
 
     def decode(self, frame: pd.DataFrame, start: date) -> pd.DataFrame:
@@ -287,10 +275,7 @@ class Agent:
             pol = self.policies[d.name]
             if not late:
                 pol.model.discount(self.config.discount)
-            if d.name == "send":  # overridden decisions teach nothing about the policy's choice
-                rows = agent_rows & ~forced & ~override
-            else:
-                rows = sent & ~forced if d.kind == "slot" or d.name == "channel" else sent
+            rows = _teaching_rows(d, agent_rows, sent, forced, override)
             col = (_col(decisions, f"choice_{d.name}").astype(np.int64)
                    if d.name == "send" or same_space else batches.choice_index(d, decisions))
             ok = rows & (col >= 0)
@@ -332,6 +317,32 @@ class Agent:
         d = self.space.dimension(dimension)
         return explain(d, self.policies[dimension], self.context_code(d.kind, context), option,
                        top)
+
+
+def _set_propensity(space: ActionSpace, out: dict[str, Any], flags: np.ndarray,
+                    send: np.ndarray, holdout: np.ndarray) -> None:
+    """Propensity of the whole decision: send-or-skip, times every dimension of what was sent.
+    Guardrail overrides of send-or-skip are certain (probability 1)."""
+    override = (flags & (GUARDRAILS["must_send"] | GUARDRAILS["frequency_cap"]
+                         | GUARDRAILS["no_consent"])) > 0
+    out["p_send"] = np.where(override, np.float32(1), out["p_send"])
+    content = np.ones(len(holdout), dtype=np.float64)
+    for d in space.dimensions:
+        if d.name != "send":
+            content *= out[f"p_{d.name}"]
+    propensity = np.where(send, out["p_send"] * content, out["p_send"])
+    propensity[holdout] = np.nan
+    out["propensity"] = propensity
+
+
+def _teaching_rows(d: Dimension, agent_rows: np.ndarray, sent: np.ndarray, forced: np.ndarray,
+                   override: np.ndarray) -> np.ndarray:
+    """The decisions that teach dimension ``d`` about the policy's own choice: send-or-skip
+    learns from every agent decision a guardrail did not override; content and channel from
+    what was sent by choice; timing from everything sent."""
+    if d.name == "send":
+        return agent_rows & ~forced & ~override
+    return sent & ~forced if d.kind == "slot" or d.name == "channel" else sent
 
 
 def _col(decisions: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
