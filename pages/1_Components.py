@@ -195,10 +195,10 @@ def preview_tab(store, segments) -> None:
 
 
 def main() -> None:
-    store = ui.page("Components", "🧩", "Atoms of every kind, permuted by the agent into messages.")
+    store = ui.page("Components", "Atoms of every kind, permuted by the agent into messages.")
     frozen = store.current_mode() == "passive"
     if frozen:
-        st.info("🧊 The library is frozen: passive management lets the agent run alone on the "
+        st.info("The library is frozen: passive management lets the agent run alone on the "
                 "library it has. Switch to active management on the home page to edit.")
     flash_box = st.container()  # always present, so the tabs below keep their place
     if msg := st.session_state.pop("flash", None):

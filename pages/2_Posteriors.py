@@ -128,7 +128,7 @@ def why_panel(agent, batch: pd.DataFrame, segment_index: int, dim_name: str) -> 
 
 
 def main() -> None:
-    store = ui.page("Posteriors", "📈", "The agent's beliefs per segment and dimension, learnt "
+    store = ui.page("Posteriors", "The agent's beliefs per segment and dimension, learnt "
                                        "from the outcomes of its decisions.")
     if msg := st.session_state.pop("flash", None):
         st.success(msg)

@@ -103,7 +103,7 @@ def timeline(store, run) -> None:
 
 
 def main() -> None:
-    store = ui.page("Agent control", "🕹️", "The simulated trial: the agent against a "
+    store = ui.page("Agent control", "The simulated trial: the agent against a "
                                           "business-as-usual holdout, over management phases.")
     left, right = st.columns([3, 1])
     with left:

@@ -93,7 +93,7 @@ def weekly_chart(weekly: pd.DataFrame, metric: str) -> go.Figure:
 
 
 def main() -> None:
-    store = ui.page("Lift report", "📊", "Agent vs business-as-usual holdout, per funnel metric, "
+    store = ui.page("Lift report", "Agent vs business-as-usual holdout, per funnel metric, "
                                        "phase, week and segment.")
     key, data, run = load(store)
     if data is None:

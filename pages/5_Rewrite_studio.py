@@ -23,7 +23,7 @@ def engines_banner(studio: rw.Studio) -> None:
     text = " · ".join(f"**{a}**: {label}" for a, label in labels.items())
     if all(label == rw.RULES_LABEL for label in labels.values()):
         st.info("Offline rules engine (deterministic, no network) runs all four agents. "
-                "Configure a model on the LLM settings page to use one.", icon="🧰")
+                "Configure a model on the LLM settings page to use one.", icon=":material/build:")
     else:
         st.caption("Agents: " + text)
 
@@ -211,7 +211,7 @@ def results_tab(store) -> None:
 
 
 def main() -> None:
-    store = ui.page("Rewrite studio", "✨", "Weak messages of a segment, diagnosed, rewritten "
+    store = ui.page("Rewrite studio", "Weak messages of a segment, diagnosed, rewritten "
                     "with their offer intact, judged blind, then accepted into the library.")
     flash = st.session_state.pop("studio_flash", None)
     if flash:

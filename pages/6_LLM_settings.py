@@ -88,7 +88,7 @@ def agent_panel(store, agent: str, rows: dict) -> None:
                       + ("given" if cfg.public()["has_key"] else "none (local server)")))
         if cfg.source == "environment":
             st.info("Environment variables set where the app runs override the saved settings "
-                    "below; unset them to use what is saved here.", icon="ℹ️")
+                    "below; unset them to use what is saved here.", icon=":material/info:")
         if st.button("Test connection", key=f"llm_test_{agent}", disabled=cfg.offline,
                      help="A tiny real request to the model (never served from the cache)."):
             with st.spinner(f"Asking {cfg.label}..."):
@@ -114,7 +114,7 @@ def calls(store) -> None:
 
 
 def main() -> None:
-    store = ui.page("LLM settings", "🔌", "Where the rewrite studio's agents get their model. "
+    store = ui.page("LLM settings", "Where the rewrite studio's agents get their model. "
                     "With nothing configured each agent uses the " + OFFLINE.lower()[0] +
                     OFFLINE[1:] + ".")
     if flash := st.session_state.pop("llm_flash", None):

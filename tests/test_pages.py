@@ -9,16 +9,16 @@ from streamlit.testing.v1 import AppTest
 from store import open_store
 from tests.conftest import ROOT
 import ui
-from ui import page_files
 
-PAGES = ["Home.py", *[f"pages/{p.name}" for p in page_files()]]
+PAGES = [p.file for p in ui.PAGES]
 COMPONENTS = "pages/1_Components.py"
 EDITOR = "components_editor_0"
 
 
 def app(page: str = "Home.py") -> AppTest:
+    """The app through its one entry, switched to ``page`` as the menu would."""
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
-    if page != "Home.py":
+    if page not in ("Home.py", ui.PAGES[0].file):
         at.switch_page(page).run()
     return at
 
@@ -27,8 +27,29 @@ def app(page: str = "Home.py") -> AppTest:
 def test_every_page_renders_without_error(db_path, page):
     at = app(page)
     assert not at.exception, at.exception
-    assert at.title[0].value
+    assert at.title[0].value == next(p.title for p in ui.PAGES if p.file == page).replace(
+        "Home", "CRM workbench")
     assert not at.error
+    # the entry draws the sidebar once, whatever the page
+    assert [t.key for t in at.sidebar.text_input] == ["actor"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_also_runs_on_its_own(db_path, page):
+    """A page file run directly (no entry, no sidebar) still renders: nothing in a page
+    depends on the entry having run first."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=30).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value and not at.error
+
+
+def test_no_page_title_or_menu_entry_carries_an_emoji():
+    import re
+
+    emoji = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+    for p in ui.PAGES:
+        source = (ROOT / p.file).read_text(encoding="utf-8")
+        assert not emoji.search(p.title + p.icon + source), p.file
 
 
 def test_home_shows_library_size_and_mode(db_path):
@@ -39,8 +60,8 @@ def test_home_shows_library_size_and_mode(db_path):
     assert values["Active atoms"] == str(active)
     assert values["Management mode"] == "Active"
     assert [link.label for link in at.get("page_link")] == [
-        ui.page_label(p) for p in page_files()]
-    assert "Components" in [link.label for link in at.get("page_link")]
+        "Components", "Posteriors", "Agent control", "Lift report", "Rewrite studio",
+        "LLM settings"]
 
 
 def test_home_records_a_mode_change_and_the_library_freezes(db_path):
