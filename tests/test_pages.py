@@ -242,17 +242,30 @@ def wait_for(db_path, run_id, status="done", timeout=120):
     raise AssertionError(f"run {run_id} did not reach {status}")
 
 
-def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path):
+def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path, monkeypatch):
+    import streamlit as st
+
+    polls = []  # run_every of every fragment the page declares, in order
+    real_fragment = st.fragment
+
+    def spy(func=None, *, run_every=None, **kw):
+        polls.append(run_every)
+        return real_fragment(func, run_every=run_every, **kw)
+
+    monkeypatch.setattr(st, "fragment", spy)
     at = app(AGENT_CONTROL)
     assert any("No run yet" in i.value for i in at.info)
-    at.selectbox(key="trial_preset").set_value("quick_demo")
+    assert polls == [None]  # nothing runs: the progress fragment does not poll
+    at.selectbox(key="trial_preset").set_value("quick_demo").run()
     at.number_input(key="trial_users").set_value(2000)
     at.number_input(key="trial_days").set_value(14)
     at.number_input(key="trial_active").set_value(7)
     [b for b in at.button if b.label == "Start a new run"][0].click().run()
     assert not at.exception
+    assert polls[-1] == 1.0  # the run is under way: the fragment follows it every second
     wait_for(db_path, 1)
     at.run()
+    assert polls[-1] is None  # done: polling stopped
     assert any("Run #1 (quick_demo, 2,000 users): done · day 14 of 14" in p.proto.text
                for p in at.get("progress"))
     table = next(d.value for d in at.dataframe if "phase" in d.value.columns)
@@ -260,6 +273,26 @@ def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path):
     with open_store(db_path) as s:
         assert s.db["sim_daily"].count == 28
         assert s.current_mode() == "passive"
+
+
+def test_choosing_a_preset_fills_the_form_and_an_untouched_form_submits_it(db_path, monkeypatch):
+    from workbench.sim import trial
+
+    started = []
+    monkeypatch.setattr(trial, "start_background", lambda store, run_id: started.append(run_id))
+    at = app(AGENT_CONTROL)
+    full = trial.PRESETS["longitudinal_study"]
+    assert at.number_input(key="trial_users").value == full.users == 100_000
+    at.selectbox(key="trial_preset").set_value("quick_demo").run()
+    demo = trial.PRESETS["quick_demo"]
+    assert [at.number_input(key=k).value for k in
+            ("trial_users", "trial_days", "trial_active", "trial_seed")] == [
+        demo.users, demo.days, demo.active_days, demo.seed]
+    [b for b in at.button if b.label == "Start a new run"][0].click().run()
+    assert not at.exception and not at.error
+    with open_store(db_path) as s:
+        run = trial.run_row(s, started[0])
+    assert (run["preset"], run["users"], run["days"]) == ("quick_demo", demo.users, demo.days)
 
 
 def test_agent_control_records_a_mode_switch(db_path):
@@ -270,6 +303,14 @@ def test_agent_control_records_a_mode_switch(db_path):
     with open_store(db_path) as s:
         e = s.management_events()[-1]
     assert (e["mode"], e["note"]) == ("passive", "holiday freeze")
+    # the form is ready for the next switch: pointing at the other mode, note emptied, enabled
+    assert at.radio(key="control_mode_choice").value == "active"
+    assert at.text_input(key="control_mode_note").value == ""
+    submit = [b for b in at.button if b.label == "Record mode change"][0]
+    assert not submit.disabled
+    submit.click().run()
+    with open_store(db_path) as s:
+        assert [e["mode"] for e in s.management_events()[-2:]] == ["passive", "active"]
 
 
 def test_home_runs_the_demo_trial_in_one_click(db_path, monkeypatch):

@@ -156,20 +156,41 @@ def _md(p: Problem) -> str:
 
 
 def mode_control(store: Store, key: str = "mode") -> None:
-    """The active/passive management switch: a recorded event (who, when, why)."""
+    """The active/passive management switch: a recorded event (who, when, why).
+
+    The switch is recorded by the submit button's callback, which then points the radio at the
+    other mode and empties the note, so the form is ready for the next switch; its button is
+    never disabled (a form's own widgets cannot re-enable it before a submit)."""
     mode = store.current_mode()
     events = store.management_events()
     st.metric("Management mode", mode.title(), help="Active: marketers curate the library. "
               "Passive: the library is frozen and the agent runs alone.")
     if events:
         st.caption(f"Since {events[-1]['at']} by {events[-1]['actor']}")
+    if f"{key}_choice" not in st.session_state:
+        st.session_state[f"{key}_choice"] = _other(mode)
     with st.form(f"{key}_form", border=False):
-        new_mode = st.radio("Switch to", ["active", "passive"], horizontal=True,
-                            index=0 if mode == "passive" else 1, key=f"{key}_choice")
-        note = st.text_input("Note", key=f"{key}_note", placeholder="Why the switch")
-        if st.form_submit_button("Record mode change", disabled=new_mode == mode):
-            store.record_mode(new_mode, actor(), note)
-            st.rerun()
+        st.radio("Switch to", ["active", "passive"], horizontal=True, key=f"{key}_choice")
+        st.text_input("Note", key=f"{key}_note", placeholder="Why the switch")
+        st.form_submit_button("Record mode change", on_click=_record_mode,
+                              args=(store.path, key))
+    if said := st.session_state.pop(f"{key}_said", None):
+        st.info(said)
+
+
+def _other(mode: str) -> str:
+    return "passive" if mode == "active" else "active"
+
+
+def _record_mode(path: str, key: str) -> None:
+    new_mode = st.session_state[f"{key}_choice"]
+    with Store(path) as store:
+        if new_mode == store.current_mode():
+            st.session_state[f"{key}_said"] = f"Management is already {new_mode}."
+            return
+        store.record_mode(new_mode, actor(), st.session_state.get(f"{key}_note", ""))
+    st.session_state[f"{key}_choice"] = _other(new_mode)
+    st.session_state[f"{key}_note"] = ""
 
 
 # -- LLM keys: typed on the LLM settings page, kept in this browser session only ---------------
