@@ -349,3 +349,27 @@ def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
         ("bad.csv", b"user_id,arm,engagement\nu1,maybe,1\n", "text/csv"))
     at.run()
     assert "row 2 field 'arm'" in at.error[0].value.replace("\\", "")
+
+
+def outcomes_csv(agent: int, holdout: int, n: int = 600) -> bytes:
+    """A user-level outcomes file; every agent user has ``agent`` days with engagement, every
+    holdout user ``holdout`` (single digits, so files with other numbers have the same size)."""
+    rows = ["user_id,arm,phase,engagement,pre_engagement"]
+    rows += [f"u{i:04d},{'holdout' if i % 5 == 0 else 'agent'},active,"
+             f"{holdout if i % 5 == 0 else agent},{i % 3}" for i in range(n)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_lift_report_tells_two_uploads_with_the_same_name_and_size_apart(db_path):
+    first, second = outcomes_csv(agent=2, holdout=1), outcomes_csv(agent=1, holdout=2)
+    assert len(first) == len(second) and first != second
+    at = app(LIFT)
+    at.radio(key="lift_source").set_value("Imported CSV").run()
+    lifts = []
+    for data in (first, second):
+        at.file_uploader(key="lift_file").set_value(("outcomes.csv", data, "text/csv"))
+        at.run()
+        at.toggle(key="lift_adjusted").set_value(False).run()
+        assert not at.exception and not at.error
+        lifts.append(next(m.value for m in at.metric if m.label == "Days with engagement"))
+    assert lifts == ["+100.0%", "-50.0%"]
