@@ -1,4 +1,10 @@
-"""Posteriors: what the agent believes about each option, how sure it is, and why it chose."""
+"""Posteriors: what the agent believes about each option, how sure it is, and why it chose.
+
+The agent, its latest batch and its beliefs are cached by ``store.versions.agent_version``
+(saved posteriors, library, configuration, latest batch), so switching a segment or a dimension
+recomputes only what it has not seen for this version. Writes (deciding a batch, learning from
+events) load their own agent, so the shared cached one is never changed in place.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,31 @@ from scipy.stats import norm
 import ui
 from workbench.agent import state as agent_state
 from workbench.agent.actions import ActionSpaceError
-from workbench import ValidationError
 from workbench.agent.ingest import ingest_events, quarantine
 from workbench.agent.users import synthetic_users
+from store import Store
+from store.versions import agent_version
 
 
-def data_panel(store, agent) -> None:
+@st.cache_resource(show_spinner="Loading the agent's posteriors...", max_entries=2)
+def cached_agent(path: str, version: tuple):
+    with Store(path) as store:
+        return agent_state.load_agent(store)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def cached_batch(path: str, version: tuple, _agent) -> pd.DataFrame:
+    with Store(path) as store:
+        return agent_state.latest_batch(store, _agent)
+
+
+@st.cache_data(show_spinner="Drawing from the posterior...", max_entries=512)
+def cached_beliefs(version: tuple, dim_name: str, context: tuple, _agent) -> pd.DataFrame:
+    """Deterministic (the agent draws with a fixed seed), so cached per context."""
+    return _agent.beliefs(dim_name, dict(context))
+
+
+def data_panel(store, segments: list[str]) -> None:
     with st.expander("Decide a batch or load outcome events", expanded=False):
         c1, c2 = st.columns(2)
         with c1:
@@ -26,10 +51,10 @@ def data_panel(store, agent) -> None:
             n = st.number_input("Users", 100, 50_000, 2_000, step=500, key="demo_users")
             if st.button("Decide a batch", key="decide_button"):
                 seed = len(agent_state.batches(store))
-                users = synthetic_users(int(n), agent.segments, seed=seed)
+                users = synthetic_users(int(n), segments, seed=seed)
                 batch_id, _ = agent_state.decide_batch(
-                    store, agent, users, actor=ui.actor(), source="page", seed=seed,
-                    start=pd.Timestamp.today().date())
+                    store, agent_state.load_agent(store), users, actor=ui.actor(),
+                    source="page", seed=seed, start=pd.Timestamp.today().date())
                 st.session_state["flash"] = f"Decided batch {batch_id} for {len(users):,} users."
                 st.rerun()
         with c2:
@@ -37,12 +62,9 @@ def data_panel(store, agent) -> None:
                         "Bad lines are quarantined; loading a file twice changes nothing.")
             upload = st.file_uploader("Events file", type=["csv"], key="events_file")
             if st.button("Load events", key="ingest_button", disabled=upload is None):
-                try:
-                    report = ingest_events(store, agent, upload.getvalue(), upload.name,
-                                           ui.actor())
-                except ValidationError as e:
-                    ui.show_problems(e)
-                else:
+                with ui.reported():
+                    report = ingest_events(store, agent_state.load_agent(store),
+                                           upload.getvalue(), upload.name, ui.actor())
                     st.session_state["flash"] = (
                         f"{upload.name}: {report.inserted} new events, {report.duplicates} "
                         f"already loaded, {len(report.quarantined)} quarantined; "
@@ -132,13 +154,14 @@ def main() -> None:
                                        "from the outcomes of its decisions.")
     if msg := st.session_state.pop("flash", None):
         st.success(msg)
+    version = agent_version(store)
     try:
-        agent = agent_state.load_agent(store)
+        agent = cached_agent(store.path, version)
     except ActionSpaceError as e:
         st.error(f"The agent cannot run on this library: {e}")
         return
-    data_panel(store, agent)
-    batch = agent_state.latest_batch(store, agent)
+    data_panel(store, agent.segments)
+    batch = cached_batch(store.path, version, agent)
     c1, c2 = st.columns(2)
     segment = c1.selectbox("Segment", agent.segments, key="post_segment")
     dims = [d.name for d in agent.space.dimensions]
@@ -148,7 +171,7 @@ def main() -> None:
     learned = agent.models[dim_name].n
     st.caption(f"{learned:,} observations learnt for {dim_name}; beliefs shown for the "
                "segment's most common context in the latest batch.")
-    beliefs = agent.beliefs(dim_name, context)
+    beliefs = cached_beliefs(version, dim_name, tuple(sorted(context.items())), agent)
     belief_charts(beliefs, dim_name)
     snaps = agent_state.snapshots(store, dim_name, segment)
     st.subheader("Traffic share over time")
