@@ -7,15 +7,15 @@ import streamlit as st
 
 import ui
 from ui import previews
-from workbench.studio import judging
+from workbench.studio import jobs, judging
 from workbench.studio import pipeline as rw
 from workbench.library.assembly import Message
 from workbench.studio.copyrules import ERROR_TYPES
-from workbench import LibraryFrozenError, ValidationError, WorkbenchError
 from workbench.studio.llm import LLMError
 from workbench.studio.performance import Thresholds
 
 PREVIEW_CHANNELS = ("push", "email", "sms")
+POLL_SECONDS = 1.0
 
 
 def engines_banner(studio: rw.Studio) -> None:
@@ -36,18 +36,31 @@ def preview(store, fields: dict, channel: str, key: str) -> None:
     st.html(previews.render(msg, store.channel(ch)))
 
 
-def run_rewrites(studio: rw.Studio, segment: str, ids: list[int]) -> None:
-    bar = st.progress(0.0, text="Starting...")
-    try:
-        studio.run_segment(segment, ui.actor(), template_ids=ids,
-                           progress=lambda i, n, what: bar.progress(i / max(n, 1), text=what))
-    except ValidationError as e:
-        ui.show_problems(e)
-    except WorkbenchError as e:
-        st.error(f"The rewrite stopped: {e}")
-    else:
-        st.session_state["studio_flash"] = f"{len(ids)} rewrite(s) ready in the Rewrites tab."
+def start_rewrites(studio: rw.Studio, segment: str, ids: list[int]) -> None:
+    """Hand the rewrites to a background job; the progress fragment follows it."""
+    with ui.reported():
+        jobs.start(studio.store.path, segment, ids, ui.actor(), keys=ui.llm_keys(),
+                   by_merchant=studio.by_merchant, thresholds=studio.thresholds)
         st.rerun()
+
+
+def job_progress(store_path: str, segment: str, polling: bool) -> None:
+    """The segment's rewrite job: a progress bar while it runs (this fragment then reruns every
+    ``POLL_SECONDS``); when it is over, its outcome once, and the whole page reruns to list the
+    new rewrites."""
+    job = jobs.job(store_path, segment)
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.share, text=f"Rewriting {job.done} of {job.total}: {job.step}")
+        return
+    jobs.forget(segment)
+    if job.status == "failed":
+        st.session_state["studio_error"] = f"The rewrite stopped: {job.message}"
+    else:
+        st.session_state["studio_flash"] = f"{job.rewrites} rewrite(s) ready in the Rewrites tab."
+    if polling:
+        st.rerun(scope="app")
 
 
 def weak_tab(store, studio: rw.Studio, segment: str) -> None:
@@ -61,7 +74,7 @@ def weak_tab(store, studio: rw.Studio, segment: str) -> None:
                  column_config={"score": st.column_config.NumberColumn(format="%.3f"),
                                 "percentile": st.column_config.NumberColumn(format="%.0f")})
     if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary"):
-        run_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
+        start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
     for row in weak.to_dict("records"):
         msg = store.template(row["template_id"])
         with st.expander(f"#{msg['id']} {msg['name']}: {ERROR_TYPES[row['error_type']]}"):
@@ -78,7 +91,7 @@ def weak_tab(store, studio: rw.Studio, segment: str) -> None:
                 for reason in (d or {}).get("insights", []):
                     st.markdown(f"- {reason}")
                 if st.button("Rewrite this message", key=f"rewrite_{msg['id']}"):
-                    run_rewrites(studio, segment, [msg["id"]])
+                    start_rewrites(studio, segment, [msg["id"]])
 
 
 def rewrite_card(store, r: dict) -> None:
@@ -112,22 +125,27 @@ def rewrite_card(store, r: dict) -> None:
                    + "; ".join(rej["reasons"]))
     if r["status"] == "proposed":
         b1, b2, b3 = st.columns(3)
-        try:
-            if b1.button("Accept as template", key=f"acc_t_{r['id']}"):
+        # All three drawn before any acts, so a refused accept leaves the others in place;
+        # accepting writes the library, which passive management freezes.
+        frozen = store.current_mode() == "passive"
+        why = "The library is frozen in passive management." if frozen else None
+        as_template = b1.button("Accept as template", key=f"acc_t_{r['id']}", disabled=frozen,
+                                help=why)
+        as_atoms = b2.button("Accept as atoms", key=f"acc_a_{r['id']}", disabled=frozen,
+                             help=why)
+        dismiss = b3.button("Dismiss", key=f"dismiss_{r['id']}")
+        with ui.reported():
+            if as_template:
                 ids = rw.accept(store, r["id"], ui.actor(), as_="template")
                 st.session_state["studio_flash"] = f"Added template #{ids[0]} to the library."
                 st.rerun()
-            if b2.button("Accept as atoms", key=f"acc_a_{r['id']}"):
+            if as_atoms:
                 ids = rw.accept(store, r["id"], ui.actor(), as_="atoms")
                 st.session_state["studio_flash"] = f"Added {len(ids)} atom(s) to the library."
                 st.rerun()
-            if b3.button("Dismiss", key=f"dismiss_{r['id']}"):
+            if dismiss:
                 rw.dismiss(store, r["id"], ui.actor())
                 st.rerun()
-        except LibraryFrozenError as e:
-            st.error(str(e))
-        except ValidationError as e:
-            ui.show_problems(e)
 
 
 def rewrites_tab(store, segment: str) -> None:
@@ -213,9 +231,6 @@ def results_tab(store) -> None:
 def main() -> None:
     store = ui.page("Rewrite studio", "Weak messages of a segment, diagnosed, rewritten "
                     "with their offer intact, judged blind, then accepted into the library.")
-    flash = st.session_state.pop("studio_flash", None)
-    if flash:
-        st.success(flash)
     segments = {s["id"]: s["name"] for s in store.segments()}
     c1, c2, c3 = st.columns([3, 1, 1])
     segment = c1.selectbox("Audience segment", list(segments), format_func=segments.get,
@@ -231,6 +246,14 @@ def main() -> None:
         st.error(f"The model settings cannot be used: {e}")
         st.stop()
     engines_banner(studio)
+    current = jobs.job(store.path, segment)
+    polling = current is not None and current.running
+    st.fragment(job_progress, run_every=POLL_SECONDS if polling else None)(
+        store.path, segment, polling)
+    if flash := st.session_state.pop("studio_flash", None):
+        st.success(flash)
+    if error := st.session_state.pop("studio_error", None):
+        st.error(error)
     tabs = st.tabs(["Weak messages", "Rewrites", "Blind judging", "Results"], key="studio_tab",
                    on_change="rerun")
     with tabs[0]:
