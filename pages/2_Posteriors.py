@@ -17,7 +17,6 @@ from scipy.stats import norm
 
 import ui
 from workbench.agent import state as agent_state
-from workbench.agent.actions import ActionSpaceError
 from workbench.agent.ingest import ingest_events, quarantine
 from workbench.agent.users import synthetic_users
 from store import Store
@@ -155,11 +154,8 @@ def main() -> None:
     if msg := st.session_state.pop("flash", None):
         st.success(msg)
     version = agent_version(store)
-    try:
+    with ui.reported("The agent cannot run on this library: ", stop=True):
         agent = cached_agent(store.path, version)
-    except ActionSpaceError as e:
-        st.error(f"The agent cannot run on this library: {e}")
-        return
     data_panel(store, agent.segments)
     batch = cached_batch(store.path, version, agent)
     c1, c2 = st.columns(2)

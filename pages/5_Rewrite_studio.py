@@ -11,7 +11,6 @@ from workbench.studio import jobs, judging
 from workbench.studio import pipeline as rw
 from workbench.library.assembly import Message
 from workbench.studio.copyrules import ERROR_TYPES
-from workbench.studio.llm import LLMError
 from workbench.studio.performance import Thresholds
 
 PREVIEW_CHANNELS = ("push", "email", "sms")
@@ -223,9 +222,9 @@ def results_tab(store) -> None:
         st.dataframe(people, hide_index=True, width="stretch", column_config={
             c: st.column_config.NumberColumn(format="%.1f%%") for c in people.columns
             if c.endswith("_pct")})
-    st.download_button("Download results (CSV)", pd.concat(
+    st.download_button("Download results (CSV)", lambda: pd.concat(
         [model.assign(judge="model"), people.assign(judge="marketers")]).to_csv(index=False),
-        "rewrite_results.csv", "text/csv", key="results_csv")
+        "rewrite_results.csv", "text/csv", key="results_csv", on_click="ignore")
 
 
 def main() -> None:
@@ -239,12 +238,9 @@ def main() -> None:
     by_merchant = c3.toggle("Rank within merchant", key="studio_by_merchant",
                             help="Compare each message with the same merchant's messages in "
                                  "the segment, instead of the whole segment.")
-    try:
+    with ui.reported("The model settings cannot be used: ", stop=True):
         studio = rw.Studio(store, keys=ui.llm_keys(), by_merchant=by_merchant,
                            thresholds=Thresholds(weak_below=weak_below))
-    except LLMError as e:
-        st.error(f"The model settings cannot be used: {e}")
-        st.stop()
     engines_banner(studio)
     current = jobs.job(store.path, segment)
     polling = current is not None and current.running

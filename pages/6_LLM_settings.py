@@ -7,7 +7,6 @@ import streamlit as st
 
 import ui
 from workbench.studio import llm
-from workbench import ValidationError
 
 OFFLINE = "Offline rules engine (deterministic, no network)"
 SOURCES = {
@@ -24,11 +23,9 @@ HELP = {
 
 
 def effective(store, agent: str) -> llm.BackendConfig | None:
-    try:
+    with ui.reported():
         return llm.load_configs(store, keys=ui.llm_keys())[agent]
-    except llm.LLMError as e:
-        st.error(str(e))
-        return None
+    return None
 
 
 def settings_form(store, agent: str, row: dict) -> None:
@@ -54,13 +51,10 @@ def settings_form(store, agent: str, row: dict) -> None:
                                   help="On timeouts, connection errors, HTTP 429 and 5xx, with "
                                        "exponential backoff (0.5 s, 1 s, 2 s, ...).")
         if st.form_submit_button(f"Save {agent} settings", type="primary"):
-            try:
+            with ui.reported():
                 llm.save_settings(store, agent, base_url=base_url, model=model,
                                   temperature=temperature, timeout_s=timeout_s,
                                   max_retries=int(retries), actor=ui.actor())
-            except ValidationError as e:
-                ui.show_problems(e)
-            else:
                 st.session_state["llm_flash"] = (
                     f"Saved the {agent} settings: "
                     + (f"{model.strip()} at {base_url.strip()}" if base_url.strip()

@@ -133,17 +133,22 @@ def page_links() -> None:
 
 
 @contextmanager
-def reported(prefix: str = "") -> Iterator[None]:
+def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
     """Show a refused action as an error box instead of a traceback: a ValidationError lists
     its problems by row and field, any other WorkbenchError shows its message (after
     ``prefix``). The rest of the ``with`` block is skipped, so a page writes its success message
-    and reruns only when nothing was refused."""
+    and reruns only when nothing was refused; with ``stop`` the page ends there (for what the
+    rest of the page cannot do without)."""
     try:
         yield
     except ValidationError as e:
         show_problems(e)
+        if stop:
+            st.stop()
     except WorkbenchError as e:
         st.error(f"{prefix}{e}")
+        if stop:
+            st.stop()
 
 
 def show_problems(error: ValidationError) -> None:
