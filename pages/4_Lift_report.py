@@ -54,9 +54,12 @@ def segments(key: str, _data: lr.LiftData, metric: str, phase: str) -> pd.DataFr
     return lr.segment_table(_data, metric, phase)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def funnel(key: str, _data: lr.LiftData, phase: str) -> pd.DataFrame:
-    return lr.funnel(_data, phase)
+@st.cache_resource(max_entries=32, show_spinner=False)
+def funnel_chart(key: str, phase: str, _data: lr.LiftData) -> go.Figure:
+    f = lr.funnel(_data, phase)
+    return px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
+                  y="per user", color="arm", barmode="group", log_y=True, height=320,
+                  title="Funnel per arm (per user)")
 
 
 def load(store) -> tuple[str, lr.LiftData | None, dict | None]:
@@ -98,8 +101,9 @@ def headline(table: pd.DataFrame, phase: str) -> None:
                           if row["variance_reduction"] > 0 else ""))
 
 
-def phase_chart(table: pd.DataFrame) -> go.Figure:
-    data = table[table["phase"].isin(["active", "passive"])]
+@st.cache_resource(max_entries=16, show_spinner=False)
+def phase_chart(key: str, adjusted: bool, _table: pd.DataFrame) -> go.Figure:
+    data = _table[_table["phase"].isin(["active", "passive"])]
     fig = go.Figure()
     for phase, g in data.groupby("phase"):
         fig.add_bar(x=g["metric"], y=g["lift"], name=phase, error_y=dict(
@@ -110,7 +114,15 @@ def phase_chart(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def weekly_chart(weekly: pd.DataFrame, metric: str) -> go.Figure:
+@st.cache_data(max_entries=8, show_spinner=False)
+def weekly_table(run_id: int, _weekly: pd.DataFrame) -> pd.DataFrame:
+    """A finished run's lift per week (its weekly moments never change once it is done)."""
+    return lr.weekly_table(_weekly)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def weekly_chart(run_id: int, metric: str, _weekly: pd.DataFrame) -> go.Figure:
+    weekly = _weekly
     w = weekly[weekly["metric"] == metric].sort_values("week")
     fig = go.Figure([
         go.Scatter(x=w["week"], y=w["ci_high"], line=dict(width=0), showlegend=False),
@@ -144,7 +156,7 @@ def main() -> None:
     figures: list[tuple[str, object]] = []
     if {"active", "passive"} <= set(phases):
         st.subheader("Active vs passive management")
-        fig = phase_chart(table)
+        fig = phase_chart(key, adjusted, table)
         st.plotly_chart(fig, width="stretch", key="phase_chart")
         change = table[table["phase"] == "passive vs active"][
             ["metric", "lift", "ci_low", "ci_high", "p_value"]].rename(
@@ -154,18 +166,15 @@ def main() -> None:
     metric = st.selectbox("Metric", data.metrics, format_func=lambda m: METRIC_NAMES.get(m, m),
                           key="lift_metric")
     if run is not None:
-        weekly = lr.weekly_table(pd.DataFrame(store.query(
+        weekly = weekly_table(run["id"], pd.DataFrame(store.query(
             "SELECT * FROM sim_weekly WHERE run_id = ?", [run["id"]])))
         if not weekly.empty:
-            fig = weekly_chart(weekly, metric)
+            fig = weekly_chart(run["id"], metric, weekly)
             st.plotly_chart(fig, width="stretch", key="weekly_chart")
             figures.append(("Lift over time", fig))
     c1, c2 = st.columns(2)
     with c1:
-        f = funnel(key, data, phase)
-        fig = px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
-                     y="per user", color="arm", barmode="group", log_y=True, height=320,
-                     title="Funnel per arm (per user)")
+        fig = funnel_chart(key, phase, data)
         st.plotly_chart(fig, width="stretch", key="funnel_chart")
         figures.append(("Funnel per arm", fig))
     with c2:
@@ -176,6 +185,7 @@ def main() -> None:
                          hide_index=True, width="stretch", key="segment_table")
     st.subheader("Estimates")
     st.dataframe(table, hide_index=True, width="stretch", key="estimates_table")
+
     def html() -> str:
         return lr.html_report(f"Lift report ({data.source})", [
             ("Estimates", table), *figures,

@@ -119,8 +119,8 @@ def pick(page, label: str, option: str, title: str) -> float:
 def segment(page, option: str, title: str) -> float:
     """Press ``option`` in a segmented control; until the rerun has drawn."""
     since = page.evaluate("performance.now()")
-    page.locator('[data-testid^="stBaseButton-segmented_control"]').filter(
-        has_text=option).first.click()
+    page.locator('[data-testid="stButtonGroup"]').get_by_role(
+        "radio", name=option, exact=True).first.click()
     return _wait(page, since, title)
 
 
@@ -129,8 +129,9 @@ def _summary(xs: list[float]) -> dict:
             "n": len(xs)}
 
 
-def bench_pages(db: Path, repeat: int = 3) -> dict:
-    """Timings of every page and two interactions on ``db``: a JSON-able dict."""
+def bench_pages(db: Path, repeat: int = 3, out_path: Path | None = None) -> dict:
+    """Timings of every page and two interactions on ``db``: a JSON-able dict (also written
+    to ``out_path`` after each page, so a slow machine still leaves what was measured)."""
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
@@ -158,6 +159,8 @@ def bench_pages(db: Path, repeat: int = 3) -> dict:
                     switch(page, other, other)
                     switches.append(switch(page, menu, title))
                 out["pages"][title] = {"load": _summary(loads), "switch": _summary(switches)}
+                if out_path:
+                    out_path.write_text(json.dumps(out, indent=2) + "\n")
             load(page, f"{url}/Posteriors", "Posteriors")
             dims = ["channel", "timing", "send", "channel"]
             out["interactions"]["posteriors_dimension"] = _summary(
@@ -180,7 +183,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    result = bench_pages(args.db, args.repeat)
+    result = bench_pages(args.db, args.repeat, args.out)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
