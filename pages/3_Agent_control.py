@@ -85,10 +85,28 @@ def live(store_path: str, polling: bool) -> None:
 
 
 def timeline(store, run) -> None:
-    df = trial.daily(store, run["id"])
-    if df.empty:
+    fig, phases = timeline_parts(store.path, run["id"], run["days_done"], run["status"])
+    if fig is None:
         st.caption("The timeline appears after the first simulated day.")
         return
+    st.plotly_chart(fig, width="stretch", key="timeline_chart")
+    st.caption("Relative lift by phase (point estimates from the daily totals)")
+    st.dataframe(phases.style.format({m: "{:+.1%}" for m in (
+        "direct_open", "engagement", "intent", "conversion")}), hide_index=True,
+        key="phase_table")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def timeline_parts(path: str, run_id: int, days_done: int, status: str
+                   ) -> tuple[go.Figure | None, pd.DataFrame | None]:
+    """The run's daily chart and lift by phase, rebuilt only when a simulated day was added
+    (a running run is polled every second; a finished one never changes)."""
+    from store import Store
+
+    with Store(path) as store:
+        df = trial.daily(store, run_id)
+    if df.empty:
+        return None, None
     wide = df.pivot(index="date", columns="arm",
                     values=["users", "sends", "direct_open", "engagement", "conversion"])
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
@@ -107,7 +125,6 @@ def timeline(store, run) -> None:
         fig.add_vrect(x0=passive.min(), x1=passive.max(), fillcolor="grey", opacity=0.1,
                       line_width=0, annotation_text="passive", annotation_position="top left")
     fig.update_layout(height=460, margin=dict(l=0, r=0, t=30, b=0), legend=dict(orientation="h"))
-    st.plotly_chart(fig, width="stretch", key="timeline_chart")
     phases = df.groupby(["mode", "arm"])[["users", "sends", "direct_open", "engagement",
                                           "intent", "conversion"]].sum()
     rows = []
@@ -117,10 +134,7 @@ def timeline(store, run) -> None:
                                        if h[m] else float("nan")
                                        for m in ("direct_open", "engagement", "intent",
                                                  "conversion")}})
-    st.caption("Relative lift by phase (point estimates from the daily totals)")
-    st.dataframe(pd.DataFrame(rows).style.format({m: "{:+.1%}" for m in (
-        "direct_open", "engagement", "intent", "conversion")}), hide_index=True,
-        key="phase_table")
+    return fig, pd.DataFrame(rows)
 
 
 def main() -> None:
