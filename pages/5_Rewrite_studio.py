@@ -62,7 +62,7 @@ def job_progress(store_path: str, segment: str, polling: bool) -> None:
         st.rerun(scope="app")
 
 
-def weak_tab(store, studio: rw.Studio, segment: str) -> None:
+def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None:
     weak = studio.weak_messages(segment)
     if weak.empty:
         st.info("No weak messages in this segment at this threshold.")
@@ -72,7 +72,8 @@ def weak_tab(store, studio: rw.Studio, segment: str) -> None:
                         "reason"]], hide_index=True, width="stretch",
                  column_config={"score": st.column_config.NumberColumn(format="%.3f"),
                                 "percentile": st.column_config.NumberColumn(format="%.0f")})
-    if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary"):
+    if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary",
+                 disabled=busy, help="Under way: see the progress bar above." if busy else None):
         start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
     for row in weak.to_dict("records"):
         msg = store.template(row["template_id"])
@@ -89,7 +90,8 @@ def weak_tab(store, studio: rw.Studio, segment: str) -> None:
                            f"{row['percentile']:.0f}")
                 for reason in (d or {}).get("insights", []):
                     st.markdown(f"- {reason}")
-                if st.button("Rewrite this message", key=f"rewrite_{msg['id']}"):
+                if st.button("Rewrite this message", key=f"rewrite_{msg['id']}",
+                             disabled=busy):
                     start_rewrites(studio, segment, [msg["id"]])
 
 
@@ -253,7 +255,7 @@ def main() -> None:
     tabs = st.tabs(["Weak messages", "Rewrites", "Blind judging", "Results"], key="studio_tab",
                    on_change="rerun")
     with tabs[0]:
-        weak_tab(store, studio, segment)
+        weak_tab(store, studio, segment, busy=polling)
     with tabs[1]:
         rewrites_tab(store, segment)
     with tabs[2]:
