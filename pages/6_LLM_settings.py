@@ -114,7 +114,9 @@ def main() -> None:
     if flash := st.session_state.pop("llm_flash", None):
         st.success(flash)
     rows = {r["agent"]: r for r in store.query("SELECT * FROM llm_settings")}
-    for tab, agent in zip(st.tabs([a.title() for a in llm.AGENTS]), llm.AGENTS, strict=True):
+    # A keyed tab bar keeps its tab through the rerun after Save or Test, so the result shows.
+    tabs = st.tabs([a.title() for a in llm.AGENTS], key="llm_tab", on_change="rerun")
+    for tab, agent in zip(tabs, llm.AGENTS, strict=True):
         with tab:
             agent_panel(store, agent, rows)
     st.caption("Answers are cached by prompt, model and temperature: an identical request is "

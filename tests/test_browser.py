@@ -204,7 +204,8 @@ def test_llm_settings_saves_an_agent_tests_it_and_logs_the_call(page, app_server
         expect(page.get_by_text("Recent calls")).to_be_visible()
         assert len(server.requests) >= 1
     with open_store(app_server["db"]) as s:
-        (row,) = s.query("SELECT agent, base_url, model FROM llm_settings")
+        (row,) = s.query("SELECT agent, base_url, model FROM llm_settings "
+                         "WHERE agent = 'diagnosis'")
         assert row == {"agent": "diagnosis", "base_url": server.base_url, "model": "scripted"}
         assert s.query("SELECT status FROM llm_calls")[-1]["status"] in ("ok", "repaired")
         # back to offline, so other tests of this app see the default
@@ -266,3 +267,14 @@ def test_lift_report_html_is_built_when_downloaded(page, app_server, tmp_path):
     html = open(info.value.path(), encoding="utf-8").read()
     assert "<html" in html[:200].lower() and "</html>" in html[-200:].lower()
     assert "outcomes.csv" in html
+
+
+def test_llm_settings_stays_on_the_agent_tab_after_a_save(page, app_server):
+    page.goto(app_server["url"] + "/LLM_settings")
+    expect(page.get_by_role("heading", name="LLM settings")).to_be_visible()
+    page.get_by_role("tab", name="Evaluation").click()
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_role("button", name="Save evaluation settings").click()
+    expect(page.get_by_text("Saved the evaluation settings: offline rules engine.")).to_be_visible()
+    expect(page.get_by_role("tab", name="Evaluation")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("button", name="Save evaluation settings")).to_be_visible()
