@@ -48,11 +48,10 @@ new MutationObserver(muts => { for (const m of muts) {
                        attributeFilter: ['data-test-script-state']});
 """
 
-# Done: a run started after `since`, then ended, the title is there and every chart has drawn.
+# Done: the script state changed after `since` and is now notRunning, the title is there and every chart has drawn.
 _DONE = """([since, title]) => {
-  const s = window.__states.filter(x => x[0] >= since);
-  const ran = s.findIndex(x => x[1] === 'running');
-  if (ran < 0) return false;
+  // any change of state since the action (a fast run may go straight to notRunning)
+  if (!window.__states.some(x => x[0] >= since)) return false;
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   const h = [...document.querySelectorAll('h1')].map(e => e.innerText.trim());
