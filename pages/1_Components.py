@@ -9,7 +9,6 @@ import ui
 from ui import previews
 from workbench.library import service as library
 from workbench.library.assembly import Template, count_permutations, pool_from_components, sample_messages
-from workbench import LibraryFrozenError, ValidationError
 from workbench.library.validation import OFFER_TYPES, TONES, check_template
 
 ALL = "(all segments)"
@@ -60,13 +59,8 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
         if not edits:
             st.info("Nothing to save: no cell was changed.")
             return
-        try:
+        with ui.reported():
             changed = library.save_edits(store, edits, ui.actor())
-        except ValidationError as e:
-            ui.show_problems(e)
-        except LibraryFrozenError as e:
-            st.error(str(e))
-        else:
             st.session_state["editor_gen"] += 1
             flash(f"Saved {len(changed)} component(s).")
             st.rerun()
@@ -85,16 +79,11 @@ def add_tab(store, kinds, segments, frozen: bool) -> None:
         tone = c3.selectbox("Tone", ["", *TONES], key="add_tone")
         tags = c4.text_input("Tags", key="add_tags", placeholder="weekend; family")
         if st.form_submit_button("Add component", disabled=frozen):
-            try:
+            with ui.reported():
                 cid = library.add_component(store, {
                     "kind": kind, "text": text, "segment": "" if segment == ALL else segment,
                     "offer_type": offer_type, "product_category": category, "tone": tone,
                     "tags": tags}, ui.actor())
-            except ValidationError as e:
-                ui.show_problems(e)
-            except LibraryFrozenError as e:
-                st.error(str(e))
-            else:
                 flash(f"Added component #{cid}.")
                 st.rerun()
 
@@ -107,24 +96,27 @@ def import_export_tab(store, frozen: bool) -> None:
     upload = st.file_uploader("Library file", type=["csv", "json"],
                               key=f"import_file_{st.session_state.setdefault('import_gen', 0)}")
     if st.button("Import", key="import_button", disabled=frozen or upload is None):
-        try:
+        with ui.reported():
             result = library.import_components(store, upload.getvalue(), upload.name,
                                                ui.actor())
-        except ValidationError as e:
-            ui.show_problems(e)
-        except LibraryFrozenError as e:
-            st.error(str(e))
-        else:
             st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
             st.session_state["import_gen"] += 1
             flash(f"Imported {upload.name}: {result}.")
             st.rerun()
     st.markdown("**Export** the whole library, archived atoms included.")
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", library.export_components(store, "csv"),
-                       "components.csv", "text/csv", key="export_csv")
-    c2.download_button("Download JSON", library.export_components(store, "json"),
-                       "components.json", "application/json", key="export_json")
+    path = store.path  # built on download, on a connection of its own
+    c1.download_button("Download CSV", lambda: export(path, "csv"), "components.csv",
+                       "text/csv", key="export_csv", on_click="ignore")
+    c2.download_button("Download JSON", lambda: export(path, "json"), "components.json",
+                       "application/json", key="export_json", on_click="ignore")
+
+
+def export(path: str, fmt: str) -> str:
+    from store import Store
+
+    with Store(path) as store:
+        return library.export_components(store, fmt)
 
 
 def history_tab(store, frozen: bool) -> None:
@@ -140,13 +132,8 @@ def history_tab(store, frozen: bool) -> None:
     target = "archived" if comp["status"] == "active" else "active"
     label = "Archive" if target == "archived" else "Restore"
     if st.button(label, key="status_button", disabled=frozen):
-        try:
+        with ui.reported():
             library.set_status(store, [cid], target, ui.actor())
-        except ValidationError as e:
-            ui.show_problems(e)
-        except LibraryFrozenError as e:
-            st.error(str(e))
-        else:
             st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
             flash(f"{label}d component #{cid}.")
             st.rerun()
@@ -195,10 +182,10 @@ def preview_tab(store, segments) -> None:
 
 
 def main() -> None:
-    store = ui.page("Components", "🧩", "Atoms of every kind, permuted by the agent into messages.")
+    store = ui.page("Components", "Atoms of every kind, permuted by the agent into messages.")
     frozen = store.current_mode() == "passive"
     if frozen:
-        st.info("🧊 The library is frozen: passive management lets the agent run alone on the "
+        st.info("The library is frozen: passive management lets the agent run alone on the "
                 "library it has. Switch to active management on the home page to edit.")
     flash_box = st.container()  # always present, so the tabs below keep their place
     if msg := st.session_state.pop("flash", None):

@@ -1,4 +1,10 @@
-"""Posteriors: what the agent believes about each option, how sure it is, and why it chose."""
+"""Posteriors: what the agent believes about each option, how sure it is, and why it chose.
+
+The agent, its latest batch and its beliefs are cached by ``store.versions.agent_version``
+(saved posteriors, library, configuration, latest batch), so switching a segment or a dimension
+recomputes only what it has not seen for this version. Writes (deciding a batch, learning from
+events) load their own agent, so the shared cached one is never changed in place.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,31 @@ from scipy.stats import norm
 
 import ui
 from workbench.agent import state as agent_state
-from workbench.agent.actions import ActionSpaceError
-from workbench import ValidationError
 from workbench.agent.ingest import ingest_events, quarantine
 from workbench.agent.users import synthetic_users
+from store import Store
+from store.versions import agent_version
 
 
-def data_panel(store, agent) -> None:
+@st.cache_resource(show_spinner="Loading the agent's posteriors...", max_entries=2)
+def cached_agent(path: str, version: tuple):
+    with Store(path) as store:
+        return agent_state.load_agent(store)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def cached_batch(path: str, version: tuple, _agent) -> pd.DataFrame:
+    with Store(path) as store:
+        return agent_state.latest_batch(store, _agent)
+
+
+@st.cache_data(show_spinner="Drawing from the posterior...", max_entries=512)
+def cached_beliefs(version: tuple, dim_name: str, context: tuple, _agent) -> pd.DataFrame:
+    """Deterministic (the agent draws with a fixed seed), so cached per context."""
+    return _agent.beliefs(dim_name, dict(context))
+
+
+def data_panel(store, segments: list[str]) -> None:
     with st.expander("Decide a batch or load outcome events", expanded=False):
         c1, c2 = st.columns(2)
         with c1:
@@ -26,10 +50,10 @@ def data_panel(store, agent) -> None:
             n = st.number_input("Users", 100, 50_000, 2_000, step=500, key="demo_users")
             if st.button("Decide a batch", key="decide_button"):
                 seed = len(agent_state.batches(store))
-                users = synthetic_users(int(n), agent.segments, seed=seed)
+                users = synthetic_users(int(n), segments, seed=seed)
                 batch_id, _ = agent_state.decide_batch(
-                    store, agent, users, actor=ui.actor(), source="page", seed=seed,
-                    start=pd.Timestamp.today().date())
+                    store, agent_state.load_agent(store), users, actor=ui.actor(),
+                    source="page", seed=seed, start=pd.Timestamp.today().date())
                 st.session_state["flash"] = f"Decided batch {batch_id} for {len(users):,} users."
                 st.rerun()
         with c2:
@@ -37,12 +61,9 @@ def data_panel(store, agent) -> None:
                         "Bad lines are quarantined; loading a file twice changes nothing.")
             upload = st.file_uploader("Events file", type=["csv"], key="events_file")
             if st.button("Load events", key="ingest_button", disabled=upload is None):
-                try:
-                    report = ingest_events(store, agent, upload.getvalue(), upload.name,
-                                           ui.actor())
-                except ValidationError as e:
-                    ui.show_problems(e)
-                else:
+                with ui.reported():
+                    report = ingest_events(store, agent_state.load_agent(store),
+                                           upload.getvalue(), upload.name, ui.actor())
                     st.session_state["flash"] = (
                         f"{upload.name}: {report.inserted} new events, {report.duplicates} "
                         f"already loaded, {len(report.quarantined)} quarantined; "
@@ -55,39 +76,62 @@ def data_panel(store, agent) -> None:
                          hide_index=True, width="stretch")
 
 
-def belief_charts(beliefs: pd.DataFrame, dim_name: str) -> None:
-    show = beliefs[beliefs["allowed"]].sort_values("mean", ascending=False)
+def belief_charts(version: tuple, dim_name: str, context: tuple, beliefs: pd.DataFrame) -> None:
+    mean_fig, density_fig, pbest_fig = belief_figures(version, dim_name, context, beliefs)
+    st.plotly_chart(mean_fig, width="stretch", key="mean_chart")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(density_fig, width="stretch", key="density_chart")
+    c2.plotly_chart(pbest_fig, width="stretch", key="pbest_chart")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def belief_figures(version: tuple, dim_name: str, context: tuple, _beliefs: pd.DataFrame
+                   ) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """The three belief charts of one dimension in one context, built once per agent version
+    (plotly validates every property it is given: building them costs more than drawing)."""
+    show = _beliefs[_beliefs["allowed"]].sort_values("mean", ascending=False)
     if dim_name == "timing":
         show = show.head(24)
-    fig = go.Figure(go.Scatter(
+    mean_fig = go.Figure(go.Scatter(
         x=show["mean"], y=show["label"], mode="markers",
         error_x=dict(type="data", symmetric=False, array=show["high"] - show["mean"],
                      arrayminus=show["mean"] - show["low"])))
-    fig.update_layout(height=max(260, 24 * len(show)), margin=dict(l=0, r=0, t=30, b=0),
-                      title="Expected reward: posterior mean and 95% interval",
-                      yaxis=dict(autorange="reversed"))
-    st.plotly_chart(fig, width="stretch", key="mean_chart")
-    c1, c2 = st.columns(2)
-    with c1:
-        top = show.head(6)
-        lo = (top["mean"] - 4 * top["sd"]).min()
-        hi = (top["mean"] + 4 * top["sd"]).max()
-        grid = np.linspace(lo, hi, 200)
-        dens = pd.DataFrame([{"reward": x, "option": r.label,
-                              "density": norm.pdf(x, r.mean, max(r.sd, 1e-9))}
-                             for r in top.itertuples() for x in grid])
-        fig = px.line(dens, x="reward", y="density", color="option", height=300,
-                      title="Posterior densities (top 6)")
-        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), showlegend=False)
-        st.plotly_chart(fig, width="stretch", key="density_chart")
-    with c2:
-        fig = px.bar(show.head(12), x="p_best", y="label", orientation="h", height=300,
-                     title="Probability of being best")
-        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), yaxis=dict(autorange="reversed"))
-        st.plotly_chart(fig, width="stretch", key="pbest_chart")
+    mean_fig.update_layout(height=max(260, 24 * len(show)), margin=dict(l=0, r=0, t=30, b=0),
+                           title="Expected reward: posterior mean and 95% interval",
+                           yaxis=dict(autorange="reversed"))
+    top = show.head(6)
+    lo = (top["mean"] - 4 * top["sd"]).min()
+    hi = (top["mean"] + 4 * top["sd"]).max()
+    grid = np.linspace(lo, hi, 200)
+    density_fig = go.Figure([go.Scatter(x=grid, y=norm.pdf(grid, r.mean, max(r.sd, 1e-9)),
+                                        name=r.label, mode="lines")
+                             for r in top.itertuples()])
+    density_fig.update_layout(height=300, margin=dict(l=0, r=0, t=30, b=0), showlegend=False,
+                              title="Posterior densities (top 6)", xaxis_title="reward",
+                              yaxis_title="density")
+    best = show.head(12)
+    pbest_fig = go.Figure(go.Bar(x=best["p_best"], y=best["label"], orientation="h"))
+    pbest_fig.update_layout(height=300, margin=dict(l=0, r=0, t=30, b=0),
+                            title="Probability of being best", xaxis_title="p_best",
+                            yaxis=dict(autorange="reversed"))
+    return mean_fig, density_fig, pbest_fig
 
 
-def why_panel(agent, batch: pd.DataFrame, segment_index: int, dim_name: str) -> None:
+@st.cache_resource(show_spinner=False, max_entries=256)
+def share_figure(path: str, version: tuple, dim_name: str, segment: str) -> go.Figure | None:
+    """Traffic share over time of one dimension in one segment (None before any traffic)."""
+    with Store(path) as store:
+        snaps = agent_state.snapshots(store, dim_name, segment)
+    if snaps.empty or snaps["share"].isna().all():
+        return None
+    fig = px.line(snaps.dropna(subset=["share"]), x="day", y="share", color="label",
+                  markers=True, height=300)
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+    return fig
+
+
+def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
+              dim_name: str) -> None:
     st.subheader("Why this message")
     users = batch[(batch["ctx_segment"] == segment_index) & batch["send"]]
     if users.empty:
@@ -116,29 +160,38 @@ def why_panel(agent, batch: pd.DataFrame, segment_index: int, dim_name: str) -> 
     if value not in {o.value for o in agent.space.dimension(dim).options}:
         st.info("That option is no longer in the library.")
         return
-    why = agent.explain(dim, context, value)
-    if why.empty:
+    versus, fig = why_figure(version, dim, tuple(sorted(context.items())), value, agent)
+    if fig is None:
         st.info("Only one option: nothing to compare.")
         return
-    st.caption(f"{dim}: chosen option versus the best other option ({why['versus'].iloc[0]}); "
+    st.caption(f"{dim}: chosen option versus the best other option ({versus}); "
                "positive bars pushed the choice.")
-    fig = px.bar(why, x="contribution", y="feature", orientation="h", height=300)
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), yaxis=dict(autorange="reversed"))
     st.plotly_chart(fig, width="stretch", key="why_chart")
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
+def why_figure(version: tuple, dim: str, context: tuple, value, _agent
+               ) -> tuple[str, go.Figure | None]:
+    """Each feature's push for ``value`` over the best other option, once per agent version."""
+    why = _agent.explain(dim, dict(context), value)
+    if why.empty:
+        return "", None
+    fig = go.Figure(go.Bar(x=why["contribution"], y=why["feature"], orientation="h"))
+    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="contribution",
+                      yaxis=dict(autorange="reversed"))
+    return str(why["versus"].iloc[0]), fig
+
+
 def main() -> None:
-    store = ui.page("Posteriors", "📈", "The agent's beliefs per segment and dimension, learnt "
+    store = ui.page("Posteriors", "The agent's beliefs per segment and dimension, learnt "
                                        "from the outcomes of its decisions.")
     if msg := st.session_state.pop("flash", None):
         st.success(msg)
-    try:
-        agent = agent_state.load_agent(store)
-    except ActionSpaceError as e:
-        st.error(f"The agent cannot run on this library: {e}")
-        return
-    data_panel(store, agent)
-    batch = agent_state.latest_batch(store, agent)
+    version = agent_version(store)
+    with ui.reported("The agent cannot run on this library: ", stop=True):
+        agent = cached_agent(store.path, version)
+    data_panel(store, agent.segments)
+    batch = cached_batch(store.path, version, agent)
     c1, c2 = st.columns(2)
     segment = c1.selectbox("Segment", agent.segments, key="post_segment")
     dims = [d.name for d in agent.space.dimensions]
@@ -148,18 +201,15 @@ def main() -> None:
     learned = agent.models[dim_name].n
     st.caption(f"{learned:,} observations learnt for {dim_name}; beliefs shown for the "
                "segment's most common context in the latest batch.")
-    beliefs = agent.beliefs(dim_name, context)
-    belief_charts(beliefs, dim_name)
-    snaps = agent_state.snapshots(store, dim_name, segment)
+    ctx = tuple(sorted(context.items()))
+    belief_charts(version, dim_name, ctx, cached_beliefs(version, dim_name, ctx, agent))
     st.subheader("Traffic share over time")
-    if snaps.empty or snaps["share"].isna().all():
+    fig = share_figure(store.path, version, dim_name, segment)
+    if fig is None:
         st.info("No snapshot with traffic yet: decide a batch first.")
     else:
-        fig = px.line(snaps.dropna(subset=["share"]), x="day", y="share", color="label",
-                      markers=True, height=300)
-        fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
         st.plotly_chart(fig, width="stretch", key="share_chart")
-    why_panel(agent, batch, seg_index, dim_name)
+    why_panel(agent, version, batch, seg_index, dim_name)
 
 
 main()

@@ -9,39 +9,52 @@ from plotly.subplots import make_subplots
 
 import ui
 from workbench.sim import trial
-from workbench import ValidationError
+
+
+# The numbers of the form that a preset fills in, by widget key.
+PRESET_FIELDS = {"trial_users": "users", "trial_days": "days", "trial_active": "active_days",
+                 "trial_seed": "seed"}
+ACTIVE = ("running", "pausing")  # a run in one of these moves: the page follows it
+POLL_SECONDS = 1.0
+
+
+def preset_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def apply_preset() -> None:
+    """Fill the form with the chosen preset's numbers (a form cannot react to its own widgets,
+    so the preset picker sits outside it and writes them here)."""
+    base = trial.PRESETS[st.session_state["trial_preset"]]
+    for key, attr in PRESET_FIELDS.items():
+        st.session_state[key] = getattr(base, attr)
 
 
 def start_form(store) -> None:
+    name = st.selectbox("Preset", list(trial.PRESETS), key="trial_preset",
+                        format_func=preset_label, on_change=apply_preset,
+                        help="Fills in the numbers below; change any of them before starting.")
+    if any(key not in st.session_state for key in PRESET_FIELDS):
+        apply_preset()
     with st.form("trial_form"):
-        c1, c2, c3, c4, c5 = st.columns(5)
-        name = c1.selectbox("Preset", list(trial.PRESETS), key="trial_preset")
-        base = trial.PRESETS[name]
-        users = c2.number_input("Users", 100, 20_000_000, base.users, step=10_000,
-                                key="trial_users")
-        days = c3.number_input("Days", 7, 730, base.days, step=7, key="trial_days")
-        active = c4.number_input("Active days", 0, 730, base.active_days, step=7,
-                                 key="trial_active")
-        seed = c5.number_input("Seed", 0, 2 ** 31 - 1, base.seed, key="trial_seed")
+        c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+        users = c1.number_input("Users", 100, 20_000_000, step=10_000, key="trial_users")
+        days = c2.number_input("Days", 7, 730, step=7, key="trial_days")
+        active = c3.number_input("Active days", 0, 730, step=7, key="trial_active")
+        seed = c4.number_input("Seed", 0, 2 ** 31 - 1, key="trial_seed")
         if st.form_submit_button("Start a new run", type="primary"):
-            try:
+            with ui.reported():
                 config = trial.preset(name, users=int(users), days=int(days),
                                       active_days=int(active), seed=int(seed))
-            except ValidationError as e:
-                ui.show_problems(e)
-                return
-            try:
                 run_id = trial.create_run(store, config, ui.actor())
                 trial.start_background(store, run_id)
-            except trial.TrialError as e:  # e.g. another run is still running
-                st.error(str(e))
-                return
-            st.rerun()
+                st.rerun()
 
 
-@st.fragment(run_every=1.0)
-def live(store_path: str) -> None:
-    """Refreshes every second, so that this tab (and any other) follows the run."""
+def live(store_path: str, polling: bool) -> None:
+    """The run's progress and timeline; while a run moves this fragment reruns every
+    ``POLL_SECONDS`` (so this tab, and any other, follows it), and when it stops the whole page
+    reruns once (the sidebar's mode may have changed) and polling ends."""
     from store import Store
 
     with Store(store_path) as store:
@@ -50,6 +63,8 @@ def live(store_path: str) -> None:
             st.info("No run yet: start one above, or from the home page in one click.")
             return
         prog = trial.progress(run)
+        if polling and prog["status"] not in ACTIVE:
+            st.rerun(scope="app")
         eta = "" if prog["eta_seconds"] is None or prog["status"] != "running" else \
             f" · about {prog['eta_seconds']:.0f} s left"
         st.progress(prog["share"], text=f"Run #{run['id']} ({run['preset']}, "
@@ -63,22 +78,40 @@ def live(store_path: str) -> None:
                 trial.request_pause(store, run["id"])
         elif prog["status"] in ("paused", "interrupted", "failed", "queued"):
             if c1.button("Continue", key="continue_button", type="primary"):
-                try:
+                with ui.reported():
                     trial.start_background(store, run["id"])
-                except trial.TrialError as e:
-                    st.error(str(e))
+                    st.rerun(scope="app")
         if prog["status"] != "done" and c2.button("Cancel run", key="cancel_button",
                                                   help="Stop the run and remove it"):
-            trial.cancel(store, run["id"], ui.actor())
-            st.rerun()
+            with ui.reported():
+                trial.cancel(store, run["id"], ui.actor())
+                st.rerun(scope="app")
         timeline(store, run)
 
 
 def timeline(store, run) -> None:
-    df = trial.daily(store, run["id"])
-    if df.empty:
+    fig, phases = timeline_parts(store.path, run["id"], run["days_done"], run["status"])
+    if fig is None:
         st.caption("The timeline appears after the first simulated day.")
         return
+    st.plotly_chart(fig, width="stretch", key="timeline_chart")
+    st.caption("Relative lift by phase (point estimates from the daily totals)")
+    st.dataframe(phases.style.format({m: "{:+.1%}" for m in (
+        "direct_open", "engagement", "intent", "conversion")}), hide_index=True,
+        key="phase_table")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def timeline_parts(path: str, run_id: int, days_done: int, status: str
+                   ) -> tuple[go.Figure | None, pd.DataFrame | None]:
+    """The run's daily chart and lift by phase, rebuilt only when a simulated day was added
+    (a running run is polled every second; a finished one never changes)."""
+    from store import Store
+
+    with Store(path) as store:
+        df = trial.daily(store, run_id)
+    if df.empty:
+        return None, None
     wide = df.pivot(index="date", columns="arm",
                     values=["users", "sends", "direct_open", "engagement", "conversion"])
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
@@ -97,7 +130,6 @@ def timeline(store, run) -> None:
         fig.add_vrect(x0=passive.min(), x1=passive.max(), fillcolor="grey", opacity=0.1,
                       line_width=0, annotation_text="passive", annotation_position="top left")
     fig.update_layout(height=460, margin=dict(l=0, r=0, t=30, b=0), legend=dict(orientation="h"))
-    st.plotly_chart(fig, width="stretch", key="timeline_chart")
     phases = df.groupby(["mode", "arm"])[["users", "sends", "direct_open", "engagement",
                                           "intent", "conversion"]].sum()
     rows = []
@@ -107,21 +139,20 @@ def timeline(store, run) -> None:
                                        if h[m] else float("nan")
                                        for m in ("direct_open", "engagement", "intent",
                                                  "conversion")}})
-    st.caption("Relative lift by phase (point estimates from the daily totals)")
-    st.dataframe(pd.DataFrame(rows).style.format({m: "{:+.1%}" for m in (
-        "direct_open", "engagement", "intent", "conversion")}), hide_index=True,
-        key="phase_table")
+    return fig, pd.DataFrame(rows)
 
 
 def main() -> None:
-    store = ui.page("Agent control", "🕹️", "The simulated trial: the agent against a "
+    store = ui.page("Agent control", "The simulated trial: the agent against a "
                                           "business-as-usual holdout, over management phases.")
     left, right = st.columns([3, 1])
     with left:
         start_form(store)
     with right:
         ui.mode_control(store, key="control_mode")
-    live(store.path)
+    run = trial.latest_run(store)
+    polling = run is not None and trial.progress(run)["status"] in ACTIVE
+    st.fragment(live, run_every=POLL_SECONDS if polling else None)(store.path, polling)
 
 
 main()

@@ -1,6 +1,15 @@
-"""Lift report: does the agent earn its keep, and what does marketers' curation add?"""
+"""Lift report: does the agent earn its keep, and what does marketers' curation add?
+
+What is slow is computed once per thing it depends on, not per rerun: a run's per-user outcomes
+by run id (only finished runs are read, and they never change), an uploaded file by the SHA-256
+of its bytes, the estimates by that source and the adjustment, segment tables and funnels by
+source, metric and phase. The HTML report (plotly.js inlined, megabytes) and the CSV are built
+when someone downloads them.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 import pandas as pd
 import plotly.express as px
@@ -10,17 +19,47 @@ import streamlit as st
 import ui
 from workbench.lift import report as lr
 from workbench.sim import trial
-from workbench import ValidationError
 
 METRIC_NAMES = {"direct_open": "Days with direct opens", "engagement": "Days with engagement",
                 "intent": "Days with intent", "conversion": "Days with conversion",
                 "conversion_vertical": "Days with conversion in the vertical", "gmv": "GMV"}
 
 
+@st.cache_resource(show_spinner="Reading the run's per-user outcomes...", max_entries=4)
+def run_data(run_id: int, _run: dict) -> lr.LiftData | None:
+    """A finished run's outcomes (it never changes once done), shared by every session."""
+    users = trial.user_outcomes(_run)
+    return None if users is None else lr.from_run(users, f"run #{run_id}")
+
+
+@st.cache_resource(show_spinner="Reading the file...", max_entries=4)
+def upload_data(digest: str, _data: bytes, name: str) -> lr.LiftData:
+    """An uploaded file, by the SHA-256 of its bytes: two files with the same name and size but
+    different content are two sources."""
+    return lr.read_csv(_data, name)
+
+
+def upload_key(data: bytes) -> str:
+    return "file:" + hashlib.sha256(data).hexdigest()
+
+
 @st.cache_data(show_spinner="Estimating lift (ML-RATE cross-fits a model per metric)...",
-               max_entries=8)
+               max_entries=16)
 def estimates(key: str, _data: lr.LiftData, adjusted: bool) -> pd.DataFrame:
     return lr.phase_table(_data, adjusted=adjusted)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def segments(key: str, _data: lr.LiftData, metric: str, phase: str) -> pd.DataFrame:
+    return lr.segment_table(_data, metric, phase)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def funnel_chart(key: str, phase: str, _data: lr.LiftData) -> go.Figure:
+    f = lr.funnel(_data, phase)
+    return px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
+                  y="per user", color="arm", barmode="group", log_y=True, height=320,
+                  title="Funnel per arm (per user)")
 
 
 def load(store) -> tuple[str, lr.LiftData | None, dict | None]:
@@ -32,19 +71,18 @@ def load(store) -> tuple[str, lr.LiftData | None, dict | None]:
         if upload is None:
             st.info("Upload a file to see its lift.")
             return "", None, None
-        try:
-            return f"file:{upload.name}:{upload.size}", lr.read_csv(upload.getvalue(),
-                                                                  upload.name), None
-        except ValidationError as e:
-            ui.show_problems(e)
-            return "", None, None
+        data = upload.getvalue()
+        key = upload_key(data)
+        with ui.reported():
+            return key, upload_data(key, data, upload.name), None
+        return "", None, None
     run = trial.latest_run(store, status="done")
-    users = trial.user_outcomes(run) if run else None
-    if users is None:
+    data = run_data(run["id"], run) if run else None
+    if data is None:
         st.info("No finished simulated run yet: run the demo trial from the home page or the "
                 "Agent control page, or import real outcomes.")
         return "", None, None
-    return f"run:{run['id']}", lr.from_run(users, f"run #{run['id']}"), run
+    return f"run:{run['id']}", data, run
 
 
 def headline(table: pd.DataFrame, phase: str) -> None:
@@ -63,8 +101,9 @@ def headline(table: pd.DataFrame, phase: str) -> None:
                           if row["variance_reduction"] > 0 else ""))
 
 
-def phase_chart(table: pd.DataFrame) -> go.Figure:
-    data = table[table["phase"].isin(["active", "passive"])]
+@st.cache_resource(max_entries=16, show_spinner=False)
+def phase_chart(key: str, adjusted: bool, _table: pd.DataFrame) -> go.Figure:
+    data = _table[_table["phase"].isin(["active", "passive"])]
     fig = go.Figure()
     for phase, g in data.groupby("phase"):
         fig.add_bar(x=g["metric"], y=g["lift"], name=phase, error_y=dict(
@@ -75,7 +114,15 @@ def phase_chart(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def weekly_chart(weekly: pd.DataFrame, metric: str) -> go.Figure:
+@st.cache_data(max_entries=8, show_spinner=False)
+def weekly_table(run_id: int, _weekly: pd.DataFrame) -> pd.DataFrame:
+    """A finished run's lift per week (its weekly moments never change once it is done)."""
+    return lr.weekly_table(_weekly)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def weekly_chart(run_id: int, metric: str, _weekly: pd.DataFrame) -> go.Figure:
+    weekly = _weekly
     w = weekly[weekly["metric"] == metric].sort_values("week")
     fig = go.Figure([
         go.Scatter(x=w["week"], y=w["ci_high"], line=dict(width=0), showlegend=False),
@@ -93,7 +140,7 @@ def weekly_chart(weekly: pd.DataFrame, metric: str) -> go.Figure:
 
 
 def main() -> None:
-    store = ui.page("Lift report", "📊", "Agent vs business-as-usual holdout, per funnel metric, "
+    store = ui.page("Lift report", "Agent vs business-as-usual holdout, per funnel metric, "
                                        "phase, week and segment.")
     key, data, run = load(store)
     if data is None:
@@ -109,7 +156,7 @@ def main() -> None:
     figures: list[tuple[str, object]] = []
     if {"active", "passive"} <= set(phases):
         st.subheader("Active vs passive management")
-        fig = phase_chart(table)
+        fig = phase_chart(key, adjusted, table)
         st.plotly_chart(fig, width="stretch", key="phase_chart")
         change = table[table["phase"] == "passive vs active"][
             ["metric", "lift", "ci_low", "ci_high", "p_value"]].rename(
@@ -119,36 +166,36 @@ def main() -> None:
     metric = st.selectbox("Metric", data.metrics, format_func=lambda m: METRIC_NAMES.get(m, m),
                           key="lift_metric")
     if run is not None:
-        weekly = lr.weekly_table(trial.weekly(store, run["id"]))
+        weekly = weekly_table(run["id"], trial.weekly(store, run["id"]))
         if not weekly.empty:
-            fig = weekly_chart(weekly, metric)
+            fig = weekly_chart(run["id"], metric, weekly)
             st.plotly_chart(fig, width="stretch", key="weekly_chart")
             figures.append(("Lift over time", fig))
     c1, c2 = st.columns(2)
     with c1:
-        f = lr.funnel(data, phase)
-        fig = px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
-                     y="per user", color="arm", barmode="group", log_y=True, height=320,
-                     title="Funnel per arm (per user)")
+        fig = funnel_chart(key, phase, data)
         st.plotly_chart(fig, width="stretch", key="funnel_chart")
         figures.append(("Funnel per arm", fig))
     with c2:
-        seg = lr.segment_table(data, metric, phase)
+        seg = segments(key, data, metric, phase)
         st.caption(f"{METRIC_NAMES.get(metric, metric)} by segment ({phase}, unadjusted)")
         if not seg.empty:
             st.dataframe(seg[["segment", "n_agent", "n_holdout", "lift", "ci_low", "ci_high"]],
                          hide_index=True, width="stretch", key="segment_table")
     st.subheader("Estimates")
     st.dataframe(table, hide_index=True, width="stretch", key="estimates_table")
-    html = lr.html_report(f"Lift report ({data.source})", [
-        ("Estimates", table), *figures,
-        ("In words", " ".join(lr.words(r) for r in table[table["phase"] == phase]
-                              .to_dict("records")))])
+
+    def html() -> str:
+        return lr.html_report(f"Lift report ({data.source})", [
+            ("Estimates", table), *figures,
+            ("In words", " ".join(lr.words(r) for r in table[table["phase"] == phase]
+                                  .to_dict("records")))])
+
     d1, d2 = st.columns(2)
     d1.download_button("Download report (HTML)", html, "lift_report.html", "text/html",
-                       key="download_html")
-    d2.download_button("Download numbers (CSV)", table.to_csv(index=False), "lift.csv",
-                       "text/csv", key="download_csv")
+                       key="download_html", on_click="ignore")
+    d2.download_button("Download numbers (CSV)", lambda: table.to_csv(index=False), "lift.csv",
+                       "text/csv", key="download_csv", on_click="ignore")
 
 
 main()

@@ -7,15 +7,14 @@ import streamlit as st
 
 import ui
 from ui import previews
-from workbench.studio import judging
+from workbench.studio import jobs, judging
 from workbench.studio import pipeline as rw
 from workbench.library.assembly import Message
 from workbench.studio.copyrules import ERROR_TYPES
-from workbench import LibraryFrozenError, ValidationError, WorkbenchError
-from workbench.studio.llm import LLMError
 from workbench.studio.performance import Thresholds
 
 PREVIEW_CHANNELS = ("push", "email", "sms")
+POLL_SECONDS = 1.0
 
 
 def engines_banner(studio: rw.Studio) -> None:
@@ -23,7 +22,7 @@ def engines_banner(studio: rw.Studio) -> None:
     text = " · ".join(f"**{a}**: {label}" for a, label in labels.items())
     if all(label == rw.RULES_LABEL for label in labels.values()):
         st.info("Offline rules engine (deterministic, no network) runs all four agents. "
-                "Configure a model on the LLM settings page to use one.", icon="🧰")
+                "Configure a model on the LLM settings page to use one.", icon=":material/build:")
     else:
         st.caption("Agents: " + text)
 
@@ -36,21 +35,34 @@ def preview(store, fields: dict, channel: str, key: str) -> None:
     st.html(previews.render(msg, store.channel(ch)))
 
 
-def run_rewrites(studio: rw.Studio, segment: str, ids: list[int]) -> None:
-    bar = st.progress(0.0, text="Starting...")
-    try:
-        studio.run_segment(segment, ui.actor(), template_ids=ids,
-                           progress=lambda i, n, what: bar.progress(i / max(n, 1), text=what))
-    except ValidationError as e:
-        ui.show_problems(e)
-    except WorkbenchError as e:
-        st.error(f"The rewrite stopped: {e}")
-    else:
-        st.session_state["studio_flash"] = f"{len(ids)} rewrite(s) ready in the Rewrites tab."
+def start_rewrites(studio: rw.Studio, segment: str, ids: list[int]) -> None:
+    """Hand the rewrites to a background job; the progress fragment follows it."""
+    with ui.reported():
+        jobs.start(studio.store.path, segment, ids, ui.actor(), keys=ui.llm_keys(),
+                   by_merchant=studio.by_merchant, thresholds=studio.thresholds)
         st.rerun()
 
 
-def weak_tab(store, studio: rw.Studio, segment: str) -> None:
+def job_progress(store_path: str, segment: str, polling: bool) -> None:
+    """The segment's rewrite job: a progress bar while it runs (this fragment then reruns every
+    ``POLL_SECONDS``); when it is over, its outcome once, and the whole page reruns to list the
+    new rewrites."""
+    job = jobs.job(store_path, segment)
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.share, text=f"Rewriting {job.done} of {job.total}: {job.step}")
+        return
+    jobs.forget(segment)
+    if job.status == "failed":
+        st.session_state["studio_error"] = f"The rewrite stopped: {job.message}"
+    else:
+        st.session_state["studio_flash"] = f"{job.rewrites} rewrite(s) ready in the Rewrites tab."
+    if polling:
+        st.rerun(scope="app")
+
+
+def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None:
     weak = studio.weak_messages(segment)
     if weak.empty:
         st.info("No weak messages in this segment at this threshold.")
@@ -60,8 +72,9 @@ def weak_tab(store, studio: rw.Studio, segment: str) -> None:
                         "reason"]], hide_index=True, width="stretch",
                  column_config={"score": st.column_config.NumberColumn(format="%.3f"),
                                 "percentile": st.column_config.NumberColumn(format="%.0f")})
-    if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary"):
-        run_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
+    if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary",
+                 disabled=busy, help="Under way: see the progress bar above." if busy else None):
+        start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
     for row in weak.to_dict("records"):
         msg = store.template(row["template_id"])
         with st.expander(f"#{msg['id']} {msg['name']}: {ERROR_TYPES[row['error_type']]}"):
@@ -77,8 +90,9 @@ def weak_tab(store, studio: rw.Studio, segment: str) -> None:
                            f"{row['percentile']:.0f}")
                 for reason in (d or {}).get("insights", []):
                     st.markdown(f"- {reason}")
-                if st.button("Rewrite this message", key=f"rewrite_{msg['id']}"):
-                    run_rewrites(studio, segment, [msg["id"]])
+                if st.button("Rewrite this message", key=f"rewrite_{msg['id']}",
+                             disabled=busy):
+                    start_rewrites(studio, segment, [msg["id"]])
 
 
 def rewrite_card(store, r: dict) -> None:
@@ -117,22 +131,27 @@ def rewrite_card(store, r: dict) -> None:
             for c in checked["claims"]))
     if r["status"] == "proposed":
         b1, b2, b3 = st.columns(3)
-        try:
-            if b1.button("Accept as template", key=f"acc_t_{r['id']}"):
+        # All three drawn before any acts, so a refused accept leaves the others in place;
+        # accepting writes the library, which passive management freezes.
+        frozen = store.current_mode() == "passive"
+        why = "The library is frozen in passive management." if frozen else None
+        as_template = b1.button("Accept as template", key=f"acc_t_{r['id']}", disabled=frozen,
+                                help=why)
+        as_atoms = b2.button("Accept as atoms", key=f"acc_a_{r['id']}", disabled=frozen,
+                             help=why)
+        dismiss = b3.button("Dismiss", key=f"dismiss_{r['id']}")
+        with ui.reported():
+            if as_template:
                 ids = rw.accept(store, r["id"], ui.actor(), as_="template")
                 st.session_state["studio_flash"] = f"Added template #{ids[0]} to the library."
                 st.rerun()
-            if b2.button("Accept as atoms", key=f"acc_a_{r['id']}"):
+            if as_atoms:
                 ids = rw.accept(store, r["id"], ui.actor(), as_="atoms")
                 st.session_state["studio_flash"] = f"Added {len(ids)} atom(s) to the library."
                 st.rerun()
-            if b3.button("Dismiss", key=f"dismiss_{r['id']}"):
+            if dismiss:
                 rw.dismiss(store, r["id"], ui.actor())
                 st.rerun()
-        except LibraryFrozenError as e:
-            st.error(str(e))
-        except ValidationError as e:
-            ui.show_problems(e)
 
 
 def rewrites_tab(store, segment: str) -> None:
@@ -213,17 +232,14 @@ def results_tab(store) -> None:
         st.dataframe(people, hide_index=True, width="stretch", column_config={
             c: st.column_config.NumberColumn(format="%.1f%%") for c in people.columns
             if c.endswith("_pct")})
-    st.download_button("Download results (CSV)", pd.concat(
+    st.download_button("Download results (CSV)", lambda: pd.concat(
         [model.assign(judge="model"), people.assign(judge="marketers")]).to_csv(index=False),
-        "rewrite_results.csv", "text/csv", key="results_csv")
+        "rewrite_results.csv", "text/csv", key="results_csv", on_click="ignore")
 
 
 def main() -> None:
-    store = ui.page("Rewrite studio", "✨", "Weak messages of a segment, diagnosed, rewritten "
+    store = ui.page("Rewrite studio", "Weak messages of a segment, diagnosed, rewritten "
                     "with their offer intact, judged blind, then accepted into the library.")
-    flash = st.session_state.pop("studio_flash", None)
-    if flash:
-        st.success(flash)
     segments = {s["id"]: s["name"] for s in store.segments()}
     c1, c2, c3 = st.columns([3, 1, 1])
     segment = c1.selectbox("Audience segment", list(segments), format_func=segments.get,
@@ -232,17 +248,22 @@ def main() -> None:
     by_merchant = c3.toggle("Rank within merchant", key="studio_by_merchant",
                             help="Compare each message with the same merchant's messages in "
                                  "the segment, instead of the whole segment.")
-    try:
+    with ui.reported("The model settings cannot be used: ", stop=True):
         studio = rw.Studio(store, keys=ui.llm_keys(), by_merchant=by_merchant,
                            thresholds=Thresholds(weak_below=weak_below))
-    except LLMError as e:
-        st.error(f"The model settings cannot be used: {e}")
-        st.stop()
     engines_banner(studio)
+    current = jobs.job(store.path, segment)
+    polling = current is not None and current.running
+    st.fragment(job_progress, run_every=POLL_SECONDS if polling else None)(
+        store.path, segment, polling)
+    if flash := st.session_state.pop("studio_flash", None):
+        st.success(flash)
+    if error := st.session_state.pop("studio_error", None):
+        st.error(error)
     tabs = st.tabs(["Weak messages", "Rewrites", "Blind judging", "Results"], key="studio_tab",
                    on_change="rerun")
     with tabs[0]:
-        weak_tab(store, studio, segment)
+        weak_tab(store, studio, segment, busy=polling)
     with tabs[1]:
         rewrites_tab(store, segment)
     with tabs[2]:

@@ -7,7 +7,6 @@ import streamlit as st
 
 import ui
 from workbench.studio import llm
-from workbench import ValidationError
 
 OFFLINE = "Offline rules engine (deterministic, no network)"
 SOURCES = {
@@ -24,11 +23,9 @@ HELP = {
 
 
 def effective(store, agent: str) -> llm.BackendConfig | None:
-    try:
+    with ui.reported():
         return llm.load_configs(store, keys=ui.llm_keys())[agent]
-    except llm.LLMError as e:
-        st.error(str(e))
-        return None
+    return None
 
 
 def settings_form(store, agent: str, row: dict) -> None:
@@ -54,13 +51,10 @@ def settings_form(store, agent: str, row: dict) -> None:
                                   help="On timeouts, connection errors, HTTP 429 and 5xx, with "
                                        "exponential backoff (0.5 s, 1 s, 2 s, ...).")
         if st.form_submit_button(f"Save {agent} settings", type="primary"):
-            try:
+            with ui.reported():
                 llm.save_settings(store, agent, base_url=base_url, model=model,
                                   temperature=temperature, timeout_s=timeout_s,
                                   max_retries=int(retries), actor=ui.actor())
-            except ValidationError as e:
-                ui.show_problems(e)
-            else:
                 st.session_state["llm_flash"] = (
                     f"Saved the {agent} settings: "
                     + (f"{model.strip()} at {base_url.strip()}" if base_url.strip()
@@ -88,7 +82,7 @@ def agent_panel(store, agent: str, rows: dict) -> None:
                       + ("given" if cfg.public()["has_key"] else "none (local server)")))
         if cfg.source == "environment":
             st.info("Environment variables set where the app runs override the saved settings "
-                    "below; unset them to use what is saved here.", icon="ℹ️")
+                    "below; unset them to use what is saved here.", icon=":material/info:")
         if st.button("Test connection", key=f"llm_test_{agent}", disabled=cfg.offline,
                      help="A tiny real request to the model (never served from the cache)."):
             with st.spinner(f"Asking {cfg.label}..."):
@@ -114,13 +108,15 @@ def calls(store) -> None:
 
 
 def main() -> None:
-    store = ui.page("LLM settings", "🔌", "Where the rewrite studio's agents get their model. "
+    store = ui.page("LLM settings", "Where the rewrite studio's agents get their model. "
                     "With nothing configured each agent uses the " + OFFLINE.lower()[0] +
                     OFFLINE[1:] + ".")
     if flash := st.session_state.pop("llm_flash", None):
         st.success(flash)
     rows = llm.saved_settings(store)
-    for tab, agent in zip(st.tabs([a.title() for a in llm.AGENTS]), llm.AGENTS, strict=True):
+    # A keyed tab bar keeps its tab through the rerun after Save or Test, so the result shows.
+    tabs = st.tabs([a.title() for a in llm.AGENTS], key="llm_tab", on_change="rerun")
+    for tab, agent in zip(tabs, llm.AGENTS, strict=True):
         with tab:
             agent_panel(store, agent, rows)
     st.caption("Answers are cached by prompt, model and temperature: an identical request is "

@@ -12,6 +12,10 @@ from store import open_store
 
 pytestmark = pytest.mark.browser
 
+# Assertions wait as long as the page's actions do (conftest: 20 s); Playwright's own 5 s is
+# too short for a first script run on a busy two-core machine.
+expect.set_options(timeout=20_000)
+
 
 def open_components(page, url):
     page.goto(url + "/Components")
@@ -43,7 +47,8 @@ def edit_first_text_cell(page, grid, new_text):
 
 def test_home_shows_the_programme_and_links_to_every_page(page, app_server):
     page.goto(app_server["url"])
-    expect(page.get_by_role("heading", name="CRM workbench")).to_be_visible()
+    # the server's first run migrates and seeds the database: give it time on a busy machine
+    expect(page.get_by_role("heading", name="CRM workbench")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Reactivation of inactive users")).to_be_visible()
     expect(page.locator('[data-testid="stMetric"]').filter(has_text="Active atoms")).to_be_visible()
     expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_attached()
@@ -204,9 +209,77 @@ def test_llm_settings_saves_an_agent_tests_it_and_logs_the_call(page, app_server
         expect(page.get_by_text("Recent calls")).to_be_visible()
         assert len(server.requests) >= 1
     with open_store(app_server["db"]) as s:
-        (row,) = s.query("SELECT agent, base_url, model FROM llm_settings")
+        (row,) = s.query("SELECT agent, base_url, model FROM llm_settings "
+                         "WHERE agent = 'diagnosis'")
         assert row == {"agent": "diagnosis", "base_url": server.base_url, "model": "scripted"}
         assert s.query("SELECT status FROM llm_calls")[-1]["status"] in ("ok", "repaired")
         # back to offline, so other tests of this app see the default
         llm.save_settings(s, "diagnosis", base_url="", model="", temperature=0.2, timeout_s=30,
                           max_retries=2, actor="browser-test")
+
+
+def test_every_page_has_its_menu_entry_and_a_title_without_emoji(page, app_server):
+    import re
+
+    emoji = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+    page.goto(app_server["url"])
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    expect(nav).to_have_count(7)
+    # each link is a Material icon (a ligature of Streamlit's own font) and its label
+    assert [t.split("\n")[-1].strip() for t in nav.all_inner_texts()] == [
+        "Home", "Components", "Posteriors", "Agent control", "Lift report", "Rewrite studio",
+        "LLM settings"]
+    for name, title in (("Components", "Components"), ("LLM settings", "LLM settings"),
+                        ("Home", "CRM workbench")):
+        nav.filter(has_text=name).first.click()
+        heading = page.get_by_role("heading", level=1).first
+        expect(heading).to_have_text(title)
+        assert not emoji.search(heading.inner_text())
+    # one sidebar: the entry drew it once, with the page menu above it
+    expect(page.get_by_role("textbox", name="Your name")).to_have_count(1)
+
+
+def test_agent_control_preset_fills_the_form_and_numbers_show_whole(page, app_server):
+    page.goto(app_server["url"] + "/Agent_control")
+    expect(page.get_by_role("heading", name="Agent control")).to_be_visible()
+    users = page.get_by_label("Users")
+    expect(users).to_have_value("100000")
+    # the whole number fits in its box, and the preset's name in its select box
+    assert users.evaluate("e => e.scrollWidth <= e.clientWidth")
+    preset = page.get_by_role("combobox", name="Preset")
+    expect(preset).to_have_value("Longitudinal study")
+    assert preset.evaluate("e => e.scrollWidth <= e.clientWidth")
+    preset.click()
+    page.get_by_role("option", name="Quick demo").click()
+    expect(users).to_have_value("20000")
+    expect(page.get_by_label("Days", exact=True)).to_have_value("84")
+    expect(page.get_by_label("Active days")).to_have_value("42")
+
+
+def test_lift_report_html_is_built_when_downloaded(page, app_server, tmp_path):
+    rows = ["user_id,arm,phase,engagement,pre_engagement"]
+    rows += [f"u{i},{'holdout' if i % 10 == 0 else 'agent'},active,{i % 4},{i % 3}"
+             for i in range(600)]
+    f = tmp_path / "outcomes.csv"
+    f.write_text("\n".join(rows) + "\n")
+    page.goto(app_server["url"] + "/Lift_report")
+    page.get_by_text("Imported CSV").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
+    button = page.get_by_role("button", name="Download report (HTML)")
+    expect(button).to_be_visible(timeout=60_000)
+    with page.expect_download() as info:
+        button.click()
+    html = open(info.value.path(), encoding="utf-8").read()
+    assert "<html" in html[:200].lower() and "</html>" in html[-200:].lower()
+    assert "outcomes.csv" in html
+
+
+def test_llm_settings_stays_on_the_agent_tab_after_a_save(page, app_server):
+    page.goto(app_server["url"] + "/LLM_settings")
+    expect(page.get_by_role("heading", name="LLM settings")).to_be_visible()
+    page.get_by_role("tab", name="Evaluation").click()
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_role("button", name="Save evaluation settings").click()
+    expect(page.get_by_text("Saved the evaluation settings: offline rules engine.")).to_be_visible()
+    expect(page.get_by_role("tab", name="Evaluation")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("button", name="Save evaluation settings")).to_be_visible()

@@ -9,16 +9,16 @@ from streamlit.testing.v1 import AppTest
 from store import open_store
 from tests.conftest import ROOT
 import ui
-from ui import page_files
 
-PAGES = ["Home.py", *[f"pages/{p.name}" for p in page_files()]]
+PAGES = [p.file for p in ui.PAGES]
 COMPONENTS = "pages/1_Components.py"
 EDITOR = "components_editor_0"
 
 
 def app(page: str = "Home.py") -> AppTest:
+    """The app through its one entry, switched to ``page`` as the menu would."""
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
-    if page != "Home.py":
+    if page not in ("Home.py", ui.PAGES[0].file):
         at.switch_page(page).run()
     return at
 
@@ -27,8 +27,29 @@ def app(page: str = "Home.py") -> AppTest:
 def test_every_page_renders_without_error(db_path, page):
     at = app(page)
     assert not at.exception, at.exception
-    assert at.title[0].value
+    assert at.title[0].value == next(p.title for p in ui.PAGES if p.file == page).replace(
+        "Home", "CRM workbench")
     assert not at.error
+    # the entry draws the sidebar once, whatever the page
+    assert [t.key for t in at.sidebar.text_input] == ["actor"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_also_runs_on_its_own(db_path, page):
+    """A page file run directly (no entry, no sidebar) still renders: nothing in a page
+    depends on the entry having run first."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=30).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value and not at.error
+
+
+def test_no_page_title_or_menu_entry_carries_an_emoji():
+    import re
+
+    emoji = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+    for p in ui.PAGES:
+        source = (ROOT / p.file).read_text(encoding="utf-8")
+        assert not emoji.search(p.title + p.icon + source), p.file
 
 
 def test_home_shows_library_size_and_mode(db_path):
@@ -39,8 +60,8 @@ def test_home_shows_library_size_and_mode(db_path):
     assert values["Active atoms"] == str(active)
     assert values["Management mode"] == "Active"
     assert [link.label for link in at.get("page_link")] == [
-        ui.page_label(p) for p in page_files()]
-    assert "Components" in [link.label for link in at.get("page_link")]
+        "Components", "Posteriors", "Agent control", "Lift report", "Rewrite studio",
+        "LLM settings"]
 
 
 def test_home_records_a_mode_change_and_the_library_freezes(db_path):
@@ -221,17 +242,30 @@ def wait_for(db_path, run_id, status="done", timeout=120):
     raise AssertionError(f"run {run_id} did not reach {status}")
 
 
-def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path):
+def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path, monkeypatch):
+    import streamlit as st
+
+    polls = []  # run_every of every fragment the page declares, in order
+    real_fragment = st.fragment
+
+    def spy(func=None, *, run_every=None, **kw):
+        polls.append(run_every)
+        return real_fragment(func, run_every=run_every, **kw)
+
+    monkeypatch.setattr(st, "fragment", spy)
     at = app(AGENT_CONTROL)
     assert any("No run yet" in i.value for i in at.info)
-    at.selectbox(key="trial_preset").set_value("quick_demo")
+    assert polls == [None]  # nothing runs: the progress fragment does not poll
+    at.selectbox(key="trial_preset").set_value("quick_demo").run()
     at.number_input(key="trial_users").set_value(2000)
     at.number_input(key="trial_days").set_value(14)
     at.number_input(key="trial_active").set_value(7)
     [b for b in at.button if b.label == "Start a new run"][0].click().run()
     assert not at.exception
+    assert polls[-1] == 1.0  # the run is under way: the fragment follows it every second
     wait_for(db_path, 1)
     at.run()
+    assert polls[-1] is None  # done: polling stopped
     assert any("Run #1 (quick_demo, 2,000 users): done · day 14 of 14" in p.proto.text
                for p in at.get("progress"))
     table = next(d.value for d in at.dataframe if "phase" in d.value.columns)
@@ -259,6 +293,26 @@ def test_agent_control_refuses_a_second_run_visibly_and_cancels_the_first(db_pat
         assert s.audit_log(1)[0]["action"] == "cancel"
 
 
+def test_choosing_a_preset_fills_the_form_and_an_untouched_form_submits_it(db_path, monkeypatch):
+    from workbench.sim import trial
+
+    started = []
+    monkeypatch.setattr(trial, "start_background", lambda store, run_id: started.append(run_id))
+    at = app(AGENT_CONTROL)
+    full = trial.PRESETS["longitudinal_study"]
+    assert at.number_input(key="trial_users").value == full.users == 100_000
+    at.selectbox(key="trial_preset").set_value("quick_demo").run()
+    demo = trial.PRESETS["quick_demo"]
+    assert [at.number_input(key=k).value for k in
+            ("trial_users", "trial_days", "trial_active", "trial_seed")] == [
+        demo.users, demo.days, demo.active_days, demo.seed]
+    [b for b in at.button if b.label == "Start a new run"][0].click().run()
+    assert not at.exception and not at.error
+    with open_store(db_path) as s:
+        run = trial.run_row(s, started[0])
+    assert (run["preset"], run["users"], run["days"]) == ("quick_demo", demo.users, demo.days)
+
+
 def test_agent_control_records_a_mode_switch(db_path):
     at = app(AGENT_CONTROL)
     at.radio(key="control_mode_choice").set_value("passive")
@@ -267,6 +321,14 @@ def test_agent_control_records_a_mode_switch(db_path):
     with open_store(db_path) as s:
         e = s.management_events()[-1]
     assert (e["mode"], e["note"]) == ("passive", "holiday freeze")
+    # the form is ready for the next switch: pointing at the other mode, note emptied, enabled
+    assert at.radio(key="control_mode_choice").value == "active"
+    assert at.text_input(key="control_mode_note").value == ""
+    submit = [b for b in at.button if b.label == "Record mode change"][0]
+    assert not submit.disabled
+    submit.click().run()
+    with open_store(db_path) as s:
+        assert [e["mode"] for e in s.management_events()[-2:]] == ["passive", "active"]
 
 
 def test_home_runs_the_demo_trial_in_one_click(db_path, monkeypatch):
@@ -305,3 +367,27 @@ def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
         ("bad.csv", b"user_id,arm,engagement\nu1,maybe,1\n", "text/csv"))
     at.run()
     assert "row 2 field 'arm'" in at.error[0].value.replace("\\", "")
+
+
+def outcomes_csv(agent: int, holdout: int, n: int = 600) -> bytes:
+    """A user-level outcomes file; every agent user has ``agent`` days with engagement, every
+    holdout user ``holdout`` (single digits, so files with other numbers have the same size)."""
+    rows = ["user_id,arm,phase,engagement,pre_engagement"]
+    rows += [f"u{i:04d},{'holdout' if i % 5 == 0 else 'agent'},active,"
+             f"{holdout if i % 5 == 0 else agent},{i % 3}" for i in range(n)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_lift_report_tells_two_uploads_with_the_same_name_and_size_apart(db_path):
+    first, second = outcomes_csv(agent=2, holdout=1), outcomes_csv(agent=1, holdout=2)
+    assert len(first) == len(second) and first != second
+    at = app(LIFT)
+    at.radio(key="lift_source").set_value("Imported CSV").run()
+    lifts = []
+    for data in (first, second):
+        at.file_uploader(key="lift_file").set_value(("outcomes.csv", data, "text/csv"))
+        at.run()
+        at.toggle(key="lift_adjusted").set_value(False).run()
+        assert not at.exception and not at.error
+        lifts.append(next(m.value for m in at.metric if m.label == "Days with engagement"))
+    assert lifts == ["+100.0%", "-50.0%"]

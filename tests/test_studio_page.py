@@ -8,8 +8,10 @@ from streamlit.testing.v1 import AppTest
 
 from store import open_store
 from tests.conftest import ROOT
-from workbench.studio import judging
+from workbench.studio import jobs, judging
 from workbench.studio import pipeline as rw
+from workbench.studio.performance import Thresholds
+
 STUDIO = "pages/5_Rewrite_studio.py"
 
 
@@ -18,6 +20,14 @@ def studio(segment: str = "new_buyers") -> AppTest:
     at.switch_page(STUDIO).run()
     at.selectbox(key="studio_segment").set_value(segment).run()
     return at
+
+
+def rewrite_all(at: AppTest, segment: str = "new_buyers") -> AppTest:
+    """Press "Rewrite all", let the background job finish, and rerun as the page's progress
+    fragment would."""
+    at.button(key="rewrite_all").click().run()
+    assert jobs.wait(segment, timeout=60)
+    return at.run()
 
 
 def test_studio_lists_weak_messages_with_their_error_type_offline(db_path):
@@ -31,7 +41,7 @@ def test_studio_lists_weak_messages_with_their_error_type_offline(db_path):
 
 def test_rewrite_all_then_accept_as_template(db_path):
     at = studio()
-    at.button(key="rewrite_all").click().run()
+    rewrite_all(at)
     assert not at.exception and not at.error
     assert any("rewrite(s) ready" in s.value for s in at.success)
     with open_store(db_path) as s:
@@ -47,7 +57,7 @@ def test_rewrite_all_then_accept_as_template(db_path):
 
 def test_blind_judgment_is_stored_then_revealed(db_path):
     at = studio()
-    at.button(key="rewrite_all").click().run()
+    rewrite_all(at)
     with open_store(db_path) as s:
         (r,) = rw.rewrites(s, "new_buyers")
     assert any("wait for a colleague" in i.value for i in at.info)  # one's own: not blind
@@ -77,10 +87,40 @@ def test_a_backend_that_is_down_shows_a_clear_message_and_no_crash(db_path, monk
     monkeypatch.setenv("WORKBENCH_LLM_MAX_RETRIES", "0")
     at = studio()
     assert any("nobody-home" in c.value for c in at.caption)
-    at.button(key="rewrite_all").click().run()
+    rewrite_all(at)
     assert not at.exception
     assert at.error and "The rewrite stopped" in at.error[0].value
     assert "reach" in at.error[0].value.lower() or "connect" in at.error[0].value.lower()
     with open_store(db_path) as s:
         assert rw.rewrites(s) == []
         assert rw.runs(s)[0]["status"] == "failed"
+
+
+def test_a_rewrite_job_runs_off_the_callers_thread_to_100_percent_and_stores_its_rewrites(
+        db_path):
+    with open_store(db_path) as s:
+        weak = [int(i) for i in rw.Studio(s).weak_messages("lapsing_buyers")["template_id"]]
+    assert weak
+    jobs.start(str(db_path), "lapsing_buyers", weak, "tester",
+               thresholds=Thresholds(weak_below=25))
+    assert jobs.wait("lapsing_buyers", timeout=120)
+    state = jobs.job(str(db_path), "lapsing_buyers")
+    with open_store(db_path) as s:
+        made = rw.rewrites(s, "lapsing_buyers")
+        (run,) = rw.runs(s, "lapsing_buyers")
+    assert (state.status, state.done, state.total, state.share) == ("done", len(weak),
+                                                                    len(weak), 1.0)
+    assert (state.run_id, state.rewrites, run["status"], run["done"]) == (
+        run["id"], len(weak), "done", len(weak))
+    assert sorted(r["template_id"] for r in made) == sorted(weak)
+    assert {r["created_by"] for r in made} == {"tester"}
+    jobs.forget("lapsing_buyers")
+    assert jobs.job(str(db_path), "lapsing_buyers") is None
+
+
+def test_a_rewrite_job_that_fails_says_why(db_path):
+    jobs.start(str(db_path), "no_such_segment", [1], "tester")
+    assert jobs.wait("no_such_segment", timeout=30)
+    state = jobs.job(str(db_path), "no_such_segment")
+    jobs.forget("no_such_segment")
+    assert state.status == "failed" and "no_such_segment" in state.message

@@ -1,22 +1,53 @@
-"""Shared Streamlit helpers: the one call every page starts with, and small widgets.
+"""Shared Streamlit helpers: the app's one entry, the call every page starts with, widgets.
 
-Pages stay a few lines of layout: ``store = ui.page("Title", "icon")`` sets the page config,
-draws the sidebar (who is editing, management mode, database file), shows the title and returns
-an open :class:`store.Store` on the file, created, migrated and seeded on first use.
+``Home.py`` calls :func:`entry` once per rerun: it sets the page config, draws the sidebar (who
+is editing, management mode, database file) and runs the page chosen in ``st.navigation``.
+Pages stay files in ``pages/`` with a ``main()`` that starts with ``store = ui.page("Title")``:
+it shows the title and returns an open :class:`store.Store` on the file, created, migrated and
+seeded on first use. A page run on its own (AppTest on the file) works the same, without sidebar.
+Titles carry no emoji: Debian's Chromium has no emoji font and draws empty boxes; the menu's
+Material icons come with Streamlit's own font.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from store import SchemaTooNewError, Store, default_db_path
-from workbench import Problem, ValidationError
+from workbench import Problem, ValidationError, WorkbenchError
 from workbench.library.seed import seed
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES_DIR = ROOT / "pages"
+
+
+@dataclass(frozen=True)
+class NavPage:
+    """One entry of the menu: its file (relative to the app root), label and Material icon."""
+
+    file: str
+    title: str
+    icon: str
+
+
+#: The menu, in order; the first is the home page. One list feeds the navigation and the links
+#: on the home page.
+PAGES: tuple[NavPage, ...] = (
+    NavPage("pages/0_Overview.py", "Home", ":material/home:"),
+    NavPage("pages/1_Components.py", "Components", ":material/extension:"),
+    NavPage("pages/2_Posteriors.py", "Posteriors", ":material/insights:"),
+    NavPage("pages/3_Agent_control.py", "Agent control", ":material/tune:"),
+    NavPage("pages/4_Lift_report.py", "Lift report", ":material/bar_chart:"),
+    NavPage("pages/5_Rewrite_studio.py", "Rewrite studio", ":material/edit_note:"),
+    NavPage("pages/6_LLM_settings.py", "LLM settings", ":material/settings_ethernet:"),
+)
 
 
 @st.cache_resource(show_spinner="Preparing the workbench database...")
@@ -44,23 +75,80 @@ def actor() -> str:
         "WORKBENCH_USER", "marketer")
 
 
-def page(title: str, icon: str, caption: str | None = None) -> Store:
-    st.set_page_config(page_title=f"{title} · CRM workbench", page_icon=icon, layout="wide")
-    store = open_page_store()
+# Set while the entry runs a page (script runs are one thread each), so that a page run on its
+# own draws the config and sidebar itself and a page run by the entry never draws them twice.
+_entry = threading.local()
+
+
+def entry() -> None:
+    """The whole app, once per rerun: config, sidebar, then the page the menu points at."""
+    nav = st.navigation([st.Page(p.file, title=p.title, icon=p.icon, default=i == 0)
+                         for i, p in enumerate(PAGES)])
+    _chrome()
+    _entry.active = True
+    try:
+        nav.run()
+    finally:
+        _entry.active = False
+
+
+def _chrome() -> None:
+    st.set_page_config(page_title="CRM workbench", layout="wide")
+    with open_page_store() as store:
+        sidebar(store)
+
+
+def sidebar(store: Store) -> None:
     with st.sidebar:
         st.text_input("Your name", key="actor", persist_state="session",
                       placeholder=os.environ.get("WORKBENCH_USER", "marketer"),
                       help="Recorded with every edit in the revision history and audit log.")
-        mode = store.current_mode()
-        if mode == "active":
-            st.success("Active management: marketers curate the library", icon="✍️")
+        if store.current_mode() == "active":
+            st.success("Active management: marketers curate the library",
+                       icon=":material/edit:")
         else:
-            st.warning("Passive management: the library is frozen", icon="🧊")
+            st.warning("Passive management: the library is frozen", icon=":material/lock:")
         st.caption(f"Database: `{store.path}`")
-    st.title(f"{icon} {title}")
+
+
+def page(title: str, caption: str | None = None) -> Store:
+    """Title and caption of a page; returns the page's store. Run without the entry (Streamlit
+    runs a ``pages/`` file directly on a server's very first run, and AppTest may), it draws
+    the config and sidebar itself."""
+    if not getattr(_entry, "active", False):
+        _chrome()
+    store = open_page_store()
+    st.title(title)
     if caption:
         st.caption(caption)
     return store
+
+
+def page_links() -> None:
+    """A link to every page but the home page; only the entry's menu knows the pages, so a page
+    file run on its own shows none."""
+    if getattr(_entry, "active", False):
+        for p in PAGES[1:]:
+            st.page_link(p.file, label=p.title, icon=p.icon)
+
+
+@contextmanager
+def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
+    """Show a refused action as an error box instead of a traceback: a ValidationError lists
+    its problems by row and field, any other WorkbenchError shows its message (after
+    ``prefix``). The rest of the ``with`` block is skipped, so a page writes its success message
+    and reruns only when nothing was refused; with ``stop`` the page ends there (for what the
+    rest of the page cannot do without)."""
+    try:
+        yield
+    except ValidationError as e:
+        show_problems(e)
+        if stop:
+            st.stop()
+    except WorkbenchError as e:
+        st.error(f"{prefix}{e}")
+        if stop:
+            st.stop()
 
 
 def show_problems(error: ValidationError) -> None:
@@ -72,30 +160,42 @@ def _md(p: Problem) -> str:
     return str(p).replace("*", r"\*").replace("_", r"\_")
 
 
-def page_files() -> list[Path]:
-    """The numbered pages, in menu order."""
-    return sorted(PAGES_DIR.glob("[0-9]*_*.py"), key=lambda p: int(p.name.split("_", 1)[0]))
-
-
-def page_label(path: Path) -> str:
-    return path.stem.split("_", 1)[1].replace("_", " ")
-
-
 def mode_control(store: Store, key: str = "mode") -> None:
-    """The active/passive management switch: a recorded event (who, when, why)."""
+    """The active/passive management switch: a recorded event (who, when, why).
+
+    The switch is recorded by the submit button's callback, which then points the radio at the
+    other mode and empties the note, so the form is ready for the next switch; its button is
+    never disabled (a form's own widgets cannot re-enable it before a submit)."""
     mode = store.current_mode()
     events = store.management_events()
     st.metric("Management mode", mode.title(), help="Active: marketers curate the library. "
               "Passive: the library is frozen and the agent runs alone.")
     if events:
         st.caption(f"Since {events[-1]['at']} by {events[-1]['actor']}")
+    if f"{key}_choice" not in st.session_state:
+        st.session_state[f"{key}_choice"] = _other(mode)
     with st.form(f"{key}_form", border=False):
-        new_mode = st.radio("Switch to", ["active", "passive"], horizontal=True,
-                            index=0 if mode == "passive" else 1, key=f"{key}_choice")
-        note = st.text_input("Note", key=f"{key}_note", placeholder="Why the switch")
-        if st.form_submit_button("Record mode change", disabled=new_mode == mode):
-            store.record_mode(new_mode, actor(), note)
-            st.rerun()
+        st.radio("Switch to", ["active", "passive"], horizontal=True, key=f"{key}_choice")
+        st.text_input("Note", key=f"{key}_note", placeholder="Why the switch")
+        st.form_submit_button("Record mode change", on_click=_record_mode,
+                              args=(store.path, key))
+    if said := st.session_state.pop(f"{key}_said", None):
+        st.info(said)
+
+
+def _other(mode: str) -> str:
+    return "passive" if mode == "active" else "active"
+
+
+def _record_mode(path: str, key: str) -> None:
+    new_mode = st.session_state[f"{key}_choice"]
+    with Store(path) as store:
+        if new_mode == store.current_mode():
+            st.session_state[f"{key}_said"] = f"Management is already {new_mode}."
+            return
+        store.record_mode(new_mode, actor(), st.session_state.get(f"{key}_note", ""))
+    st.session_state[f"{key}_choice"] = _other(new_mode)
+    st.session_state[f"{key}_note"] = ""
 
 
 # -- LLM keys: typed on the LLM settings page, kept in this browser session only ---------------

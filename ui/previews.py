@@ -26,12 +26,12 @@ def _image(msg: Message) -> str:
     if not msg.image:
         return ""
     return ('<div style="background:#eef2f6;border-radius:8px;padding:6px 8px;margin-top:6px;'
-            f'font-size:12px;color:#475467">🖼️ {escape(msg.image)}</div>')
+            f'font-size:12px;color:#475467">Image: {escape(msg.image)}</div>')
 
 
 def push(msg: Message, ch: dict[str, Any]) -> str:
     return (f'<div data-preview="push" style="{_CARD.format(bg="#f8f9fb")}">'
-            '<div style="font-size:11px;color:#667085">📱 DeliverEat · now</div>'
+            '<div style="font-size:11px;color:#667085">Push · DeliverEat · now</div>'
             f'<div style="font-weight:600">{escape(msg.title)}</div>'
             f'<div>{escape(msg.body)}</div>{_image(msg)}'
             f'<div>{_counter(msg.title, ch["title_max"], "title")} · '
@@ -41,7 +41,7 @@ def push(msg: Message, ch: dict[str, Any]) -> str:
 def email(msg: Message, ch: dict[str, Any]) -> str:
     body = "<br>".join(escape(line) for line in msg.body.split("\n"))
     return (f'<div data-preview="email" style="{_CARD.format(bg="#ffffff")}">'
-            '<div style="font-size:11px;color:#667085">✉️ Inbox · DeliverEat</div>'
+            '<div style="font-size:11px;color:#667085">Inbox · DeliverEat</div>'
             f'<div style="font-weight:600">{escape(msg.title)}</div>'
             f'<div style="color:#667085;font-size:13px">{escape(msg.preheader)}</div>'
             f'<hr style="margin:6px 0">{_image(msg)}<div>{body}</div>'
@@ -55,7 +55,7 @@ def sms(msg: Message, ch: dict[str, Any]) -> str:
     over = info.parts > 1 or len(msg.body) > ch["body_max"]
     colour = "#b42318" if over else "#667085"
     return (f'<div data-preview="sms" style="{_CARD.format(bg="#e7f6ec")}">'
-            '<div style="font-size:11px;color:#667085">💬 SMS from DeliverEat</div>'
+            '<div style="font-size:11px;color:#667085">SMS from DeliverEat</div>'
             f'<div>{escape(msg.body)}</div>'
             f'<div data-testid="sms-counter" style="color:{colour};font-size:11px">'
             f'{info.units}/{info.single_limit} {info.encoding} · {info.parts} part'
