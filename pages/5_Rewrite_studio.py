@@ -127,7 +127,8 @@ def rewrite_card(store, r: dict) -> None:
     checked = r["diagnosis"].get("grounding") or {}
     if checked.get("claims"):
         st.caption("Claims checked: " + "; ".join(
-            f"{'✓' if c['supported'] else '✗'} {c['kind']} '{c['text']}' ({c['reason']})"
+            f"{'supported' if c['supported'] else 'NOT supported'}: {c['kind']} "
+            f"'{c['text']}' ({c['reason']})"
             for c in checked["claims"]))
     if r["status"] == "proposed":
         b1, b2, b3 = st.columns(3)

@@ -53,7 +53,7 @@ class WorldParams:
     repeat_penalty: float = 0.3
     novelty_bonus: float = 0.8
     novelty_days: float = 45.0
-    wearout: float = 1.7  # logit lost by an atom its arm has fully worn out
+    wearout: float = 2.15  # logit lost by an atom its arm has fully worn out
     wearout_scale: float = 2.6  # sends of the atom per user of the arm to wear it half out
     reserve_quality: float = 0.3  # atoms marketers add from the reserve pool are better
     bau_wear: float = 0.6  # business as usual's message is years old: partly worn out
