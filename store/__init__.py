@@ -440,26 +440,30 @@ class Store:
         return {r["seed_key"] for r in self.query(
             f"SELECT seed_key FROM {table} WHERE seed_key IS NOT NULL")}
 
+    def select_where(self, table: str, clauses: Iterable[tuple[str, Any]],
+                     order: str = "id") -> list[dict[str, Any]]:
+        """Rows of ``table`` matching the ``(condition, value)`` clauses, ordered by ``order``:
+        the one home of optional filters. A condition with a ``?`` applies only when its value
+        is not ``None``; one without (e.g. ``segment IS NULL``) always applies."""
+        where, params = [], []
+        for cond, value in clauses:
+            if "?" not in cond:
+                where.append(cond)
+            elif value is not None:
+                where.append(cond)
+                params.append(value)
+        sql = f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
+        return self.query(f"{sql} ORDER BY {order}", params)
+
     # -- templates -------------------------------------------------------------------------
 
     def templates(self, *, segment: str | None = None, channel: str | None = None,
                   status: str | None = "active", for_segment: str | None = None
                   ) -> list[dict[str, Any]]:
-        where, params = [], []
-        if segment is not None:
-            where.append("segment IS NULL" if segment == "" else "segment = ?")
-            params += [] if segment == "" else [segment]
-        if for_segment is not None:
-            where.append("(segment IS NULL OR segment = ?)")
-            params.append(for_segment)
-        if channel:
-            where.append("channel = ?")
-            params.append(channel)
-        if status:
-            where.append("status = ?")
-            params.append(status)
-        sql = "SELECT * FROM templates" + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self.query(sql + " ORDER BY id", params)
+        rows = self.select_where("templates", [
+            ("segment IS NULL", None) if segment == "" else ("segment = ?", segment),
+            ("(segment IS NULL OR segment = ?)", for_segment), ("channel = ?", channel or None),
+            ("status = ?", status or None)])
         for row in rows:
             row["meta"] = json.loads(row["meta"])
         return rows

@@ -124,15 +124,8 @@ def rewrite(store: Store, rewrite_id: int) -> RewriteRow | None:
 def rewrites(store: Store, segment: str | None = None, status: str | None = None
              ) -> list[RewriteRow]:
     """Rewrites, oldest first, of one segment and/or with one status when given."""
-    where, params = [], []
-    if segment:
-        where.append("segment = ?")
-        params.append(segment)
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    sql = "SELECT * FROM rewrites" + (" WHERE " + " AND ".join(where) if where else "")
-    return store.query(sql + " ORDER BY id", params)
+    return store.select_where("rewrites", [("segment = ?", segment or None),
+                                           ("status = ?", status or None)])
 
 
 def decide(store: Store, rewrite_id: int, status: str, actor: str, **fields: Any) -> None:
