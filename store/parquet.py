@@ -54,6 +54,7 @@ ORDER BY t.line
 
 #: Good lines of ``checked`` not already stored (``existing``) nor earlier in the same file.
 NEW_EVENTS = """
+WITH existing AS ({existing})
 SELECT user_id, event, value, ts AS occurred_at, decision_id, strftime(ts, '%Y-%m-%d') AS day
 FROM (SELECT *, row_number() OVER (PARTITION BY user_id, event, ts ORDER BY line) AS k
       FROM checked WHERE reason IS NULL) c
@@ -62,6 +63,11 @@ WHERE k = 1 AND NOT EXISTS (
     WHERE e.user_id = c.user_id AND e.event = c.event AND e.occurred_at = c.ts)
 ORDER BY day, user_id, event, occurred_at
 """
+
+EXISTING_FILES = ("SELECT user_id, event, occurred_at "
+                  "FROM read_parquet($files, union_by_name = true)")
+EXISTING_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS occurred_at "
+                 "WHERE false")
 
 #: Per user, phase and event: binary events count the days they happened, gmv sums its value,
 #: as the simulated trial's ``phase_metrics`` do.
@@ -106,13 +112,9 @@ def new_events(con: duckdb.DuckDBPyConnection, checked: pa.Table, existing_files
     con.register("checked", checked)
     try:
         if existing_files:
-            con.execute("CREATE OR REPLACE TEMP VIEW existing AS SELECT user_id, event, "
-                        "occurred_at FROM read_parquet($f, union_by_name = true)",
-                        {"f": existing_files})
-        else:
-            con.execute("CREATE OR REPLACE TEMP VIEW existing AS SELECT '' AS user_id, "
-                        "'' AS event, TIMESTAMP '1970-01-01' AS occurred_at WHERE false")
-        return con.sql(NEW_EVENTS).to_arrow_table()
+            return con.sql(NEW_EVENTS.format(existing=EXISTING_FILES),
+                           params={"files": existing_files}).to_arrow_table()
+        return con.sql(NEW_EVENTS.format(existing=EXISTING_NONE)).to_arrow_table()
     finally:
         con.unregister("checked")
 

@@ -120,7 +120,7 @@ def _write_outbox(log: pa.Table, outbox: Path, iso: str, fmt: str) -> Path:
     out = out.set_column(cols.index("channel"), "channel",
                          pc.cast(out.column("channel"), pa.string()))
     out = out.set_column(cols.index("send_at"), "send_at", pc.strftime(
-        out.column("send_at"), format="%Y-%m-%dT%H:%M:%SZ"))
+        pc.cast(out.column("send_at"), pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ"))
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"decisions-{iso}.{fmt}"
     tmp = outbox / f".decisions-{iso}.{fmt}.tmp"
