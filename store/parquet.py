@@ -24,7 +24,7 @@ MEMORY_LIMIT = "1500MB"
 #: an offset are converted to UTC; those without one are taken as UTC.
 EVENT_CHECK = """
 WITH typed AS (
-    SELECT line, raw,
+    SELECT line, coalesce(occurred_at, '') AS occurred_text,
            trim(coalesce(user_id, '')) AS user_id,
            lower(trim(coalesce(event, ''))) AS event,
            coalesce(nullif(trim(coalesce(value, '')), ''), '1') AS value_text,

@@ -22,6 +22,7 @@ teaching the agent exactly as ``workbench ingest`` does.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ def _read(data: bytes, name: str) -> pa.Table:
             t = pq.read_table(io.BytesIO(data))
             t = t.cast(pa.schema([pa.field(f.name, pa.string()) for f in t.schema]))
         else:
-            head = data[:data.find(b"\n")].decode("utf-8-sig").strip().split(",")
+            head = next(csv.reader([data[:data.find(b"\n")].decode("utf-8-sig").strip()]))
             t = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in head}, strings_can_be_null=False))
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as e:
@@ -91,10 +92,7 @@ def _read(data: bytes, name: str) -> pa.Table:
     n = t.num_rows
     for c in OPTIONAL:
         cols.setdefault(c, pa.nulls(n, pa.string()))
-    raw = pc.binary_join_element_wise(*[pc.fill_null(cols[c], "") for c in
-                                        (*REQUIRED, *OPTIONAL)], ",")
-    return pa.table({**cols, "raw": raw,
-                     "line": pa.array(np.arange(2, n + 2, dtype=np.int64))})
+    return pa.table({**cols, "line": pa.array(np.arange(2, n + 2, dtype=np.int64))})
 
 
 def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
@@ -130,8 +128,10 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
         new.column("event"), value_set=pa.array(list(DECISION_EVENTS)))))
     with store.transaction():
         if bad.num_rows:
+            raw = pc.binary_join_element_wise(*[pc.fill_null(bad.column(c), "") for c in (
+                "user_id", "event", "value_text", "occurred_text", "decision_id")], ",")
             decisions_store.insert_quarantine(store, name, zip(
-                bad.column("line").to_pylist(), bad.column("raw").to_pylist(),
+                bad.column("line").to_pylist(), raw.to_pylist(),
                 bad.column("reason").to_pylist()))
         report.days = write_partitioned(new, events_dir(store), sha[:16])
         if attributed.num_rows:
