@@ -49,19 +49,21 @@ SELECT t.*, CASE
     WHEN r.user_id IS NULL THEN 'user ''' || t.user_id || ''' is not in the roster'
     ELSE NULL END AS reason
 FROM typed t LEFT JOIN (SELECT DISTINCT user_id FROM roster) r ON r.user_id = t.user_id
-ORDER BY t.line
 """
 
 #: Good lines of ``checked`` not already stored (``existing``) nor earlier in the same file.
 NEW_EVENTS = """
-WITH existing AS ({existing})
+WITH existing AS ({existing}),
+first AS (  -- a (user, event, time) repeated in the file: its first line counts
+    SELECT user_id, event, ts, arg_min(value, line) AS value,
+           arg_min(decision_id, line) AS decision_id
+    FROM checked WHERE reason IS NULL GROUP BY user_id, event, ts
+)
 SELECT user_id, event, value, ts AS occurred_at, decision_id, strftime(ts, '%Y-%m-%d') AS day
-FROM (SELECT *, row_number() OVER (PARTITION BY user_id, event, ts ORDER BY line) AS k
-      FROM checked WHERE reason IS NULL) c
-WHERE k = 1 AND NOT EXISTS (
+FROM first c
+WHERE NOT EXISTS (
     SELECT 1 FROM existing e
     WHERE e.user_id = c.user_id AND e.event = c.event AND e.occurred_at = c.ts)
-ORDER BY day, user_id, event, occurred_at
 """
 
 EXISTING_FILES = ("SELECT user_id, event, occurred_at "
@@ -88,6 +90,7 @@ def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that computes in UTC within the memory budget."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     return con

@@ -113,7 +113,8 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
     now = (clock or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     checked = columnar.validate_events(con, src, roster, events=METRICS, binary=BINARY_EVENTS,
                                        clock=now.isoformat(sep=" "))
-    bad = checked.filter(pc.is_valid(checked.column("reason")))
+    del src  # millions of lines: keep one copy at a time
+    bad = checked.filter(pc.is_valid(checked.column("reason"))).sort_by("line")
     report.quarantined = list(zip(bad.column("line").to_pylist(),
                                   bad.column("reason").to_pylist()))
     days = sorted(set(pc.unique(pc.strftime(
@@ -123,7 +124,8 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
     existing = [f for f in event_files(store, days) if not f.endswith(f"/{sha[:16]}-0.parquet")]
     new = columnar.new_events(con, checked, existing)
     report.inserted = new.num_rows
-    report.duplicates = (src.num_rows - bad.num_rows) - new.num_rows
+    report.duplicates = (report.rows - bad.num_rows) - new.num_rows
+    del checked
     attributed = new.filter(pc.and_(pc.is_valid(new.column("decision_id")), pc.is_in(
         new.column("event"), value_set=pa.array(list(DECISION_EVENTS)))))
     with store.transaction():

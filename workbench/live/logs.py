@@ -102,7 +102,7 @@ def user_outcomes(store: Store, first: date | None = None, last: date | None = N
     idx = totals.column("idx").to_numpy()
     ph = _codes(totals.column("phase"), PHASES)
     ev = _codes(totals.column("event"), METRICS)
-    np.add.at(pm, (idx, ph, ev), totals.column("v").to_numpy().astype(np.float32))
+    pm[idx, ph, ev] = totals.column("v").to_numpy()  # one row per (user, phase, event)
     phase_days = np.array([sum(1 for _, p in phases if p == name) for name in PHASES], np.int32)
     segments = segments_of(store)
     return {
