@@ -279,7 +279,7 @@ def bench_programme(users: int, events: int = 10_000_000, seed: int = 0,
              "outbox_csv_mb_per_day": mb(Path(steps["day"]["result"]["outbox"])),
              "events_parquet_mb_per_day": round(mb(live / "events") / n_days, 1),
              "events_csv_mb_per_day": round(mb(root / "events.csv") / n_days, 1),
-             "sqlite_mb": round(sum(mb(p) for p in root.glob("bench.db*")), 1)}
+             "sqlite_mb": round(sum(mb(p) for p in root.glob("bench.db*") if p.is_file()), 1)}
     print(json.dumps({"sizes_on_disk": sizes}), file=sys.stderr)
     if folder is None:
         shutil.rmtree(root, ignore_errors=True)

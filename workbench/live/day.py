@@ -32,9 +32,11 @@ from workbench import Problem, ValidationError
 from workbench.agent.state import load_agent, record_batch, save_models, snapshot
 from workbench.live.activity import ingest_activity
 from workbench.live.logs import decisions_dir
-from workbench.live.roster import load_roster
+from workbench.live.roster import ATTRIBUTES, load_roster
 
 FORMATS = ("csv", "parquet")
+#: What deciding needs of the roster (its arrival-time covariates are for the lift report).
+DECIDE_COLUMNS = ["user_id", "segment", "arm", "joined_on", *ATTRIBUTES]
 INBOX_SUFFIXES = (".csv", ".parquet")
 
 
@@ -63,15 +65,18 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
         path = _write_outbox(log, outbox, iso, fmt)
         return {"day": iso, "batch_id": done["batch_id"], "users": done["n_users"],
                 "sent": done["n_sent"], "outbox": str(path), "rerun": True}
-    roster = load_roster(store)
-    users = roster[(roster["arm"] == "agent") & (roster["joined_on"] <= iso)]
+    roster = load_roster(store, columns=DECIDE_COLUMNS)
+    users = roster[(roster["arm"] == "agent") & (roster["joined_on"] <= iso)
+                   ].drop(columns=["joined_on"]).reset_index(drop=True)
+    del roster  # millions of rows: one copy of the users at a time
     if not len(users):
         raise ValidationError([Problem(f"no agent-arm users in the roster on {iso}")],
                               "The day was not decided")
     agent = load_agent(store)
     seed = day_seed(day)
-    decisions = agent.decide(users.reset_index(drop=True), seed=seed, start=day)
-    n_sent = int(decisions["send"].sum())
+    decisions = agent.decide(users, seed=seed, start=day)
+    del users
+    n_sent, n_users = int(decisions["send"].sum()), len(decisions)
     log_path = decisions_dir(store) / f"day={iso}" / "batch.parquet"
     with store.transaction():
         if learn_log:
@@ -84,16 +89,17 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
                 store, actor=actor, source=f"programme {iso}", seed=seed, start_day=iso,
                 n_users=len(decisions), n_sent=n_sent)
         log = _log_table(decisions, batch_id)
+        del decisions
         log_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = log_path.with_suffix(".tmp")
         pq.write_table(log, tmp)
         tmp.replace(log_path)  # a crash before the commit leaves a file the rerun replaces
-        live_store.record_day(store, day_iso=iso, batch_id=batch_id, n_users=len(decisions),
+        live_store.record_day(store, day_iso=iso, batch_id=batch_id, n_users=n_users,
                               n_sent=n_sent, log_path=str(log_path))
         store.audit(actor, "programme day", "batch", batch_id,
-                    {"day": iso, "users": len(decisions), "sent": n_sent})
+                    {"day": iso, "users": n_users, "sent": n_sent})
     path = _write_outbox(log, outbox, iso, fmt)
-    return {"day": iso, "batch_id": batch_id, "users": len(decisions), "sent": n_sent,
+    return {"day": iso, "batch_id": batch_id, "users": n_users, "sent": n_sent,
             "outbox": str(path), "rerun": False}
 
 

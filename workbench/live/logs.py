@@ -28,11 +28,13 @@ from store import parquet as columnar
 from workbench.agent.state import segments_of
 from workbench.agent.users import PLATFORMS, label_codes
 from workbench.live import live_dir
-from workbench.live.roster import load_roster
+from workbench.live.roster import load_roster, roster_path
 from workbench.sim.trial import PHASES
 from workbench.sim.world import METRICS
 
 BINARY_EVENTS = tuple(m for m in METRICS if m != "gmv")
+OUTCOME_COLUMNS = ["user_id", "segment", "arm", "platform", "habitual_hour", "pre_engagement",
+                   "start_inactive"]
 
 
 def events_dir(store: Store) -> Path:
@@ -83,7 +85,7 @@ def user_outcomes(store: Store, first: date | None = None, last: date | None = N
                   con=None) -> dict[str, np.ndarray] | None:
     """Per-user outcomes per phase of the whole roster (both arms), as ``users.npz`` holds
     them; ``None`` before a roster and events exist. Days default to the span of the events."""
-    roster = load_roster(store)
+    roster = load_roster(store, columns=OUTCOME_COLUMNS)
     files = event_files(store)
     if not len(roster) or not files:
         return None
@@ -95,7 +97,8 @@ def user_outcomes(store: Store, first: date | None = None, last: date | None = N
     totals = columnar.user_phase_totals(
         con, str(events_dir(store) / "day=*" / "*.parquet"),
         pa.table({"idx": np.arange(len(roster), dtype=np.int64),
-                  "user_id": roster["user_id"].astype(str).to_numpy(object)}),
+                  "user_id": pq.read_table(roster_path(store), columns=["user_id"]
+                                           ).column("user_id")}),
         pa.table({"day": [d for d, _ in phases], "phase": [p for _, p in phases]}))
     n = len(roster)
     pm = np.zeros((n, len(PHASES), len(METRICS)), np.float32)
@@ -115,7 +118,7 @@ def user_outcomes(store: Store, first: date | None = None, last: date | None = N
         "start_inactive": roster["start_inactive"].to_numpy(np.float64),
         "phase_metrics": pm, "phase_days": phase_days, "metrics": np.array(METRICS),
         "phases": np.array(PHASES), "segments": np.array(segments),
-        "user_id": roster["user_id"].astype(str).to_numpy(object),
+        "user_id": roster["user_id"].to_numpy(object),
     }
 
 
