@@ -12,9 +12,20 @@ from typing import Any, TypedDict
 
 from store import Store, now
 
-__all__ = ["Programme", "DayRow", "programme", "create_programme", "record_roster_import",
-           "roster_imports", "file_loaded", "record_file", "files", "day", "record_day",
-           "days"]
+__all__ = [
+    "DayRow",
+    "Programme",
+    "create_programme",
+    "day",
+    "days",
+    "file_loaded",
+    "files",
+    "programme",
+    "record_day",
+    "record_file",
+    "record_roster_import",
+    "roster_imports",
+]
 
 
 class Programme(TypedDict):

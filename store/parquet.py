@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-__all__ = ["connect", "validate_events", "new_events", "user_phase_totals", "EVENT_CHECK"]
+__all__ = ["EVENT_CHECK", "connect", "new_events", "user_phase_totals", "validate_events"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
 MEMORY_LIMIT = "1500MB"

@@ -10,14 +10,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from store import decisions as decisions_store
 from store import live as live_store
 from store import open_store
-from store import decisions as decisions_store
 from workbench import ValidationError
 from workbench.agent.state import segments_of
 from workbench.agent.users import stable_arm, synthetic_users
-from workbench.lift.report import from_run
 from workbench.library.seed import seed
+from workbench.lift.report import from_run
 from workbench.live.activity import ingest_activity
 from workbench.live.day import programme_day, programme_ingest
 from workbench.live.logs import events_dir, user_outcomes
@@ -259,3 +259,83 @@ def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, 
     second = programme_ingest(live, inbox)
     assert (second["loaded"], second["skipped"], second["inserted"]) == (0, 2, 0)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in inbox.iterdir()) == before
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+def test_a_programme_run_through_outbox_and_inbox_reports_the_platforms_own_truth(live,
+                                                                                  tmp_path):
+    """Eight days where the sending platform is a simulated world that talks to the
+    workbench only through the outbox and inbox folders: the live programme's per-user outcomes
+    (and so its lift) equal the world's own per-user record to float32 precision (the
+    precision of the trial's users.npz), and the agent learns."""
+    from datetime import timedelta
+
+    from workbench.agent.state import load_agent
+    from workbench.lift.estimators import unadjusted
+    from workbench.sim.world import WorldParams, generate_population, organic_return
+
+    n, days = 1000, 8
+    segs = segments_of(live)
+    pop = generate_population(n, segs, seed=5)
+    users = synthetic_users(n, segs, 5)
+    users["segment"] = pd.Categorical.from_codes(pop.segment, categories=segs)
+    import_roster(live, csv_bytes(users), name="roster.csv", actor="t",
+                  joined_on="2026-10-01", salt="e2e")
+    arm = load_roster(live).set_index("user_id")["arm"]
+    start = date.today() - timedelta(days=days + 2)
+    switch = start + timedelta(days=5)  # passive management from the sixth day
+    live.db["management_events"].insert({"mode": "passive", "actor": "t", "note": "",
+                                         "at": switch.isoformat() + "T00:00:00Z"})
+    params, rng = WorldParams(), np.random.default_rng(11)
+    inactive = pop.start_inactive.astype(np.int64).copy()
+    truth = np.zeros((n, 2, 6))  # the world's record: days with each event, gmv summed
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    inbox.mkdir()
+    for t in range(days):
+        day = start + timedelta(days=t)
+        programme_day(live, day, outbox)
+        sent = pd.read_csv(outbox / f"decisions-{day.isoformat()}.csv", dtype={"user_id": str})
+        messaged = np.zeros(n, bool)
+        messaged[sent["user_id"].astype(int).to_numpy()] = True
+        decision = dict(zip(sent["user_id"].astype(int), sent["decision_id"]))
+        p_org = organic_return(params, pop, inactive, t, day.weekday(), np.zeros(n, np.float32))
+        organic = rng.random(n) < p_org
+        opened = messaged & ~organic & (rng.random(n) < 0.12)
+        engaged = organic | opened
+        intent = engaged & (rng.random(n) < 0.3)
+        conv = intent & (rng.random(n) < 0.25)
+        gmv = np.where(conv, np.round(rng.lognormal(3, 0.5, n), 2), 0.0)
+        phase = 0 if day < switch else 1
+        rows = []
+        for k, (name, hit) in enumerate((("direct_open", opened), ("engagement", engaged),
+                                         ("intent", intent), ("conversion", conv))):
+            truth[hit, phase, k] += 1
+            for u in np.flatnonzero(hit):  # local time in +02:00, as the platform logs it
+                at = f"{day.isoformat()}T{10 + k:02d}:30:00+02:00"
+                rows.append((str(u), name, 1, at, decision.get(u, "") if k == 0 else ""))
+        truth[conv, phase, 5] += gmv[conv]
+        rows += [(str(u), "gmv", gmv[u], f"{day.isoformat()}T15:00:00Z", "")
+                 for u in np.flatnonzero(conv)]
+        (inbox / f"events-{day.isoformat()}.csv").write_bytes(events_csv(rows))
+        assert programme_ingest(live, inbox)["loaded"] == 1
+        inactive = np.where(engaged, 0, inactive + 1)
+    out = user_outcomes(live)
+    order = out["user_id"].astype(int)
+    np.testing.assert_allclose(out["phase_metrics"], truth[order][:, :, :6], rtol=1e-6)
+    assert out["phase_days"].tolist() == [5, 3]
+    data = from_run(out)
+    treated = (arm.loc[out["user_id"]] == "agent").to_numpy()
+    for phase_i, phase in enumerate(("active", "passive")):
+        for k, metric in ((0, "direct_open"), (1, "engagement"), (5, "gmv")):
+            y = data.outcomes[phase][metric]
+            got = unadjusted(y[data.treated], y[~data.treated])
+            w = truth[order][:, phase_i, k]
+            world = unadjusted(w[treated], w[~treated])
+            assert (got.mean_t, got.mean_c, got.n_t, got.n_c) == pytest.approx(
+                (world.mean_t, world.mean_c, world.n_t, world.n_c), rel=1e-6)
+            assert got.lift == pytest.approx(world.lift, rel=1e-6, nan_ok=True)
+    agent = load_agent(live)
+    assert sum(m.n for m in agent.models.values()) > 0
+    last = start + timedelta(days=days - 1)
+    assert decisions_store.due_ids(live, (last - timedelta(days=3)).isoformat()) == []

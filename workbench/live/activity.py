@@ -42,7 +42,12 @@ from workbench import Problem, ValidationError
 from workbench.agent.ingest import ingest_events
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import load_agent
-from workbench.live.logs import BINARY_EVENTS, event_files, events_dir, write_partitioned
+from workbench.live.logs import (
+    BINARY_EVENTS,
+    event_files,
+    events_dir,
+    write_partitioned,
+)
 from workbench.live.roster import roster_path
 from workbench.sim.world import METRICS
 
