@@ -392,4 +392,47 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    7,
+    "live programme: roster metadata, file ledger and the days decided",
+    [
+        """CREATE TABLE live_programme (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            salt TEXT NOT NULL,
+            holdout_share REAL NOT NULL CHECK (holdout_share >= 0 AND holdout_share < 1),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE live_roster_imports (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            new_users INTEGER NOT NULL,
+            total_users INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        )""",
+        """CREATE TABLE live_files (
+            sha256 TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            inserted INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL,
+            quarantined INTEGER NOT NULL,
+            attributed INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        )""",
+        """CREATE TABLE live_days (
+            day TEXT PRIMARY KEY,
+            batch_id INTEGER NOT NULL REFERENCES decision_batches(id),
+            n_users INTEGER NOT NULL,
+            n_sent INTEGER NOT NULL,
+            log_path TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

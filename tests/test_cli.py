@@ -290,9 +290,10 @@ def test_the_readme_documents_no_command_or_option_that_does_not_exist():
 
 def test_the_documentation_check_sees_every_command():
     assert sorted(" ".join(p) for p, _ in _leaf_commands()) == [
-        "bench decide", "bench import", "bench lift", "bench regret", "bench simulate", "bench studio",
-        "db backup", "db migrate", "db path", "decide", "ingest", "lift", "llm check",
-        "llm serve", "rewrite", "run", "seed", "simulate"]
+        "bench decide", "bench import", "bench lift", "bench programme", "bench regret",
+        "bench simulate", "bench studio", "db backup", "db migrate", "db path", "decide",
+        "ingest", "lift", "llm check", "llm serve", "programme day", "programme ingest",
+        "programme roster", "rewrite", "run", "seed", "simulate"]
 
 
 def test_bench_regret_quick_prints_a_table_with_the_ratio_to_mabwiser(capsys):
@@ -346,3 +347,30 @@ def test_decide_draws_fresh_randomness_per_batch_and_replays_a_recorded_seed(db_
     cols = ["user_id", "send", "channel", "send_at", "atoms"]
     assert not b0[cols].equals(b1[cols])
     assert replay["seed"] == first["seed"] and b2[cols].equals(b0[cols])
+
+
+def test_programme_commands_run_a_day_from_roster_to_outbox_and_load_an_inbox(db_path, tmp_path,
+                                                                             capsys):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("user_id,segment\n" + "".join(
+        f"u{i},{('new_buyers', 'lapsing_buyers')[i % 2]}\n" for i in range(300)))
+    assert main(["programme", "roster", str(roster), "--joined-on", "2026-11-01"]) == 0
+    capsys.readouterr()
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    assert main(["programme", "day", "--date", "2026-11-23", "--outbox", str(outbox)]) == 0
+    first = json.loads(capsys.readouterr().out)
+    written = sorted(p.name for p in outbox.iterdir())
+    assert written == ["decisions-2026-11-23.csv"]
+    body = (outbox / written[0]).read_bytes()
+    assert main(["programme", "day", "--date", "2026-11-23", "--outbox", str(outbox)]) == 0
+    json.loads(capsys.readouterr().out)
+    assert (outbox / written[0]).read_bytes() == body  # a rerun rewrites the same batch
+    assert first
+    inbox.mkdir()
+    (inbox / "events-1.csv").write_text("user_id,event,value,occurred_at\n"
+                                        "u1,direct_open,1,2026-11-23T19:04:00+02:00\n")
+    assert main(["programme", "ingest", "--inbox", str(inbox)]) == 0
+    once = capsys.readouterr().out
+    assert main(["programme", "ingest", "--inbox", str(inbox)]) == 0
+    assert once != capsys.readouterr().out  # the second run finds nothing new
+    assert main(["programme", "ingest", "--inbox", str(tmp_path / "missing")]) == 1

@@ -19,7 +19,7 @@ import click
 
 from store import StoreError
 from workbench import WorkbenchError
-from workbench.cli import admin, agent, benchmarks, studio, trial
+from workbench.cli import admin, agent, benchmarks, programme, studio, trial
 from workbench.cli.params import set_db
 
 __all__ = ["cli", "main"]
@@ -33,7 +33,7 @@ def cli() -> None:
 
 
 for command in (admin.run, admin.seed, admin.db, agent.decide, agent.ingest, trial.simulate,
-                trial.lift, benchmarks.bench, studio.llm, studio.rewrite):
+                trial.lift, benchmarks.bench, studio.llm, studio.rewrite, programme.programme):
     cli.add_command(command)
 
 

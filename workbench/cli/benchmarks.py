@@ -65,7 +65,7 @@ def bench_simulate(users: int, seed: int, as_json: bool, days: int) -> int:
 def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, as_json: bool) -> int:
     """Regret per 1k decisions: the agent vs MABWiser, Beta TS and uniform."""
     from workbench.bench import bench_regret as measure
-    from workbench.bench import format_regret
+    from workbench.sim.regret import format_regret
 
     result = measure(env, seeds, quick=quick, held_out=held_out)
     click.echo(json.dumps(result) if as_json else format_regret(result))
@@ -93,3 +93,14 @@ def bench_import(rows: int, as_json: bool) -> int:
     from workbench.bench import bench_import as measure
 
     return _print(measure(rows), as_json)
+
+
+@bench.command("programme")
+@click.option("--users", type=POSITIVE, default=1_000_000, show_default=True, metavar="N")
+@click.option("--events", type=POSITIVE, default=10_000_000, show_default=True, metavar="M")
+@click.option("--json", "as_json", is_flag=True, help="One-line JSON.")
+def bench_programme(users: int, events: int, as_json: bool) -> int:
+    """The live programme's day at scale: roster, decide and log, ingest, lift aggregation."""
+    from workbench.bench import bench_programme as measure
+
+    return _print(measure(users, events), as_json)

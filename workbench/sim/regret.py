@@ -22,8 +22,10 @@ minus the expected reward of the action taken (pseudo-regret: no outcome noise),
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -223,3 +225,43 @@ def run(env: Environment, seed: int, players: tuple[str, ...] = PLAYERS) -> list
             reward[name] += float(r.sum())
     return [SeedResult(n, 1000 * regret[n] / decisions, 1000 * reward[n] / decisions,
                        seconds[n] / env.days) for n in players]
+
+
+def regret_row(e: Any, per: Mapping[str, list]) -> dict[str, Any]:
+    """One environment's figures: per seed, mean, sd and time per batch of each player."""
+    import statistics
+
+    row: dict[str, Any] = {
+        "about": e.about, "held_out": e.held_out, "segments": len(e.segments),
+        "composite_actions": e.actions, "days": e.days, "batch": e.batch,
+        "decisions_per_seed": e.days * e.batch, "players": {}}
+    for p, rs in per.items():
+        row["players"][p] = {
+            "regret_per_1k": [round(r.regret_per_1k, 2) for r in rs],
+            "mean": round(statistics.fmean(r.regret_per_1k for r in rs), 2),
+            "sd": round(statistics.stdev(r.regret_per_1k for r in rs), 2) if len(rs) > 1
+            else None,
+            "reward_per_1k": round(statistics.fmean(r.reward_per_1k for r in rs), 2),
+            "seconds_per_batch": round(statistics.fmean(r.seconds_per_batch for r in rs), 4),
+        }
+    if "agent" in per and "mabwiser" in per:
+        m = row["players"]["mabwiser"]["mean"]
+        row["agent_to_mabwiser"] = round(row["players"]["agent"]["mean"] / m, 3) if m else None
+    return row
+
+
+def format_regret(result: Mapping[str, Any]) -> str:
+    """The regret benchmark as a plain-text table (per seed, mean, time per batch, ratio)."""
+    lines = []
+    for name, row in result["environments"].items():
+        lines.append(f"{name}{' (held out)' if row['held_out'] else ''}: {row['about']}")
+        lines.append(f"  {'player':<10} {'mean':>8} {'sd':>7}  {'s/batch':>8}  regret per 1k "
+                     "per seed")
+        for p, v in row["players"].items():
+            sd = "" if v["sd"] is None else f"{v['sd']:.2f}"
+            lines.append(f"  {p:<10} {v['mean']:>8.2f} {sd:>7}  {v['seconds_per_batch']:>8.3f}  "
+                         + " ".join(f"{x:.2f}" for x in v["regret_per_1k"]))
+        if row.get("agent_to_mabwiser") is not None:
+            lines.append(f"  agent / mabwiser = {row['agent_to_mabwiser']:.3f}")
+    lines.append(f"load average {result['load_average']}, {result['seconds']} s")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""The live programme's metadata in SQLite: the programme's salt and split, the roster imports,
+the ledger of events files loaded, and the days decided.
+
+The bulk of a live programme (its roster, decision log and events, millions of rows a day) is
+columnar Parquet beside the database (see :mod:`store.parquet`); SQLite keeps what must be
+transactional and small: one row per programme, per import, per file and per day.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from store import Store, now
+
+__all__ = [
+    "DayRow",
+    "Programme",
+    "create_programme",
+    "day",
+    "days",
+    "file_loaded",
+    "files",
+    "programme",
+    "record_day",
+    "record_file",
+    "record_roster_import",
+    "roster_imports",
+]
+
+
+class Programme(TypedDict):
+    """The programme's arm assignment: a user is in the holdout when the keyed hash of their id
+    with ``salt`` falls below ``holdout_share``."""
+
+    id: int
+    salt: str
+    holdout_share: float
+    created_at: str
+    created_by: str
+
+
+class DayRow(TypedDict):
+    """One decided day: its batch in ``decision_batches`` and its Parquet decision log."""
+
+    day: str
+    batch_id: int
+    n_users: int
+    n_sent: int
+    log_path: str
+    created_at: str
+
+
+def programme(store: Store) -> Programme | None:
+    rows = store.query("SELECT * FROM live_programme WHERE id = 1")
+    return rows[0] if rows else None  # type: ignore[return-value]
+
+
+def create_programme(store: Store, salt: str, holdout_share: float, actor: str) -> None:
+    store.db["live_programme"].insert({"id": 1, "salt": salt, "holdout_share": holdout_share,
+                                       "created_at": now(), "created_by": actor})
+
+
+def record_roster_import(store: Store, *, source: str, sha256: str, rows: int, new_users: int,
+                         total_users: int, actor: str) -> None:
+    store.db["live_roster_imports"].insert({
+        "source": source, "sha256": sha256, "rows": rows, "new_users": new_users,
+        "total_users": total_users, "at": now(), "actor": actor})
+
+
+def roster_imports(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT * FROM live_roster_imports ORDER BY id")
+
+
+def file_loaded(store: Store, sha256: str) -> dict[str, Any] | None:
+    """The ledger row of an events file already loaded (by content), or ``None``."""
+    rows = store.query("SELECT * FROM live_files WHERE sha256 = ?", [sha256])
+    return rows[0] if rows else None
+
+
+def record_file(store: Store, *, sha256: str, name: str, rows: int, inserted: int,
+                duplicates: int, quarantined: int, attributed: int, actor: str) -> None:
+    store.db["live_files"].insert({
+        "sha256": sha256, "name": name, "rows": rows, "inserted": inserted,
+        "duplicates": duplicates, "quarantined": quarantined, "attributed": attributed,
+        "at": now(), "actor": actor})
+
+
+def files(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT * FROM live_files ORDER BY at, name")
+
+
+def day(store: Store, day_iso: str) -> DayRow | None:
+    rows = store.query("SELECT * FROM live_days WHERE day = ?", [day_iso])
+    return rows[0] if rows else None  # type: ignore[return-value]
+
+
+def record_day(store: Store, *, day_iso: str, batch_id: int, n_users: int, n_sent: int,
+               log_path: str) -> None:
+    store.db["live_days"].insert({"day": day_iso, "batch_id": batch_id, "n_users": n_users,
+                                  "n_sent": n_sent, "log_path": log_path,
+                                  "created_at": now()})
+
+
+def days(store: Store) -> list[DayRow]:
+    return store.query("SELECT * FROM live_days ORDER BY day")  # type: ignore[return-value]

@@ -1,0 +1,135 @@
+"""The store for columnar logs: every DuckDB statement over the live programme's Parquet files.
+
+The live programme's bulk data (roster, decision log, user-level events; millions of rows a
+day) is Parquet beside the SQLite file, partitioned by day, and aggregated here with DuckDB
+(embedded, no server). Like the rest of ``store/``, this module only reads and computes: what
+the rows mean and how they are validated lives in :mod:`workbench.live`, which calls these
+functions with Arrow tables and file globs and gets Arrow tables back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+
+__all__ = ["EVENT_CHECK", "connect", "new_events", "user_phase_totals", "validate_events"]
+
+#: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
+MEMORY_LIMIT = "1500MB"
+
+#: Validation of raw event lines (all text) registered as ``src`` with a ``line`` column, the
+#: programme's users as ``roster(user_id)``. ``reason`` is NULL for a good line. Timestamps with
+#: an offset are converted to UTC; those without one are taken as UTC.
+EVENT_CHECK = """
+WITH typed AS (
+    SELECT line, coalesce(occurred_at, '') AS occurred_text,
+           trim(coalesce(user_id, '')) AS user_id,
+           lower(trim(coalesce(event, ''))) AS event,
+           coalesce(nullif(trim(coalesce(value, '')), ''), '1') AS value_text,
+           TRY_CAST(coalesce(nullif(trim(coalesce(value, '')), ''), '1') AS DOUBLE) AS value,
+           timezone('UTC', TRY_CAST(trim(coalesce(occurred_at, '')) AS TIMESTAMPTZ)) AS ts,
+           nullif(trim(coalesce(decision_id, '')), '') AS decision_id
+    FROM src
+)
+SELECT t.*, CASE
+    WHEN t.user_id = '' THEN 'user_id is empty'
+    WHEN NOT list_contains($events, t.event)
+        THEN 'event ''' || t.event || ''' is not one of ' || array_to_string($events, ', ')
+    WHEN t.value IS NULL OR isnan(t.value) OR isinf(t.value)
+        THEN 'value ''' || t.value_text || ''' is not a number'
+    WHEN t.value < 0 AND t.event <> 'gmv'
+        THEN 'value ''' || t.value_text || ''' is negative (only gmv refunds may be)'
+    WHEN list_contains($binary, t.event) AND t.value NOT IN (0, 1)
+        THEN 'value ''' || t.value_text || ''' of ' || t.event || ' is not 0 or 1'
+    WHEN t.ts IS NULL THEN 'occurred_at is not an ISO date/time'
+    WHEN t.ts > $clock THEN 'occurred_at ' || strftime(t.ts, '%Y-%m-%dT%H:%M:%S')
+        || ' is in the future'
+    WHEN r.user_id IS NULL THEN 'user ''' || t.user_id || ''' is not in the roster'
+    ELSE NULL END AS reason
+FROM typed t LEFT JOIN (SELECT DISTINCT user_id FROM roster) r ON r.user_id = t.user_id
+"""
+
+#: Good lines of ``checked`` not already stored (``existing``) nor earlier in the same file.
+NEW_EVENTS = """
+WITH existing AS ({existing}),
+first AS (  -- a (user, event, time) repeated in the file: its first line counts
+    SELECT user_id, event, ts, arg_min(value, line) AS value,
+           arg_min(decision_id, line) AS decision_id
+    FROM checked WHERE reason IS NULL GROUP BY user_id, event, ts
+)
+SELECT user_id, event, value, ts AS occurred_at, decision_id, strftime(ts, '%Y-%m-%d') AS day
+FROM first c
+WHERE NOT EXISTS (
+    SELECT 1 FROM existing e
+    WHERE e.user_id = c.user_id AND e.event = c.event AND e.occurred_at = c.ts)
+"""
+
+EXISTING_FILES = ("SELECT user_id, event, occurred_at "
+                  "FROM read_parquet($files, union_by_name = true)")
+EXISTING_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS occurred_at "
+                 "WHERE false")
+
+#: Per user, phase and event: binary events count the days they happened, gmv sums its value,
+#: as the simulated trial's ``phase_metrics`` do.
+USER_PHASE_TOTALS = """
+WITH daily AS (
+    SELECT user_id, CAST(day AS VARCHAR) AS day, event,
+           CASE WHEN event = 'gmv' THEN sum(value) ELSE max(value) END AS v
+    FROM read_parquet($events, hive_partitioning = true, union_by_name = true)
+    GROUP BY user_id, day, event
+)
+SELECT r.idx, p.phase, d.event, sum(d.v) AS v
+FROM daily d JOIN phases p ON p.day = d.day JOIN roster r ON r.user_id = d.user_id
+GROUP BY r.idx, p.phase, d.event
+"""
+
+
+def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that computes in UTC within the memory budget."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    return con
+
+
+def validate_events(con: duckdb.DuckDBPyConnection, src: pa.Table, roster: pa.Table, *,
+                    events: Sequence[str], binary: Sequence[str], clock: str) -> pa.Table:
+    """Each line of ``src`` typed, with the ``reason`` it is rejected (NULL when good)."""
+    con.register("src", src)
+    con.register("roster", roster)
+    try:
+        return con.sql(EVENT_CHECK, params={"events": list(events), "binary": list(binary),
+                                                "clock": clock}).to_arrow_table()
+    finally:
+        con.unregister("src")
+        con.unregister("roster")
+
+
+def new_events(con: duckdb.DuckDBPyConnection, checked: pa.Table, existing_files: list[str]
+               ) -> pa.Table:
+    """The good lines of ``checked`` that are new by (user, event, time)."""
+    con.register("checked", checked)
+    try:
+        if existing_files:
+            return con.sql(NEW_EVENTS.format(existing=EXISTING_FILES),
+                           params={"files": existing_files}).to_arrow_table()
+        return con.sql(NEW_EVENTS.format(existing=EXISTING_NONE)).to_arrow_table()
+    finally:
+        con.unregister("checked")
+
+
+def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster: pa.Table,
+                      phases: pa.Table) -> pa.Table:
+    """``(idx, phase, event, v)``: each roster user's total of each event in each phase;
+    ``roster`` has ``(idx, user_id)``, ``phases`` has ``(day, phase)`` with ISO day text."""
+    con.register("roster", roster)
+    con.register("phases", phases)
+    try:
+        return con.sql(USER_PHASE_TOTALS, params={"events": events_glob}).to_arrow_table()
+    finally:
+        con.unregister("roster")
+        con.unregister("phases")

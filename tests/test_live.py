@@ -1,0 +1,341 @@
+"""The live programme: roster arms, user-level activity, Parquet logs, the daily operation."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from store import decisions as decisions_store
+from store import live as live_store
+from store import open_store
+from workbench import ValidationError
+from workbench.agent.state import segments_of
+from workbench.agent.users import stable_arm, synthetic_users
+from workbench.library.seed import seed
+from workbench.lift.report import from_run
+from workbench.live.activity import ingest_activity
+from workbench.live.day import programme_day, programme_ingest
+from workbench.live.logs import events_dir, user_outcomes
+from workbench.live.roster import import_roster, load_roster
+
+CLOCK = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def live(tmp_path):
+    s = open_store(tmp_path / "wb.db")
+    seed(s)
+    yield s
+    s.close()
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def roster(store, n=400, start=0, seed_=1, **kw):
+    users = synthetic_users(n, segments_of(store), seed_, start=start)
+    return import_roster(store, csv_bytes(users), name=f"r{start}.csv", actor="t",
+                         joined_on=kw.pop("joined_on", "2026-11-01"), **kw)
+
+
+def events_csv(rows: list[tuple]) -> bytes:
+    return csv_bytes(pd.DataFrame(rows, columns=["user_id", "event", "value", "occurred_at",
+                                                 "decision_id"]))
+
+
+# -- roster --------------------------------------------------------------------------------
+
+def test_arms_follow_the_salted_hash_and_survive_reimports_and_later_joiners(live):
+    roster(live, 3000, salt="s3cret", holdout_share=0.2)
+    first = load_roster(live).set_index("user_id")["arm"]
+    expected = np.where(stable_arm(pd.Series(first.index), 0.2, salt="s3cret"), "holdout",
+                        "agent")
+    assert (first.to_numpy() == expected).all()
+    # Re-import the same users with new attributes, plus 1000 newcomers a week later.
+    report = roster(live, 4000, seed_=9, joined_on="2026-11-08")
+    assert (report.rows, report.new_users, report.total_users) == (4000, 1000, 4000)
+    after = load_roster(live).set_index("user_id")
+    assert (after.loc[first.index, "arm"] == first).all()
+    assert set(after.loc[first.index, "joined_on"]) == {"2026-11-01"}
+    newcomers = after.drop(first.index)
+    assert set(newcomers["joined_on"]) == {"2026-11-08"}
+    assert (newcomers["arm"].to_numpy() == np.where(stable_arm(
+        pd.Series(newcomers.index), 0.2, salt="s3cret"), "holdout", "agent")).all()
+    assert live_store.programme(live)["salt"] == "s3cret"
+    assert [r["new_users"] for r in live_store.roster_imports(live)] == [3000, 1000]
+
+
+def test_a_csv_and_a_parquet_roster_give_the_same_arms(live, tmp_path):
+    users = synthetic_users(500, segments_of(live), 2)
+    import_roster(live, csv_bytes(users), name="a.csv", actor="t", joined_on="2026-11-01",
+                  salt="k")
+    arms = load_roster(live).set_index("user_id")["arm"]
+    other = open_store(tmp_path / "other.db")
+    seed(other)
+    buf = io.BytesIO()
+    users.to_parquet(buf)
+    import_roster(other, buf.getvalue(), name="a.parquet", actor="t", joined_on="2026-11-01",
+                  salt="k")
+    assert (load_roster(other).set_index("user_id")["arm"] == arms).all()
+    other.close()
+
+
+def test_a_bad_roster_names_row_and_field_and_writes_nothing(live):
+    roster(live, 100)
+    before = load_roster(live)
+    users = synthetic_users(5, segments_of(live), 3, start=1000)
+    users["segment"] = users["segment"].astype(str)
+    users.loc[2, "segment"] = "martians"
+    users.loc[4, "habitual_hour"] = 31
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, csv_bytes(users), name="bad.csv", actor="t",
+                      joined_on="2026-11-02")
+    assert [(p.row, p.field) for p in e.value.problems] == [(3, "segment"),
+                                                            (5, "habitual_hour")]
+    pd.testing.assert_frame_equal(load_roster(live), before)
+    assert len(live_store.roster_imports(live)) == 1
+
+
+def test_the_holdout_share_cannot_change_once_users_are_assigned(live):
+    roster(live, 100, holdout_share=0.1)
+    with pytest.raises(ValidationError, match="holdout share is 0.1"):
+        roster(live, 100, holdout_share=0.3)
+
+
+# -- activity --------------------------------------------------------------------------------
+
+def test_activity_is_converted_to_utc_checked_and_quarantined(live):
+    roster(live, 50)
+    data = events_csv([
+        ("3", "direct_open", 1, "2026-11-20T00:30:00+02:00", ""),   # 19th in UTC
+        ("3", "gmv", -12.5, "2026-11-20T10:00:00Z", ""),            # a refund
+        ("4", "engagement", "", "2026-11-20 08:00:00", ""),          # value defaults to 1
+        ("4", "intent", 2, "2026-11-20T08:00:00Z", ""),              # binary, not 0/1
+        ("4", "conversion", -1, "2026-11-20T08:00:00Z", ""),
+        ("5", "sleep", 1, "2026-11-20T08:00:00Z", ""),
+        ("5", "direct_open", 1, "yesterday", ""),
+        ("5", "direct_open", 1, "2026-12-02T08:00:00Z", ""),         # after the clock
+        ("999", "direct_open", 1, "2026-11-20T08:00:00Z", ""),
+        ("", "direct_open", 1, "2026-11-20T08:00:00Z", ""),
+        ("6", "gmv", "nan", "2026-11-20T08:00:00Z", ""),
+    ])
+    r = ingest_activity(live, data, name="e.csv", actor="t", clock=CLOCK)
+    assert (r.rows, r.inserted, r.duplicates) == (11, 3, 0)
+    assert r.quarantined == [
+        (5, "value '2' of intent is not 0 or 1"),
+        (6, "value '-1' is negative (only gmv refunds may be)"),
+        (7, "event 'sleep' is not one of direct_open, engagement, intent, conversion, "
+            "conversion_vertical, gmv"),
+        (8, "occurred_at is not an ISO date/time"),
+        (9, "occurred_at 2026-12-02T08:00:00 is in the future"),
+        (10, "user '999' is not in the roster"),
+        (11, "user_id is empty"),
+        (12, "value 'nan' is not a number")]
+    assert {(q["line"], q["source"]) for q in decisions_store.quarantine(live)} == {
+        (line, "e.csv") for line, _ in r.quarantined}
+    stored = pq.read_table(events_dir(live)).to_pandas().sort_values("occurred_at")
+    assert stored[["user_id", "event", "value"]].values.tolist() == [
+        ["3", "direct_open", 1.0], ["4", "engagement", 1.0], ["3", "gmv", -12.5]]
+    assert [str(t) for t in stored["occurred_at"]] == [
+        "2026-11-19 22:30:00", "2026-11-20 08:00:00", "2026-11-20 10:00:00"]
+    assert sorted(p.name for p in events_dir(live).iterdir()) == ["day=2026-11-19",
+                                                                  "day=2026-11-20"]
+
+
+def test_activity_is_stored_once_per_file_and_per_user_event_and_time(live):
+    roster(live, 50)
+    a = events_csv([("1", "engagement", 1, "2026-11-20T08:00:00Z", ""),
+                    ("1", "engagement", 1, "2026-11-20T08:00:00Z", ""),
+                    ("2", "engagement", 1, "2026-11-21T08:00:00Z", "")])
+    first = ingest_activity(live, a, name="a.csv", actor="t", clock=CLOCK)
+    assert (first.inserted, first.duplicates) == (2, 1)
+    again = ingest_activity(live, a, name="a-copy.csv", actor="t", clock=CLOCK)
+    assert again.skipped and again.inserted == 0
+    b = events_csv([("1", "engagement", 1, "2026-11-20T09:00:00+01:00", ""),  # same instant
+                    ("3", "engagement", 1, "2026-11-21T08:00:00Z", "")])
+    second = ingest_activity(live, b, name="b.csv", actor="t", clock=CLOCK)
+    assert (second.inserted, second.duplicates) == (1, 1)
+    assert pq.read_table(events_dir(live)).num_rows == 3
+    assert [f["name"] for f in live_store.files(live)] == ["a.csv", "b.csv"]
+
+
+# -- outcomes ------------------------------------------------------------------------------
+
+def test_per_user_outcomes_per_phase_equal_a_hand_computation(live):
+    roster(live, 20)
+    ids = load_roster(live)["user_id"].tolist()
+    u0, u1 = ids[0], ids[1]
+    ingest_activity(live, events_csv([
+        (u0, "direct_open", 1, "2026-11-20T08:00:00Z", ""),
+        (u0, "direct_open", 1, "2026-11-20T20:00:00Z", ""),   # same day: one day with opens
+        (u0, "direct_open", 1, "2026-11-21T08:00:00Z", ""),
+        (u0, "gmv", 30, "2026-11-21T09:00:00Z", ""),
+        (u0, "gmv", -10, "2026-11-21T10:00:00Z", ""),          # refund, same day: sums
+        (u1, "engagement", 1, "2026-11-22T08:00:00Z", ""),      # passive from the 22nd
+        (u1, "gmv", 5, "2026-11-23T08:00:00Z", ""),
+    ]), name="e.csv", actor="t", clock=CLOCK)
+    live.db["management_events"].insert({"mode": "passive", "actor": "t",
+                                         "at": "2026-11-21T12:00:00Z", "note": ""})
+    out = user_outcomes(live)
+    assert out["phase_days"].tolist() == [2, 2]  # 20th, 21st active; 22nd, 23rd passive
+    pm = out["phase_metrics"]
+    k = {m: i for i, m in enumerate(out["metrics"])}
+    expected = np.zeros_like(pm)
+    expected[0, 0, k["direct_open"]] = 2
+    expected[0, 0, k["gmv"]] = 20
+    expected[1, 1, k["engagement"]] = 1
+    expected[1, 1, k["gmv"]] = 5
+    np.testing.assert_array_equal(pm, expected)
+    data = from_run(out, source="live programme")
+    assert data.phases == ["active", "passive"]
+    assert data.outcomes["active"]["gmv"].tolist() == expected[:, 0, k["gmv"]].tolist()
+    assert (data.treated == (load_roster(live)["arm"] == "agent").to_numpy()).all()
+
+
+# -- daily operation -----------------------------------------------------------------------
+
+def test_programme_day_writes_only_agent_arm_sends_once_per_date(live, tmp_path):
+    roster(live, 600)
+    outbox = tmp_path / "outbox"
+    first = programme_day(live, date(2026, 11, 20), outbox)
+    content = (outbox / "decisions-2026-11-20.csv").read_bytes()
+    (outbox / "decisions-2026-11-20.csv").unlink()  # the platform lost it: rerun
+    again = programme_day(live, date(2026, 11, 20), outbox)
+    assert (outbox / "decisions-2026-11-20.csv").read_bytes() == content
+    assert again == first | {"rerun": True}
+    assert len(decisions_store.batches(live)) == 1
+    sent = pd.read_csv(outbox / "decisions-2026-11-20.csv", dtype={"user_id": str})
+    arms = load_roster(live).set_index("user_id")["arm"]
+    assert set(arms[sent["user_id"]]) == {"agent"}
+    assert len(sent) == first["sent"] and first["users"] == int((arms == "agent").sum())
+    assert sent["decision_id"].tolist() == [f"{first['batch_id']}-{u}" for u in sent["user_id"]]
+    log = pq.read_table(tmp_path / "wb.db.live" / "decisions" / "day=2026-11-20"
+                        / "batch.parquet")
+    assert log.num_rows == first["users"]
+    logged = {r["id"] for r in decisions_store.decisions(live, batch_id=first["batch_id"])}
+    assert logged == set(log.column("decision_id").to_pylist())
+
+
+def test_users_joining_later_are_decided_from_their_join_day(live, tmp_path):
+    roster(live, 200)
+    roster(live, 300, joined_on="2026-11-25")
+    early = programme_day(live, date(2026, 11, 20), tmp_path / "o", fmt="parquet",
+                          learn_log=False)
+    late = programme_day(live, date(2026, 11, 25), tmp_path / "o", fmt="parquet",
+                         learn_log=False)
+    arms = load_roster(live)
+    agent = arms[arms["arm"] == "agent"]
+    assert early["users"] == int((agent["joined_on"] == "2026-11-01").sum())
+    assert late["users"] == len(agent)
+    assert pq.read_table(late["outbox"]).num_rows == late["sent"]
+
+
+def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, tmp_path):
+    roster(live, 300)
+    day = programme_day(live, date(2026, 11, 20), tmp_path / "out")
+    sent = pd.read_csv(day["outbox"], dtype={"user_id": str}).head(40)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    pd.DataFrame({"user_id": sent["user_id"], "event": "direct_open", "value": 1,
+                  "occurred_at": "2026-11-20T21:00:00Z", "decision_id": sent["decision_id"]}
+                 ).to_csv(inbox / "opens.csv", index=False)
+    pd.DataFrame({"user_id": load_roster(live)["user_id"].head(100), "event": "engagement",
+                  "value": 1, "occurred_at": "2026-11-21T08:00:00Z", "decision_id": ""}
+                 ).to_parquet(inbox / "sessions.parquet")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in inbox.iterdir())
+    first = programme_ingest(live, inbox)
+    assert (first["files"], first["loaded"], first["inserted"]) == (2, 2, 140)
+    assert first["reports"][0]["attributed"]["inserted"] == 40
+    assert decisions_store.event_keys(live, set(sent["decision_id"])) == {
+        (d, "direct_open", "2026-11-20T21:00:00") for d in sent["decision_id"]}
+    second = programme_ingest(live, inbox)
+    assert (second["loaded"], second["skipped"], second["inserted"]) == (0, 2, 0)
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in inbox.iterdir()) == before
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+def test_a_programme_run_through_outbox_and_inbox_reports_the_platforms_own_truth(live,
+                                                                                  tmp_path):
+    """Eight days where the sending platform is a simulated world that talks to the
+    workbench only through the outbox and inbox folders: the live programme's per-user outcomes
+    (and so its lift) equal the world's own per-user record to float32 precision (the
+    precision of the trial's users.npz), and the agent learns."""
+    from datetime import timedelta
+
+    from workbench.agent.state import load_agent
+    from workbench.lift.estimators import unadjusted
+    from workbench.sim.world import WorldParams, generate_population, organic_return
+
+    n, days = 1000, 8
+    segs = segments_of(live)
+    pop = generate_population(n, segs, seed=5)
+    users = synthetic_users(n, segs, 5)
+    users["segment"] = pd.Categorical.from_codes(pop.segment, categories=segs)
+    import_roster(live, csv_bytes(users), name="roster.csv", actor="t",
+                  joined_on="2026-10-01", salt="e2e")
+    arm = load_roster(live).set_index("user_id")["arm"]
+    start = date.today() - timedelta(days=days + 2)
+    switch = start + timedelta(days=5)  # passive management from the sixth day
+    live.db["management_events"].insert({"mode": "passive", "actor": "t", "note": "",
+                                         "at": switch.isoformat() + "T00:00:00Z"})
+    params, rng = WorldParams(), np.random.default_rng(11)
+    inactive = pop.start_inactive.astype(np.int64).copy()
+    truth = np.zeros((n, 2, 6))  # the world's record: days with each event, gmv summed
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    inbox.mkdir()
+    for t in range(days):
+        day = start + timedelta(days=t)
+        programme_day(live, day, outbox)
+        sent = pd.read_csv(outbox / f"decisions-{day.isoformat()}.csv", dtype={"user_id": str})
+        messaged = np.zeros(n, bool)
+        messaged[sent["user_id"].astype(int).to_numpy()] = True
+        decision = dict(zip(sent["user_id"].astype(int), sent["decision_id"]))
+        p_org = organic_return(params, pop, inactive, t, day.weekday(), np.zeros(n, np.float32))
+        organic = rng.random(n) < p_org
+        opened = messaged & ~organic & (rng.random(n) < 0.12)
+        engaged = organic | opened
+        intent = engaged & (rng.random(n) < 0.3)
+        conv = intent & (rng.random(n) < 0.25)
+        gmv = np.where(conv, np.round(rng.lognormal(3, 0.5, n), 2), 0.0)
+        phase = 0 if day < switch else 1
+        rows = []
+        for k, (name, hit) in enumerate((("direct_open", opened), ("engagement", engaged),
+                                         ("intent", intent), ("conversion", conv))):
+            truth[hit, phase, k] += 1
+            for u in np.flatnonzero(hit):  # local time in +02:00, as the platform logs it
+                at = f"{day.isoformat()}T{10 + k:02d}:30:00+02:00"
+                rows.append((str(u), name, 1, at, decision.get(u, "") if k == 0 else ""))
+        truth[conv, phase, 5] += gmv[conv]
+        rows += [(str(u), "gmv", gmv[u], f"{day.isoformat()}T15:00:00Z", "")
+                 for u in np.flatnonzero(conv)]
+        (inbox / f"events-{day.isoformat()}.csv").write_bytes(events_csv(rows))
+        assert programme_ingest(live, inbox)["loaded"] == 1
+        inactive = np.where(engaged, 0, inactive + 1)
+    out = user_outcomes(live)
+    order = out["user_id"].astype(int)
+    np.testing.assert_allclose(out["phase_metrics"], truth[order][:, :, :6], rtol=1e-6)
+    assert out["phase_days"].tolist() == [5, 3]
+    data = from_run(out)
+    treated = (arm.loc[out["user_id"]] == "agent").to_numpy()
+    for phase_i, phase in enumerate(("active", "passive")):
+        for k, metric in ((0, "direct_open"), (1, "engagement"), (5, "gmv")):
+            y = data.outcomes[phase][metric]
+            got = unadjusted(y[data.treated], y[~data.treated])
+            w = truth[order][:, phase_i, k]
+            world = unadjusted(w[treated], w[~treated])
+            assert (got.mean_t, got.mean_c, got.n_t, got.n_c) == pytest.approx(
+                (world.mean_t, world.mean_c, world.n_t, world.n_c), rel=1e-6)
+            assert got.lift == pytest.approx(world.lift, rel=1e-6, nan_ok=True)
+    agent = load_agent(live)
+    assert sum(m.n for m in agent.models.values()) > 0
+    last = start + timedelta(days=days - 1)
+    assert decisions_store.due_ids(live, (last - timedelta(days=3)).isoformat()) == []

@@ -1,0 +1,77 @@
+"""``workbench programme ...``: the live programme's daily operation, for a cron job."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import click
+
+from workbench.cli.params import CommandFailed, InputFile, IsoDate, actor, open_db
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+@click.group()
+def programme() -> None:
+    """The live programme: roster, daily decisions to an outbox, events from an inbox."""
+
+
+@programme.command("roster")
+@click.argument("file", type=InputFile(), metavar="FILE.csv|FILE.parquet")
+@click.option("--holdout-share", type=click.FloatRange(0, 1, max_open=True), metavar="F",
+              help="Share of users kept as the holdout (first import only; default 0.1).")
+@click.option("--salt", metavar="S", help="Salt of the arm assignment (first import only).")
+@click.option("--joined-on", type=IsoDate(), help="Arrival day of new users (default: today).")
+def roster(file: Path, holdout_share: float | None, salt: str | None,
+           joined_on: date | None) -> int:
+    """Import the programme's users; every user keeps the arm of their first import."""
+    from workbench.live.roster import import_roster
+
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise CommandFailed(f"cannot read {file}: {e.strerror or e}") from None
+    with open_db() as store:
+        report = import_roster(store, data, name=file.name, actor=actor(),
+                               joined_on=(joined_on or _today()).isoformat(),
+                               holdout_share=holdout_share, salt=salt)
+    click.echo(json.dumps(report.to_dict()))
+    return 0
+
+
+@programme.command("day")
+@click.option("--date", "day", type=IsoDate(), help="The day to decide (default: today, UTC).")
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Folder the batch is written to (default: <db>.live/outbox).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True)
+@click.option("--no-learn-log", is_flag=True,
+              help="Skip the SQLite decision log that decision-attributed events teach from.")
+def day(day: date | None, outbox: Path | None, fmt: str, no_learn_log: bool) -> int:
+    """Decide for the day's agent-arm users and write the batch to the outbox (idempotent)."""
+    from workbench.live import live_dir
+    from workbench.live.day import programme_day
+
+    with open_db() as store:
+        result = programme_day(store, day or _today(), outbox or live_dir(store) / "outbox",
+                               fmt=fmt, actor=actor(), learn_log=not no_learn_log)
+    click.echo(json.dumps(result, default=str))
+    return 0
+
+
+@programme.command("ingest")
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Folder of events files (default: <db>.live/inbox).")
+def ingest(inbox: Path | None) -> int:
+    """Load every new events file of the inbox once (files are left where they are)."""
+    from workbench.live import live_dir
+    from workbench.live.day import programme_ingest
+
+    with open_db() as store:
+        result = programme_ingest(store, inbox or live_dir(store) / "inbox", actor=actor())
+    click.echo(json.dumps(result, default=str))
+    return 0

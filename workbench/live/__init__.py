@@ -1,0 +1,45 @@
+"""The live programme: a team's own users, sends and events, at the study's scale.
+
+Front door (plain functions; the CLI ``workbench programme ...`` calls them):
+
+- :func:`workbench.live.roster.import_roster` — the programme's users (CSV or Parquet) with a
+  stable arm from a keyed hash of the user id and the programme's salt; re-imports keep every
+  user's arm, users joining later are assigned on arrival.
+- :func:`workbench.live.day.programme_day` — decide for the day's agent-arm users and write the
+  batch to an outbox folder for the sending platform; idempotent per date.
+- :func:`workbench.live.day.programme_ingest` — load every new events file of an inbox once.
+- :func:`workbench.live.activity.ingest_activity` — one user-level events file: quarantine,
+  sanity, idempotence per file and per (user, event, time); decision-attributed lines also
+  teach the agent through :func:`workbench.agent.ingest.ingest_events`.
+- :func:`workbench.live.logs.user_outcomes` — per-user outcomes per phase, in the shape the
+  simulated trial writes, so :func:`workbench.lift.report.from_run` reads the live programme.
+
+Where things are: SQLite (``store.live``) keeps the programme's salt and split, the roster
+imports, the ledger of files loaded and the days decided; the bulk is Parquet in the folder
+``<db>.live/`` beside the database (:func:`live_dir`)::
+
+    roster/roster.parquet                    one row per user, with arm and joined_on
+    decisions/day=YYYY-MM-DD/batch.parquet   every decision of the day (both arms' agent users)
+    events/day=YYYY-MM-DD/<sha>-0.parquet    user-level events, one file per file loaded
+
+and is aggregated with DuckDB (:mod:`store.parquet` holds every DuckDB statement).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from store import Store
+
+
+def live_dir(store: Store) -> Path:
+    """The programme's Parquet folder: ``<db>.live`` beside the database file (a temporary
+    folder per in-memory store, for tests)."""
+    if store.path == ":memory:":
+        folder = getattr(store, "_live_dir", None)
+        if folder is None:
+            import tempfile
+            folder = Path(tempfile.mkdtemp(prefix="workbench-live-"))
+            store._live_dir = folder  # type: ignore[attr-defined]
+        return folder
+    return Path(store.path + ".live")

@@ -1,0 +1,158 @@
+"""The daily operation a cron job runs: decide a day, write its outbox; load an inbox.
+
+``programme_day`` decides for the day's agent-arm users (the holdout gets business as usual
+from the team's own tools, so it is not in the outbox), logs every decision as the day's
+Parquet partition, records the batch in SQLite and writes the sent decisions to
+``<outbox>/decisions-YYYY-MM-DD.csv`` (or ``.parquet``). It is idempotent per date: a rerun,
+after a crash or not, re-writes the same outbox file from the day's log and never makes a
+second batch. ``programme_ingest`` loads every events file of an inbox folder that was not
+loaded before (by content) and moves, renames or deletes nothing there: the files are the
+team's.
+
+Outbox columns: ``decision_id, user_id, channel, send_at`` (UTC, ISO), ``weekday, hour`` and
+one ``atom_<slot>`` column per message slot (component ids of the library).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from store import Store
+from store import decisions as decisions_store
+from store import live as live_store
+from workbench import Problem, ValidationError
+from workbench.agent.state import load_agent, record_batch, save_models, snapshot
+from workbench.live.activity import ingest_activity
+from workbench.live.logs import decisions_dir
+from workbench.live.roster import ATTRIBUTES, load_roster
+
+FORMATS = ("csv", "parquet")
+#: What deciding needs of the roster (its arrival-time covariates are for the lift report).
+DECIDE_COLUMNS = ["user_id", "segment", "arm", "joined_on", *ATTRIBUTES]
+INBOX_SUFFIXES = (".csv", ".parquet")
+
+
+def day_seed(day: date) -> int:
+    """The same seed for the same date, so that a rerun decides the same way."""
+    return int(hashlib.sha256(day.isoformat().encode()).hexdigest()[:8], 16)
+
+
+def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
+                  actor: str = "cron", learn_log: bool = True) -> dict:
+    """Decide ``day`` for the agent arm and write its outbox file; once per date.
+
+    ``learn_log`` also records the agent-arm decisions in SQLite's decision log, which is
+    what decision-attributed events are matched against to teach the agent (the path of
+    ``workbench decide``; it renders each decision, so it is the slow part at millions of
+    users). Without it only the Parquet log is written (the lift report reads that one).
+    """
+    if fmt not in FORMATS:
+        raise ValidationError([Problem(f"'{fmt}' is not one of {', '.join(FORMATS)}",
+                                       field="format")], "The day was not decided")
+    iso = day.isoformat()
+    outbox = Path(outbox)
+    done = live_store.day(store, iso)
+    if done is not None:
+        log = pq.read_table(done["log_path"])
+        path = _write_outbox(log, outbox, iso, fmt)
+        return {"day": iso, "batch_id": done["batch_id"], "users": done["n_users"],
+                "sent": done["n_sent"], "outbox": str(path), "rerun": True}
+    roster = load_roster(store, columns=DECIDE_COLUMNS)
+    users = roster[(roster["arm"] == "agent") & (roster["joined_on"] <= iso)
+                   ].drop(columns=["joined_on"]).reset_index(drop=True)
+    del roster  # millions of rows: one copy of the users at a time
+    if not len(users):
+        raise ValidationError([Problem(f"no agent-arm users in the roster on {iso}")],
+                              "The day was not decided")
+    agent = load_agent(store)
+    seed = day_seed(day)
+    decisions = agent.decide(users, seed=seed, start=day)
+    del users
+    n_sent, n_users = int(decisions["send"].sum()), len(decisions)
+    log_path = decisions_dir(store) / f"day={iso}" / "batch.parquet"
+    with store.transaction():
+        if learn_log:
+            batch_id, _ = record_batch(store, agent, decisions, actor=actor,
+                                       source=f"programme {iso}", seed=seed, start=day)
+            save_models(store, agent)
+            snapshot(store, agent, day, decisions)
+        else:
+            batch_id = decisions_store.insert_batch(
+                store, actor=actor, source=f"programme {iso}", seed=seed, start_day=iso,
+                n_users=len(decisions), n_sent=n_sent)
+        log = _log_table(decisions, batch_id)
+        del decisions
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = log_path.with_suffix(".tmp")
+        pq.write_table(log, tmp)
+        tmp.replace(log_path)  # a crash before the commit leaves a file the rerun replaces
+        live_store.record_day(store, day_iso=iso, batch_id=batch_id, n_users=n_users,
+                              n_sent=n_sent, log_path=str(log_path))
+        store.audit(actor, "programme day", "batch", batch_id,
+                    {"day": iso, "users": n_users, "sent": n_sent})
+    path = _write_outbox(log, outbox, iso, fmt)
+    return {"day": iso, "batch_id": batch_id, "users": n_users, "sent": n_sent,
+            "outbox": str(path), "rerun": False}
+
+
+def _log_table(decisions, batch_id: int) -> pa.Table:
+    """The day's decisions as Arrow, with their ``decision_id`` (``<batch>-<user>``, as the
+    SQLite decision log names them)."""
+    keep = [c for c in decisions.columns if c in ("user_id", "arm", "send", "channel",
+                                                   "weekday", "hour", "send_at", "propensity",
+                                                   "guardrails")
+            or c.startswith(("atom_", "ctx_", "choice_", "p_"))]
+    table = pa.Table.from_pandas(decisions[keep], preserve_index=False)
+    uid = pc.cast(table.column("user_id"), pa.string())
+    did = pc.binary_join_element_wise(pa.scalar(str(batch_id)), uid, "-")
+    return table.set_column(table.column_names.index("user_id"), "user_id", uid
+                            ).add_column(0, "decision_id", did)
+
+
+def _write_outbox(log: pa.Table, outbox: Path, iso: str, fmt: str) -> Path:
+    """The sent decisions for the sending platform, written whole then renamed into place."""
+    sent = log.filter(pc.equal(log.column("send"), True))
+    cols = ["decision_id", "user_id", "channel", "send_at", "weekday", "hour",
+            *[c for c in log.column_names if c.startswith("atom_")]]
+    out = sent.select(cols)
+    out = out.set_column(cols.index("channel"), "channel",
+                         pc.cast(out.column("channel"), pa.string()))
+    out = out.set_column(cols.index("send_at"), "send_at", pc.strftime(
+        pc.cast(out.column("send_at"), pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ"))
+    outbox.mkdir(parents=True, exist_ok=True)
+    path = outbox / f"decisions-{iso}.{fmt}"
+    tmp = outbox / f".decisions-{iso}.{fmt}.tmp"
+    if fmt == "csv":
+        pacsv.write_csv(out, tmp)
+    else:
+        pq.write_table(out, tmp)
+    tmp.replace(path)
+    return path
+
+
+def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron") -> dict:
+    """Load each events file of ``inbox`` not loaded before; files are read, never moved."""
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        raise ValidationError([Problem(f"{inbox} is not a folder", field="inbox")],
+                              "Nothing was ingested")
+    reports = []
+    for path in sorted(p for p in inbox.iterdir()
+                       if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES
+                       and not p.name.startswith(".")):
+        reports.append(ingest_activity(store, path.read_bytes(), name=path.name,
+                                       actor=actor).to_dict())
+    loaded = [r for r in reports if not r["skipped"]]
+    return {"inbox": str(inbox), "files": len(reports), "loaded": len(loaded),
+            "skipped": len(reports) - len(loaded),
+            "inserted": int(np.sum([r["inserted"] for r in loaded])) if loaded else 0,
+            "quarantined": int(np.sum([r["quarantined"] for r in loaded])) if loaded else 0,
+            "reports": reports}

@@ -1,0 +1,127 @@
+"""Columnar logs of the live programme: Parquet partitioned by day, aggregated with DuckDB.
+
+Decision batches and user-level events are appended as Parquet files under ``<db>.live/``
+(see :mod:`workbench.live`), one folder per day (``day=YYYY-MM-DD``), each written in one go
+from Arrow (no per-row Python) under a deterministic name, so a rerun after a crash replaces a
+file instead of adding a second copy. Every DuckDB statement lives in :mod:`store.parquet`
+(the store for columnar logs); this module is its only caller, so one module owns how the logs
+are read.
+
+:func:`user_outcomes` aggregates the events into per-user outcomes per phase in the shape the
+simulated trial saves (``users.npz``): binary events count the days they happened on, ``gmv``
+sums; the phase of a day is the management mode in force at its start (00:00 UTC), from the
+recorded management events. :func:`workbench.lift.report.from_run` reads either.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from store import Store
+from store import parquet as columnar
+from workbench.agent.state import segments_of
+from workbench.agent.users import PLATFORMS, label_codes
+from workbench.live import live_dir
+from workbench.live.roster import load_roster, roster_path
+from workbench.sim.trial import PHASES
+from workbench.sim.world import METRICS
+
+BINARY_EVENTS = tuple(m for m in METRICS if m != "gmv")
+OUTCOME_COLUMNS = ["user_id", "segment", "arm", "platform", "habitual_hour", "pre_engagement",
+                   "start_inactive"]
+
+
+def events_dir(store: Store) -> Path:
+    return live_dir(store) / "events"
+
+
+def decisions_dir(store: Store) -> Path:
+    return live_dir(store) / "decisions"
+
+
+def write_partitioned(table: pa.Table, root: Path, basename: str) -> list[str]:
+    """Write ``table`` under ``root/day=D/<basename>-0.parquet`` per value of its ``day``
+    column; returns the days written. A file of the same name is replaced whole."""
+    if table.num_rows == 0:
+        return []
+    root.mkdir(parents=True, exist_ok=True)
+    pq.write_to_dataset(table, root, partition_cols=["day"],
+                        basename_template=f"{basename}-{{i}}.parquet",
+                        existing_data_behavior="overwrite_or_ignore")
+    return sorted(set(table.column("day").to_pylist()))
+
+
+def event_files(store: Store, days: list[str] | None = None) -> list[str]:
+    """Parquet files of the events log, of ``days`` only when given."""
+    root = events_dir(store)
+    if days is None:
+        return sorted(str(p) for p in root.glob("day=*/*.parquet"))
+    return sorted(str(p) for d in days for p in (root / f"day={d}").glob("*.parquet"))
+
+
+def day_phases(store: Store, first: date, last: date) -> list[tuple[str, str]]:
+    """``(day, phase)`` for each day from ``first`` to ``last``: the mode in force at the start
+    of the day (a switch during a day takes effect the next day); active before any switch."""
+    events = sorted(store.management_events(), key=lambda e: (e["at"], e["id"]))
+    out, k, mode = [], 0, "active"
+    d = first
+    while d <= last:
+        start = d.isoformat() + "T00:00:00Z"
+        while k < len(events) and events[k]["at"] <= start:
+            mode = events[k]["mode"]
+            k += 1
+        out.append((d.isoformat(), mode))
+        d += timedelta(days=1)
+    return out
+
+
+def user_outcomes(store: Store, first: date | None = None, last: date | None = None,
+                  con=None) -> dict[str, np.ndarray] | None:
+    """Per-user outcomes per phase of the whole roster (both arms), as ``users.npz`` holds
+    them; ``None`` before a roster and events exist. Days default to the span of the events."""
+    roster = load_roster(store, columns=OUTCOME_COLUMNS)
+    files = event_files(store)
+    if not len(roster) or not files:
+        return None
+    days = sorted(p.parent.name[4:] for p in map(Path, files))
+    first = first or date.fromisoformat(days[0])
+    last = last or date.fromisoformat(days[-1])
+    phases = day_phases(store, first, last)
+    con = con or columnar.connect()
+    totals = columnar.user_phase_totals(
+        con, str(events_dir(store) / "day=*" / "*.parquet"),
+        pa.table({"idx": np.arange(len(roster), dtype=np.int64),
+                  "user_id": pq.read_table(roster_path(store), columns=["user_id"]
+                                           ).column("user_id")}),
+        pa.table({"day": [d for d, _ in phases], "phase": [p for _, p in phases]}))
+    n = len(roster)
+    pm = np.zeros((n, len(PHASES), len(METRICS)), np.float32)
+    idx = totals.column("idx").to_numpy()
+    ph = _codes(totals.column("phase"), PHASES)
+    ev = _codes(totals.column("event"), METRICS)
+    pm[idx, ph, ev] = totals.column("v").to_numpy()  # one row per (user, phase, event)
+    phase_days = np.array([sum(1 for _, p in phases if p == name) for name in PHASES], np.int32)
+    segments = segments_of(store)
+    return {
+        "holdout": (roster["arm"] == "holdout").to_numpy(),
+        "segment": label_codes(roster["segment"], segments).astype(np.int64),
+        "platform": label_codes(roster["platform"], PLATFORMS).astype(np.int64),
+        "habitual_hour": roster["habitual_hour"].to_numpy(np.int64),
+        "pre_engagement": roster["pre_engagement"].to_numpy(np.float64),
+        "pre_opens": np.zeros(n),  # a team's roster has no pre-period opens
+        "start_inactive": roster["start_inactive"].to_numpy(np.float64),
+        "phase_metrics": pm, "phase_days": phase_days, "metrics": np.array(METRICS),
+        "phases": np.array(PHASES), "segments": np.array(segments),
+        "user_id": roster["user_id"].to_numpy(object),
+    }
+
+
+def _codes(column: pa.ChunkedArray, labels: tuple[str, ...]) -> np.ndarray:
+    return pc.index_in(column, value_set=pa.array(list(labels))).to_numpy(
+        zero_copy_only=False).astype(np.int64)
