@@ -357,20 +357,25 @@ def test_programme_commands_run_a_day_from_roster_to_outbox_and_load_an_inbox(db
     assert main(["programme", "roster", str(roster), "--joined-on", "2026-11-01"]) == 0
     capsys.readouterr()
     outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
-    assert main(["programme", "day", "--date", "2026-11-23", "--outbox", str(outbox)]) == 0
+    assert main(["programme", "day", "--date", "2026-11-20", "--outbox", str(outbox)]) == 0
     first = json.loads(capsys.readouterr().out)
     written = sorted(p.name for p in outbox.iterdir())
-    assert written == ["decisions-2026-11-23.csv"]
+    assert written == ["decisions-2026-11-20.csv"]
     body = (outbox / written[0]).read_bytes()
-    assert main(["programme", "day", "--date", "2026-11-23", "--outbox", str(outbox)]) == 0
+    assert main(["programme", "day", "--date", "2026-11-20", "--outbox", str(outbox)]) == 0
     json.loads(capsys.readouterr().out)
     assert (outbox / written[0]).read_bytes() == body  # a rerun rewrites the same batch
     assert first
     inbox.mkdir()
     (inbox / "events-1.csv").write_text("user_id,event,value,occurred_at\n"
-                                        "u1,direct_open,1,2026-11-23T19:04:00+02:00\n")
+                                        "u1,direct_open,1,2026-11-20T19:04:00+02:00\n")
     assert main(["programme", "ingest", "--inbox", str(inbox)]) == 0
     once = capsys.readouterr().out
     assert main(["programme", "ingest", "--inbox", str(inbox)]) == 0
     assert once != capsys.readouterr().out  # the second run finds nothing new
     assert main(["programme", "ingest", "--inbox", str(tmp_path / "missing")]) == 1
+    capsys.readouterr()
+    assert main(["lift", "--live", "--unadjusted", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["metric"] for r in rows} >= {"direct_open", "gmv"}
+    assert main(["lift", "--live", "--run", "1"]) == 2

@@ -81,15 +81,28 @@ def simulate(preset: str, users: int | None, days: int | None, active_days: int 
               help="A run other than the latest.")
 @click.option("--file", "file", type=InputFile(), metavar="outcomes.csv",
               help="User-level outcomes CSV instead of a simulated run.")
+@click.option("--live", is_flag=True, help="The live programme (roster and ingested events).")
 @click.option("--unadjusted", is_flag=True, help="Skip ML-RATE.")
 @click.option("--json", "as_json", is_flag=True, help="JSON records.")
-def lift(run_id: int | None, file: Path | None, unadjusted: bool, as_json: bool) -> int:
-    """Lift table of the latest simulated run (or a CSV)."""
+def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
+         as_json: bool) -> int:
+    """Lift table of the latest simulated run (or a CSV, or the live programme)."""
     from workbench.lift.report import from_run, phase_table, read_csv
     from workbench.sim.trial import latest_run, run_row, user_outcomes
 
+    if sum(map(bool, (run_id, file, live))) > 1:
+        raise click.UsageError("give at most one of --run, --file and --live")
     if file:
         data = read_csv(file.read_bytes(), file.name)
+    elif live:
+        from workbench.live.logs import user_outcomes as live_outcomes
+
+        with open_db() as store:
+            users = live_outcomes(store)
+        if users is None:
+            raise CommandFailed("the live programme has no roster and events yet; see "
+                                "`workbench programme`")
+        data = from_run(users, "live programme")
     else:
         with open_db() as store:
             run = run_row(store, run_id) if run_id else latest_run(store)
