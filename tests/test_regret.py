@@ -8,11 +8,19 @@ import numpy as np
 import pytest
 
 from workbench import ValidationError
-from workbench.bench import bench_regret, format_regret
+from workbench.bench import bench_regret
 from workbench.sim.envs import (
-    HELD_OUT, HOURS, P_MAX, P_MIN, SUITE, Environment, Interaction, NewAtoms, environment,
+    HELD_OUT,
+    HOURS,
+    P_MAX,
+    P_MIN,
+    SUITE,
+    Environment,
+    Interaction,
+    NewAtoms,
+    environment,
 )
-from workbench.sim.regret import action_space
+from workbench.sim.regret import action_space, format_regret
 
 ALL = SUITE + HELD_OUT
 
