@@ -84,13 +84,20 @@ def test_each_batch_is_measured_against_the_holdout_of_its_own_period(incrementa
 
 def test_incremental_without_a_holdout_is_refused_before_anything_is_written(store):
     rendered = _batch(store, START, seed=1)
-    save_config(store, AgentConfig(incremental=True, holdout_share=0.0), "t")
-    data = _csv([(rendered["decision_id"].iloc[0], "2026-11-24T10:00:00")])
-    with pytest.raises(ValidationError) as e:
-        ingest_events(store, load_agent(store), data, "e.csv", "t",
-                      as_of=START + timedelta(days=30))
+    before = load_agent(store).config
+    with pytest.raises(ValidationError) as e:  # refused where it is configured
+        save_config(store, AgentConfig(incremental=True, holdout_share=0.0), "t")
     assert [p.field for p in e.value.problems] == ["holdout_share"]
     assert "set holdout_share above 0" in str(e.value)
+    assert load_agent(store).config == before
+    # An agent configured so anyway (e.g. by a script) is refused by ingest, writing nothing.
+    agent = load_agent(store)
+    object.__setattr__(agent.config, "incremental", True)
+    object.__setattr__(agent.config, "holdout_share", 0.0)
+    data = _csv([(rendered["decision_id"].iloc[0], "2026-11-24T10:00:00")])
+    with pytest.raises(ValidationError) as e:
+        ingest_events(store, agent, data, "e.csv", "t", as_of=START + timedelta(days=30))
+    assert [p.field for p in e.value.problems] == ["holdout_share"]
     assert store.db["outcome_events"].count == 0
 
 
