@@ -185,11 +185,11 @@ def main() -> None:
     st.subheader("Estimates")
     st.dataframe(table, hide_index=True, width="stretch", key="estimates_table")
 
-    def html() -> str:
-        return lr.html_report(f"Lift report ({data.source})", [
-            ("Estimates", table), *figures,
-            ("In words", " ".join(lr.words(r) for r in table[table["phase"] == phase]
-                                  .to_dict("records")))])
+    def html() -> str:  # the forwardable report: every phase, dated weeks, method note
+        start = lr.run_start(run) if run is not None else None
+        weekly_rows = lr.weekly_table(trial.weekly(store, run["id"]), start) \
+            if run is not None else None
+        return lr.manager_report(data, table, weekly=weekly_rows, start=start)
 
     d1, d2 = st.columns(2)
     d1.download_button("Download report (HTML)", html, "lift_report.html", "text/html",

@@ -278,6 +278,9 @@ def test_lift_report_html_is_built_when_downloaded(page, app_server, tmp_path):
     html = open(info.value.path(), encoding="utf-8").read()
     assert "<html" in html[:200].lower() and "</html>" in html[-200:].lower()
     assert "outcomes.csv" in html
+    for heading in ("Summary", "Lift per metric and phase", "Per user, agent and holdout",
+                    "How this was measured"):  # the forwardable manager's report
+        assert f"<h2>{heading}</h2>" in html, heading
 
 
 def test_llm_settings_stays_on_the_agent_tab_after_a_save(page, app_server):
