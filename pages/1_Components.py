@@ -7,8 +7,10 @@ import streamlit as st
 
 import ui
 from ui import previews
+from workbench import StaleEditError
 from workbench.library import service as library
-from workbench.library.assembly import Template, count_permutations, pool_from_components, sample_messages
+from workbench.library.assembly import (Template, channel_fields, count_permutations,
+                                        pool_from_components, sample_messages)
 from workbench.library.validation import OFFER_TYPES, TONES, check_template
 
 ALL = "(all segments)"
@@ -24,6 +26,41 @@ def flash(message: str) -> None:
     st.session_state["flash"] = message
 
 
+def _md_text(text: str) -> str:
+    """Text shown verbatim inside a Markdown box (an atom's ``*`` or ``[x](y)`` stays text)."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in text)
+
+
+# -- unsaved grid edits ----------------------------------------------------------------------
+# The grid's own state (``edited_rows``) is positional: it is only right for the rows the grid
+# showed when the person typed. When those rows change (a filter, an import, an archive), the
+# edits are moved, by component id, into ``grid_pending`` and the grid starts afresh showing
+# them, instead of being dropped or landing on other rows. ``grid_versions`` keeps, per
+# component, the version the person saw before editing it, so a save over someone else's
+# newer change is refused (StaleEditError) instead of overwriting it.
+
+def _grid_edits() -> dict[int, dict]:
+    state = st.session_state.get(editor_key()) or {}
+    return {int(pos): dict(ch) for pos, ch in (state.get("edited_rows") or {}).items() if ch}
+
+
+def keep_grid_edits() -> None:
+    """Move the grid's positional edits into the pending edits (by id) and restart the grid."""
+    shown = st.session_state.get("grid_ids") or []
+    pending = st.session_state.setdefault("grid_pending", {})
+    for pos, changes in _grid_edits().items():
+        if pos < len(shown):
+            pending.setdefault(shown[pos], {}).update(changes)
+    st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+
+
+def drop_grid_edits() -> None:
+    """Forget every unsaved edit (after a save, or when the person discards them)."""
+    st.session_state["grid_pending"] = {}
+    st.session_state["grid_versions"] = {}
+    st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+
+
 def library_tab(store, kinds, segments, frozen: bool) -> None:
     c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
     kind_f = c1.multiselect("Kind", list(kinds), format_func=kinds.get, key="f_kind")
@@ -36,8 +73,38 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
         search=search_f.strip() or None)
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["segment"] = df["segment"].fillna(ALL)
+    ids = [int(r["id"]) for r in rows]
+    ss = st.session_state
+    if _grid_edits() and ss.get("grid_ids") not in (None, ids):
+        keep_grid_edits()
+    pending: dict[int, dict] = ss.setdefault("grid_pending", {})
+    versions: dict[int, int] = ss.setdefault("grid_versions", {})
+    editing = set(pending) | {ids[p] for p in _grid_edits() if p < len(ids)}
+    for r in rows:  # the version seen before the first edit of a row, the latest otherwise
+        if r["id"] in editing:
+            versions.setdefault(r["id"], r["version"])
+        else:
+            versions[r["id"]] = r["version"]
+    for cid, changes in pending.items():
+        if cid in ids:
+            for col, value in changes.items():
+                df.loc[ids.index(cid), col] = value
+    ss["grid_ids"] = ids
     st.caption(f"{len(df)} component(s). Edit cells, then save: an invalid batch is rejected "
                "whole and nothing is saved. Set status to archived to retire an atom.")
+    if pending:
+        hidden = [c for c in pending if c not in ids]
+        n = sum(len(ch) for ch in pending.values())
+        st.warning(
+            f"You have {n} unsaved edit(s) on component(s) "
+            f"{', '.join(f'#{c}' for c in pending)}; the list changed since you made them. "
+            "They are kept: Save changes saves them, Discard edits drops them."
+            + (f" Not in the list shown now: {', '.join(f'#{c}' for c in hidden)}."
+               if hidden else ""), icon=None)
+        if st.button("Discard edits", key="discard_edits"):
+            drop_grid_edits()
+            flash(f"Discarded {n} unsaved edit(s).")
+            st.rerun()
     st.data_editor(
         df, key=editor_key(), hide_index=True, width="stretch", num_rows="fixed",
         disabled=True if frozen else ["id", "kind", "version", "updated_by", "updated_at"],
@@ -51,19 +118,40 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
             "status": st.column_config.SelectboxColumn("status", options=["active", "archived"]),
         })
     if st.button("Save changes", key="save_edits", type="primary", disabled=frozen):
-        state = st.session_state.get(editor_key(), {})
-        edits = []
-        for pos, changes in state.get("edited_rows", {}).items():
-            changes = {k: ("" if v == ALL else v) for k, v in changes.items()}
-            edits.append(library.Edit(int(df.iloc[int(pos)]["id"]), changes, row=int(pos) + 1))
+        by_id = {cid: dict(ch) for cid, ch in pending.items()}
+        for pos, changes in _grid_edits().items():
+            by_id.setdefault(ids[pos], {}).update(changes)
+        rows_of = {cid: i + 1 for i, cid in enumerate(ids)}
+        edits = [library.Edit(cid, {k: ("" if v == ALL else v) for k, v in ch.items()},
+                              row=rows_of.get(cid), based_on=versions.get(cid))
+                 for cid, ch in by_id.items()]
         if not edits:
             st.info("Nothing to save: no cell was changed.")
             return
         with ui.reported():
-            changed = library.save_edits(store, edits, ui.actor())
-            st.session_state["editor_gen"] += 1
+            try:
+                changed = library.save_edits(store, edits, ui.actor())
+            except StaleEditError as e:
+                drop_grid_edits()  # reload: the grid shows their text, the refusal shows yours
+                ss["flash_error"] = stale_message(e)
+                st.rerun()
+            drop_grid_edits()
             flash(f"Saved {len(changed)} component(s).")
             st.rerun()
+
+
+def stale_message(error: StaleEditError) -> str:
+    """The refusal of a stale save: per atom who changed it and when, their text and yours."""
+    lines = ["Not saved: the library changed since you opened it. Nothing of this save was "
+             "written; the grid now shows the current texts. Apply your change again if it "
+             "still holds."]
+    for c in error.conflicts:
+        lines.append(
+            f"- Component #{c.component_id} was changed by {_md_text(c.changed_by)} at "
+            f"{_md_text(c.changed_at)} (you opened version {c.based_on}, it is now version "
+            f"{c.version}).  \n  Their text: {_md_text(c.their_text)}  \n"
+            f"  Your text: {_md_text(c.your_text)}")
+    return "\n".join(lines)
 
 
 def add_tab(store, kinds, segments, frozen: bool) -> None:
@@ -99,7 +187,7 @@ def import_export_tab(store, frozen: bool) -> None:
         with ui.reported():
             result = library.import_components(store, upload.getvalue(), upload.name,
                                                ui.actor())
-            st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+            keep_grid_edits()  # the rows changed: unsaved edits stay, by id, with a warning
             st.session_state["import_gen"] += 1
             flash(f"Imported {upload.name}: {result}.")
             st.rerun()
@@ -127,16 +215,20 @@ def history_tab(store, frozen: bool) -> None:
     labels = {r["id"]: f"#{r['id']} · {r['kind']} · {r['text'][:60]}" for r in rows}
     cid = st.selectbox("Component", list(labels), format_func=labels.get, key="history_id")
     comp = store.component(cid)
-    st.markdown(f"**{comp['text']}**  \nstatus **{comp['status']}** · version {comp['version']} "
-                f"· last changed by {comp['updated_by']} at {comp['updated_at']}")
+    st.markdown(f"**{_md_text(comp['text'])}**  \nstatus **{comp['status']}** · version "
+                f"{comp['version']} · last changed by {comp['updated_by']} at {comp['updated_at']}")
     target = "archived" if comp["status"] == "active" else "active"
     label = "Archive" if target == "archived" else "Restore"
     if st.button(label, key="status_button", disabled=frozen):
         with ui.reported():
-            library.set_status(store, [cid], target, ui.actor())
-            st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
+            # The version shown on the run the person clicked from: a change since is refused.
+            seen = st.session_state.get("history_seen", {})
+            library.set_status(store, [cid], target, ui.actor(), based_on={
+                cid: seen.get(cid, comp["version"])})
+            keep_grid_edits()
             flash(f"{label}d component #{cid}.")
             st.rerun()
+    st.session_state["history_seen"] = {cid: comp["version"]}
     revs = pd.DataFrame(store.component_revisions(cid),
                         columns=["version", "action", "actor", "at", "old_text", "new_text"])
     st.dataframe(revs, hide_index=True, width="stretch", key="history_table")
@@ -161,10 +253,13 @@ def preview_tab(store, segments) -> None:
     template = Template.from_row(tpl)
     atoms = store.components(for_segment=segment, status="active")
     pool = pool_from_components(atoms)
-    n_perm = count_permutations(template, pool)
-    st.metric("Distinct messages", f"{n_perm:,}")
+    n_perm = count_permutations(template, pool, channels[channel])
+    st.metric(f"Distinct {channels[channel]['name']} messages", f"{n_perm:,}")
+    shown = template.slots_in(channel_fields(channels[channel]))
     st.caption("Atoms per slot: " + " × ".join(f"{{{s}}} {len(pool.get(s, []))}"
-                                               for s in template.slots))
+                                               for s in shown)
+               + "".join(f" · {{{s}}} not shown on {channels[channel]['name']}"
+                         for s in template.slots if s not in shown))
     problems = check_template(dict(tpl, channel=channel, segment=segment),
                               kinds=[k["id"] for k in store.kinds()], channels=channels,
                               segments=segments, components=atoms)
@@ -174,7 +269,8 @@ def preview_tab(store, segments) -> None:
     n = c1.slider("Samples", 1, 12, 4, key="pv_n")
     if c2.button("Shuffle", key="pv_shuffle"):
         st.session_state["pv_seed"] = st.session_state.get("pv_seed", 0) + 1
-    samples = sample_messages(template, pool, n, seed=st.session_state.get("pv_seed", 0))
+    samples = sample_messages(template, pool, n, seed=st.session_state.get("pv_seed", 0),
+                              channel=channels[channel])
     cols = st.columns(2)
     for i, msg in enumerate(samples):
         with cols[i % 2]:
@@ -190,6 +286,8 @@ def main() -> None:
     flash_box = st.container()  # always present, so the tabs below keep their place
     if msg := st.session_state.pop("flash", None):
         flash_box.success(msg)
+    if msg := st.session_state.pop("flash_error", None):
+        flash_box.error(msg)
     kinds = {k["id"]: k["name"] for k in store.kinds()}
     segments = [s["id"] for s in store.segments()]
     tabs = st.tabs(["Library", "Add", "Import / export", "History", "Preview"],

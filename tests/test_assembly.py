@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from workbench.library.assembly import (
-    SlotSyntaxError, Template, check_channel_limits, count_permutations, fill, longest,
-    parse_slots, render, sample_messages,
+    SlotSyntaxError, Template, channel_fields, check_channel_limits, count_permutations, fill,
+    longest, parse_slots, render, sample_messages,
 )
 from workbench.library.channels import sms_info
 
@@ -105,3 +105,37 @@ def test_sms_counter_knows_gsm_and_unicode_parts():
     assert sms_info("é" * 71).encoding == "GSM-7"
     assert sms_info("ą" * 71).parts == 2
     assert sms_info("hi").remaining == 158
+
+
+SMS = {"id": "sms", "name": "SMS", "title_max": 0, "preheader_max": 0, "body_max": 160}
+EMAIL = {"id": "email", "name": "E-mail", "title_max": 78, "preheader_max": 100,
+         "body_max": 1200}
+
+
+def test_a_channel_shows_only_the_fields_it_has():
+    assert channel_fields(SMS) == ("body",)
+    assert channel_fields(PUSH) == ("title", "body", "image")
+    assert channel_fields(EMAIL) == ("title", "preheader", "body", "image")
+    assert channel_fields(None) == ("title", "preheader", "body", "image")
+
+
+def test_counts_for_a_channel_vary_only_the_slots_it_shows():
+    pool = {**POOL, "visual": atoms("visual", "A bowl", "A burger", "A bike", start=30)}
+    t = Template(title="{greeting}", body="{offer} {cta}", image="{visual}")
+    assert count_permutations(t, pool) == 2 * 3 * 1 * 3
+    assert count_permutations(t, pool, PUSH) == 2 * 3 * 1 * 3
+    # An SMS has no title and no image: only the body's offer and cta make messages differ.
+    assert count_permutations(t, pool, SMS) == 3 * 1
+    msgs = sample_messages(t, pool, 10, seed=1, channel=SMS)
+    assert sorted(m.body for m in msgs) == [
+        "10% off. Order now", "Free delivery. Order now", "RM3 off over RM15. Order now"]
+
+
+def test_a_slot_missing_only_from_a_hidden_field_does_not_empty_the_channel():
+    t = Template(title="{headline}", body="{offer} {cta}")
+    assert count_permutations(t, POOL) == 0
+    assert count_permutations(t, POOL, SMS) == 3
+    msgs = sample_messages(t, POOL, 5, seed=0, channel=SMS)
+    assert sorted(m.body for m in msgs) == [
+        "10% off. Order now", "Free delivery. Order now", "RM3 off over RM15. Order now"]
+    assert {m.title for m in msgs} == {""}

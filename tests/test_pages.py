@@ -391,3 +391,89 @@ def test_lift_report_tells_two_uploads_with_the_same_name_and_size_apart(db_path
         assert not at.exception and not at.error
         lifts.append(next(m.value for m in at.metric if m.label == "Days with engagement"))
     assert lifts == ["+100.0%", "-50.0%"]
+
+
+def test_components_save_over_a_newer_change_is_refused_naming_who_and_both_texts(
+        db_path, monkeypatch):
+    from workbench.library import service as library
+
+    monkeypatch.setenv("WORKBENCH_USER", "apptest")
+    at = app(COMPONENTS)
+    first_id = int(at.data_editor[0].value.iloc[0]["id"])
+    with open_store(db_path) as s:  # someone else saves the same atom after the page opened
+        library.save_edits(s, [library.Edit(first_id, {"text": "Their newer greeting"})],
+                           "aisha")
+        theirs = s.component(first_id)
+    at.session_state[EDITOR] = {"edited_rows": {0: {"text": "My own greeting"}},
+                                "added_rows": [], "deleted_rows": []}
+    at.button(key="save_edits").click().run()
+    assert not at.exception
+    message = at.error[0].value.replace("\\", "")
+    assert (f"Component #{first_id} was changed by aisha at {theirs['updated_at']} "
+            f"(you opened version 1, it is now version 2)") in message
+    assert "Their text: Their newer greeting" in message
+    assert "Your text: My own greeting" in message
+    with open_store(db_path) as s:
+        assert s.component(first_id)["text"] == "Their newer greeting"
+    # Reloaded: the grid shows their text, and an edit made on it now saves.
+    assert at.data_editor[0].value.iloc[0]["text"] == "Their newer greeting"
+    at.session_state["components_editor_1"] = {
+        "edited_rows": {0: {"text": "My own greeting"}}, "added_rows": [], "deleted_rows": []}
+    at.button(key="save_edits").click().run()
+    assert "Saved 1 component(s)." in [s.value for s in at.success]
+    with open_store(db_path) as s:
+        assert s.component(first_id)["text"] == "My own greeting"
+
+
+def test_components_unsaved_edits_survive_a_filter_change_with_a_warning(db_path):
+    at = app(COMPONENTS)
+    first_id = int(at.data_editor[0].value.iloc[0]["id"])
+    at.session_state[EDITOR] = {"edited_rows": {0: {"text": "Kept across filters"}},
+                                "added_rows": [], "deleted_rows": []}
+    at.text_input(key="f_search").set_value("zzzz-no-match").run()
+    assert len(at.data_editor[0].value) == 0
+    warning = next(w.value for w in at.warning if "unsaved" in w.value)
+    assert warning.startswith(f"You have 1 unsaved edit(s) on component(s) #{first_id}")
+    assert warning.endswith(f"Not in the list shown now: #{first_id}.")
+    at.text_input(key="f_search").set_value("").run()
+    assert at.data_editor[0].value.iloc[0]["text"] == "Kept across filters"
+    at.button(key="save_edits").click().run()
+    assert "Saved 1 component(s)." in [s.value for s in at.success]
+    with open_store(db_path) as s:
+        assert s.component(first_id)["text"] == "Kept across filters"
+
+
+def test_components_unsaved_edits_can_be_discarded_and_then_nothing_is_saved(db_path):
+    at = app(COMPONENTS)
+    first_id = int(at.data_editor[0].value.iloc[0]["id"])
+    with open_store(db_path) as s:
+        before = s.component(first_id)
+    at.session_state[EDITOR] = {"edited_rows": {0: {"text": "Soon discarded"}},
+                                "added_rows": [], "deleted_rows": []}
+    at.multiselect(key="f_kind").set_value([before["kind"]]).run()
+    assert any("You have 1 unsaved edit(s)" in w.value for w in at.warning)
+    at.button(key="discard_edits").click().run()
+    assert "Discarded 1 unsaved edit(s)." in [s.value for s in at.success]
+    assert not [w for w in at.warning if "unsaved" in w.value]
+    at.button(key="save_edits").click().run()
+    assert "Nothing to save: no cell was changed." in [i.value for i in at.info]
+    with open_store(db_path) as s:
+        assert s.component(first_id) == before
+
+
+def test_components_preview_counts_only_the_slots_the_channel_shows(db_path):
+    from workbench.library.assembly import Template, count_permutations, pool_from_components
+
+    at = app(COMPONENTS)
+    with open_store(db_path) as s:
+        tpl = next(t for t in s.templates() if t["id"] == at.selectbox(key="pv_template").value)
+        pool = pool_from_components(s.components(for_segment=at.selectbox(key="pv_segment").value,
+                                                 status="active"))
+    t = Template.from_row(tpl)
+    body_only = 1
+    for slot in t.slots_in(["body"]):
+        body_only *= len(pool[slot])
+    at.selectbox(key="pv_channel").set_value("sms").run()
+    assert at.metric[0].label == "Distinct SMS messages"
+    assert int(at.metric[0].value.replace(",", "")) == body_only
+    assert body_only < count_permutations(t, pool)

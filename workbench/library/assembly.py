@@ -22,6 +22,21 @@ from workbench import Problem
 TEMPLATE_TEXT_FIELDS = ("title", "preheader", "body", "image")
 #: Fields whose length the channel limits (the image is an asset, not text).
 LIMITED_FIELDS = {"title": "title_max", "preheader": "preheader_max", "body": "body_max"}
+#: Channels that show no image. The channel table limits text fields only (a limit of 0 means
+#: the channel has no such field); an image is shown by every channel but plain-text SMS.
+NO_IMAGE_CHANNELS = frozenset({"sms"})
+
+
+def channel_fields(channel: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The template fields ``channel`` shows, in order; every field when no channel is given.
+
+    A slot only in fields the channel drops (an SMS has no title or image) does not make two
+    messages differ, so counts and samples for a channel vary only the slots it shows."""
+    if channel is None:
+        return TEMPLATE_TEXT_FIELDS
+    return tuple(f for f in TEMPLATE_TEXT_FIELDS
+                 if (int(channel.get(LIMITED_FIELDS[f]) or 0) > 0 if f in LIMITED_FIELDS
+                     else channel.get("id") not in NO_IMAGE_CHANNELS))
 
 
 class SlotSyntaxError(ValueError):
@@ -81,9 +96,13 @@ class Template:
     @cached_property
     def slots(self) -> list[str]:
         """Distinct slot names across all fields, in first-appearance order."""
+        return self.slots_in(TEMPLATE_TEXT_FIELDS)
+
+    def slots_in(self, fields: Sequence[str]) -> list[str]:
+        """Distinct slot names across ``fields`` only, in first-appearance order."""
         seen: dict[str, None] = {}
-        for text in self.fields().values():
-            for s in parse_slots(text):
+        for f in fields:
+            for s in parse_slots(getattr(self, f)):
                 seen.setdefault(s, None)
         return list(seen)
 
@@ -135,27 +154,33 @@ def render(template: Template, choice: Mapping[str, Mapping[str, Any]]) -> Messa
     return Message(**parts, atoms={k: v["id"] for k, v in choice.items()})
 
 
-def count_permutations(template: Template, pool: Pool) -> int:
-    """Number of distinct messages; 0 when a slot has no atom."""
-    return math.prod(len(pool.get(s, ())) for s in template.slots)
+def count_permutations(template: Template, pool: Pool,
+                       channel: Mapping[str, Any] | None = None) -> int:
+    """Number of distinct messages ``channel`` can show (every field when ``None``); 0 when a
+    slot it shows has no atom. Slots only in fields the channel lacks are not counted."""
+    return math.prod(len(pool.get(s, ())) for s in template.slots_in(channel_fields(channel)))
 
 
 def missing_slots(template: Template, pool: Pool) -> list[str]:
     return [s for s in template.slots if not pool.get(s)]
 
 
-def sample_messages(template: Template, pool: Pool, n: int, seed: int = 0) -> list[Message]:
-    """Up to ``n`` distinct assembled messages drawn uniformly at random under ``seed``."""
-    if missing_slots(template, pool):
+def sample_messages(template: Template, pool: Pool, n: int, seed: int = 0,
+                    channel: Mapping[str, Any] | None = None) -> list[Message]:
+    """Up to ``n`` messages, distinct as ``channel`` shows them, drawn uniformly at random
+    under ``seed``. Slots only in fields the channel lacks take their first atom."""
+    slots = template.slots_in(channel_fields(channel))
+    if any(not pool.get(s) for s in slots):
         return []
-    slots = template.slots
-    total = count_permutations(template, pool)
+    total = count_permutations(template, pool, channel)
     rng = random.Random(seed)
     # Distinct permutation indices, decoded in mixed radix: no enumeration of the space.
     indices = rng.sample(range(total), min(n, total))
+    hidden = {s: pool[s][0] if pool.get(s) else {"id": None, "text": ""}
+              for s in template.slots if s not in slots}
     messages = []
     for index in indices:
-        choice = {}
+        choice = dict(hidden)
         for s in slots:
             atoms = pool[s]
             index, r = divmod(index, len(atoms))
