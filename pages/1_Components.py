@@ -9,8 +9,13 @@ import ui
 from ui import previews
 from workbench import StaleEditError
 from workbench.library import service as library
-from workbench.library.assembly import (Template, channel_fields, count_permutations,
-                                        pool_from_components, sample_messages)
+from workbench.library.assembly import (
+    Template,
+    channel_fields,
+    count_permutations,
+    pool_from_components,
+    sample_messages,
+)
 from workbench.library.validation import OFFER_TYPES, TONES, check_template
 
 ALL = "(all segments)"
@@ -142,9 +147,9 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
 
 def stale_message(error: StaleEditError) -> str:
     """The refusal of a stale save: per atom who changed it and when, their text and yours."""
-    lines = ["Not saved: the library changed since you opened it. Nothing of this save was "
-             "written; the grid now shows the current texts. Apply your change again if it "
-             "still holds."]
+    lines = [("Not saved: the library changed since you opened it. Nothing of this save was "
+              "written; the grid now shows the current texts. Apply your change again if it "
+              "still holds.")]
     for c in error.conflicts:
         lines.append(
             f"- Component #{c.component_id} was changed by {_md_text(c.changed_by)} at "

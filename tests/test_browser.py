@@ -115,9 +115,45 @@ def test_import_a_file_then_preview_messages(page, app_server, tmp_path):
         "is not valid UTF-8")
 
     page.get_by_role("tab", name="Preview").click()
-    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Distinct messages")) \
-        .to_be_visible()
+    expect(page.locator('[data-testid="stMetric"]').filter(
+        has_text="Distinct Push notification messages")).to_be_visible()
     expect(page.locator('[data-preview="push"]').first).to_be_visible()
+
+
+def test_a_component_saved_over_someone_elses_newer_change_is_refused(page, app_server):
+    from workbench.library import service as library
+
+    with open_store(app_server["db"]) as s:
+        target = s.components(kind="offer", status="active")[0]
+    grid = open_components(page, app_server["url"])
+    search(page, target["text"])
+    expect(page.get_by_text("1 component(s).")).to_be_visible()
+    edit_first_text_cell(page, grid, "My browser offer text")
+    with open_store(app_server["db"]) as s:  # another person saves the same atom meanwhile
+        library.save_edits(s, [library.Edit(target["id"], {"text": "Their offer text"})],
+                           "aisha")
+    page.get_by_role("button", name="Save changes").click()
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    expect(alert).to_contain_text(f"Component #{target['id']} was changed by aisha at")
+    expect(alert).to_contain_text("Their text: Their offer text")
+    expect(alert).to_contain_text("Your text: My browser offer text")
+    with open_store(app_server["db"]) as s:
+        assert s.component(target["id"])["text"] == "Their offer text"
+
+
+def test_unsaved_grid_edits_are_kept_with_a_warning_when_the_filter_changes(page, app_server):
+    with open_store(app_server["db"]) as s:
+        target = s.components(kind="cta", status="active")[-1]
+    grid = open_components(page, app_server["url"])
+    search(page, target["text"])
+    expect(page.get_by_text("1 component(s).")).to_be_visible()
+    edit_first_text_cell(page, grid, "Tap to order tonight")
+    search(page, "zzzz-no-match")
+    expect(page.get_by_text("You have 1 unsaved edit(s)")).to_be_visible()
+    page.get_by_role("button", name="Discard edits").click()
+    expect(page.get_by_text("Discarded 1 unsaved edit(s).")).to_be_visible()
+    with open_store(app_server["db"]) as s:
+        assert s.component(target["id"])["text"] == target["text"]
 
 
 def test_posteriors_page_decides_and_charts_the_beliefs(page, app_server):
