@@ -19,7 +19,7 @@ ATOMS = {69: "Morning, neighbour!", 7: "20% off today"}
     ("hour:8|platform:ios", "08:00 · on iOS"),
     ("near:23", "around 23:00"),
     ("daypart:morning|daypart:evening", "morning send · usually active in the evening"),
-    ("bias|segment:lapsed", "baseline · segment lapsed"),
+    ("bias|segment:lapsed_buyers", "baseline · segment: lapsed buyers"),
     ("length:short|exposures:1-2", "short text · 1-2 sends in 7 days"),
     ("tag:summer|engagement:high", "tag: summer · high past engagement"),
     ("channel:push", "channel: push"),

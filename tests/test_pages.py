@@ -268,6 +268,8 @@ def test_posteriors_page_gives_each_option_one_colour_in_every_chart(db_path):
 def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     import re
 
+    import pandas as pd
+
     from workbench.agent import state as agent_state
     from workbench.agent.beliefs import traffic_note
 
@@ -276,12 +278,16 @@ def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     at.button(key="decide_button").click().run()
     with open_store(db_path) as s:
         ids = [r["id"] for r in s.query("SELECT id FROM decisions WHERE send = 1 LIMIT 400")]
-    lines = "".join(f"{d},direct_open,1,2026-11-24T10:00:00\n" for d in ids[::3])
+    # Dated after every attribution window has closed, so the agent learns the whole batch.
+    when = (pd.Timestamp.today() + pd.Timedelta(days=60)).strftime("%Y-%m-%dT10:00:00")
+    lines = "".join(f"{d},direct_open,1,{when}\n" for d in ids[::3])
     at.file_uploader(key="events_file").set_value(
         ("events.csv", ("decision_id,event,value,occurred_at\n" + lines).encode(), "text/csv"))
     at.run()
     at.button(key="ingest_button").click().run()
     assert not at.exception
+    assert any(" decisions learnt" in s.value and "; 0 decisions" not in s.value
+               for s in at.success), [s.value for s in at.success]
     at.selectbox(key="post_dimension").set_value("slot:greeting").run()
     assert not at.exception
     why = [s for s in plotly_specs(at) if s["layout"].get("xaxis", {}).get("title", {}).get("text")

@@ -39,7 +39,7 @@ def explain(d: Dimension, pol: DimensionPolicy, c: int, option: Any, top: int = 
 
 #: How a context bucket reads in a sentence, per context variable (``{}`` is the bucket label).
 CONTEXT_PHRASES = {
-    "segment": "segment {}", "engagement": "{} past engagement",
+    "segment": "segment: {}", "engagement": "{} past engagement",
     "exposures": "{} sends in 7 days", "daypart": "usually active in the {}",
     "platform": "on {}",
 }
@@ -67,6 +67,8 @@ def context_phrase(feature: str) -> str:
         return _inactivity(label)
     if var == "platform":
         label = PLATFORM_NAMES.get(label, label)
+    if var == "segment":
+        label = label.replace("_", " ")
     return CONTEXT_PHRASES.get(var, var + " {}").format(label)
 
 
