@@ -84,3 +84,16 @@ def test_interval_axis_ignores_one_very_wide_interval_but_shows_every_mean():
     assert (lo, hi) == pytest.approx(interval_axis(mean, low, high))
     narrow = interval_axis([1.0, 2.0], [0.5, 1.5], [1.5, 2.5])
     assert narrow[0] <= 0.5 and narrow[1] >= 2.5
+
+
+def test_interval_axis_clips_the_one_wide_interval_among_a_handful():
+    mean = [0.30, 0.28, 0.25, 0.22, 0.20, 0.18, 0.0]
+    low = [0.28, 0.26, 0.23, 0.20, 0.18, 0.16, -2.0]  # the last option was never tried
+    high = [0.32, 0.30, 0.27, 0.24, 0.22, 0.20, 2.0]
+    lo, hi = interval_axis(mean, low, high)
+    assert (lo, hi) == pytest.approx((0.0 - 0.016, 0.32 + 0.016))
+
+
+def test_interval_axis_keeps_intervals_of_equal_width_whole():
+    lo, hi = interval_axis([0.0, 0.0], [-1.4, -1.4], [1.4, 1.4])
+    assert (lo, hi) == pytest.approx((-1.54, 1.54))

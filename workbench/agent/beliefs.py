@@ -171,15 +171,19 @@ def traffic_note(beliefs: pd.DataFrame, served: pd.Series, flags: pd.Series | No
 
 
 def interval_axis(mean: Sequence[float], low: Sequence[float], high: Sequence[float],
-                  lower_q: float = 2.0, upper_q: float = 98.0) -> tuple[float, float]:
-    """An axis range for a chart of means and intervals that one very wide interval does
-    not flatten: the ``lower_q``-``upper_q`` percentiles of the interval ends, widened to
-    show every mean, plus a 5% margin. Intervals reaching beyond it are drawn clipped."""
-    ends = np.r_[np.asarray(low, float), np.asarray(high, float)]
+                  wide: float = 4.0) -> tuple[float, float]:
+    """An axis range for a chart of means and intervals that one very wide interval does not
+    flatten: it spans every mean and every interval at most ``wide`` times as wide as the
+    median interval, plus a 5% margin. Wider intervals (options barely tried, next to ones
+    the agent knows well) are drawn clipped at its edge. A percentile of the interval ends
+    would not do: with a handful of options the 98th percentile is the widest interval."""
     m = np.asarray(mean, float)
+    lo_e, hi_e = np.asarray(low, float), np.asarray(high, float)
     if not len(m):
         return 0.0, 1.0
-    lo = min(float(np.percentile(ends, lower_q)), float(m.min()))
-    hi = max(float(np.percentile(ends, upper_q)), float(m.max()))
+    width = hi_e - lo_e
+    keep = width <= wide * float(np.median(width)) + 1e-12
+    lo = min(float(lo_e[keep].min()), float(m.min()))
+    hi = max(float(hi_e[keep].max()), float(m.max()))
     pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi), 1e-9) * 0.05
     return lo - pad, hi + pad
