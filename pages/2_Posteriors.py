@@ -201,15 +201,16 @@ def served_options(batch: pd.DataFrame, segment_index: int, dim_name: str
     return values, rows["guardrails"]
 
 
-def traffic_panel(batch: pd.DataFrame, beliefs: pd.DataFrame, segment_index: int,
-                  dim_name: str) -> None:
-    """Says why, when the latest batch's most-served option is not the favourite."""
-    if batch.empty:
-        return
-    served, flags = served_options(batch, segment_index, dim_name)
-    note = traffic_note(beliefs, served, flags)
-    if note is not None:
-        st.info(note.text(), icon=":material/info:")
+@st.cache_data(show_spinner=False, max_entries=256)
+def traffic_text(version: tuple, segment_index: int, dim_name: str, context: tuple,
+                 _batch: pd.DataFrame, _beliefs: pd.DataFrame) -> str | None:
+    """The traffic note of one segment and dimension, once per agent version (the batch and
+    the beliefs are fixed by the version, the segment, the dimension and the context)."""
+    if _batch.empty:
+        return None
+    served, flags = served_options(_batch, segment_index, dim_name)
+    note = traffic_note(_beliefs, served, flags)
+    return None if note is None else note.text()
 
 
 def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
@@ -293,7 +294,8 @@ def main() -> None:
     colours = colour_map(version, dim_name, agent)
     beliefs = cached_beliefs(version, dim_name, ctx, agent)
     belief_charts(version, dim_name, ctx, beliefs, colours)
-    traffic_panel(batch, beliefs, seg_index, dim_name)
+    if note := traffic_text(version, seg_index, dim_name, ctx, batch, beliefs):
+        st.info(note, icon=":material/info:")
     st.subheader("Traffic share over time")
     fig = share_figure(store.path, version, dim_name, segment, colours)
     if fig is None:
