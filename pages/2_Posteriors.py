@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.colors as pcolors
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,6 +18,7 @@ from scipy.stats import norm
 
 import ui
 from workbench.agent import state as agent_state
+from workbench.agent.beliefs import feature_name, interval_axis, traffic_note
 from workbench.agent.ingest import ingest_events, quarantine
 from workbench.agent.users import synthetic_users
 from store import Store
@@ -76,62 +78,143 @@ def data_panel(store, segments: list[str]) -> None:
                          hide_index=True, width="stretch")
 
 
-def belief_charts(version: tuple, dim_name: str, context: tuple, beliefs: pd.DataFrame) -> None:
-    mean_fig, density_fig, pbest_fig = belief_figures(version, dim_name, context, beliefs)
+#: Distinct colours, cycled in option order (74 before the first repeat).
+PALETTE = (pcolors.qualitative.Plotly + pcolors.qualitative.Dark24 + pcolors.qualitative.Light24
+           + pcolors.qualitative.Alphabet)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def colour_map(version: tuple, dim_name: str, _agent) -> dict[str, str]:
+    """One colour per option label of a dimension, in the dimension's option order, so an
+    option keeps its colour in every chart of the page (and across segments)."""
+    labels = [o.label for o in _agent.space.dimension(dim_name).options]
+    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labels)}
+
+
+def belief_charts(version: tuple, dim_name: str, context: tuple, beliefs: pd.DataFrame,
+                  colours: dict[str, str]) -> None:
+    mean_fig, density_fig, pbest_fig = belief_figures(version, dim_name, context, beliefs,
+                                                      colours)
     st.plotly_chart(mean_fig, width="stretch", key="mean_chart")
     c1, c2 = st.columns(2)
     c1.plotly_chart(density_fig, width="stretch", key="density_chart")
     c2.plotly_chart(pbest_fig, width="stretch", key="pbest_chart")
 
 
+def mean_figure(show: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
+    """Means and 95% intervals on an axis one very wide interval does not flatten: intervals
+    reaching beyond it end in a triangle at the edge and their hover gives the full range."""
+    lo, hi = interval_axis(show["mean"], show["low"], show["high"])
+    low, high = show["low"].clip(lower=lo), show["high"].clip(upper=hi)
+    colour = [colours.get(lab, PALETTE[0]) for lab in show["label"]]
+    fig = go.Figure(go.Scatter(
+        x=show["mean"], y=show["label"], mode="markers", marker=dict(color=colour, size=9),
+        showlegend=False,
+        error_x=dict(type="data", symmetric=False, array=high - show["mean"],
+                     arrayminus=show["mean"] - low, color="#888"),
+        customdata=np.c_[show["low"], show["high"]],
+        hovertemplate="%{y}: mean %{x:.4f}, 95% interval %{customdata[0]:.4f} to "
+                      "%{customdata[1]:.4f}<extra></extra>"))
+    for side, mask, edge, symbol in (("below", show["low"] < lo, lo, "triangle-left"),
+                                     ("above", show["high"] > hi, hi, "triangle-right")):
+        if mask.any():
+            fig.add_trace(go.Scatter(
+                x=[edge] * int(mask.sum()), y=show["label"][mask], mode="markers",
+                marker=dict(symbol=symbol, size=11, color="#d62728"),
+                name=f"interval continues {side} the axis", hoverinfo="skip"))
+    clipped = int((show["low"] < lo).sum() + (show["high"] > hi).sum())
+    fig.update_layout(height=max(260, 24 * len(show)), margin=dict(l=0, r=0, t=30, b=0),
+                      title="Expected reward: posterior mean and 95% interval",
+                      xaxis=dict(range=[lo, hi], title="expected reward"),
+                      yaxis=dict(autorange="reversed"), showlegend=clipped > 0,
+                      legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
-def belief_figures(version: tuple, dim_name: str, context: tuple, _beliefs: pd.DataFrame
-                   ) -> tuple[go.Figure, go.Figure, go.Figure]:
+def belief_figures(version: tuple, dim_name: str, context: tuple, _beliefs: pd.DataFrame,
+                   _colours: dict[str, str]) -> tuple[go.Figure, go.Figure, go.Figure]:
     """The three belief charts of one dimension in one context, built once per agent version
     (plotly validates every property it is given: building them costs more than drawing)."""
     show = _beliefs[_beliefs["allowed"]].sort_values("mean", ascending=False)
     if dim_name == "timing":
         show = show.head(24)
-    mean_fig = go.Figure(go.Scatter(
-        x=show["mean"], y=show["label"], mode="markers",
-        error_x=dict(type="data", symmetric=False, array=show["high"] - show["mean"],
-                     arrayminus=show["mean"] - show["low"])))
-    mean_fig.update_layout(height=max(260, 24 * len(show)), margin=dict(l=0, r=0, t=30, b=0),
-                           title="Expected reward: posterior mean and 95% interval",
-                           yaxis=dict(autorange="reversed"))
+    mean_fig = mean_figure(show, _colours)
     top = show.head(6)
     lo = (top["mean"] - 4 * top["sd"]).min()
     hi = (top["mean"] + 4 * top["sd"]).max()
     grid = np.linspace(lo, hi, 200)
     density_fig = go.Figure([go.Scatter(x=grid, y=norm.pdf(grid, r.mean, max(r.sd, 1e-9)),
-                                        name=r.label, mode="lines")
+                                        name=r.label, mode="lines",
+                                        line=dict(color=_colours.get(r.label, PALETTE[0])))
                              for r in top.itertuples()])
-    density_fig.update_layout(height=300, margin=dict(l=0, r=0, t=30, b=0), showlegend=False,
+    density_fig.update_layout(height=340, margin=dict(l=0, r=0, t=30, b=0), showlegend=True,
+                              legend=dict(orientation="h", y=-0.25, font=dict(size=10)),
                               title="Posterior densities (top 6)", xaxis_title="reward",
                               yaxis_title="density")
     best = show.head(12)
-    pbest_fig = go.Figure(go.Bar(x=best["p_best"], y=best["label"], orientation="h"))
-    pbest_fig.update_layout(height=300, margin=dict(l=0, r=0, t=30, b=0),
+    pbest_fig = go.Figure(go.Bar(x=best["p_best"], y=best["label"], orientation="h",
+                                 marker_color=[_colours.get(lab, PALETTE[0])
+                                               for lab in best["label"]]))
+    pbest_fig.update_layout(height=340, margin=dict(l=0, r=0, t=30, b=0),
                             title="Probability of being best", xaxis_title="p_best",
                             yaxis=dict(autorange="reversed"))
     return mean_fig, density_fig, pbest_fig
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def share_figure(path: str, version: tuple, dim_name: str, segment: str) -> go.Figure | None:
+def share_figure(path: str, version: tuple, dim_name: str, segment: str,
+                 _colours: dict[str, str]) -> go.Figure | None:
     """Traffic share over time of one dimension in one segment (None before any traffic)."""
     with Store(path) as store:
         snaps = agent_state.snapshots(store, dim_name, segment)
     if snaps.empty or snaps["share"].isna().all():
         return None
     fig = px.line(snaps.dropna(subset=["share"]), x="day", y="share", color="label",
-                  markers=True, height=300)
+                  markers=True, height=300, color_discrete_map=_colours)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
     return fig
 
 
+@st.cache_data(show_spinner=False, max_entries=2)
+def atom_texts(path: str, version: tuple) -> dict[int, str]:
+    """Text of every atom (archived ones too: old features still name them)."""
+    with Store(path) as store:
+        return {int(a["id"]): str(a["text"]) for a in store.components()}
+
+
+def served_options(batch: pd.DataFrame, segment_index: int, dim_name: str
+                   ) -> tuple[pd.Series, pd.Series]:
+    """The option of ``dim_name`` each of a segment's users got in the batch (send-or-skip:
+    every user; the others: the messages sent) and their guardrail flags."""
+    rows = batch[batch["ctx_segment"] == segment_index]
+    if dim_name != "send":
+        rows = rows[rows["send"]]
+    if dim_name == "send":
+        values = rows["send"].astype(bool)
+    elif dim_name == "channel":
+        values = rows["channel"]
+    elif dim_name == "timing":
+        values = rows["weekday"].astype(int) * 24 + rows["hour"].astype(int)
+    else:
+        values = rows[f"atom_{dim_name.split(':', 1)[1]}"].astype(int)
+    return values, rows["guardrails"]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def traffic_text(version: tuple, segment_index: int, dim_name: str, context: tuple,
+                 _batch: pd.DataFrame, _beliefs: pd.DataFrame) -> str | None:
+    """The traffic note of one segment and dimension, once per agent version (the batch and
+    the beliefs are fixed by the version, the segment, the dimension and the context)."""
+    if _batch.empty:
+        return None
+    served, flags = served_options(_batch, segment_index, dim_name)
+    note = traffic_note(_beliefs, served, flags)
+    return None if note is None else note.text()
+
+
 def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
-              dim_name: str) -> None:
+              dim_name: str, atoms: dict[int, str]) -> None:
     st.subheader("Why this message")
     users = batch[(batch["ctx_segment"] == segment_index) & batch["send"]]
     if users.empty:
@@ -160,9 +243,11 @@ def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
     if value not in {o.value for o in agent.space.dimension(dim).options}:
         st.info("That option is no longer in the library.")
         return
-    versus, fig = why_figure(version, dim, tuple(sorted(context.items())), value, agent)
+    versus, fig = why_figure(version, dim, tuple(sorted(context.items())), value, agent, atoms)
     if fig is None:
-        st.info("Only one option: nothing to compare.")
+        st.info("Only one option: nothing to compare." if len(agent.space.dimension(dim).options) < 2
+                else "No learnt difference yet between this option and the others: the agent "
+                     "has learnt no outcome that tells them apart.")
         return
     st.caption(f"{dim}: chosen option versus the best other option ({versus}); "
                "positive bars pushed the choice.")
@@ -170,13 +255,17 @@ def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def why_figure(version: tuple, dim: str, context: tuple, value, _agent
+def why_figure(version: tuple, dim: str, context: tuple, value, _agent, _atoms: dict[int, str]
                ) -> tuple[str, go.Figure | None]:
-    """Each feature's push for ``value`` over the best other option, once per agent version."""
+    """Each feature's push for ``value`` over the best other option, once per agent version;
+    features named in words (atom text, context buckets)."""
     why = _agent.explain(dim, dict(context), value)
     if why.empty:
         return "", None
-    fig = go.Figure(go.Bar(x=why["contribution"], y=why["feature"], orientation="h"))
+    names = [feature_name(f, _atoms) for f in why["feature"]]
+    fig = go.Figure(go.Bar(x=why["contribution"], y=names, orientation="h",
+                           customdata=why["feature"],
+                           hovertemplate="%{y}<br>%{customdata}: %{x:.4f}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="contribution",
                       yaxis=dict(autorange="reversed"))
     return str(why["versus"].iloc[0]), fig
@@ -202,14 +291,18 @@ def main() -> None:
     st.caption(f"{learned:,} observations learnt for {dim_name}; beliefs shown for the "
                "segment's most common context in the latest batch.")
     ctx = tuple(sorted(context.items()))
-    belief_charts(version, dim_name, ctx, cached_beliefs(version, dim_name, ctx, agent))
+    colours = colour_map(version, dim_name, agent)
+    beliefs = cached_beliefs(version, dim_name, ctx, agent)
+    belief_charts(version, dim_name, ctx, beliefs, colours)
+    if note := traffic_text(version, seg_index, dim_name, ctx, batch, beliefs):
+        st.info(note, icon=":material/info:")
     st.subheader("Traffic share over time")
-    fig = share_figure(store.path, version, dim_name, segment)
+    fig = share_figure(store.path, version, dim_name, segment, colours)
     if fig is None:
         st.info("No snapshot with traffic yet: decide a batch first.")
     else:
         st.plotly_chart(fig, width="stretch", key="share_chart")
-    why_panel(agent, version, batch, seg_index, dim_name)
+    why_panel(agent, version, batch, seg_index, dim_name, atom_texts(store.path, version))
 
 
 main()

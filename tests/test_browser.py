@@ -165,6 +165,10 @@ def test_posteriors_page_decides_and_charts_the_beliefs(page, app_server):
     charts = page.locator('[data-testid="stPlotlyChart"] .main-svg')
     expect(charts.first).to_be_attached()
     expect(page.get_by_text("Expected reward: posterior mean and 95% interval")).to_be_visible()
+    # The densities chart has a legend naming its options.
+    density = page.locator('[data-testid="stPlotlyChart"]').filter(
+        has_text="Posterior densities (top 6)")
+    expect(density.locator(".legend .traces").first).to_be_attached()
     expect(page.get_by_text("Why this message")).to_be_visible()
     with open_store(app_server["db"]) as s:
         assert s.db["decision_batches"].count >= 1

@@ -226,6 +226,88 @@ def test_posteriors_page_loads_events_and_quarantines_bad_lines(db_path):
             {"line": 3, "reason": "no decision 'ghost' in the decision log"}]
 
 
+def plotly_specs(at) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def colours_by_label(spec: dict) -> dict[str, str]:
+    """Label -> colour of every trace point of a chart (markers, bars or lines)."""
+    out = {}
+    for trace in spec["data"]:
+        if trace.get("name") and trace.get("line", {}).get("color"):
+            out[trace["name"]] = trace["line"]["color"]
+        colour = trace.get("marker", {}).get("color")
+        if isinstance(colour, list) and isinstance(trace.get("y"), list):
+            out.update(zip(trace["y"], colour))
+    return out
+
+
+def test_posteriors_page_gives_each_option_one_colour_in_every_chart(db_path):
+    at = app(POSTERIORS)
+    at.number_input(key="demo_users").set_value(2000)
+    at.button(key="decide_button").click().run()
+    for dim in ("channel", "slot:greeting"):
+        at.selectbox(key="post_dimension").set_value(dim).run()
+        assert not at.exception
+        specs = {s["layout"].get("title", {}).get("text"): s for s in plotly_specs(at)}
+        mean = colours_by_label(specs["Expected reward: posterior mean and 95% interval"])
+        pbest = colours_by_label(specs["Probability of being best"])
+        density_spec = specs["Posterior densities (top 6)"]
+        density = colours_by_label(density_spec)
+        assert density_spec["layout"]["showlegend"] is True
+        assert len(mean) >= 2 and len(set(mean.values())) == len(mean)
+        for other in (pbest, density):
+            assert other and {k: mean[k] for k in other} == other
+        # The mean chart's axis is set (wide intervals are clipped to it, not the reverse).
+        lo, hi = specs["Expected reward: posterior mean and 95% interval"]["layout"]["xaxis"]["range"]
+        assert lo < hi
+
+
+def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
+    import re
+
+    import pandas as pd
+
+    from workbench.agent import state as agent_state
+    from workbench.agent.beliefs import traffic_note
+
+    at = app(POSTERIORS)
+    at.number_input(key="demo_users").set_value(2000)
+    at.button(key="decide_button").click().run()
+    with open_store(db_path) as s:
+        ids = [r["id"] for r in s.query("SELECT id FROM decisions WHERE send = 1 LIMIT 400")]
+    # Dated after every attribution window has closed, so the agent learns the whole batch.
+    when = (pd.Timestamp.today() + pd.Timedelta(days=60)).strftime("%Y-%m-%dT10:00:00")
+    lines = "".join(f"{d},direct_open,1,{when}\n" for d in ids[::3])
+    at.file_uploader(key="events_file").set_value(
+        ("events.csv", ("decision_id,event,value,occurred_at\n" + lines).encode(), "text/csv"))
+    at.run()
+    at.button(key="ingest_button").click().run()
+    assert not at.exception
+    assert any(" decisions learnt" in s.value and "; 0 decisions" not in s.value
+               for s in at.success), [s.value for s in at.success]
+    at.selectbox(key="post_dimension").set_value("slot:greeting").run()
+    assert not at.exception
+    why = [s for s in plotly_specs(at) if s["layout"].get("xaxis", {}).get("title", {}).get("text")
+           == "contribution"]
+    assert why, [i.value for i in at.info]
+    names = why[0]["data"][0]["y"]
+    assert names and not any(re.search(r"atom:\d|\|", n) for n in names), names
+    # The note shows exactly when the most-served greeting is not the favourite.
+    with open_store(db_path) as s:
+        agent = agent_state.load_agent(s)
+        batch = agent_state.latest_batch(s, agent)
+    seg = agent.segments.index(at.selectbox(key="post_segment").value)
+    ctx = agent_state.typical_context(batch, seg)
+    rows = batch[(batch["ctx_segment"] == seg) & batch["send"]]
+    note = traffic_note(agent.beliefs("slot:greeting", ctx), rows["atom_greeting"].astype(int),
+                        rows["guardrails"])
+    shown = [i.value for i in at.info if "Most traffic went to" in i.value]
+    assert shown == ([] if note is None else [note.text()])
+
+
 AGENT_CONTROL = "pages/3_Agent_control.py"
 
 
