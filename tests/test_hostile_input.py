@@ -485,3 +485,18 @@ def test_the_late_event_lookups_search_by_primary_key_not_by_the_open_decisions_
     for sql in selects:
         plan = " | ".join(r["detail"] for r in store.query(f"EXPLAIN QUERY PLAN {sql}"))
         assert "decisions_open" not in plan and "SCAN" not in plan, (sql, plan)
+
+
+# -- user text displayed as data ------------------------------------------------------------
+
+def test_plain_escapes_markdown_html_and_streamlit_directives_in_user_text():
+    import re
+
+    import ui
+    text = "![x](http://evil.example/p.png) *bold* <img src=x> a_b $5 :red[hi] \\ # h"
+    escaped = ui.plain(text)
+    assert escaped == (r"\!\[x\]\(http\:\/\/evil\.example\/p\.png\) \*bold\* \<img src\=x\> "
+                       r"a\_b \$5 \:red\[hi\] \\ \# h")
+    # CommonMark reads every backslash-escaped punctuation character as itself: shown as typed
+    assert re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", escaped) == text
+    assert ui.plain(42) == "42"

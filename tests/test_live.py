@@ -244,8 +244,9 @@ def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, 
     sent = pd.read_csv(day["outbox"], dtype={"user_id": str}).head(40)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    # an hour the day after: every send of the day is before it (an earlier event is quarantined)
     pd.DataFrame({"user_id": sent["user_id"], "event": "direct_open", "value": 1,
-                  "occurred_at": "2026-11-20T21:00:00Z", "decision_id": sent["decision_id"]}
+                  "occurred_at": "2026-11-21T06:00:00Z", "decision_id": sent["decision_id"]}
                  ).to_csv(inbox / "opens.csv", index=False)
     pd.DataFrame({"user_id": load_roster(live)["user_id"].head(100), "event": "engagement",
                   "value": 1, "occurred_at": "2026-11-21T08:00:00Z", "decision_id": ""}
@@ -255,7 +256,7 @@ def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, 
     assert (first["files"], first["loaded"], first["inserted"]) == (2, 2, 140)
     assert first["reports"][0]["attributed"]["inserted"] == 40
     assert decisions_store.event_keys(live, set(sent["decision_id"])) == {
-        (d, "direct_open", "2026-11-20T21:00:00") for d in sent["decision_id"]}
+        (d, "direct_open", "2026-11-21T06:00:00") for d in sent["decision_id"]}
     second = programme_ingest(live, inbox)
     assert (second["loaded"], second["skipped"], second["inserted"]) == (0, 2, 0)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in inbox.iterdir()) == before
