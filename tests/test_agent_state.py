@@ -96,11 +96,11 @@ def test_saved_agent_decides_exactly_as_the_one_that_stopped(store):
 def test_ingest_learns_once_quarantines_bad_lines_and_is_idempotent(store):
     agent, _, rendered = batch(store)
     ids = list(rendered.loc[rendered["send"], "decision_id"][:20])
-    good = [(i, "direct_open", 1, "2026-11-24T19:00:00") for i in ids[:10]]
-    good += [(ids[0], "gmv", 30.5, "2026-11-24T20:00:00")]
-    bad = [("999-nobody", "direct_open", 1, "2026-11-24T19:00:00"),
-           (ids[1], "click", 1, "2026-11-24T19:00:00"),
-           (ids[1], "gmv", "lots", "2026-11-24T19:00:00"),
+    good = [(i, "direct_open", 1, "2026-11-30T19:00:00") for i in ids[:10]]
+    good += [(ids[0], "gmv", 30.5, "2026-11-30T20:00:00")]
+    bad = [("999-nobody", "direct_open", 1, "2026-11-30T19:00:00"),
+           (ids[1], "click", 1, "2026-11-30T19:00:00"),
+           (ids[1], "gmv", "lots", "2026-11-30T19:00:00"),
            (ids[1], "gmv", 3, "last tuesday")]
     data = events_csv(good + bad)
     report = ingest_events(store, agent, data, "events.csv", "t", as_of=date(2026, 12, 10))
@@ -131,7 +131,8 @@ def test_late_events_add_reward_without_counting_the_decision_twice(store):
     ingest_events(store, agent, events_csv([]), "empty.csv", "t", as_of=date(2026, 12, 10))
     n_before = {k: m.n for k, m in agent.models.items()}
     report = ingest_events(store, agent, events_csv([(did, "conversion", 1,
-                                                      "2026-12-11T10:00:00")]), "late.csv", "t")
+                                                      "2026-12-11T10:00:00")]), "late.csv", "t",
+                            as_of=date(2026, 12, 11))
     assert report.late_corrections == 1 and report.learned == 0
     assert {k: m.n for k, m in agent.models.items()} == n_before
     assert store.query("SELECT reward FROM decisions WHERE id = ?", [did])[0]["reward"] == \
@@ -206,7 +207,7 @@ def test_cli_decide_exports_a_batch_and_ingest_reports(db_path, tmp_path, capsys
     events.write_text("decision_id,event,value,occurred_at\n"
                       f"{exported['decision_id'][0]},engagement,1,2026-11-24T10:00:00\n"
                       "nope,engagement,1,2026-11-24T10:00:00\n")
-    assert main(["ingest", str(events), "--json"]) == 0
+    assert main(["ingest", str(events), "--json", "--as-of", "2026-12-10"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert (report["inserted"], report["quarantined"]) == (1, 1)

@@ -5,9 +5,16 @@ while the file is in use."""
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from store import decisions as decisions_store
+from workbench.agent.ingest import ingest_events
+from workbench.agent.state import load_agent, record_batch
+from workbench.agent.users import synthetic_users
 
 from workbench import Conflict, StaleEditError, ValidationError
 from workbench.library import service as library
@@ -350,3 +357,146 @@ def test_json_value_that_is_a_list_or_object_is_refused_naming_row_and_field(sto
         "row 2 field 'text': must be a text or a number, not a JSON list",
         "row 2 field 'tags': must be a text or a number, not a JSON object"]
     assert snapshot(store) == before
+
+
+# -- outcome events: sanity, the clock, the send time, offsets, the late path ---------------
+
+EVENT_START = date(2026, 11, 23)
+#: A wall clock after the batch's sends but before any attribution window closes.
+CLOCK = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+def _events_batch(store):
+    agent = load_agent(store)
+    d = agent.decide(synthetic_users(300, agent.segments, 3), seed=3, start=EVENT_START)
+    return record_batch(store, agent, d, actor="t", source="test", seed=3,
+                        start=EVENT_START)[1]
+
+
+def _first_sent(rendered) -> tuple[str, datetime]:
+    row = rendered[rendered["send"]].iloc[0]
+    return row["decision_id"], pd.Timestamp(row["send_at"]).to_pydatetime()
+
+
+def _ingest(store, lines, **kw):
+    data = ("decision_id,event,value,occurred_at\n" + "".join(f"{x}\n" for x in lines)).encode()
+    return ingest_events(store, load_agent(store), data, "e.csv", "t", **kw)
+
+
+def _model_state(store):
+    return {n: m.to_bytes() for n, m in load_agent(store).models.items()}
+
+
+def test_a_binary_event_with_a_value_other_than_0_or_1_is_quarantined(store):
+    did, sent = _first_sent(_events_batch(store))
+    at = (sent + timedelta(hours=1)).isoformat()
+    report = _ingest(store, [f"{did},direct_open,7,{at}", f"{did},engagement,1,{at}"],
+                     clock=CLOCK)
+    assert (report.inserted, report.quarantined) == (
+        1, [(2, "value '7' of direct_open is not 0 or 1")])
+    assert [r["reason"] for r in store.query("SELECT reason FROM quarantine")] == [
+        "value '7' of direct_open is not 0 or 1"]
+
+
+def test_a_huge_conversion_or_gmv_is_quarantined_and_does_not_poison_the_models(store):
+    rendered = _events_batch(store)
+    did, sent = _first_sent(rendered)
+    at = (sent + timedelta(hours=1)).isoformat()
+    clean = _ingest(store, [], as_of=date(2026, 12, 10))  # learns every decision as zero
+    assert clean.learned == len(rendered)
+    before = _model_state(store)
+    report = _ingest(store, [f"{did},conversion,1e300,{at}", f"{did},gmv,1e300,{at}",
+                             f"{did},gmv,100001,{at}"], as_of=date(2026, 12, 10))
+    assert (report.inserted, report.late_corrections) == (0, 0)
+    assert report.quarantined == [
+        (2, "value '1e300' of conversion is not 0 or 1"),
+        (3, "value '1e300' of gmv is over the plausible maximum 100000"),
+        (4, "value '100001' of gmv is over the plausible maximum 100000")]
+    assert _model_state(store) == before
+    assert store.query("SELECT max(abs(reward)) AS m FROM decisions")[0]["m"] == 0.0
+    # the maximum is a per-call setting: a use case with larger baskets can raise it
+    raised = _ingest(store, [f"{did},gmv,100001,{at}"], as_of=date(2026, 12, 10),
+                     max_value={"gmv": 1e6})
+    assert (raised.inserted, raised.quarantined) == (1, [])
+
+
+def test_an_event_dated_2099_is_quarantined_and_closes_no_attribution_window(store):
+    rendered = _events_batch(store)
+    did, sent = _first_sent(rendered)
+    report = _ingest(store, [f"{did},direct_open,1,2099-01-01T00:00:00",
+                             f"{did},engagement,1,{(sent + timedelta(hours=1)).isoformat()}"],
+                     clock=CLOCK)
+    assert report.quarantined == [
+        (2, "occurred_at 2099-01-01T00:00:00 is in the future (after 2026-11-30T12:00:00)")]
+    # as_of is the latest stored line's day (never a quarantined one, never past the clock)
+    assert (report.inserted, report.as_of, report.learned) == (
+        1, (sent + timedelta(hours=1)).date().isoformat(), 0)
+    assert store.query("SELECT count(*) AS n FROM decisions WHERE learned = 1")[0]["n"] == 0
+    # with an explicit as-of, "the future" is after that day
+    later = _ingest(store, [f"{did},intent,1,2026-11-30T00:00:01"], as_of=date(2026, 11, 29))
+    assert later.quarantined == [
+        (2, "occurred_at 2026-11-30T00:00:01 is in the future (after 2026-11-29T23:59:59)")]
+
+
+def test_an_event_before_its_decisions_send_is_quarantined(store):
+    rendered = _events_batch(store)
+    did, sent = _first_sent(rendered)
+    early, late = sent - timedelta(minutes=1), sent + timedelta(minutes=1)
+    hold = rendered.loc[rendered["arm"] == "holdout", "decision_id"].iloc[0]
+    report = _ingest(store, [f"{did},direct_open,1,{early.isoformat()}",
+                             f"{did},engagement,1,{late.isoformat()}",
+                             f"{hold},direct_open,1,2026-11-22T23:00:00",
+                             f"{hold},engagement,1,2026-11-23T01:00:00"], clock=CLOCK)
+    assert report.inserted == 2
+    assert report.quarantined == [
+        (2, f"occurred_at {early.isoformat(timespec='seconds')} is before the send "
+            f"({sent.isoformat(timespec='seconds')})"),
+        (4, "occurred_at 2026-11-22T23:00:00 is before the send (2026-11-23T00:00:00)")]
+
+
+def test_times_with_offsets_are_converted_to_utc_before_the_duplicate_key(store):
+    rendered = _events_batch(store)
+    did, sent = _first_sent(rendered)
+    day = (sent + timedelta(days=1)).date().isoformat()
+    report = _ingest(store, [f"{did},direct_open,1,{day}T10:00:00+02:00",
+                             f"{did},direct_open,1,{day}T10:00:00Z",
+                             f"{did},direct_open,1,{day}T08:00:00"], clock=CLOCK)
+    assert (report.inserted, report.duplicates, report.quarantined) == (2, 1, [])
+    assert [r["occurred_at"] for r in store.query(
+        "SELECT occurred_at FROM outcome_events ORDER BY occurred_at")] == [
+        f"{day}T08:00:00", f"{day}T10:00:00"]
+
+
+def test_the_late_event_lookups_search_by_primary_key_not_by_the_open_decisions_index(store):
+    rendered = _events_batch(store)
+    ids = list(rendered["decision_id"])
+    with store.transaction():
+        decisions_store.mark_learned(store, [(0.0, i) for i in ids])
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        assert decisions_store.learned_ids(store, ids[:5]) == set(ids[:5])
+        decisions_store.event_keys(store, ids[:5])
+        decisions_store.send_times(store, ids[:5])
+    finally:
+        store.db.conn.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 3
+    for sql in selects:
+        plan = " | ".join(r["detail"] for r in store.query(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "decisions_open" not in plan and "SCAN" not in plan, (sql, plan)
+
+
+# -- user text displayed as data ------------------------------------------------------------
+
+def test_plain_escapes_markdown_html_and_streamlit_directives_in_user_text():
+    import re
+
+    import ui
+    text = "![x](http://evil.example/p.png) *bold* <img src=x> a_b $5 :red[hi] \\ # h"
+    escaped = ui.plain(text)
+    assert escaped == (r"\!\[x\]\(http\:\/\/evil\.example\/p\.png\) \*bold\* \<img src\=x\> "
+                       r"a\_b \$5 \:red\[hi\] \\ \# h")
+    # CommonMark reads every backslash-escaped punctuation character as itself: shown as typed
+    assert re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", escaped) == text
+    assert ui.plain(42) == "42"

@@ -241,11 +241,15 @@ def test_users_joining_later_are_decided_from_their_join_day(live, tmp_path):
 def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, tmp_path):
     roster(live, 300)
     day = programme_day(live, date(2026, 11, 20), tmp_path / "out")
-    sent = pd.read_csv(day["outbox"], dtype={"user_id": str}).head(40)
+    # the 40 earliest sends, opened an hour after the last of them (an event before its send
+    # is quarantined)
+    sent = pd.read_csv(day["outbox"], dtype={"user_id": str}).sort_values("send_at").head(40)
+    opened_at = pd.Timestamp(sent["send_at"].max()) + pd.Timedelta(hours=1)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     pd.DataFrame({"user_id": sent["user_id"], "event": "direct_open", "value": 1,
-                  "occurred_at": "2026-11-20T21:00:00Z", "decision_id": sent["decision_id"]}
+                  "occurred_at": opened_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "decision_id": sent["decision_id"]}
                  ).to_csv(inbox / "opens.csv", index=False)
     pd.DataFrame({"user_id": load_roster(live)["user_id"].head(100), "event": "engagement",
                   "value": 1, "occurred_at": "2026-11-21T08:00:00Z", "decision_id": ""}
@@ -255,7 +259,7 @@ def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, 
     assert (first["files"], first["loaded"], first["inserted"]) == (2, 2, 140)
     assert first["reports"][0]["attributed"]["inserted"] == 40
     assert decisions_store.event_keys(live, set(sent["decision_id"])) == {
-        (d, "direct_open", "2026-11-20T21:00:00") for d in sent["decision_id"]}
+        (d, "direct_open", opened_at.strftime("%Y-%m-%dT%H:%M:%S")) for d in sent["decision_id"]}
     second = programme_ingest(live, inbox)
     assert (second["loaded"], second["skipped"], second["inserted"]) == (0, 2, 0)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in inbox.iterdir()) == before

@@ -12,6 +12,7 @@ Material icons come with Streamlit's own font.
 from __future__ import annotations
 
 import os
+import string
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,6 +155,17 @@ def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
 def show_problems(error: ValidationError) -> None:
     """An error box listing every problem with its row and field."""
     st.error(error.summary + ":\n\n" + "\n".join(f"- {_md(p)}" for p in error.problems))
+
+
+_MARKDOWN_SPECIAL = frozenset(string.punctuation)  # CommonMark escapes any of them
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so that ``st.markdown``/``st.caption`` show it as typed: user text shown
+    as data (an atom's wording, a reason) must not render as Markdown or HTML, nor fetch an
+    image from a URL written in it. Every ASCII punctuation character gets a backslash, which
+    CommonMark (and Streamlit's ``:color[...]``, ``$...$`` directives) reads as the character."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
 
 
 def _md(p: Problem) -> str:

@@ -12,6 +12,17 @@ reported with its line number and kept in the ``quarantine`` table with the reas
 are stored and learnt from. An event is identified by (decision, event, time): loading the same
 file twice stores and learns nothing the second time.
 
+**Sanity rules** (a hostile or broken export must not poison the models or learn early): the
+binary events (:data:`BINARY_EVENTS`) are 0 or 1; the others may not exceed their plausible
+maximum (:data:`MAX_VALUE`, overridable per call with ``max_value=``) so that one
+``gmv,1e300`` line cannot drag every model mean to 1e299; a time with an offset (``+02:00``,
+``Z``) is converted to UTC before the duplicate key (a time without one is taken as UTC); an
+event later than the wall clock (or the end of the explicit ``as_of`` day) is "in the future",
+and one before its decision's send time (or, for a decision with no send, its batch's start
+day) is "before the send". Each goes to the quarantine with its reason, and ``as_of`` (the day
+up to which attribution windows close) comes only from the stored lines, never later than the
+wall clock: one line dated 2099 closes no window.
+
 Learning waits for a decision's attribution window (``attribution_days`` after its send time)
 to close, so that users who did nothing count as zero-reward observations; events that arrive
 for a decision already learnt add their reward as a late correction.
@@ -42,7 +53,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -59,6 +70,11 @@ MAX_BYTES = 200 * 1024 * 1024
 #: A batch's send times fall in the 7 days from its start day (see ``Agent.decide``): its last
 #: possible send is on start day + SEND_DAYS.
 SEND_DAYS = 6
+#: Events that happen once per decision or not at all: their value is 0 or 1.
+BINARY_EVENTS = ("direct_open", "engagement", "intent", "conversion")
+#: The plausible maximum of each non-binary event's value (GMV in currency units per event).
+#: Above it a line is a broken export or an attack, not a customer: it is quarantined.
+MAX_VALUE: Mapping[str, float] = {"gmv": 100_000.0}
 
 
 @dataclass
@@ -85,11 +101,28 @@ class IngestReport:
 
 
 def _parse_time(value: str) -> datetime | None:
+    """The time in naive UTC (an offset is applied, not dropped: ``10:00+02:00`` and
+    ``10:00Z`` are different instants and must not collide as duplicates)."""
     try:
         t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
     return t.replace(tzinfo=None)
+
+
+def _value_problem(event: str, value: float, text: str,
+                   max_value: Mapping[str, float]) -> str | None:
+    """Why this event's value is implausible, or None."""
+    if not math.isfinite(value) or value < 0:
+        return f"value '{text}' is not a number >= 0"
+    if event in BINARY_EVENTS and value not in (0.0, 1.0):
+        return f"value '{text}' of {event} is not 0 or 1"
+    limit = max_value.get(event)
+    if limit is not None and value > limit:
+        return f"value '{text}' of {event} is over the plausible maximum {limit:g}"
+    return None
 
 
 def check_incremental(agent: Agent, pre_reward: Mapping[str, float] | None = None) -> None:
@@ -153,13 +186,19 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
 
 
 def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: str, *,
-                  as_of: date | None = None, pre_reward: Mapping[str, float] | None = None
-                  ) -> IngestReport:
+                  as_of: date | None = None, pre_reward: Mapping[str, float] | None = None,
+                  max_value: Mapping[str, float] = MAX_VALUE,
+                  clock: datetime | None = None) -> IngestReport:
     """Load an events file, learn from what it completes, and save the agent. One transaction.
 
     ``pre_reward`` (user id -> pre-period reward, see :func:`load_pre_reward`) makes an
-    incremental reward a difference in differences for the decisions learnt now."""
+    incremental reward a difference in differences for the decisions learnt now.
+    ``max_value`` gives the plausible maximum per event (see :data:`MAX_VALUE`); ``clock`` is
+    the wall clock (now, UTC, by default) beyond which an event is in the future."""
     check_incremental(agent, pre_reward)
+    wall = (clock or datetime.now(timezone.utc))
+    wall = (wall.astimezone(timezone.utc) if wall.tzinfo else wall).replace(tzinfo=None)
+    horizon = datetime.combine(as_of, time.max) if as_of is not None else wall
     if len(data) > MAX_BYTES:
         raise ValidationError([Problem(f"the file is over {MAX_BYTES // 2 ** 20} MB")],
                               "The file was rejected")
@@ -201,17 +240,23 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
             bad.append((line, raw, "decision_id is empty"))
         elif event not in EVENTS:
             bad.append((line, raw, f"event '{event}' is not one of {', '.join(EVENTS)}"))
-        elif not math.isfinite(value) or value < 0:
-            bad.append((line, raw, f"value '{value_text}' is not a number >= 0"))
+        elif (why := _value_problem(event, value, value_text, max_value)) is not None:
+            bad.append((line, raw, why))
         elif when is None:
             bad.append((line, raw, "occurred_at is not an ISO date/time"))
+        elif when > horizon:
+            bad.append((line, raw, f"occurred_at {when.isoformat(timespec='seconds')} is in the "
+                                   f"future (after {horizon.isoformat(timespec='seconds')})"))
         else:
             parsed.append((line, did, event, value, when.isoformat(timespec="seconds")))
-    known = _known_decisions(store, {p[1] for p in parsed})
+    known = decisions_store.send_times(store, {p[1] for p in parsed})
     good = []
     for p in parsed:
         if p[1] not in known:
             bad.append((p[0], _raw(p), f"no decision '{p[1]}' in the decision log"))
+        elif (sent := _as_utc(known[p[1]])) is not None and datetime.fromisoformat(p[4]) < sent:
+            bad.append((p[0], _raw(p), f"occurred_at {p[4]} is before the send "
+                                       f"({sent.isoformat(timespec='seconds')})"))
         else:
             good.append(p)
     existing = _existing_keys(store, {p[1] for p in good})
@@ -226,8 +271,8 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
                     "source": source, "line": line, "ingested_at": now()})
     report.inserted = len(new)
     report.quarantined = sorted((line, reason) for line, _, reason in bad)
-    times = [datetime.fromisoformat(p[4]) for p in parsed]
-    day = as_of or (max(times).date() if times else date.today())
+    times = [datetime.fromisoformat(p[4]) for p in good]
+    day = as_of or min(max(times) if times else wall, wall).date()
     report.as_of = day.isoformat()
     with store.transaction():
         if bad:
@@ -263,8 +308,12 @@ def _chunks(items: list, n: int = 500):
         yield items[i:i + n]
 
 
-def _known_decisions(store: Store, ids: set[str]) -> set[str]:
-    return decisions_store.known_ids(store, ids)
+def _as_utc(text: str | None) -> datetime | None:
+    """A stored send time (or batch start day), naive UTC like the events' times."""
+    if not text:
+        return None
+    t = datetime.fromisoformat(text)
+    return (t.astimezone(timezone.utc) if t.tzinfo else t).replace(tzinfo=None)
 
 
 def _existing_keys(store: Store, ids: set[str]) -> set[tuple[str, str, str]]:

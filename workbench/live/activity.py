@@ -143,7 +143,8 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
         report.days = write_partitioned(new, events_dir(store), sha[:16])
         if attributed.num_rows:
             report.attributed = ingest_events(
-                store, load_agent(store), _decision_csv(attributed), name, actor).to_dict()
+                store, load_agent(store), _decision_csv(attributed), name, actor,
+                clock=now).to_dict()
         live_store.record_file(
             store, sha256=sha, name=name, rows=report.rows, inserted=report.inserted,
             duplicates=report.duplicates, quarantined=len(report.quarantined),
