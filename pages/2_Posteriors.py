@@ -62,10 +62,16 @@ def data_panel(store, segments: list[str]) -> None:
             st.markdown("**Load outcome events** (CSV: `decision_id, event, value, occurred_at`). "
                         "Bad lines are quarantined; loading a file twice changes nothing.")
             upload = st.file_uploader("Events file", type=["csv"], key="events_file")
+            as_of = st.date_input("Learn as of", value=None, key="events_as_of",
+                                  help="Empty: now. Events after the end of this day are "
+                                       "quarantined; decisions whose attribution window has "
+                                       "closed by then are learnt (like `workbench ingest "
+                                       "--as-of`).")
             if st.button("Load events", key="ingest_button", disabled=upload is None):
                 with ui.reported():
                     report = ingest_events(store, agent_state.load_agent(store),
-                                           upload.getvalue(), upload.name, ui.actor())
+                                           upload.getvalue(), upload.name, ui.actor(),
+                                           as_of=as_of)
                     st.session_state["flash"] = (
                         f"{upload.name}: {report.inserted} new events, {report.duplicates} "
                         f"already loaded, {len(report.quarantined)} quarantined; "

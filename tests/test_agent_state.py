@@ -205,8 +205,8 @@ def test_cli_decide_exports_a_batch_and_ingest_reports(db_path, tmp_path, capsys
             "guardrails"} <= set(exported.columns)
     events = tmp_path / "events.csv"
     events.write_text("decision_id,event,value,occurred_at\n"
-                      f"{exported['decision_id'][0]},engagement,1,2026-11-24T10:00:00\n"
-                      "nope,engagement,1,2026-11-24T10:00:00\n")
+                      f"{exported['decision_id'][0]},engagement,1,2026-11-30T23:00:00\n"
+                      "nope,engagement,1,2026-11-30T23:00:00\n")
     assert main(["ingest", str(events), "--json", "--as-of", "2026-12-10"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)

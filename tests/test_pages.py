@@ -212,11 +212,17 @@ def test_posteriors_page_decides_a_batch_and_shows_beliefs(db_path):
 def test_posteriors_page_loads_events_and_quarantines_bad_lines(db_path):
     at = app(POSTERIORS)
     at.button(key="decide_button").click().run()
+    import pandas as pd
+
     with open_store(db_path) as s:
-        did = s.query("SELECT id FROM decisions WHERE send = 1 LIMIT 1")[0]["id"]
-    data = (f"decision_id,event,value,occurred_at\n{did},direct_open,1,2026-11-24T10:00:00\n"
-            "ghost,direct_open,1,2026-11-24T10:00:00\n").encode()
+        row = s.query("SELECT id, send_at FROM decisions WHERE send = 1 LIMIT 1")[0]
+    did = row["id"]
+    when = (pd.Timestamp(row["send_at"]) + pd.Timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    data = (f"decision_id,event,value,occurred_at\n{did},direct_open,1,{when}\n"
+            f"ghost,direct_open,1,{when}\n").encode()
     at.file_uploader(key="events_file").set_value(("events.csv", data, "text/csv"))
+    at.date_input(key="events_as_of").set_value((pd.Timestamp.today() + pd.Timedelta(days=30))
+                                               .date())
     at.run()
     at.button(key="ingest_button").click().run()
     assert any("1 new events, 0 already loaded, 1 quarantined" in s.value for s in at.success)
@@ -283,6 +289,8 @@ def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     lines = "".join(f"{d},direct_open,1,{when}\n" for d in ids[::3])
     at.file_uploader(key="events_file").set_value(
         ("events.csv", ("decision_id,event,value,occurred_at\n" + lines).encode(), "text/csv"))
+    at.date_input(key="events_as_of").set_value((pd.Timestamp.today() + pd.Timedelta(days=61))
+                                               .date())
     at.run()
     at.button(key="ingest_button").click().run()
     assert not at.exception
