@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,6 +156,8 @@ def check_db_file(path: str | Path) -> Path:
         raise DatabaseFileError(f"{path} is a folder, not a database file.")
     if not path.exists():
         return path
+    if _OPEN.get(os.path.realpath(path)):
+        return path  # open here already: reading it now could drop this process's locks
     try:
         with path.open("rb") as f:
             head = f.read(len(_SQLITE_HEADER))
@@ -168,6 +171,23 @@ def check_db_file(path: str | Path) -> Path:
         raise DatabaseFileError(f"{path} is read-only; the workbench writes to its database "
                                 "file (make it writable, or back it up to a new file).")
     return path
+
+
+#: Database files this process has open, with how many connections. ``check_db_file`` reads
+#: the file with a plain ``open()``; closing that descriptor would drop every POSIX lock this
+#: process holds on the file (SQLite's locks included: "disk I/O error" and worse), so the file
+#: is checked only while no connection of this process has it open.
+_OPEN: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _register(path: str) -> str:
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        if not _OPEN.get(key):
+            check_db_file(path)
+        _OPEN[key] = _OPEN.get(key, 0) + 1
+    return key
 
 
 def open_store(path: str | Path | None = None, *, migrate: bool = True) -> Store:
@@ -198,11 +218,13 @@ class Store(LibraryQueries):
 
     def __init__(self, path: str | Path):
         self.path = str(path)
+        self._registered: str | None = None
         if self.path != ":memory:":
-            check_db_file(self.path)
+            self._registered = _register(self.path)
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
+                self._unregister()
                 raise DatabaseFileError(f"cannot create the folder of {self.path}: "
                                         f"{e.strerror or e}.") from None
         # isolation_level: the transactions Python opens by itself before a write statement
@@ -218,12 +240,20 @@ class Store(LibraryQueries):
                 self.db.enable_wal()
         except sqlite3.Error as e:
             conn.close()
+            self._unregister()
             raise DatabaseFileError(f"cannot open {self.path} as a database: {e}.") from None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         self.db.close()
+        self._unregister()
+
+    def _unregister(self) -> None:
+        if self._registered is not None:
+            with _OPEN_LOCK:
+                _OPEN[self._registered] -= 1
+            self._registered = None
 
     def __enter__(self) -> Store:
         return self

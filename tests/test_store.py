@@ -110,3 +110,33 @@ def test_management_mode_is_recorded_with_who_and_when(store):
     assert store.audit_log(1)[0]["action"] == "mode:passive"
     with pytest.raises(sqlite3.IntegrityError):
         store.record_mode("sleeping", "manager")
+
+
+def test_the_file_is_not_reopened_outside_sqlite_while_this_process_has_it_open(tmp_path,
+                                                                              monkeypatch):
+    """Closing a descriptor of the database file drops every POSIX lock this process holds on
+    it, SQLite's included (the app saw "disk I/O error"). The header check reads the file with
+    a plain open(), so it runs only while no connection of this process has the file open."""
+    from pathlib import Path
+
+    from store import Store
+
+    path = tmp_path / "w.db"
+    open_store(path).close()
+    reads = []
+    real_open = Path.open
+
+    def spy(self, *args, **kwargs):
+        if self.name == "w.db":
+            reads.append(str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", spy)
+    first = Store(path)
+    assert len(reads) == 1  # checked once, before SQLite touches it
+    second, third = Store(path), Store(tmp_path / "." / "w.db")
+    assert len(reads) == 1  # not again while connections are open
+    for s in (second, third, first):
+        s.close()
+    Store(path).close()
+    assert len(reads) == 2  # all closed: checked again
