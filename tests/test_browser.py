@@ -1,5 +1,6 @@
 """Real-browser tests: Debian's Chromium, headless, against ``streamlit run`` on 127.0.0.1 with
-its own SQLite file. Each page (Home.py, pages/1_Components.py) is driven as a person would."""
+its own SQLite file. Each page (Home.py with pages/0_Overview.py, pages/1_Components.py, ...)
+is driven as a person would."""
 
 from __future__ import annotations
 

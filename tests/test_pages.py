@@ -23,6 +23,15 @@ def app(page: str = "Home.py") -> AppTest:
     return at
 
 
+OVERVIEW = "pages/0_Overview.py"
+
+
+def test_the_overview_page_is_home_and_runs_on_its_own(db_path):
+    assert ui.PAGES[0].file == OVERVIEW and ui.PAGES[0].title == "Home"
+    at = AppTest.from_file(str(ROOT / OVERVIEW), default_timeout=30).run()
+    assert not at.exception and at.title[0].value == "CRM workbench"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_error(db_path, page):
     at = app(page)
