@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from workbench.library.service import csv_text
 from workbench.lift import report as lr
 from workbench.sim import trial
 
@@ -194,7 +195,7 @@ def main() -> None:
     d1, d2 = st.columns(2)
     d1.download_button("Download report (HTML)", html, "lift_report.html", "text/html",
                        key="download_html", on_click="ignore")
-    d2.download_button("Download numbers (CSV)", lambda: table.to_csv(index=False), "lift.csv",
+    d2.download_button("Download numbers (CSV)", lambda: csv_text(table), "lift.csv",
                        "text/csv", key="download_csv", on_click="ignore")
 
 

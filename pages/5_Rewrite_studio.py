@@ -10,6 +10,7 @@ from ui import previews
 from workbench.studio import jobs, judging
 from workbench.studio import pipeline as rw
 from workbench.library.assembly import Message
+from workbench.library.service import csv_text
 from workbench.studio.copyrules import ERROR_TYPES
 from workbench.studio.performance import Thresholds
 
@@ -233,8 +234,8 @@ def results_tab(store) -> None:
         st.dataframe(people, hide_index=True, width="stretch", column_config={
             c: st.column_config.NumberColumn(format="%.1f%%") for c in people.columns
             if c.endswith("_pct")})
-    st.download_button("Download results (CSV)", lambda: pd.concat(
-        [model.assign(judge="model"), people.assign(judge="marketers")]).to_csv(index=False),
+    st.download_button("Download results (CSV)", lambda: csv_text(pd.concat(
+        [model.assign(judge="model"), people.assign(judge="marketers")])),
         "rewrite_results.csv", "text/csv", key="results_csv", on_click="ignore")
 
 

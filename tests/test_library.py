@@ -216,3 +216,17 @@ def test_import_of_the_same_id_twice_is_rejected(store):
     cid = first(store, "cta")["id"]
     data = f"id,kind,text\n{cid},cta,One\n{cid},cta,Two\n".encode()
     assert rejected(store, data) == [f"row 3 field 'id': component #{cid} also appears in row 2"]
+
+
+def test_csv_downloads_quote_formula_cells_and_keep_numbers():
+    import pandas as pd
+
+    text = library.csv_text(pd.DataFrame({
+        "segment": ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "@SUM(A1)", "plain"],
+        "lift": [-0.05, 0.1, 0.0, 1.5]}))
+    assert text.splitlines() == [
+        "segment,lift",
+        "\"'=HYPERLINK(\"\"http://x\"\")\",-0.05",
+        "'+cmd|' /C calc'!A0,0.1",
+        "'@SUM(A1),0.0",
+        "plain,1.5"]

@@ -172,6 +172,17 @@ def escape_formula(value: Any) -> Any:
     return value
 
 
+def csv_text(frame: Any) -> str:
+    """A table (pandas DataFrame) as CSV a spreadsheet opens safely: every text cell that a
+    spreadsheet would run as a formula gets the quote of :func:`escape_formula` (numbers,
+    negative ones included, stay numbers). For downloads people open in a spreadsheet; not for
+    files a sending platform reads, whose texts must stay as written."""
+    out = frame.copy()
+    for col in out.select_dtypes(exclude=["number", "bool", "datetime"]).columns:
+        out[col] = out[col].map(escape_formula)
+    return out.to_csv(index=False)
+
+
 def unescape_formula(value: str) -> str:
     """The text :func:`escape_formula` was given (a hand-written ``'=x`` reads as ``=x``)."""
     if value.startswith(_QUOTE) and value[1:].startswith((*FORMULA_STARTS, _QUOTE)):
