@@ -9,6 +9,7 @@ import ui
 from ui import previews
 from workbench import StaleEditError
 from workbench.library import service as library
+from workbench.library import templates as tpl_service
 from workbench.library.assembly import (
     Template,
     channel_fields,
@@ -16,7 +17,7 @@ from workbench.library.assembly import (
     pool_from_components,
     sample_messages,
 )
-from workbench.library.validation import OFFER_TYPES, TONES, check_template
+from workbench.library.validation import OFFER_TYPES, TONES
 
 ALL = "(all segments)"
 COLUMNS = ["id", "kind", "text", "segment", "offer_type", "product_category", "tone", "tags",
@@ -145,14 +146,14 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
             st.rerun()
 
 
-def stale_message(error: StaleEditError) -> str:
+def stale_message(error: StaleEditError, shows: str = "the grid now shows") -> str:
     """The refusal of a stale save: per atom who changed it and when, their text and yours."""
     lines = [("Not saved: the library changed since you opened it. Nothing of this save was "
-              "written; the grid now shows the current texts. Apply your change again if it "
+              f"written; {shows} the current texts. Apply your change again if it "
               "still holds.")]
     for c in error.conflicts:
         lines.append(
-            f"- Component #{c.component_id} was changed by {_md_text(c.changed_by)} at "
+            f"- {c.subject.capitalize()} #{c.component_id} was changed by {_md_text(c.changed_by)} at "
             f"{_md_text(c.changed_at)} (you opened version {c.based_on}, it is now version "
             f"{c.version}).  \n  Their text: {_md_text(c.their_text)}  \n"
             f"  Your text: {_md_text(c.your_text)}")
@@ -239,6 +240,168 @@ def history_tab(store, frozen: bool) -> None:
     st.dataframe(revs, hide_index=True, width="stretch", key="history_table")
 
 
+NEW = 0  # the template picker's entry for a new template
+#: Editor fields: (field, label, multi-line). Merchant, category and voucher go in Details.
+TEXT_FIELDS = [("title", "Title (push/in-app headline, e-mail subject)", False),
+               ("preheader", "Preheader (e-mail only)", False), ("body", "Body", True),
+               ("image", "Image (asset description or URL)", False)]
+DETAIL_FIELDS = [("merchant", "Merchant"), ("product_category", "Product category"),
+                 ("voucher", "Voucher")]
+
+
+def open_template(template_id: int, field: str | None = None) -> None:
+    """Button callback: show the Templates tab with ``template_id`` picked in the editor."""
+    st.session_state["components_tab"] = "Templates"
+    pick_template(template_id, field)
+
+
+def pick_template(template_id: int, field: str | None = None) -> None:
+    """Pick ``template_id`` in the editor, whatever the filters showed (before they draw)."""
+    ss = st.session_state
+    ss.update(tpl_status_f="all", tpl_channel_f="Any", tpl_pick=template_id, tpl_focus=field)
+
+
+def open_atom(component: dict) -> None:
+    """Button callback: show the Library tab filtered down to ``component``'s row."""
+    ss = st.session_state
+    if _grid_edits():
+        keep_grid_edits()  # the rows shown change: unsaved edits stay, by id
+    ss["components_tab"] = "Library"
+    ss.update(f_kind=[component["kind"]], f_segment="Any", f_status=component["status"],
+              f_search=component["text"])
+
+
+def open_add(kind: str, segment: str | None) -> None:
+    """Button callback: show the Add tab with ``kind`` (and the segment) chosen."""
+    ss = st.session_state
+    ss["components_tab"] = "Add"
+    ss.update(add_kind=kind, add_segment=segment or ALL)
+
+
+def _template_label(t: dict) -> str:
+    archived = " (archived)" if t["status"] == "archived" else ""
+    return f"#{t['id']} · {t['name']} · {t['channel']}{archived}"
+
+
+def templates_tab(store, segments, frozen: bool) -> None:
+    ss = st.session_state
+    if (pending := ss.pop("tpl_open", None)) is not None:  # a template added on the last run
+        pick_template(pending)
+    channels = {c["id"]: c for c in store.channels()}
+    c1, c2 = st.columns(2)
+    ch_f = c1.selectbox("Channel", ["Any", *channels], key="tpl_channel_f",
+                        format_func=lambda c: channels[c]["name"] if c in channels else c)
+    status_f = c2.selectbox("Status", ["active", "archived", "all"], key="tpl_status_f")
+    rows = store.templates(channel=None if ch_f == "Any" else ch_f,
+                           status=None if status_f == "all" else status_f)
+    by_id = {t["id"]: t for t in rows}
+    if ss.get("tpl_pick") not in (NEW, *by_id):
+        ss.pop("tpl_pick", None)
+    tid = st.selectbox("Template", [*by_id, NEW], key="tpl_pick",
+                       format_func=lambda i: "New template" if i == NEW
+                       else _template_label(by_id[i]))
+    tpl = store.template(tid) if tid != NEW else {
+        "id": NEW, "name": "", "segment": None, "channel": "push", "version": 0,
+        "status": "active", **{f: "" for f, _, _ in TEXT_FIELDS},
+        **{f: "" for f, _ in DETAIL_FIELDS}}
+    gen = ss.setdefault("tpl_gen", 0)
+    seen = ss.setdefault(f"tpl_seen_{tid}_{gen}", tpl["version"])  # version opened
+    key = f"{tid}_{gen}"
+    if tid != NEW:
+        st.caption(f"Version {tpl['version']} · {tpl['status']} · source {tpl['source']} · "
+                   f"last changed by {ui.plain(tpl['updated_by'])} at {tpl['updated_at']}. "
+                   "`{kind}` marks a slot that takes one atom of that kind.")
+    if focus := ss.pop("tpl_focus", None):
+        st.info(f"Fix the field '{focus}' of this template, then save.")
+    with st.form(f"tpl_form_{key}"):
+        c1, c2, c3 = st.columns([2, 1, 1])
+        values = {"name": c1.text_input("Name", tpl["name"], key=f"tpl_name_{key}")}
+        ch_ids = list(channels)
+        values["channel"] = c2.selectbox(
+            "Channel", ch_ids, index=ch_ids.index(tpl["channel"]) if tpl["channel"] in ch_ids
+            else 0, format_func=lambda c: channels[c]["name"], key=f"tpl_channel_{key}")
+        seg_opts = [ALL, *segments] + ([tpl["segment"]] if tpl["segment"] and
+                                       tpl["segment"] not in segments else [])
+        values["segment"] = c3.selectbox("Segment", seg_opts,
+                                         index=seg_opts.index(tpl["segment"] or ALL),
+                                         key=f"tpl_segment_{key}")
+        for f, label, multi in TEXT_FIELDS:
+            widget = st.text_area if multi else st.text_input
+            values[f] = widget(label, tpl[f] or "", key=f"tpl_{f}_{key}")
+        with st.expander("Details: merchant, product category, voucher"):
+            cols = st.columns(3)
+            for col, (f, label) in zip(cols, DETAIL_FIELDS):
+                values[f] = col.text_input(label, tpl[f] or "", key=f"tpl_{f}_{key}")
+        values["segment"] = "" if values["segment"] == ALL else values["segment"]
+        label = "Add template" if tid == NEW else "Save template"
+        if st.form_submit_button(label, type="primary", disabled=frozen):
+            submit_template(store, tid, values, seen)
+    if tid == NEW:
+        return
+    template_counts(store, tpl, channels)
+    target = "archived" if tpl["status"] == "active" else "active"
+    verb = "Archive" if target == "archived" else "Restore"
+    if st.button(f"{verb} template", key="tpl_status_button", disabled=frozen):
+        submit_template(store, tid, {"status": target}, seen, verb=f"{verb}d")
+    history = [{"version": r.version, "action": r.action, "by": r.actor, "at": r.at,
+                "changes": r.summary()} for r in tpl_service.template_history(store, tid)]
+    st.markdown("**History**")
+    st.dataframe(pd.DataFrame(history, columns=["version", "action", "by", "at", "changes"]),
+                 hide_index=True, width="stretch", key="tpl_history")
+
+
+def submit_template(store, tid: int, values: dict, seen: int, verb: str = "Saved") -> None:
+    """Add or save a template; a refusal shows its problems and keeps the form as typed, a
+    stale save reloads the template and shows both texts."""
+    ss = st.session_state
+    with ui.reported():
+        try:
+            if tid == NEW:
+                new_id = tpl_service.add_template(store, values, ui.actor())
+                ss["tpl_open"] = new_id
+                flash(f"Added template #{new_id}.")
+            else:
+                changed = tpl_service.save_template(store, tid, values, ui.actor(),
+                                                    based_on=seen)
+                flash(f"{verb} template #{tid}." if changed
+                      else "Nothing to save: no field was changed.")
+        except StaleEditError as e:
+            ss["flash_error"] = stale_message(e, shows="the editor now shows")
+        ss["tpl_gen"] = ss.get("tpl_gen", 0) + 1
+        st.rerun()
+
+
+def template_counts(store, tpl: dict, channels: dict) -> None:
+    """Distinct messages per segment on the template's channel (only the slots it shows)."""
+    counts = tpl_service.message_counts(store, tpl)
+    if not Template.from_row(tpl).slots:
+        st.caption(f"A fixed {channels[tpl['channel']]['name']} message: no slots.")
+        return
+    name = channels[tpl["channel"]]["name"]
+    st.markdown(f"**Distinct {name} messages** (slots the channel shows only)")
+    st.dataframe(pd.DataFrame([
+        {"segment": c.segment, "messages": c.messages,
+         "atoms per slot": " × ".join(f"{{{s}}} {n}" for s, n in c.per_slot.items())}
+        for c in counts]), hide_index=True, width="stretch", key="tpl_counts")
+
+
+def preview_fixes(store, tpl, channel, pool, segment) -> None:
+    """Each warning of the preview, with buttons that open what fixes it."""
+    atoms = {a["id"]: a for a in store.components()}
+    for n, w in enumerate(tpl_service.preview_warnings(tpl, channel, pool, segment)):
+        st.warning(ui.plain(w.message))
+        cols = st.columns(4)
+        cols[0].button(f"Edit template #{w.template_id}", key=f"pv_fix_tpl_{n}",
+                       on_click=open_template, args=(w.template_id, w.field))
+        for i, aid in enumerate(w.atom_ids[:3], start=1):
+            a = atoms[aid]
+            cols[i].button(f"Open {a['kind']} #{aid}", key=f"pv_fix_atom_{n}_{aid}",
+                           on_click=open_atom, args=(a,), help=a["text"])
+        if w.missing_kind:
+            cols[1].button(f"Add a {w.missing_kind} atom", key=f"pv_fix_add_{n}",
+                           on_click=open_add, args=(w.missing_kind, segment))
+
+
 def preview_tab(store, segments) -> None:
     templates = [t for t in store.templates() if Template.from_row(t).slots]
     if not templates:
@@ -265,11 +428,7 @@ def preview_tab(store, segments) -> None:
                                                for s in shown)
                + "".join(f" · {{{s}}} not shown on {channels[channel]['name']}"
                          for s in template.slots if s not in shown))
-    problems = check_template(dict(tpl, channel=channel, segment=segment),
-                              kinds=[k["id"] for k in store.kinds()], channels=channels,
-                              segments=segments, components=atoms)
-    for p in problems:
-        st.warning(str(p))
+    preview_fixes(store, tpl, channels[channel], pool, segment)
     c1, c2 = st.columns([3, 1])
     n = c1.slider("Samples", 1, 12, 4, key="pv_n")
     if c2.button("Shuffle", key="pv_shuffle"):
@@ -295,8 +454,9 @@ def main() -> None:
         flash_box.error(msg)
     kinds = {k["id"]: k["name"] for k in store.kinds()}
     segments = [s["id"] for s in store.segments()]
-    tabs = st.tabs(["Library", "Add", "Import / export", "History", "Preview"],
-                   key="components_tab")
+    # Tracked (a rerun on switch), so that a preview warning's button can open another tab.
+    tabs = st.tabs(["Library", "Add", "Import / export", "History", "Templates", "Preview"],
+                   key="components_tab", on_change="rerun")
     with tabs[0]:
         library_tab(store, kinds, segments, frozen)
     with tabs[1]:
@@ -306,6 +466,8 @@ def main() -> None:
     with tabs[3]:
         history_tab(store, frozen)
     with tabs[4]:
+        templates_tab(store, segments, frozen)
+    with tabs[5]:
         preview_tab(store, segments)
 
 

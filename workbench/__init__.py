@@ -76,10 +76,11 @@ class Conflict:
     your_text: str
     their_text: str
     row: int | None = None
+    subject: str = "component"  # or "template": what ``component_id`` numbers
 
     def __str__(self) -> str:
-        where = f"row {self.row} (component #{self.component_id})" if self.row is not None \
-            else f"component #{self.component_id}"
+        what = f"{self.subject} #{self.component_id}"
+        where = f"row {self.row} ({what})" if self.row is not None else what
         return (f"{where} was changed by {self.changed_by} at {self.changed_at} since you "
                 f"opened it (you opened version {self.based_on}, it is now version "
                 f"{self.version}). Your text: {self.your_text!r}; their text: "
