@@ -390,10 +390,10 @@ def preview_fixes(store, tpl, channel, pool, segment) -> None:
     atoms = {a["id"]: a for a in store.components()}
     for n, w in enumerate(tpl_service.preview_warnings(tpl, channel, pool, segment)):
         st.warning(ui.plain(w.message))
-        cols = st.columns(4)
+        cols = st.columns(max(len(w.atom_ids) + 1, 3))
         cols[0].button(f"Edit template #{w.template_id}", key=f"pv_fix_tpl_{n}",
                        on_click=open_template, args=(w.template_id, w.field))
-        for i, aid in enumerate(w.atom_ids[:3], start=1):
+        for i, aid in enumerate(w.atom_ids, start=1):
             a = atoms[aid]
             cols[i].button(f"Open {a['kind']} #{aid}", key=f"pv_fix_atom_{n}_{aid}",
                            on_click=open_atom, args=(a,), help=a["text"])
