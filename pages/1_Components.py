@@ -288,7 +288,7 @@ def templates_tab(store, segments, frozen: bool) -> None:
     if (pending := ss.pop("tpl_open", None)) is not None:  # a template added on the last run
         pick_template(pending)
     channels = {c["id"]: c for c in store.channels()}
-    c1, c2 = st.columns(2)
+    pick_col, c1, c2 = st.columns([4, 1, 1])
     ch_f = c1.selectbox("Channel", ["Any", *channels], key="tpl_channel_f",
                         format_func=lambda c: channels[c]["name"] if c in channels else c)
     status_f = c2.selectbox("Status", ["active", "archived", "all"], key="tpl_status_f")
@@ -297,7 +297,7 @@ def templates_tab(store, segments, frozen: bool) -> None:
     by_id = {t["id"]: t for t in rows}
     if ss.get("tpl_pick") not in (NEW, *by_id):
         ss.pop("tpl_pick", None)
-    tid = st.selectbox("Template", [*by_id, NEW], key="tpl_pick",
+    tid = pick_col.selectbox("Template", [*by_id, NEW], key="tpl_pick",
                        format_func=lambda i: "New template" if i == NEW
                        else _template_label(by_id[i]))
     tpl = store.template(tid) if tid != NEW else {
@@ -313,36 +313,43 @@ def templates_tab(store, segments, frozen: bool) -> None:
                    "`{kind}` marks a slot that takes one atom of that kind.")
     if focus := ss.pop("tpl_focus", None):
         st.info(f"Fix the field '{focus}' of this template, then save.")
-    with st.form(f"tpl_form_{key}"):
-        c1, c2, c3 = st.columns([2, 1, 1])
-        values = {"name": c1.text_input("Name", tpl["name"], key=f"tpl_name_{key}")}
+    form_col, side = st.columns([3, 2], gap="large")
+    with form_col, st.form(f"tpl_form_{key}"):
+        values = {"name": st.text_input("Name", tpl["name"], key=f"tpl_name_{key}")}
+        c1, c2 = st.columns(2)
         ch_ids = list(channels)
-        values["channel"] = c2.selectbox(
+        values["channel"] = c1.selectbox(
             "Channel", ch_ids, index=ch_ids.index(tpl["channel"]) if tpl["channel"] in ch_ids
             else 0, format_func=lambda c: channels[c]["name"], key=f"tpl_channel_{key}")
         seg_opts = [ALL, *segments] + ([tpl["segment"]] if tpl["segment"] and
                                        tpl["segment"] not in segments else [])
-        values["segment"] = c3.selectbox("Segment", seg_opts,
+        values["segment"] = c2.selectbox("Segment", seg_opts,
                                          index=seg_opts.index(tpl["segment"] or ALL),
                                          key=f"tpl_segment_{key}")
         for f, label, multi in TEXT_FIELDS:
-            widget = st.text_area if multi else st.text_input
-            values[f] = widget(label, tpl[f] or "", key=f"tpl_{f}_{key}")
+            if multi:
+                values[f] = st.text_area(label, tpl[f] or "", key=f"tpl_{f}_{key}", height=110)
+            else:
+                values[f] = st.text_input(label, tpl[f] or "", key=f"tpl_{f}_{key}")
         with st.expander("Details: merchant, product category, voucher"):
-            cols = st.columns(3)
-            for col, (f, label) in zip(cols, DETAIL_FIELDS):
-                values[f] = col.text_input(label, tpl[f] or "", key=f"tpl_{f}_{key}")
+            for f, label in DETAIL_FIELDS:
+                values[f] = st.text_input(label, tpl[f] or "", key=f"tpl_{f}_{key}")
         values["segment"] = "" if values["segment"] == ALL else values["segment"]
         label = "Add template" if tid == NEW else "Save template"
         if st.form_submit_button(label, type="primary", disabled=frozen):
             submit_template(store, tid, values, seen)
     if tid == NEW:
+        side.caption("Slots: " + ", ".join(f"`{{{k['id']}}}`" for k in store.kinds())
+                     + ". A channel shows only its fields: an SMS has no title, preheader or "
+                     "image; only e-mail has a preheader.")
         return
-    template_counts(store, tpl, channels)
     target = "archived" if tpl["status"] == "active" else "active"
     verb = "Archive" if target == "archived" else "Restore"
-    if st.button(f"{verb} template", key="tpl_status_button", disabled=frozen):
-        submit_template(store, tid, {"status": target}, seen, verb=f"{verb}d")
+    with side:
+        template_sample(store, tpl, channels[tpl["channel"]])
+        if st.button(f"{verb} template", key="tpl_status_button", disabled=frozen):
+            submit_template(store, tid, {"status": target}, seen, verb=f"{verb}d")
+    template_counts(store, tpl, channels[tpl["channel"]])
     history = [{"version": r.version, "action": r.action, "by": r.actor, "at": r.at,
                 "changes": r.summary()} for r in tpl_service.template_history(store, tid)]
     st.markdown("**History**")
@@ -371,18 +378,29 @@ def submit_template(store, tid: int, values: dict, seen: int, verb: str = "Saved
         st.rerun()
 
 
-def template_counts(store, tpl: dict, channels: dict) -> None:
+def template_counts(store, tpl: dict, channel: dict) -> None:
     """Distinct messages per segment on the template's channel (only the slots it shows)."""
-    counts = tpl_service.message_counts(store, tpl)
     if not Template.from_row(tpl).slots:
-        st.caption(f"A fixed {channels[tpl['channel']]['name']} message: no slots.")
         return
-    name = channels[tpl["channel"]]["name"]
-    st.markdown(f"**Distinct {name} messages** (slots the channel shows only)")
+    st.markdown(f"**Distinct {channel['name']} messages** per segment (only the slots the "
+                "channel shows count)")
     st.dataframe(pd.DataFrame([
-        {"segment": c.segment, "messages": c.messages,
+        {"segment": c.segment, "messages": f"{c.messages:,}",
          "atoms per slot": " × ".join(f"{{{s}}} {n}" for s, n in c.per_slot.items())}
-        for c in counts]), hide_index=True, width="stretch", key="tpl_counts")
+        for c in tpl_service.message_counts(store, tpl)]),
+        hide_index=True, width="stretch", key="tpl_counts")
+
+
+def template_sample(store, tpl: dict, channel: dict) -> None:
+    """One message of the saved template as its channel shows it."""
+    segment = tpl["segment"] or next((s["id"] for s in store.segments()), None)
+    pool = pool_from_components(store.components(for_segment=segment, status="active"))
+    samples = sample_messages(Template.from_row(tpl), pool, 1, channel=channel)
+    kind = "A sample" if Template.from_row(tpl).slots else "The message (no slots)"
+    for msg in samples:
+        st.caption(f"{kind} as saved, on {channel['name']}"
+                   + (f" for {segment}" if segment else "") + ":")
+        st.html(previews.render(msg, channel))
 
 
 def preview_fixes(store, tpl, channel, pool, segment) -> None:
