@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: test run install chromium llm embeddings
+.PHONY: test run install chromium llm embeddings screenshots
 
 install:
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,9 @@ run:
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet -e .
 	$(VENV)/bin/workbench run
+
+# Screenshots of every page for the README (docs/screenshots/, 1400x900, Debian's Chromium):
+# a seeded database with a small finished demo run is built in a temporary folder, then each
+# page is photographed once drawn (about 2 minutes on a busy 2-core machine).
+screenshots:
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python tests/screenshots.py
