@@ -147,14 +147,15 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
 
 
 def stale_message(error: StaleEditError, shows: str = "the grid now shows") -> str:
-    """The refusal of a stale save: per atom who changed it and when, their text and yours."""
+    """The refusal of a stale save: per atom (or template) who changed it and when, their text
+    and yours."""
     lines = [("Not saved: the library changed since you opened it. Nothing of this save was "
               f"written; {shows} the current texts. Apply your change again if it "
               "still holds.")]
     for c in error.conflicts:
         lines.append(
-            f"- {c.subject.capitalize()} #{c.component_id} was changed by {_md_text(c.changed_by)} at "
-            f"{_md_text(c.changed_at)} (you opened version {c.based_on}, it is now version "
+            f"- {c.subject.capitalize()} #{c.component_id} was changed by "
+            f"{_md_text(c.changed_by)} at {_md_text(c.changed_at)} (you opened version {c.based_on}, it is now version "
             f"{c.version}).  \n  Their text: {_md_text(c.their_text)}  \n"
             f"  Your text: {_md_text(c.your_text)}")
     return "\n".join(lines)
@@ -400,7 +401,7 @@ def template_sample(store, tpl: dict, channel: dict) -> None:
     for msg in samples:
         st.caption(f"{kind} as saved, on {channel['name']}"
                    + (f" for {segment}" if segment else "") + ":")
-        st.html(previews.render(msg, channel))
+        st.html(f'<div data-template-sample="{tpl["id"]}">{previews.render(msg, channel)}</div>')
 
 
 def preview_fixes(store, tpl, channel, pool, segment) -> None:

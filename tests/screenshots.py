@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.perf_pages import CHROMIUM, PAGES, _OBSERVER, _free_port, _wait, load, start_app  # noqa: E402
+from tests.perf_pages import (  # noqa: E402  (the repository on the path first)
+    _OBSERVER, CHROMIUM, PAGES, _free_port, _wait, load, start_app,
+)
 
 WIDTH, HEIGHT = 1400, 900
 #: Extra shots of the Components page: (file name, tab to open).

@@ -78,7 +78,7 @@ def test_an_invalid_edit_names_the_field_keeps_the_input_and_writes_nothing(db_p
     editor(at, "title").input("")
     submit(at)
     assert not at.error
-    assert f"Nothing to save: no field was changed." in [m.value for m in at.success]
+    assert "Nothing to save: no field was changed." in [m.value for m in at.success]
 
 
 def test_a_new_template_is_added_and_picked(db_path):

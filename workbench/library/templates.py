@@ -12,6 +12,7 @@ and both texts. In passive management the library is frozen
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,8 +53,8 @@ def normalize_template(row: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for f in TEMPLATE_FIELDS:
         value = row.get(f)
-        out[f] = "" if value is None or (isinstance(value, float) and value != value) \
-            else str(value).strip()
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        out[f] = "" if missing else str(value).strip()
     out["channel"] = out["channel"].lower()
     out["segment"] = out["segment"] or None
     return out
