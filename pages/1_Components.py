@@ -248,6 +248,7 @@ TEXT_FIELDS = [("title", "Title (push/in-app headline, e-mail subject)", False),
                ("image", "Image (asset description or URL)", False)]
 DETAIL_FIELDS = [("merchant", "Merchant"), ("product_category", "Product category"),
                  ("voucher", "Voucher")]
+EDITOR_FIELDS = [f for f, _, _ in TEXT_FIELDS] + [f for f, _ in DETAIL_FIELDS]
 
 
 def open_template(template_id: int, field: str | None = None) -> None:
@@ -288,6 +289,7 @@ def templates_tab(store, segments, frozen: bool) -> None:
     ss = st.session_state
     if (pending := ss.pop("tpl_open", None)) is not None:  # a template added on the last run
         pick_template(pending)
+    drafts: dict[int, dict] = ss.setdefault("tpl_drafts", {})  # unsaved changes per template
     channels = {c["id"]: c for c in store.channels()}
     pick_col, c1, c2 = st.columns([4, 1, 1])
     ch_f = c1.selectbox("Channel", ["Any", *channels], key="tpl_channel_f",
@@ -298,16 +300,22 @@ def templates_tab(store, segments, frozen: bool) -> None:
     by_id = {t["id"]: t for t in rows}
     if ss.get("tpl_pick") not in (NEW, *by_id):
         ss.pop("tpl_pick", None)
-    tid = pick_col.selectbox("Template", [*by_id, NEW], key="tpl_pick",
-                       format_func=lambda i: "New template" if i == NEW
-                       else _template_label(by_id[i]))
+    tid = pick_col.selectbox(
+        "Template", [*by_id, NEW], key="tpl_pick",
+        format_func=lambda i: "New template" if i == NEW else _template_label(by_id[i]))
     tpl = store.template(tid) if tid != NEW else {
         "id": NEW, "name": "", "segment": None, "channel": "push", "version": 0,
-        "status": "active", **{f: "" for f, _, _ in TEXT_FIELDS},
-        **{f: "" for f, _ in DETAIL_FIELDS}}
-    gen = ss.setdefault("tpl_gen", 0)
-    seen = ss.setdefault(f"tpl_seen_{tid}_{gen}", tpl["version"])  # version opened
-    key = f"{tid}_{gen}"
+        "status": "active", **{f: "" for f in EDITOR_FIELDS}}
+    # The version the person saw before their first unsaved change: the one kept with their
+    # draft, or the one shown on the last run (a change typed now was typed on that), so that
+    # a save over someone else's newer change is refused instead of overwriting it.
+    prev = ss.get("tpl_shown")
+    ss["tpl_shown"] = (tid, tpl["version"])
+    seen_map: dict[int, int] = ss.setdefault("tpl_seen", {})
+    if tid in drafts:
+        seen = seen_map.setdefault(tid, tpl["version"])
+    else:
+        seen = prev[1] if prev and prev[0] == tid else tpl["version"]
     if tid != NEW:
         st.caption(f"Version {tpl['version']} · {tpl['status']} · source {tpl['source']} · "
                    f"last changed by {ui.plain(tpl['updated_by'])} at {tpl['updated_at']}. "
@@ -315,30 +323,33 @@ def templates_tab(store, segments, frozen: bool) -> None:
     if focus := ss.pop("tpl_focus", None):
         st.info(f"Fix the field '{focus}' of this template, then save.")
     form_col, side = st.columns([3, 2], gap="large")
-    with form_col, st.form(f"tpl_form_{key}"):
-        values = {"name": st.text_input("Name", tpl["name"], key=f"tpl_name_{key}")}
+    with form_col:
+        values = template_form(tpl, channels, segments, drafts.get(tid, {}))
+        stored = _form_values(tpl)
+        if changed := {f: v for f, v in values.items() if v != stored[f]}:
+            drafts[tid] = changed
+            seen_map.setdefault(tid, seen)
+            st.warning(f"Unsaved changes to {', '.join(changed)}: Save saves them, Discard "
+                       "changes drops them; they stay here if you open another template.")
+        else:
+            drafts.pop(tid, None)
+            seen_map.pop(tid, None)
+        if others := [t for t in drafts if t != tid]:
+            st.caption("Unsaved changes are also kept for "
+                       + ", ".join("the new template" if t == NEW else f"template #{t}"
+                                   for t in others) + ".")
         c1, c2 = st.columns(2)
-        ch_ids = list(channels)
-        values["channel"] = c1.selectbox(
-            "Channel", ch_ids, index=ch_ids.index(tpl["channel"]) if tpl["channel"] in ch_ids
-            else 0, format_func=lambda c: channels[c]["name"], key=f"tpl_channel_{key}")
-        seg_opts = [ALL, *segments] + ([tpl["segment"]] if tpl["segment"] and
-                                       tpl["segment"] not in segments else [])
-        values["segment"] = c2.selectbox("Segment", seg_opts,
-                                         index=seg_opts.index(tpl["segment"] or ALL),
-                                         key=f"tpl_segment_{key}")
-        for f, label, multi in TEXT_FIELDS:
-            if multi:
-                values[f] = st.text_area(label, tpl[f] or "", key=f"tpl_{f}_{key}", height=110)
-            else:
-                values[f] = st.text_input(label, tpl[f] or "", key=f"tpl_{f}_{key}")
-        with st.expander("Details: merchant, product category, voucher"):
-            for f, label in DETAIL_FIELDS:
-                values[f] = st.text_input(label, tpl[f] or "", key=f"tpl_{f}_{key}")
-        values["segment"] = "" if values["segment"] == ALL else values["segment"]
         label = "Add template" if tid == NEW else "Save template"
-        if st.form_submit_button(label, type="primary", disabled=frozen):
-            submit_template(store, tid, values, seen)
+        if c1.button(label, key="tpl_save", type="primary", disabled=frozen):
+            submit_template(store, tid, {**values, "segment": "" if values["segment"] == ALL
+                                         else values["segment"]}, seen)
+        if changed and c2.button("Discard changes", key="tpl_discard"):
+            drafts.pop(tid, None)
+            seen_map.pop(tid, None)
+            ss.pop("tpl_shown", None)
+            ss["tpl_gen"] = ss.get("tpl_gen", 0) + 1
+            flash(f"Discarded the unsaved changes to {', '.join(changed)}.")
+            st.rerun()
     if tid == NEW:
         side.caption("Slots: " + ", ".join(f"`{{{k['id']}}}`" for k in store.kinds())
                      + ". A channel shows only its fields: an SMS has no title, preheader or "
@@ -358,8 +369,42 @@ def templates_tab(store, segments, frozen: bool) -> None:
                  hide_index=True, width="stretch", key="tpl_history")
 
 
+def _form_values(tpl: dict) -> dict:
+    """What the editor's widgets show for a stored template (no segment: ``ALL``)."""
+    return {"name": tpl["name"], "channel": tpl["channel"], "segment": tpl["segment"] or ALL,
+            **{f: tpl[f] or "" for f in EDITOR_FIELDS}}
+
+
+def template_form(tpl: dict, channels: dict, segments: list[str], draft: dict) -> dict:
+    """The editor's widgets, filled with the stored template and the person's unsaved changes
+    (``draft``); returns what they show now. Plain widgets, not a form, so that every change
+    reaches the server and survives opening another template."""
+    gen = st.session_state.setdefault("tpl_gen", 0)
+    key = f"{tpl['id']}_{gen}"
+    shown = {**_form_values(tpl), **draft}
+    values = {"name": st.text_input("Name", shown["name"], key=f"tpl_name_{key}")}
+    c1, c2 = st.columns(2)
+    ch_ids = list(channels)
+    values["channel"] = c1.selectbox(
+        "Channel", ch_ids, index=ch_ids.index(shown["channel"]) if shown["channel"] in ch_ids
+        else 0, format_func=lambda c: channels[c]["name"], key=f"tpl_channel_{key}")
+    seg_opts = [ALL, *segments] + ([shown["segment"]] if shown["segment"] not in
+                                   (ALL, *segments) else [])
+    values["segment"] = c2.selectbox("Segment", seg_opts, index=seg_opts.index(shown["segment"]),
+                                     key=f"tpl_segment_{key}")
+    for f, label, multi in TEXT_FIELDS:
+        if multi:
+            values[f] = st.text_area(label, shown[f], key=f"tpl_{f}_{key}", height=110)
+        else:
+            values[f] = st.text_input(label, shown[f], key=f"tpl_{f}_{key}")
+    with st.expander("Details: merchant, product category, voucher"):
+        for f, label in DETAIL_FIELDS:
+            values[f] = st.text_input(label, shown[f], key=f"tpl_{f}_{key}")
+    return values
+
+
 def submit_template(store, tid: int, values: dict, seen: int, verb: str = "Saved") -> None:
-    """Add or save a template; a refusal shows its problems and keeps the form as typed, a
+    """Add or save a template; a refusal shows its problems and keeps the editor as typed, a
     stale save reloads the template and shows both texts."""
     ss = st.session_state
     with ui.reported():
@@ -371,11 +416,18 @@ def submit_template(store, tid: int, values: dict, seen: int, verb: str = "Saved
             else:
                 changed = tpl_service.save_template(store, tid, values, ui.actor(),
                                                     based_on=seen)
+                if "status" in values and tid in ss.get("tpl_seen", {}):
+                    # unsaved changes stay, now based on the version this archive made
+                    ss["tpl_seen"][tid] = store.template(tid)["version"]
                 flash(f"{verb} template #{tid}." if changed
                       else "Nothing to save: no field was changed.")
         except StaleEditError as e:
             ss["flash_error"] = stale_message(e, shows="the editor now shows")
-        ss["tpl_gen"] = ss.get("tpl_gen", 0) + 1
+        ss.pop("tpl_shown", None)  # what the editor shows next is the version now stored
+        if "status" not in values:  # saved (or reloaded): the editor shows the stored template
+            ss.setdefault("tpl_drafts", {}).pop(tid, None)
+            ss.setdefault("tpl_seen", {}).pop(tid, None)
+            ss["tpl_gen"] = ss.get("tpl_gen", 0) + 1
         st.rerun()
 
 

@@ -174,3 +174,46 @@ def test_a_preview_warning_opens_the_atoms_that_make_a_text_too_long(db_path):
     shown = at.data_editor[0].value
     assert cta["id"] in list(shown["id"])
     assert at.text_input(key="f_search").value == cta["text"]
+
+
+def test_unsaved_changes_survive_opening_another_template_and_can_be_discarded(db_path):
+    at = components()
+    with open_store(db_path) as s:
+        sms = next(x for x in s.templates(channel="sms") if "{" in x["body"])
+        push = next(x for x in s.templates(channel="push") if "{" in x["body"])
+    pick(at, sms["id"])
+    editor(at, "body").input("{greeting} {cta}").run()
+    assert any(w.value.startswith("Unsaved changes to body:") for w in at.warning)
+    at.selectbox(key="tpl_pick").set_value(push["id"]).run()
+    assert editor(at, "body").value == push["body"]
+    assert f"Unsaved changes are also kept for template #{sms['id']}." in [
+        c.value for c in at.caption]
+    at.selectbox(key="tpl_pick").set_value(sms["id"]).run()
+    assert editor(at, "body").value == "{greeting} {cta}"  # still there, still unsaved
+    with open_store(db_path) as s:
+        assert s.template(sms["id"])["body"] == sms["body"]
+    at.button(key="tpl_discard").click().run()
+    assert "Discarded the unsaved changes to body." in [m.value for m in at.success]
+    assert editor(at, "body").value == sms["body"]
+    assert not any(w.value.startswith("Unsaved changes") for w in at.warning)
+
+
+def test_an_unsaved_change_kept_while_someone_saved_is_refused_as_stale(db_path):
+    from workbench.library import templates as tpl
+
+    at = components()
+    with open_store(db_path) as s:
+        sms = next(x for x in s.templates(channel="sms") if "{" in x["body"])
+        push = next(x for x in s.templates(channel="push") if "{" in x["body"])
+    pick(at, sms["id"])
+    editor(at, "body").input("{offer} {cta}").run()
+    at.selectbox(key="tpl_pick").set_value(push["id"]).run()
+    with open_store(db_path) as s:  # meanwhile someone else saves the same template
+        tpl.save_template(s, sms["id"], {"body": "{greeting} {cta}"}, "aisha")
+    at.selectbox(key="tpl_pick").set_value(sms["id"]).run()
+    submit(at)
+    message = at.error[0].value.replace("\\", "")
+    assert f"Template #{sms['id']} was changed by aisha at" in message
+    assert "Your text: body: {offer} {cta}" in message
+    with open_store(db_path) as s:
+        assert s.template(sms["id"])["body"] == "{greeting} {cta}"
