@@ -467,7 +467,7 @@ def preview_fixes(store, tpl, channel, pool, segment) -> None:
         for i, aid in enumerate(w.atom_ids, start=1):
             a = atoms[aid]
             cols[i].button(f"Open {a['kind']} #{aid}", key=f"pv_fix_atom_{n}_{aid}",
-                           on_click=open_atom, args=(a,), help=a["text"])
+                           on_click=open_atom, args=(a,), help=ui.plain(a["text"]))
         if w.missing_kind:
             cols[1].button(f"Add a {w.missing_kind} atom", key=f"pv_fix_add_{n}",
                            on_click=open_add, args=(w.missing_kind, segment))

@@ -217,3 +217,19 @@ def test_an_unsaved_change_kept_while_someone_saved_is_refused_as_stale(db_path)
     assert "Your text: body: {offer} {cta}" in message
     with open_store(db_path) as s:
         assert s.template(sms["id"])["body"] == "{greeting} {cta}"
+
+
+def test_a_preview_warning_for_a_slot_without_atoms_opens_the_add_form(db_path):
+    with open_store(db_path) as s:
+        for c in s.components(kind="cta", status="active"):
+            s.update_component(c["id"], {"status": "archived"}, "ana")
+    at = components()
+    segment = at.selectbox(key="pv_segment").value
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    warning = next(w for w in warnings if "'cta'" in w)
+    assert warning.endswith(f"field 'body': no active 'cta' atom for {segment}; add one before "
+                            "using this slot")
+    at.button(key="pv_fix_add_0").click().run()
+    assert at.session_state["components_tab"] == "Add"
+    assert (at.selectbox(key="add_kind").value, at.selectbox(key="add_segment").value) == (
+        "cta", segment)
