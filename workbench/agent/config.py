@@ -29,6 +29,9 @@ class AgentConfig:
     - ``exploration``: multiplies the spread of the posterior draws of Thompson Sampling
       (1: the posterior itself; lower explores less).
     - ``draws``: posterior samples per context and batch behind ``P(best)``.
+    - ``interactions``: ``"auto"`` (default: pairs of content slots are decided jointly once
+      the data shows an interaction), ``"off"``, or a list of pairs of slot names decided
+      jointly from the start, e.g. ``[["offer", "cta"]]`` (see :mod:`workbench.agent.pairs`).
     """
 
     reward: RewardWeights = field(default_factory=RewardWeights)
@@ -44,6 +47,7 @@ class AgentConfig:
     prior_sd: float = 0.05
     discount: float = 1.0
     exploration: float = 1.0
+    interactions: Any = "auto"
 
     def __post_init__(self) -> None:
         p = []
@@ -65,6 +69,17 @@ class AgentConfig:
             p.append(Problem("must be in (0, 1]", field="discount"))
         if not isinstance(self.learn_noise, bool):
             p.append(Problem("must be true or false", field="learn_noise"))
+        if isinstance(self.interactions, str):
+            if self.interactions not in ("auto", "off"):
+                p.append(Problem('must be "auto", "off" or a list of pairs of slot names',
+                                 field="interactions"))
+        elif not isinstance(self.interactions, (list, tuple)) or not all(
+                isinstance(q, (list, tuple)) and len(q) == 2 and all(isinstance(x, str) for x in q)
+                for q in self.interactions):
+            p.append(Problem('must be "auto", "off" or a list of pairs of slot names',
+                             field="interactions"))
+        else:
+            object.__setattr__(self, "interactions", tuple(tuple(q) for q in self.interactions))
         p += context_problems(self.contexts)
         if p:
             raise ValidationError(p, "Invalid agent configuration")
@@ -73,6 +88,8 @@ class AgentConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["contexts"] = {k: list(v) for k, v in self.contexts.items()}
+        if not isinstance(self.interactions, str):
+            d["interactions"] = [list(q) for q in self.interactions]
         return d
 
     @classmethod

@@ -55,6 +55,7 @@ from workbench.agent.guardrails import (
     GUARDRAILS, Guardrails, MustSend, apply_must_send, check_must_send,
 )
 from workbench.agent.models import DimensionPolicy
+from workbench.agent.pairs import Pairs
 from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import incremental, scalarise
 from workbench.agent.users import label_codes, prepare_users, state_codes, state_labels
@@ -102,15 +103,21 @@ class Agent:
                 masks = ("segment",) + masks  # segment-scoped atoms need the segment
             self._ctx[kind] = Contexts.of(variables, masks, labels)
         models = models or {}
+        args = dict(noise_var=cfg.noise_var, learn_noise=cfg.learn_noise,
+                    prior_scale=cfg.prior_scale, prior_sd=cfg.prior_sd)
         self.policies = {d.name: DimensionPolicy(
-            d, self._ctx[d.kind], models.get(d.name), self.segments, noise_var=cfg.noise_var,
-            learn_noise=cfg.learn_noise, prior_scale=cfg.prior_scale, prior_sd=cfg.prior_sd,
-            option_mask=self._option_mask(d)) for d in space.dimensions}
+            d, self._ctx[d.kind], models.get(d.name), self.segments,
+            option_mask=self._option_mask(d), **args) for d in space.dimensions}
+        self.pairs = Pairs(space, cfg.interactions, self._ctx["slot"], models, self.segments,
+                           **args)
         check_must_send(cfg.guardrails.must_send, space, self.segments)
 
     @property
     def models(self) -> dict[str, GaussianPosterior]:
-        return {name: p.model for name, p in self.policies.items()}
+        """Every posterior by name: one per dimension, and one per candidate pair of slots
+        (``pair:offer+cta``, see :mod:`workbench.agent.pairs`)."""
+        return {name: p.model for name, p in (*self.policies.items(),
+                                               *self.pairs.policies.items())}
 
     def _option_mask(self, d: Dimension) -> np.ndarray:
         """Options a guardrail forbids in every context: quiet hours, skipping when sends
@@ -143,8 +150,8 @@ class Agent:
     def reuse_cache(self, previous: Agent) -> None:
         """Carry ``previous``'s design rows over where a dimension is unchanged (rebuilding an
         agent from saved posteriors every week need not rebuild them)."""
-        for name, pol in self.policies.items():
-            old = previous.policies.get(name)
+        for name, pol in (*self.policies.items(), *self.pairs.policies.items()):
+            old = previous.policies.get(name) or previous.pairs.policies.get(name)
             if old is not None:
                 pol.reuse_cache(old)
 
@@ -185,8 +192,13 @@ class Agent:
         flags = np.where(holdout, GUARDRAILS["holdout"], 0).astype(np.int16)
         out: dict[str, Any] = {f"ctx_{var}": codes[var] for var in CTX_VARS}
         ctx_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        joint = {a: name for name, (a, _) in self.pairs.active.items()}
+        paired = {b for _, b in self.pairs.active.values()}
         for d in self.space.dimensions:
-            pol = self.policies[d.name]
+            if d.name in paired:
+                continue  # decided with its pair
+            pol = self.policies[d.name] if d.name not in joint \
+                else self.pairs.policies[joint[d.name]]
             if d.kind not in ctx_cache:
                 c = pol.ctx.code(codes)
                 ctx_cache[d.kind] = c, np.bincount(c[agent_users], minlength=pol.ctx.count
@@ -197,6 +209,14 @@ class Agent:
             bits[holdout] = 0
             flags |= bits
             p_choice[holdout] = np.nan
+            if d.name in joint:
+                name = joint[d.name]
+                ia, ib = self.pairs.split(name, choice)
+                b = self.pairs.active[name][1]
+                out[f"choice_{d.name}"], out[f"choice_{b}"] = ia, ib
+                out[f"p_{d.name}"] = p_choice
+                out[f"p_{b}"] = np.where(holdout, np.float32(np.nan), np.float32(1.0))
+                continue
             out[f"choice_{d.name}"] = choice.astype(np.int16)
             out[f"p_{d.name}"] = p_choice
         # Send or skip, then the guardrails that override it.
@@ -271,6 +291,10 @@ class Agent:
         override = (flags & (GUARDRAILS["frequency_cap"] | GUARDRAILS["no_consent"])) > 0
         codes = {v: _col(decisions, f"ctx_{v}") for v in CTX_VARS}
         learned = {}
+        slot_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if not late:
+            for pol in self.pairs.policies.values():
+                pol.model.discount(self.config.discount)
         for d in self.space.dimensions:
             pol = self.policies[d.name]
             if not late:
@@ -283,6 +307,16 @@ class Agent:
             if ok.any():
                 ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
                 pol.learn(ctx, col[ok], r[ok], weight[ok], None if late else r[ok] ** 2 / exp[ok])
+            if d.kind == "slot":
+                slot_rows[d.name] = rows, col
+        for name, (a, b) in self.pairs.members.items():
+            (rows, ca), (_, cb) = slot_rows[a], slot_rows[b]
+            ok = rows & (ca >= 0) & (cb >= 0)
+            if ok.any():
+                ctx = self._ctx["slot"].code({v: c[ok] for v, c in codes.items()})
+                self.pairs.learn(name, ctx, ca[ok], cb[ok], r[ok], weight[ok],
+                                 self.policies[a].model.noise_var)
+        self.pairs.refresh()
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,
                            len(decisions))
 
