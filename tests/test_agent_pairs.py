@@ -171,4 +171,4 @@ def test_with_no_data_the_prior_is_the_budget():
     a, b = Agent(space, SEGS), Agent(space, SEGS)
     assert np.array_equal(a.models["slot:s0"].prior_var, b.models["slot:s0"].prior_var)
     pol = a.policies["slot:s0"]
-    assert np.array_equal(pol.model.prior_var, pol._base_var)  # noqa: SLF001
+    assert np.array_equal(pol.model.prior_var, pol._prior.budget)  # noqa: SLF001

@@ -39,6 +39,7 @@ from workbench.agent.actions import Dimension
 from workbench.agent.contexts import Contexts
 from workbench.agent.guardrails import GUARDRAILS, Guardrails
 from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.prior import GroupPrior, group_of
 from workbench.agent.sampling import cap_shares, draw
 from workbench.agent.users import CHANNEL_IDS
 
@@ -51,31 +52,8 @@ BIAS_VAR = 100.0
 GLOBAL_SHARE = 0.5
 #: Share of an option's prior variance for its identity; the rest is for its tags.
 IDENTITY_SHARE = 0.5
-#: Expectation-maximisation steps of the prior variances after each update (0: the budget).
-EB_ITERATIONS = 4
-#: Pseudo-features at the budgeted variance in each group's estimate.
-EB_PSEUDO = 2.0
-#: Bounds of a group's variance as a multiple of its budget.
-EB_RANGE = (0.01, 10.0)
 #: Elements of a scores chunk in :meth:`DimensionPolicy.prob_best` (memory bound).
 CHUNK = 6_000_000
-
-
-def _group(feature: str, current: set[str]) -> int:
-    """The empirical-Bayes group of a feature (see :meth:`DimensionPolicy._fit_prior`): -1
-    for the biases and for features no current option has (archived options keep the prior
-    they had); otherwise identity or tag, global or offset of one context variable."""
-    if feature == BIAS or feature.startswith(BIAS + "|") or feature not in current \
-            or feature.startswith("pair:"):
-        return -1  # pairs keep their prior: one strong interaction among many null ones
-    option, _, ctx = feature.partition("|")
-    kind = 0 if _is_identity(option) else 1
-    if not ctx:
-        return kind
-    return 2 + 2 * _VAR_CODE.setdefault(ctx.split(":", 1)[0], len(_VAR_CODE)) + kind
-
-
-_VAR_CODE: dict[str, int] = {}
 
 
 def _is_identity(feature: str) -> bool:
@@ -130,13 +108,13 @@ class DimensionPolicy:
             model._changed()  # noqa: SLF001
         self.model = model
         self._index = idx = model.index()
-        self._base_var = model.prior_var.copy()
-        self._groups = np.array([_group(f, set(names)) for f in model.features])
-        self._mult: np.ndarray | None = None
-        self._eb = empirical_bayes
+        current = set(names)
+        self._prior = GroupPrior(model.prior_var, [
+            group_of(f, current, BIAS, _is_identity(f.partition("|")[0]))
+            for f in model.features]) if empirical_bayes else None
         self._refresh_scale()
-        if stored is not None and self._eb:
-            self._restore_prior(stored)
+        if stored is not None and self._prior is not None:
+            self._prior.restore(model, stored)
         # Gather tables for scoring: option feature f and its offset f|v:label per variable.
         p = len(model.features)  # a zero column at p stands for "not in the model"
         self._xopt = np.array([[1.0 if f in o.features else 0.0 for f in option_feats]
@@ -179,55 +157,6 @@ class DimensionPolicy:
         mu = m.xy[i] / m.gram[i, i]
         tau = self.prior_scale * max(abs(mu), 0.1 * np.sqrt(m.noise_var))
         m.set_scale(tau ** 2)
-
-    def _learnt_groups(self) -> np.ndarray:
-        return np.unique(self._groups[self._groups >= 0])
-
-    def _apply(self, mult: np.ndarray) -> None:
-        learnt, groups = self._learnt_groups(), self._groups
-        self._mult = mult
-        self.model.prior_var = self._base_var * np.where(
-            groups >= 0, mult[np.searchsorted(learnt, np.maximum(groups, 0))], 1.0)
-        self.model._changed()  # noqa: SLF001
-
-    def _restore_prior(self, stored: np.ndarray) -> None:
-        """Take up the group variances a saved model had learnt (its prior variances over
-        the budget), so that rebuilding an agent does not start empirical Bayes again."""
-        groups = self._groups
-        mult = np.array([float(np.median(stored[groups == g] / self._base_var[groups == g]))
-                         for g in self._learnt_groups()])
-        self._apply(np.clip(mult, *EB_RANGE))
-
-    def _fit_prior(self) -> None:
-        """Empirical Bayes: how far each group of features really varies, learnt from the data.
-
-        The variance budget says how an option's prior spread is shared between the global
-        effects and each context variable's offsets before any data. Whether segments agree
-        (offsets small: share what is learnt) or disagree (global effects small: learn per
-        segment) is a property of the programme, not something to fix in advance: in the
-        tuning environment where segments disagree, a budget of 10% for the global terms
-        instead of 50% cut regret by a fifth, and where they agree it is the other way round.
-        So each group's variance (global identities, global tags, and per context variable
-        its identity and tag offsets) is re-estimated after every update by expectation
-        maximisation: the mean of ``m_i^2 + S_ii`` over the group (posterior mean and variance
-        of its weights), with ``EB_PSEUDO`` pseudo-features at the budget so that a group of
-        five options cannot collapse to zero. With no data it stays at the budget. Each update
-        continues the iterations from where the last one left them; the result is saved with
-        the model (its prior variances), and a rebuilt agent takes it up."""
-        m = self.model
-        if not (EB_ITERATIONS and self._eb) or m.n == 0:
-            return
-        groups, learnt = self._groups, self._learnt_groups()
-        mult = self._mult if self._mult is not None and len(self._mult) == len(learnt) \
-            else np.ones(len(learnt))
-        for _ in range(EB_ITERATIONS):
-            self._apply(mult)
-            dev = (m.mean - m.prior_mean) ** 2 + np.diag(m.covariance)
-            ratio = dev / (self._base_var * m.scale)
-            mult = np.array([(EB_PSEUDO + ratio[groups == g].sum())
-                             / (EB_PSEUDO + int((groups == g).sum())) for g in learnt])
-            mult = np.clip(mult, *EB_RANGE)
-        self._apply(mult)
 
     # -- design ----------------------------------------------------------------------------
 
@@ -344,7 +273,8 @@ class DimensionPolicy:
         X = self.design(uctx)[cpos * K + cells % K]
         self.model.update(X, sums, counts, add_precision=w / counts, yy=yy)
         self._refresh_scale()
-        self._fit_prior()
+        if self._prior is not None:
+            self._prior.fit(self.model)
 
     def reuse_cache(self, previous: DimensionPolicy) -> None:
         """Take ``previous``'s design rows when they are the same (same options and

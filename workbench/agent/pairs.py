@@ -134,6 +134,9 @@ class Pairs:
             if a not in used and b not in used:
                 self.active[name] = (a, b)
                 used |= {a, b}
+        #: slot dimension -> the active pair that decides it (first slot), and second slots
+        self.leaders = {a: name for name, (a, _) in self.active.items()}
+        self.followers = {b for _, b in self.active.values()}
 
     def learn(self, name: str, ctx: np.ndarray, ia: np.ndarray, ib: np.ndarray,
               reward: np.ndarray, weight: np.ndarray, noise_var: float) -> None:
@@ -151,6 +154,30 @@ class Pairs:
         ok = joint >= 0
         if ok.any():
             pol.learn(ctx[ok], joint[ok], reward[ok], weight[ok], None)
+
+    def learn_batch(self, slot_rows: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                    codes: Mapping[str, np.ndarray], reward: np.ndarray, weight: np.ndarray,
+                    noise: Mapping[str, float], discount: float) -> None:
+        """Teach every pair from one learn call (``slot_rows``: per slot dimension, the rows
+        that teach it and their option indices), then choose the pairs that decide."""
+        for name, (a, b) in self.members.items():
+            pol = self.policies[name]
+            pol.model.discount(discount)
+            (rows, ca), (_, cb) = slot_rows[a], slot_rows[b]
+            ok = rows & (ca >= 0) & (cb >= 0)
+            if ok.any():
+                ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
+                self.learn(name, ctx, ca[ok], cb[ok], reward[ok], weight[ok], noise[a])
+        self.refresh()
+
+    def record(self, name: str, joint: np.ndarray, p_joint: np.ndarray, holdout: np.ndarray,
+               out: dict) -> None:
+        """Write a pair's joint choice into the batch as both slots' choices: the first slot
+        carries the combination's probability, the second 1."""
+        a, b = self.active[name]
+        out[f"choice_{a}"], out[f"choice_{b}"] = self.split(name, joint)
+        out[f"p_{a}"] = p_joint
+        out[f"p_{b}"] = np.where(holdout, np.float32(np.nan), np.float32(1.0))
 
     def split(self, name: str, joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The two slots' option indices of each joint choice of pair ``name``."""

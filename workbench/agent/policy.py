@@ -46,13 +46,17 @@ import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
+from workbench.agent import batches
 from workbench.agent.actions import ActionSpace, Dimension
+from workbench.agent.beliefs import explain
 from workbench.agent.config import AgentConfig
 from workbench.agent.contexts import Contexts
-from workbench.agent import batches
-from workbench.agent.beliefs import explain
 from workbench.agent.guardrails import (
-    GUARDRAILS, Guardrails, MustSend, apply_must_send, check_must_send,
+    GUARDRAILS,
+    Guardrails,
+    MustSend,
+    apply_must_send,
+    check_must_send,
 )
 from workbench.agent.models import DimensionPolicy
 from workbench.agent.pairs import Pairs
@@ -103,31 +107,20 @@ class Agent:
                 masks = ("segment",) + masks  # segment-scoped atoms need the segment
             self._ctx[kind] = Contexts.of(variables, masks, labels)
         models = models or {}
-        args = dict(noise_var=cfg.noise_var, learn_noise=cfg.learn_noise,
-                    prior_scale=cfg.prior_scale, prior_sd=cfg.prior_sd)
+        args = {"noise_var": cfg.noise_var, "learn_noise": cfg.learn_noise,
+                "prior_scale": cfg.prior_scale, "prior_sd": cfg.prior_sd}
         self.policies = {d.name: DimensionPolicy(
             d, self._ctx[d.kind], models.get(d.name), self.segments,
-            option_mask=self._option_mask(d), **args) for d in space.dimensions}
+            option_mask=_option_mask(d, cfg.guardrails), **args) for d in space.dimensions}
         self.pairs = Pairs(space, cfg.interactions, self._ctx["slot"], models, self.segments,
                            **args)
         check_must_send(cfg.guardrails.must_send, space, self.segments)
 
     @property
     def models(self) -> dict[str, GaussianPosterior]:
-        """Every posterior by name: one per dimension, and one per candidate pair of slots
-        (``pair:offer+cta``, see :mod:`workbench.agent.pairs`)."""
+        """Every posterior by name: per dimension, and per candidate pair (``pair:a+b``)."""
         return {name: p.model for name, p in (*self.policies.items(),
                                                *self.pairs.policies.items())}
-
-    def _option_mask(self, d: Dimension) -> np.ndarray:
-        """Options a guardrail forbids in every context: quiet hours, skipping when sends
-        are forced."""
-        g = self.config.guardrails
-        if d.name == "timing":
-            return np.array([not g.quiet(int(o.value) % 24) for o in d.options])
-        if d.name == "send":
-            return np.array([bool(o.value) or not g.always_send for o in d.options])
-        return np.ones(len(d.options), bool)
 
     # -- a changing library ----------------------------------------------------------------
 
@@ -192,13 +185,11 @@ class Agent:
         flags = np.where(holdout, GUARDRAILS["holdout"], 0).astype(np.int16)
         out: dict[str, Any] = {f"ctx_{var}": codes[var] for var in CTX_VARS}
         ctx_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        joint = {a: name for name, (a, _) in self.pairs.active.items()}
-        paired = {b for _, b in self.pairs.active.values()}
         for d in self.space.dimensions:
-            if d.name in paired:
+            if d.name in self.pairs.followers:
                 continue  # decided with its pair
-            pol = self.policies[d.name] if d.name not in joint \
-                else self.pairs.policies[joint[d.name]]
+            pair = self.pairs.leaders.get(d.name)
+            pol = self.policies[d.name] if pair is None else self.pairs.policies[pair]
             if d.kind not in ctx_cache:
                 c = pol.ctx.code(codes)
                 ctx_cache[d.kind] = c, np.bincount(c[agent_users], minlength=pol.ctx.count
@@ -209,13 +200,8 @@ class Agent:
             bits[holdout] = 0
             flags |= bits
             p_choice[holdout] = np.nan
-            if d.name in joint:
-                name = joint[d.name]
-                ia, ib = self.pairs.split(name, choice)
-                b = self.pairs.active[name][1]
-                out[f"choice_{d.name}"], out[f"choice_{b}"] = ia, ib
-                out[f"p_{d.name}"] = p_choice
-                out[f"p_{b}"] = np.where(holdout, np.float32(np.nan), np.float32(1.0))
+            if pair is not None:
+                self.pairs.record(pair, choice, p_choice, holdout, out)
                 continue
             out[f"choice_{d.name}"] = choice.astype(np.int16)
             out[f"p_{d.name}"] = p_choice
@@ -290,11 +276,7 @@ class Agent:
         forced = (flags & GUARDRAILS["must_send"]) > 0
         override = (flags & (GUARDRAILS["frequency_cap"] | GUARDRAILS["no_consent"])) > 0
         codes = {v: _col(decisions, f"ctx_{v}") for v in CTX_VARS}
-        learned = {}
-        slot_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if not late:
-            for pol in self.pairs.policies.values():
-                pol.model.discount(self.config.discount)
+        learned, slot_rows = {}, {}  # slot_rows: what teaches each slot, for the pairs
         for d in self.space.dimensions:
             pol = self.policies[d.name]
             if not late:
@@ -307,16 +289,10 @@ class Agent:
             if ok.any():
                 ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
                 pol.learn(ctx, col[ok], r[ok], weight[ok], None if late else r[ok] ** 2 / exp[ok])
-            if d.kind == "slot":
-                slot_rows[d.name] = rows, col
-        for name, (a, b) in self.pairs.members.items():
-            (rows, ca), (_, cb) = slot_rows[a], slot_rows[b]
-            ok = rows & (ca >= 0) & (cb >= 0)
-            if ok.any():
-                ctx = self._ctx["slot"].code({v: c[ok] for v, c in codes.items()})
-                self.pairs.learn(name, ctx, ca[ok], cb[ok], r[ok], weight[ok],
-                                 self.policies[a].model.noise_var)
-        self.pairs.refresh()
+            slot_rows[d.name] = rows, col
+        self.pairs.learn_batch(slot_rows, codes, r, weight,
+                               {n: p.model.noise_var for n, p in self.policies.items()},
+                               1.0 if late else self.config.discount)
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,
                            len(decisions))
 
@@ -351,6 +327,16 @@ class Agent:
         d = self.space.dimension(dimension)
         return explain(d, self.policies[dimension], self.context_code(d.kind, context), option,
                        top)
+
+
+def _option_mask(d: Dimension, g: Guardrails) -> np.ndarray:
+    """Options a guardrail forbids in every context: quiet hours, skipping when sends are
+    forced."""
+    if d.name == "timing":
+        return np.array([not g.quiet(int(o.value) % 24) for o in d.options])
+    if d.name == "send":
+        return np.array([bool(o.value) or not g.always_send for o in d.options])
+    return np.ones(len(d.options), bool)
 
 
 def _set_propensity(space: ActionSpace, out: dict[str, Any], flags: np.ndarray,
