@@ -80,14 +80,19 @@ def _problems(store: Store, row: Mapping[str, Any], ref: str | None) -> list[Pro
     return [Problem(x.message, field=x.field, ref=ref) for x in found]
 
 
-def add_template(store: Store, row: Mapping[str, Any], actor: str) -> int:
-    """Validate and add one template; returns its id."""
+def add_template(store: Store, row: Mapping[str, Any], actor: str, *,
+                 source: str | None = None, parent_id: int | None = None,
+                 meta: Mapping[str, Any] | None = None) -> int:
+    """Validate and add one template; returns its id. ``source``, ``parent_id`` and ``meta``
+    record where it came from (an accepted rewrite: ``source="rewrite"``, the original)."""
     new = normalize_template(row)
     with store.transaction():
         ensure_editable(store)
         if problems := _problems(store, new, None):
             raise ValidationError(problems, "The template was not added")
-        tid = store.insert_template(new, actor)
+        extra = {k: v for k, v in (("source", source), ("parent_id", parent_id),
+                                    ("meta", meta)) if v is not None}
+        tid = store.insert_template(new, actor, **extra)
         store.audit(actor, "create", "template", tid, {"name": new["name"]})
     return tid
 

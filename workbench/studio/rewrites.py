@@ -154,8 +154,10 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
             fields = {k: orig[k] for k in ("segment", "channel", "image", "merchant",
                                            "product_category", "voucher")}
             fields.update(r["rewrite"], name=f"{orig['name']} (rewrite #{rewrite_id})")
-            tid = store.insert_template(fields, actor, source="rewrite", parent_id=orig["id"],
-                                        meta={"provenance": provenance})
+            from workbench.library.templates import add_template
+
+            tid = add_template(store, fields, actor, source="rewrite", parent_id=orig["id"],
+                               meta={"provenance": provenance})
             new_ids.append(tid)
             store.audit(actor, "accept", "rewrite", rewrite_id, {"template_id": tid})
         else:
