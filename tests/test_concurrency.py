@@ -165,3 +165,148 @@ def test_a_single_statement_write_outside_a_transaction_also_waits_for_the_lock(
         s.db.execute("UPDATE components SET tags = 'waited' WHERE id = 1")
         assert locker.wait(timeout=30) == 0
         assert s.component(1)["tags"] == "waited"
+
+
+# -- the trial, 1,000 library edits and an ingest, each in its own process, on one file ------
+
+_EDITOR = """
+import json, sys, time
+from pathlib import Path
+from store import open_store
+from store import runs as run_store
+from workbench.library import service
+db, ids, n = Path(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+failed, seen = [], set()  # seen: (status, days done) of the trial at each edit
+with open_store(db) as s:
+    run_id = run_store.latest(s)["id"]
+    for i in range(n):
+        cid = ids[i % len(ids)]
+        try:  # as the Components page saves: based on the version the person opened
+            based_on = s.component(cid)["version"]
+            service.save_edits(s, [service.Edit(cid, {"text": f"Concurrent edit {i}"},
+                                                based_on=based_on)], "ana")
+        except Exception as e:  # counted, not hidden: the test asserts there are none
+            failed.append(f"{i}: {type(e).__name__}: {e}")
+        run = run_store.get(s, run_id)
+        seen.add((run["status"], run["days_done"]))
+        time.sleep(0.01)  # a person's pace, far quicker than any person
+print(json.dumps({"failed": failed, "seen": sorted(seen)}), flush=True)
+"""
+
+
+def _events_files(batch_csv: Path, start_day: str, folder: Path, parts: int
+                  ) -> list[tuple[Path, int, int]]:
+    """Outcome events for a decided batch, split by decision into ``parts`` files: an open an
+    hour after each send, engagement for every third sent decision, a purchase (conversion and
+    GMV) for every tenth, and engagement on the start day for every fifth holdout user.
+    Returns (path, lines, decisions) per file."""
+    import pandas as pd
+
+    batch = pd.read_csv(batch_csv, dtype={"decision_id": str, "user_id": str})
+    lines: list[list[str]] = [[] for _ in range(parts)]
+    for i, row in enumerate(batch.itertuples()):
+        out = lines[i % parts]
+        if row.send:
+            sent = pd.Timestamp(row.send_at)
+            opened = (sent + pd.Timedelta("1h")).isoformat()
+            out.append(f"{row.decision_id},direct_open,1,{opened}")
+            if i % 3 == 0:
+                out.append(f"{row.decision_id},engagement,1,"
+                           f"{(sent + pd.Timedelta('2h')).isoformat()}")
+            if i % 10 == 0:
+                at = (sent + pd.Timedelta("3h")).isoformat()
+                out += [f"{row.decision_id},conversion,1,{at}",
+                        f"{row.decision_id},gmv,20.5,{at}"]
+        elif row.arm == "holdout" and i % 5 == 0:
+            out.append(f"{row.decision_id},engagement,1,{start_day}T10:00:00+01:00")
+    files = []  # (path, lines, decisions)
+    for k, out in enumerate(lines):
+        path = folder / f"events_{k}.csv"
+        path.write_text("decision_id,event,value,occurred_at\n" + "\n".join(out) + "\n")
+        files.append((path, len(out), len({line.split(",")[0] for line in out})))
+    return files
+
+
+def test_trial_edits_and_ingest_in_three_processes_fail_nothing_and_lose_nothing(db_path,
+                                                                                  tmp_path):
+    """The trial runs in its own process (``workbench simulate``) while another process makes
+    1,000 library edits and ``workbench ingest`` loads outcome events of a decided batch: no
+    write fails, every edit is in the library and its history, every event is stored and learnt
+    from, and the trial finishes with all its days."""
+    import datetime as dt
+
+    from store import decisions as decisions_store
+    from store import runs as run_store
+    from workbench.cli import main
+
+    # The batch starts two weeks ago, so that every attribution window has closed by today.
+    today = dt.datetime.now(dt.timezone.utc).date()
+    start_day = (today - dt.timedelta(days=14)).isoformat()
+    today = today.isoformat()
+    batch_csv = tmp_path / "batch.csv"
+    assert main(["decide", "--synthetic", "1000", "--start", start_day, "--seed", "5",
+                 "--out", str(batch_csv)]) == 0
+    files = _events_files(batch_csv, start_day, tmp_path, parts=2)
+    with open_store(db_path) as s:
+        targets = [c["id"] for c in s.components(kind="cta")][:10]
+        history_before = {cid: len(s.component_revisions(cid)) for cid in targets}
+    days = 42
+    trial = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "--db", str(db_path), "simulate", "--preset",
+         "quick_demo", "--users", "1000", "--days", str(days), "--active-days", "28",
+         "--seed", "3", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT)
+    try:
+        # Start the others once the trial is simulating days (its sandbox copy is taken).
+        deadline = time.monotonic() + 120
+        with open_store(db_path) as s:
+            while not ((run := run_store.latest(s)) and run["status"] == "running"
+                       and run["days_done"] >= 1):
+                assert trial.poll() is None, trial.communicate()
+                assert time.monotonic() < deadline, "the trial never started"
+                time.sleep(0.05)
+        editor = subprocess.Popen([sys.executable, "-c", _EDITOR, str(db_path),
+                                   json.dumps(targets), "1000"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  cwd=ROOT)
+        ingests = []
+        for path, n, _ in files:
+            done = subprocess.run([sys.executable, "-m", "workbench", "--db", str(db_path),
+                                   "ingest", str(path), "--as-of", today, "--json"],
+                                  capture_output=True, text=True, cwd=ROOT, timeout=300)
+            ingests.append((done.returncode, done.stderr, json.loads(done.stdout or "{}"), n))
+        edit_out, edit_err = editor.communicate(timeout=300)
+    finally:
+        trial_out, trial_err = trial.communicate(timeout=300)
+    assert (editor.returncode, edit_err) == (0, "")
+    edits = json.loads(edit_out)
+    assert edits["failed"] == []
+    # The trial simulated days while the edits were made.
+    assert len({d for status, d in edits["seen"] if status == "running"}) > 1
+    assert [(rc, err) for rc, err, _, _ in ingests] == [(0, "")] * len(files)
+    # The first file is learnt from as the windows close, the second as late corrections.
+    assert [(r["inserted"], r["quarantined"], r["duplicates"], r["learned_decisions"],
+             r["late_corrections"]) for _, _, r, _ in ingests] == [
+        (files[0][1], 0, 0, 1000, 0), (files[1][1], 0, 0, 0, files[1][2])]
+    assert (trial.returncode, trial_err) == (0, "")
+    assert json.loads(trial_out)["status"] == "done"
+    with open_store(db_path) as s:
+        run = run_store.latest(s)
+        assert (run["status"], run["days_done"], run["message"] or "") == ("done", days, "")
+        assert len(run_store.daily(s, run["id"])) == 2 * days  # every day, both arms, once
+        # Every edit landed: each atom ends with its last edit, and its history has all of its
+        # edits in order.
+        for k, cid in enumerate(targets):
+            mine = [f"Concurrent edit {i}" for i in range(k, 1000, len(targets))]
+            revisions = s.component_revisions(cid)
+            assert s.component(cid)["text"] == mine[-1]
+            assert len(revisions) == history_before[cid] + len(mine)
+            texts = [r["new_text"] for r in revisions if r["new_text"].startswith("Concurrent")]
+            assert sorted(texts, key=lambda t: int(t.split()[-1])) == mine
+        # Every event stored, and every decision of the batch learnt from (``--as-of`` today
+        # closes every attribution window).
+        assert decisions_store.quarantine(s, 10) == []
+        decided = decisions_store.decisions(s, batch_id=1)
+        stored = decisions_store.event_keys(s, [d["id"] for d in decided])
+        assert len(stored) == sum(n for _, n, _ in files)
+        assert (len(decided), sum(d["learned"] for d in decided)) == (1000, 1000)
