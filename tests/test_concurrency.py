@@ -310,3 +310,26 @@ def test_trial_edits_and_ingest_in_three_processes_fail_nothing_and_lose_nothing
         stored = decisions_store.event_keys(s, [d["id"] for d in decided])
         assert len(stored) == sum(n for _, n, _ in files)
         assert (len(decided), sum(d["learned"] for d in decided)) == (1000, 1000)
+
+
+def test_a_page_save_that_cannot_get_the_lock_shows_the_plain_message_not_a_traceback(
+        db_path, monkeypatch):
+    """Issue 13: pages showed the raw exception when the file stayed locked. A save on a page
+    (here Agent control > Event checks) that cannot get the lock says so in plain words."""
+    import store as store_module
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.agent.event_checks import load_limits
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)  # give up long before the holder
+    at = AppTest.from_file(str(ROOT / "pages/3_Agent_control.py"), default_timeout=30).run()
+    at.text_input(key="event_max_gmv").set_value("2500")
+    locker = _hold_write_lock(db_path, 4.0)
+    try:
+        at.button(key="FormSubmitter:event_checks_form-Save event checks").click().run()
+    finally:
+        assert locker.wait(timeout=30) == 0
+    assert not at.exception
+    assert [e.value for e in at.error] == [StoreBusyError.MESSAGE]
+    with open_store(db_path) as s:
+        assert dict(load_limits(s).maxima) == {"gmv": 100_000.0}
