@@ -227,12 +227,15 @@ def _events_files(batch_csv: Path, start_day: str, folder: Path, parts: int
     return files
 
 
-def test_trial_edits_and_ingest_in_three_processes_fail_nothing_and_lose_nothing(db_path,
+def test_trial_edits_ingest_decide_and_rewrite_in_parallel_lose_and_fail_nothing(db_path,
                                                                                   tmp_path):
     """The trial runs in its own process (``workbench simulate``) while another process makes
-    1,000 library edits and ``workbench ingest`` loads outcome events of a decided batch: no
-    write fails, every edit is in the library and its history, every event is stored and learnt
-    from, and the trial finishes with all its days."""
+    1,000 library edits, ``workbench ingest`` loads outcome events of a decided batch, then
+    ``workbench decide`` logs a new batch, and ``workbench rewrite --all`` (the studio's
+    "Rewrite all") works on a segment: no write fails, every edit is in the library and its
+    history, every event is stored and learnt from, the new batch and the rewrite run are
+    whole, and the trial finishes with all its days (issue 13: the demo trial died when a
+    marketer clicked "Rewrite all"; ``decide`` crashed after its batch was committed)."""
     import datetime as dt
 
     from store import decisions as decisions_store
@@ -269,12 +272,20 @@ def test_trial_edits_and_ingest_in_three_processes_fail_nothing_and_lose_nothing
                                    json.dumps(targets), "1000"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   cwd=ROOT)
+        rewrite = subprocess.Popen([sys.executable, "-m", "workbench", "--db", str(db_path),
+                                    "rewrite", "--segment", "lapsing_buyers", "--all",
+                                    "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, cwd=ROOT)
         ingests = []
         for path, n, _ in files:
             done = subprocess.run([sys.executable, "-m", "workbench", "--db", str(db_path),
                                    "ingest", str(path), "--as-of", today, "--json"],
                                   capture_output=True, text=True, cwd=ROOT, timeout=300)
             ingests.append((done.returncode, done.stderr, json.loads(done.stdout or "{}"), n))
+        decide = subprocess.run([sys.executable, "-m", "workbench", "--db", str(db_path),
+                                 "decide", "--synthetic", "300", "--start", today],
+                                capture_output=True, text=True, cwd=ROOT, timeout=300)
+        rewrite_out, rewrite_err = rewrite.communicate(timeout=300)
         edit_out, edit_err = editor.communicate(timeout=300)
     finally:
         trial_out, trial_err = trial.communicate(timeout=300)
@@ -288,6 +299,11 @@ def test_trial_edits_and_ingest_in_three_processes_fail_nothing_and_lose_nothing
     assert [(r["inserted"], r["quarantined"], r["duplicates"], r["learned_decisions"],
              r["late_corrections"]) for _, _, r, _ in ingests] == [
         (files[0][1], 0, 0, 1000, 0), (files[1][1], 0, 0, 0, files[1][2])]
+    assert (decide.returncode, decide.stderr) == (0, "")
+    assert (json.loads(decide.stdout)["batch_id"], json.loads(decide.stdout)["users"]) == (2, 300)
+    assert (rewrite.returncode, rewrite_err) == (0, "")
+    rewritten = json.loads(rewrite_out)
+    assert rewritten["segment"] == "lapsing_buyers" and len(rewritten["rewrites"]) >= 1
     assert (trial.returncode, trial_err) == (0, "")
     assert json.loads(trial_out)["status"] == "done"
     with open_store(db_path) as s:
@@ -310,6 +326,7 @@ def test_trial_edits_and_ingest_in_three_processes_fail_nothing_and_lose_nothing
         stored = decisions_store.event_keys(s, [d["id"] for d in decided])
         assert len(stored) == sum(n for _, n, _ in files)
         assert (len(decided), sum(d["learned"] for d in decided)) == (1000, 1000)
+        assert len(decisions_store.decisions(s, batch_id=2)) == 300
 
 
 def test_a_page_save_that_cannot_get_the_lock_shows_the_plain_message_not_a_traceback(
