@@ -545,3 +545,23 @@ def test_posteriors_why_this_message_shows_atom_markdown_as_text_and_fetches_no_
     assert len(sent) == 1
     assert "![x](" not in sent[0] and "*look*" not in sent[0]
     assert r"\!\[x\]\(http\:\/\/evil\.example\/" in sent[0] and r"\*look\*" in sent[0]
+
+
+def test_components_history_shows_an_atoms_markdown_and_html_as_text(db_path):
+    """Issue 13, case 9: Markdown in an atom's text rendered on Components > History."""
+    from streamlit.testing.v1 import AppTest
+
+    from store import open_store
+    from tests.conftest import ROOT
+
+    with open_store(db_path) as s:
+        cid = _cta(s)["id"]
+        library.save_edits(s, [Edit(cid, {"text": "![x](http://evil.example/p.png) **Buy** "
+                                                  "<img src=x>"})], "mallory")
+    at = AppTest.from_file(str(ROOT / "pages/1_Components.py"), default_timeout=60).run()
+    at.selectbox(key="history_id").set_value(cid).run()
+    assert not at.exception
+    shown = [m.value for m in at.markdown if "evil" in m.value]
+    assert len(shown) == 1
+    assert shown[0].startswith(r"**\!\[x\]\(http://evil\.example/p\.png\) \*\*Buy\*\* "
+                               r"\<img src=x\>**")
