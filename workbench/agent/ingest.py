@@ -15,8 +15,8 @@ file twice stores and learns nothing the second time.
 **Sanity rules** (a hostile or broken export must not poison the models or learn early): the
 binary events are 0 or 1 and the others may not exceed their plausible maximum, the use
 case's setting (:mod:`~workbench.agent.event_checks`; ``max_value=`` overrides it per call),
-so that one ``gmv,1e300`` line cannot drag every model mean to 1e299; a time with an offset (``+02:00``,
-``Z``) is converted to UTC before the duplicate key (a time without one is taken as UTC); an
+so that one ``gmv,1e300`` line cannot drag every model mean to 1e299; a time with an offset
+(``+02:00``, ``Z``) is converted to UTC before the duplicate key (a time without one is UTC); an
 event later than the wall clock (or the end of the explicit ``as_of`` day) is "in the future",
 and one before its decision's send time (or, for a decision with no send, its batch's start
 day) is "before the send". Each goes to the quarantine with its reason, and ``as_of`` (the day
