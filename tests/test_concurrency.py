@@ -350,3 +350,50 @@ def test_a_page_save_that_cannot_get_the_lock_shows_the_plain_message_not_a_trac
     assert [e.value for e in at.error] == [StoreBusyError.MESSAGE]
     with open_store(db_path) as s:
         assert dict(load_limits(s).maxima) == {"gmv": 100_000.0}
+
+
+def test_an_ingest_whose_agent_was_loaded_before_another_ingest_saved_loses_nothing(tmp_path):
+    """Two ingests that loaded the agent at the same time (a page and a cron job): the second
+    learns on top of what the first saved, exactly as if it had loaded the agent after it."""
+    from datetime import date, datetime, timezone
+
+    import pandas as pd
+
+    from workbench.agent.ingest import ingest_events
+    from workbench.agent.state import load_agent, record_batch
+    from workbench.agent.users import synthetic_users
+    from workbench.library.seed import seed
+
+    start, clock = date(2026, 11, 2), datetime(2026, 11, 30, tzinfo=timezone.utc)
+
+    def prepared(name):
+        s = open_store(tmp_path / name)
+        seed(s)
+        agent = load_agent(s)
+        d = agent.decide(synthetic_users(400, agent.segments, 8), seed=8, start=start)
+        rendered = record_batch(s, agent, d, actor="t", source="test", seed=8, start=start)[1]
+        sent = rendered[rendered["send"]]
+        lines = [f"{r.decision_id},direct_open,1,"
+                 f"{(pd.Timestamp(r.send_at) + pd.Timedelta('1h')).isoformat()}"
+                 for r in sent.itertuples()]
+        half = len(lines) // 2
+        files = [("decision_id,event,value,occurred_at\n" + "\n".join(part) + "\n").encode()
+                 for part in (lines[:half], lines[half:])]
+        return s, files
+
+    def models(s):
+        return {k: m.to_bytes() for k, m in load_agent(s).models.items()}
+
+    stale, files = prepared("stale.db")
+    first, second = load_agent(stale), load_agent(stale)  # both before either ingest
+    ingest_events(stale, first, files[0], "a.csv", "page", as_of=date(2026, 11, 5), clock=clock)
+    ingest_events(stale, second, files[1], "b.csv", "cron", as_of=date(2026, 11, 20),
+                  clock=clock)
+    fresh, files = prepared("fresh.db")
+    ingest_events(fresh, load_agent(fresh), files[0], "a.csv", "page",
+                  as_of=date(2026, 11, 5), clock=clock)
+    ingest_events(fresh, load_agent(fresh), files[1], "b.csv", "cron",
+                  as_of=date(2026, 11, 20), clock=clock)
+    assert models(stale) == models(fresh)
+    stale.close()
+    fresh.close()

@@ -62,7 +62,8 @@ from store import Store, busy, now
 from store import agent as agent_store
 from store import decisions as decisions_store
 from workbench.agent.policy import Agent
-from workbench.agent.state import batches, decisions_frame, save_models, snapshot_rows
+from workbench.agent.state import (batches, current_agent, decisions_frame, save_models,
+                                   snapshot_rows)
 from workbench import Problem, ValidationError
 from workbench.agent.event_checks import load_limits, value_problem
 from workbench.agent.reward import EVENTS, scalarise
@@ -237,6 +238,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     # lock (a person's edit or a running trial would wait for it), one ingest at a time, and
     # everything is written in one short transaction at the end.
     with busy.exclusive(store, "learn"):
+        agent = current_agent(store, agent)  # another ingest may have learnt meanwhile
         _learn_and_store(store, agent, report, parsed, bad, source, actor, wall,
                          as_of=as_of, pre_reward=pre_reward)
     return report
@@ -255,7 +257,7 @@ def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: l
                                        f"({sent.isoformat(timespec='seconds')})"))
         else:
             good.append(p)
-    existing = _existing_keys(store, {p[1] for p in good})
+    existing = decisions_store.event_keys(store, {p[1] for p in good})
     new, seen = [], set()
     for line, did, event, value, when in good:
         key = (did, event, when)
@@ -312,10 +314,6 @@ def _as_utc(text: str | None) -> datetime | None:
         return None
     t = datetime.fromisoformat(text)
     return (t.astimezone(timezone.utc) if t.tzinfo else t).replace(tzinfo=None)
-
-
-def _existing_keys(store: Store, ids: set[str]) -> set[tuple[str, str, str]]:
-    return decisions_store.event_keys(store, ids)
 
 
 def _outcomes(frame: pd.DataFrame, events: dict[str, dict[str, float]]) -> pd.DataFrame:

@@ -53,6 +53,17 @@ def load_agent(store: Store, config: AgentConfig | None = None,
                  config or load_config(store), models)
 
 
+def current_agent(store: Store, agent: Agent) -> Agent:
+    """``agent``, or, when another process has saved posteriors since it was loaded, the agent
+    as stored now (same configuration and library): a job that learns on the older posteriors
+    and saves them would undo what the other one learnt."""
+    stored = agent_store.model_states(store)
+    if all(stored.get(k, b) == b for k, b in ((k, m.to_bytes())
+                                              for k, m in agent.models.items())):
+        return agent
+    return load_agent(store, agent.config, agent.space)
+
+
 def save_models(store: Store, agent: Agent) -> None:
     at = now()
     agent_store.save_models(
