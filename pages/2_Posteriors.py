@@ -233,7 +233,7 @@ def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
     context = {v: int(row[f"ctx_{v}"]) for v in agent_state.CTX_VARS}
     labels = {v: agent.policies["channel"].ctx.labels[v] for v in agent_state.CTX_VARS
               if v != "consent"}
-    st.markdown(f"User **{row['user_id']}** · " + " · ".join(
+    st.markdown(f"User **{ui.plain(row['user_id'])}** · " + " · ".join(
         f"{v}: {labels[v][context[v]]}" for v in labels))
     choice = {"channel": row["channel"], "timing": int(row["weekday"]) * 24 + int(row["hour"])}
     for s in agent.space.slot_names:
@@ -241,7 +241,8 @@ def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
     rendered = agent.render(pd.DataFrame([{**row.to_dict(), "send_at": pd.NaT,
                                            "guardrails": int(row["guardrails"])}]))
     st.markdown(f"Sent by **{row['channel']}** at **{agent.space.dimension('timing').options[choice['timing']].label}**: "
-                f"“{rendered['title'].iloc[0]} {rendered['body'].iloc[0]}”".replace("  ", " "))
+                "“" + ui.plain(f"{rendered['title'].iloc[0]} {rendered['body'].iloc[0]}"
+                               .replace("  ", " ")) + "”")
     dim = dim_name if dim_name in choice else "channel"
     if dim == "send":
         dim = "channel"

@@ -142,6 +142,28 @@ def timeline_parts(path: str, run_id: int, days_done: int, status: str
     return fig, pd.DataFrame(rows)
 
 
+def event_checks(store) -> None:
+    """Event checks: the use case's plausible maximum of each amount event (GMV); lines above
+    it are quarantined by every ingest. Typed as text so that a bad value is refused by name."""
+    from workbench.agent.event_checks import BINARY_EVENTS, load_limits, save_limits
+
+    st.subheader("Event checks")
+    limits = load_limits(store)
+    st.caption(f"Use case {ui.plain(limits.use_case)}: {', '.join(BINARY_EVENTS)} are 0 or 1; "
+               "an amount above its plausible maximum is a broken export or an attack, not a "
+               "customer, and goes to the quarantine with the reason. "
+               + (f"Saved by {ui.plain(limits.saved_by)} at {limits.saved_at}."
+                  if limits.saved_by else "Defaults, never changed."))
+    with st.form("event_checks_form"):
+        typed = {e: st.text_input(f"Plausible maximum of {e}", f"{m:g}", key=f"event_max_{e}")
+                 for e, m in limits.maxima.items()}
+        if st.form_submit_button("Save event checks"):
+            with ui.reported():
+                saved = save_limits(store, typed, ui.actor())
+                st.success("Saved: " + ", ".join(f"{e} at most {m:g}"
+                                                 for e, m in saved.maxima.items()))
+
+
 def main() -> None:
     store = ui.page("Agent control", "The simulated trial: the agent against a "
                                           "business-as-usual holdout, over management phases.")
@@ -153,6 +175,7 @@ def main() -> None:
     run = trial.latest_run(store)
     polling = run is not None and trial.progress(run)["status"] in ACTIVE
     st.fragment(live, run_every=POLL_SECONDS if polling else None)(store.path, polling)
+    event_checks(store)
 
 
 main()

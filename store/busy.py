@@ -12,16 +12,18 @@ with a growing pause (:func:`retry_locked`); after that the person gets
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import store as _store
 
-__all__ = ["RETRY_DELAYS_S", "begin_immediate", "is_locked", "other_processes", "retry_locked"]
+__all__ = ["RETRY_DELAYS_S", "begin_immediate", "exclusive", "is_locked", "other_processes",
+           "retry_locked"]
 
 T = TypeVar("T")
 
@@ -65,6 +67,40 @@ def retry_locked(fn: Callable[[], T], *, delays: tuple[float, ...] = RETRY_DELAY
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """Open a write transaction holding the write lock, waiting and retrying for it."""
     retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+
+@contextlib.contextmanager
+def exclusive(store, job: str, *, wait_s: float = 600.0, poll_s: float = 0.05
+              ) -> Iterator[None]:
+    """One process (or thread) at a time runs ``job`` on this database file.
+
+    For a job that reads, computes for seconds and then writes what it computed (an ingest
+    learning from events): holding SQLite's write lock while it computes would make every
+    other writer (a person's edit, a running trial) wait for seconds and fail, so the job
+    computes with no write lock and writes in one short transaction; this lock (``flock`` on
+    ``<db file>.<job>.lock``) keeps a second run of the same job from computing on what the
+    first is about to change. The operating system releases it when the process dies, so a
+    crash never leaves it taken. Raises :class:`~store.StoreBusyError` after ``wait_s``.
+    """
+    if store.path == ":memory:":  # one connection: nobody else can run the job
+        yield
+        return
+    import fcntl
+
+    fd = os.open(f"{store.path}.{job}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise _store.StoreBusyError() from None
+                time.sleep(poll_s)
+        yield
+    finally:
+        os.close(fd)  # releases the lock (a separate file: no SQLite lock is dropped)
 
 
 # SQLite's POSIX locking protocol (os_unix.c): every connection that has read a WAL-mode file

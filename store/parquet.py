@@ -9,7 +9,8 @@ functions with Arrow tables and file globs and gets Arrow tables back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -43,6 +44,10 @@ SELECT t.*, CASE
         THEN 'value ''' || t.value_text || ''' is negative (only gmv refunds may be)'
     WHEN list_contains($binary, t.event) AND t.value NOT IN (0, 1)
         THEN 'value ''' || t.value_text || ''' of ' || t.event || ' is not 0 or 1'
+    WHEN abs(t.value) > coalesce(list_extract($max_values, list_position($max_events, t.event)),
+                                 'infinity'::DOUBLE)
+        THEN 'value ''' || t.value_text || ''' of ' || t.event || ' is over the plausible maximum '
+            || list_extract($max_values, list_position($max_events, t.event))
     WHEN t.ts IS NULL THEN 'occurred_at is not an ISO date/time'
     WHEN t.ts > $clock THEN 'occurred_at ' || strftime(t.ts, '%Y-%m-%dT%H:%M:%S')
         || ' is in the future'
@@ -97,13 +102,18 @@ def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
 
 
 def validate_events(con: duckdb.DuckDBPyConnection, src: pa.Table, roster: pa.Table, *,
-                    events: Sequence[str], binary: Sequence[str], clock: str) -> pa.Table:
-    """Each line of ``src`` typed, with the ``reason`` it is rejected (NULL when good)."""
+                    events: Sequence[str], binary: Sequence[str], clock: str,
+                    maxima: Mapping[str, float] | None = None) -> pa.Table:
+    """Each line of ``src`` typed, with the ``reason`` it is rejected (NULL when good);
+    ``maxima`` bounds the size of an event's value (a refund's too)."""
     con.register("src", src)
     con.register("roster", roster)
+    maxima = dict(maxima or {})
     try:
-        return con.sql(EVENT_CHECK, params={"events": list(events), "binary": list(binary),
-                                                "clock": clock}).to_arrow_table()
+        return con.sql(EVENT_CHECK, params={
+            "events": list(events), "binary": list(binary), "clock": clock,
+            "max_events": list(maxima) or [""], "max_values": list(maxima.values()) or [math.inf],
+        }).to_arrow_table()
     finally:
         con.unregister("src")
         con.unregister("roster")

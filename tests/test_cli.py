@@ -292,7 +292,7 @@ def test_the_documentation_check_sees_every_command():
     assert sorted(" ".join(p) for p, _ in _leaf_commands()) == [
         "bench decide", "bench import", "bench lift", "bench programme", "bench regret",
         "bench simulate", "bench studio", "db backup", "db migrate", "db path", "decide",
-        "ingest", "lift", "llm check", "llm serve", "programme day", "programme ingest",
+        "event-limits", "ingest", "lift", "llm check", "llm serve", "programme day", "programme ingest",
         "programme roster", "rewrite", "run", "seed", "simulate"]
 
 

@@ -500,3 +500,68 @@ def test_plain_escapes_markdown_html_and_streamlit_directives_in_user_text():
     # CommonMark reads every backslash-escaped punctuation character as itself: shown as typed
     assert re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", escaped) == text
     assert ui.plain(42) == "42"
+
+
+# -- lift: refunds ----------------------------------------------------------------------------
+
+def test_refunds_import_into_the_lift_report_as_negative_gmv_and_count_in_the_means():
+    """Issue 13, case 12: refunds (negative values) could not be imported."""
+    from workbench.lift import report as lift_report
+
+    rows = ["u0,holdout,30", "u1,holdout,-10", "u2,holdout,0", "u3,holdout,20",
+            *[f"a{i},agent,{v}" for i, v in enumerate([50, -25.5, 0, 0, 12, 40, -4.5, 8])]]
+    data = lift_report.read_csv(("user_id,arm,gmv\n" + "\n".join(rows) + "\n").encode(),
+                                "refunds.csv")
+    assert data.outcomes["all"]["gmv"].tolist() == [30, -10, 0, 20, 50, -25.5, 0, 0, 12, 40,
+                                                     -4.5, 8]
+    row = lift_report.phase_table(data, adjusted=False).iloc[0]
+    assert (row["metric"], row["status"]) == ("gmv", "ok")
+    assert (row["mean_agent"], row["mean_holdout"]) == pytest.approx((80 / 8, 40 / 4))
+    assert row["lift"] == pytest.approx(0.0)
+
+
+# -- user text shown as data is never Markdown ----------------------------------------------
+
+def test_posteriors_why_this_message_shows_atom_markdown_as_text_and_fetches_no_image(db_path):
+    """Issue 13, case 9: an atom's Markdown rendered on Posteriors (an image was fetched from
+    a URL in the text). Every atom here carries an image link; the message shown for a
+    sampled user quotes it as text."""
+    from streamlit.testing.v1 import AppTest
+
+    from store import open_store
+    from tests.conftest import ROOT
+
+    with open_store(db_path) as s:
+        atoms = s.components(status="active")
+        library.save_edits(s, [Edit(a["id"], {"text": f"![x](http://evil.example/{a['id']}.png)"
+                                                      f" *look* {a['id']}"}) for a in atoms],
+                           "mallory")
+    at = AppTest.from_file(str(ROOT / "pages/2_Posteriors.py"), default_timeout=60).run()
+    at.number_input(key="demo_users").set_value(200)
+    at.button(key="decide_button").click().run()
+    at.selectbox(key="post_dimension").set_value("channel").run()
+    assert not at.exception
+    sent = [m.value for m in at.markdown if m.value.startswith("Sent by")]
+    assert len(sent) == 1
+    assert "![x](" not in sent[0] and "*look*" not in sent[0]
+    assert r"\!\[x\]\(http\:\/\/evil\.example\/" in sent[0] and r"\*look\*" in sent[0]
+
+
+def test_components_history_shows_an_atoms_markdown_and_html_as_text(db_path):
+    """Issue 13, case 9: Markdown in an atom's text rendered on Components > History."""
+    from streamlit.testing.v1 import AppTest
+
+    from store import open_store
+    from tests.conftest import ROOT
+
+    with open_store(db_path) as s:
+        cid = _cta(s)["id"]
+        library.save_edits(s, [Edit(cid, {"text": "![x](http://evil.example/p.png) **Buy** "
+                                                  "<img src=x>"})], "mallory")
+    at = AppTest.from_file(str(ROOT / "pages/1_Components.py"), default_timeout=60).run()
+    at.selectbox(key="history_id").set_value(cid).run()
+    assert not at.exception
+    shown = [m.value for m in at.markdown if "evil" in m.value]
+    assert len(shown) == 1
+    assert shown[0].startswith(r"**\!\[x\]\(http://evil\.example/p\.png\) \*\*Buy\*\* "
+                               r"\<img src=x\>**")

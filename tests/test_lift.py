@@ -125,12 +125,55 @@ def test_default_estimator_covers_zero_in_aa_trials_for_every_metric(metric, use
     assert max(below, above) < 0.04  # misses on both sides, not all on one
 
 
-def test_heavy_tailed_gmv_with_a_known_lift_is_covered():
-    """+20% on every order; 400 trials (Monte Carlo SE about 1.1 points, hence the wider
-    band than A/A's; 1,000 trials measured 93.7%)."""
-    ests = simulate("gmv", 50_000, 400, 0.20, seed=21)
-    assert {e.estimator for e in ests} == {"permutation"}
-    assert 0.92 <= coverage(ests, 0.20) <= 0.98
+def gmv_trial(rng, activity, lift, effect):
+    """A 90/10 trial of GMV as in :func:`outcomes`, the agent's effect ``lift`` coming either
+    from larger baskets (every order ``1 + lift`` times larger: after dividing the agent's
+    values by ``1 + lift`` the arms are exchangeable and the permutation test is exact) or from
+    more buyers (``1 + lift`` times as many, orders unchanged: the rescaled arms differ in
+    shape and the studentised test is only asymptotically valid, the harder case)."""
+    n = len(activity)
+    treated = rng.random(n) < 0.9
+    rate = 0.003 * activity * (np.where(treated, 1 + lift, 1.0) if effect == "buyers" else 1.0)
+    buyers = np.flatnonzero(rng.random(n) < rate)
+    value = rng.lognormal(3.0, 1.5, len(buyers))
+    value[rng.random(len(buyers)) < 0.02] *= -0.3
+    if effect == "baskets":
+        value *= np.where(treated[buyers], 1 + lift, 1.0)
+    y = np.zeros(n)
+    y[buyers] = value
+    return y[treated], y[~treated]
+
+
+@pytest.mark.parametrize("effect, lift, seed", [
+    ("baskets", 0.0, 31), ("baskets", 0.20, 32), ("buyers", 0.20, 33)])
+def test_permutation_interval_covers_heavy_tailed_gmv_at_the_nominal_rate(effect, lift, seed):
+    """93-97% coverage of the true lift over 2,000 trials of 50,000 users (about 15 buyers in
+    the holdout), misses on both sides; and the interval is exactly the set of lifts the
+    permutation test does not reject (checked on the first 150 trials). 2,000 trials, not
+    1,000: the Monte Carlo error of a coverage is then 0.5 points (a block of 1,000 A/A trials
+    of this seed alone missed 7.2%, the next two 4.3% and 4.7%: noise, not a biased test)."""
+    from workbench.lift.permutation import PermutationTest
+
+    rng = np.random.default_rng(seed)
+    activity, _ = population(rng, 50_000)
+    below = above = trials = 0
+    for i in range(2000):
+        y_t, y_c = gmv_trial(rng, activity, lift, effect)
+        est = permutation_lift(y_t, y_c, seed=i)
+        if est.status != OK:  # refunds sank the holdout's mean: no relative lift, rarely
+            continue
+        trials += 1
+        below += est.ci[1] < lift
+        above += est.ci[0] > lift
+        if i < 150:
+            missed = not est.ci[0] <= lift <= est.ci[1]
+            assert PermutationTest(y_t, y_c, seed=i).rejects(lift) == missed
+    cover = 1 - (below + above) / trials
+    print(f"{effect} +{lift:.0%}: coverage {cover:.3f} over {trials} trials (misses below "
+          f"{below / trials:.3f}, above {above / trials:.3f})")
+    assert trials >= 1980
+    assert 0.93 <= cover <= 0.97
+    assert max(below, above) / trials < 0.04
 
 
 def test_aa_coverage_of_the_old_estimator_on_heavy_tails_is_what_the_issue_saw():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from store import SchemaTooNewError, Store, default_db_path
+from store import SchemaTooNewError, Store, StoreBusyError, default_db_path
 from workbench import Problem, ValidationError, WorkbenchError
 from workbench.library.seed import seed
 
@@ -146,7 +146,7 @@ def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
         show_problems(e)
         if stop:
             st.stop()
-    except WorkbenchError as e:
+    except (WorkbenchError, StoreBusyError) as e:  # busy: plain words, nothing was saved
         st.error(f"{prefix}{e}")
         if stop:
             st.stop()

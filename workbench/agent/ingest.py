@@ -13,10 +13,10 @@ are stored and learnt from. An event is identified by (decision, event, time): l
 file twice stores and learns nothing the second time.
 
 **Sanity rules** (a hostile or broken export must not poison the models or learn early): the
-binary events (:data:`BINARY_EVENTS`) are 0 or 1; the others may not exceed their plausible
-maximum (:data:`MAX_VALUE`, overridable per call with ``max_value=``) so that one
-``gmv,1e300`` line cannot drag every model mean to 1e299; a time with an offset (``+02:00``,
-``Z``) is converted to UTC before the duplicate key (a time without one is taken as UTC); an
+binary events are 0 or 1 and the others may not exceed their plausible maximum, the use
+case's setting (:mod:`~workbench.agent.event_checks`; ``max_value=`` overrides it per call),
+so that one ``gmv,1e300`` line cannot drag every model mean to 1e299; a time with an offset
+(``+02:00``, ``Z``) is converted to UTC before the duplicate key (a time without one is UTC); an
 event later than the wall clock (or the end of the explicit ``as_of`` day) is "in the future",
 and one before its decision's send time (or, for a decision with no send, its batch's start
 day) is "before the send". Each goes to the quarantine with its reason, and ``as_of`` (the day
@@ -58,11 +58,14 @@ from datetime import date, datetime, time, timedelta, timezone
 import numpy as np
 import pandas as pd
 
-from store import Store, now
+from store import Store, busy, now
+from store import agent as agent_store
 from store import decisions as decisions_store
 from workbench.agent.policy import Agent
-from workbench.agent.state import batches, decisions_frame, save_models, snapshot
+from workbench.agent.state import (batches, current_agent, decisions_frame, save_models,
+                                   snapshot_rows)
 from workbench import Problem, ValidationError
+from workbench.agent.event_checks import load_limits, value_problem
 from workbench.agent.reward import EVENTS, scalarise
 
 REQUIRED = ("decision_id", "event", "occurred_at")
@@ -70,13 +73,6 @@ MAX_BYTES = 200 * 1024 * 1024
 #: A batch's send times fall in the 7 days from its start day (see ``Agent.decide``): its last
 #: possible send is on start day + SEND_DAYS.
 SEND_DAYS = 6
-#: Events that happen once per decision or not at all: their value is 0 or 1.
-BINARY_EVENTS = ("direct_open", "engagement", "intent", "conversion")
-#: The plausible maximum of each non-binary event's value (GMV in currency units per event).
-#: Above it a line is a broken export or an attack, not a customer: it is quarantined.
-MAX_VALUE: Mapping[str, float] = {"gmv": 100_000.0}
-
-
 @dataclass
 class IngestReport:
     rows: int = 0
@@ -110,19 +106,6 @@ def _parse_time(value: str) -> datetime | None:
     if t.tzinfo is not None:
         t = t.astimezone(timezone.utc)
     return t.replace(tzinfo=None)
-
-
-def _value_problem(event: str, value: float, text: str,
-                   max_value: Mapping[str, float]) -> str | None:
-    """Why this event's value is implausible, or None."""
-    if not math.isfinite(value) or value < 0:
-        return f"value '{text}' is not a number >= 0"
-    if event in BINARY_EVENTS and value not in (0.0, 1.0):
-        return f"value '{text}' of {event} is not 0 or 1"
-    limit = max_value.get(event)
-    if limit is not None and value > limit:
-        return f"value '{text}' of {event} is over the plausible maximum {limit:g}"
-    return None
 
 
 def check_incremental(agent: Agent, pre_reward: Mapping[str, float] | None = None) -> None:
@@ -187,15 +170,17 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
 
 def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: str, *,
                   as_of: date | None = None, pre_reward: Mapping[str, float] | None = None,
-                  max_value: Mapping[str, float] = MAX_VALUE,
+                  max_value: Mapping[str, float] | None = None,
                   clock: datetime | None = None) -> IngestReport:
     """Load an events file, learn from what it completes, and save the agent. One transaction.
 
     ``pre_reward`` (user id -> pre-period reward, see :func:`load_pre_reward`) makes an
     incremental reward a difference in differences for the decisions learnt now.
-    ``max_value`` gives the plausible maximum per event (see :data:`MAX_VALUE`); ``clock`` is
-    the wall clock (now, UTC, by default) beyond which an event is in the future."""
+    ``max_value`` gives the plausible maximum per event (default: the use case's, see
+    :mod:`~workbench.agent.event_checks`); ``clock`` is the wall clock (now, UTC, by default)
+    beyond which an event is in the future."""
     check_incremental(agent, pre_reward)
+    maxima = load_limits(store).maxima if max_value is None else max_value
     wall = (clock or datetime.now(timezone.utc))
     wall = (wall.astimezone(timezone.utc) if wall.tzinfo else wall).replace(tzinfo=None)
     horizon = datetime.combine(as_of, time.max) if as_of is not None else wall
@@ -240,7 +225,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
             bad.append((line, raw, "decision_id is empty"))
         elif event not in EVENTS:
             bad.append((line, raw, f"event '{event}' is not one of {', '.join(EVENTS)}"))
-        elif (why := _value_problem(event, value, value_text, max_value)) is not None:
+        elif (why := value_problem(event, value, value_text, maxima)) is not None:
             bad.append((line, raw, why))
         elif when is None:
             bad.append((line, raw, "occurred_at is not an ISO date/time"))
@@ -249,6 +234,19 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
                                    f"future (after {horizon.isoformat(timespec='seconds')})"))
         else:
             parsed.append((line, did, event, value, when.isoformat(timespec="seconds")))
+    # Learning reads, computes for seconds, then writes: the computing happens with no write
+    # lock (a person's edit or a running trial would wait for it), one ingest at a time, and
+    # everything is written in one short transaction at the end.
+    with busy.exclusive(store, "learn"):
+        agent = current_agent(store, agent)  # another ingest may have learnt meanwhile
+        _learn_and_store(store, agent, report, parsed, bad, source, actor, wall,
+                         as_of=as_of, pre_reward=pre_reward)
+    return report
+
+
+def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: list[tuple],
+                     bad: list[tuple[int, str, str]], source: str, actor: str, wall: datetime,
+                     *, as_of: date | None, pre_reward: Mapping[str, float] | None) -> None:
     known = decisions_store.send_times(store, {p[1] for p in parsed})
     good = []
     for p in parsed:
@@ -259,7 +257,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
                                        f"({sent.isoformat(timespec='seconds')})"))
         else:
             good.append(p)
-    existing = _existing_keys(store, {p[1] for p in good})
+    existing = decisions_store.event_keys(store, {p[1] for p in good})
     new, seen = [], set()
     for line, did, event, value, when in good:
         key = (did, event, when)
@@ -274,16 +272,18 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     times = [datetime.fromisoformat(p[4]) for p in good]
     day = as_of or min(max(times) if times else wall, wall).date()
     report.as_of = day.isoformat()
+    late = _late_rewards(store, agent, new)
+    report.late_corrections = len(late)
+    due = _due_learning(store, agent, day, pre_reward=pre_reward, report=report, new=new)
     with store.transaction():
         if bad:
             decisions_store.insert_quarantine(store, source, bad)
         if new:
             decisions_store.insert_events(store, new)
-        report.late_corrections = _learn_late(store, agent, new)
-        report.learned = learn_due(store, agent, day, pre_reward=pre_reward, report=report)
+        decisions_store.add_rewards(store, late)
+        due.write(store)
         save_models(store, agent)
         store.audit(actor, "ingest", "outcomes", source, report.to_dict() | {"quarantine": None})
-    return report
 
 
 def _csv_rows(reader):
@@ -316,21 +316,18 @@ def _as_utc(text: str | None) -> datetime | None:
     return (t.astimezone(timezone.utc) if t.tzinfo else t).replace(tzinfo=None)
 
 
-def _existing_keys(store: Store, ids: set[str]) -> set[tuple[str, str, str]]:
-    return decisions_store.event_keys(store, ids)
-
-
 def _outcomes(frame: pd.DataFrame, events: dict[str, dict[str, float]]) -> pd.DataFrame:
     return pd.DataFrame({e: [events.get(d, {}).get(e, 0.0) for d in frame["decision_id"]]
                          for e in EVENTS})
 
 
-def _learn_late(store: Store, agent: Agent, new: list[dict]) -> int:
-    """Reward corrections for decisions already learnt that received new events."""
+def _late_rewards(store: Store, agent: Agent, new: list[dict]) -> list[tuple[float, str]]:
+    """Learn the reward corrections of decisions already learnt that received new events;
+    returns the ``(reward, decision_id)`` to add (writes nothing)."""
     ids = sorted({e["decision_id"] for e in new})
     learned = decisions_store.learned_ids(store, ids)
     if not learned:
-        return 0
+        return []
     delta: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for e in new:
         if e["decision_id"] in learned:
@@ -339,31 +336,51 @@ def _learn_late(store: Store, agent: Agent, new: list[dict]) -> int:
     outcomes = _outcomes(frame, delta)
     agent.learn(frame, outcomes, late=True)
     r = scalarise(outcomes, agent.config.reward)
-    decisions_store.add_rewards(store, zip(r.tolist(), frame["decision_id"]))
-    return len(learned)
+    return list(zip(r.tolist(), frame["decision_id"]))
 
 
-def learn_due(store: Store, agent: Agent, as_of: date, *,
-              pre_reward: Mapping[str, float] | None = None,
-              report: IngestReport | None = None) -> int:
+@dataclass(frozen=True)
+class _DueLearning:
+    """What learning the due decisions produced, to be written in one short transaction."""
+
+    rewards: list[tuple[float, str]] = field(default_factory=list)
+    snapshots: list[dict] = field(default_factory=list)
+
+    def write(self, store: Store) -> None:
+        if self.rewards:
+            decisions_store.mark_learned(store, self.rewards)
+        if self.snapshots:
+            agent_store.save_snapshots(store, self.snapshots)
+
+
+def _due_learning(store: Store, agent: Agent, as_of: date, *,
+                  pre_reward: Mapping[str, float] | None = None,
+                  report: IngestReport | None = None, new: list[dict] = ()) -> _DueLearning:
     """Learn every decision whose attribution window has closed by ``as_of`` (incremental
-    rewards: every decision of a batch whose last send's window has closed)."""
+    rewards: every decision of a batch whose last send's window has closed), from its stored
+    events plus the ``new`` ones not stored yet; returns what to write, and writes nothing."""
     check_incremental(agent, pre_reward)
     closed = as_of - timedelta(days=agent.config.attribution_days)
     cutoff = closed.isoformat()
     ids = decisions_store.due_ids(store, cutoff)
+    if report is not None:
+        report.learned = 0
     if not ids:
-        return 0
+        return _DueLearning()
     if agent.config.incremental:
         ids = _in_closed_batches(store, ids, closed)
         if not ids:
-            return 0
+            return _DueLearning()
     frame = pd.concat([decisions_frame(store, agent, ids=c)
                        for c in _chunks(ids)], ignore_index=True)
     events: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for chunk in _chunks(ids):
         for r in decisions_store.event_totals(store, chunk):
             events[r["decision_id"]][r["event"]] = r["v"]
+    due = set(ids)
+    for e in new:
+        if e["decision_id"] in due:
+            events[e["decision_id"]][e["event"]] += e["value"]
     outcomes = _outcomes(frame, events)
     if agent.config.incremental:
         if pre_reward is not None:
@@ -379,11 +396,11 @@ def learn_due(store: Store, agent: Agent, as_of: date, *,
     done = ~np.isnan(r)
     if report is not None:
         report.waiting = int((~done).sum())
+        report.learned = int(done.sum())
     if not done.any():
-        return 0
-    decisions_store.mark_learned(store, zip(r[done].tolist(), frame["decision_id"][done]))
-    snapshot(store, agent, as_of, frame[done])
-    return int(done.sum())
+        return _DueLearning()
+    return _DueLearning(list(zip(r[done].tolist(), frame["decision_id"][done])),
+                        snapshot_rows(agent, as_of, frame[done]))
 
 
 def _batch_of(decision_ids: pd.Series) -> pd.Series:

@@ -53,6 +53,17 @@ def load_agent(store: Store, config: AgentConfig | None = None,
                  config or load_config(store), models)
 
 
+def current_agent(store: Store, agent: Agent) -> Agent:
+    """``agent``, or, when another process has saved posteriors since it was loaded, the agent
+    as stored now (same configuration and library): a job that learns on the older posteriors
+    and saves them would undo what the other one learnt."""
+    stored = agent_store.model_states(store)
+    if all(stored.get(k, b) == b for k, b in ((k, m.to_bytes())
+                                              for k, m in agent.models.items())):
+        return agent
+    return load_agent(store, agent.config, agent.space)
+
+
 def save_models(store: Store, agent: Agent) -> None:
     at = now()
     agent_store.save_models(
@@ -106,9 +117,10 @@ def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str,
     batch_id, rendered = record_batch(store, agent, decisions, actor=actor, source=source,
                                       seed=decisions.attrs["seed"], start=start)
     rendered.attrs["seed"] = decisions.attrs["seed"]
+    rows = snapshot_rows(agent, start, decisions)  # seconds of work: before the write lock
     with store.transaction():
         save_models(store, agent)
-        snapshot(store, agent, start, decisions)
+        agent_store.save_snapshots(store, rows)
     return batch_id, rendered
 
 
@@ -145,6 +157,16 @@ def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | No
              ) -> int:
     """Save, for ``day``, each dimension's beliefs per segment (at the segment's most common
     context) and the day's traffic shares; returns the number of rows written."""
+    rows = snapshot_rows(agent, day, decisions)
+    with store.transaction():
+        agent_store.save_snapshots(store, rows)
+    return len(rows)
+
+
+def snapshot_rows(agent: Agent, day: date, decisions: pd.DataFrame | None = None
+                  ) -> list[dict[str, Any]]:
+    """The rows :func:`snapshot` saves, computed without the store: the computation takes
+    seconds, so a writer computes them before it takes the write lock, not while holding it."""
     rows = []
     segs = agent.segments
     for d in agent.space.dimensions:
@@ -174,9 +196,7 @@ def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | No
             for k, o in enumerate(d.options):
                 rows.append(_snap_row(day, d.name, seg, str(o.value), o.label, mean[i, k],
                                       sd[i, k], P[i, k], share[seg].get(str(o.value))))
-    with store.transaction():
-        agent_store.save_snapshots(store, rows)
-    return len(rows)
+    return rows
 
 
 def _snap_row(day: date, dim: str, seg: str, option: str, label: str, mean: float, sd: float,

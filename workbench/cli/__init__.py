@@ -1,8 +1,8 @@
 """The ``workbench`` command line, on click.
 
-One module per area (``admin``: run, seed, db; ``agent``: decide, ingest; ``trial``: simulate,
-lift; ``studio``: llm, rewrite; ``benchmarks``: bench); ``params`` holds the checked parameter
-types they share. :func:`main` is the entry point of the ``workbench`` script and of
+One module per area (``admin``: run, seed, db; ``agent``: decide, ingest; ``events``:
+event-limits; ``trial``: simulate, lift; ``studio``: llm, rewrite; ``benchmarks``: bench);
+``params`` holds the checked parameter types they share. :func:`main` is the entry point of the ``workbench`` script and of
 ``python -m workbench``; it returns the exit code instead of exiting, so tests call it directly.
 
 Exit codes: 0 done; 1 the command failed (a clear ``error:`` line on stderr, never a
@@ -19,7 +19,7 @@ import click
 
 from store import StoreError
 from workbench import WorkbenchError
-from workbench.cli import admin, agent, benchmarks, programme, studio, trial
+from workbench.cli import admin, agent, benchmarks, events, programme, studio, trial
 from workbench.cli.params import set_db
 
 __all__ = ["cli", "main"]
@@ -33,7 +33,8 @@ def cli() -> None:
 
 
 for command in (admin.run, admin.seed, admin.db, agent.decide, agent.ingest, trial.simulate,
-                trial.lift, benchmarks.bench, studio.llm, studio.rewrite, programme.programme):
+                trial.lift, benchmarks.bench, studio.llm, studio.rewrite, programme.programme,
+                events.event_limits):
     cli.add_command(command)
 
 

@@ -39,6 +39,7 @@ from store import decisions as decisions_store
 from store import live as live_store
 from store import parquet as columnar
 from workbench import Problem, ValidationError
+from workbench.agent.event_checks import load_limits
 from workbench.agent.ingest import ingest_events
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import load_agent
@@ -116,8 +117,9 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
     con = columnar.connect()
     roster = pq.read_table(roster_path(store), columns=["user_id"])
     now = (clock or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    maxima = load_limits(store).maxima
     checked = columnar.validate_events(con, src, roster, events=METRICS, binary=BINARY_EVENTS,
-                                       clock=now.isoformat(sep=" "))
+                                       clock=now.isoformat(sep=" "), maxima=maxima)
     del src  # millions of lines: keep one copy at a time
     bad = checked.filter(pc.is_valid(checked.column("reason"))).sort_by("line")
     report.quarantined = list(zip(bad.column("line").to_pylist(),
@@ -144,7 +146,7 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
         if attributed.num_rows:
             report.attributed = ingest_events(
                 store, load_agent(store), _decision_csv(attributed), name, actor,
-                clock=now).to_dict()
+                clock=now, max_value=maxima).to_dict()
         live_store.record_file(
             store, sha256=sha, name=name, rows=report.rows, inserted=report.inserted,
             duplicates=report.duplicates, quarantined=len(report.quarantined),
