@@ -30,6 +30,9 @@ __all__ = [
     "due_ids",
     "add_rewards",
     "mark_learned",
+    "mark_partly_learned",
+    "open_sent",
+    "event_delays",
     "event_keys",
     "event_totals",
     "insert_events",
@@ -55,8 +58,10 @@ class BatchRow(TypedDict):
 
 class DecisionRow(TypedDict):
     """One user's logged decision. ``id`` is ``"<batch>-<user>"``; ``atoms``, ``ctx`` and ``p``
-    are JSON text; the send fields are ``None`` when nothing was sent; ``reward`` is what was
-    learnt once ``learned`` is 1."""
+    are JSON text; the send fields are ``None`` when nothing was sent; ``learned`` is the share
+    of the decision's attribution window already learnt (0: not yet; between 0 and 1: learnt
+    from a partly elapsed window, see :mod:`workbench.agent.windows`; 1: done) and ``reward``
+    what was learnt so far."""
 
     id: str
     batch_id: int
@@ -74,7 +79,7 @@ class DecisionRow(TypedDict):
     propensity: float | None
     p: str
     guardrails: int
-    learned: int
+    learned: float
     reward: float
 
 
@@ -180,15 +185,15 @@ def send_times(store: Store, ids: Iterable[str]) -> dict[str, str]:
 
 
 def learned_ids(store: Store, ids: Iterable[str]) -> set[str]:
-    """Those of ``ids`` whose decisions were already learnt from.
+    """Those of ``ids`` whose decisions were already learnt from (in part or whole).
 
     Looked up by primary key: the unary ``+`` keeps SQLite off the ``decisions_open`` index,
-    which for ``learned = 1`` walks every learnt decision of the log once per chunk (12 minutes
+    which for ``learned > 0`` walks every learnt decision of the log once per chunk (12 minutes
     for a 447k-line file, holding the write lock)."""
     out: set[str] = set()
     for chunk in _chunks(sorted(set(ids))):
         out |= {r["id"] for r in store.query(
-            f"SELECT id FROM decisions WHERE +learned = 1 AND id IN ({_marks(chunk)})", chunk)}
+            f"SELECT id FROM decisions WHERE +learned > 0 AND id IN ({_marks(chunk)})", chunk)}
     return out
 
 
@@ -205,6 +210,39 @@ def add_rewards(store: Store, rewards: Iterable[tuple[float, str]]) -> None:
     """Add each ``(reward, decision_id)``'s reward to what the decision has (late events)."""
     store.db.conn.executemany("UPDATE decisions SET reward = reward + ? WHERE id = ?",
                               list(rewards))
+
+
+class OpenDecision(TypedDict):
+    id: str
+    send_at: str
+    learned: float
+
+
+def open_sent(store: Store, cutoff: str, until: str) -> list[OpenDecision]:
+    """Sent decisions not wholly learnt, sent by ``until`` (ISO time), whose window is open
+    (sent after ``cutoff``, an ISO date) or was learnt in part: the candidates of learning
+    from partly elapsed windows."""
+    return store.query(
+        "SELECT id, send_at, learned FROM decisions WHERE learned < 1 AND send_at IS NOT NULL "
+        "AND send_at <= ? AND (substr(send_at, 1, 10) > ? OR learned > 0)", [until, cutoff])
+
+
+def event_delays(store: Store, limit: int = 20_000) -> list[dict[str, float]]:
+    """Hours from send to event, with the event and its value, of the latest events of wholly
+    learnt decisions: how a window's reward arrives over time."""
+    return store.query(
+        "SELECT e.event, e.value, (julianday(e.occurred_at) - julianday(d.send_at)) * 24 AS "
+        "hours FROM outcome_events e JOIN decisions d ON d.id = e.decision_id WHERE "
+        "d.learned = 1 AND d.send_at IS NOT NULL ORDER BY e.ingested_at DESC LIMIT ?", [limit])
+
+
+def mark_partly_learned(store: Store, rows: Iterable[tuple[float, float, str]],
+                        grown: Iterable[tuple[float, str]] = ()) -> None:
+    """Set each first-learnt ``(share learnt, reward, decision_id)``, and the new share of
+    each ``grown`` ``(share learnt, decision_id)`` (its reward grows by late events)."""
+    store.db.conn.executemany("UPDATE decisions SET learned = ?, reward = ? WHERE id = ?",
+                              list(rows))
+    store.db.conn.executemany("UPDATE decisions SET learned = ? WHERE id = ?", list(grown))
 
 
 def mark_learned(store: Store, rewards: Iterable[tuple[float, str]]) -> None:

@@ -61,12 +61,18 @@ import pandas as pd
 from store import Store, busy, now
 from store import agent as agent_store
 from store import decisions as decisions_store
-from workbench.agent.policy import Agent
-from workbench.agent.state import (batches, current_agent, decisions_frame, save_models,
-                                   snapshot_rows)
 from workbench import Problem, ValidationError
+from workbench.agent.baselines import in_closed_batches, learn_incremental
 from workbench.agent.event_checks import load_limits, value_problem
+from workbench.agent.policy import Agent
 from workbench.agent.reward import EVENTS, scalarise
+from workbench.agent.state import (
+    current_agent,
+    decisions_frame,
+    save_models,
+    snapshot_rows,
+)
+from workbench.agent.windows import learn_partial
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024
@@ -82,6 +88,7 @@ class IngestReport:
     learned: int = 0
     late_corrections: int = 0
     waiting: int = 0  # incremental: due, but their batch has no holdout baseline yet
+    partly_learned: int = 0  # sent decisions learnt or grown from a partly elapsed window
     pre_reward_missing: int = 0  # learnt decisions whose user had no pre-period reward
     ignored_columns: list[str] = field(default_factory=list)
     as_of: str = ""
@@ -91,7 +98,7 @@ class IngestReport:
                 "quarantined": len(self.quarantined),
                 "quarantine": [{"line": line, "reason": r} for line, r in self.quarantined],
                 "learned_decisions": self.learned, "late_corrections": self.late_corrections,
-                "waiting_for_holdout": self.waiting,
+                "waiting_for_holdout": self.waiting, "partly_learned": self.partly_learned,
                 "pre_reward_missing": self.pre_reward_missing,
                 "ignored_columns": self.ignored_columns, "as_of": self.as_of}
 
@@ -171,7 +178,7 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
 def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: str, *,
                   as_of: date | None = None, pre_reward: Mapping[str, float] | None = None,
                   max_value: Mapping[str, float] | None = None,
-                  clock: datetime | None = None) -> IngestReport:
+                  clock: datetime | None = None, partial_windows: bool = True) -> IngestReport:
     """Load an events file, learn from what it completes, and save the agent. One transaction.
 
     ``pre_reward`` (user id -> pre-period reward, see :func:`load_pre_reward`) makes an
@@ -240,13 +247,14 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     with busy.exclusive(store, "learn"):
         agent = current_agent(store, agent)  # another ingest may have learnt meanwhile
         _learn_and_store(store, agent, report, parsed, bad, source, actor, wall,
-                         as_of=as_of, pre_reward=pre_reward)
+                         as_of=as_of, pre_reward=pre_reward, partial_windows=partial_windows)
     return report
 
 
 def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: list[tuple],
                      bad: list[tuple[int, str, str]], source: str, actor: str, wall: datetime,
-                     *, as_of: date | None, pre_reward: Mapping[str, float] | None) -> None:
+                     *, as_of: date | None, pre_reward: Mapping[str, float] | None,
+                     partial_windows: bool) -> None:
     known = decisions_store.send_times(store, {p[1] for p in parsed})
     good = []
     for p in parsed:
@@ -275,6 +283,8 @@ def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: l
     late = _late_rewards(store, agent, new)
     report.late_corrections = len(late)
     due = _due_learning(store, agent, day, pre_reward=pre_reward, report=report, new=new)
+    partial = learn_partial(store, agent, day, wall, new) if partial_windows else None
+    report.partly_learned = partial.count if partial else 0
     with store.transaction():
         if bad:
             decisions_store.insert_quarantine(store, source, bad)
@@ -282,6 +292,8 @@ def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: l
             decisions_store.insert_events(store, new)
         decisions_store.add_rewards(store, late)
         due.write(store)
+        if partial:
+            partial.write(store)
         save_models(store, agent)
         store.audit(actor, "ingest", "outcomes", source, report.to_dict() | {"quarantine": None})
 
@@ -368,7 +380,7 @@ def _due_learning(store: Store, agent: Agent, as_of: date, *,
     if not ids:
         return _DueLearning()
     if agent.config.incremental:
-        ids = _in_closed_batches(store, ids, closed)
+        ids = in_closed_batches(store, ids, closed, SEND_DAYS)
         if not ids:
             return _DueLearning()
     frame = pd.concat([decisions_frame(store, agent, ids=c)
@@ -389,7 +401,7 @@ def _due_learning(store: Store, agent: Agent, as_of: date, *,
             outcomes["pre_reward"] = users.map(dict(pre_reward)).fillna(0.0).to_numpy(float)
             if report is not None:
                 report.pre_reward_missing = int((~known).sum())
-        r = _learn_incremental(agent, frame, outcomes)
+        r = learn_incremental(agent, frame, outcomes)
     else:
         agent.learn(frame, outcomes)
         r = np.asarray(agent.rewards(frame, outcomes), float)
@@ -401,44 +413,6 @@ def _due_learning(store: Store, agent: Agent, as_of: date, *,
         return _DueLearning()
     return _DueLearning(list(zip(r[done].tolist(), frame["decision_id"][done])),
                         snapshot_rows(agent, as_of, frame[done]))
-
-
-def _batch_of(decision_ids: pd.Series) -> pd.Series:
-    """The batch id of each decision id (``<batch>-<user>``, see ``state.decision_ids``)."""
-    return decision_ids.astype(str).str.split("-", n=1).str[0].astype(np.int64)
-
-
-def _in_closed_batches(store: Store, ids: list[str], closed: date) -> list[str]:
-    """The decisions of ``ids`` whose batch's last possible send is on or before ``closed``."""
-    start = {int(b["id"]): date.fromisoformat(b["start_day"][:10]) for b in batches(store)}
-    keep = [start[b] + timedelta(days=SEND_DAYS) <= closed
-            for b in _batch_of(pd.Series(ids)).tolist()]
-    return [i for i, k in zip(ids, keep) if k]
-
-
-def _learn_incremental(agent: Agent, frame: pd.DataFrame, outcomes: pd.DataFrame
-                       ) -> np.ndarray:
-    """Learn batch by batch, so that each decision's baseline is the holdout users of its own
-    segment and batch; returns the rewards (NaN for decisions left waiting for a baseline).
-
-    Holdout rows added to a learn call only give the baseline: the agent learns from no
-    holdout decision."""
-    r = np.full(len(frame), np.nan)
-    hold = (frame["arm"].astype(str) == "holdout").to_numpy()
-    orphans = []
-    for _, idx in frame.groupby(_batch_of(frame["decision_id"]).to_numpy()).indices.items():
-        if hold[idx].any():
-            agent.learn(frame.iloc[idx], outcomes.iloc[idx])
-            r[idx] = agent.rewards(frame.iloc[idx], outcomes.iloc[idx])
-        else:
-            orphans.append(idx)
-    if orphans and hold.any():  # no holdout user in the batch: the others of this ingest
-        idx = np.concatenate(orphans)
-        rows = np.concatenate([idx, np.flatnonzero(hold)])
-        sub, sub_out = frame.iloc[rows], outcomes.iloc[rows]
-        agent.learn(sub, sub_out)
-        r[idx] = agent.rewards(sub, sub_out)[:len(idx)]
-    return r
 
 
 def quarantine(store: Store, limit: int = 500) -> list[dict]:

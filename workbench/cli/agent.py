@@ -80,8 +80,12 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
 @click.option("--pre-reward", "pre_reward_file", type=InputFile(), metavar="FILE.csv",
               help="user_id,pre_reward: each user's reward before the programme (incremental "
                    "mode's difference in differences).")
+@click.option("--whole-windows", is_flag=True,
+              help="Learn a decision only once its whole attribution window has closed "
+                   "(default: from the part elapsed, growing as it elapses).")
 @click.option("--json", "as_json", is_flag=True, help="One-line JSON report.")
-def ingest(file: Path, as_of: date | None, pre_reward_file: Path | None, as_json: bool) -> int:
+def ingest(file: Path, as_of: date | None, pre_reward_file: Path | None, whole_windows: bool,
+           as_json: bool) -> int:
     """Load outcome events, quarantine bad lines, learn."""
     from workbench.agent.ingest import ingest_events, load_pre_reward
     from workbench.agent.state import load_agent
@@ -95,7 +99,7 @@ def ingest(file: Path, as_of: date | None, pre_reward_file: Path | None, as_json
     with open_db() as store:
         agent = load_agent(store)
         report = ingest_events(store, agent, data, file.name, actor(), as_of=as_of,
-                               pre_reward=pre_reward)
+                               pre_reward=pre_reward, partial_windows=not whole_windows)
     click.echo(json.dumps(report.to_dict(), indent=None if as_json else 1))
     for line, reason in report.quarantined[:50]:
         click.echo(f"line {line}: {reason} (kept in quarantine)", err=True)
