@@ -318,3 +318,17 @@ def _configured_phase(run: dict, day: int) -> str:
     except (KeyError, TypeError, ValueError):
         return "active"
     return "active" if day < active else "passive"
+
+
+def phase_spans(phase_days: dict[str, int], start: date | None
+                ) -> list[tuple[str, date, date]]:
+    """``(phase, first day, last day)`` of each phase in order, from the days per phase and
+    the source's first day (phases follow each other: active, then passive)."""
+    if start is None:
+        return []
+    out, day = [], start
+    for phase, days in phase_days.items():
+        if days > 0:
+            out.append((phase, day, day + timedelta(days=days - 1)))
+            day += timedelta(days=days)
+    return out
