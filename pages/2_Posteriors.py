@@ -177,9 +177,12 @@ def share_figure(path: str, version: tuple, dim_name: str, segment: str,
         snaps = agent_state.snapshots(store, dim_name, segment)
     if snaps.empty or snaps["share"].isna().all():
         return None
-    fig = px.line(snaps.dropna(subset=["share"]), x="day", y="share", color="label",
-                  markers=True, height=300, color_discrete_map=_colours)
+    snaps = snaps.dropna(subset=["share"]).assign(day=lambda d: pd.to_datetime(d["day"]))
+    fig = px.line(snaps, x="day", y="share", color="label", markers=True, height=300,
+                  color_discrete_map=_colours)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+    fig.update_xaxes(title_text="Date", tickformat="%d %b %Y")
+    fig.update_yaxes(title_text="Share of traffic", tickformat=".0%")
     return fig
 
 

@@ -61,7 +61,7 @@ def live_programme(path: Path, users: int = 1200, days: int = 21, passive_from: 
     return start
 
 
-def simulated_runs(path: Path, sizes: tuple[int, ...] = (600, 60)) -> list[int]:
+def simulated_runs(path: Path, sizes: tuple[int, ...] = (600, 100)) -> list[int]:
     """One finished quick-demo run per size (two weeks: one active, one passive), oldest
     first, on the database at ``path``."""
     ids = []

@@ -173,8 +173,9 @@ def source_picker(store: Store, kinds: tuple[str, ...] = (sources.LIVE, sources.
             st.caption(f"{plain(remembered.label)} cannot be shown here; showing "
                        f"{plain(fallback.label)}.")
         chosen = fallback
-    if st.session_state.get(key) != chosen.key:
-        st.session_state[key] = chosen.key
+    # Always set: pickers on other pages share the key but not the options (so not the
+    # widget's identity), and a widget new to this page would otherwise start at its first one.
+    st.session_state[key] = chosen.key
     labels = {s.key: s.label for s in options}
     st.selectbox("Showing", list(labels), format_func=lambda k: labels.get(k, k), key=key,
                  on_change=_remember_source, args=(key,),
