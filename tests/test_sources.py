@@ -244,8 +244,18 @@ def served(db):
 
 
 def pick(page, label: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Showing").click()
-    page.get_by_role("option", name=label).click()
+    """Choose ``label`` in the source picker; a click that lands while the page is still
+    drawing can be lost, so it is tried again until the picker shows the choice."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Showing")
+    for attempt in range(4):
+        box.click()
+        page.get_by_role("option", name=label).click()
+        try:
+            expect(sidebar(page)).to_contain_text(f"Showing: {label}", timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 3:
+                raise
 
 
 def sidebar(page):
@@ -264,7 +274,9 @@ def test_browser_an_older_run_and_the_live_programme_on_the_lift_report(db, serv
     expect(page.get_by_text("540 users with the agent, 60 in the holdout")).to_be_visible()
     pick(page, f"Simulated run #{db['tiny']} · quick demo · 100 users · done")
     expect(page.get_by_text("Small sample: ").first).to_be_visible()
-    page.goto(served + "/Posteriors")  # the choice is kept across pages
+    # the choice is kept across the pages of a session (the menu, not a new page load)
+    sidebar(page).get_by_role("link", name="Posteriors").click()
+    expect(page.get_by_role("heading", name="Posteriors")).to_be_visible()
     expect(sidebar(page)).to_contain_text(f"Showing: Simulated run #{db['tiny']}")
     expect(page.get_by_text("read from the run's own copy of the programme")).to_be_visible()
 
@@ -289,14 +301,14 @@ def test_browser_sidebar_shows_a_running_runs_day_and_phase_change_in_place(db, 
     page.goto(served + "/Lift_report")
     expect(page.get_by_role("heading", name="Lift report")).to_be_visible(timeout=60_000)
     with open_store(db["path"]) as s:
-        rid = trial.create_run(s, trial.preset("quick_demo", users=1500, days=14,
+        rid = trial.create_run(s, trial.preset("quick_demo", users=1500, days=35,
                                                active_days=7, seed=9), "browser-test")
         trial.start_background(s, rid)
     status = sidebar(page).locator('[data-testid="stAlert"]').filter(has_text=f"Run #{rid}")
     expect(status).to_contain_text("active phase", timeout=90_000)
-    expect(status).to_contain_text("of 14")
+    expect(status).to_contain_text("of 35")
     seen = set()
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and "passive phase" not in seen:
         text = status.inner_text() if status.count() else ""
         seen |= {p for p in ("active phase", "passive phase") if p in text}

@@ -307,7 +307,9 @@ def status(store: Store) -> Status:
         if prog["status"] in ("running", "pausing", "queued"):
             last = run_store.last_daily(store, run["id"])
             phase = last["mode"] if last else _configured_phase(run, prog["done"])
-            moving = RunStatus(run["id"], prog["status"], prog["done"], prog["total"], phase,
+            # Daily rows land every day; the register's count at checkpoints only.
+            day = max(prog["done"], last["day"] + 1 if last else 0)
+            moving = RunStatus(run["id"], prog["status"], day, prog["total"], phase,
                                last["date"] if last else "", prog["eta_seconds"])
     return Status(store.current_mode(), moving)
 
