@@ -17,13 +17,13 @@ import streamlit as st
 from scipy.stats import norm
 
 import ui
+from store import Store
+from store.versions import agent_version
 from workbench import sources
 from workbench.agent import state as agent_state
 from workbench.agent.beliefs import feature_name, interval_axis, traffic_note
 from workbench.agent.ingest import ingest_events, quarantine
 from workbench.agent.users import synthetic_users
-from store import Store
-from store.versions import agent_version
 
 
 @st.cache_resource(show_spinner="Loading the agent's posteriors...", max_entries=2)

@@ -13,7 +13,6 @@ from workbench.lift import html as fmt
 from workbench.lift.metrics import metric_name
 from workbench.sim import trial
 
-
 # The numbers of the form that a preset fills in, by widget key.
 PRESET_FIELDS = {"trial_users": "users", "trial_days": "days", "trial_active": "active_days",
                  "trial_seed": "seed"}

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from store import Store, open_store
-from workbench.studio import llm_server as _llm_server
 from workbench.library.seed import seed
+from workbench.studio import llm_server as _llm_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -26,6 +26,7 @@ from workbench.lift import html as fmt
 from workbench.lift import report as lr
 from workbench.lift.estimators import unadjusted
 from workbench.live.logs import events_dir
+from workbench.sim import trial
 
 LIFT, POSTERIORS, CONTROL = ("pages/4_Lift_report.py", "pages/2_Posteriors.py",
                              "pages/3_Agent_control.py")
@@ -103,7 +104,7 @@ def test_live_daily_timeline_counts_sends_and_events_per_arm_and_day(db):
 def test_a_runs_agent_is_read_from_its_sandbox_and_a_file_has_none(db):
     with open_store(db["path"]) as s:
         got = sources.list_sources(s)
-        run = s.query("SELECT folder FROM sim_runs WHERE id = ?", [db["older"]])[0]
+        run = trial.run_row(s, db["older"])
         assert sources.agent_db(s, got[2]) == run["folder"] + "/library.db"
         assert sources.agent_db(s, got[0]) == str(db["path"])
         assert sources.agent_db(s, got[3]) is None
@@ -190,8 +191,8 @@ def test_picking_the_live_programme_shows_its_lift_with_calendar_dates(db, monke
              f"{start + timedelta(days=20):%d %b %Y}")
     assert any(c.value.endswith(spans) for c in at.caption)
     assert set(cards(at)) >= {"Days with direct opens", "Days with engagement"}
-    weekly = json.loads([c for c in at.get("plotly_chart")
-                         if "lift week by week" in c.proto.spec][0].proto.spec)
+    weekly = json.loads(next(c for c in at.get("plotly_chart")
+                             if "lift week by week" in c.proto.spec).proto.spec)
     assert weekly["layout"]["xaxis"]["title"]["text"] == "Week starting"
     assert weekly["data"][2]["x"][0].startswith(start.isoformat())
 
@@ -225,12 +226,11 @@ def test_agent_control_timeline_follows_the_picked_source_with_dates(db, monkeyp
     phases = at.dataframe[0].value
     assert phases["Phase"].tolist() == [
         f"active ({start:%d %b %Y} to {start + timedelta(days=13):%d %b %Y})",
-        f"passive ({start + timedelta(days=14):%d %b %Y} to "
-        f"{start + timedelta(days=20):%d %b %Y})"]
+        (f"passive ({start + timedelta(days=14):%d %b %Y} to "
+         f"{start + timedelta(days=20):%d %b %Y})")]
     at.selectbox(key="source_pick").set_value(f"run:{db['older']}").run()
     with open_store(db["path"]) as s:
-        first = s.query("SELECT min(date) AS d FROM sim_daily WHERE run_id = ?",
-                        [db["older"]])[0]["d"]
+        first = trial.daily(s, db["older"])["date"].min()
     phases = at.dataframe[0].value
     assert phases["Phase"].iloc[0].startswith(f"active ({pd.Timestamp(first):%d %b %Y} to")
 
@@ -296,8 +296,6 @@ def test_browser_sidebar_follows_a_mode_switch_made_elsewhere(db, served, page):
 
 @pytest.mark.browser
 def test_browser_sidebar_shows_a_running_runs_day_and_phase_change_in_place(db, served, page):
-    from workbench.sim import trial
-
     page.goto(served + "/Lift_report")
     expect(page.get_by_role("heading", name="Lift report")).to_be_visible(timeout=60_000)
     with open_store(db["path"]) as s:

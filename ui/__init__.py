@@ -22,8 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from store import SchemaTooNewError, Store, default_db_path
-from workbench import Problem, ValidationError, WorkbenchError
-from workbench import sources
+from workbench import Problem, ValidationError, WorkbenchError, sources
 from workbench.library.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent

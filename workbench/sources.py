@@ -56,11 +56,6 @@ class Source:
     marker: str = ""
     detail: str = ""
 
-    @property
-    def has_agent(self) -> bool:
-        """Whether the source has posteriors to show (an imported file has none)."""
-        return self.kind in (LIVE, RUN)
-
 
 @dataclass(frozen=True)
 class RunStatus:
