@@ -28,6 +28,9 @@ from workbench.lift.estimators import unadjusted
 from workbench.live.logs import events_dir
 from workbench.sim import trial
 
+# Browser assertions wait as long as a page's first script run may take on a busy machine.
+expect.set_options(timeout=20_000)
+
 LIFT, POSTERIORS, CONTROL = ("pages/4_Lift_report.py", "pages/2_Posteriors.py",
                              "pages/3_Agent_control.py")
 
