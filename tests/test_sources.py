@@ -11,6 +11,7 @@ import math
 import time
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -142,6 +143,36 @@ def test_phase_spans_follow_each_other_from_the_first_day(db):
         ("passive", start + timedelta(days=14), start + timedelta(days=20))]
 
 
+def test_a_card_arrow_follows_the_sign_and_colour_only_a_clear_large_sample():
+    from workbench.lift.cards import card
+
+    row = {"metric": "engagement", "lift": -0.052, "ci_low": -0.09, "ci_high": -0.01,
+           "significant": True, "status": "ok", "small_sample": False, "n_holdout": 5000,
+           "events_holdout": 900.0}
+    c = card(row)
+    assert (c.value, c.delta, c.arrow, c.colour, c.verdict, c.warning) == (
+        "-5.2%", "95% interval -9.0% to -1.0%", "down", "red", "Significant", "")
+    c = card({**row, "lift": 0.031, "ci_low": -0.01, "ci_high": 0.07, "significant": False})
+    assert (c.arrow, c.colour, c.verdict) == ("up", "gray", "Not significant")
+    c = card({**row, "lift": 1.22, "ci_low": 0.1, "ci_high": 3.5, "significant": False,
+              "small_sample": True, "n_holdout": 10, "events_holdout": 4.0})
+    assert (c.value, c.arrow, c.colour, c.verdict) == ("+122.0%", "up", "gray",
+                                                       "Not called significant")
+    assert c.warning.startswith("Small sample: 10 holdout users, 4 with an event. Too few")
+    c = card({**row, "lift": float("nan"), "status": "no events in the holdout yet"})
+    assert (c.value, c.arrow, c.colour, c.verdict) == ("—", "off", "gray", "")
+
+
+def test_a_small_sample_is_never_called_significant_whatever_its_interval():
+    from workbench.lift.estimators import unadjusted
+
+    rng = np.random.default_rng(1)
+    big = unadjusted(rng.poisson(3.0, 4000).astype(float), rng.poisson(1.0, 400).astype(float))
+    small = unadjusted(rng.poisson(3.0, 90).astype(float), rng.poisson(1.0, 10).astype(float))
+    assert big.ci[0] > 0 and big.significant and not big.small_sample
+    assert small.ci[0] > 0 and small.small_sample and not small.significant
+
+
 # -- pages (AppTest) -------------------------------------------------------------------------
 
 def app(db, page, monkeypatch) -> AppTest:
@@ -238,6 +269,18 @@ def test_agent_control_timeline_follows_the_picked_source_with_dates(db, monkeyp
     assert phases["Phase"].iloc[0].startswith(f"active ({pd.Timestamp(first):%d %b %Y} to")
 
 
+def test_an_imported_file_is_remembered_while_posteriors_shows_the_live_agent(db, monkeypatch):
+    at = app(db, LIFT, monkeypatch)
+    at.selectbox(key="source_pick").set_value("file").run()
+    assert any(i.value == "Upload a file to see its lift." for i in at.info)
+    at.switch_page(POSTERIORS).run()
+    assert not at.exception and at.selectbox(key="source_pick").value == "live"
+    assert "Imported file cannot be shown here; showing Live programme." in [
+        c.value for c in at.caption]
+    at.switch_page(LIFT).run()
+    assert at.selectbox(key="source_pick").value == "file"
+
+
 # -- in a real browser (the last one starts a run on the file) -------------------------------
 
 @pytest.fixture(scope="module")
@@ -318,3 +361,4 @@ def test_browser_sidebar_shows_a_running_runs_day_and_phase_change_in_place(db, 
     expect(sidebar(page)).to_contain_text("No simulated run in progress", timeout=120_000)
     with open_store(db["path"]) as s:
         assert trial.run_row(s, rid)["status"] == "done"
+
