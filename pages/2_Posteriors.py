@@ -17,12 +17,13 @@ import streamlit as st
 from scipy.stats import norm
 
 import ui
+from store import Store
+from store.versions import agent_version
+from workbench import sources
 from workbench.agent import state as agent_state
 from workbench.agent.beliefs import feature_name, interval_axis, traffic_note
 from workbench.agent.ingest import ingest_events, quarantine
 from workbench.agent.users import synthetic_users
-from store import Store
-from store.versions import agent_version
 
 
 @st.cache_resource(show_spinner="Loading the agent's posteriors...", max_entries=2)
@@ -176,9 +177,12 @@ def share_figure(path: str, version: tuple, dim_name: str, segment: str,
         snaps = agent_state.snapshots(store, dim_name, segment)
     if snaps.empty or snaps["share"].isna().all():
         return None
-    fig = px.line(snaps.dropna(subset=["share"]), x="day", y="share", color="label",
-                  markers=True, height=300, color_discrete_map=_colours)
+    snaps = snaps.dropna(subset=["share"]).assign(day=lambda d: pd.to_datetime(d["day"]))
+    fig = px.line(snaps, x="day", y="share", color="label", markers=True, height=300,
+                  color_discrete_map=_colours)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+    fig.update_xaxes(title_text="Date", tickformat="%d %b %Y")
+    fig.update_yaxes(title_text="Share of traffic", tickformat=".0%")
     return fig
 
 
@@ -234,15 +238,16 @@ def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
     labels = {v: agent.policies["channel"].ctx.labels[v] for v in agent_state.CTX_VARS
               if v != "consent"}
     st.markdown(f"User **{ui.plain(row['user_id'])}** · " + " · ".join(
-        f"{v}: {labels[v][context[v]]}" for v in labels))
+        f"{v}: {ui.plain(labels[v][context[v]])}" for v in labels))
     choice = {"channel": row["channel"], "timing": int(row["weekday"]) * 24 + int(row["hour"])}
     for s in agent.space.slot_names:
         choice[f"slot:{s}"] = int(row[f"atom_{s}"])
     rendered = agent.render(pd.DataFrame([{**row.to_dict(), "send_at": pd.NaT,
                                            "guardrails": int(row["guardrails"])}]))
-    st.markdown(f"Sent by **{row['channel']}** at **{agent.space.dimension('timing').options[choice['timing']].label}**: "
-                "“" + ui.plain(f"{rendered['title'].iloc[0]} {rendered['body'].iloc[0]}"
-                               .replace("  ", " ")) + "”")
+    when = agent.space.dimension("timing").options[choice["timing"]].label
+    text = f"{rendered['title'].iloc[0]} {rendered['body'].iloc[0]}".replace("  ", " ")
+    st.markdown(f"Sent by **{ui.plain(row['channel'])}** at **{ui.plain(when)}**: "
+                f"“{ui.plain(text.strip())}”")
     dim = dim_name if dim_name in choice else "channel"
     if dim == "send":
         dim = "channel"
@@ -256,8 +261,8 @@ def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
                 else "No learnt difference yet between this option and the others: the agent "
                      "has learnt no outcome that tells them apart.")
         return
-    st.caption(f"{dim}: chosen option versus the best other option ({versus}); "
-               "positive bars pushed the choice.")
+    st.caption(f"{ui.plain(dim)}: chosen option versus the best other option "
+               f"({ui.plain(versus)}); positive bars pushed the choice.")
     st.plotly_chart(fig, width="stretch", key="why_chart")
 
 
@@ -280,14 +285,25 @@ def why_figure(version: tuple, dim: str, context: tuple, value, _agent, _atoms: 
 
 def main() -> None:
     store = ui.page("Posteriors", "The agent's beliefs per segment and dimension, learnt "
-                                       "from the outcomes of its decisions.")
+                                  "from the outcomes of its decisions.")
     if msg := st.session_state.pop("flash", None):
-        st.success(msg)
-    version = agent_version(store)
+        st.success(ui.plain(msg))
+    source = ui.source_picker(store, kinds=(sources.LIVE, sources.RUN))
+    path = sources.agent_db(store, source)
+    if path is None:
+        st.info(f"{ui.plain(source.label)} has no posteriors yet: its sandbox is made when it "
+                "starts.")
+        return
+    with Store(path) as db:
+        version = agent_version(db)
     with ui.reported("The agent cannot run on this library: ", stop=True):
-        agent = cached_agent(store.path, version)
-    data_panel(store, agent.segments)
-    batch = cached_batch(store.path, version, agent)
+        agent = cached_agent(path, version)
+    if source.kind == sources.LIVE:
+        data_panel(store, agent.segments)
+    else:
+        st.caption("The simulated agent of this run, read from the run's own copy of the "
+                   "programme (its library, decisions and posteriors); nothing here changes it.")
+    batch = cached_batch(path, version, agent)
     c1, c2 = st.columns(2)
     segment = c1.selectbox("Segment", agent.segments, key="post_segment")
     dims = [d.name for d in agent.space.dimensions]
@@ -295,21 +311,21 @@ def main() -> None:
     seg_index = agent.segments.index(segment)
     context = agent_state.typical_context(batch, seg_index)
     learned = agent.models[dim_name].n
-    st.caption(f"{learned:,} observations learnt for {dim_name}; beliefs shown for the "
-               "segment's most common context in the latest batch.")
+    st.caption(f"{learned:,} observations learnt for {ui.plain(dim_name)}; beliefs shown for "
+               "the segment's most common context in the latest batch.")
     ctx = tuple(sorted(context.items()))
     colours = colour_map(version, dim_name, agent)
     beliefs = cached_beliefs(version, dim_name, ctx, agent)
     belief_charts(version, dim_name, ctx, beliefs, colours)
     if note := traffic_text(version, seg_index, dim_name, ctx, batch, beliefs):
-        st.info(note, icon=":material/info:")
+        st.info(ui.plain(note), icon=":material/info:")
     st.subheader("Traffic share over time")
-    fig = share_figure(store.path, version, dim_name, segment, colours)
+    fig = share_figure(path, version, dim_name, segment, colours)
     if fig is None:
         st.info("No snapshot with traffic yet: decide a batch first.")
     else:
         st.plotly_chart(fig, width="stretch", key="share_chart")
-    why_panel(agent, version, batch, seg_index, dim_name, atom_texts(store.path, version))
+    why_panel(agent, version, batch, seg_index, dim_name, atom_texts(path, version))
 
 
 main()

@@ -8,8 +8,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import ui
+from workbench import sources
+from workbench.lift import html as fmt
+from workbench.lift.metrics import metric_name
 from workbench.sim import trial
-
 
 # The numbers of the form that a preset fills in, by widget key.
 PRESET_FIELDS = {"trial_users": "users", "trial_days": "days", "trial_active": "active_days",
@@ -52,93 +54,116 @@ def start_form(store) -> None:
 
 
 def live(store_path: str, polling: bool) -> None:
-    """The run's progress and timeline; while a run moves this fragment reruns every
-    ``POLL_SECONDS`` (so this tab, and any other, follows it), and when it stops the whole page
-    reruns once (the sidebar's mode may have changed) and polling ends."""
+    """The latest run's progress and buttons; while a run moves this fragment reruns every
+    ``POLL_SECONDS`` (so this tab, and any other, follows it), and when it stops the whole
+    page reruns once (the sidebar's mode may have changed) and polling ends."""
     from store import Store
 
     with Store(store_path) as store:
         run = trial.latest_run(store)
         if run is None:
             st.info("No run yet: start one above, or from the home page in one click.")
-            return
-        prog = trial.progress(run)
-        if polling and prog["status"] not in ACTIVE:
-            st.rerun(scope="app")
-        eta = "" if prog["eta_seconds"] is None or prog["status"] != "running" else \
-            f" · about {prog['eta_seconds']:.0f} s left"
-        st.progress(prog["share"], text=f"Run #{run['id']} ({run['preset']}, "
-                    f"{run['users']:,} users): {prog['status']} · day {prog['done']} of "
-                    f"{prog['total']}{eta}")
-        if run["message"]:
-            st.error(run["message"])
-        c1, c2, _ = st.columns([1, 1, 4])
-        if prog["status"] == "running":
-            if c1.button("Pause", key="pause_button"):
-                trial.request_pause(store, run["id"])
-        elif prog["status"] in ("paused", "interrupted", "failed", "queued"):
-            if c1.button("Continue", key="continue_button", type="primary"):
-                with ui.reported():
-                    trial.start_background(store, run["id"])
-                    st.rerun(scope="app")
-        if prog["status"] != "done" and c2.button("Cancel run", key="cancel_button",
-                                                  help="Stop the run and remove it"):
+        else:
+            run_progress(store, run, polling)
+
+
+def live_timeline(store_path: str, source_key: str) -> None:
+    """The chosen source's timeline, read with the source's current marker (polled with the
+    run's progress while a run moves)."""
+    from store import Store
+
+    with Store(store_path) as store:
+        source = sources.find(sources.list_sources(store), source_key)
+        if source is not None:
+            timeline(store, source)
+
+
+def run_progress(store, run: dict, polling: bool) -> None:
+    prog = trial.progress(run)
+    if polling and prog["status"] not in ACTIVE:
+        st.rerun(scope="app")
+    eta = "" if prog["eta_seconds"] is None or prog["status"] != "running" else \
+        f" · about {prog['eta_seconds']:.0f} s left"
+    st.progress(prog["share"], text=f"Run #{run['id']} ({run['preset']}, "
+                f"{run['users']:,} users): {prog['status']} · day {prog['done']} of "
+                f"{prog['total']}{eta}")
+    if run["message"]:
+        st.error(run["message"])
+    c1, c2, _ = st.columns([1, 1, 4])
+    if prog["status"] == "running":
+        if c1.button("Pause", key="pause_button"):
+            trial.request_pause(store, run["id"])
+    elif prog["status"] in ("paused", "interrupted", "failed", "queued"):
+        if c1.button("Continue", key="continue_button", type="primary"):
             with ui.reported():
-                trial.cancel(store, run["id"], ui.actor())
+                trial.start_background(store, run["id"])
                 st.rerun(scope="app")
-        timeline(store, run)
+    if prog["status"] != "done" and c2.button("Cancel run", key="cancel_button",
+                                              help="Stop the run and remove it"):
+        with ui.reported():
+            trial.cancel(store, run["id"], ui.actor())
+            st.rerun(scope="app")
 
 
-def timeline(store, run) -> None:
-    fig, phases = timeline_parts(store.path, run["id"], run["days_done"], run["status"])
+def timeline(store, source: sources.Source) -> None:
+    fig, phases = timeline_parts(store.path, source.key, source.marker, source)
     if fig is None:
-        st.caption("The timeline appears after the first simulated day.")
+        st.caption(f"{source.label}: the timeline appears after the first day with data.")
         return
     st.plotly_chart(fig, width="stretch", key="timeline_chart")
-    st.caption("Relative lift by phase (point estimates from the daily totals)")
-    st.dataframe(phases.style.format({m: "{:+.1%}" for m in (
-        "direct_open", "engagement", "intent", "conversion")}), hide_index=True,
-        key="phase_table")
+    if source.kind == sources.LIVE:
+        st.caption("The holdout gets business as usual from your own tools: its sends are not "
+                   "known to the workbench.")
+    st.caption("Relative lift by phase (point estimates from the daily totals; intervals on "
+               "the Lift report)")
+    st.dataframe(phases, hide_index=True, key="phase_table")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def timeline_parts(path: str, run_id: int, days_done: int, status: str
+def timeline_parts(path: str, key: str, marker: str, _source: sources.Source
                    ) -> tuple[go.Figure | None, pd.DataFrame | None]:
-    """The run's daily chart and lift by phase, rebuilt only when a simulated day was added
-    (a running run is polled every second; a finished one never changes)."""
+    """The source's daily chart and lift by phase, rebuilt only when its marker moves (a
+    running run is polled every second; a finished one never changes)."""
     from store import Store
 
     with Store(path) as store:
-        df = trial.daily(store, run_id)
+        df = sources.daily(store, _source)
     if df.empty:
         return None, None
     wide = df.pivot(index="date", columns="arm",
                     values=["users", "sends", "direct_open", "engagement", "conversion"])
+    wide.index = pd.to_datetime(wide.index)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("Sends per 1,000 users", "Events per 1,000 users"))
-    colours = {"agent": "#1f77b4", "holdout": "#ff7f0e"}
+    colours = {"agent": "#1f77b4", "holdout": "#7f7f7f"}
     for arm in ("agent", "holdout"):
-        per = 1000 / wide[("users", arm)]
+        per = 1000 / wide[("users", arm)].where(wide[("users", arm)] > 0)
         fig.add_trace(go.Scatter(x=wide.index, y=wide[("sends", arm)] * per, name=f"sends · {arm}",
                                  line=dict(color=colours[arm])), row=1, col=1)
         for metric, dash in (("direct_open", "solid"), ("engagement", "dot")):
             fig.add_trace(go.Scatter(x=wide.index, y=wide[(metric, arm)] * per,
-                                     name=f"{metric.replace('_', ' ')} · {arm}",
+                                     name=f"{metric_name(metric).lower()} · {arm}",
                                      line=dict(color=colours[arm], dash=dash)), row=2, col=1)
-    passive = df[df["mode"] == "passive"]["date"]
+    passive = pd.to_datetime(df[df["mode"] == "passive"]["date"])
     if not passive.empty:
-        fig.add_vrect(x0=passive.min(), x1=passive.max(), fillcolor="grey", opacity=0.1,
-                      line_width=0, annotation_text="passive", annotation_position="top left")
+        fig.add_vrect(x0=passive.min(), x1=passive.max() + pd.Timedelta(days=1),
+                      fillcolor="grey", opacity=0.1, line_width=0, annotation_text="passive",
+                      annotation_position="top left")
+    fig.update_xaxes(tickformat="%d %b %Y")
+    fig.update_xaxes(title_text="Date", row=2, col=1)
     fig.update_layout(height=460, margin=dict(l=0, r=0, t=30, b=0), legend=dict(orientation="h"))
-    phases = df.groupby(["mode", "arm"])[["users", "sends", "direct_open", "engagement",
-                                          "intent", "conversion"]].sum()
+    totals = df.groupby(["mode", "arm"])[["users", "direct_open", "engagement", "intent",
+                                          "conversion"]].sum()
     rows = []
-    for mode in phases.index.get_level_values(0).unique():
-        a, h = phases.loc[(mode, "agent")], phases.loc[(mode, "holdout")]
-        rows.append({"phase": mode, **{m: (a[m] / a["users"]) / (h[m] / h["users"]) - 1
-                                       if h[m] else float("nan")
-                                       for m in ("direct_open", "engagement", "intent",
-                                                 "conversion")}})
+    for mode in totals.index.get_level_values(0).unique():
+        if (mode, "agent") not in totals.index or (mode, "holdout") not in totals.index:
+            continue
+        a, h = totals.loc[(mode, "agent")], totals.loc[(mode, "holdout")]
+        dates = pd.to_datetime(df[df["mode"] == mode]["date"])
+        rows.append({"Phase": f"{mode} ({dates.min():%d %b %Y} to {dates.max():%d %b %Y})",
+                     **{metric_name(m): fmt.pct((a[m] / a["users"]) / (h[m] / h["users"]) - 1)
+                        if h[m] else "no holdout events yet"
+                        for m in ("direct_open", "engagement", "intent", "conversion")}})
     return fig, pd.DataFrame(rows)
 
 
@@ -174,7 +199,11 @@ def main() -> None:
         ui.mode_control(store, key="control_mode")
     run = trial.latest_run(store)
     polling = run is not None and trial.progress(run)["status"] in ACTIVE
-    st.fragment(live, run_every=POLL_SECONDS if polling else None)(store.path, polling)
+    every = POLL_SECONDS if polling else None
+    st.fragment(live, run_every=every)(store.path, polling)
+    st.subheader("Timeline")
+    source = ui.source_picker(store, kinds=(sources.LIVE, sources.RUN))
+    st.fragment(live_timeline, run_every=every)(store.path, source.key)
     event_checks(store)
 
 

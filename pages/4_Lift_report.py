@@ -1,10 +1,12 @@
 """Lift report: does the agent earn its keep, and what does marketers' curation add?
 
-What is slow is computed once per thing it depends on, not per rerun: a run's per-user outcomes
-by run id (only finished runs are read, and they never change), an uploaded file by the SHA-256
-of its bytes, the estimates by that source and the adjustment, segment tables and funnels by
-source, metric and phase. The HTML report (plotly.js inlined, megabytes) and the CSV are built
-when someone downloads them.
+The source (the live programme, any simulated run, or an imported file) comes from the picker
+shared by every page (``ui.source_picker``). What is slow is computed once per source and its
+last-modified marker (``Source.marker``: a run's status and days, the live programme's files,
+days and mode switches), so nothing is recomputed on a rerun and nothing shown is stale: the
+per-user outcomes, the estimates (per adjustment), weekly lift, segment tables and charts. An
+uploaded file is keyed by the SHA-256 of its bytes. The HTML report (plotly.js inlined,
+megabytes) and the CSV are built when someone downloads them.
 """
 
 from __future__ import annotations
@@ -17,20 +19,29 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from store import Store
+from workbench import sources
 from workbench.library.service import csv_text
+from workbench.lift import html as fmt
 from workbench.lift import report as lr
-from workbench.sim import trial
-
-METRIC_NAMES = {"direct_open": "Days with direct opens", "engagement": "Days with engagement",
-                "intent": "Days with intent", "conversion": "Days with conversion",
-                "conversion_vertical": "Days with conversion in the vertical", "gmv": "GMV"}
+from workbench.lift.cards import card
+from workbench.lift.metrics import metric_name
 
 
-@st.cache_resource(show_spinner="Reading the run's per-user outcomes...", max_entries=4)
-def run_data(run_id: int, _run: dict) -> lr.LiftData | None:
-    """A finished run's outcomes (it never changes once done), shared by every session."""
-    users = trial.user_outcomes(_run)
-    return None if users is None else lr.from_run(users, f"run #{run_id}")
+@st.cache_resource(show_spinner="Reading the per-user outcomes...", max_entries=4)
+def source_data(path: str, key: str, marker: str, _source: sources.Source
+                ) -> lr.LiftData | None:
+    """A source's outcomes, once per (source, marker), shared by every session."""
+    with Store(path) as store:
+        return sources.lift_data(store, _source)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def source_weekly(path: str, key: str, marker: str, _source: sources.Source
+                  ) -> tuple[pd.DataFrame, object]:
+    """The source's dated weekly lift and its first day, once per (source, marker)."""
+    with Store(path) as store:
+        return sources.weekly(store, _source), sources.start_date(store, _source)
 
 
 @st.cache_resource(show_spinner="Reading the file...", max_entries=4)
@@ -58,139 +69,151 @@ def segments(key: str, _data: lr.LiftData, metric: str, phase: str) -> pd.DataFr
 @st.cache_resource(max_entries=32, show_spinner=False)
 def funnel_chart(key: str, phase: str, _data: lr.LiftData) -> go.Figure:
     f = lr.funnel(_data, phase)
-    return px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
-                  y="per user", color="arm", barmode="group", log_y=True, height=320,
-                  title="Funnel per arm (per user)")
+    f["metric"] = f["metric"].map(metric_name)
+    fig = px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
+                 y="per user", color="arm", barmode="group", log_y=True, height=320,
+                 title="Funnel per arm (per user, log scale)",
+                 color_discrete_map=fmt.ARM_COLOURS)
+    fig.update_yaxes(dtick=1, title_text="per user (log scale)")  # 0.01, 0.1, 1, 10: no 2s, 5s
+    fig.update_xaxes(title_text=None)
+    return fig
 
 
-def load(store) -> tuple[str, lr.LiftData | None, dict | None]:
-    source = st.radio("Data", ["Simulated trial (latest finished run)", "Imported CSV"],
-                      horizontal=True, key="lift_source")
-    if source.startswith("Imported"):
+def load(store, source: sources.Source) -> tuple[str, lr.LiftData | None]:
+    """The cache key and the outcomes of the chosen source (None, with what to do, when it
+    has none yet)."""
+    if source.kind == sources.FILE:
         upload = st.file_uploader("User-level outcomes (CSV: user_id, arm, phase, segment, "
                                   "metrics, pre_* covariates)", type=["csv"], key="lift_file")
         if upload is None:
             st.info("Upload a file to see its lift.")
-            return "", None, None
+            return "", None
         data = upload.getvalue()
         key = upload_key(data)
         with ui.reported():
-            return key, upload_data(key, data, upload.name), None
-        return "", None, None
-    run = trial.latest_run(store, status="done")
-    data = run_data(run["id"], run) if run else None
+            return key, upload_data(key, data, upload.name)
+        return "", None
+    data = source_data(store.path, source.key, source.marker, source)
     if data is None:
-        st.info("No finished simulated run yet: run the demo trial from the home page or the "
-                "Agent control page, or import real outcomes.")
-        return "", None, None
-    return f"run:{run['id']}", data, run
+        if source.kind == sources.LIVE:
+            st.info("The live programme has no roster and events yet: import its users with "
+                    "`workbench programme roster`, decide days with `workbench programme day` "
+                    "and load events with `workbench programme ingest` (see the README's "
+                    "'Running a real programme'), or pick a simulated run or a file above.")
+        elif source.status == "done":
+            st.info(f"{source.label}: its per-user outcomes are missing.")
+        else:
+            st.info(f"{source.label}: the per-user lift appears when the run finishes; the "
+                    "weekly lift so far is below. No finished simulated run yet? Run the demo "
+                    "trial from the home page or the Agent control page.")
+    return f"{source.key}|{source.marker}", data
 
 
 def headline(table: pd.DataFrame, phase: str) -> None:
     rows = table[table["phase"] == phase].to_dict("records")
     cols = st.columns(3)
     for i, row in enumerate(rows):
+        c = card(row)
         with cols[i % 3]:
-            st.metric(METRIC_NAMES.get(row["metric"], row["metric"]), f"{row['lift']:+.1%}",
-                      delta=f"95% CI {row['ci_low']:+.1%} to {row['ci_high']:+.1%}",
-                      delta_color="normal" if row["significant"] else "off",
-                      help=lr.words(row))
-            st.caption(lr.words(row) + " " + ("Significant" if row["significant"]
-                                               else "Not significant")
-                       + f" · {row['estimator']}"
+            st.metric(c.label, c.value, delta=c.delta, delta_arrow=c.arrow,
+                      delta_color=c.colour, help=c.sentence)
+            st.caption(f"{c.sentence} {c.verdict + ' · ' if c.verdict else ''}"
+                       f"{row['estimator']}"
                        + (f" · variance −{row['variance_reduction']:.0%}"
                           if row["variance_reduction"] > 0 else ""))
+            if c.warning:
+                st.warning(c.warning, icon=":material/warning:")
+
+
+def phase_dates(data: lr.LiftData, start) -> None:
+    spans = sources.phase_spans(data.phase_days, start)
+    n_t, n_c = int(data.treated.sum()), int((~data.treated).sum())
+    text = [f"{n_t:,} users with the agent, {n_c:,} in the holdout"]
+    text += [f"{fmt.PHASE_LABELS.get(p, p)}: {a:%d %b %Y} to {b:%d %b %Y}" for p, a, b in spans]
+    st.caption(" · ".join(text))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def phase_chart(key: str, adjusted: bool, _table: pd.DataFrame) -> go.Figure:
-    data = _table[_table["phase"].isin(["active", "passive"])]
-    fig = go.Figure()
-    for phase, g in data.groupby("phase"):
-        fig.add_bar(x=g["metric"], y=g["lift"], name=phase, error_y=dict(
-            type="data", symmetric=False, array=g["ci_high"] - g["lift"],
-            arrayminus=g["lift"] - g["ci_low"]))
-    fig.update_layout(barmode="group", height=340, yaxis_tickformat="+.0%",
-                      margin=dict(l=0, r=0, t=30, b=0), title="Lift by phase, 95% intervals")
-    return fig
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def weekly_table(run_id: int, _weekly: pd.DataFrame) -> pd.DataFrame:
-    """A finished run's lift per week (its weekly moments never change once it is done)."""
-    return lr.weekly_table(_weekly)
+    return fmt.phase_figure(_table)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def weekly_chart(run_id: int, metric: str, _weekly: pd.DataFrame) -> go.Figure:
-    weekly = _weekly
-    w = weekly[weekly["metric"] == metric].sort_values("week")
-    fig = go.Figure([
-        go.Scatter(x=w["week"], y=w["ci_high"], line=dict(width=0), showlegend=False),
-        go.Scatter(x=w["week"], y=w["ci_low"], fill="tonexty", line=dict(width=0),
-                   fillcolor="rgba(31,119,180,0.2)", name="95% interval"),
-        go.Scatter(x=w["week"], y=w["lift"], name="lift", line=dict(color="#1f77b4"))])
-    passive = w[w["mode"] == "passive"]["week"]
-    if not passive.empty:
-        fig.add_vrect(x0=passive.min() - 0.5, x1=passive.max() + 0.5, fillcolor="grey",
-                      opacity=0.12, line_width=0, annotation_text="passive")
-    fig.update_layout(height=320, yaxis_tickformat="+.0%", xaxis_title="week",
-                      margin=dict(l=0, r=0, t=30, b=0),
-                      title=f"{METRIC_NAMES.get(metric, metric)}: lift over time")
-    return fig
+def weekly_chart(key: str, metric: str, _weekly: pd.DataFrame) -> go.Figure:
+    return fmt.weekly_figure(_weekly, metric)
+
+
+def weekly_section(key: str, weekly: pd.DataFrame, metric: str) -> None:
+    if weekly.empty or "week_start" not in weekly or metric not in set(weekly["metric"]):
+        return
+    st.plotly_chart(weekly_chart(key, metric, weekly), width="stretch", key="weekly_chart")
+    small = weekly[(weekly["metric"] == metric) & weekly["small_sample"]]
+    if len(small):
+        st.warning(f"{len(small)} of {int((weekly['metric'] == metric).sum())} weeks have too "
+                   "few holdout users or events for their interval to mean much (fewer than "
+                   "100 holdout users or 10 with an event); read their points as rough.",
+                   icon=":material/warning:")
 
 
 def main() -> None:
     store = ui.page("Lift report", "Agent vs business-as-usual holdout, per funnel metric, "
-                                       "phase, week and segment.")
-    key, data, run = load(store)
+                                   "phase, week and segment.")
+    source = ui.source_picker(store)
+    key, data = load(store, source)
+    weekly, start = (source_weekly(store.path, source.key, source.marker, source)
+                     if source.kind != sources.FILE else (pd.DataFrame(), None))
     if data is None:
+        if not weekly.empty:
+            metric = st.selectbox("Metric", sorted(set(weekly["metric"])),
+                                  format_func=metric_name, key="lift_metric")
+            weekly_section(key, weekly, metric)
         return
     adjusted = st.toggle("Variance reduction (ML-RATE)", value=True, key="lift_adjusted",
                          help="Regression adjustment on pre-treatment covariates with "
                               "cross-fitted gradient boosting; unbiased, narrower intervals.")
     table = estimates(key, data, adjusted)
-    phases = [p for p in data.phases]
+    phases = list(data.phases)
     st.subheader("Headline")
-    phase = st.segmented_control("Phase", phases, default=phases[0], key="lift_phase") or phases[0]
+    phase_dates(data, start)
+    phase = st.segmented_control("Phase", phases, default=phases[0], key="lift_phase",
+                                 format_func=lambda p: fmt.PHASE_LABELS.get(p, p)) or phases[0]
     headline(table, phase)
-    figures: list[tuple[str, object]] = []
     if {"active", "passive"} <= set(phases):
         st.subheader("Active vs passive management")
-        fig = phase_chart(key, adjusted, table)
-        st.plotly_chart(fig, width="stretch", key="phase_chart")
-        change = table[table["phase"] == "passive vs active"][
-            ["metric", "lift", "ci_low", "ci_high", "p_value"]].rename(
-            columns={"lift": "change of lift"})
-        st.dataframe(change, hide_index=True, width="stretch", key="change_table")
-        figures.append(("Lift by phase", fig))
-    metric = st.selectbox("Metric", data.metrics, format_func=lambda m: METRIC_NAMES.get(m, m),
-                          key="lift_metric")
-    if run is not None:
-        weekly = weekly_table(run["id"], trial.weekly(store, run["id"]))
-        if not weekly.empty:
-            fig = weekly_chart(run["id"], metric, weekly)
-            st.plotly_chart(fig, width="stretch", key="weekly_chart")
-            figures.append(("Lift over time", fig))
+        st.plotly_chart(phase_chart(key, adjusted, table), width="stretch", key="phase_chart")
+        change = fmt.people_table(table[table["phase"] == "passive vs active"])
+        st.caption("Relative change of the lift from the active to the passive phase")
+        st.dataframe(change[["Metric", "Lift (95% interval)", "Clear?", "Warning"]].rename(
+            columns={"Lift (95% interval)": "Change of lift (95% interval)"}),
+            hide_index=True, width="stretch", key="change_table")
+    st.subheader("Week by week")
+    metric = st.selectbox("Metric", data.metrics, format_func=metric_name, key="lift_metric")
+    if weekly.empty:
+        st.caption("No weekly lift for this source (an imported file has one row per user "
+                   "and phase, not per week).")
+    weekly_section(key, weekly, metric)
     c1, c2 = st.columns(2)
     with c1:
-        fig = funnel_chart(key, phase, data)
-        st.plotly_chart(fig, width="stretch", key="funnel_chart")
-        figures.append(("Funnel per arm", fig))
+        st.plotly_chart(funnel_chart(key, phase, data), width="stretch", key="funnel_chart")
     with c2:
         seg = segments(key, data, metric, phase)
-        st.caption(f"{METRIC_NAMES.get(metric, metric)} by segment ({phase}, unadjusted)")
+        st.caption(f"{metric_name(metric)} by segment ({phase}, unadjusted; segments with at "
+                   "least 20 users per arm)")
         if not seg.empty:
-            st.dataframe(seg[["segment", "n_agent", "n_holdout", "lift", "ci_low", "ci_high"]],
-                         hide_index=True, width="stretch", key="segment_table")
+            st.dataframe(pd.DataFrame({
+                "Segment": seg["segment"], "Agent users": seg["n_agent"],
+                "Holdout users": seg["n_holdout"],
+                "Lift (95% interval)": [fmt.interval(r.lift, r.ci_low, r.ci_high)
+                                        for r in seg.itertuples()],
+                "Warning": seg["warning"]}), hide_index=True, width="stretch",
+                key="segment_table")
     st.subheader("Estimates")
-    st.dataframe(table, hide_index=True, width="stretch", key="estimates_table")
+    st.dataframe(fmt.people_table(table), hide_index=True, width="stretch",
+                 key="estimates_table")
 
     def html() -> str:  # the forwardable report: every phase, dated weeks, method note
-        start = lr.run_start(run) if run is not None else None
-        weekly_rows = lr.weekly_table(trial.weekly(store, run["id"]), start) \
-            if run is not None else None
-        return lr.manager_report(data, table, weekly=weekly_rows, start=start)
+        return lr.manager_report(data, table, weekly=weekly if not weekly.empty else None,
+                                 start=start)
 
     d1, d2 = st.columns(2)
     d1.download_button("Download report (HTML)", html, "lift_report.html", "text/html",

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
-__all__ = ["EVENT_CHECK", "connect", "new_events", "user_phase_totals", "validate_events"]
+__all__ = ["EVENT_CHECK", "connect", "daily_arm_totals", "daily_sends", "new_events",
+           "user_phase_totals", "validate_events", "weekly_arm_moments"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
 MEMORY_LIMIT = "1500MB"
@@ -143,3 +144,71 @@ def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster: 
     finally:
         con.unregister("roster")
         con.unregister("phases")
+
+
+# -- the pages' read side: weekly and daily aggregates per arm --------------------------------
+
+#: A user's value of an event on a day: binary events count once per day, gmv sums.
+_USER_DAYS = """
+    SELECT user_id, CAST(CAST(day AS VARCHAR) AS DATE) AS day, event,
+           CASE WHEN event = 'gmv' THEN sum(value) ELSE max(value) END AS v
+    FROM read_parquet($events, hive_partitioning = true, union_by_name = true)
+    GROUP BY user_id, day, event
+"""
+
+#: Per week (counted from ``$first``), arm and event: the sum and sum of squares over users of
+#: each user's weekly total; users without the event add zero to both (their count is the arm's).
+WEEKLY_ARM_MOMENTS = f"""
+WITH daily AS ({_USER_DAYS}),
+weekly AS (
+    SELECT user_id, CAST(floor(date_diff('day', CAST($first AS DATE), day) / 7) AS INTEGER)
+           AS week, event, sum(v) AS v
+    FROM daily GROUP BY ALL
+)
+SELECT w.week, r.arm, w.event AS metric, sum(w.v) AS sum, sum(w.v * w.v) AS sumsq
+FROM weekly w JOIN roster r ON r.user_id = w.user_id
+GROUP BY ALL ORDER BY ALL
+"""
+
+#: Per day, arm and event: the users with the event that day (gmv: its sum).
+DAILY_ARM_TOTALS = f"""
+WITH daily AS ({_USER_DAYS})
+SELECT strftime(d.day, '%Y-%m-%d') AS day, r.arm, d.event AS metric, sum(d.v) AS total
+FROM daily d JOIN roster r ON r.user_id = d.user_id
+GROUP BY ALL ORDER BY ALL
+"""
+
+#: Per day and arm: the decisions logged and the messages sent.
+DAILY_SENDS = """
+SELECT CAST(day AS VARCHAR) AS day, CAST(arm AS VARCHAR) AS arm, count(*) AS decided,
+       count(*) FILTER (WHERE send) AS sends
+FROM read_parquet($decisions, hive_partitioning = true, union_by_name = true)
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+def weekly_arm_moments(con: duckdb.DuckDBPyConnection, events_glob: str, roster: pa.Table,
+                       first: str) -> pa.Table:
+    """``(week, arm, metric, sum, sumsq)`` of the events under ``events_glob``; ``roster`` has
+    ``(user_id, arm)``; weeks count from the ISO day ``first``."""
+    con.register("roster", roster)
+    try:
+        return con.sql(WEEKLY_ARM_MOMENTS, params={"events": events_glob, "first": first}
+                       ).to_arrow_table()
+    finally:
+        con.unregister("roster")
+
+
+def daily_arm_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster: pa.Table
+                     ) -> pa.Table:
+    """``(day, arm, metric, total)``: users with each event per day and arm (gmv summed)."""
+    con.register("roster", roster)
+    try:
+        return con.sql(DAILY_ARM_TOTALS, params={"events": events_glob}).to_arrow_table()
+    finally:
+        con.unregister("roster")
+
+
+def daily_sends(con: duckdb.DuckDBPyConnection, decisions_glob: str) -> pa.Table:
+    """``(day, arm, decided, sends)`` of the decision log under ``decisions_glob``."""
+    return con.sql(DAILY_SENDS, params={"decisions": decisions_glob}).to_arrow_table()

@@ -15,7 +15,7 @@ from typing import Any
 from store import Store, StoreError, now
 
 __all__ = [
-    "ArmTotal", "create", "get", "latest", "live", "update", "request_pause", "status", "delete",
+    "ArmTotal", "create", "get", "latest", "all_runs", "last_daily", "live", "update", "request_pause", "status", "delete",
     "upsert_daily", "daily", "arm_totals", "upsert_weekly", "weekly",
     "management_events_after", "delete_decision_batches", "mark_curated",
 ]
@@ -64,6 +64,18 @@ def latest(store: Store, status: str | None = None) -> dict[str, Any] | None:
             raise StoreError(f"unknown run status {status!r}")
         rows = store.query("SELECT * FROM sim_runs WHERE status = ? ORDER BY id DESC LIMIT 1",
                            [status])
+    return rows[0] if rows else None
+
+
+def all_runs(store: Store) -> list[dict[str, Any]]:
+    """Every run, newest first (the pages' source picker lists them all)."""
+    return store.query("SELECT * FROM sim_runs ORDER BY id DESC")
+
+
+def last_daily(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The latest simulated day of a run (one arm's row: its day, date and mode), or None."""
+    rows = store.query("SELECT day, date, mode FROM sim_daily WHERE run_id = ? "
+                       "ORDER BY day DESC LIMIT 1", [run_id])
     return rows[0] if rows else None
 
 

@@ -8,13 +8,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from store import Store, open_store
-from workbench.studio import llm_server as _llm_server
 from workbench.library.seed import seed
+from workbench.studio import llm_server as _llm_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -52,10 +53,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """``streamlit run Home.py`` on 127.0.0.1 with its own fresh database file."""
-    db = tmp_path_factory.mktemp("app") / "workbench.db"
+@contextmanager
+def serve_app(db: Path):
+    """``streamlit run Home.py`` on 127.0.0.1 on the database file ``db``; yields its URL."""
     port = _free_port()
     env = dict(os.environ, WORKBENCH_DB=str(db), WORKBENCH_USER="browser-test")
     log = open(db.parent / "streamlit.log", "w")
@@ -78,13 +78,23 @@ def app_server(tmp_path_factory):
             raise RuntimeError("streamlit did not start: " + (db.parent / "streamlit.log")
                                .read_text())
         time.sleep(0.3)
-    yield {"url": url, "db": db}
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """``streamlit run Home.py`` on 127.0.0.1 with its own fresh database file."""
+    db = tmp_path_factory.mktemp("app") / "workbench.db"
+    with serve_app(db) as url:
+        yield {"url": url, "db": db}
 
 
 @pytest.fixture(scope="session")

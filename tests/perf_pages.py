@@ -165,7 +165,7 @@ def bench_pages(db: Path, repeat: int = 3, out_path: Path | None = None) -> dict
             out["interactions"]["posteriors_dimension"] = _summary(
                 [pick(page, "Dimension", d, "Posteriors") for d in dims[:repeat + 1]])
             load(page, f"{url}/Lift_report", "Lift report")
-            phases = ["passive", "active", "passive", "active"]
+            phases = ["Passive (agent on its own)", "Active management"] * 2
             out["interactions"]["lift_phase"] = _summary(
                 [segment(page, ph, "Lift report") for ph in phases[:repeat + 1]])
             browser.close()

@@ -52,6 +52,22 @@ def edit_first_text_cell(page, grid, new_text):
     page.wait_for_timeout(500)
 
 
+def pick_source(page, label):
+    """Choose ``label`` in the run and source picker (retried: a click landing while the page
+    still draws can be lost)."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Showing")
+    for attempt in range(4):
+        box.click()
+        page.get_by_role("option", name=label).click()
+        try:
+            expect(page.locator('[data-testid="stSidebar"]')).to_contain_text(
+                f"Showing: {label}", timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 3:
+                raise
+
+
 def test_home_shows_the_programme_and_links_to_every_page(page, app_server):
     page.goto(app_server["url"])
     # the server's first run migrates and seeds the database: give it time on a busy machine
@@ -205,7 +221,7 @@ def test_lift_report_page_shows_an_imported_file(page, app_server, tmp_path):
     f.write_text("\n".join(rows) + "\n")
     page.goto(app_server["url"] + "/Lift_report")
     expect(page.get_by_role("heading", name="Lift report")).to_be_visible()
-    page.get_by_text("Imported CSV").click()
+    pick_source(page, "Imported file")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
     expect(page.get_by_text("Days with engagement").first).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Download report (HTML)")).to_be_visible()
@@ -311,7 +327,7 @@ def test_lift_report_html_is_built_when_downloaded(page, app_server, tmp_path):
     f = tmp_path / "outcomes.csv"
     f.write_text("\n".join(rows) + "\n")
     page.goto(app_server["url"] + "/Lift_report")
-    page.get_by_text("Imported CSV").click()
+    pick_source(page, "Imported file")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
     button = page.get_by_role("button", name="Download report (HTML)")
     expect(button).to_be_visible(timeout=60_000)

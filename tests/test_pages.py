@@ -235,7 +235,8 @@ def test_posteriors_page_loads_events_and_quarantines_bad_lines(db_path):
                                                .date())
     at.run()
     at.button(key="ingest_button").click().run()
-    assert any("1 new events, 0 already loaded, 1 quarantined" in s.value for s in at.success)
+    assert any("1 new events, 0 already loaded, 1 quarantined" in s.value.replace("\\", "")
+               for s in at.success)
     with open_store(db_path) as s:
         assert s.db["outcome_events"].count == 1
         assert s.query("SELECT line, reason FROM quarantine") == [
@@ -304,8 +305,8 @@ def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     at.run()
     at.button(key="ingest_button").click().run()
     assert not at.exception
-    assert any(" decisions learnt" in s.value and "; 0 decisions" not in s.value
-               for s in at.success), [s.value for s in at.success]
+    said = [s.value.replace("\\", "") for s in at.success]  # shown as typed: escaped
+    assert any(" decisions learnt" in s and "; 0 decisions" not in s for s in said), said
     at.selectbox(key="post_dimension").set_value("slot:greeting").run()
     assert not at.exception
     why = [s for s in plotly_specs(at) if s["layout"].get("xaxis", {}).get("title", {}).get("text")
@@ -323,7 +324,7 @@ def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     note = traffic_note(agent.beliefs("slot:greeting", ctx), rows["atom_greeting"].astype(int),
                         rows["guardrails"])
     shown = [i.value for i in at.info if "Most traffic went to" in i.value]
-    assert shown == ([] if note is None else [note.text()])
+    assert shown == ([] if note is None else [ui.plain(note.text())])
 
 
 AGENT_CONTROL = "pages/3_Agent_control.py"
@@ -345,31 +346,36 @@ def wait_for(db_path, run_id, status="done", timeout=120):
 def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path, monkeypatch):
     import streamlit as st
 
-    polls = []  # run_every of every fragment the page declares, in order
+    polls = []  # (fragment, run_every) of every fragment the page declares, in order
     real_fragment = st.fragment
 
     def spy(func=None, *, run_every=None, **kw):
-        polls.append(run_every)
+        polls.append((func.__name__, run_every))
         return real_fragment(func, run_every=run_every, **kw)
+
+    def last_run() -> dict:  # the fragments of the latest script run: sidebar, then page
+        return dict(polls[-3:])
 
     monkeypatch.setattr(st, "fragment", spy)
     at = app(AGENT_CONTROL)
     assert any("No run yet" in i.value for i in at.info)
-    assert polls == [None]  # nothing runs: the progress fragment does not poll
+    # nothing runs: progress and timeline do not poll; the sidebar looks every few seconds
+    assert last_run() == {"status_panel": ui.POLL_IDLE, "live": None, "live_timeline": None}
     at.selectbox(key="trial_preset").set_value("quick_demo").run()
     at.number_input(key="trial_users").set_value(2000)
     at.number_input(key="trial_days").set_value(14)
     at.number_input(key="trial_active").set_value(7)
     [b for b in at.button if b.label == "Start a new run"][0].click().run()
     assert not at.exception
-    assert polls[-1] == 1.0  # the run is under way: the fragment follows it every second
+    # the run is under way: every fragment follows it every second
+    assert last_run() == {"status_panel": ui.POLL_MOVING, "live": 1.0, "live_timeline": 1.0}
     wait_for(db_path, 1)
     at.run()
-    assert polls[-1] is None  # done: polling stopped
+    assert last_run() == {"status_panel": ui.POLL_IDLE, "live": None, "live_timeline": None}
     assert any("Run #1 (quick_demo, 2,000 users): done · day 14 of 14" in p.proto.text
                for p in at.get("progress"))
-    table = next(d.value for d in at.dataframe if "phase" in d.value.columns)
-    assert set(table["phase"]) == {"active", "passive"}
+    table = next(d.value for d in at.dataframe if "Phase" in d.value.columns)
+    assert [p.split(" (")[0] for p in table["Phase"]] == ["active", "passive"]
     with open_store(db_path) as s:
         assert s.db["sim_daily"].count == 28
         assert s.current_mode() == "active"  # the run switched its own copy, not the programme
@@ -447,7 +453,9 @@ LIFT = "pages/4_Lift_report.py"
 
 def test_lift_report_without_data_says_what_to_do(db_path):
     at = app(LIFT)
-    assert any("No finished simulated run yet" in i.value for i in at.info)
+    assert at.selectbox(key="source_pick").value == "live"
+    assert any(i.value.startswith("The live programme has no roster and events yet: import "
+                                  "its users with `workbench programme roster`") for i in at.info)
 
 
 def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
@@ -462,7 +470,7 @@ def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
     labels = [m.label for m in at.metric]
     assert "Days with direct opens" in labels and "GMV" in labels
     assert len(at.get("download_button")) == 2
-    at.radio(key="lift_source").set_value("Imported CSV").run()
+    at.selectbox(key="source_pick").set_value("file").run()
     at.file_uploader(key="lift_file").set_value(
         ("bad.csv", b"user_id,arm,engagement\nu1,maybe,1\n", "text/csv"))
     at.run()
@@ -482,7 +490,7 @@ def test_lift_report_tells_two_uploads_with_the_same_name_and_size_apart(db_path
     first, second = outcomes_csv(agent=2, holdout=1), outcomes_csv(agent=1, holdout=2)
     assert len(first) == len(second) and first != second
     at = app(LIFT)
-    at.radio(key="lift_source").set_value("Imported CSV").run()
+    at.selectbox(key="source_pick").set_value("file").run()
     lifts = []
     for data in (first, second):
         at.file_uploader(key="lift_file").set_value(("outcomes.csv", data, "text/csv"))

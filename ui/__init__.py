@@ -22,7 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from store import SchemaTooNewError, Store, StoreBusyError, default_db_path
-from workbench import Problem, ValidationError, WorkbenchError
+from workbench import Problem, ValidationError, WorkbenchError, sources
 from workbench.library.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,12 +104,86 @@ def sidebar(store: Store) -> None:
         st.text_input("Your name", key="actor", persist_state="session",
                       placeholder=os.environ.get("WORKBENCH_USER", "marketer"),
                       help="Recorded with every edit in the revision history and audit log.")
-        if store.current_mode() == "active":
-            st.success("Active management: marketers curate the library",
-                       icon=":material/edit:")
-        else:
-            st.warning("Passive management: the library is frozen", icon=":material/lock:")
+        st.session_state[STATUS_SEEN] = sources.status(store).signature
+        moving = st.session_state.get(STATUS_SEEN, (None, None))[1] is not None
+        st.fragment(status_panel, run_every=POLL_MOVING if moving else POLL_IDLE)(store.path)
         st.caption(f"Database: `{store.path}`")
+
+
+# -- status and source: what is shown, the mode, the run in progress ----------------------------
+
+SOURCE = "source_key"  #: the chosen source's key, kept across pages (not a widget's key)
+STATUS_SEEN = "status_seen"  #: the status the page was drawn with (a change reruns the page)
+POLL_MOVING, POLL_IDLE = 1.0, 5.0  #: seconds between sidebar refreshes, with and without a run
+
+
+def status_panel(path: str) -> None:
+    """The sidebar's status, read fresh on every run of this fragment (every second while a
+    run moves, every few seconds otherwise): the source shown, the management mode, and the
+    run in progress with its day and phase. When the mode or the run's status or phase changes,
+    the whole page reruns, so nothing on it shows the old one."""
+    with Store(path) as store:
+        now = sources.status(store)
+        shown = sources.find(sources.list_sources(store), chosen_key(store))
+    if now.signature != st.session_state.get(STATUS_SEEN):
+        st.session_state[STATUS_SEEN] = now.signature
+        st.rerun(scope="app")
+    st.markdown(f"**Showing:** {plain(shown.label) if shown else 'nothing yet'}")
+    if now.mode == "active":
+        st.success("Active management: marketers curate the library", icon=":material/edit:")
+    else:
+        st.warning("Passive management: the library is frozen", icon=":material/lock:")
+    if run := now.run:
+        eta = "" if run.eta_seconds is None else f" · about {run.eta_seconds:.0f} s left"
+        st.info(f"Run #{run.run_id} {run.status}: day {run.day} of {run.days}"
+                + (f" ({run.date})" if run.date else "") + f" · {run.phase} phase{eta}",
+                icon=":material/play_circle:")
+    else:
+        st.caption("No simulated run in progress.")
+
+
+def chosen_key(store: Store) -> str:
+    """The source this session shows: its choice, or the default (the live programme once it
+    has a roster, else the newest run)."""
+    key = st.session_state.get(SOURCE)
+    if key:
+        return key
+    return sources.default_key(sources.list_sources(store))
+
+
+def _remember_source(widget: str) -> None:
+    st.session_state[SOURCE] = st.session_state[widget]
+
+
+def source_picker(store: Store, kinds: tuple[str, ...] = (sources.LIVE, sources.RUN,
+                                                          sources.FILE),
+                  key: str = "source_pick") -> sources.Source:
+    """The run and source picker: the live programme, every simulated run and the imported
+    file (those of ``kinds``). The choice is kept for the session and every page that shows a
+    source starts from it; a page that cannot show the chosen kind (posteriors of a file)
+    shows its default without forgetting the choice."""
+    listed = sources.list_sources(store)
+    options = [s for s in listed if s.kind in kinds]
+    chosen = sources.find(options, chosen_key(store))
+    if chosen is None:
+        fallback = sources.find(options, sources.default_key(listed)) or options[0]
+        remembered = sources.find(listed, chosen_key(store))
+        if remembered is not None:
+            st.caption(f"{plain(remembered.label)} cannot be shown here; showing "
+                       f"{plain(fallback.label)}.")
+        chosen = fallback
+    # Always set: pickers on other pages share the key but not the options (so not the
+    # widget's identity), and a widget new to this page would otherwise start at its first one.
+    st.session_state[key] = chosen.key
+    labels = {s.key: s.label for s in options}
+    st.selectbox("Showing", list(labels), format_func=lambda k: labels.get(k, k), key=key,
+                 on_change=_remember_source, args=(key,),
+                 help="The live programme (your users, sends and events), any simulated run "
+                      "(each in its own sandbox), or an imported per-user file. The choice "
+                      "is kept on every page.")
+    if chosen.detail:
+        st.caption(plain(chosen.detail))
+    return chosen
 
 
 def page(title: str, caption: str | None = None) -> Store:

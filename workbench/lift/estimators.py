@@ -136,8 +136,11 @@ class LiftEstimate:
 
     @property
     def significant(self) -> bool:
+        """The interval excludes zero on a sample large enough for it to mean something: a
+        small sample (:attr:`small_sample`) is never called significant, whatever its
+        interval says (a +122% on ten holdout users is noise, not news)."""
         low, high = self.ci
-        return self.status == OK and (low > 0 or high < 0)
+        return self.status == OK and (low > 0 or high < 0) and not self.small_sample
 
     @property
     def small_sample(self) -> bool:
