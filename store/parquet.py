@@ -72,13 +72,17 @@ EXISTING_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS o
                  "WHERE false")
 
 #: Per user, phase and event: binary events count the days they happened, gmv sums its value,
-#: as the simulated trial's ``phase_metrics`` do.
+#: as the simulated trial's ``phase_metrics`` do. ``idx`` is the user's row in the roster file
+#: (read here, so the roster's ids never become Python objects).
 USER_PHASE_TOTALS = """
 WITH daily AS (
     SELECT user_id, CAST(day AS VARCHAR) AS day, event,
            CASE WHEN event = 'gmv' THEN sum(value) ELSE max(value) END AS v
     FROM read_parquet($events, hive_partitioning = true, union_by_name = true)
     GROUP BY user_id, day, event
+), roster AS (
+    SELECT file_row_number AS idx, user_id
+    FROM read_parquet($roster, file_row_number = true)
 )
 SELECT r.idx, p.phase, d.event, sum(d.v) AS v
 FROM daily d JOIN phases p ON p.day = d.day JOIN roster r ON r.user_id = d.user_id
@@ -122,14 +126,14 @@ def new_events(con: duckdb.DuckDBPyConnection, checked: pa.Table, existing_files
         con.unregister("checked")
 
 
-def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster: pa.Table,
+def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster_file: str,
                       phases: pa.Table) -> pa.Table:
     """``(idx, phase, event, v)``: each roster user's total of each event in each phase;
-    ``roster`` has ``(idx, user_id)``, ``phases`` has ``(day, phase)`` with ISO day text."""
-    con.register("roster", roster)
+    ``idx`` is the user's row in ``roster_file`` (Parquet with ``user_id``), ``phases`` has
+    ``(day, phase)`` with ISO day text."""
     con.register("phases", phases)
     try:
-        return con.sql(USER_PHASE_TOTALS, params={"events": events_glob}).to_arrow_table()
+        return con.sql(USER_PHASE_TOTALS, params={"events": events_glob,
+                                                  "roster": roster_file}).to_arrow_table()
     finally:
-        con.unregister("roster")
         con.unregister("phases")

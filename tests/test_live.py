@@ -324,7 +324,7 @@ def test_a_programme_run_through_outbox_and_inbox_reports_the_platforms_own_trut
         (inbox / f"events-{day.isoformat()}.csv").write_bytes(events_csv(rows))
         assert programme_ingest(live, inbox)["loaded"] == 1
         inactive = np.where(engaged, 0, inactive + 1)
-    out = user_outcomes(live)
+    out = user_outcomes(live, ids=True)
     order = out["user_id"].astype(int)
     np.testing.assert_allclose(out["phase_metrics"], truth[order][:, :, :6], rtol=1e-6)
     assert out["phase_days"].tolist() == [5, 3]
