@@ -14,13 +14,15 @@ from store import decisions as decisions_store
 from store import live as live_store
 from store import open_store
 from workbench import ValidationError
-from workbench.agent.state import segments_of
+from workbench.agent.state import load_agent, segments_of
+from workbench.library.assembly import render
 from workbench.agent.users import stable_arm, synthetic_users
 from workbench.library.seed import seed
 from workbench.lift.report import from_run
 from workbench.live.activity import ingest_activity
 from workbench.live.day import programme_day, programme_ingest
 from workbench.live.logs import events_dir, user_outcomes
+from workbench.live import roster as roster_module
 from workbench.live.roster import import_roster, load_roster
 
 CLOCK = datetime(2026, 12, 1, tzinfo=timezone.utc)
@@ -102,6 +104,42 @@ def test_a_bad_roster_names_row_and_field_and_writes_nothing(live):
                                                             (5, "habitual_hour")]
     pd.testing.assert_frame_equal(load_roster(live), before)
     assert len(live_store.roster_imports(live)) == 1
+
+
+def test_a_roster_read_in_batches_merges_and_reports_rows_as_one_read_would(live, monkeypatch):
+    monkeypatch.setattr(roster_module, "BATCH_ROWS", 150)  # 400 users: three batches
+    roster(live, 400, salt="k", holdout_share=0.2)
+    first = load_roster(live).set_index("user_id")
+    assert first.index.tolist() == [str(i) for i in range(400)]
+    assert (first["arm"].to_numpy() == np.where(stable_arm(pd.Series(first.index), 0.2,
+                                                           salt="k"), "holdout", "agent")).all()
+    # Users 300-699 a week later (300-399 known): the known keep their arm and join day, and
+    # users 0-299, absent from the file, stay.
+    report = roster(live, 400, start=300, seed_=5, joined_on="2026-11-08")
+    assert (report.rows, report.new_users, report.total_users) == (400, 300, 700)
+    after = load_roster(live).set_index("user_id")
+    assert sorted(after.index, key=int) == [str(i) for i in range(700)]
+    assert (after.loc[first.index, "arm"] == first["arm"]).all()
+    assert (after.loc[first.index, ["joined_on", "pre_engagement", "start_inactive"]]
+            == first[["joined_on", "pre_engagement", "start_inactive"]]).all().all()
+    assert set(after.drop(first.index)["joined_on"]) == {"2026-11-08"}
+    assert report.holdout_users == int((after["arm"] == "holdout").sum())
+    # A repeat two batches apart and a bad value in the last batch: file rows, nothing written.
+    users = synthetic_users(400, segments_of(live), 3, start=1000)
+    users.loc[320, "user_id"] = users.loc[10, "user_id"]
+    users.loc[350, "habitual_hour"] = 31
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, csv_bytes(users), name="bad.csv", actor="t",
+                      joined_on="2026-11-09")
+    assert [(p.row, p.field) for p in e.value.problems] == [(351, "habitual_hour")]
+    users.loc[350, "habitual_hour"] = 3
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, csv_bytes(users), name="bad.csv", actor="t",
+                      joined_on="2026-11-09")
+    assert [(p.row, p.field, p.message) for p in e.value.problems] == [
+        (321, "user_id", "user '1010' appears twice")]
+    pd.testing.assert_frame_equal(load_roster(live).set_index("user_id"), after)
+    assert len(live_store.roster_imports(live)) == 2
 
 
 def test_the_holdout_share_cannot_change_once_users_are_assigned(live):
@@ -222,6 +260,28 @@ def test_programme_day_writes_only_agent_arm_sends_once_per_date(live, tmp_path)
     assert log.num_rows == first["users"]
     logged = {r["id"] for r in decisions_store.decisions(live, batch_id=first["batch_id"])}
     assert logged == set(log.column("decision_id").to_pylist())
+
+
+def test_the_outbox_carries_each_message_as_the_library_renders_it(live, tmp_path):
+    roster(live, 800)
+    day = programme_day(live, date(2026, 11, 20), tmp_path / "o", learn_log=False)
+    sent = pd.read_csv(day["outbox"], dtype={"user_id": str}, keep_default_na=False)
+    assert len(sent) == day["sent"] > 100
+    space = load_agent(live).space
+    for r in sent.to_dict("records"):
+        tpl = space.template_for(r["channel"])
+        msg = render(tpl, {s: space.atoms[int(r[f"atom_{s}"])] for s in tpl.slots})
+        assert (r["template_id"], r["title"], r["preheader"], r["body"], r["image"]) == (
+            space.templates[r["channel"]]["id"], msg.title, msg.preheader, msg.body, msg.image)
+    # One text per distinct message, kept beside the log: a rerun writes the same texts.
+    messages = pq.read_table(tmp_path / "wb.db.live" / "decisions" / "day=2026-11-20"
+                             / "messages.parquet")
+    assert messages.num_rows == len(sent.drop_duplicates(["title", "preheader", "body",
+                                                          "image", "channel"]))
+    again = programme_day(live, date(2026, 11, 20), tmp_path / "o", fmt="parquet")
+    pd.testing.assert_frame_equal(pq.read_table(again["outbox"]).to_pandas()[
+        ["title", "preheader", "body", "image"]].fillna(""), sent[
+        ["title", "preheader", "body", "image"]], check_dtype=False)
 
 
 def test_users_joining_later_are_decided_from_their_join_day(live, tmp_path):

@@ -124,9 +124,9 @@ def bench_simulate(users: int, days: int, seed: int = 7) -> dict[str, Any]:
 
 
 def bench_lift(users: int, seed: int = 0) -> dict[str, Any]:
-    """ML-RATE with 5-fold cross-fitted gradient boosting over all six metrics of one phase,
+    """ML-RATE with cross-fitted gradient boosting over all six metrics of one phase,
     on a synthetic trial of ``users`` users with six pre-period covariates."""
-    from workbench.lift.estimators import ml_rate
+    from workbench.lift.estimators import CROSS_FIT_FOLDS, ml_rate
     from workbench.sim.world import METRICS
 
     rng = np.random.default_rng(seed)
@@ -143,7 +143,7 @@ def bench_lift(users: int, seed: int = 0) -> dict[str, Any]:
         results[metric] = {"lift": round(est.lift, 4),
                            "variance_reduction": round(est.variance_reduction, 3)}
     seconds = time.perf_counter() - t0
-    return {"benchmark": "lift", "users": users, "metrics": len(METRICS), "folds": 5,
+    return {"benchmark": "lift", "users": users, "metrics": len(METRICS), "folds": CROSS_FIT_FOLDS,
             "learner": "HistGradientBoostingRegressor (trained on <= 400k rows per split)",
             "seconds": round(seconds, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
             "results": results, "target": "8.8 million users in under 2 minutes"}
