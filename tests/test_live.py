@@ -21,7 +21,7 @@ from workbench.library.seed import seed
 from workbench.lift.report import from_run
 from workbench.live.activity import ingest_activity
 from workbench.live.day import programme_day, programme_ingest
-from workbench.live.logs import events_dir, user_outcomes
+from workbench.live.logs import events_dir, outcomes_version, user_outcomes
 from workbench.live import roster as roster_module
 from workbench.live.roster import import_roster, load_roster
 
@@ -236,6 +236,24 @@ def test_per_user_outcomes_per_phase_equal_a_hand_computation(live):
     assert data.phases == ["active", "passive"]
     assert data.outcomes["active"]["gmv"].tolist() == expected[:, 0, k["gmv"]].tolist()
     assert (data.treated == (load_roster(live)["arm"] == "agent").to_numpy()).all()
+
+
+def test_the_outcomes_version_changes_with_each_import_file_and_mode_switch(live):
+    roster(live, 50)
+    versions = [outcomes_version(live)]
+    ingest_activity(live, events_csv([("3", "engagement", 1, "2026-11-20T08:00:00Z", "")]),
+                    name="e.csv", actor="t", clock=CLOCK)
+    versions.append(outcomes_version(live))
+    ingest_activity(live, events_csv([("3", "engagement", 1, "2026-11-20T08:00:00Z", "")]),
+                    name="e.csv", actor="t", clock=CLOCK)  # the same file: skipped
+    versions.append(outcomes_version(live))
+    live.db["management_events"].insert({"mode": "passive", "actor": "t",
+                                         "at": "2026-11-21T12:00:00Z", "note": ""})
+    versions.append(outcomes_version(live))
+    roster(live, 60)
+    versions.append(outcomes_version(live))
+    assert versions[1] == versions[2]
+    assert len(set(versions)) == 4
 
 
 # -- daily operation -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from store import Store
+from store import live as live_store
 from store import parquet as columnar
 from workbench.agent.state import segments_of
 from workbench.agent.users import PLATFORMS
@@ -79,6 +80,19 @@ def day_phases(store: Store, first: date, last: date) -> list[tuple[str, str]]:
         out.append((d.isoformat(), mode))
         d += timedelta(days=1)
     return out
+
+
+def outcomes_version(store: Store) -> str:
+    """What :func:`user_outcomes` depends on (roster imports, events files loaded, mode
+    switches), as a key: a page caches the aggregation under it, so that a warm lift report
+    takes no second at 8.8M users and a new import or events file is never served stale."""
+    imports = live_store.roster_imports(store)
+    files = live_store.files(store)
+    modes = store.management_events()
+    return "|".join(str(x) for x in (
+        len(imports), imports[-1]["id"] if imports else 0, len(files),
+        max((f["at"] for f in files), default=""), len(modes),
+        max((m["id"] for m in modes), default=0)))
 
 
 def user_outcomes(store: Store, first: date | None = None, last: date | None = None,
