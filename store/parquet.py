@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-__all__ = ["EVENT_CHECK", "connect", "new_events", "user_phase_totals", "validate_events"]
+__all__ = ["EVENT_CHECK", "connect", "decision_outcomes", "new_events", "user_phase_totals",
+           "validate_events"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
 MEMORY_LIMIT = "1500MB"
@@ -90,6 +91,20 @@ GROUP BY r.idx, p.phase, d.event
 """
 
 
+#: Per row of a day's decision log (its row number in the file): the total of each decision
+#: event attributed to it in the given events files, counting only events at or after its send
+#: (a decision not sent: at or after its batch's start day), as the decision events' own path
+#: does.
+DECISION_OUTCOMES = """
+SELECT l.file_row_number AS row, e.event, sum(e.value) AS v
+FROM read_parquet($log, file_row_number = true) l
+JOIN read_parquet($events, union_by_name = true) e ON e.decision_id = l.decision_id
+WHERE list_contains($names, e.event)
+  AND e.occurred_at >= coalesce(CAST(l.send_at AS TIMESTAMP), CAST($start AS TIMESTAMP))
+GROUP BY 1, 2
+"""
+
+
 def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that computes in UTC within the memory budget."""
     con = duckdb.connect(":memory:")
@@ -137,3 +152,15 @@ def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster_f
                                                   "roster": roster_file}).to_arrow_table()
     finally:
         con.unregister("phases")
+
+
+def decision_outcomes(con: duckdb.DuckDBPyConnection, log_file: str, event_files: list[str],
+                      events: Sequence[str], start: str) -> pa.Table:
+    """``(row, event, v)``: per row of the decision log ``log_file``, the sum of each of
+    ``events`` attributed to it in ``event_files``; ``start`` is the batch's first day."""
+    if not event_files:
+        return pa.table({"row": pa.array([], pa.int64()), "event": pa.array([], pa.string()),
+                         "v": pa.array([], pa.float64())})
+    return con.sql(DECISION_OUTCOMES, params={
+        "log": log_file, "events": event_files, "names": list(events), "start": start}
+    ).to_arrow_table()

@@ -302,6 +302,54 @@ def test_the_outbox_carries_each_message_as_the_library_renders_it(live, tmp_pat
         ["title", "preheader", "body", "image"]], check_dtype=False)
 
 
+def test_a_day_learnt_from_the_parquet_logs_teaches_as_the_sqlite_log_does(tmp_path):
+    """The same day decided twice (same roster, salt and seed): once with SQLite's learning
+    log, taught by the decision events' path, once without it, learnt from the Parquet logs.
+    The posteriors must agree; late events then correct the Parquet-learnt day once."""
+    stores, outboxes = [], []
+    for name, sqlite_log in (("sqlite", True), ("parquet", False)):
+        s = open_store(tmp_path / f"{name}.db")
+        seed(s)
+        roster(s, 500, salt="same")
+        outboxes.append(programme_day(s, date(2026, 11, 10), tmp_path / name,
+                                      learn_log=sqlite_log)["outbox"])
+        stores.append(s)
+    sent = pd.read_csv(outboxes[0], dtype={"user_id": str})
+    assert sent.equals(pd.read_csv(outboxes[1], dtype={"user_id": str}))
+    rng = np.random.default_rng(4)
+    rows = []
+    for r in sent.to_dict("records"):
+        at = pd.Timestamp(r["send_at"]) + pd.Timedelta(hours=2)
+        if rng.random() < 0.3:
+            rows.append((r["user_id"], "direct_open", 1, at.isoformat(), r["decision_id"]))
+        if rng.random() < 0.1:
+            rows.append((r["user_id"], "gmv", 20.0, at.isoformat(), r["decision_id"]))
+        rows.append((r["user_id"], "engagement", 1, at.isoformat(), ""))  # not attributed
+    first = sent.iloc[0]
+    rows.append((first["user_id"], "intent", 1, "2026-11-20T09:00:00Z", first["decision_id"]))
+    for s, name in zip(stores, ("sqlite", "parquet")):
+        inbox = tmp_path / f"in-{name}"
+        inbox.mkdir()
+        (inbox / "events.csv").write_bytes(events_csv(rows))
+        report = programme_ingest(s, inbox, as_of=date(2026, 11, 20))
+    assert report["learned"]["learned_days"] == ["2026-11-10"]
+    a, b = (load_agent(s) for s in stores)
+    assert a.models.keys() == b.models.keys()
+    for k in a.models:
+        assert a.models[k].n == pytest.approx(b.models[k].n)
+        np.testing.assert_allclose(a.models[k].mean, b.models[k].mean, rtol=1e-9, atol=1e-12)
+    # A later file with one more conversion: a late correction of that decision only.
+    (tmp_path / "in-parquet" / "late.csv").write_bytes(events_csv([(
+        first["user_id"], "conversion", 1, "2026-11-21T09:00:00Z", first["decision_id"])]))
+    late = programme_ingest(stores[1], tmp_path / "in-parquet", as_of=date(2026, 11, 21))
+    assert late["learned"] == {"learned_days": [], "decisions": 0,
+                               "late_days": ["2026-11-10"], "late_decisions": 1}
+    again = programme_ingest(stores[1], tmp_path / "in-parquet", as_of=date(2026, 11, 22))
+    assert again["learned"]["late_days"] == [] and again["loaded"] == 0
+    for s in stores:
+        s.close()
+
+
 def test_users_joining_later_are_decided_from_their_join_day(live, tmp_path):
     roster(live, 200)
     roster(live, 300, joined_on="2026-11-25")

@@ -18,7 +18,7 @@ template filled with the chosen atoms, see :mod:`workbench.live.outbox`) and one
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from store import live as live_store
 from workbench import Problem, ValidationError
 from workbench.agent.state import load_agent, record_batch, save_models, snapshot
 from workbench.live.activity import ingest_activity
+from workbench.live.learning import learn_days
 from workbench.live.logs import decisions_dir
 from workbench.live.outbox import TEXT_FIELDS, render_messages
 from workbench.live.roster import ATTRIBUTES, load_roster
@@ -194,8 +195,11 @@ def _write_outbox(log: pa.Table, messages: pa.Table, outbox: Path, iso: str, fmt
     return path
 
 
-def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron") -> dict:
-    """Load each events file of ``inbox`` not loaded before; files are read, never moved."""
+def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron",
+                     as_of: date | None = None) -> dict:
+    """Load each events file of ``inbox`` not loaded before (files are read, never moved),
+    then learn the days decided without the SQLite learning log whose attribution window has
+    closed by ``as_of`` (today, UTC), see :func:`workbench.live.learning.learn_days`."""
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise ValidationError([Problem(f"{inbox} is not a folder", field="inbox")],
@@ -207,8 +211,9 @@ def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron") -> dict:
         reports.append(ingest_activity(store, path.read_bytes(), name=path.name,
                                        actor=actor).to_dict())
     loaded = [r for r in reports if not r["skipped"]]
+    learned = learn_days(store, as_of or datetime.now(timezone.utc).date(), actor=actor)
     return {"inbox": str(inbox), "files": len(reports), "loaded": len(loaded),
             "skipped": len(reports) - len(loaded),
             "inserted": int(np.sum([r["inserted"] for r in loaded])) if loaded else 0,
             "quarantined": int(np.sum([r["quarantined"] for r in loaded])) if loaded else 0,
-            "reports": reports}
+            "learned": learned, "reports": reports}
