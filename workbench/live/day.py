@@ -45,6 +45,9 @@ DECIDE_COLUMNS = ["user_id", "segment", "arm", "joined_on", *ATTRIBUTES]
 INBOX_SUFFIXES = (".csv", ".parquet")
 #: The day's distinct messages, beside its decision log.
 MESSAGES_FILE = "messages.parquet"
+#: Columns of the day's log the outbox is written from (with the ``atom_*`` columns).
+OUTBOX_LOG_COLUMNS = ("decision_id", "user_id", "send", "channel", "send_at", "weekday",
+                      "hour", "message")
 #: Sent decisions written to the outbox at a time.
 OUTBOX_SLICE = 500_000
 
@@ -70,7 +73,9 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
     outbox = Path(outbox)
     done = live_store.day(store, iso)
     if done is not None:
-        log = pq.read_table(done["log_path"])
+        names = pq.read_schema(done["log_path"]).names
+        log = pq.read_table(done["log_path"], columns=[  # what the outbox needs, not the rest
+            c for c in names if c in OUTBOX_LOG_COLUMNS or c.startswith("atom_")])
         texts = Path(done["log_path"]).with_name(MESSAGES_FILE)
         if texts.exists():
             messages = pq.read_table(texts)

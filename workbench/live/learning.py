@@ -31,17 +31,19 @@ from store import live as live_store
 from store import parquet as columnar
 from workbench.agent.ingest import SEND_DAYS
 from workbench.agent.reward import EVENTS
-from workbench.agent.state import load_agent, save_models, snapshot
+from workbench.agent.state import load_agent, load_config, save_models, snapshot
 from workbench.live.logs import event_files
 
-#: Log columns the agent learns from (not the ids, texts or propensities).
-SKIP = ("decision_id", "user_id", "send_at", "propensity", "message")
+#: Log columns the agent learns from (the options chosen as values: the action space may have
+#: changed since; ``choice_send`` as it is), besides the ``ctx_*`` and ``atom_*`` columns.
+LEARN_COLUMNS = ("arm", "send", "guardrails", "channel", "weekday", "hour", "choice_send")
 
 
 def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> dict:
     """Learn every Parquet-logged day whose attribution window has closed by ``as_of``, and
     the late events of days already learnt; returns what was learnt."""
     agent = None
+    window = timedelta(days=SEND_DAYS + load_config(store).attribution_days)
     shas = live_store.file_shas(store)
     learned = live_store.learned_days(store)
     out: dict = {"learned_days": [], "decisions": 0, "late_days": [], "late_decisions": 0}
@@ -50,8 +52,7 @@ def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> d
         first = date.fromisoformat(row["day"])
         if done is not None and done["files_through"] >= len(shas):
             continue
-        if done is None and first + timedelta(days=SEND_DAYS) > as_of - timedelta(
-                days=(agent or load_agent(store)).config.attribution_days):
+        if done is None and first + window > as_of:
             continue
         if live_store.sqlite_logged(store, row["batch_id"]):
             continue
@@ -64,7 +65,8 @@ def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> d
         totals = columnar.decision_outcomes(con, row["log_path"], files, EVENTS, row["day"])
         schema = pq.read_schema(row["log_path"])
         frame = pq.read_table(row["log_path"], columns=[
-            c for c in schema.names if c not in SKIP and not c.startswith("p_")]).to_pandas()
+            c for c in schema.names if c in LEARN_COLUMNS or c.startswith(("ctx_", "atom_"))]
+        ).to_pandas()
         _hide_unshown_slots(agent, frame)
         outcomes = pd.DataFrame({e: np.zeros(len(frame)) for e in EVENTS})
         rows = totals.column("row").to_numpy()
