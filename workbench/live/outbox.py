@@ -1,9 +1,10 @@
 """The outbox's texts: every sent decision as a message a sending platform can send as is.
 
-A day of the study's scale sends millions of messages but only a few distinct ones: a message
-is fixed by its channel's template and the atoms of that template's slots (the atoms of slots
-the template lacks, like an SMS's visual, change nothing). So the texts are assembled once
-per distinct combination, vectorised in Arrow (a field is its literal pieces joined with the
+A day of the study's scale sends millions of messages, fewer distinct ones (a new agent at
+8.8M users: 884,000 for 3.68M sends; fewer as it learns): a message is fixed by its channel's
+template and the atoms of that template's slots (the atoms of slots the template lacks, like
+an SMS's visual, change nothing). So the texts are assembled once per distinct combination
+(found with ``np.unique``, not per user in Python), vectorised in Arrow (a field is its literal pieces joined with the
 chosen atoms' texts, exactly as :func:`workbench.library.assembly.render` fills a template),
 and each decision points at its message (``message``, a row of the day's ``messages``
 table). The messages are kept beside the day's decision log, so a rerun of the day writes the

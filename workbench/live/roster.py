@@ -10,6 +10,11 @@ the same rule. The salt and the holdout share are fixed when the first roster is
 Re-importing updates every user's attributes (days inactive, sends in the last 7 days change
 daily) and keeps users absent from the new file: they stay in the programme and in its
 measurement. Bad rows are reported by row and column and nothing is written.
+
+At 8.8M users memory is the constraint: the file is validated and written in batches of
+:data:`BATCH_ROWS` rows (a ``ParquetWriter`` to a temporary file renamed into place with the
+import's metadata), known users are looked up in the current roster's ids as Arrow (no Python
+string per user), and a user repeated across batches is found by an Arrow group-by.
 """
 
 from __future__ import annotations
