@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -63,13 +64,18 @@ def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> d
             fresh = {s[:16] for s in shas[done["files_through"]:]}
             files = [f for f in files if Path(f).name[:16] in fresh]
         totals = columnar.decision_outcomes(con, row["log_path"], files, EVENTS, row["day"])
+        rows = totals.column("row").to_numpy().astype(np.int64)
         schema = pq.read_schema(row["log_path"])
-        frame = pq.read_table(row["log_path"], columns=[
-            c for c in schema.names if c in LEARN_COLUMNS or c.startswith(("ctx_", "atom_"))]
-        ).to_pandas()
+        table = pq.read_table(row["log_path"], columns=[
+            c for c in schema.names if c in LEARN_COLUMNS or c.startswith(("ctx_", "atom_"))])
+        n_day = table.num_rows
+        if done is not None:  # a late correction: only the decisions with new events
+            some = np.unique(rows)
+            table, rows = table.take(pa.array(some)), np.searchsorted(some, rows)
+        frame = table.to_pandas()
+        del table
         _hide_unshown_slots(agent, frame)
         outcomes = pd.DataFrame({e: np.zeros(len(frame)) for e in EVENTS})
-        rows = totals.column("row").to_numpy()
         for e in EVENTS:
             hit = pc.equal(totals.column("event"), e).to_numpy(zero_copy_only=False)
             outcomes.loc[rows[hit], e] = totals.column("v").to_numpy()[hit]
@@ -79,17 +85,16 @@ def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> d
                 snapshot(store, agent, as_of, frame)
                 out["learned_days"].append(row["day"])
                 out["decisions"] += len(frame)
-            elif len(rows):
-                some = np.unique(rows)
-                agent.learn(frame.iloc[some].reset_index(drop=True),
-                            outcomes.iloc[some].reset_index(drop=True), late=True)
+            elif len(frame):
+                agent.learn(frame, outcomes, late=True)
                 out["late_days"].append(row["day"])
-                out["late_decisions"] += len(some)
-            live_store.record_learned(store, day_iso=row["day"], decisions=len(frame),
+                out["late_decisions"] += len(frame)
+            live_store.record_learned(store, day_iso=row["day"], decisions=n_day,
                                       events=float(totals.column("v").to_numpy().sum())
                                       if totals.num_rows else 0.0,
                                       files_through=len(shas))
-            save_models(store, agent)
+            if len(frame):
+                save_models(store, agent)
             store.audit(actor, "learn", "programme day", row["day"],
                         {k: v for k, v in out.items()})
     return out
