@@ -17,9 +17,14 @@ __all__ = [
     "Programme",
     "create_programme",
     "day",
+    "day_of_batch",
     "days",
     "file_loaded",
+    "file_shas",
     "files",
+    "learned_days",
+    "record_learned",
+    "sqlite_logged",
     "programme",
     "record_day",
     "record_file",
@@ -103,3 +108,38 @@ def record_day(store: Store, *, day_iso: str, batch_id: int, n_users: int, n_sen
 
 def days(store: Store) -> list[DayRow]:
     return store.query("SELECT * FROM live_days ORDER BY day")  # type: ignore[return-value]
+
+
+def file_shas(store: Store) -> list[str]:
+    """The sha256 of every events file loaded, in the order they were loaded."""
+    return [r["sha256"] for r in store.query("SELECT sha256 FROM live_files ORDER BY rowid")]
+
+
+def sqlite_logged(store: Store, batch_id: int) -> bool:
+    """Whether the batch's decisions are in SQLite's decision log (``programme day`` with the
+    learning log), where :func:`workbench.agent.ingest.ingest_events` teaches from them."""
+    return bool(store.query("SELECT 1 FROM decisions WHERE batch_id = ? LIMIT 1", [batch_id]))
+
+
+def learned_days(store: Store) -> dict[str, dict[str, Any]]:
+    """The days learnt from the Parquet decision log, by day."""
+    return {r["day"]: r for r in store.query("SELECT * FROM live_learned ORDER BY day")}
+
+
+def record_learned(store: Store, *, day_iso: str, decisions: int, events: float,
+                   files_through: int) -> None:
+    """A day learnt (or corrected with late events): ``files_through`` events files, in load
+    order, have been counted for it."""
+    at = now()
+    store.db.execute(
+        "INSERT INTO live_learned (day, decisions, events, files_through, learned_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET "
+        "events = events + excluded.events, files_through = excluded.files_through, "
+        "updated_at = excluded.updated_at",
+        [day_iso, decisions, events, files_through, at, at])
+
+
+def day_of_batch(store: Store, batch_id: int) -> str | None:
+    """The programme day a decision batch was made for (``None``: not a programme batch)."""
+    rows = store.query("SELECT day FROM live_days WHERE batch_id = ?", [batch_id])
+    return rows[0]["day"] if rows else None

@@ -435,4 +435,11 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((8, "live programme: the days learnt from the Parquet decision log", [
+    """CREATE TABLE live_learned (
+        day TEXT PRIMARY KEY REFERENCES live_days(day),
+        decisions INTEGER NOT NULL, events REAL NOT NULL, files_through INTEGER NOT NULL,
+        learned_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    )"""]))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

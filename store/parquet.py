@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
-__all__ = ["EVENT_CHECK", "connect", "daily_arm_totals", "daily_sends", "new_events",
-           "user_phase_totals", "validate_events", "weekly_arm_moments"]
+__all__ = ["EVENT_CHECK", "connect", "daily_arm_totals", "daily_sends", "decision_outcomes",
+           "new_events", "user_phase_totals", "validate_events", "weekly_arm_moments"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
 MEMORY_LIMIT = "1500MB"
@@ -78,17 +78,35 @@ EXISTING_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS o
                  "WHERE false")
 
 #: Per user, phase and event: binary events count the days they happened, gmv sums its value,
-#: as the simulated trial's ``phase_metrics`` do.
+#: as the simulated trial's ``phase_metrics`` do. ``idx`` is the user's row in the roster file
+#: (read here, so the roster's ids never become Python objects).
 USER_PHASE_TOTALS = """
 WITH daily AS (
     SELECT user_id, CAST(day AS VARCHAR) AS day, event,
            CASE WHEN event = 'gmv' THEN sum(value) ELSE max(value) END AS v
     FROM read_parquet($events, hive_partitioning = true, union_by_name = true)
     GROUP BY user_id, day, event
+), roster AS (
+    SELECT file_row_number AS idx, user_id
+    FROM read_parquet($roster, file_row_number = true)
 )
 SELECT r.idx, p.phase, d.event, sum(d.v) AS v
 FROM daily d JOIN phases p ON p.day = d.day JOIN roster r ON r.user_id = d.user_id
 GROUP BY r.idx, p.phase, d.event
+"""
+
+
+#: Per row of a day's decision log (its row number in the file): the total of each decision
+#: event attributed to it in the given events files, counting only events at or after its send
+#: (a decision not sent: at or after its batch's start day), as the decision events' own path
+#: does.
+DECISION_OUTCOMES = """
+SELECT l.file_row_number AS row, e.event, sum(e.value) AS v
+FROM read_parquet($log, file_row_number = true) l
+JOIN read_parquet($events, union_by_name = true) e ON e.decision_id = l.decision_id
+WHERE list_contains($names, e.event)
+  AND e.occurred_at >= coalesce(CAST(l.send_at AS TIMESTAMP), CAST($start AS TIMESTAMP))
+GROUP BY 1, 2
 """
 
 
@@ -133,16 +151,16 @@ def new_events(con: duckdb.DuckDBPyConnection, checked: pa.Table, existing_files
         con.unregister("checked")
 
 
-def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster: pa.Table,
+def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster_file: str,
                       phases: pa.Table) -> pa.Table:
     """``(idx, phase, event, v)``: each roster user's total of each event in each phase;
-    ``roster`` has ``(idx, user_id)``, ``phases`` has ``(day, phase)`` with ISO day text."""
-    con.register("roster", roster)
+    ``idx`` is the user's row in ``roster_file`` (Parquet with ``user_id``), ``phases`` has
+    ``(day, phase)`` with ISO day text."""
     con.register("phases", phases)
     try:
-        return con.sql(USER_PHASE_TOTALS, params={"events": events_glob}).to_arrow_table()
+        return con.sql(USER_PHASE_TOTALS, params={"events": events_glob,
+                                                  "roster": roster_file}).to_arrow_table()
     finally:
-        con.unregister("roster")
         con.unregister("phases")
 
 
@@ -212,3 +230,15 @@ def daily_arm_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster: p
 def daily_sends(con: duckdb.DuckDBPyConnection, decisions_glob: str) -> pa.Table:
     """``(day, arm, decided, sends)`` of the decision log under ``decisions_glob``."""
     return con.sql(DAILY_SENDS, params={"decisions": decisions_glob}).to_arrow_table()
+
+
+def decision_outcomes(con: duckdb.DuckDBPyConnection, log_file: str, event_files: list[str],
+                      events: Sequence[str], start: str) -> pa.Table:
+    """``(row, event, v)``: per row of the decision log ``log_file``, the sum of each of
+    ``events`` attributed to it in ``event_files``; ``start`` is the batch's first day."""
+    if not event_files:
+        return pa.table({"row": pa.array([], pa.int64()), "event": pa.array([], pa.string()),
+                         "v": pa.array([], pa.float64())})
+    return con.sql(DECISION_OUTCOMES, params={
+        "log": log_file, "events": event_files, "names": list(events), "start": start}
+    ).to_arrow_table()

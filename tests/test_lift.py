@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from workbench.lift.estimators import (
+    CROSS_FIT_FOLDS,
     HOLDOUT_NOT_POSITIVE, NO_HOLDOUT_EVENTS, NO_VARIATION, OK, Z95, boosting_learner,
     from_moments, heavy_tailed, linear_learner, ml_rate, phase_change, unadjusted,
 )
@@ -228,7 +229,7 @@ def test_ml_rate_with_gradient_boosting_reduces_variance_and_reports_it():
     est = ml_rate(y, t, np.column_stack([x, rng.normal(size=(20_000, 2))]),
                   learner=boosting_learner(), seed=1)
     assert est.estimator == "ML-RATE" and est.variance_reduction > 0.3
-    assert est.note == "5-fold cross-fitted predictions"
+    assert est.note == f"{CROSS_FIT_FOLDS}-fold cross-fitted predictions"
 
 
 def test_ml_rate_falls_back_and_says_so():

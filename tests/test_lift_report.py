@@ -13,6 +13,7 @@ import pytest
 from store import open_store
 from workbench.lift import html as fmt
 from workbench.lift import report as lr
+from workbench.lift.estimators import CROSS_FIT_FOLDS
 from workbench.bench import bench_lift
 from workbench.cli import main
 from workbench import ValidationError
@@ -250,7 +251,7 @@ def test_cli_lift_prints_the_table_of_the_latest_run(run, monkeypatch, capsys, t
 
 def test_bench_lift_reports_seconds_and_memory():
     result = bench_lift(20_000)
-    assert result["users"] == 20_000 and result["seconds"] > 0 and result["folds"] == 5
+    assert result["users"] == 20_000 and result["seconds"] > 0 and result["folds"] == CROSS_FIT_FOLDS
     assert set(result["results"]) == {"direct_open", "engagement", "intent", "conversion",
                                       "conversion_vertical", "gmv"}
 

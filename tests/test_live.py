@@ -14,13 +14,15 @@ from store import decisions as decisions_store
 from store import live as live_store
 from store import open_store
 from workbench import ValidationError
-from workbench.agent.state import segments_of
+from workbench.agent.state import load_agent, segments_of
+from workbench.library.assembly import render
 from workbench.agent.users import stable_arm, synthetic_users
 from workbench.library.seed import seed
 from workbench.lift.report import from_run
 from workbench.live.activity import ingest_activity
 from workbench.live.day import programme_day, programme_ingest
-from workbench.live.logs import events_dir, user_outcomes
+from workbench.live.logs import events_dir, outcomes_version, user_outcomes
+from workbench.live import roster as roster_module
 from workbench.live.roster import import_roster, load_roster
 
 CLOCK = datetime(2026, 12, 1, tzinfo=timezone.utc)
@@ -102,6 +104,42 @@ def test_a_bad_roster_names_row_and_field_and_writes_nothing(live):
                                                             (5, "habitual_hour")]
     pd.testing.assert_frame_equal(load_roster(live), before)
     assert len(live_store.roster_imports(live)) == 1
+
+
+def test_a_roster_read_in_batches_merges_and_reports_rows_as_one_read_would(live, monkeypatch):
+    monkeypatch.setattr(roster_module, "BATCH_ROWS", 150)  # 400 users: three batches
+    roster(live, 400, salt="k", holdout_share=0.2)
+    first = load_roster(live).set_index("user_id")
+    assert first.index.tolist() == [str(i) for i in range(400)]
+    assert (first["arm"].to_numpy() == np.where(stable_arm(pd.Series(first.index), 0.2,
+                                                           salt="k"), "holdout", "agent")).all()
+    # Users 300-699 a week later (300-399 known): the known keep their arm and join day, and
+    # users 0-299, absent from the file, stay.
+    report = roster(live, 400, start=300, seed_=5, joined_on="2026-11-08")
+    assert (report.rows, report.new_users, report.total_users) == (400, 300, 700)
+    after = load_roster(live).set_index("user_id")
+    assert sorted(after.index, key=int) == [str(i) for i in range(700)]
+    assert (after.loc[first.index, "arm"] == first["arm"]).all()
+    assert (after.loc[first.index, ["joined_on", "pre_engagement", "start_inactive"]]
+            == first[["joined_on", "pre_engagement", "start_inactive"]]).all().all()
+    assert set(after.drop(first.index)["joined_on"]) == {"2026-11-08"}
+    assert report.holdout_users == int((after["arm"] == "holdout").sum())
+    # A repeat two batches apart and a bad value in the last batch: file rows, nothing written.
+    users = synthetic_users(400, segments_of(live), 3, start=1000)
+    users.loc[320, "user_id"] = users.loc[10, "user_id"]
+    users.loc[350, "habitual_hour"] = 31
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, csv_bytes(users), name="bad.csv", actor="t",
+                      joined_on="2026-11-09")
+    assert [(p.row, p.field) for p in e.value.problems] == [(351, "habitual_hour")]
+    users.loc[350, "habitual_hour"] = 3
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, csv_bytes(users), name="bad.csv", actor="t",
+                      joined_on="2026-11-09")
+    assert [(p.row, p.field, p.message) for p in e.value.problems] == [
+        (321, "user_id", "user '1010' appears twice")]
+    pd.testing.assert_frame_equal(load_roster(live).set_index("user_id"), after)
+    assert len(live_store.roster_imports(live)) == 2
 
 
 def test_the_holdout_share_cannot_change_once_users_are_assigned(live):
@@ -200,6 +238,24 @@ def test_per_user_outcomes_per_phase_equal_a_hand_computation(live):
     assert (data.treated == (load_roster(live)["arm"] == "agent").to_numpy()).all()
 
 
+def test_the_outcomes_version_changes_with_each_import_file_and_mode_switch(live):
+    roster(live, 50)
+    versions = [outcomes_version(live)]
+    ingest_activity(live, events_csv([("3", "engagement", 1, "2026-11-20T08:00:00Z", "")]),
+                    name="e.csv", actor="t", clock=CLOCK)
+    versions.append(outcomes_version(live))
+    ingest_activity(live, events_csv([("3", "engagement", 1, "2026-11-20T08:00:00Z", "")]),
+                    name="e.csv", actor="t", clock=CLOCK)  # the same file: skipped
+    versions.append(outcomes_version(live))
+    live.db["management_events"].insert({"mode": "passive", "actor": "t",
+                                         "at": "2026-11-21T12:00:00Z", "note": ""})
+    versions.append(outcomes_version(live))
+    roster(live, 60)
+    versions.append(outcomes_version(live))
+    assert versions[1] == versions[2]
+    assert len(set(versions)) == 4
+
+
 # -- daily operation -----------------------------------------------------------------------
 
 def test_programme_day_writes_only_agent_arm_sends_once_per_date(live, tmp_path):
@@ -222,6 +278,76 @@ def test_programme_day_writes_only_agent_arm_sends_once_per_date(live, tmp_path)
     assert log.num_rows == first["users"]
     logged = {r["id"] for r in decisions_store.decisions(live, batch_id=first["batch_id"])}
     assert logged == set(log.column("decision_id").to_pylist())
+
+
+def test_the_outbox_carries_each_message_as_the_library_renders_it(live, tmp_path):
+    roster(live, 800)
+    day = programme_day(live, date(2026, 11, 20), tmp_path / "o", learn_log=False)
+    sent = pd.read_csv(day["outbox"], dtype={"user_id": str}, keep_default_na=False)
+    assert len(sent) == day["sent"] > 100
+    space = load_agent(live).space
+    for r in sent.to_dict("records"):
+        tpl = space.template_for(r["channel"])
+        msg = render(tpl, {s: space.atoms[int(r[f"atom_{s}"])] for s in tpl.slots})
+        assert (r["template_id"], r["title"], r["preheader"], r["body"], r["image"]) == (
+            space.templates[r["channel"]]["id"], msg.title, msg.preheader, msg.body, msg.image)
+    # One text per distinct message, kept beside the log: a rerun writes the same texts.
+    messages = pq.read_table(tmp_path / "wb.db.live" / "decisions" / "day=2026-11-20"
+                             / "messages.parquet")
+    assert messages.num_rows == len(sent.drop_duplicates(["title", "preheader", "body",
+                                                          "image", "channel"]))
+    again = programme_day(live, date(2026, 11, 20), tmp_path / "o", fmt="parquet")
+    pd.testing.assert_frame_equal(pq.read_table(again["outbox"]).to_pandas()[
+        ["title", "preheader", "body", "image"]].fillna(""), sent[
+        ["title", "preheader", "body", "image"]], check_dtype=False)
+
+
+def test_a_day_learnt_from_the_parquet_logs_teaches_as_the_sqlite_log_does(tmp_path):
+    """The same day decided twice (same roster, salt and seed): once with SQLite's learning
+    log, taught by the decision events' path, once without it, learnt from the Parquet logs.
+    The posteriors must agree; late events then correct the Parquet-learnt day once."""
+    stores, outboxes = [], []
+    for name, sqlite_log in (("sqlite", True), ("parquet", False)):
+        s = open_store(tmp_path / f"{name}.db")
+        seed(s)
+        roster(s, 500, salt="same")
+        outboxes.append(programme_day(s, date(2026, 11, 10), tmp_path / name,
+                                      learn_log=sqlite_log)["outbox"])
+        stores.append(s)
+    sent = pd.read_csv(outboxes[0], dtype={"user_id": str})
+    assert sent.equals(pd.read_csv(outboxes[1], dtype={"user_id": str}))
+    rng = np.random.default_rng(4)
+    rows = []
+    for r in sent.to_dict("records"):
+        at = pd.Timestamp(r["send_at"]) + pd.Timedelta(hours=2)
+        if rng.random() < 0.3:
+            rows.append((r["user_id"], "direct_open", 1, at.isoformat(), r["decision_id"]))
+        if rng.random() < 0.1:
+            rows.append((r["user_id"], "gmv", 20.0, at.isoformat(), r["decision_id"]))
+        rows.append((r["user_id"], "engagement", 1, at.isoformat(), ""))  # not attributed
+    first = sent.iloc[0]
+    rows.append((first["user_id"], "intent", 1, "2026-11-20T09:00:00Z", first["decision_id"]))
+    for s, name in zip(stores, ("sqlite", "parquet")):
+        inbox = tmp_path / f"in-{name}"
+        inbox.mkdir()
+        (inbox / "events.csv").write_bytes(events_csv(rows))
+        report = programme_ingest(s, inbox, as_of=date(2026, 11, 20))
+    assert report["learned"]["learned_days"] == ["2026-11-10"]
+    a, b = (load_agent(s) for s in stores)
+    assert a.models.keys() == b.models.keys()
+    for k in a.models:
+        assert a.models[k].n == pytest.approx(b.models[k].n)
+        np.testing.assert_allclose(a.models[k].mean, b.models[k].mean, rtol=1e-9, atol=1e-12)
+    # A later file with one more conversion: a late correction of that decision only.
+    (tmp_path / "in-parquet" / "late.csv").write_bytes(events_csv([(
+        first["user_id"], "conversion", 1, "2026-11-21T09:00:00Z", first["decision_id"])]))
+    late = programme_ingest(stores[1], tmp_path / "in-parquet", as_of=date(2026, 11, 21))
+    assert late["learned"] == {"learned_days": [], "decisions": 0,
+                               "late_days": ["2026-11-10"], "late_decisions": 1}
+    again = programme_ingest(stores[1], tmp_path / "in-parquet", as_of=date(2026, 11, 22))
+    assert again["learned"]["late_days"] == [] and again["loaded"] == 0
+    for s in stores:
+        s.close()
 
 
 def test_users_joining_later_are_decided_from_their_join_day(live, tmp_path):
@@ -324,7 +450,7 @@ def test_a_programme_run_through_outbox_and_inbox_reports_the_platforms_own_trut
         (inbox / f"events-{day.isoformat()}.csv").write_bytes(events_csv(rows))
         assert programme_ingest(live, inbox)["loaded"] == 1
         inactive = np.where(engaged, 0, inactive + 1)
-    out = user_outcomes(live)
+    out = user_outcomes(live, ids=True)
     order = out["user_id"].astype(int)
     np.testing.assert_allclose(out["phase_metrics"], truth[order][:, :, :6], rtol=1e-6)
     assert out["phase_days"].tolist() == [5, 3]

@@ -33,6 +33,7 @@ from store import live as live_store
 from store import parquet as columnar
 from store import runs as run_store
 from workbench.lift import report as lr
+from workbench.live.logs import outcomes_version
 from workbench.sim.runner import progress
 from workbench.sim.sandbox import SANDBOX
 from workbench.sim.world import METRICS
@@ -106,11 +107,8 @@ def live_source(store: Store) -> Source:
     prog = live_store.programme(store)
     files, days = live_store.files(store), live_store.days(store)
     imports = live_store.roster_imports(store)
-    events = store.management_events()
-    marker = "|".join(str(x) for x in (
-        len(imports), imports[-1]["id"] if imports else 0, len(files),
-        max((f["at"] for f in files), default=""), len(days),
-        days[-1]["day"] if days else "", events[-1]["id"] if events else 0))
+    # The outcomes' version (imports, events files, mode switches) and the days decided.
+    marker = f"{outcomes_version(store)}|{len(days)}|{days[-1]['day'] if days else ''}"
     if prog is None:
         detail = "no roster yet: `workbench programme roster USERS.csv`"
     else:

@@ -40,7 +40,7 @@ def bench_decide(users: int, seed: int, as_json: bool) -> int:
 @bench.command("lift")
 @_options
 def bench_lift(users: int, seed: int, as_json: bool) -> int:
-    """Time ML-RATE (5-fold boosting) over all six metrics."""
+    """Time ML-RATE (cross-fitted boosting) over all six metrics."""
     from workbench.bench import bench_lift as measure
 
     return _print(measure(users, seed=seed), as_json)

@@ -51,6 +51,14 @@ HEAVY_TAIL_KURTOSIS = 0.15
 approximation misses: GMV with 0.3% buyers and a 5,000-user holdout sits at 0.5 to 7, the
 simulator's day counts with 500 holdout users at 0.01 to 0.05."""
 
+CROSS_FIT_FOLDS = 2
+"""Folds of ML-RATE's cross-fitting. Any number keeps the estimate unbiased (a user's own
+outcome never enters their prediction); more folds only train each model on more users. With
+gradient boosting on the pre-period covariates, 2 folds (50% training) and 5 (80%) gave the
+same variance reduction on a 100,000-user simulated run (every metric and phase within 0.01,
+standard errors within 1%, 3 seeds) at 40% of the model fits: the lift report's first estimate
+is bound by the number of fits, not by the rows."""
+
 Z95 = float(student_t.ppf(0.975, math.inf))
 
 
@@ -282,8 +290,11 @@ def boosting_learner(max_train: int = 400_000, seed: int = 0) -> Learner:
         if len(X) > max_train:
             pick = np.random.default_rng(seed).choice(len(X), max_train, replace=False)
             X, y = X[pick], y[pick]
+        # 15 leaves, not 31: each split costs the same Python overhead whatever the rows,
+        # and the six pre-period covariates need no deeper trees (the same variance
+        # reduction, within 0.007 on every metric of a 100,000-user run, 20% faster).
         model = HistGradientBoostingRegressor(max_iter=60, learning_rate=0.15,
-                                              max_leaf_nodes=31, random_state=seed)
+                                              max_leaf_nodes=15, random_state=seed)
         # OpenMP threads pay off on big data only; on small data (and beside another busy
         # process, like a page server) spinning threads cost far more than they bring.
         with threadpool_limits(limits=None if len(X) >= 100_000 else 1):
@@ -293,7 +304,7 @@ def boosting_learner(max_train: int = 400_000, seed: int = 0) -> Learner:
     return learn
 
 
-def cross_fit(X: np.ndarray, y: np.ndarray, learner: Learner, folds: int = 5,
+def cross_fit(X: np.ndarray, y: np.ndarray, learner: Learner, folds: int = CROSS_FIT_FOLDS,
               seed: int = 0) -> np.ndarray:
     """Out-of-fold predictions: each fold predicted by a model trained on the others."""
     n = len(y)
@@ -306,7 +317,7 @@ def cross_fit(X: np.ndarray, y: np.ndarray, learner: Learner, folds: int = 5,
 
 
 def ml_rate(y: np.ndarray, treated: np.ndarray, X: np.ndarray | None, *,
-            learner: Learner | None = None, folds: int = 5, seed: int = 0,
+            learner: Learner | None = None, folds: int = CROSS_FIT_FOLDS, seed: int = 0,
             predictions: np.ndarray | None = None,
             heavy_tail: bool | None = None) -> LiftEstimate:
     """The report's default estimate: ML-RATE relative lift with Welch t intervals.

@@ -54,17 +54,23 @@ class LiftData:
 
 
 def from_run(users: dict[str, np.ndarray], source: str = "simulated trial") -> LiftData:
-    """From a finished run's ``users.npz``: per-phase outcomes and pre-period covariates."""
+    """From a finished run's ``users.npz``: per-phase outcomes and pre-period covariates.
+
+    The outcomes are views of ``phase_metrics`` when it is float64 (the live programme's, at
+    millions of users: a copy per phase and metric would double the memory)."""
     pm = users["phase_metrics"]
     metrics = [str(m) for m in users["metrics"]]
     phases = [str(p) for p in users["phases"]]
     days = users["phase_days"]
-    X = np.column_stack([users["pre_engagement"], users["pre_opens"], users["start_inactive"],
-                         users["segment"], users["platform"], users["habitual_hour"]])
+    names = ("pre_engagement", "pre_opens", "start_inactive", "segment", "platform",
+             "habitual_hour")
+    X = np.empty((len(pm), len(names)))
+    for j, name in enumerate(names):
+        X[:, j] = users[name]
     segs = np.asarray([str(s) for s in users["segments"]])
-    outcomes = {p: {m: pm[:, i, k].astype(float) for k, m in enumerate(metrics)}
+    outcomes = {p: {m: np.asarray(pm[:, i, k], dtype=float) for k, m in enumerate(metrics)}
                 for i, p in enumerate(phases) if days[i] > 0}
-    return LiftData(~users["holdout"].astype(bool), segs[users["segment"]], X.astype(float),
+    return LiftData(~users["holdout"].astype(bool), segs[users["segment"]], X,
                     outcomes, source, {p: int(days[i]) for i, p in enumerate(phases)
                                        if days[i] > 0})
 

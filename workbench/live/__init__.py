@@ -11,6 +11,11 @@ Front door (plain functions; the CLI ``workbench programme ...`` calls them):
 - :func:`workbench.live.activity.ingest_activity` — one user-level events file: quarantine,
   sanity, idempotence per file and per (user, event, time); decision-attributed lines also
   teach the agent through :func:`workbench.agent.ingest.ingest_events`.
+- :func:`workbench.live.learning.learn_days` — a day decided without the SQLite learning log
+  is learnt from the Parquet logs once its attribution window has closed (one vectorised
+  update for millions of decisions); later files as late corrections.
+- :func:`workbench.live.outbox.render_messages` — the outbox's texts, once per distinct
+  message.
 - :func:`workbench.live.logs.user_outcomes` — per-user outcomes per phase, in the shape the
   simulated trial writes, so :func:`workbench.lift.report.from_run` reads the live programme.
 
@@ -20,6 +25,7 @@ imports, the ledger of files loaded and the days decided; the bulk is Parquet in
 
     roster/roster.parquet                    one row per user, with arm and joined_on
     decisions/day=YYYY-MM-DD/batch.parquet   every decision of the day (both arms' agent users)
+    decisions/day=YYYY-MM-DD/messages.parquet  the day's distinct messages (the outbox's texts)
     events/day=YYYY-MM-DD/<sha>-0.parquet    user-level events, one file per file loaded
 
 and is aggregated with DuckDB (:mod:`store.parquet` holds every DuckDB statement).

@@ -135,6 +135,7 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
     del checked
     attributed = new.filter(pc.and_(pc.is_valid(new.column("decision_id")), pc.is_in(
         new.column("event"), value_set=pa.array(list(DECISION_EVENTS)))))
+    attributed = _sqlite_logged(store, attributed)
     with store.transaction():
         if bad.num_rows:
             raw = pc.binary_join_element_wise(*[pc.fill_null(bad.column(c), "") for c in (
@@ -153,6 +154,23 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
             attributed=attributed.num_rows, actor=actor)
         store.audit(actor, "ingest", "activity", name, report.to_dict() | {"quarantine": None})
     return report
+
+
+def _sqlite_logged(store: Store, attributed: pa.Table) -> pa.Table:
+    """The attributed events of batches in SQLite's decision log (a day decided without it is
+    learnt from the Parquet logs, see :mod:`workbench.live.learning`); an id of no batch at
+    all stays, for the decision events' path to quarantine."""
+    if not attributed.num_rows:
+        return attributed
+    batch = pc.extract_regex(attributed.column("decision_id"), r"^(?P<b>\d+)-")
+    prefixes = pc.struct_field(batch, "b")
+    parquet_only = [b for b in pc.unique(prefixes.drop_null()).to_pylist()
+                    if live_store.day_of_batch(store, int(b)) is not None
+                    and not live_store.sqlite_logged(store, int(b))]
+    if not parquet_only:
+        return attributed
+    return attributed.filter(pc.invert(pc.fill_null(
+        pc.is_in(prefixes, value_set=pa.array(parquet_only, pa.string())), False)))
 
 
 def _decision_csv(events: pa.Table) -> bytes:

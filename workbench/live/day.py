@@ -9,17 +9,20 @@ second batch. ``programme_ingest`` loads every events file of an inbox folder th
 loaded before (by content) and moves, renames or deletes nothing there: the files are the
 team's.
 
-Outbox columns: ``decision_id, user_id, channel, send_at`` (UTC, ISO), ``weekday, hour`` and
-one ``atom_<slot>`` column per message slot (component ids of the library).
+Outbox columns: ``decision_id, user_id, channel, send_at`` (UTC, ISO), ``weekday, hour``, the
+message as the platform sends it (``template_id, title, preheader, body, image``: the channel's
+template filled with the chosen atoms, see :mod:`workbench.live.outbox`) and one
+``atom_<slot>`` column per message slot (component ids of the library).
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -31,13 +34,22 @@ from store import live as live_store
 from workbench import Problem, ValidationError
 from workbench.agent.state import load_agent, record_batch, save_models, snapshot
 from workbench.live.activity import ingest_activity
+from workbench.live.learning import learn_days
 from workbench.live.logs import decisions_dir
+from workbench.live.outbox import TEXT_FIELDS, render_messages
 from workbench.live.roster import ATTRIBUTES, load_roster
 
 FORMATS = ("csv", "parquet")
 #: What deciding needs of the roster (its arrival-time covariates are for the lift report).
 DECIDE_COLUMNS = ["user_id", "segment", "arm", "joined_on", *ATTRIBUTES]
 INBOX_SUFFIXES = (".csv", ".parquet")
+#: The day's distinct messages, beside its decision log.
+MESSAGES_FILE = "messages.parquet"
+#: Columns of the day's log the outbox is written from (with the ``atom_*`` columns).
+OUTBOX_LOG_COLUMNS = ("decision_id", "user_id", "send", "channel", "send_at", "weekday",
+                      "hour", "message")
+#: Sent decisions written to the outbox at a time.
+OUTBOX_SLICE = 500_000
 
 
 def day_seed(day: date) -> int:
@@ -61,8 +73,16 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
     outbox = Path(outbox)
     done = live_store.day(store, iso)
     if done is not None:
-        log = pq.read_table(done["log_path"])
-        path = _write_outbox(log, outbox, iso, fmt)
+        names = pq.read_schema(done["log_path"]).names
+        log = pq.read_table(done["log_path"], columns=[  # what the outbox needs, not the rest
+            c for c in names if c in OUTBOX_LOG_COLUMNS or c.startswith("atom_")])
+        texts = Path(done["log_path"]).with_name(MESSAGES_FILE)
+        if texts.exists():
+            messages = pq.read_table(texts)
+        else:  # a day decided before the outbox carried texts: today's library renders it
+            messages, message = _log_messages(load_agent(store).space, log)
+            log = log.append_column("message", pa.array(message))
+        path = _write_outbox(log, messages, outbox, iso, fmt)
         return {"day": iso, "batch_id": done["batch_id"], "users": done["n_users"],
                 "sent": done["n_sent"], "outbox": str(path), "rerun": True}
     roster = load_roster(store, columns=DECIDE_COLUMNS)
@@ -78,6 +98,7 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
     del users
     n_sent, n_users = int(decisions["send"].sum()), len(decisions)
     log_path = decisions_dir(store) / f"day={iso}" / "batch.parquet"
+    messages, message = _frame_messages(agent.space, decisions)
     with store.transaction():
         if learn_log:
             batch_id, _ = record_batch(store, agent, decisions, actor=actor,
@@ -88,17 +109,18 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
             batch_id = decisions_store.insert_batch(
                 store, actor=actor, source=f"programme {iso}", seed=seed, start_day=iso,
                 n_users=len(decisions), n_sent=n_sent)
-        log = _log_table(decisions, batch_id)
-        del decisions
+        log = _log_table(decisions, batch_id).append_column("message", pa.array(message))
+        del decisions, message
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = log_path.with_suffix(".tmp")
-        pq.write_table(log, tmp)
-        tmp.replace(log_path)  # a crash before the commit leaves a file the rerun replaces
+        for table, path in ((messages, log_path.with_name(MESSAGES_FILE)), (log, log_path)):
+            tmp = path.with_suffix(".tmp")
+            pq.write_table(table, tmp)
+            tmp.replace(path)  # a crash before the commit leaves files the rerun replaces
         live_store.record_day(store, day_iso=iso, batch_id=batch_id, n_users=n_users,
                               n_sent=n_sent, log_path=str(log_path))
         store.audit(actor, "programme day", "batch", batch_id,
                     {"day": iso, "users": n_users, "sent": n_sent})
-    path = _write_outbox(log, outbox, iso, fmt)
+    path = _write_outbox(log, messages, outbox, iso, fmt)
     return {"day": iso, "batch_id": batch_id, "users": n_users, "sent": n_sent,
             "outbox": str(path), "rerun": False}
 
@@ -117,29 +139,72 @@ def _log_table(decisions, batch_id: int) -> pa.Table:
                             ).add_column(0, "decision_id", did)
 
 
-def _write_outbox(log: pa.Table, outbox: Path, iso: str, fmt: str) -> Path:
-    """The sent decisions for the sending platform, written whole then renamed into place."""
+def _messages(space, send: np.ndarray, channel: np.ndarray,
+              atoms: dict[str, np.ndarray]) -> tuple[pa.Table, np.ndarray]:
+    """The day's distinct messages and each decision's (-1 when not sent); ``atoms`` holds
+    the ``atom_<slot>`` columns."""
+    sent = np.flatnonzero(send)
+    messages, of_sent = render_messages(
+        space.templates, space.atoms, np.asarray(channel, object)[sent],
+        {c[len("atom_"):]: np.asarray(v)[sent] for c, v in atoms.items()})
+    message = np.full(len(send), -1, np.int32)
+    message[sent] = of_sent
+    return messages, message
+
+
+def _frame_messages(space, decisions: pd.DataFrame) -> tuple[pa.Table, np.ndarray]:
+    return _messages(space, decisions["send"].to_numpy(bool),
+                     decisions["channel"].astype(object).to_numpy(),
+                     {c: decisions[c].to_numpy() for c in decisions.columns
+                      if c.startswith("atom_")})
+
+
+def _log_messages(space, log: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    return _messages(space, log.column("send").to_numpy().astype(bool),
+                     pc.cast(log.column("channel"), pa.string()).to_numpy(),
+                     {c: log.column(c).to_numpy() for c in log.column_names
+                      if c.startswith("atom_")})
+
+
+def _write_outbox(log: pa.Table, messages: pa.Table, outbox: Path, iso: str, fmt: str) -> Path:
+    """The sent decisions for the sending platform, texts included, written in slices (a
+    text column of millions of rows at once would double the day's memory) to a temporary
+    file renamed into place."""
     sent = log.filter(pc.equal(log.column("send"), True))
-    cols = ["decision_id", "user_id", "channel", "send_at", "weekday", "hour",
-            *[c for c in log.column_names if c.startswith("atom_")]]
-    out = sent.select(cols)
-    out = out.set_column(cols.index("channel"), "channel",
-                         pc.cast(out.column("channel"), pa.string()))
-    out = out.set_column(cols.index("send_at"), "send_at", pc.strftime(
-        pc.cast(out.column("send_at"), pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ"))
+    atoms = [c for c in log.column_names if c.startswith("atom_")]
+    texts = {c: messages.column(c).combine_chunks() for c in ("template_id", *TEXT_FIELDS)}
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"decisions-{iso}.{fmt}"
     tmp = outbox / f".decisions-{iso}.{fmt}.tmp"
-    if fmt == "csv":
-        pacsv.write_csv(out, tmp)
-    else:
-        pq.write_table(out, tmp)
+    writer = None
+    try:
+        for start in range(0, max(sent.num_rows, 1), OUTBOX_SLICE):
+            part = sent.slice(start, OUTBOX_SLICE)
+            which = part.column("message")
+            out = pa.table({
+                "decision_id": part.column("decision_id"), "user_id": part.column("user_id"),
+                "channel": pc.cast(part.column("channel"), pa.string()),
+                "send_at": pc.strftime(pc.cast(part.column("send_at"), pa.timestamp("s")),
+                                       format="%Y-%m-%dT%H:%M:%SZ"),
+                "weekday": part.column("weekday"), "hour": part.column("hour"),
+                **{c: v.take(which) for c, v in texts.items()},
+                **{c: part.column(c) for c in atoms}})
+            if writer is None:
+                writer = (pacsv.CSVWriter(tmp, out.schema) if fmt == "csv"
+                          else pq.ParquetWriter(tmp, out.schema))
+            writer.write_table(out)
+    finally:
+        if writer is not None:
+            writer.close()
     tmp.replace(path)
     return path
 
 
-def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron") -> dict:
-    """Load each events file of ``inbox`` not loaded before; files are read, never moved."""
+def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron",
+                     as_of: date | None = None) -> dict:
+    """Load each events file of ``inbox`` not loaded before (files are read, never moved),
+    then learn the days decided without the SQLite learning log whose attribution window has
+    closed by ``as_of`` (today, UTC), see :func:`workbench.live.learning.learn_days`."""
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise ValidationError([Problem(f"{inbox} is not a folder", field="inbox")],
@@ -151,8 +216,9 @@ def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron") -> dict:
         reports.append(ingest_activity(store, path.read_bytes(), name=path.name,
                                        actor=actor).to_dict())
     loaded = [r for r in reports if not r["skipped"]]
+    learned = learn_days(store, as_of or datetime.now(timezone.utc).date(), actor=actor)
     return {"inbox": str(inbox), "files": len(reports), "loaded": len(loaded),
             "skipped": len(reports) - len(loaded),
             "inserted": int(np.sum([r["inserted"] for r in loaded])) if loaded else 0,
             "quarantined": int(np.sum([r["quarantined"] for r in loaded])) if loaded else 0,
-            "reports": reports}
+            "learned": learned, "reports": reports}

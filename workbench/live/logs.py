@@ -24,11 +24,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from store import Store
+from store import live as live_store
 from store import parquet as columnar
 from workbench.agent.state import segments_of
-from workbench.agent.users import PLATFORMS, label_codes
+from workbench.agent.users import PLATFORMS
 from workbench.live import live_dir
-from workbench.live.roster import load_roster, roster_path
+from workbench.live.roster import roster_path
 from workbench.sim.trial import PHASES
 from workbench.sim.world import METRICS
 
@@ -81,13 +82,37 @@ def day_phases(store: Store, first: date, last: date) -> list[tuple[str, str]]:
     return out
 
 
+def outcomes_version(store: Store) -> str:
+    """What :func:`user_outcomes` depends on (roster imports, events files loaded, mode
+    switches), as a key: a page caches the aggregation under it, so that a warm lift report
+    takes no second at 8.8M users and a new import or events file is never served stale."""
+    imports = live_store.roster_imports(store)
+    files = live_store.files(store)
+    modes = store.management_events()
+    return "|".join(str(x) for x in (
+        len(imports), imports[-1]["id"] if imports else 0, len(files),
+        max((f["at"] for f in files), default=""), len(modes),
+        max((m["id"] for m in modes), default=0)))
+
+
 def user_outcomes(store: Store, first: date | None = None, last: date | None = None,
-                  con=None) -> dict[str, np.ndarray] | None:
+                  con=None, *, ids: bool = False) -> dict[str, np.ndarray] | None:
     """Per-user outcomes per phase of the whole roster (both arms), as ``users.npz`` holds
-    them; ``None`` before a roster and events exist. Days default to the span of the events."""
-    roster = load_roster(store, columns=OUTCOME_COLUMNS)
+    them; ``None`` before a roster and events exist. Days default to the span of the events.
+
+    At 8.8M users memory is the constraint: the roster is read as Arrow with its labels
+    dictionary-encoded (no Python string per user), DuckDB joins the events to the roster file
+    itself, and ``phase_metrics`` is float64 so that :func:`workbench.lift.report.from_run`
+    takes views of it instead of copies. ``ids=True`` adds the users' ids (``user_id``, as
+    Python strings: 60 bytes a user)."""
+    path = roster_path(store)
     files = event_files(store)
-    if not len(roster) or not files:
+    if not path.exists() or not files:
+        return None
+    roster = pq.read_table(path, columns=[c for c in OUTCOME_COLUMNS if c != "user_id"],
+                           read_dictionary=["segment", "arm", "platform"])
+    n = roster.num_rows
+    if not n:
         return None
     days = sorted(p.parent.name[4:] for p in map(Path, files))
     first = first or date.fromisoformat(days[0])
@@ -95,33 +120,43 @@ def user_outcomes(store: Store, first: date | None = None, last: date | None = N
     phases = day_phases(store, first, last)
     con = con or columnar.connect()
     totals = columnar.user_phase_totals(
-        con, str(events_dir(store) / "day=*" / "*.parquet"),
-        pa.table({"idx": np.arange(len(roster), dtype=np.int64),
-                  "user_id": pq.read_table(roster_path(store), columns=["user_id"]
-                                           ).column("user_id")}),
+        con, str(events_dir(store) / "day=*" / "*.parquet"), str(path),
         pa.table({"day": [d for d, _ in phases], "phase": [p for _, p in phases]}))
-    n = len(roster)
-    pm = np.zeros((n, len(PHASES), len(METRICS)), np.float32)
+    pm = np.zeros((n, len(PHASES), len(METRICS)), np.float64)
     idx = totals.column("idx").to_numpy()
     ph = _codes(totals.column("phase"), PHASES)
     ev = _codes(totals.column("event"), METRICS)
     pm[idx, ph, ev] = totals.column("v").to_numpy()  # one row per (user, phase, event)
+    del totals, idx, ph, ev
     phase_days = np.array([sum(1 for _, p in phases if p == name) for name in PHASES], np.int32)
     segments = segments_of(store)
-    return {
-        "holdout": (roster["arm"] == "holdout").to_numpy(),
-        "segment": label_codes(roster["segment"], segments).astype(np.int64),
-        "platform": label_codes(roster["platform"], PLATFORMS).astype(np.int64),
-        "habitual_hour": roster["habitual_hour"].to_numpy(np.int64),
-        "pre_engagement": roster["pre_engagement"].to_numpy(np.float64),
+
+    def column(name: str, dtype) -> np.ndarray:
+        return roster.column(name).to_numpy().astype(dtype, copy=False)
+
+    out = {
+        "holdout": _codes(roster.column("arm"), ("agent", "holdout")) == 1,
+        "segment": _codes(roster.column("segment"), tuple(segments)),
+        "platform": _codes(roster.column("platform"), PLATFORMS),
+        "habitual_hour": column("habitual_hour", np.int64),
+        "pre_engagement": column("pre_engagement", np.float64),
         "pre_opens": np.zeros(n),  # a team's roster has no pre-period opens
-        "start_inactive": roster["start_inactive"].to_numpy(np.float64),
+        "start_inactive": column("start_inactive", np.float64),
         "phase_metrics": pm, "phase_days": phase_days, "metrics": np.array(METRICS),
         "phases": np.array(PHASES), "segments": np.array(segments),
-        "user_id": roster["user_id"].to_numpy(object),
     }
+    if ids:
+        out["user_id"] = pq.read_table(path, columns=["user_id"]).column("user_id").to_numpy(
+            zero_copy_only=False).astype(object)
+    return out
 
 
 def _codes(column: pa.ChunkedArray, labels: tuple[str, ...]) -> np.ndarray:
-    return pc.index_in(column, value_set=pa.array(list(labels))).to_numpy(
+    """Index of each value in ``labels`` (-1 when absent); a dictionary-encoded column is
+    looked up once per distinct value."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(column.type):
+        lookup = np.append(_codes(column.dictionary, labels), -1)  # the last one for nulls
+        return lookup[column.indices.fill_null(len(lookup) - 1).to_numpy()]
+    return pc.fill_null(pc.index_in(column, value_set=pa.array(list(labels))), -1).to_numpy(
         zero_copy_only=False).astype(np.int64)

@@ -10,19 +10,27 @@ the same rule. The salt and the holdout share are fixed when the first roster is
 Re-importing updates every user's attributes (days inactive, sends in the last 7 days change
 daily) and keeps users absent from the new file: they stay in the programme and in its
 measurement. Bad rows are reported by row and column and nothing is written.
+
+At 8.8M users memory is the constraint: the file is validated and written in batches of
+:data:`BATCH_ROWS` rows (a ``ParquetWriter`` to a temporary file renamed into place with the
+import's metadata), known users are looked up in the current roster's ids as Arrow (no Python
+string per user), and a user repeated across batches is found by an Arrow group-by.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import io
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from store import Store
@@ -37,6 +45,12 @@ ATTRIBUTES = tuple(DEFAULTS)
 #: Columns a user keeps from their first import.
 FIXED_AT_ARRIVAL = ("arm", "joined_on", "pre_engagement", "start_inactive")
 DEFAULT_HOLDOUT_SHARE = 0.10
+#: The roster file's columns and types.
+ROSTER_SCHEMA = pa.schema(
+    [("user_id", pa.string()), ("segment", pa.string()), ("arm", pa.string()),
+     ("joined_on", pa.string()), ("pre_engagement", pa.int32()), ("start_inactive", pa.int32())]
+    + [(c, pa.string() if c == "platform" else pa.bool_() if c.startswith("consent_")
+        else pa.int32()) for c in ATTRIBUTES])
 
 
 @dataclass(frozen=True)
@@ -56,13 +70,39 @@ def roster_path(store: Store) -> Path:
     return live_dir(store) / "roster" / "roster.parquet"
 
 
-def read_table(data: bytes, name: str) -> pd.DataFrame:
-    """A CSV or Parquet file (by its first bytes) as text-keyed columns."""
+#: Rows validated and written at a time: memory stays flat whatever the roster's size.
+BATCH_ROWS = 1_000_000
+MAX_PROBLEMS = 50
+
+
+def _batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
+    """A CSV or Parquet file (by its first bytes) in batches of :data:`BATCH_ROWS` rows, with
+    lowercase column names; a CSV's columns are text (:func:`prepare_users` parses them, so a
+    bad value is a problem on its row, not a failed read)."""
     try:
         if data[:4] == b"PAR1":
-            return pq.read_table(io.BytesIO(data)).to_pandas()
-        return pd.read_csv(io.BytesIO(data), dtype={"user_id": str, "segment": str})
-    except Exception as e:  # noqa: BLE001 - any parse failure is the file's problem
+            file = pq.ParquetFile(pa.BufferReader(data))
+            names = file.schema_arrow.names
+            batches = (b.to_pandas() for b in file.iter_batches(batch_size=BATCH_ROWS))
+        else:
+            header = data[:data.find(b"\n") if b"\n" in data else len(data)]
+            names = next(csv.reader([header.decode("utf-8-sig").strip()]), [])
+            reader = pacsv.open_csv(
+                pa.BufferReader(data), read_options=pacsv.ReadOptions(block_size=32 << 20),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in names}, strings_can_be_null=True,
+                    quoted_strings_can_be_null=False))
+            batches = (b.to_pandas() for b in reader)
+        rows = 0
+        for df in batches:
+            df.columns = [str(c).strip().lower().lstrip("\ufeff") for c in df.columns]
+            for start in range(0, len(df), BATCH_ROWS):
+                rows += 1
+                yield df.iloc[start:start + BATCH_ROWS].reset_index(drop=True)
+        if not rows:  # an empty file still has its columns checked
+            yield pd.DataFrame({str(c).strip().lower().lstrip("\ufeff"): pd.Series(dtype=object)
+                                for c in names})
+    except (pa.ArrowInvalid, UnicodeDecodeError, OSError, StopIteration) as e:
         raise ValidationError([Problem(f"cannot be read as CSV or Parquet ({e})")],
                               f"{name} was rejected") from None
 
@@ -93,56 +133,155 @@ def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on
             raise ValidationError([Problem("must be in [0, 1)", field="holdout_share")],
                                   f"{name} was rejected")
         key = salt or secrets.token_hex(8)
-    df = read_table(data, name)
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    if "arm" in df.columns:
-        raise ValidationError([Problem("the arm is assigned by the programme (a hash of the "
-                                       "user id); remove the column", field="arm")],
-                              f"{name} was rejected; nothing was imported")
-    if "user_id" in df.columns:
-        ids = df["user_id"]
-        df["user_id"] = ids.where(ids.isna(), ids.astype(str).str.strip()).astype("string")
-        df.loc[df["user_id"] == "", "user_id"] = pd.NA
-    df = df[[c for c in ("user_id", "segment", *ATTRIBUTES) if c in df.columns]]
-    try:
-        df = prepare_users(df, segments_of(store), share)
-    except ValidationError as e:
-        raise ValidationError(e.problems, f"{name} was rejected; nothing was imported") from None
-    new = df.drop(columns=["arm"])
-    new["segment"] = new["segment"].astype(str)
-    new["platform"] = new["platform"].astype(str)
-    old = load_roster(store)
-    known = pd.Index(old["user_id"].astype(str))
-    is_new = ~new["user_id"].isin(known).to_numpy()
-    holdout = stable_arm(new["user_id"].astype(str), share, salt=key)
-    new["arm"] = np.where(holdout, "holdout", "agent")
-    new["joined_on"] = joined_on
-    # Pre-treatment covariates for the lift report: the attributes as they were on arrival.
-    new["pre_engagement"] = new["past_engagement"]
-    new["start_inactive"] = new["days_inactive"]
-    if len(old):  # a known user keeps the arm, join day and arrival attributes they were given
-        pos = known.get_indexer(new["user_id"].astype(str))
-        hit = pos >= 0
-        for col in FIXED_AT_ARRIVAL:
-            new.loc[hit, col] = old[col].to_numpy()[pos[hit]]
-        kept = old[~old["user_id"].isin(new["user_id"].astype(str))]
-        merged = pd.concat([kept, new], ignore_index=True) if len(kept) else new
-    else:
-        merged = new
-    merged = merged[["user_id", "segment", *FIXED_AT_ARRIVAL, *ATTRIBUTES]]
-    merged["user_id"] = merged["user_id"].astype(str)
     path = roster_path(store)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    pq.write_table(pa.Table.from_pandas(merged, preserve_index=False), tmp)
-    with store.transaction():
-        if prog is None:
-            live_store.create_programme(store, key, share, actor)
-        live_store.record_roster_import(
-            store, source=name, sha256=hashlib.sha256(data).hexdigest(), rows=len(new),
-            new_users=int(is_new.sum()), total_users=len(merged), actor=actor)
-        store.audit(actor, "import", "roster", name,
-                    {"rows": len(new), "new_users": int(is_new.sum())})
-        tmp.replace(path)  # the file lands with its metadata, or the transaction rolls back
-    return RosterReport(len(new), int(is_new.sum()), len(merged), share,
-                        int((merged["arm"] == "holdout").sum()))
+    try:
+        counts = _write_merged(store, data, name, tmp, key, share, joined_on)
+        with store.transaction():
+            if prog is None:
+                live_store.create_programme(store, key, share, actor)
+            live_store.record_roster_import(
+                store, source=name, sha256=hashlib.sha256(data).hexdigest(),
+                rows=counts["rows"], new_users=counts["new_users"],
+                total_users=counts["total_users"], actor=actor)
+            store.audit(actor, "import", "roster", name,
+                        {"rows": counts["rows"], "new_users": counts["new_users"]})
+            tmp.replace(path)  # the file lands with its metadata, or the transaction rolls back
+    finally:
+        tmp.unlink(missing_ok=True)
+    return RosterReport(counts["rows"], counts["new_users"], counts["total_users"], share,
+                        counts["holdout_users"])
+
+
+class _Old:
+    """The current roster's ids and what a known user keeps (Arrow: no Python string a user),
+    and which of its users the new file has."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.exists = path.exists()
+        table = pq.read_table(path, columns=["user_id", *FIXED_AT_ARRIVAL]) if self.exists \
+            else None
+        self.ids = table.column("user_id").combine_chunks() if table is not None else None
+        self.fixed = table.drop_columns(["user_id"]) if table is not None else None
+        self.seen = np.zeros(len(self.ids) if self.ids is not None else 0, bool)
+
+    def positions(self, ids: pd.Series) -> np.ndarray:
+        """Row of each id in the current roster (-1 for a new user); marks them as seen."""
+        if not len(self.seen):
+            return np.full(len(ids), -1, np.int64)
+        pos = pc.fill_null(pc.index_in(pa.array(ids, pa.string()), value_set=self.ids), -1
+                           ).to_numpy().astype(np.int64)
+        self.seen[pos[pos >= 0]] = True
+        return pos
+
+    def kept(self) -> Iterator[pa.RecordBatch]:
+        """Batches of the current roster's users absent from the new file (they stay)."""
+        if not self.exists:
+            return
+        offset = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=BATCH_ROWS):
+            keep = ~self.seen[offset:offset + batch.num_rows]
+            offset += batch.num_rows
+            if keep.any():
+                yield batch.filter(pa.array(keep))
+
+
+def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, share: float,
+                  joined_on: str) -> dict[str, int]:
+    """Validate the file batch by batch and write the merged roster to ``tmp``: the file's
+    users (known ones keep arm, join day and arrival attributes), then the current roster's
+    users absent from the file. Raises with the problems found (up to
+    :data:`MAX_PROBLEMS`), naming row and column; ``tmp`` is then incomplete."""
+    segments = segments_of(store)
+    old = _Old(roster_path(store))
+    problems: list[Problem] = []
+    ids: list[pa.Array] = []
+    counts = dict(rows=0, new_users=0, total_users=0, holdout_users=0)
+    with pq.ParquetWriter(tmp, ROSTER_SCHEMA) as writer:
+        for df in _batches(data, name):
+            offset = counts["rows"]
+            counts["rows"] += len(df)
+            if "arm" in df.columns:
+                raise ValidationError([Problem(
+                    "the arm is assigned by the programme (a hash of the user id); remove "
+                    "the column", field="arm")], f"{name} was rejected; nothing was imported")
+            if "user_id" in df.columns:
+                uid = df["user_id"]
+                uid = uid.where(uid.isna(), uid.astype(str).str.strip()).astype("string")
+                df["user_id"] = uid.mask(uid == "")
+            df = df[[c for c in ("user_id", "segment", *ATTRIBUTES) if c in df.columns]]
+            try:
+                df = prepare_users(df, segments, share)
+            except ValidationError as e:
+                problems.extend(replace(p, row=p.row + offset) if p.row else p
+                                for p in e.problems)
+                if any(p.row is None for p in e.problems) or len(problems) >= MAX_PROBLEMS:
+                    break
+                continue
+            if problems:
+                continue  # only validating from here on
+            batch, new_users = _merged_batch(df, old, key, share, joined_on)
+            counts["new_users"] += new_users
+            ids.append(batch.column("user_id"))
+            _write(writer, batch, counts)
+        if not problems:
+            problems = _duplicates(ids)
+        if problems:
+            raise ValidationError(problems[:MAX_PROBLEMS],
+                                  f"{name} was rejected; nothing was imported")
+        del ids
+        for batch in old.kept():
+            _write(writer, pa.Table.from_batches([batch]).select(ROSTER_SCHEMA.names
+                                                                ).cast(ROSTER_SCHEMA), counts)
+    return counts
+
+
+def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on: str
+                  ) -> tuple[pa.Table, int]:
+    """A validated batch as roster rows: arm by the salted hash for a new user, and for a
+    known one the arm, join day and arrival attributes of their first import."""
+    uid = df["user_id"].astype(str)
+    n = len(df)
+    fixed = {"arm": pa.array(np.where(stable_arm(uid, share, salt=key), "holdout", "agent"),
+                             pa.string()),
+             "joined_on": pa.array(np.full(n, joined_on, object), pa.string()),
+             # Pre-treatment covariates for the lift report: the attributes on arrival.
+             "pre_engagement": pa.array(df["past_engagement"].to_numpy(np.int32)),
+             "start_inactive": pa.array(df["days_inactive"].to_numpy(np.int32))}
+    pos = old.positions(uid)
+    hit = pos >= 0
+    if hit.any():
+        mask = pa.array(hit)
+        kept = old.fixed.take(pa.array(pos[hit]))
+        fixed = {c: pc.replace_with_mask(v, mask, kept.column(c).combine_chunks())
+                 for c, v in fixed.items()}
+    columns = {"user_id": pa.array(uid, pa.string()),
+               "segment": pa.array(df["segment"].astype(str), pa.string()), **fixed,
+               **{c: pa.array(df[c].astype(str) if c == "platform" else df[c].to_numpy(),
+                              ROSTER_SCHEMA.field(c).type) for c in ATTRIBUTES}}
+    return pa.table(columns, schema=ROSTER_SCHEMA), int(n - hit.sum())
+
+
+def _write(writer: pq.ParquetWriter, table: pa.Table, counts: dict[str, int]) -> None:
+    writer.write_table(table)
+    counts["total_users"] += table.num_rows
+    counts["holdout_users"] += int(pc.sum(pc.equal(table.column("arm"), "holdout")).as_py()
+                                   or 0)
+
+
+def _duplicates(ids: list[pa.ChunkedArray]) -> list[Problem]:
+    """Users that appear twice across batches (:func:`prepare_users` finds them within one),
+    at the row of their repeat."""
+    if len(ids) < 2:
+        return []
+    chunks = [c for a in ids for c in a.chunks]
+    n = sum(len(c) for c in chunks)
+    counts = pa.table({"user_id": pa.chunked_array(chunks, pa.string()),
+                       "row": np.arange(1, n + 1)}).group_by("user_id").aggregate(
+        [("row", "count"), ("row", "max")])
+    dup = counts.filter(pc.greater(counts.column("row_count"), 1)).sort_by("row_max")
+    return [Problem(f"user '{u}' appears twice", row=int(r), field="user_id") for u, r in zip(
+        dup.column("user_id").to_pylist()[:MAX_PROBLEMS],
+        dup.column("row_max").to_pylist()[:MAX_PROBLEMS])]
