@@ -136,18 +136,23 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
     attributed = new.filter(pc.and_(pc.is_valid(new.column("decision_id")), pc.is_in(
         new.column("event"), value_set=pa.array(list(DECISION_EVENTS)))))
     attributed = _sqlite_logged(store, attributed)
+    # Nothing is computed while the write lock is held (a person's edit would wait for it):
+    # the partitions are named after the file, so a crash before the ledger row leaves files a
+    # rerun rewrites; the attributed events go through `workbench ingest`'s path, which learns
+    # with no write lock and is idempotent per event.
+    report.days = write_partitioned(new, events_dir(store), sha[:16])
+    if attributed.num_rows:
+        report.attributed = ingest_events(
+            store, load_agent(store), _decision_csv(attributed), name, actor,
+            clock=now, max_value=maxima).to_dict()
+    raw = pc.binary_join_element_wise(*[pc.fill_null(bad.column(c), "") for c in (
+        "user_id", "event", "value_text", "occurred_text", "decision_id")], ",") \
+        if bad.num_rows else None
     with store.transaction():
         if bad.num_rows:
-            raw = pc.binary_join_element_wise(*[pc.fill_null(bad.column(c), "") for c in (
-                "user_id", "event", "value_text", "occurred_text", "decision_id")], ",")
             decisions_store.insert_quarantine(store, name, zip(
                 bad.column("line").to_pylist(), raw.to_pylist(),
                 bad.column("reason").to_pylist()))
-        report.days = write_partitioned(new, events_dir(store), sha[:16])
-        if attributed.num_rows:
-            report.attributed = ingest_events(
-                store, load_agent(store), _decision_csv(attributed), name, actor,
-                clock=now, max_value=maxima).to_dict()
         live_store.record_file(
             store, sha256=sha, name=name, rows=report.rows, inserted=report.inserted,
             duplicates=report.duplicates, quarantined=len(report.quarantined),

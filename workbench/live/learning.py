@@ -27,12 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from store import Store
+from store import Store, busy
+from store import agent as agent_store
 from store import live as live_store
 from store import parquet as columnar
 from workbench.agent.ingest import SEND_DAYS
 from workbench.agent.reward import EVENTS
-from workbench.agent.state import load_agent, load_config, save_models, snapshot
+from workbench.agent.state import load_agent, load_config, save_models, snapshot_rows
 from workbench.live.logs import event_files
 
 #: Log columns the agent learns from (the options chosen as values: the action space may have
@@ -42,7 +43,13 @@ LEARN_COLUMNS = ("arm", "send", "guardrails", "channel", "weekday", "hour", "cho
 
 def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> dict:
     """Learn every Parquet-logged day whose attribution window has closed by ``as_of``, and
-    the late events of days already learnt; returns what was learnt."""
+    the late events of days already learnt; returns what was learnt. One learning job at a
+    time on the file (as ``workbench ingest``), computing with no write lock held."""
+    with busy.exclusive(store, "learn"):
+        return _learn_days(store, as_of, actor=actor, con=con)
+
+
+def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
     agent = None
     window = timedelta(days=SEND_DAYS + load_config(store).attribution_days)
     shas = live_store.file_shas(store)
@@ -79,16 +86,20 @@ def learn_days(store: Store, as_of: date, *, actor: str = "cron", con=None) -> d
         for e in EVENTS:
             hit = pc.equal(totals.column("event"), e).to_numpy(zero_copy_only=False)
             outcomes.loc[rows[hit], e] = totals.column("v").to_numpy()[hit]
+        # Learn and compute the snapshot first, then write in one short transaction.
+        snapshots = []
+        if done is None:
+            agent.learn(frame, outcomes)
+            snapshots = snapshot_rows(agent, as_of, frame)
+            out["learned_days"].append(row["day"])
+            out["decisions"] += len(frame)
+        elif len(frame):
+            agent.learn(frame, outcomes, late=True)
+            out["late_days"].append(row["day"])
+            out["late_decisions"] += len(frame)
         with store.transaction():
-            if done is None:
-                agent.learn(frame, outcomes)
-                snapshot(store, agent, as_of, frame)
-                out["learned_days"].append(row["day"])
-                out["decisions"] += len(frame)
-            elif len(frame):
-                agent.learn(frame, outcomes, late=True)
-                out["late_days"].append(row["day"])
-                out["late_decisions"] += len(frame)
+            if snapshots:
+                agent_store.save_snapshots(store, snapshots)
             live_store.record_learned(store, day_iso=row["day"], decisions=n_day,
                                       events=float(totals.column("v").to_numpy().sum())
                                       if totals.num_rows else 0.0,
