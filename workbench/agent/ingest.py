@@ -71,6 +71,7 @@ from workbench.agent.state import (
     decisions_frame,
     save_models,
     snapshot_rows,
+    stored_outcomes,
 )
 from workbench.agent.windows import learn_partial
 
@@ -385,15 +386,7 @@ def _due_learning(store: Store, agent: Agent, as_of: date, *,
             return _DueLearning()
     frame = pd.concat([decisions_frame(store, agent, ids=c)
                        for c in _chunks(ids)], ignore_index=True)
-    events: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for chunk in _chunks(ids):
-        for r in decisions_store.event_totals(store, chunk):
-            events[r["decision_id"]][r["event"]] = r["v"]
-    due = set(ids)
-    for e in new:
-        if e["decision_id"] in due:
-            events[e["decision_id"]][e["event"]] += e["value"]
-    outcomes = _outcomes(frame, events)
+    outcomes = stored_outcomes(store, frame, new)
     if agent.config.incremental:
         if pre_reward is not None:
             users = frame["user_id"].astype(str)

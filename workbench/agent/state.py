@@ -22,6 +22,7 @@ from store import decisions as decisions_store
 from workbench.agent.actions import ActionSpace
 from workbench.agent.policy import Agent, AgentConfig
 from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.reward import EVENTS
 
 CONFIG_KEY = "agent_config"
 SNAPSHOT_DRAWS = 500  # P(best) for display: +-0.02 is plenty
@@ -151,6 +152,22 @@ def decisions_frame(store: Store, agent: Agent, *, ids: Iterable[str] | None = N
     for col in ("guardrails", "choice_send", *[f"ctx_{v}" for v in CTX_VARS]):
         frame[col] = frame[col].astype(np.int64)
     return frame
+
+
+def stored_outcomes(store: Store, frame: pd.DataFrame, new: Iterable[dict] = ()
+                    ) -> pd.DataFrame:
+    """Event totals per decision of ``frame`` (rows aligned), from the stored events plus
+    ``new`` ones not stored yet (``decision_id``, ``event``, ``value``)."""
+    ids = frame["decision_id"].tolist()
+    events: dict[str, dict[str, float]] = {}
+    for r in decisions_store.event_totals(store, ids):
+        events.setdefault(r["decision_id"], {})[r["event"]] = r["v"]
+    wanted = set(ids)
+    for e in new:
+        if e["decision_id"] in wanted:
+            row = events.setdefault(e["decision_id"], {})
+            row[e["event"]] = row.get(e["event"], 0.0) + e["value"]
+    return pd.DataFrame({e: [events.get(d, {}).get(e, 0.0) for d in ids] for e in EVENTS})
 
 
 def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | None = None

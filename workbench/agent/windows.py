@@ -22,7 +22,6 @@ windows: the holdout's baseline is only known once the batch's windows have clos
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -34,7 +33,7 @@ from store import Store
 from store import decisions as decisions_store
 from workbench.agent.policy import Agent
 from workbench.agent.reward import EVENTS
-from workbench.agent.state import decisions_frame
+from workbench.agent.state import decisions_frame, stored_outcomes
 
 #: Events of wholly learnt decisions needed before their delays replace the even arrival.
 MIN_EVENTS = 200
@@ -114,15 +113,7 @@ def _learn_first(store: Store, agent: Agent, ids: list[str], first: np.ndarray,
                  share: np.ndarray, new: Sequence[dict]) -> list[tuple[float, float, str]]:
     pick = [ids[i] for i in np.flatnonzero(first)]
     frame = decisions_frame(store, agent, ids=pick)
-    events: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for r in decisions_store.event_totals(store, pick):
-        events[r["decision_id"]][r["event"]] = r["v"]
-    wanted = set(pick)
-    for e in new:
-        if e["decision_id"] in wanted:
-            events[e["decision_id"]][e["event"]] += e["value"]
-    outcomes = pd.DataFrame({e: [events.get(d, {}).get(e, 0.0) for d in frame["decision_id"]]
-                             for e in EVENTS})
+    outcomes = stored_outcomes(store, frame, new)
     pos = {d: i for i, d in enumerate(ids)}
     exp = share[[pos[d] for d in frame["decision_id"]]]
     agent.learn(frame, outcomes, exposure=exp)
