@@ -35,19 +35,21 @@ def search(page, text):
 def edit_first_text_cell(page, grid, new_text):
     """Open the text cell of the first grid row, replace its content, commit with Enter."""
     expect(grid).to_have_attribute("data-testid", "stDataFrame")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     editor = page.locator("textarea.gdg-input")
-    for attempt in range(5):  # the grid canvas re-renders after a filter: slow on a busy machine
+    for attempt in range(6):  # the grid canvas re-renders after a filter: slow on a busy machine
         page.wait_for_timeout(800)
         box = grid.bounding_box()
         page.mouse.click(box["x"] + 300, box["y"] + 52)  # header is ~35 px, rows ~35 px
         page.keyboard.press("Enter")
-        try:
+        try:  # a late re-render can close the editor between opening and typing: open again
             expect(editor).to_be_visible(timeout=3000)
+            editor.fill(new_text, timeout=3000)
             break
-        except AssertionError:
-            if attempt == 4:
+        except (AssertionError, PlaywrightTimeout):
+            if attempt == 5:
                 raise
-    editor.fill(new_text)
     editor.press("Enter")
     page.wait_for_timeout(500)
 
