@@ -27,6 +27,7 @@ from workbench.library.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "pages"
+FAVICON = Path(__file__).resolve().parent / "favicon.png"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ _entry = threading.local()
 
 def entry() -> None:
     """The whole app, once per rerun: config, sidebar, then the page the menu points at."""
+    _config()  # before the menu, or the page's Material icon becomes the favicon
     nav = st.navigation([st.Page(p.file, title=p.title, icon=p.icon, default=i == 0)
                          for i, p in enumerate(PAGES)])
     _chrome()
@@ -93,8 +95,13 @@ def entry() -> None:
         _entry.active = False
 
 
+def _config() -> None:
+    """A local favicon: a page's Material icon as the favicon is fetched from
+    fonts.gstatic.com, and the app must run with no network."""
+    st.set_page_config(page_title="CRM workbench", page_icon=str(FAVICON), layout="wide")
+
+
 def _chrome() -> None:
-    st.set_page_config(page_title="CRM workbench", layout="wide")
     with open_page_store() as store:
         sidebar(store)
 
@@ -191,6 +198,7 @@ def page(title: str, caption: str | None = None) -> Store:
     runs a ``pages/`` file directly on a server's very first run, and AppTest may), it draws
     the config and sidebar itself."""
     if not getattr(_entry, "active", False):
+        _config()
         _chrome()
     store = open_page_store()
     st.title(title)
