@@ -144,9 +144,9 @@ def test_import_a_file_then_preview_messages(page, app_server, tmp_path):
 def test_a_component_saved_over_someone_elses_newer_change_is_refused(page, app_server):
     from workbench.library import service as library
 
+    grid = open_components(page, app_server["url"])  # the app seeds a new database
     with open_store(app_server["db"]) as s:
         target = s.components(kind="offer", status="active")[0]
-    grid = open_components(page, app_server["url"])
     search(page, target["text"])
     expect(page.get_by_text("1 component(s).")).to_be_visible()
     edit_first_text_cell(page, grid, "My browser offer text")
@@ -163,9 +163,9 @@ def test_a_component_saved_over_someone_elses_newer_change_is_refused(page, app_
 
 
 def test_unsaved_grid_edits_are_kept_with_a_warning_when_the_filter_changes(page, app_server):
+    grid = open_components(page, app_server["url"])  # the app seeds a new database
     with open_store(app_server["db"]) as s:
         target = s.components(kind="cta", status="active")[-1]
-    grid = open_components(page, app_server["url"])
     search(page, target["text"])
     expect(page.get_by_text("1 component(s).")).to_be_visible()
     edit_first_text_cell(page, grid, "Tap to order tonight")
