@@ -86,6 +86,24 @@ def test_live_weekly_lift_is_dated_and_equals_the_lift_of_the_raw_events(db):
     assert math.isclose(row["ci_low"], want.ci[0], rel_tol=1e-9)
 
 
+def test_live_weekly_lift_counts_a_user_from_the_week_they_joined(tmp_path):
+    from tests.sources_fixtures import csv_bytes
+    from workbench.agent.state import segments_of
+    from workbench.agent.users import synthetic_users
+    from workbench.live.roster import import_roster
+
+    path = tmp_path / "workbench.db"
+    start = live_programme(path, users=300, days=14, passive_from=7, decided=1)
+    with open_store(path) as s:
+        late = synthetic_users(100, segments_of(s), 9)
+        late["user_id"] = "late-" + late["user_id"].astype(str)
+        import_roster(s, csv_bytes(late), name="more.csv", actor="t",
+                      joined_on=(start + timedelta(days=9)).isoformat())
+        weekly = sources.weekly(s, sources.find(sources.list_sources(s), "live"))
+    users = weekly.groupby("week")[["n_agent", "n_holdout"]].first().sum(axis=1)
+    assert users.tolist() == [300, 400]  # the 100 who joined on day 9 count from week 1
+
+
 def test_live_daily_timeline_counts_sends_and_events_per_arm_and_day(db):
     with open_store(db["path"]) as s:
         daily = sources.daily(s, sources.find(sources.list_sources(s), "live"))

@@ -197,7 +197,8 @@ def _live_roster(store: Store):
     from workbench.live.roster import roster_path
 
     path = roster_path(store)
-    return pq.read_table(path, columns=["user_id", "arm"]) if path.exists() else None
+    return (pq.read_table(path, columns=["user_id", "arm", "joined_on"]) if path.exists()
+            else None)
 
 
 def _live_weekly_moments(store: Store) -> tuple[pd.DataFrame, date | None]:
@@ -211,13 +212,22 @@ def _live_weekly_moments(store: Store) -> tuple[pd.DataFrame, date | None]:
     got = columnar.weekly_arm_moments(columnar.connect(), str(events_dir(store) / "day=*" /
                                                               "*.parquet"),
                                       roster, first.isoformat()).to_pandas()
-    arms = pd.Series(roster.column("arm").to_pylist()).value_counts()
     modes = dict(day_phases(store, first, last))
     weeks = range((last - first).days // 7 + 1)
     grid = pd.MultiIndex.from_product([weeks, ["agent", "holdout"], METRICS],
                                       names=["week", "arm", "metric"])
     out = got.set_index(["week", "arm", "metric"]).reindex(grid, fill_value=0.0).reset_index()
-    out["n"] = out["arm"].map(arms).fillna(0).astype(int)
+    # A week counts the users who had joined by its last day (a later roster import adds users
+    # from its day on; they can have no event before it).
+    agent = np.asarray(roster.column("arm").to_numpy(zero_copy_only=False)) == "agent"
+    joined = np.asarray(roster.column("joined_on").fill_null(first.isoformat())
+                        .to_numpy(zero_copy_only=False)).astype("datetime64[D]")
+    n = {}
+    for w in weeks:
+        inside = joined <= np.datetime64(first + timedelta(days=7 * w + 6))
+        n[(w, "agent")] = int((inside & agent).sum())
+        n[(w, "holdout")] = int((inside & ~agent).sum())
+    out["n"] = [n[(int(w), a)] for w, a in zip(out["week"], out["arm"])]
     out["mode"] = [modes[(first + timedelta(days=7 * int(w))).isoformat()] for w in out["week"]]
     return out, first
 
