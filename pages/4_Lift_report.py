@@ -38,10 +38,10 @@ def source_data(path: str, key: str, marker: str, _source: sources.Source
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def source_weekly(path: str, key: str, marker: str, _source: sources.Source
-                  ) -> tuple[pd.DataFrame, object]:
-    """The source's dated weekly lift and its first day, once per (source, marker)."""
+                  ) -> pd.DataFrame:
+    """The source's dated weekly lift, once per (source, marker)."""
     with Store(path) as store:
-        return sources.weekly(store, _source), sources.start_date(store, _source)
+        return sources.weekly(store, _source)
 
 
 @st.cache_resource(show_spinner="Reading the file...", max_entries=4)
@@ -125,8 +125,7 @@ def headline(table: pd.DataFrame, phase: str) -> None:
                 st.warning(c.warning, icon=":material/warning:")
 
 
-def phase_dates(data: lr.LiftData, start) -> None:
-    spans = sources.phase_spans(data.phase_days, start)
+def phase_dates(data: lr.LiftData, spans: list) -> None:
     n_t, n_c = int(data.treated.sum()), int((~data.treated).sum())
     text = [f"{n_t:,} users with the agent, {n_c:,} in the holdout"]
     text += [f"{fmt.PHASE_LABELS.get(p, p)}: {a:%d %b %Y} to {b:%d %b %Y}" for p, a, b in spans]
@@ -160,8 +159,8 @@ def main() -> None:
                                    "phase, week and segment.")
     source = ui.source_picker(store)
     key, data = load(store, source)
-    weekly, start = (source_weekly(store.path, source.key, source.marker, source)
-                     if source.kind != sources.FILE else (pd.DataFrame(), None))
+    weekly = (source_weekly(store.path, source.key, source.marker, source)
+              if source.kind != sources.FILE else pd.DataFrame())
     if data is None:
         if not weekly.empty:
             metric = st.selectbox("Metric", sorted(set(weekly["metric"])),
@@ -174,7 +173,8 @@ def main() -> None:
     table = estimates(key, data, adjusted)
     phases = list(data.phases)
     st.subheader("Headline")
-    phase_dates(data, start)
+    periods = sources.phase_periods(store, source, data.phase_days)
+    phase_dates(data, periods)
     phase = st.segmented_control("Phase", phases, default=phases[0], key="lift_phase",
                                  format_func=lambda p: fmt.PHASE_LABELS.get(p, p)) or phases[0]
     headline(table, phase)
@@ -213,7 +213,7 @@ def main() -> None:
 
     def html() -> str:  # the forwardable report: every phase, dated weeks, method note
         return lr.manager_report(data, table, weekly=weekly if not weekly.empty else None,
-                                 start=start)
+                                 periods=periods)
 
     d1, d2 = st.columns(2)
     d1.download_button("Download report (HTML)", html, "lift_report.html", "text/html",

@@ -104,6 +104,25 @@ def test_live_weekly_lift_counts_a_user_from_the_week_they_joined(tmp_path):
     assert users.tolist() == [300, 400]  # the 100 who joined on day 9 count from week 1
 
 
+def test_live_phases_are_each_stretch_of_a_mode_back_to_active_included(tmp_path):
+    path = tmp_path / "workbench.db"
+    start = live_programme(path, users=300, days=14, passive_from=5, decided=1)
+    with open_store(path) as s:
+        s.db["management_events"].insert({
+            "mode": "active", "actor": "t", "note": "",
+            "at": (start + timedelta(days=10)).isoformat() + "T00:00:00Z"})
+        live = sources.find(sources.list_sources(s), "live")
+        data = sources.lift_data(s, live)
+        periods = sources.phase_periods(s, live, data.phase_days)
+    day = lambda k: start + timedelta(days=k)  # noqa: E731
+    assert periods == [("active", day(0), day(4)), ("passive", day(5), day(9)),
+                       ("active", day(10), day(13))]
+    html = lr.manager_report(data, lr.phase_table(data), periods=periods, generated="now")
+    meta = html.split("<p class='meta'>")[1].split("</p>")[0]
+    assert f"{day(0):%d %b %Y} to {day(13):%d %b %Y}" in meta
+    assert meta.count(f"{fmt.PHASE_LABELS['active']}:") == 2, meta
+
+
 def test_live_daily_timeline_counts_sends_and_events_per_arm_and_day(db):
     with open_store(db["path"]) as s:
         daily = sources.daily(s, sources.find(sources.list_sources(s), "live"))
@@ -156,7 +175,7 @@ def test_status_names_the_mode_and_no_run_when_none_moves(db):
 
 def test_phase_spans_follow_each_other_from_the_first_day(db):
     start = db["start"]
-    assert sources.phase_spans({"active": 14, "passive": 7}, start) == [
+    assert lr.phase_spans({"active": 14, "passive": 7}, start) == [
         ("active", start, start + timedelta(days=13)),
         ("passive", start + timedelta(days=14), start + timedelta(days=20))]
 

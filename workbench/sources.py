@@ -325,15 +325,23 @@ def _configured_phase(run: dict, day: int) -> str:
     return "active" if day < active else "passive"
 
 
-def phase_spans(phase_days: dict[str, int], start: date | None
-                ) -> list[tuple[str, date, date]]:
-    """``(phase, first day, last day)`` of each phase in order, from the days per phase and
-    the source's first day (phases follow each other: active, then passive)."""
-    if start is None:
-        return []
-    out, day = [], start
-    for phase, days in phase_days.items():
-        if days > 0:
-            out.append((phase, day, day + timedelta(days=days - 1)))
-            day += timedelta(days=days)
-    return out
+def phase_periods(store: Store, source: Source, phase_days: dict[str, int]
+                  ) -> list[tuple[str, date, date]]:
+    """``(phase, first day, last day)`` of each stretch of one management mode, in order: the
+    live programme's from its mode switches (a team may go back to active management), a run's
+    from its days per phase (a run is active, then passive)."""
+    if source.kind == LIVE:
+        from workbench.live.logs import day_phases
+
+        span = _live_span(store)
+        if span is None:
+            return []
+        out: list[tuple[str, date, date]] = []
+        for day, mode in day_phases(store, *span):
+            d = date.fromisoformat(day)
+            if out and out[-1][0] == mode:
+                out[-1] = (mode, out[-1][1], d)
+            else:
+                out.append((mode, d, d))
+        return out
+    return lr.phase_spans(phase_days, start_date(store, source))

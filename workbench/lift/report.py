@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -245,32 +246,45 @@ METHOD_NOTE = (
     "event are flagged: such intervals are rough.")
 
 
+def phase_spans(phase_days: dict[str, int], start: date | None
+                ) -> list[tuple[str, date, date]]:
+    """``(phase, first day, last day)`` of each phase in order, from the days per phase and
+    the first day, for sources whose phases follow each other (a run: active, then passive)."""
+    if start is None:
+        return []
+    out, day = [], start
+    for phase, days in phase_days.items():
+        if days > 0:
+            out.append((phase, day, day + timedelta(days=days - 1)))
+            day += timedelta(days=days)
+    return out
+
+
 def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame | None = None,
                    start: date | str | None = None, title: str | None = None,
-                   generated: str | None = None) -> str:
+                   generated: str | None = None,
+                   periods: Sequence[tuple[str, date, date]] | None = None) -> str:
     """The forwardable report: a self-contained HTML page (plotly.js inlined) with an
     executive summary in words, the lift per phase as a chart and a table, weekly lift on
     calendar dates, users and averages per arm, the estimator and its variance reduction in
     plain language, and a method note.
 
     ``table`` is :func:`phase_table`'s result (all phases); ``weekly`` is
-    :func:`weekly_table` (dated when it was given the run's start)."""
+    :func:`weekly_table` (dated when it was given the run's start). ``periods`` are the
+    stretches of each management mode (:func:`workbench.sources.phase_periods`; by default the
+    phases follow each other from ``start``)."""
     first = date.fromisoformat(start) if isinstance(start, str) else start
+    if periods is None:
+        periods = phase_spans(data.phase_days, first) if data.phase_days else []
     title = title or f"Lift report: agent vs business as usual ({data.source})"
     n_t, n_c = int(data.treated.sum()), int((~data.treated).sum())
     meta = [f"Source: {data.source or 'outcomes'}", f"{fmt.count(n_t + n_c)} users: "
             f"{fmt.count(n_t)} with the agent, {fmt.count(n_c)} in the holdout "
             f"({n_c / (n_t + n_c):.0%})"]
-    if first and data.phase_days:
-        day = first
-        spans = []
-        for phase, days in data.phase_days.items():
-            end = day + fmt.timedelta(days=days - 1)
-            spans.append(f"{fmt.PHASE_LABELS.get(phase, phase)}: {day:%d %b %Y} to "
-                         f"{end:%d %b %Y}")
-            day = end + fmt.timedelta(days=1)
-        meta.append(f"{first:%d %b %Y} to {day - fmt.timedelta(days=1):%d %b %Y}")
-        meta.extend(spans)
+    if periods:
+        meta.append(f"{periods[0][1]:%d %b %Y} to {periods[-1][2]:%d %b %Y}")
+        meta.extend(f"{fmt.PHASE_LABELS.get(p, p)}: {a:%d %b %Y} to {b:%d %b %Y}"
+                    for p, a, b in periods)
     elif first:
         meta.append(f"Trial start {first:%d %b %Y}")
     meta.append(f"Generated {generated or fmt.generated_at()}")
@@ -294,9 +308,9 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
     if weekly is not None and len(weekly):
         body.append("<h2>Week by week</h2><p>Each week's lift with its 95% interval (unadjusted:"
                     " weekly sums only); the shaded span is the passive phase.</p>")
-        passive_from = (first + fmt.timedelta(days=data.phase_days["active"])
-                        if first and "active" in data.phase_days and "passive" in data.phase_days
-                        else None)
+        # One switch to passive: shaded from its day; otherwise each week by its mode.
+        modes = [p for p, _, _ in periods]
+        passive_from = periods[-1][1] if modes == ["active", "passive"] else None
         for metric in [m for m in METRICS if m in set(weekly["metric"])]:
             body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric, passive_from),
                                         first=False))
