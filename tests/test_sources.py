@@ -114,7 +114,10 @@ def test_live_phases_are_each_stretch_of_a_mode_back_to_active_included(tmp_path
         live = sources.find(sources.list_sources(s), "live")
         data = sources.lift_data(s, live)
         periods = sources.phase_periods(s, live, data.phase_days)
-    day = lambda k: start + timedelta(days=k)  # noqa: E731
+
+    def day(k):
+        return start + timedelta(days=k)
+
     assert periods == [("active", day(0), day(4)), ("passive", day(5), day(9)),
                        ("active", day(10), day(13))]
     html = lr.manager_report(data, lr.phase_table(data), periods=periods, generated="now")
