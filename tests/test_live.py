@@ -469,3 +469,34 @@ def test_a_programme_run_through_outbox_and_inbox_reports_the_platforms_own_trut
     assert sum(m.n for m in agent.models.values()) > 0
     last = start + timedelta(days=days - 1)
     assert decisions_store.due_ids(live, (last - timedelta(days=3)).isoformat()) == []
+
+
+def test_a_day_is_learnt_with_the_slots_its_templates_showed_that_day(tmp_path):
+    """The day's log keeps each template's slots; learning it days later blanks the slots
+    that day's message did not show, whatever the templates say by then."""
+    import json
+
+    from workbench.live.learning import _hide_unshown_slots
+    from workbench.live.logs import SHOWN_SLOTS, shown_slots
+
+    s = open_store(tmp_path / "w.db")
+    seed(s)
+    roster(s, 200, salt="slots")
+    day = programme_day(s, date(2026, 11, 10), tmp_path / "out", learn_log=False)
+    log = live_store.day(s, day["day"])["log_path"]
+    agent = load_agent(s)
+    saved = json.loads(pq.read_schema(log).metadata[SHOWN_SLOTS])
+    assert saved == shown_slots(agent.space) and set(saved) == set(agent.space.templates)
+    # Later the templates changed: a channel showed only its first slot that day.
+    channel = next(c for c, slots in saved.items() if len(slots) > 1)
+    that_day = {SHOWN_SLOTS: json.dumps({**saved, channel: saved[channel][:1]}).encode()}
+    frame = pq.read_table(log).to_pandas()
+    before = frame.copy()
+    _hide_unshown_slots(agent, frame, that_day)
+    rows = (frame["channel"].astype(str) == channel).to_numpy()
+    assert rows.any()
+    for slot in agent.space.slot_names:
+        col = f"atom_{slot}"
+        shown_then = slot in saved[channel][:1]
+        assert (frame.loc[rows, col] == -1).all() != shown_then, slot
+        assert (frame.loc[rows, col] == before.loc[rows, col]).all() == shown_then, slot

@@ -18,6 +18,7 @@ template filled with the chosen atoms, see :mod:`workbench.live.outbox`) and one
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from workbench import Problem, ValidationError
 from workbench.agent.state import load_agent, record_batch, save_models, snapshot
 from workbench.live.activity import ingest_activity
 from workbench.live.learning import learn_days
-from workbench.live.logs import decisions_dir
+from workbench.live.logs import SHOWN_SLOTS, decisions_dir, shown_slots
 from workbench.live.outbox import TEXT_FIELDS, render_messages
 from workbench.live.roster import ATTRIBUTES, load_roster
 
@@ -109,7 +110,8 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
             batch_id = decisions_store.insert_batch(
                 store, actor=actor, source=f"programme {iso}", seed=seed, start_day=iso,
                 n_users=len(decisions), n_sent=n_sent)
-        log = _log_table(decisions, batch_id).append_column("message", pa.array(message))
+        log = _log_table(decisions, batch_id, agent.space
+                         ).append_column("message", pa.array(message))
         del decisions, message
         log_path.parent.mkdir(parents=True, exist_ok=True)
         for table, path in ((messages, log_path.with_name(MESSAGES_FILE)), (log, log_path)):
@@ -125,9 +127,10 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
             "outbox": str(path), "rerun": False}
 
 
-def _log_table(decisions, batch_id: int) -> pa.Table:
+def _log_table(decisions, batch_id: int, space) -> pa.Table:
     """The day's decisions as Arrow, with their ``decision_id`` (``<batch>-<user>``, as the
-    SQLite decision log names them)."""
+    SQLite decision log names them), and the slots each template showed that day (in the
+    schema's metadata: learning the day later must not use a template edited since)."""
     keep = [c for c in decisions.columns if c in ("user_id", "arm", "send", "channel",
                                                    "weekday", "hour", "send_at", "propensity",
                                                    "guardrails")
@@ -135,8 +138,10 @@ def _log_table(decisions, batch_id: int) -> pa.Table:
     table = pa.Table.from_pandas(decisions[keep], preserve_index=False)
     uid = pc.cast(table.column("user_id"), pa.string())
     did = pc.binary_join_element_wise(pa.scalar(str(batch_id)), uid, "-")
-    return table.set_column(table.column_names.index("user_id"), "user_id", uid
-                            ).add_column(0, "decision_id", did)
+    table = table.set_column(table.column_names.index("user_id"), "user_id", uid
+                             ).add_column(0, "decision_id", did)
+    return table.replace_schema_metadata({
+        **(table.schema.metadata or {}), SHOWN_SLOTS: json.dumps(shown_slots(space)).encode()})
 
 
 def _messages(space, send: np.ndarray, channel: np.ndarray,

@@ -18,6 +18,7 @@ ingest_events`, which the activity ingest feeds; a day is learnt by one path onl
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from store import parquet as columnar
 from workbench.agent.ingest import SEND_DAYS
 from workbench.agent.reward import EVENTS
 from workbench.agent.state import load_agent, load_config, save_models, snapshot_rows
-from workbench.live.logs import event_files
+from workbench.live.logs import SHOWN_SLOTS, event_files, shown_slots
 
 #: Log columns the agent learns from (the options chosen as values: the action space may have
 #: changed since; ``choice_send`` as it is), besides the ``ctx_*`` and ``atom_*`` columns.
@@ -81,7 +82,7 @@ def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
             table, rows = table.take(pa.array(some)), np.searchsorted(some, rows)
         frame = table.to_pandas()
         del table
-        _hide_unshown_slots(agent, frame)
+        _hide_unshown_slots(agent, frame, schema.metadata or {})
         outcomes = pd.DataFrame({e: np.zeros(len(frame)) for e in EVENTS})
         for e in EVENTS:
             hit = pc.equal(totals.column("event"), e).to_numpy(zero_copy_only=False)
@@ -111,15 +112,19 @@ def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
     return out
 
 
-def _hide_unshown_slots(agent, frame: pd.DataFrame) -> None:
-    """Blank (-1: not learnt) the atoms of slots the channel's template does not show (an
-    SMS has no visual): they were chosen but never seen, as the SQLite log records them."""
+def _hide_unshown_slots(agent, frame: pd.DataFrame, metadata: dict) -> None:
+    """Blank (-1: not learnt) the atoms of slots the channel's template did not show (an
+    SMS has no visual): they were chosen but never seen, as the SQLite log records them.
+    The slots are those of the day's templates, saved with its log (logs written before
+    that use today's)."""
     atoms = [c for c in frame.columns if c.startswith("atom_")]
     channel = frame["channel"].astype(str).to_numpy()
+    saved = metadata.get(SHOWN_SLOTS)
+    slots = json.loads(saved) if saved else shown_slots(agent.space)
     for name in np.unique(channel):
-        if name not in agent.space.templates:
+        if name not in slots:
             continue
-        shown = set(agent.space.template_for(name).slots)
+        shown = set(slots[name])
         rows = channel == name
         for c in atoms:
             if c[len("atom_"):] not in shown:

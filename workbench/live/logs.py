@@ -38,6 +38,15 @@ OUTCOME_COLUMNS = ["user_id", "segment", "arm", "platform", "habitual_hour", "pr
                    "start_inactive"]
 
 
+#: Schema metadata of a day's decision log: the slots each channel's template showed that day.
+SHOWN_SLOTS = b"workbench.shown_slots"
+
+
+def shown_slots(space) -> dict[str, list[str]]:
+    """The slots each channel's template shows (an SMS has no visual)."""
+    return {c: list(space.template_for(c).slots) for c in space.templates}
+
+
 def events_dir(store: Store) -> Path:
     return live_dir(store) / "events"
 
