@@ -68,8 +68,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(db: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, WORKBENCH_DB=str(db), WORKBENCH_USER="perf",
+def start_app(db: Path, port: int, user: str = "perf") -> subprocess.Popen:
+    env = dict(os.environ, WORKBENCH_DB=str(db), WORKBENCH_USER=user,
                PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",

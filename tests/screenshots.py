@@ -67,7 +67,7 @@ def shoot(db: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_app(db, port)
+    proc = start_app(db, port, user="marketer")  # the name a new user sees in the sidebar
     files = []
     try:
         with sync_playwright() as p:
