@@ -45,7 +45,7 @@ def edit_first_text_cell(page, grid, new_text):
         page.keyboard.press("Enter")
         try:  # a late re-render can close the editor between opening and typing: open again
             expect(editor).to_be_visible(timeout=3000)
-            editor.fill(new_text, timeout=3000)
+            editor.fill(new_text, timeout=10_000)  # typing waits for it to be editable
             break
         except (AssertionError, PlaywrightTimeout):
             if attempt == 5:
@@ -82,9 +82,9 @@ def test_home_shows_the_programme_and_links_to_every_page(page, app_server):
 
 
 def test_editing_a_component_in_the_grid_saves_it_with_a_revision(page, app_server):
+    grid = open_components(page, app_server["url"])  # the app seeds a new database
     with open_store(app_server["db"]) as s:
         target = s.components(kind="value_prop", status="active")[0]
-    grid = open_components(page, app_server["url"])
     search(page, target["text"])
     expect(page.get_by_text("1 component(s).")).to_be_visible()
     edit_first_text_cell(page, grid, "Hot meals at your door in 30 minutes.")
@@ -99,10 +99,10 @@ def test_editing_a_component_in_the_grid_saves_it_with_a_revision(page, app_serv
 
 
 def test_an_invalid_edit_shows_row_and_field_and_saves_nothing(page, app_server):
+    grid = open_components(page, app_server["url"])  # the app seeds a new database
     with open_store(app_server["db"]) as s:
         target = s.components(kind="cta", status="active")[0]
         before = s.query("SELECT * FROM components ORDER BY id")
-    grid = open_components(page, app_server["url"])
     search(page, target["text"])
     expect(page.get_by_text("1 component(s).")).to_be_visible()
     edit_first_text_cell(page, grid, "Order {now}")
