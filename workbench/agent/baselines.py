@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from store import Store
+from workbench.agent.mixes import Mixes
 from workbench.agent.policy import Agent
 from workbench.agent.state import batches
 
@@ -29,8 +30,8 @@ def in_closed_batches(store: Store, ids: list[str], closed: date, send_days: int
     return [i for i, k in zip(ids, keep) if k]
 
 
-def learn_incremental(agent: Agent, frame: pd.DataFrame, outcomes: pd.DataFrame
-                       ) -> np.ndarray:
+def learn_incremental(agent: Agent, frame: pd.DataFrame, outcomes: pd.DataFrame,
+                      mixes: Mixes | None = None) -> np.ndarray:
     """Learn batch by batch, so that each decision's baseline is the holdout users of its own
     segment and batch; returns the rewards (NaN for decisions left waiting for a baseline).
 
@@ -41,7 +42,7 @@ def learn_incremental(agent: Agent, frame: pd.DataFrame, outcomes: pd.DataFrame
     orphans = []
     for _, idx in frame.groupby(batch_of(frame["decision_id"]).to_numpy()).indices.items():
         if hold[idx].any():
-            agent.learn(frame.iloc[idx], outcomes.iloc[idx])
+            agent.learn(frame.iloc[idx], outcomes.iloc[idx], mixes=mixes)
             r[idx] = agent.rewards(frame.iloc[idx], outcomes.iloc[idx])
         else:
             orphans.append(idx)
@@ -49,6 +50,6 @@ def learn_incremental(agent: Agent, frame: pd.DataFrame, outcomes: pd.DataFrame
         idx = np.concatenate(orphans)
         rows = np.concatenate([idx, np.flatnonzero(hold)])
         sub, sub_out = frame.iloc[rows], outcomes.iloc[rows]
-        agent.learn(sub, sub_out)
+        agent.learn(sub, sub_out, mixes=mixes)
         r[idx] = agent.rewards(sub, sub_out)[:len(idx)]
     return r

@@ -69,6 +69,7 @@ from workbench.agent.reward import EVENTS, scalarise
 from workbench.agent.state import (
     current_agent,
     decisions_frame,
+    logged_mixes,
     save_models,
     snapshot_rows,
     stored_outcomes,
@@ -347,7 +348,7 @@ def _late_rewards(store: Store, agent: Agent, new: list[dict]) -> list[tuple[flo
             delta[e["decision_id"]][e["event"]] += e["value"]
     frame = decisions_frame(store, agent, ids=sorted(learned))
     outcomes = _outcomes(frame, delta)
-    agent.learn(frame, outcomes, late=True)
+    agent.learn(frame, outcomes, late=True, mixes=logged_mixes(store, agent, frame))
     r = scalarise(outcomes, agent.config.reward)
     return list(zip(r.tolist(), frame["decision_id"]))
 
@@ -394,9 +395,9 @@ def _due_learning(store: Store, agent: Agent, as_of: date, *,
             outcomes["pre_reward"] = users.map(dict(pre_reward)).fillna(0.0).to_numpy(float)
             if report is not None:
                 report.pre_reward_missing = int((~known).sum())
-        r = learn_incremental(agent, frame, outcomes)
+        r = learn_incremental(agent, frame, outcomes, logged_mixes(store, agent, frame))
     else:
-        agent.learn(frame, outcomes)
+        agent.learn(frame, outcomes, mixes=logged_mixes(store, agent, frame))
         r = np.asarray(agent.rewards(frame, outcomes), float)
     done = ~np.isnan(r)
     if report is not None:

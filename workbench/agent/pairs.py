@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from scipy.stats import chi2
@@ -138,36 +139,42 @@ class Pairs:
         self.leaders = {a: name for name, (a, _) in self.active.items()}
         self.followers = {b for _, b in self.active.values()}
 
-    def learn(self, name: str, ctx: np.ndarray, ia: np.ndarray, ib: np.ndarray,
-              reward: np.ndarray, weight: np.ndarray, noise_var: float) -> None:
-        """Teach the pair ``name`` from decisions whose two slots chose options ``ia`` and
-        ``ib`` (indices into the slots' own options). The noise variance is the first slot's
-        (learnt on the same rewards), which spares a pair model the posterior mean that
-        estimating its own would need after every update."""
-        model = self.policies[name].model
-        if model.noise_var != noise_var:
-            model.noise_var = noise_var
-            model._changed()  # noqa: SLF001
-        pol, (va, vb) = self.policies[name], self._values[name]
-        index = {o.value: k for k, o in enumerate(pol.dim.options)}
-        joint = np.array([index.get((va[i], vb[j]), -1) for i, j in zip(ia, ib)], np.int64)
-        ok = joint >= 0
-        if ok.any():
-            pol.learn(ctx[ok], joint[ok], reward[ok], weight[ok], None)
-
-    def learn_batch(self, slot_rows: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                    codes: Mapping[str, np.ndarray], reward: np.ndarray, weight: np.ndarray,
-                    noise: Mapping[str, float], discount: float) -> None:
-        """Teach every pair from one learn call (``slot_rows``: per slot dimension, the rows
-        that teach it and their option indices), then choose the pairs that decide."""
+    def joint_rows(self, slot_rows: Mapping[str, tuple[np.ndarray, np.ndarray]]
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per pair, the rows that teach it (both slots teach and both options exist) and
+        their joint option indices (``slot_rows``: per slot dimension, the rows that teach it
+        and their option indices)."""
+        out = {}
         for name, (a, b) in self.members.items():
-            pol = self.policies[name]
-            pol.model.discount(discount)
             (rows, ca), (_, cb) = slot_rows[a], slot_rows[b]
             ok = rows & (ca >= 0) & (cb >= 0)
-            if ok.any():
-                ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
-                self.learn(name, ctx, ca[ok], cb[ok], reward[ok], weight[ok], noise[a])
+            pol, (va, vb) = self.policies[name], self._values[name]
+            index = {o.value: k for k, o in enumerate(pol.dim.options)}
+            joint = np.array([index.get((va[i], vb[j]), -1)
+                              for i, j in zip(ca[ok], cb[ok])], np.int64)
+            keep = np.flatnonzero(ok)[joint >= 0]
+            ok = np.zeros_like(ok)
+            ok[keep] = True
+            out[name] = ok, joint[joint >= 0]
+        return out
+
+    def learn_batch(self, teach: Mapping[str, Any], reward: np.ndarray, weight: np.ndarray,
+                    noise: Mapping[str, float], discount: float, batch: np.ndarray,
+                    mixes: Mapping[str, dict]) -> None:
+        """Teach every pair from one learn call (``teach``: per model, the rows that teach it,
+        see :func:`workbench.agent.mixes.teaching`), then choose the pairs that decide. The
+        noise variance is the first slot's (learnt on the same rewards), which spares a pair
+        model the posterior mean that estimating its own would need after every update."""
+        for name, (a, _) in self.members.items():
+            pol = self.policies[name]
+            pol.model.discount(discount)
+            if pol.model.noise_var != noise[a]:
+                pol.model.noise_var = noise[a]
+                pol.model._changed()  # noqa: SLF001
+            t = teach[name]
+            if t.ok.any():
+                pol.learn(t.ctx, t.choice, reward[t.ok], weight[t.ok], None, batch[t.ok],
+                          mixes.get(name))
         self.refresh()
 
     def record(self, name: str, joint: np.ndarray, p_joint: np.ndarray, holdout: np.ndarray,

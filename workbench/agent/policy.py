@@ -58,6 +58,9 @@ from workbench.agent.guardrails import (
     apply_must_send,
     check_must_send,
 )
+from workbench.agent.mixes import CTX_VARS, Mixes, batch_ids, teaching
+from workbench.agent.mixes import agent_rows as _agent_rows
+from workbench.agent.mixes import column as _col
 from workbench.agent.models import DimensionPolicy
 from workbench.agent.pairs import Pairs
 from workbench.agent.posterior import GaussianPosterior
@@ -68,7 +71,6 @@ __all__ = ["GUARDRAILS", "Agent", "AgentConfig", "Guardrails", "LearnReport", "M
 
 #: Variables that only restrict a kind's options (they are not features).
 MASK_VARS = {"channel": ("consent",)}
-CTX_VARS = ("segment", "inactivity", "engagement", "exposures", "daypart", "platform", "consent")
 
 
 @dataclass
@@ -243,8 +245,8 @@ class Agent:
 
     def learn(self, decisions: pd.DataFrame | Mapping[str, np.ndarray],
               outcomes: pd.DataFrame, *, late: bool = False, same_space: bool = False,
-              exposure: float | np.ndarray = 1.0, counted: float | np.ndarray | None = None
-              ) -> LearnReport:
+              exposure: float | np.ndarray = 1.0, counted: float | np.ndarray | None = None,
+              mixes: Mixes | None = None) -> LearnReport:
         """Update the posteriors from decisions and their outcomes (aligned row by row).
 
         ``outcomes`` holds event counts per decision (columns of
@@ -270,29 +272,23 @@ class Agent:
         exp, weight = _exposure_weights(exposure, counted, late, len(outcomes))
         # A late correction adds plain event value: the holdout baseline was already taken.
         r = scalarise(outcomes, self.config.reward) if late else self.rewards(decisions, outcomes)
-        flags = _col(decisions, "guardrails")
         agent_rows = _agent_rows(decisions)
-        sent = _col(decisions, "send").astype(bool) & agent_rows
-        forced = (flags & GUARDRAILS["must_send"]) > 0
-        override = (flags & (GUARDRAILS["frequency_cap"] | GUARDRAILS["no_consent"])) > 0
-        codes = {v: _col(decisions, f"ctx_{v}") for v in CTX_VARS}
-        learned, slot_rows = {}, {}  # slot_rows: what teaches each slot, for the pairs
+        teach = teaching(self, decisions, same_space)
+        batch = batch_ids(decisions)
+        mixes = mixes or {}
+        learned = {}
         for d in self.space.dimensions:
-            pol = self.policies[d.name]
+            pol, t = self.policies[d.name], teach[d.name]
             if not late:
                 pol.model.discount(self.config.discount)
-            rows = _teaching_rows(d, agent_rows, sent, forced, override)
-            col = (_col(decisions, f"choice_{d.name}").astype(np.int64)
-                   if d.name == "send" or same_space else batches.choice_index(d, decisions))
-            ok = rows & (col >= 0)
-            learned[d.name] = int(ok.sum())
-            if ok.any():
-                ctx = pol.ctx.code({v: c[ok] for v, c in codes.items()})
-                pol.learn(ctx, col[ok], r[ok], weight[ok], None if late else r[ok] ** 2 / exp[ok])
-            slot_rows[d.name] = rows, col
-        self.pairs.learn_batch(slot_rows, codes, r, weight,
+            learned[d.name] = int(t.ok.sum())
+            if t.ok.any():
+                pol.learn(t.ctx, t.choice, r[t.ok], weight[t.ok],
+                          None if late else r[t.ok] ** 2 / exp[t.ok], batch[t.ok],
+                          mixes.get(d.name))
+        self.pairs.learn_batch(teach, r, weight,
                                {n: p.model.noise_var for n, p in self.policies.items()},
-                               1.0 if late else self.config.discount)
+                               1.0 if late else self.config.discount, batch, mixes)
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,
                            len(decisions))
 
@@ -312,8 +308,7 @@ class Agent:
         d = self.space.dimension(dimension)
         pol = self.policies[dimension]
         c = self.context_code(d.kind, context)
-        X = pol.design([c])
-        mean, sd = pol.model.score_moments(X)
+        mean, sd = pol.moments([c])
         P, allowed = pol.prob_best([c], draws or self.config.draws, np.random.default_rng(seed))
         return pd.DataFrame({
             "option": [o.value for o in d.options], "label": [o.label for o in d.options],
@@ -353,26 +348,6 @@ def _set_propensity(space: ActionSpace, out: dict[str, Any], flags: np.ndarray,
     propensity = np.where(send, out["p_send"] * content, out["p_send"])
     propensity[holdout] = np.nan
     out["propensity"] = propensity
-
-
-def _teaching_rows(d: Dimension, agent_rows: np.ndarray, sent: np.ndarray, forced: np.ndarray,
-                   override: np.ndarray) -> np.ndarray:
-    """The decisions that teach dimension ``d`` about the policy's own choice: send-or-skip
-    learns from every agent decision a guardrail did not override; content and channel from
-    what was sent by choice; timing from everything sent."""
-    if d.name == "send":
-        return agent_rows & ~forced & ~override
-    return sent & ~forced if d.kind == "slot" or d.name == "channel" else sent
-
-
-def _col(decisions: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
-    return np.asarray(decisions[name])
-
-
-def _agent_rows(decisions: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
-    if "holdout" in decisions:
-        return ~np.asarray(decisions["holdout"], bool)
-    return np.asarray(decisions["arm"]).astype(str) == "agent"
 
 
 def _exposure_weights(exposure: float | np.ndarray, counted: float | np.ndarray | None,

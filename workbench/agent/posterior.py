@@ -72,6 +72,8 @@ class GaussianPosterior:
     learn_noise: bool = False
     noise_prior: float = field(default=0.0)  # initial noise variance (0: noise_var at creation)
     prior_mean: np.ndarray | None = None  # zeros when None
+    #: per context key: [weight, weighted sum of the rows served] (see :meth:`add_served`)
+    served: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.noise_prior:
@@ -166,7 +168,9 @@ class GaussianPosterior:
                                  np.concatenate([self.xy, np.zeros(k)]),
                                  np.concatenate([self.prior_var, var]), self.noise_var, self.n,
                                  self.rss, self.dof, self.scale, self.learn_noise,
-                                 self.noise_prior, np.concatenate([self.prior_mean, np.zeros(k)]))
+                                 self.noise_prior, np.concatenate([self.prior_mean, np.zeros(k)]),
+                                 {key: np.concatenate([v, np.zeros(k)])
+                                  for key, v in self.served.items()})
 
     # -- learning --------------------------------------------------------------------------
 
@@ -203,6 +207,20 @@ class GaussianPosterior:
         self.n += int(round(float(np.sum(n * (mask > 0)))))
         self._changed()
 
+    def add_served(self, key: str, weight: float, row_sum: np.ndarray) -> None:
+        """Remember what was served in a context (``key``): its weight and weighted sum of
+        rows. Models learnt from rows centred within each batch (see
+        :meth:`workbench.agent.models.DimensionPolicy.learn`) know the options' differences and
+        the mean reward of what was served; the served mix ties the two into absolute levels."""
+        v = self.served.get(key)
+        add = np.concatenate([[weight], row_sum])
+        self.served[key] = add if v is None else v + add
+
+    def served_mean(self, key: str) -> np.ndarray | None:
+        """The mean row served in a context (None before anything was)."""
+        v = self.served.get(key)
+        return None if v is None or v[0] <= 0 else v[1:] / v[0]
+
     def discount(self, gamma: float) -> None:
         """Let the data learnt so far count ``gamma`` times as much (the prior stays)."""
         if gamma >= 1.0:
@@ -211,6 +229,8 @@ class GaussianPosterior:
         self.xy *= gamma
         self.rss *= gamma
         self.dof *= gamma
+        for v in self.served.values():
+            v *= gamma
         self._changed()
 
     # -- sampling --------------------------------------------------------------------------
@@ -239,7 +259,10 @@ class GaussianPosterior:
         np.savez(buf, features=np.array(self.features, dtype=str), gram=self.gram, xy=self.xy,
                  prior_var=self.prior_var, noise_var=self.noise_var, n=self.n, rss=self.rss,
                  dof=self.dof, scale=self.scale, learn_noise=self.learn_noise,
-                 noise_prior=self.noise_prior, prior_mean=self.prior_mean)
+                 noise_prior=self.noise_prior, prior_mean=self.prior_mean,
+                 served_keys=np.array(list(self.served), dtype=str),
+                 served=np.array(list(self.served.values())).reshape(
+                     len(self.served), len(self.features) + 1))
         return buf.getvalue()
 
     @classmethod
@@ -248,10 +271,12 @@ class GaussianPosterior:
         features as a pickled object array) are converted to sufficient statistics."""
         z = np.load(io.BytesIO(data), allow_pickle=False)
         if "gram" in z.files:
+            served = ({str(k): v.copy() for k, v in zip(z["served_keys"], z["served"])}
+                      if "served" in z.files else {})
             return cls([str(f) for f in z["features"]], z["gram"], z["xy"], z["prior_var"],
                        float(z["noise_var"]), int(z["n"]), float(z["rss"]), float(z["dof"]),
                        float(z["scale"]), bool(z["learn_noise"]), float(z["noise_prior"]),
-                       z["prior_mean"])
+                       z["prior_mean"], served)
         # Earlier format: A = diag(1/prior_var) + gram / s2 and b = xy / s2.
         s2, prior_var, n = float(z["noise_var"]), z["prior_var"], int(z["n"])
         gram = (z["precision"] - np.diag(1.0 / prior_var)) * s2

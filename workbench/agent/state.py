@@ -20,13 +20,13 @@ from store import Store, now
 from store import agent as agent_store
 from store import decisions as decisions_store
 from workbench.agent.actions import ActionSpace
+from workbench.agent.mixes import CTX_VARS, Mixes, batch_ids, batch_mixes
 from workbench.agent.policy import Agent, AgentConfig
 from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import EVENTS
 
 CONFIG_KEY = "agent_config"
 SNAPSHOT_DRAWS = 500  # P(best) for display: +-0.02 is plenty
-CTX_VARS = ("segment", "inactivity", "engagement", "exposures", "daypart", "platform", "consent")
 
 
 def segments_of(store: Store) -> list[str]:
@@ -198,8 +198,7 @@ def snapshot_rows(agent: Agent, day: date, decisions: pd.DataFrame | None = None
             contexts.append(agent.context_code(d.kind, values))
             share[seg] = _shares(agent, d.name, sub)
         P, _ = pol.prob_best(contexts, SNAPSHOT_DRAWS, np.random.default_rng(day.toordinal()))
-        X = pol.design(contexts)
-        mean, sd = pol.model.score_moments(X)
+        mean, sd = pol.moments(contexts)
         K = len(d.options)
         mean, sd = mean.reshape(len(contexts), K), sd.reshape(len(contexts), K)
         for i, seg in enumerate(segs):
@@ -275,3 +274,15 @@ def typical_context(decisions: pd.DataFrame, segment_index: int) -> dict[str, in
 
 def batches(store: Store) -> list[dict[str, Any]]:
     return decisions_store.batches(store)
+
+
+def logged_mixes(store: Store, agent: Agent, frame: pd.DataFrame) -> Mixes:
+    """The whole mix of every batch ``frame``'s decisions belong to (see
+    :mod:`workbench.agent.mixes`), from the decision log: a learn call of part of a batch
+    centres its rows on it."""
+    out: Mixes = {}
+    for b in sorted(set(batch_ids(frame).tolist())):
+        for name, cells in batch_mixes(agent, decisions_frame(store, agent, batch_id=b)
+                                       ).items():
+            out.setdefault(name, {}).update(cells)
+    return out

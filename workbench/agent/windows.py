@@ -33,7 +33,7 @@ from store import Store
 from store import decisions as decisions_store
 from workbench.agent.policy import Agent
 from workbench.agent.reward import EVENTS
-from workbench.agent.state import decisions_frame, stored_outcomes
+from workbench.agent.state import decisions_frame, logged_mixes, stored_outcomes
 
 #: Events of wholly learnt decisions needed before their delays replace the even arrival.
 MIN_EVENTS = 200
@@ -104,7 +104,8 @@ def learn_partial(store: Store, agent: Agent, as_of: date, wall: datetime,
         pos = {d: i for i, d in enumerate(ids)}
         idx = np.array([pos[d] for d in frame["decision_id"]])
         zeros = pd.DataFrame(0.0, index=range(len(frame)), columns=list(EVENTS))
-        agent.learn(frame, zeros, late=True, exposure=share[idx], counted=before[idx])
+        agent.learn(frame, zeros, late=True, exposure=share[idx], counted=before[idx],
+                    mixes=logged_mixes(store, agent, frame))
         out = PartialLearning(out.first, list(zip(share[idx].tolist(), frame["decision_id"])))
     return out
 
@@ -116,6 +117,6 @@ def _learn_first(store: Store, agent: Agent, ids: list[str], first: np.ndarray,
     outcomes = stored_outcomes(store, frame, new)
     pos = {d: i for i, d in enumerate(ids)}
     exp = share[[pos[d] for d in frame["decision_id"]]]
-    agent.learn(frame, outcomes, exposure=exp)
+    agent.learn(frame, outcomes, exposure=exp, mixes=logged_mixes(store, agent, frame))
     r = np.asarray(agent.rewards(frame, outcomes), float)
     return list(zip(exp.tolist(), r.tolist(), frame["decision_id"]))

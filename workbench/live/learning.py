@@ -33,6 +33,7 @@ from store import agent as agent_store
 from store import live as live_store
 from store import parquet as columnar
 from workbench.agent.ingest import SEND_DAYS
+from workbench.agent.mixes import batch_mixes
 from workbench.agent.reward import EVENTS
 from workbench.agent.state import load_agent, load_config, save_models, snapshot_rows
 from workbench.live.logs import SHOWN_SLOTS, event_files, shown_slots
@@ -77,7 +78,12 @@ def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
         table = pq.read_table(row["log_path"], columns=[
             c for c in schema.names if c in LEARN_COLUMNS or c.startswith(("ctx_", "atom_"))])
         n_day = table.num_rows
-        if done is not None:  # a late correction: only the decisions with new events
+        mixes = None
+        if done is not None:  # a late correction: only the decisions with new events,
+            whole = table.to_pandas()  # centred on the whole day's mix
+            _hide_unshown_slots(agent, whole, schema.metadata or {})
+            mixes = batch_mixes(agent, whole)
+            del whole
             some = np.unique(rows)
             table, rows = table.take(pa.array(some)), np.searchsorted(some, rows)
         frame = table.to_pandas()
@@ -95,7 +101,7 @@ def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
             out["learned_days"].append(row["day"])
             out["decisions"] += len(frame)
         elif len(frame):
-            agent.learn(frame, outcomes, late=True)
+            agent.learn(frame, outcomes, late=True, mixes=mixes)
             out["late_days"].append(row["day"])
             out["late_decisions"] += len(frame)
         with store.transaction():
