@@ -25,7 +25,7 @@ was learnt.
 
 **A reward level per batch.** Learning centres each row's option columns on its batch's mix in
 its context (:meth:`DimensionPolicy.learn`); the bias terms learn the level of what was served,
-and :meth:`DimensionPolicy.moments` gives an option's level as that plus the option's difference
+and :func:`option_moments` gives an option's level as that plus the option's difference
 from the mix served.
 
 **Thompson Sampling without design matrices.** Scores are additive over context variables, so
@@ -302,41 +302,13 @@ class DimensionPolicy:
             n = (mix or {}).get((int(key // C), int(key % C)))
             n = own[g] if n is None or n.sum() <= 0 else np.asarray(n, float)[:K]
             centre[g] = n @ D[cpos[g]] / n.sum()
-        self._serve(X, uctx[cpos[gpos]], w)
+        _remember_served(self, X, uctx[cpos[gpos]], w)
         Xc = X - centre[gpos]
         Xc[:, self._bias_cols] = X[:, self._bias_cols]
         self.model.update(Xc, sums, counts, add_precision=w / counts, yy=yy)
         self._refresh_scale()
         if self._prior is not None:
             self._prior.fit(self.model)
-
-    def _serve(self, X: np.ndarray, ctx_of_row: np.ndarray, w: np.ndarray) -> None:
-        """Remember the mix served per context (precision-weighted rows): the bias learns the
-        mean reward of what was served, and :meth:`moments` adds each option's difference
-        from that mix to it."""
-        for c in np.unique(ctx_of_row[w > 0]):
-            rows = (ctx_of_row == c) & (w > 0)
-            self.model.add_served(self._key(int(c)), float(w[rows].sum()),
-                                  w[rows] @ X[rows])
-
-    def _key(self, c: int) -> str:
-        """A context's key in the model: its bias features (stable across rebuilds)."""
-        row = self.design([c])[0]
-        return "+".join(self.model.features[i] for i in self._bias_cols if row[i])
-
-    def moments(self, ctxs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and sd of each (context, option)'s expected reward: the mean reward
-        served in the context plus the option's difference from the mix served there."""
-        X = self.design(ctxs).copy()
-        K = len(self.dim.options)
-        for j, c in enumerate(ctxs):
-            served = self.model.served_mean(self._key(int(c)))
-            if served is not None:
-                rows = X[j * K:(j + 1) * K]
-                bias = rows[:, self._bias_cols].copy()
-                rows -= served
-                rows[:, self._bias_cols] = bias
-        return self.model.score_moments(X)
 
     def reuse_cache(self, previous: DimensionPolicy) -> None:
         """Take ``previous``'s design rows when they are the same (same options and
@@ -345,3 +317,37 @@ class DimensionPolicy:
                 and previous.ctx.variables == self.ctx.variables \
                 and previous.ctx.masks == self.ctx.masks:
             self._design = previous._design  # noqa: SLF001
+
+
+# -- the mix served per context (the level an option's difference is added to) -------------
+
+def _context_key(pol: DimensionPolicy, c: int) -> str:
+    """A context's key in the model: its bias features (stable across rebuilds)."""
+    row = pol.design([c])[0]
+    return "+".join(pol.model.features[i] for i in pol._bias_cols if row[i])  # noqa: SLF001
+
+
+def _remember_served(pol: DimensionPolicy, X: np.ndarray, ctx_of_row: np.ndarray,
+                     w: np.ndarray) -> None:
+    """Remember the mix served per context (precision-weighted rows): the bias learns the
+    mean reward of what was served, and :func:`option_moments` adds each option's difference
+    from that mix to it."""
+    for c in np.unique(ctx_of_row[w > 0]):
+        rows = (ctx_of_row == c) & (w > 0)
+        pol.model.add_served(_context_key(pol, int(c)), float(w[rows].sum()), w[rows] @ X[rows])
+
+
+def option_moments(pol: DimensionPolicy, ctxs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and sd of each (context, option)'s expected reward: the mean reward
+    served in the context plus the option's difference from the mix served there."""
+    X = pol.design(ctxs).copy()
+    K = len(pol.dim.options)
+    bias_cols = pol._bias_cols  # noqa: SLF001
+    for j, c in enumerate(ctxs):
+        served = pol.model.served_mean(_context_key(pol, int(c)))
+        if served is not None:
+            rows = X[j * K:(j + 1) * K]
+            bias = rows[:, bias_cols].copy()
+            rows -= served
+            rows[:, bias_cols] = bias
+    return pol.model.score_moments(X)

@@ -61,7 +61,7 @@ from workbench.agent.guardrails import (
 from workbench.agent.mixes import CTX_VARS, Mixes, batch_ids, teaching
 from workbench.agent.mixes import agent_rows as _agent_rows
 from workbench.agent.mixes import column as _col
-from workbench.agent.models import DimensionPolicy
+from workbench.agent.models import DimensionPolicy, option_moments
 from workbench.agent.pairs import Pairs
 from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import incremental, scalarise
@@ -308,7 +308,7 @@ class Agent:
         d = self.space.dimension(dimension)
         pol = self.policies[dimension]
         c = self.context_code(d.kind, context)
-        mean, sd = pol.moments([c])
+        mean, sd = option_moments(pol, [c])
         P, allowed = pol.prob_best([c], draws or self.config.draws, np.random.default_rng(seed))
         return pd.DataFrame({
             "option": [o.value for o in d.options], "label": [o.label for o in d.options],

@@ -21,6 +21,7 @@ from store import agent as agent_store
 from store import decisions as decisions_store
 from workbench.agent.actions import ActionSpace
 from workbench.agent.mixes import CTX_VARS, Mixes, batch_ids, batch_mixes
+from workbench.agent.models import option_moments
 from workbench.agent.policy import Agent, AgentConfig
 from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import EVENTS
@@ -198,7 +199,7 @@ def snapshot_rows(agent: Agent, day: date, decisions: pd.DataFrame | None = None
             contexts.append(agent.context_code(d.kind, values))
             share[seg] = _shares(agent, d.name, sub)
         P, _ = pol.prob_best(contexts, SNAPSHOT_DRAWS, np.random.default_rng(day.toordinal()))
-        mean, sd = pol.moments(contexts)
+        mean, sd = option_moments(pol, contexts)
         K = len(d.options)
         mean, sd = mean.reshape(len(contexts), K), sd.reshape(len(contexts), K)
         for i, seg in enumerate(segs):
