@@ -32,26 +32,40 @@ def search(page, text):
     box.press("Enter")
 
 
-def edit_first_text_cell(page, grid, new_text):
-    """Open the text cell of the first grid row, replace its content, commit with Enter."""
-    expect(grid).to_have_attribute("data-testid", "stDataFrame")
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def wait_until_idle(page, timeout=60_000):
+    """Wait until the app's script is not running (Streamlit shows its status widget while a
+    run is in progress; a grid being re-drawn by a run can drop what is typed into it)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
 
+
+def edit_first_text_cell(page, grid, new_text):
+    """Open the text cell of the first grid row, replace its content, commit with Enter.
+
+    The text is typed with the keyboard into the cell editor once it has focus, and checked:
+    on a busy machine a late re-render of the grid can close or replace the editor, so the
+    edit is cancelled (Escape) and made again until the editor holds exactly ``new_text``."""
+    expect(grid).to_have_attribute("data-testid", "stDataFrame")
     editor = page.locator("textarea.gdg-input")
-    for attempt in range(6):  # the grid canvas re-renders after a filter: slow on a busy machine
-        page.wait_for_timeout(800)
+    for attempt in range(6):
+        wait_until_idle(page)
+        page.wait_for_timeout(300)
         box = grid.bounding_box()
         page.mouse.click(box["x"] + 300, box["y"] + 52)  # header is ~35 px, rows ~35 px
         page.keyboard.press("Enter")
-        try:  # a late re-render can close the editor between opening and typing: open again
-            expect(editor).to_be_visible(timeout=3000)
-            editor.fill(new_text, timeout=10_000)  # typing waits for it to be editable
+        try:
+            expect(editor).to_be_focused(timeout=10_000)
+            page.keyboard.press("ControlOrMeta+a")
+            page.keyboard.type(new_text)
+            expect(editor).to_have_value(new_text, timeout=5_000)
             break
-        except (AssertionError, PlaywrightTimeout):
+        except AssertionError:
+            page.keyboard.press("Escape")
             if attempt == 5:
                 raise
-    editor.press("Enter")
-    page.wait_for_timeout(500)
+    page.keyboard.press("Enter")
+    expect(editor).to_be_hidden(timeout=10_000)
+    page.wait_for_timeout(300)
 
 
 def pick_source(page, label):
