@@ -123,6 +123,9 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
             "tone": st.column_config.SelectboxColumn("tone", options=["", *TONES]),
             "status": st.column_config.SelectboxColumn("status", options=["active", "archived"]),
         })
+    changed_cells = sum(len(ch) for ch in _grid_edits().values())
+    if changed_cells:  # the grid keeps edits until saved: say so, so none is left behind
+        st.caption(f"{changed_cells} unsaved change(s) in the grid: Save changes saves them.")
     if st.button("Save changes", key="save_edits", type="primary", disabled=frozen):
         by_id = {cid: dict(ch) for cid, ch in pending.items()}
         for pos, changes in _grid_edits().items():

@@ -44,7 +44,8 @@ def edit_first_text_cell(page, grid, new_text):
 
     The text is typed with the keyboard into the cell editor once it has focus, and checked:
     on a busy machine a late re-render of the grid can close or replace the editor, so the
-    edit is cancelled (Escape) and made again until the editor holds exactly ``new_text``."""
+    edit is cancelled (Escape) and made again until the editor holds exactly ``new_text`` and
+    the page counts the change as unsaved (the app has it)."""
     expect(grid).to_have_attribute("data-testid", "stDataFrame")
     editor = page.locator("textarea.gdg-input")
     for attempt in range(6):
@@ -58,14 +59,19 @@ def edit_first_text_cell(page, grid, new_text):
             page.keyboard.press("ControlOrMeta+a")
             page.keyboard.type(new_text)
             expect(editor).to_have_value(new_text, timeout=5_000)
-            break
         except AssertionError:
             page.keyboard.press("Escape")
             if attempt == 5:
                 raise
-    page.keyboard.press("Enter")
-    expect(editor).to_be_hidden(timeout=10_000)
-    page.wait_for_timeout(300)
+            continue
+        page.keyboard.press("Enter")
+        try:  # the page counts the grid's unsaved changes once the app has the edit
+            expect(page.get_by_text("unsaved change(s) in the grid")).to_be_visible(
+                timeout=10_000)
+            break
+        except AssertionError:  # the editor was closed by a re-render, not by Enter
+            if attempt == 5:
+                raise
 
 
 def pick_source(page, label):
