@@ -298,8 +298,9 @@ class DimensionPolicy:
         own = np.zeros((len(groups), K))
         np.add.at(own, (gpos, cells % K), counts)
         centre = np.empty((len(groups), X.shape[1]))
+        mix = mix or {}
         for g, key in enumerate(groups):
-            n = (mix or {}).get((int(key // C), int(key % C)))
+            n = mix.get((int(key // C), int(key % C)))
             n = own[g] if n is None or n.sum() <= 0 else np.asarray(n, float)[:K]
             centre[g] = n @ D[cpos[g]] / n.sum()
         _remember_served(self, X, uctx[cpos[gpos]], w)
