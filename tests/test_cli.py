@@ -303,6 +303,17 @@ def test_bench_regret_quick_prints_a_table_with_the_ratio_to_mabwiser(capsys):
     assert "agent / mabwiser = " in out and "uniform" in out
 
 
+def test_bench_regret_runs_only_the_players_asked_for_and_names_an_unknown_one(capsys):
+    assert main(["bench", "regret", "--env", "neutral", "--seeds", "1", "--quick", "--json",
+                 "--players", "uniform, oracle_ts"]) == 0
+    row = json.loads(capsys.readouterr().out)["environments"]["neutral"]
+    assert list(row["players"]) == ["uniform", "oracle_ts"]
+    assert "agent_to_mabwiser" not in row
+    assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", "agent,nope"]) == 1
+    err = capsys.readouterr().err
+    assert "players" in err and "unknown player 'nope'" in err
+
+
 def test_ingest_rejects_a_bad_pre_reward_file_naming_line_and_column(db_path, tmp_path, capsys):
     events = tmp_path / "events.csv"
     events.write_text("decision_id,event,value,occurred_at\n")

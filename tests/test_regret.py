@@ -12,6 +12,7 @@ from workbench.bench import bench_regret
 from workbench.sim.envs import (
     HELD_OUT,
     HOURS,
+    NIGHT,
     P_MAX,
     P_MIN,
     SUITE,
@@ -20,7 +21,7 @@ from workbench.sim.envs import (
     NewAtoms,
     environment,
 )
-from workbench.sim.regret import action_space, format_regret
+from workbench.sim.regret import _OracleTSPlayer, action_space, format_regret, run
 
 ALL = SUITE + HELD_OUT
 
@@ -130,15 +131,46 @@ def test_quick_benchmark_runs_end_to_end_with_every_player(quick):
                           "load_average", "blas_threads"}
     row = quick["environments"]["timing-drift"]
     assert (row["days"], row["batch"], row["decisions_per_seed"]) == (10, 300, 3000)
-    assert set(row["players"]) == {"agent", "mabwiser", "beta_ts", "uniform"}
+    assert set(row["players"]) == {"agent", "mabwiser", "beta_ts", "uniform", "oracle_ts"}
     for v in row["players"].values():
         assert set(v) == {"regret_per_1k", "mean", "sd", "reward_per_1k", "seconds_per_batch"}
         assert len(v["regret_per_1k"]) == 1 and v["regret_per_1k"][0] > 0
     assert row["agent_to_mabwiser"] == pytest.approx(
         row["players"]["agent"]["mean"] / row["players"]["mabwiser"]["mean"], abs=1e-3)
+    assert row["oracle_ts_to_mabwiser"] == pytest.approx(
+        row["players"]["oracle_ts"]["mean"] / row["players"]["mabwiser"]["mean"], abs=1e-3)
     assert "agent / mabwiser" in format_regret(quick)
+    assert "oracle_ts / mabwiser" in format_regret(quick)
 
 
 def test_agent_beats_uniform_in_a_quick_environment(quick):
     p = quick["environments"]["timing-drift"]["players"]
     assert p["agent"]["mean"] < p["uniform"]["mean"]
+
+
+def test_a_players_figures_do_not_depend_on_which_players_run_beside_it():
+    env = environment("neutral").scaled(days=4, batch=200)
+    alone = {r.player: r.regret_per_1k for r in run(env, 3, ("uniform",))}
+    together = {r.player: r.regret_per_1k for r in run(env, 3, ("oracle_ts", "uniform"))}
+    assert alone["uniform"] == together["uniform"]
+    assert together["oracle_ts"] != together["uniform"]
+
+
+def test_the_oracle_reference_is_told_the_true_spread_and_never_sends_at_night():
+    env = environment("neutral")
+    player = _OracleTSPlayer(env, seed=0)
+    effects = env.effects(0)
+    assert player.sd[1][:, 0] == pytest.approx(effects[1].std(axis=1))
+    day = [h for h in HOURS if h not in NIGHT]
+    assert player.sd[3][:, 0] == pytest.approx(effects[3][:, day].std(axis=1))
+    users = env.users(0, np.random.default_rng(0))
+    seg = users["segment"].cat.codes.to_numpy(np.int64)
+    actions = player.choose(users, seg, 0)
+    assert not np.isin(actions[:, 3], NIGHT).any()
+    assert set(np.unique(actions[:, 3])) <= set(day)
+
+
+def test_oracle_reference_learns_the_best_options_of_a_stationary_environment():
+    env = environment("neutral").scaled(days=30, batch=2000)
+    result = {r.player: r.regret_per_1k for r in run(env, 0, ("oracle_ts", "uniform"))}
+    assert result["oracle_ts"] < 0.4 * result["uniform"]

@@ -179,8 +179,10 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
                  held_out: bool = False, players: tuple[str, ...] | None = None
                  ) -> dict[str, Any]:
     """Regret per 1,000 decisions of the agent (defaults, public API), MABWiser Thompson
-    Sampling per segment x dimension, an independent Beta TS per segment x dimension and
-    uniform random, in the synthetic environments of :mod:`workbench.sim.envs`.
+    Sampling per segment x dimension, an independent Beta TS per segment x dimension, uniform
+    random and ``oracle_ts`` (a reference told the true prior scale and noise, see
+    :mod:`workbench.sim.regret`), in the synthetic environments of :mod:`workbench.sim.envs`.
+    ``players`` picks some of them (each player's figures are the same whichever run beside it).
 
     ``env`` names one environment (``heldout-*`` names work too); without it the suite runs,
     or with ``held_out=True`` the held-out set (kept for honest reporting: never tune on it).

@@ -61,13 +61,18 @@ def bench_simulate(users: int, seed: int, as_json: bool, days: int) -> int:
 @click.option("--held-out", is_flag=True, help="The held-out environments instead of the suite.")
 @click.option("--seeds", type=POSITIVE, default=5, show_default=True, metavar="N")
 @click.option("--quick", is_flag=True, help="10 daily batches of 300 users per environment.")
+@click.option("--players", metavar="A,B", help="Comma-separated players (default: all of "
+              "agent, mabwiser, beta_ts, uniform, oracle_ts).")
 @click.option("--json", "as_json", is_flag=True, help="One-line JSON (default: a table).")
-def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, as_json: bool) -> int:
-    """Regret per 1k decisions: the agent vs MABWiser, Beta TS and uniform."""
+def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, players: str | None,
+                 as_json: bool) -> int:
+    """Regret per 1k decisions: the agent vs MABWiser, Beta TS, uniform and a reference TS
+    told the true prior scale and noise."""
     from workbench.bench import bench_regret as measure
     from workbench.sim.regret import format_regret
 
-    result = measure(env, seeds, quick=quick, held_out=held_out)
+    chosen = tuple(p.strip() for p in players.split(",") if p.strip()) if players else None
+    result = measure(env, seeds, quick=quick, held_out=held_out, players=chosen)
     click.echo(json.dumps(result) if as_json else format_regret(result))
     return 0
 

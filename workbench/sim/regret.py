@@ -13,6 +13,17 @@ and the same random outcomes (common random numbers), with what a team would oth
 - ``mabwiser``: MABWiser's Thompson Sampling, one bandit per segment and dimension.
 - ``beta_ts``: an independent Beta-Bernoulli Thompson Sampling per segment and dimension (numpy).
 - ``uniform``: every option of every dimension at random.
+- ``oracle_ts``: a reference, not a competitor. Gaussian Thompson Sampling per segment and
+  dimension that is *told* what no real learner knows: each segment's base rate, the true spread
+  of each dimension's effects for that segment, the reward's noise (``p (1 - p)`` at the base
+  rate), and that night hours are poor (masked, as the agent's quiet hours are). It is not told
+  which option is best. Its regret shows how low a learner gets that, like MABWiser, treats each
+  segment and dimension on its own: where the agent is level with it, no better prior or noise
+  model would help, and only structure shared between segments, dimensions or options can.
+
+Each player's random numbers come from its own seed (environment seed, run seed, player name),
+and the users and outcomes from another, so a player's figures do not depend on which other
+players run beside it.
 
 Regret of a decision is the expected reward of the segment's best composite action that day
 minus the expected reward of the action taken (pseudo-regret: no outcome noise), reported per
@@ -22,6 +33,7 @@ minus the expected reward of the action taken (pseudo-regret: no outcome noise),
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,9 +44,9 @@ import pandas as pd
 
 from workbench.agent import ActionSpace, Agent, AgentConfig
 from workbench.agent.actions import Dimension, Option, atom_option, timing_options
-from workbench.sim.envs import HOURS, SLOTS, Environment
+from workbench.sim.envs import HOURS, NIGHT, SLOTS, Environment
 
-PLAYERS = ("agent", "mabwiser", "beta_ts", "uniform")
+PLAYERS = ("agent", "mabwiser", "beta_ts", "uniform", "oracle_ts")
 START = date(2026, 1, 5)  # a Monday
 
 
@@ -183,8 +195,56 @@ class _UniformPlayer:
         pass
 
 
+class _OracleTSPlayer:
+    """Gaussian Thompson Sampling per segment and dimension with the true prior scale and noise
+    (see the module docstring): prior ``N(base, sd^2)`` per option, where ``sd`` is the spread
+    of the dimension's true effects for the segment at the start, and noise ``base (1 - base)``."""
+
+    def __init__(self, env: Environment, seed: int):
+        self.env, self.rng = env, np.random.default_rng(seed)
+        base = np.asarray(env.base, float)
+        self.k = env.available(0)
+        self.noise, self.m0 = base * (1 - base), base
+        self.day_hours = np.array([h not in NIGHT for h in HOURS])
+        self.sd = []
+        for d, e in enumerate(env.effects(0)):
+            e = e[:, self.day_hours] if d == len(SLOTS) else e[:, :self.k[d]] if d < len(SLOTS) \
+                else e
+            self.sd.append(np.maximum(e.std(axis=1), 1e-9)[:, None])
+        self.n = [np.zeros((len(base), k)) for k in env.shape]
+        self.y = [np.zeros((len(base), k)) for k in env.shape]
+
+    def grow(self, day: int) -> None:
+        self.k = self.env.available(day)
+
+    def choose(self, users: pd.DataFrame, seg: np.ndarray, day: int) -> np.ndarray:
+        out = []
+        noise, m0 = self.noise[:, None], self.m0[:, None]
+        for d, k in enumerate((*self.k, *self.env.shape[len(SLOTS):])):
+            n, y, sd = self.n[d][:, :k], self.y[d][:, :k], self.sd[d]
+            precision = 1 / sd ** 2 + n / noise
+            mean = (m0 / sd ** 2 + y / noise) / precision
+            score = mean[seg] + self.rng.standard_normal((len(seg), k)) / np.sqrt(precision[seg])
+            if d == len(SLOTS):
+                score[:, ~self.day_hours] = -np.inf
+            out.append(score.argmax(axis=1))
+        return np.column_stack(out)
+
+    def learn(self, seg: np.ndarray, actions: np.ndarray, reward: np.ndarray) -> None:
+        for d, (n, y) in enumerate(zip(self.n, self.y)):
+            np.add.at(n, (seg, actions[:, d]), 1)
+            np.add.at(y, (seg, actions[:, d]), reward)
+
+
 _MAKERS = {"agent": _AgentPlayer, "mabwiser": _MabwiserPlayer, "beta_ts": _BetaPlayer,
-           "uniform": _UniformPlayer}
+           "uniform": _UniformPlayer, "oracle_ts": _OracleTSPlayer}
+
+
+def player_seed(env: Environment, seed: int, player: str) -> int:
+    """A player's own seed: from the environment's, the run's and the player's name, so it
+    does not depend on which other players run."""
+    ss = np.random.SeedSequence([env.seed, seed, zlib.crc32(player.encode())])
+    return int(ss.generate_state(1)[0] >> 1)
 
 
 @dataclass(frozen=True)
@@ -198,7 +258,7 @@ class SeedResult:
 def run(env: Environment, seed: int, players: tuple[str, ...] = PLAYERS) -> list[SeedResult]:
     """Play every player through the environment's days on the same users and outcomes."""
     rng = np.random.default_rng([env.seed, seed])
-    made = {name: _MAKERS[name](env, int(rng.integers(2 ** 31))) for name in players}
+    made = {name: _MAKERS[name](env, player_seed(env, seed, name)) for name in players}
     regret = dict.fromkeys(players, 0.0)
     reward = dict.fromkeys(players, 0.0)
     seconds = dict.fromkeys(players, 0.0)
@@ -244,9 +304,11 @@ def regret_row(e: Any, per: Mapping[str, list]) -> dict[str, Any]:
             "reward_per_1k": round(statistics.fmean(r.reward_per_1k for r in rs), 2),
             "seconds_per_batch": round(statistics.fmean(r.seconds_per_batch for r in rs), 4),
         }
-    if "agent" in per and "mabwiser" in per:
+    if "mabwiser" in per:
         m = row["players"]["mabwiser"]["mean"]
-        row["agent_to_mabwiser"] = round(row["players"]["agent"]["mean"] / m, 3) if m else None
+        for p in ("agent", "oracle_ts"):
+            if p in per:
+                row[f"{p}_to_mabwiser"] = round(row["players"][p]["mean"] / m, 3) if m else None
     return row
 
 
@@ -261,7 +323,8 @@ def format_regret(result: Mapping[str, Any]) -> str:
             sd = "" if v["sd"] is None else f"{v['sd']:.2f}"
             lines.append(f"  {p:<10} {v['mean']:>8.2f} {sd:>7}  {v['seconds_per_batch']:>8.3f}  "
                          + " ".join(f"{x:.2f}" for x in v["regret_per_1k"]))
-        if row.get("agent_to_mabwiser") is not None:
-            lines.append(f"  agent / mabwiser = {row['agent_to_mabwiser']:.3f}")
+        for p in ("agent", "oracle_ts"):
+            if row.get(f"{p}_to_mabwiser") is not None:
+                lines.append(f"  {p} / mabwiser = {row[f'{p}_to_mabwiser']:.3f}")
     lines.append(f"load average {result['load_average']}, {result['seconds']} s")
     return "\n".join(lines)
