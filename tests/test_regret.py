@@ -171,6 +171,22 @@ def test_the_oracle_reference_is_told_the_true_spread_and_never_sends_at_night()
 
 
 def test_oracle_reference_learns_the_best_options_of_a_stationary_environment():
-    env = environment("neutral").scaled(days=30, batch=2000)
+    env = environment("neutral").scaled(days=40, batch=3000)
     result = {r.player: r.regret_per_1k for r in run(env, 0, ("oracle_ts", "uniform"))}
     assert result["oracle_ts"] < 0.4 * result["uniform"]
+
+
+def test_each_dimension_of_the_oracle_learns_from_the_reward_without_the_others_effects():
+    env = environment("new-atoms")
+    player = _OracleTSPlayer(env, seed=0)
+    player.grow(3)
+    seg = np.array([0, 1, 1])
+    actions = np.array([[0, 1, 2, 12, 0], [4, 3, 2, 9, 1], [4, 3, 2, 9, 1]])
+    reward = np.array([1.0, 0.0, 1.0])
+    player.learn(seg, actions, reward)
+    e = env.effects(3)
+    for d in range(5):
+        others = [sum(e[j][s, a[j]] for j in range(5) if j != d) for s, a in zip(seg, actions)]
+        assert player.y[d][0, actions[0, d]] == pytest.approx(reward[0] - others[0])
+        assert player.y[d][1, actions[1, d]] == pytest.approx(reward[1:].sum() - others[1] - others[2])
+        assert player.n[d][1, actions[1, d]] == 2

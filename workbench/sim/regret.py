@@ -16,10 +16,12 @@ and the same random outcomes (common random numbers), with what a team would oth
 - ``oracle_ts``: a reference, not a competitor. Gaussian Thompson Sampling per segment and
   dimension that is *told* what no real learner knows: each segment's base rate, the true spread
   of each dimension's effects for that segment, the reward's noise (``p (1 - p)`` at the base
-  rate), and that night hours are poor (masked, as the agent's quiet hours are). It is not told
-  which option is best. Its regret shows how low a learner gets that, like MABWiser, treats each
-  segment and dimension on its own: where the agent is level with it, no better prior or noise
-  model would help, and only structure shared between segments, dimensions or options can.
+  rate), the true effects of what the other dimensions chose (taken out of the reward each
+  dimension learns from), and that night hours are poor (masked, as the agent's quiet hours
+  are). It is not told which option is best. Its regret shows how low a learner gets that, like
+  MABWiser, treats each segment and dimension on its own: where the agent is level with it, no
+  better prior or noise model would help, and only structure shared between segments,
+  dimensions or options can.
 
 Each player's random numbers come from its own seed (environment seed, run seed, player name),
 and the users and outcomes from another, so a player's figures do not depend on which other
@@ -196,14 +198,19 @@ class _UniformPlayer:
 
 
 class _OracleTSPlayer:
-    """Gaussian Thompson Sampling per segment and dimension with the true prior scale and noise
-    (see the module docstring): prior ``N(base, sd^2)`` per option, where ``sd`` is the spread
-    of the dimension's true effects for the segment at the start, and noise ``base (1 - base)``."""
+    """Gaussian Thompson Sampling per segment and dimension told everything but which option is
+    best (see the module docstring): each option's prior is ``N(base, sd^2)``, with ``base`` the
+    segment's base rate and ``sd`` the spread of the dimension's true effects for the segment at
+    the start; the noise is ``base (1 - base)``; and each dimension learns from the reward minus
+    the true effects of the options the other dimensions chose, so its options' rewards do not
+    rise as the other dimensions improve (the level an independent bandit cannot separate from
+    its own options' merit) and the prior mean stays right for an option added mid-run."""
 
     def __init__(self, env: Environment, seed: int):
         self.env, self.rng = env, np.random.default_rng(seed)
         base = np.asarray(env.base, float)
         self.k = env.available(0)
+        self.day = 0
         self.noise, self.m0 = base * (1 - base), base
         self.day_hours = np.array([h not in NIGHT for h in HOURS])
         self.sd = []
@@ -215,7 +222,7 @@ class _OracleTSPlayer:
         self.y = [np.zeros((len(base), k)) for k in env.shape]
 
     def grow(self, day: int) -> None:
-        self.k = self.env.available(day)
+        self.k, self.day = self.env.available(day), day
 
     def choose(self, users: pd.DataFrame, seg: np.ndarray, day: int) -> np.ndarray:
         out = []
@@ -231,9 +238,11 @@ class _OracleTSPlayer:
         return np.column_stack(out)
 
     def learn(self, seg: np.ndarray, actions: np.ndarray, reward: np.ndarray) -> None:
+        own = np.column_stack([e[seg, actions[:, d]]
+                               for d, e in enumerate(self.env.effects(self.day))])
         for d, (n, y) in enumerate(zip(self.n, self.y)):
             np.add.at(n, (seg, actions[:, d]), 1)
-            np.add.at(y, (seg, actions[:, d]), reward)
+            np.add.at(y, (seg, actions[:, d]), reward - own.sum(axis=1) + own[:, d])
 
 
 _MAKERS = {"agent": _AgentPlayer, "mabwiser": _MabwiserPlayer, "beta_ts": _BetaPlayer,
