@@ -17,7 +17,7 @@ from typing import Any
 
 from store import Store
 from workbench.library.assembly import Template
-from workbench import WorkbenchError
+from workbench import Problem, ValidationError, WorkbenchError
 from workbench.agent.contexts import DEFAULT_CONTEXTS
 from workbench.agent.users import CHANNEL_IDS, DAYPART_OF_HOUR, DAYPARTS
 
@@ -183,6 +183,61 @@ class ActionSpace:
             Option(c, c, (f"channel:{c}",)) for c in channels)))
         dims.append(Dimension("send", "send", (
             Option(True, "send", ("send:yes",)), Option(False, "skip", ("send:no",)))))
+        return cls(tuple(dims), templates, atoms)
+
+    @classmethod
+    def plain(cls, slots: Mapping[str, int], channels: Sequence[str] = ("push", "email", "in_app"),
+              *, skip: bool = True) -> ActionSpace:
+        """A space without a library, for your own environment or simulator: ``slots`` maps
+        each content slot's name to its number of untagged atoms, then the 168 send slots,
+        ``channels`` (some of ``push, email, sms, in_app``) and send-or-skip (``skip=False``:
+        "send" is the only option, every agent user gets a message).
+
+        Atom ``i`` (from 0) of the ``j``-th slot has id ``1000 * (j + 1) + i``, so a space
+        built again with more atoms keeps the ids (and ``Agent(..., models=agent.models)`` what
+        was learnt about them). A decision's ``choice_slot:<name>`` is the atom's index ``i``,
+        ``choice_timing`` is ``weekday * 24 + hour`` and ``choice_channel`` indexes
+        ``channels``. Invalid arguments raise :class:`workbench.ValidationError` naming each.
+        """
+        p = []
+        if not isinstance(slots, Mapping) or not slots:
+            p.append(Problem("must map at least one slot name to its number of atoms",
+                             field="slots"))
+            slots = {}
+        for name, k in slots.items():
+            if not isinstance(name, str) or not name or not all(
+                    c.isalnum() or c == "_" for c in name):
+                p.append(Problem("a slot name has letters, digits and _ only", field="slots"))
+            if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 999:
+                p.append(Problem("must be a whole number of atoms from 1 to 999",
+                                 field=f"slots.{name}"))
+        chans = list(channels) if not isinstance(channels, str) else [channels]
+        if not chans or len(set(chans)) != len(chans) or not set(chans) <= set(CHANNEL_IDS):
+            p.append(Problem(f"must be distinct channels among {', '.join(CHANNEL_IDS)}",
+                             field="channels"))
+        if p:
+            raise ValidationError(p, "Invalid action space")
+        atoms: dict[int, dict[str, Any]] = {}
+        dims = []
+        for j, (name, k) in enumerate(slots.items()):
+            opts = []
+            for i in range(k):
+                a = {"id": 1000 * (j + 1) + i, "kind": name, "text": f"{name} {i}",
+                     "offer_type": None, "tone": None, "product_category": None, "tags": "",
+                     "segment": None, "status": "active"}
+                atoms[a["id"]] = a
+                opts.append(atom_option(a))
+            dims.append(Dimension(f"slot:{name}", "slot", tuple(opts)))
+        dims.append(Dimension("timing", "timing", timing_options()))
+        dims.append(Dimension("channel", "channel", tuple(
+            Option(c, c, (f"channel:{c}",)) for c in chans)))
+        send = (Option(True, "send", ("send:yes",)),)
+        dims.append(Dimension("send", "send", send + ((Option(False, "skip", ("send:no",)),)
+                                                     if skip else ())))
+        body = " ".join(f"{{{name}}}" for name in slots)
+        templates = {c: {"id": i + 1, "name": c, "channel": c, "title": "", "preheader": "",
+                         "body": body, "image": "", "segment": None}
+                     for i, c in enumerate(chans)}
         return cls(tuple(dims), templates, atoms)
 
     @classmethod

@@ -45,41 +45,18 @@ import numpy as np
 import pandas as pd
 
 from workbench.agent import ActionSpace, Agent, AgentConfig
-from workbench.agent.actions import Dimension, Option, atom_option, timing_options
 from workbench.sim.envs import HOURS, NIGHT, SLOTS, Environment
 
 PLAYERS = ("agent", "mabwiser", "beta_ts", "uniform", "oracle_ts")
 START = date(2026, 1, 5)  # a Monday
 
 
-def atom_id(slot: int, index: int) -> int:
-    return 1000 * (slot + 1) + index
-
-
 def action_space(env: Environment, available: tuple[int, ...]) -> ActionSpace:
-    """The environment's actions as the agent's space: three slots of untagged atoms, the
-    agent's usual 168 send slots (the environment only cares about the hour), the
-    environment's channels, and "send" as the only send option."""
-    atoms: dict[int, dict] = {}
-    dims = []
-    for j, (slot, k) in enumerate(zip(SLOTS, available)):
-        opts = []
-        for i in range(k):
-            a = {"id": atom_id(j, i), "kind": slot, "text": f"{slot} {i}", "offer_type": None,
-                 "tone": None, "product_category": None, "tags": "", "segment": None,
-                 "status": "active"}
-            atoms[a["id"]] = a
-            opts.append(atom_option(a))
-        dims.append(Dimension(f"slot:{slot}", "slot", tuple(opts)))
-    dims.append(Dimension("timing", "timing", timing_options()))
-    dims.append(Dimension("channel", "channel", tuple(
-        Option(c, c, (f"channel:{c}",)) for c in env.channels)))
-    dims.append(Dimension("send", "send", (Option(True, "send", ("send:yes",)),)))
-    body = " ".join(f"{{{s}}}" for s in SLOTS)
-    templates = {c: {"id": i + 1, "name": c, "channel": c, "title": "", "preheader": "",
-                     "body": body, "image": "", "segment": None}
-                 for i, c in enumerate(env.channels)}
-    return ActionSpace(tuple(dims), templates, atoms)
+    """The environment's actions as the agent's space, built through the public API
+    (:meth:`ActionSpace.plain`): three slots of untagged atoms, the agent's usual 168 send slots
+    (the environment only cares about the hour), the environment's channels, and "send" as the
+    only send option."""
+    return ActionSpace.plain(dict(zip(SLOTS, available)), env.channels, skip=False)
 
 
 class _AgentPlayer:
