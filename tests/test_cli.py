@@ -312,6 +312,9 @@ def test_bench_regret_runs_only_the_players_asked_for_and_names_an_unknown_one(c
     assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", "agent,nope"]) == 1
     err = capsys.readouterr().err
     assert "players" in err and "unknown player 'nope'" in err
+    for bad in (",", "uniform,uniform"):
+        assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", bad]) == 1
+        assert "name each player once, at least one" in capsys.readouterr().err
 
 
 def test_ingest_rejects_a_bad_pre_reward_file_naming_line_and_column(db_path, tmp_path, capsys):

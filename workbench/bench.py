@@ -203,11 +203,13 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
     if not isinstance(seeds, int) or seeds < 1:
         raise ValidationError([Problem("must be a whole number >= 1", field="seeds")],
                               "Invalid benchmark")
-    players = tuple(players or PLAYERS)
-    unknown = [p for p in players if p not in PLAYERS]
-    if unknown:
-        raise ValidationError([Problem(f"unknown player '{p}'; one of {', '.join(PLAYERS)}",
-                                       field="players") for p in unknown], "Invalid benchmark")
+    players = PLAYERS if players is None else tuple(players)
+    problems = [Problem(f"unknown player '{p}'; one of {', '.join(PLAYERS)}", field="players")
+                for p in players if p not in PLAYERS]
+    if not players or len(set(players)) != len(players):
+        problems.append(Problem("name each player once, at least one", field="players"))
+    if problems:
+        raise ValidationError(problems, "Invalid benchmark")
     envs = [environment(env)] if env else list(HELD_OUT if held_out else SUITE)
     out: dict[str, Any] = {"benchmark": "regret", "quick": quick, "seeds": seeds,
                            "players": list(players), "environments": {}}

@@ -71,7 +71,8 @@ def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, playe
     from workbench.bench import bench_regret as measure
     from workbench.sim.regret import format_regret
 
-    chosen = tuple(p.strip() for p in players.split(",") if p.strip()) if players else None
+    chosen = None if players is None else tuple(p.strip() for p in players.split(",")
+                                                if p.strip())
     result = measure(env, seeds, quick=quick, held_out=held_out, players=chosen)
     click.echo(json.dumps(result) if as_json else format_regret(result))
     return 0
