@@ -180,9 +180,9 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
                  ) -> dict[str, Any]:
     """Regret per 1,000 decisions of the agent (defaults, public API), MABWiser Thompson
     Sampling per segment x dimension, an independent Beta TS per segment x dimension, uniform
-    random and ``oracle_ts`` (a reference told the true prior scale and noise, see
-    :mod:`workbench.sim.regret`), in the synthetic environments of :mod:`workbench.sim.envs`.
-    ``players`` picks some of them (each player's figures are the same whichever run beside it).
+    random and the reference ``oracle_ts`` (see :mod:`workbench.sim.regret`) in the synthetic
+    environments of :mod:`workbench.sim.envs`; ``players`` picks some (a player's figures do
+    not depend on which others run).
 
     ``env`` names one environment (``heldout-*`` names work too); without it the suite runs,
     or with ``held_out=True`` the held-out set (kept for honest reporting: never tune on it).
@@ -200,14 +200,13 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
     from workbench.sim.envs import HELD_OUT, SUITE, environment
     from workbench.sim.regret import PLAYERS, regret_row, run
 
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ValidationError([Problem("must be a whole number >= 1", field="seeds")],
-                              "Invalid benchmark")
     players = PLAYERS if players is None else tuple(players)
     problems = [Problem(f"unknown player '{p}'; one of {', '.join(PLAYERS)}", field="players")
                 for p in players if p not in PLAYERS]
     if not players or len(set(players)) != len(players):
         problems.append(Problem("name each player once, at least one", field="players"))
+    if not isinstance(seeds, int) or seeds < 1:
+        problems.append(Problem("must be a whole number >= 1", field="seeds"))
     if problems:
         raise ValidationError(problems, "Invalid benchmark")
     envs = [environment(env)] if env else list(HELD_OUT if held_out else SUITE)

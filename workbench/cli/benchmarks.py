@@ -67,7 +67,7 @@ def bench_simulate(users: int, seed: int, as_json: bool, days: int) -> int:
 def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, players: str | None,
                  as_json: bool) -> int:
     """Regret per 1k decisions: the agent vs MABWiser, Beta TS, uniform and a reference TS
-    told the true prior scale and noise."""
+    told everything but which option is best (oracle_ts)."""
     from workbench.bench import bench_regret as measure
     from workbench.sim.regret import format_regret
 
