@@ -177,12 +177,7 @@ class ActionSpace:
             if not opts:
                 raise ActionSpaceError(f"slot '{{{s}}}' has no active atom")
             dims.append(Dimension(f"slot:{s}", "slot", opts))
-        dims.append(Dimension("timing", "timing", timing_options()))
-        channels = [c for c in CHANNEL_IDS if c in templates]
-        dims.append(Dimension("channel", "channel", tuple(
-            Option(c, c, (f"channel:{c}",)) for c in channels)))
-        dims.append(Dimension("send", "send", (
-            Option(True, "send", ("send:yes",)), Option(False, "skip", ("send:no",)))))
+        dims += _fixed_dimensions([c for c in CHANNEL_IDS if c in templates])
         return cls(tuple(dims), templates, atoms)
 
     @classmethod
@@ -228,17 +223,8 @@ class ActionSpace:
                 atoms[a["id"]] = a
                 opts.append(atom_option(a))
             dims.append(Dimension(f"slot:{name}", "slot", tuple(opts)))
-        dims.append(Dimension("timing", "timing", timing_options()))
-        dims.append(Dimension("channel", "channel", tuple(
-            Option(c, c, (f"channel:{c}",)) for c in chans)))
-        send = (Option(True, "send", ("send:yes",)),)
-        dims.append(Dimension("send", "send", send + ((Option(False, "skip", ("send:no",)),)
-                                                     if skip else ())))
-        body = " ".join(f"{{{name}}}" for name in slots)
-        templates = {c: {"id": i + 1, "name": c, "channel": c, "title": "", "preheader": "",
-                         "body": body, "image": "", "segment": None}
-                     for i, c in enumerate(chans)}
-        return cls(tuple(dims), templates, atoms)
+        dims += _fixed_dimensions(chans, skip)
+        return cls(tuple(dims), _slot_templates(list(slots), chans), atoms)
 
     @classmethod
     def synthetic(cls, slots: int = 6, atoms_per_slot: int = 8, seed: int = 0) -> ActionSpace:
@@ -260,13 +246,26 @@ class ActionSpace:
                 opts.append(atom_option(a))
                 next_id += 1
             dims.append(Dimension(f"slot:{s}", "slot", tuple(opts)))
-        body = " ".join(f"{{{s}}}" for s in names)
-        templates = {c: {"id": i + 1, "name": f"synthetic {c}", "channel": c, "title": "",
-                         "preheader": "", "body": body, "image": "", "segment": None}
-                     for i, c in enumerate(CHANNEL_IDS)}
-        dims.append(Dimension("timing", "timing", timing_options()))
-        dims.append(Dimension("channel", "channel", tuple(
-            Option(c, c, (f"channel:{c}",)) for c in CHANNEL_IDS)))
-        dims.append(Dimension("send", "send", (
-            Option(True, "send", ("send:yes",)), Option(False, "skip", ("send:no",)))))
-        return cls(tuple(dims), templates, atoms)
+        dims += _fixed_dimensions(CHANNEL_IDS)
+        return cls(tuple(dims), _slot_templates(names, CHANNEL_IDS, "synthetic "), atoms)
+
+
+def _fixed_dimensions(channels: Sequence[str], skip: bool = True) -> list[Dimension]:
+    """The dimensions every space ends with: the send time, the channel and send-or-skip
+    (``skip=False``: "send" is the only option)."""
+    send = (Option(True, "send", ("send:yes",)),)
+    if skip:
+        send += (Option(False, "skip", ("send:no",)),)
+    return [Dimension("timing", "timing", timing_options()),
+            Dimension("channel", "channel",
+                      tuple(Option(c, c, (f"channel:{c}",)) for c in channels)),
+            Dimension("send", "send", send)]
+
+
+def _slot_templates(slots: Sequence[str], channels: Sequence[str], prefix: str = ""
+                    ) -> dict[str, dict[str, Any]]:
+    """One template row per channel whose body is every slot in turn (spaces without a
+    library)."""
+    body = " ".join(f"{{{s}}}" for s in slots)
+    return {c: {"id": i + 1, "name": f"{prefix}{c}", "channel": c, "title": "", "preheader": "",
+                "body": body, "image": "", "segment": None} for i, c in enumerate(channels)}

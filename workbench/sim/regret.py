@@ -48,6 +48,8 @@ from workbench.agent import ActionSpace, Agent, AgentConfig
 from workbench.sim.envs import HOURS, NIGHT, SLOTS, Environment
 
 PLAYERS = ("agent", "mabwiser", "beta_ts", "uniform", "oracle_ts")
+#: Players whose mean regret is also given as a ratio to MABWiser's.
+RATIOS = ("agent", "oracle_ts")
 START = date(2026, 1, 5)  # a Monday
 
 
@@ -192,8 +194,10 @@ class _OracleTSPlayer:
         self.day_hours = np.array([h not in NIGHT for h in HOURS])
         self.sd = []
         for d, e in enumerate(env.effects(0)):
-            e = e[:, self.day_hours] if d == len(SLOTS) else e[:, :self.k[d]] if d < len(SLOTS) \
-                else e
+            if d < len(SLOTS):
+                e = e[:, :self.k[d]]  # the atoms there at the start
+            elif d == len(SLOTS):
+                e = e[:, self.day_hours]
             self.sd.append(np.maximum(e.std(axis=1), 1e-9)[:, None])
         self.n = [np.zeros((len(base), k)) for k in env.shape]
         self.y = [np.zeros((len(base), k)) for k in env.shape]
@@ -292,7 +296,7 @@ def regret_row(e: Any, per: Mapping[str, list]) -> dict[str, Any]:
         }
     if "mabwiser" in per:
         m = row["players"]["mabwiser"]["mean"]
-        for p in ("agent", "oracle_ts"):
+        for p in RATIOS:
             if p in per:
                 row[f"{p}_to_mabwiser"] = round(row["players"][p]["mean"] / m, 3) if m else None
     return row
@@ -309,7 +313,7 @@ def format_regret(result: Mapping[str, Any]) -> str:
             sd = "" if v["sd"] is None else f"{v['sd']:.2f}"
             lines.append(f"  {p:<10} {v['mean']:>8.2f} {sd:>7}  {v['seconds_per_batch']:>8.3f}  "
                          + " ".join(f"{x:.2f}" for x in v["regret_per_1k"]))
-        for p in ("agent", "oracle_ts"):
+        for p in RATIOS:
             if row.get(f"{p}_to_mabwiser") is not None:
                 lines.append(f"  {p} / mabwiser = {row[f'{p}_to_mabwiser']:.3f}")
     lines.append(f"load average {result['load_average']}, {result['seconds']} s")
