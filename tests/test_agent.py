@@ -53,6 +53,20 @@ def test_bayesian_linear_regression_matches_the_closed_form():
     assert np.allclose(post.covariance, np.linalg.inv(A))
 
 
+def test_variances_are_the_covariance_diagonal_computed_with_or_without_it():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 6))
+    post = GaussianPosterior.prior(list("abcdef"), prior_var=np.linspace(0.5, 3.0, 6),
+                                   noise_var=0.2)
+    post.update(X, X @ rng.normal(size=6) + rng.normal(size=40))
+    expected = np.diag(np.linalg.inv(post.precision))
+    assert np.allclose(post.variances, expected)  # from L^-1, no covariance formed
+    post._changed()  # noqa: SLF001
+    assert np.allclose(post.covariance, np.linalg.inv(post.precision))
+    assert np.allclose(post.variances, expected)  # from the covariance in the cache
+    assert np.allclose(post.covariance, post.covariance.T)
+
+
 def test_aggregated_cells_equal_row_by_row_updates_and_late_rewards_add_only_to_b():
     rows = GaussianPosterior.prior(["x", "y"], 1.0)
     cells = GaussianPosterior.prior(["x", "y"], 1.0)

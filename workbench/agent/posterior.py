@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg import cho_solve, lapack, solve_triangular
 
 #: Pseudo-observations behind the initial noise variance when it is learnt from the data.
 NOISE_PSEUDO = 20.0
@@ -129,9 +129,18 @@ class GaussianPosterior:
     def covariance(self) -> np.ndarray:
         c = self._cache()
         if "cov" not in c:
-            inv_l = np.linalg.inv(self.chol)
-            c["cov"] = inv_l.T @ inv_l
+            c["cov"] = _inverse(self.chol)
         return c["cov"]
+
+    @property
+    def variances(self) -> np.ndarray:
+        """The diagonal of :attr:`covariance`, without forming it: the prior's expectation
+        maximisation (:mod:`workbench.agent.prior`) needs only these, several times per
+        update."""
+        c = self._cache()
+        if "var" not in c:
+            c["var"] = np.diag(c["cov"]).copy() if "cov" in c else _inverse_diagonal(self.chol)
+        return c["var"]
 
     @property
     def mean(self) -> np.ndarray:
@@ -322,3 +331,21 @@ def prob_best(scores: np.ndarray) -> np.ndarray:
     flat = best.reshape(-1, best.shape[-1])
     out = np.stack([np.bincount(row, minlength=k) for row in flat]) / best.shape[-1]
     return out.reshape(*best.shape[:-1], k)
+
+
+def _inverse(chol: np.ndarray) -> np.ndarray:
+    """``A^-1`` from the lower Cholesky factor of ``A`` (LAPACK ``potri``: a third of the work
+    of a general inverse)."""
+    low, info = lapack.dpotri(chol, lower=1)
+    if info:
+        raise np.linalg.LinAlgError(f"posterior precision not invertible ({info})")
+    low = np.tril(low)
+    return low + np.tril(low, -1).T
+
+
+def _inverse_diagonal(chol: np.ndarray) -> np.ndarray:
+    """``diag(A^-1)``: the column sums of squares of ``L^-1`` (LAPACK ``trtri``)."""
+    inv_l, info = lapack.dtrtri(chol, lower=1)
+    if info:
+        raise np.linalg.LinAlgError(f"posterior precision not invertible ({info})")
+    return np.einsum("ij,ij->j", inv_l, inv_l)

@@ -79,7 +79,7 @@ class GroupPrior:
         g, mult = self.groups, self.mult
         for _ in range(EB_ITERATIONS):
             self._apply(model, mult)
-            dev = (model.mean - model.prior_mean) ** 2 + np.diag(model.covariance)
+            dev = (model.mean - model.prior_mean) ** 2 + model.variances
             ratio = dev / (self.budget * model.scale)
             mult = np.array([(EB_PSEUDO + ratio[g == k].sum()) / (EB_PSEUDO + int((g == k).sum()))
                              for k in self.learnt])
