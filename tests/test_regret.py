@@ -21,7 +21,9 @@ from workbench.sim.envs import (
     NewAtoms,
     environment,
 )
-from workbench.sim.regret import _OracleTSPlayer, action_space, format_regret, run
+from workbench.sim.regret import (
+    _MAKERS, EXTRA_PLAYERS, _OracleTSPlayer, action_space, format_regret, run,
+)
 
 ALL = SUITE + HELD_OUT
 
@@ -168,6 +170,26 @@ def test_the_oracle_reference_is_told_the_true_spread_and_never_sends_at_night()
     actions = player.choose(users, seg, 0)
     assert not np.isin(actions[:, 3], NIGHT).any()
     assert set(np.unique(actions[:, 3])) <= set(day)
+
+
+def test_the_all_hours_players_run_only_when_asked_and_may_send_at_night():
+    assert not set(EXTRA_PLAYERS) & set(bench_regret("neutral", seeds=1, quick=True,
+                                                     players=("uniform",))["players"])
+    result = bench_regret("neutral", seeds=1, quick=True,
+                          players=("agent_all_hours", "mabwiser", "oracle_ts_all_hours"))
+    row = result["environments"]["neutral"]
+    assert set(row["players"]) == {"agent_all_hours", "mabwiser", "oracle_ts_all_hours"}
+    assert row["agent_all_hours_to_mabwiser"] == pytest.approx(
+        row["players"]["agent_all_hours"]["mean"] / row["players"]["mabwiser"]["mean"], abs=1e-3)
+    env = environment("neutral")
+    users = env.users(0, np.random.default_rng(0))
+    seg = users["segment"].cat.codes.to_numpy(np.int64)
+    for name, masked in (("agent", True), ("agent_all_hours", False),
+                         ("oracle_ts", True), ("oracle_ts_all_hours", False)):
+        hours = _MAKERS[name](env, 1).choose(users, seg, 0)[:, 3]
+        assert np.isin(hours, NIGHT).any() != masked, name
+    oracle = _MAKERS["oracle_ts_all_hours"](env, 0)
+    assert oracle.sd[3][:, 0] == pytest.approx(env.effects(0)[3].std(axis=1))
 
 
 def test_oracle_reference_learns_the_best_options_of_a_stationary_environment():

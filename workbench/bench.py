@@ -181,8 +181,8 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
     """Regret per 1,000 decisions of the agent (defaults, public API), MABWiser Thompson
     Sampling per segment x dimension, an independent Beta TS per segment x dimension, uniform
     random and the reference ``oracle_ts`` (see :mod:`workbench.sim.regret`) in the synthetic
-    environments of :mod:`workbench.sim.envs`; ``players`` picks some (a player's figures do
-    not depend on which others run).
+    environments of :mod:`workbench.sim.envs`; ``players`` picks some, or the extra ones with
+    every hour open (a player's figures do not depend on which others run).
 
     ``env`` names one environment (``heldout-*`` names work too); without it the suite runs,
     or with ``held_out=True`` the held-out set (kept for honest reporting: never tune on it).
@@ -198,11 +198,11 @@ def bench_regret(env: str | None = None, seeds: int = 5, *, quick: bool = False,
 
     from workbench import Problem, ValidationError
     from workbench.sim.envs import HELD_OUT, SUITE, environment
-    from workbench.sim.regret import PLAYERS, regret_row, run
+    from workbench.sim.regret import EXTRA_PLAYERS, PLAYERS, regret_row, run
 
-    players = PLAYERS if players is None else tuple(players)
-    problems = [Problem(f"unknown player '{p}'; one of {', '.join(PLAYERS)}", field="players")
-                for p in players if p not in PLAYERS]
+    players, known = PLAYERS if players is None else tuple(players), PLAYERS + EXTRA_PLAYERS
+    problems = [Problem(f"unknown player '{p}'; one of {', '.join(known)}", field="players")
+                for p in players if p not in known]
     if not players or len(set(players)) != len(players):
         problems.append(Problem("name each player once, at least one", field="players"))
     if not isinstance(seeds, int) or seeds < 1:

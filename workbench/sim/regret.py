@@ -44,12 +44,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.agent import ActionSpace, Agent, AgentConfig
+from workbench.agent import ActionSpace, Agent, AgentConfig, Guardrails
 from workbench.sim.envs import HOURS, NIGHT, SLOTS, Environment
 
 PLAYERS = ("agent", "mabwiser", "beta_ts", "uniform", "oracle_ts")
+#: Run only when asked for (``--players``): the agent with its quiet hours lifted and the
+#: reference without the night mask, for what the mask is worth (every environment here makes
+#: night hours poor; one of someone else's may not).
+EXTRA_PLAYERS = ("agent_all_hours", "oracle_ts_all_hours")
 #: Players whose mean regret is also given as a ratio to MABWiser's.
-RATIOS = ("agent", "oracle_ts")
+RATIOS = ("agent", "oracle_ts", "agent_all_hours", "oracle_ts_all_hours")
 START = date(2026, 1, 5)  # a Monday
 
 
@@ -62,9 +66,11 @@ def action_space(env: Environment, available: tuple[int, ...]) -> ActionSpace:
 
 
 class _AgentPlayer:
+    guardrails = Guardrails()
+
     def __init__(self, env: Environment, seed: int):
         self.env, self.seed = env, seed
-        self.config = AgentConfig(holdout_share=0.0)
+        self.config = AgentConfig(holdout_share=0.0, guardrails=self.guardrails)
         self.k = env.available(0)
         self.agent = Agent(action_space(env, self.k), env.segments, self.config)
 
@@ -85,6 +91,12 @@ class _AgentPlayer:
 
     def learn(self, seg: np.ndarray, actions: np.ndarray, reward: np.ndarray) -> None:
         self.agent.learn(self.batch, pd.DataFrame({"direct_open": reward}))
+
+
+class _AgentAllHoursPlayer(_AgentPlayer):
+    """The agent with its quiet hours lifted: every hour may be chosen."""
+
+    guardrails = Guardrails(quiet_start=0, quiet_end=0)
 
 
 class _BetaPlayer:
@@ -185,13 +197,15 @@ class _OracleTSPlayer:
     rise as the other dimensions improve (the level an independent bandit cannot separate from
     its own options' merit) and the prior mean stays right for an option added mid-run."""
 
+    night = NIGHT  # hours it never sends at
+
     def __init__(self, env: Environment, seed: int):
         self.env, self.rng = env, np.random.default_rng(seed)
         base = np.asarray(env.base, float)
         self.k = env.available(0)
         self.day = 0
         self.noise, self.m0 = base * (1 - base), base
-        self.day_hours = np.array([h not in NIGHT for h in HOURS])
+        self.day_hours = np.array([h not in self.night for h in HOURS])
         self.sd = []
         for d, e in enumerate(env.effects(0)):
             if d < len(SLOTS):
@@ -226,8 +240,15 @@ class _OracleTSPlayer:
             np.add.at(y, (seg, actions[:, d]), reward - own.sum(axis=1) + own[:, d])
 
 
+class _OracleAllHoursPlayer(_OracleTSPlayer):
+    """The reference without the night mask (its spread of send-hour effects over all hours)."""
+
+    night = ()
+
+
 _MAKERS = {"agent": _AgentPlayer, "mabwiser": _MabwiserPlayer, "beta_ts": _BetaPlayer,
-           "uniform": _UniformPlayer, "oracle_ts": _OracleTSPlayer}
+           "uniform": _UniformPlayer, "oracle_ts": _OracleTSPlayer,
+           "agent_all_hours": _AgentAllHoursPlayer, "oracle_ts_all_hours": _OracleAllHoursPlayer}
 
 
 def player_seed(env: Environment, seed: int, player: str) -> int:
