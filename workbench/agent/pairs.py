@@ -13,17 +13,7 @@ data supports an interaction: a Wald test of the pair identities' global weights
 posterior mean against their posterior covariance, chi-square with one degree of freedom per
 combination) at ``p <`` :data:`SWITCH_P`. Until then, and whenever the test stops holding, the
 slots are decided separately, as before. A slot is in at most one active pair (the strongest
-first).
-
-**Exploring a suspected interaction.** The test sees only what the factored policy served, and
-the combination that pays holds an atom that is poor alone, which the factored policy soon stops
-serving: a hint in the first batches (``p`` = 0.02 after one batch in a seed of the interaction
-environment) then never grows into proof, and the pair is lost for good. So each batch, a pair
-whose ``p`` is below :data:`SUSPECT_P` but not yet below :data:`SWITCH_P` decides jointly with
-probability :data:`SUSPECT_DRAW` (drawn from the batch's seed). In a joint batch the pair's own
-posterior tries the suspected combination, and the evidence settles either way. Where nothing
-interacts, 12 of 240 batches were joint (two seeds each of two tuning environments, mostly in
-the first two weeks), at no cost beyond seed noise (see the README's *Regret*). ``interactions="off"`` keeps no pair; a list of pairs of slot names
+first). ``interactions="off"`` keeps no pair; a list of pairs of slot names
 (``[("offer", "cta")]``) decides those pairs jointly from the start.
 
 The factored models of the slots keep learning either way, so what the pages show of each slot
@@ -57,9 +47,6 @@ MAX_CANDIDATE_OPTIONS = 200
 SWITCH_P = 1e-3
 #: Decisions a pair model must have learnt from before it may decide.
 MIN_DECISIONS = 2000
-#: A pair whose test stands below this p-value (but not below :data:`SWITCH_P`) is suspected:
-#: each batch it decides jointly with probability :data:`SUSPECT_DRAW` (see above).
-SUSPECT_P, SUSPECT_DRAW = 0.05, 0.5
 PREFIX = "pair:"
 
 
@@ -134,15 +121,14 @@ class Pairs:
         self.active: dict[str, tuple[str, str]] = {}
         self.refresh()
 
-    def refresh(self, rng: np.random.Generator | None = None) -> None:
+    def refresh(self) -> None:
         """Choose the pairs that decide: forced ones, or those whose interaction is
-        significant, strongest first, each slot in one pair at most; with ``rng`` (each
-        batch), also each suspected pair with probability :data:`SUSPECT_DRAW`."""
-        if rng is None:
-            self.p = {name: 0.0 if self.forced else interaction_p(pol.model)
-                      for name, pol in self.policies.items()}
-        scored = [(p, name) for name, p in self.p.items() if p < SWITCH_P or (
-            rng is not None and p < SUSPECT_P and rng.random() < SUSPECT_DRAW)]
+        significant, strongest first, each slot in one pair at most."""
+        scored = []
+        for name, pol in self.policies.items():
+            p = 0.0 if self.forced else interaction_p(pol.model)
+            if p < SWITCH_P:
+                scored.append((p, name))
         self.active, used = {}, set()
         for _, name in sorted(scored):
             a, b = self.members[name]

@@ -183,7 +183,6 @@ class Agent:
         g = self.config.guardrails
         self.last_seed = seed = secrets.randbits(63) if seed is None else int(seed)
         rng = np.random.default_rng(seed)
-        self.pairs.refresh(np.random.default_rng([seed, 1]))  # which pairs decide this batch
         agent_users = ~holdout
         flags = np.where(holdout, GUARDRAILS["holdout"], 0).astype(np.int16)
         out: dict[str, Any] = {f"ctx_{var}": codes[var] for var in CTX_VARS}
