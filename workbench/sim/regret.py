@@ -22,6 +22,10 @@ and the same random outcomes (common random numbers), with what a team would oth
   MABWiser, treats each segment and dimension on its own: where the agent is level with it, no
   better prior or noise model would help, and only structure shared between segments,
   dimensions or options can.
+- ``agent_all_hours`` and ``oracle_ts_all_hours``, run only when named: the same two with every
+  hour open (the agent's quiet hours lifted, the reference without its night mask), for what
+  knowing that nights are poor is worth here; an environment of someone else's may not make
+  them poor.
 
 Each player's random numbers come from its own seed (environment seed, run seed, player name),
 and the users and outcomes from another, so a player's figures do not depend on which other
