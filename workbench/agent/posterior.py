@@ -336,16 +336,18 @@ def prob_best(scores: np.ndarray) -> np.ndarray:
 def _inverse(chol: np.ndarray) -> np.ndarray:
     """``A^-1`` from the lower Cholesky factor of ``A`` (LAPACK ``potri``: a third of the work
     of a general inverse)."""
-    low, info = lapack.dpotri(chol, lower=1)
-    if info:
-        raise np.linalg.LinAlgError(f"posterior precision not invertible ({info})")
-    low = np.tril(low)
+    low = np.tril(_lapack(*lapack.dpotri(chol, lower=1)))
     return low + np.tril(low, -1).T
 
 
 def _inverse_diagonal(chol: np.ndarray) -> np.ndarray:
     """``diag(A^-1)``: the column sums of squares of ``L^-1`` (LAPACK ``trtri``)."""
-    inv_l, info = lapack.dtrtri(chol, lower=1)
+    inv_l = _lapack(*lapack.dtrtri(chol, lower=1))
+    return np.einsum("ij,ij->j", inv_l, inv_l)
+
+
+def _lapack(out: np.ndarray, info: int) -> np.ndarray:
+    """A LAPACK routine's result, or the error its ``info`` code means."""
     if info:
         raise np.linalg.LinAlgError(f"posterior precision not invertible ({info})")
-    return np.einsum("ij,ij->j", inv_l, inv_l)
+    return out
