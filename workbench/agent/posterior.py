@@ -38,11 +38,13 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import cho_solve, lapack, solve_triangular
+from scipy import sparse
+
+from workbench.agent.arrow import ArrowCholesky, Partition, partition
 
 #: Pseudo-observations behind the initial noise variance when it is learnt from the data.
 NOISE_PSEUDO = 20.0
@@ -103,6 +105,12 @@ class GaussianPosterior:
             cache = self.__dict__["_derived"] = {}
         return cache
 
+    def _get(self, key: str, make: Callable[[], np.ndarray | ArrowCholesky]):  # noqa: ANN202
+        c = self._cache()
+        if key not in c:
+            c[key] = make()
+        return c[key]
+
     @property
     def precision(self) -> np.ndarray:
         """``A = diag(1 / (prior_var * scale)) + gram / noise_var``."""
@@ -118,19 +126,23 @@ class GaussianPosterior:
         return self.xy / self.noise_var + self.prior_mean / (self.prior_var * self.scale)
 
     @property
-    def chol(self) -> np.ndarray:
-        """Lower Cholesky factor L of the precision, ``A = L L^T``."""
-        c = self._cache()
-        if "chol" not in c:
-            c["chol"] = np.linalg.cholesky(self.precision)
-        return c["chol"]
+    def factor(self) -> ArrowCholesky:
+        """The Cholesky factor of the precision, block by segment (see
+        :mod:`workbench.agent.arrow`)."""
+        return self._get("factor", lambda: ArrowCholesky(self.precision, self.partition))
+
+    @property
+    def partition(self) -> Partition:
+        """The features' blocks. Checked against the data once, then kept up to date by
+        :meth:`update` (the data changes only there and in :meth:`discount`)."""
+        part = self.__dict__.get("_partition")
+        if part is None:
+            part = self.__dict__["_partition"] = partition(self.features, self.gram)
+        return part
 
     @property
     def covariance(self) -> np.ndarray:
-        c = self._cache()
-        if "cov" not in c:
-            c["cov"] = _inverse(self.chol)
-        return c["cov"]
+        return self._get("cov", lambda: self.factor.inverse())
 
     @property
     def variances(self) -> np.ndarray:
@@ -139,15 +151,12 @@ class GaussianPosterior:
         update."""
         c = self._cache()
         if "var" not in c:
-            c["var"] = np.diag(c["cov"]).copy() if "cov" in c else _inverse_diagonal(self.chol)
+            c["var"] = np.diag(c["cov"]).copy() if "cov" in c else self.factor.inverse_diagonal()
         return c["var"]
 
     @property
     def mean(self) -> np.ndarray:
-        c = self._cache()
-        if "mean" not in c:
-            c["mean"] = cho_solve((self.chol, True), self.b)
-        return c["mean"]
+        return self._get("mean", lambda: self.factor.solve(self.b))
 
     def index(self) -> dict[str, int]:
         return {f: i for i, f in enumerate(self.features)}
@@ -211,7 +220,10 @@ class GaussianPosterior:
             if self.learn_noise:
                 s2 = (NOISE_PSEUDO * self.noise_prior + self.rss) / (NOISE_PSEUDO + self.dof)
                 self.noise_var = float(max(s2, NOISE_FLOOR * self.noise_prior))
-        self.gram += (X * w[:, None]).T @ X
+        part = self.__dict__.get("_partition")
+        if part is not None and not part.kept_by(X[w != 0]):
+            self.__dict__["_partition"] = Partition.dense(len(self.features))
+        self.gram += _weighted_gram(X, w)
         self.xy += X.T @ y
         self.n += int(round(float(np.sum(n * (mask > 0)))))
         self._changed()
@@ -247,9 +259,8 @@ class GaussianPosterior:
     def sample(self, m: int, rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
         """``m`` weight vectors from the posterior (``m x p``); ``spread`` scales their
         deviations from the mean (1 = the posterior itself)."""
-        L = self.chol  # A = L L^T, so L^-T z ~ N(0, A^-1)
         z = rng.standard_normal((len(self.features), m))
-        draws = solve_triangular(L, z, lower=True, trans="T").T
+        draws = self.factor.backward(z).T  # A = L L^T, so L^-T z ~ N(0, A^-1)
         if spread != 1.0:
             draws *= spread
         return draws + self.mean
@@ -257,7 +268,7 @@ class GaussianPosterior:
     def score_moments(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the expected reward ``x . w`` per row."""
         mean = X @ self.mean
-        var = ((X @ self.covariance) * X).sum(axis=1)
+        var = self.factor.quad_forms(X)
         return mean, np.sqrt(np.maximum(var, 0))
 
     # -- persistence -----------------------------------------------------------------------
@@ -333,21 +344,11 @@ def prob_best(scores: np.ndarray) -> np.ndarray:
     return out.reshape(*best.shape[:-1], k)
 
 
-def _inverse(chol: np.ndarray) -> np.ndarray:
-    """``A^-1`` from the lower Cholesky factor of ``A`` (LAPACK ``potri``: a third of the work
-    of a general inverse)."""
-    low = np.tril(_lapack(*lapack.dpotri(chol, lower=1)))
-    return low + np.tril(low, -1).T
-
-
-def _inverse_diagonal(chol: np.ndarray) -> np.ndarray:
-    """``diag(A^-1)``: the column sums of squares of ``L^-1`` (LAPACK ``trtri``)."""
-    inv_l = _lapack(*lapack.dtrtri(chol, lower=1))
-    return np.einsum("ij,ij->j", inv_l, inv_l)
-
-
-def _lapack(out: np.ndarray, info: int) -> np.ndarray:
-    """A LAPACK routine's result, or the error its ``info`` code means."""
-    if info:
-        raise np.linalg.LinAlgError(f"posterior precision not invertible ({info})")
-    return out
+def _weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum_i w_i x_i x_i^T``, as a sparse product when most of ``X`` is zero (a row touches
+    the shared features and one segment's offsets: a few percent of them with many
+    segments)."""
+    if X.size and np.count_nonzero(X) < 0.1 * X.size:
+        Xs = sparse.csr_matrix(X)
+        return (Xs.T @ sparse.diags(w) @ Xs).toarray()
+    return (X * w[:, None]).T @ X
