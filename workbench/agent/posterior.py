@@ -40,6 +40,7 @@ import pickle
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -105,7 +106,7 @@ class GaussianPosterior:
             cache = self.__dict__["_derived"] = {}
         return cache
 
-    def _get(self, key: str, make: Callable[[], np.ndarray | ArrowCholesky]):  # noqa: ANN202
+    def _get(self, key: str, make: Callable[[], Any]) -> Any:  # make(), cached until a change
         c = self._cache()
         if key not in c:
             c[key] = make()
