@@ -97,3 +97,51 @@ def test_interval_axis_clips_the_one_wide_interval_among_a_handful():
 def test_interval_axis_keeps_intervals_of_equal_width_whole():
     lo, hi = interval_axis([0.0, 0.0], [-1.4, -1.4], [1.4, 1.4])
     assert (lo, hi) == pytest.approx((-1.54, 1.54))
+
+
+# -- why this option -------------------------------------------------------------------------
+
+def _learnt_agent():
+    """Two segments; atom 901 of slot s0 is scoped to segment b and pays there far better than
+    anything; late hours pay best of all (but 22:00-08:00 is quiet by default)."""
+    from workbench.agent import ActionSpace, Agent, AgentConfig
+    from workbench.agent.users import synthetic_users
+
+    space = ActionSpace.synthetic(slots=1, atoms_per_slot=3).with_atoms(
+        [{"id": 901, "kind": "s0", "text": "only b", "tags": "", "segment": "b"}])
+    agent = Agent(space, ["a", "b"], AgentConfig(holdout_share=0.0, interactions="off"))
+    rng = np.random.default_rng(1)
+    for r in range(4):
+        users = synthetic_users(3000, ["a", "b"], r)
+        for ch in ("push", "email", "sms", "in_app"):
+            users[f"consent_{ch}"] = True
+        d = agent.decide(users, seed=r)
+        p = 0.04 + 0.2 * (d["atom_s0"] == 901) + 0.01 * (d["hour"] >= 20)
+        agent.learn(d, pd.DataFrame({"direct_open": rng.random(len(d)) < p}))
+    return agent
+
+
+def test_why_compares_with_an_option_the_user_could_have_got():
+    agent = _learnt_agent()
+    s0 = agent.space.dimension("slot:s0")
+    labels = {o.value: o.label for o in s0.options}
+    in_b = agent.beliefs("slot:s0", {"segment": 1})
+    assert in_b.sort_values("mean")["option"].iloc[-1] == 901  # the best there, by far
+    for value in (1, 2, 3):  # a user of segment a never had the other segment's atom
+        versus = agent.explain("slot:s0", {"segment": 0}, value)["versus"].iloc[0]
+        in_a = agent.beliefs("slot:s0", {"segment": 0})
+        others = in_a[(in_a["option"] != value) & in_a["allowed"]]
+        assert versus == labels[others.sort_values("mean")["option"].iloc[-1]] != "only b"
+    timing = agent.space.dimension("timing")
+    chosen = next(o.value for o in timing.options if o.value % 24 == 12)
+    versus = agent.explain("timing", {"segment": 0}, chosen)["versus"].iloc[0]
+    hour = next(o.value for o in timing.options if o.label == versus) % 24
+    assert 8 <= hour < 22, versus  # a quiet hour was never the alternative
+
+
+def test_why_contributions_add_up_to_the_difference_of_means():
+    agent = _learnt_agent()
+    why = agent.explain("slot:s0", {"segment": 1}, 901, top=1000)
+    b = agent.beliefs("slot:s0", {"segment": 1}).set_index("label")
+    assert why["contribution"].sum() == pytest.approx(
+        b.loc["only b", "mean"] - b.loc[why["versus"].iloc[0], "mean"], abs=1e-9)

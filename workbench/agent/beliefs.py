@@ -17,13 +17,15 @@ from workbench.agent.models import DimensionPolicy
 
 def explain(d: Dimension, pol: DimensionPolicy, c: int, option: Any, top: int = 8
             ) -> pd.DataFrame:
-    """Why ``option`` over the best other option: each feature's contribution to the
-    difference of their posterior mean rewards."""
+    """Why ``option`` over the best other option this context may use (an atom of another
+    segment, a quiet hour or a channel without consent was never the alternative): each
+    feature's contribution to the difference of their posterior mean rewards."""
     mean_w = pol.model.mean
     k = d.index_of(option)
     X = pol.design([c])
     scores = X @ mean_w
-    others = [j for j in range(len(d.options)) if j != k]
+    allowed = pol.allowed([c])[0]
+    others = [j for j in range(len(d.options)) if j != k and allowed[j]]
     if not others:
         return pd.DataFrame(columns=["feature", "contribution"])
     j = max(others, key=lambda i: scores[i])
