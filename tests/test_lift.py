@@ -334,3 +334,17 @@ def test_phase_change_needs_a_clear_active_lift():
     est = phase_change({"y": ya, "treated": t}, {"y": yp, "treated": t})
     assert est.status == "no clear active-phase lift to compare with"
     assert math.isnan(est.lift) and not est.significant
+
+
+def test_phase_change_gives_no_number_against_a_clearly_negative_active_lift():
+    """An active lift of -25% and a passive one of +10% made "-136%" (a decline, with an arrow
+    down) although the lift rose: the ratio's sign turns with the active lift's."""
+    rng = np.random.default_rng(13)
+    base = rng.gamma(2.0, 1.0, 20_000)
+    t = rng.random(20_000) < 0.9
+    ya = rng.poisson(base * np.where(t, 0.75, 1.0))
+    yp = rng.poisson(base * np.where(t, 1.10, 1.0))
+    est = phase_change({"y": ya, "treated": t}, {"y": yp, "treated": t})
+    assert est.status == ("the active-phase lift is negative: a change relative to it would "
+                          "read backwards")
+    assert math.isnan(est.lift) and not est.significant

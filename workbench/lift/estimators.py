@@ -42,6 +42,8 @@ NO_HOLDOUT_EVENTS = "no events in the holdout yet"
 HOLDOUT_NOT_POSITIVE = "holdout average is not positive"
 NO_VARIATION = "no variation"
 NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
+NEGATIVE_ACTIVE_LIFT = ("the active-phase lift is negative: a change relative to it would "
+                        "read backwards")
 
 MIN_USERS_PER_ARM_FOR_MLRATE = 200
 SMALL_HOLDOUT_USERS = 100
@@ -377,7 +379,9 @@ def regression_adjusted(y: np.ndarray, treated: np.ndarray,
 def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndarray]
                  ) -> LiftEstimate:
     """Relative change of the lift from the active to the passive phase,
-    ``lift_passive / lift_active - 1``, for the same users measured in both phases.
+    ``lift_passive / lift_active - 1``, for the same users measured in both phases. Only for
+    a clearly positive active lift: one that may be 0 makes the ratio unbounded, and a
+    negative one turns its sign around (each gets its own ``status`` and no number).
 
     ``active``/``passive`` hold per-user outcomes ``y`` and the arm ``treated`` (aligned by
     user). The four arm means are correlated within users across phases; their joint covariance
@@ -408,6 +412,11 @@ def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndar
         # delta-method number (like -156.6 to 171.0) would only look precise.
         return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
                             status=NO_ACTIVE_LIFT, note=NO_ACTIVE_LIFT, **common)
+    if la < 0:
+        # lp / la - 1 flips sign with la: an active lift of -28% and a passive one of +10%
+        # would read "-136%", a decline, when the lift rose. The phases' own lifts say it.
+        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
+                            status=NEGATIVE_ACTIVE_LIFT, note=NEGATIVE_ACTIVE_LIFT, **common)
     change = lp / la - 1
     # change = (tp/cp - 1) / (ta/ca - 1) - 1
     grad_t = np.array([-(lp / la ** 2) / ca, (1 / la) / cp])
