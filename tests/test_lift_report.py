@@ -148,6 +148,26 @@ def test_the_summary_says_what_went_up_down_and_unclear():
         "holdout yet)."]
 
 
+def test_the_summary_says_why_a_metric_has_no_phase_comparison():
+    from workbench.lift.estimators import NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT
+
+    table = table_rows(direct_open=("passive vs active", -0.2, -0.3, -0.1, True))
+    for metric, status in (("intent", NO_ACTIVE_LIFT), ("conversion", NEGATIVE_ACTIVE_LIFT),
+                           ("gmv", NEGATIVE_ACTIVE_LIFT)):
+        table.loc[len(table)] = {"phase": "passive vs active", "metric": metric,
+                                 "lift": float("nan"), "ci_low": float("nan"),
+                                 "ci_high": float("nan"), "significant": False,
+                                 "status": status, "small_sample": False, "n_holdout": 5000}
+    assert fmt.summary(table) == [
+        "From active to passive management the lift changed clearly for days with direct opens "
+        "by -20.0% (-30.0% to -10.0%) (relative to the active phase's lift).",
+        "No phase comparison for days with intent: without a clear lift in the active phase, "
+        "the change between phases cannot be measured.",
+        "No phase comparison for days with conversion, GMV: the active phase's lift is "
+        "negative, so a change relative to it would read backwards; the lift of each phase is "
+        "given above."]
+
+
 def test_a_constant_or_empty_metric_does_not_stop_the_report():
     rows = [f"u{i},{'holdout' if i % 10 == 0 else 'agent'},{(i * 7 + i // 10) % 5},0,3,"
             f"{'-12.5' if i == 5 else (i % 50) * 1.5 if i % 3 == 0 else 0},{i % 4}"

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench.lift.estimators import OK
+from workbench.lift.estimators import NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -150,11 +150,20 @@ def summary(table: pd.DataFrame) -> list[str]:
                               "phase's for " + ", ".join(_inline(m)
                                                          for m in compared["metric"]) + ".")
     apart = table[(table["phase"] == "passive vs active") & (table["status"] != OK)]
-    if len(apart):
+    for status, rows in apart.groupby("status", sort=False):
+        why = _NO_COMPARISON.get(status, f"{status}.")
         paragraphs.append("No phase comparison for " + ", ".join(
-            _inline(m) for m in apart["metric"]) + ": without a clear lift in the "
-            "active phase, the change between phases cannot be measured.")
+            _inline(m) for m in rows["metric"]) + ": " + why)
     return paragraphs
+
+
+#: Why a metric has no change between phases, by the estimate's status.
+_NO_COMPARISON = {
+    NO_ACTIVE_LIFT: "without a clear lift in the active phase, the change between phases "
+                    "cannot be measured.",
+    NEGATIVE_ACTIVE_LIFT: "the active phase's lift is negative, so a change relative to it "
+                          "would read backwards; the lift of each phase is given above.",
+}
 
 
 def people_table(table: pd.DataFrame) -> pd.DataFrame:
