@@ -44,7 +44,10 @@ def test_a_run_gives_per_phase_estimates_and_weekly_lift(run):
     with open_store(path) as s:
         import pandas as pd
         weekly = lr.weekly_table(pd.DataFrame(s.query("SELECT * FROM sim_weekly")))
-    assert set(weekly["mode"]) == {"active", "passive"} and len(weekly) == 3 * 6
+    # every one of the 4 weeks (the last one too), each in the mode of its days
+    modes = weekly.groupby("week")["mode"].agg(set).to_dict()
+    assert modes == {0: {"active"}, 1: {"active"}, 2: {"passive"}, 3: {"passive"}}
+    assert len(weekly) == 4 * 6
     assert len(lr.segment_table(data, "engagement", "active")) > 0
     assert list(lr.funnel(data, "active")["metric"])[:2] == ["direct_open", "engagement"]
 

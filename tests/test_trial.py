@@ -15,11 +15,11 @@ from store import open_store
 from workbench.library import service as library
 from workbench import LibraryFrozenError, ValidationError
 from workbench.library.seed import seed
-from workbench.sim.checkpoint import NO_DAY, State
+from workbench.sim.checkpoint import CHECKPOINT, NO_DAY, State
 from workbench.sim.day import schedule_bau
 from workbench.sim.trial import (
     Trial, TrialError, cancel, create_run, daily, latest_run, preset, progress, request_pause,
-    run_library, run_row, run_trial, start_background, user_outcomes,
+    run_library, run_row, run_trial, start_background, user_outcomes, weekly,
 )
 from workbench.sim.world import (
     METRICS, AtomTable, WorldParams, generate_population, open_probability, organic_return,
@@ -141,6 +141,24 @@ def test_a_run_records_every_day_once_per_arm_with_a_funnel_in_order(small_run):
     assert (df.groupby("arm")["sends"].sum() > 0).all()
     assert set(df["mode"]) == {"active", "passive"}
     assert progress(run_row(store, run_id))["status"] == "done"
+
+
+def test_each_weeks_lift_has_the_mode_of_its_days_and_the_last_week_is_kept(tmp_path):
+    """A week's moments are written when the next week starts, after the mode switched: the
+    week before the switch was labelled passive, and the run's last week was never written
+    (no week starts after it). Ten active days: the second week has 3 active days, 4 passive."""
+    store = fresh_store(tmp_path)
+    run_id = create_run(store, preset("quick_demo", users=1500, days=24, active_days=10,
+                                      seed=5), "tester")
+    assert run_trial(store, run_id) == "done"
+    days = daily(store, run_id).assign(week=lambda d: d["day"] // 7)
+    most = days.groupby("week")["mode"].agg(lambda m: m.value_counts().idxmax()).to_dict()
+    assert most == {0: "active", 1: "passive", 2: "passive", 3: "passive"}
+    w = weekly(store, run_id)
+    assert w.groupby("week")["mode"].agg(set).to_dict() == {k: {v} for k, v in most.items()}
+    last = w[(w["week"] == 3) & (w["metric"] == "engagement")]
+    assert set(last["arm"]) == {"agent", "holdout"} and (last["sum"] > 0).all()
+    store.close()
 
 
 def test_the_passive_switch_freezes_the_runs_library_and_leaves_the_real_one_alone(small_run):
@@ -276,6 +294,11 @@ def test_state_checkpoints_round_trip(tmp_path, small_run):
     assert back.day == 5 and back.atoms.ids == st.atoms.ids
     assert all(np.array_equal(getattr(back, k), getattr(st, k)) for k in State.ARRAYS)
     assert back.models.keys() == st.models.keys()
+    # an earlier version's checkpoint has no week_days: the week's days so far, in its mode
+    with np.load(tmp_path / "ck" / CHECKPOINT) as z:
+        older = {k: z[k] for k in z.files if k != "week_days"}
+    np.savez(tmp_path / "ck" / CHECKPOINT, **older)
+    assert State.load(tmp_path / "ck").week_days.tolist() == [5, 0]
 
 
 # -- the longitudinal study preset ----------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.sim.config import TrialError
+from workbench.sim.config import PHASES, TrialError
 from workbench.sim.world import METRICS, AtomTable
 
 NO_DAY = -32768  # no message pending
@@ -59,7 +59,8 @@ class State:
 
     ARRAYS = ("d_inactive", "fatigue", "last_send", "prev_send", "last_sig", "eng90",
               "pend_day", "pend_hour", "pend_channel", "pend_atoms", "pend_row", "pend_send",
-              "phase_metrics", "week_metrics", "phase_days", "wear_agent", "wear_bau")
+              "phase_metrics", "week_metrics", "phase_days", "week_days", "wear_agent",
+              "wear_bau")
 
     def __init__(self, n: int, slots: int):
         self.day = 0
@@ -78,6 +79,7 @@ class State:
         self.phase_metrics = np.zeros((n, 2, len(METRICS)), np.float32)
         self.week_metrics = np.zeros((n, len(METRICS)), np.float32)
         self.phase_days = np.zeros(2, np.int32)
+        self.week_days = np.zeros(2, np.int32)  # days of the current week per phase
         self.wear_agent = np.zeros(0)
         self.wear_bau = np.zeros(0)
         self.atoms = AtomTable()
@@ -126,11 +128,14 @@ class State:
     @classmethod
     def _from_arrays(cls, z: dict[str, np.ndarray]) -> State:
         st = cls.__new__(cls)
+        meta = json.loads(z["meta"].tobytes())
+        if "week_days" not in z:  # earlier versions: the week's days so far, in today's mode
+            z["week_days"] = np.zeros(2, np.int32)
+            z["week_days"][PHASES.index(meta["mode"])] = meta["day"] % 7
         for k in cls.ARRAYS:
             setattr(st, k, z[k])
         st.week = {k[6:]: v for k, v in z.items() if k.startswith("week__")}
         st.models = {k[7:]: v.tobytes() for k, v in z.items() if k.startswith("model__")}
-        meta = json.loads(z["meta"].tobytes())
         st.day = meta["day"]
         atoms = meta["atoms"]
         st.atoms = AtomTable(**{k: v for k, v in atoms.items() if k != "index"})

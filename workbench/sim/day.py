@@ -147,6 +147,7 @@ def simulate_day(w: World, st: State, t: int, mode: str, record: bool = True
     st.phase_metrics[eng_idx, phase] += metric
     st.week_metrics[eng_idx] += metric
     st.phase_days[phase] += 1
+    st.week_days[phase] += 1
     hold_d = pop.holdout[deliver]
     expected = _expected(w, p_org, p_open, promoted, hold_d, deliver)
     hold_e = pop.holdout[eng_idx]
@@ -344,15 +345,19 @@ def pilot(w: World, st: State, agent: Agent) -> None:
 
 def week_moment_rows(w: World, st: State, run_id: int, week: int) -> list[dict[str, Any]]:
     """Per-user moments (n, sum, sum of squares) of the week's metrics per arm, for weekly
-    lift with intervals; the week's counters start again at zero."""
+    lift with intervals; the week's counters start again at zero. The week's mode is that of
+    most of its days: it is written when the next week starts, by which time the mode may
+    already have switched."""
     rows = []
+    mode = PHASES[int(np.argmax(st.week_days))] if st.week_days.any() else st.mode
     for holdout, name in ((False, "agent"), (True, "holdout")):
         m = st.week_metrics[w.pop.holdout == holdout].astype(np.float64)
         for k, metric in enumerate(METRICS):
-            rows.append({"run_id": run_id, "week": week, "arm": name, "mode": st.mode,
+            rows.append({"run_id": run_id, "week": week, "arm": name, "mode": mode,
                          "metric": metric, "n": len(m), "sum": float(m[:, k].sum()),
                          "sumsq": float((m[:, k] ** 2).sum())})
     st.week_metrics[:] = 0
+    st.week_days[:] = 0
     return rows
 
 

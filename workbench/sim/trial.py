@@ -296,6 +296,9 @@ class Trial:
             snapshot(self.lib, agent, self.world.date(t), frame)
 
     def _finish(self, st: State) -> None:
+        if st.week_days.any():  # the last week's lift: no next week starts to write it
+            run_store.upsert_weekly(self.store, day.week_moment_rows(
+                self.world, st, self.run_id, (st.day - 1) // 7))
         pop = self.world.pop
         atomic_savez(
             self.folder / "users.npz", holdout=pop.holdout, segment=pop.segment,
