@@ -8,6 +8,8 @@ import streamlit as st
 
 import ui
 from workbench.library import programme
+from workbench.lift.html import words
+from workbench.lift.report import from_run, whole_run
 from workbench.sim import trial
 
 
@@ -28,10 +30,30 @@ def trial_status(store) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Run", f"#{run['id']} · {prog['status']}")
     c2.metric("Days simulated", f"{prog['done']} / {prog['total']}")
+    whole = finished_lift(run["id"], run["folder"]) if prog["status"] == "done" else None
+    if whole is not None:  # a finished run: the number with what makes it readable
+        c3.metric("Direct-open lift", f"{whole['lift']:+.1%}" if whole["status"] == "ok"
+                  else "—", help="Agent vs business as usual, days with direct opens per user "
+                                 "over the whole run (unadjusted); per phase, with variance "
+                                 "reduction, and the other metrics on the lift report.")
+        c3.caption(ui.plain(words(whole)))
+        return
     lift = trial.headline_lift(store, run["id"])
     c3.metric("Direct-open lift so far", "—" if lift is None else f"{lift:+.1%}",
               help="Agent vs business as usual, days with direct opens per user; intervals "
                    "and the other metrics on the lift report.")
+    if lift is not None:
+        c3.caption("A point estimate while the run goes on: its interval comes when the run "
+                   "ends (week by week on the lift report).")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def finished_lift(run_id: int, folder: str) -> dict | None:
+    """The whole run's direct-open lift with its interval (a finished run never changes)."""
+    users = trial.user_outcomes({"folder": folder})
+    if users is None:
+        return None
+    return {"metric": "direct_open", **whole_run(from_run(users), "direct_open").as_dict()}
 
 
 def main() -> None:

@@ -290,3 +290,19 @@ def test_figures_made_inside_the_app_keep_real_colours_in_the_download():
     fmt.style(fig)
     assert [t.marker.color for t in fig.data] == ["#1f77b4", "#ff7f0e"]
     assert fig.layout.template.layout.colorway[0] != "#000001"
+
+
+def test_the_whole_runs_lift_sums_the_phases_per_user():
+    rng = np.random.default_rng(4)
+    n = 4000
+    treated = rng.random(n) < 0.9
+    active = rng.poisson(np.where(treated, 1.3, 1.0))
+    passive = rng.poisson(np.where(treated, 1.1, 1.0))
+    data = lr.LiftData(treated, np.array(["s"] * n), np.zeros((n, 1)),
+                       {"active": {"engagement": active.astype(float)},
+                        "passive": {"engagement": passive.astype(float)}}, "test",
+                       {"active": 7, "passive": 7})
+    est = lr.whole_run(data, "engagement")
+    y = active + passive
+    assert est.lift == pytest.approx(y[treated].mean() / y[~treated].mean() - 1)
+    assert est.ci[0] < est.lift < est.ci[1] and est.significant
