@@ -306,3 +306,13 @@ def test_the_whole_runs_lift_sums_the_phases_per_user():
     y = active + passive
     assert est.lift == pytest.approx(y[treated].mean() / y[~treated].mean() - 1)
     assert est.ci[0] < est.lift < est.ci[1] and est.significant
+
+
+@pytest.mark.parametrize("days, mode", [
+    (["active"] * 7, "active"), (["active"] * 3 + ["passive"] * 4, "passive"),
+    (["active"] * 4 + ["passive"] * 3, "active"), (["active", "passive"], "active"),
+    (["passive"] * 2, "passive")])
+def test_a_week_is_shown_in_the_mode_of_most_of_its_days(days, mode):
+    from workbench.lift.metrics import week_mode
+
+    assert week_mode(days) == mode

@@ -33,6 +33,7 @@ from store import live as live_store
 from store import parquet as columnar
 from store import runs as run_store
 from workbench.lift import report as lr
+from workbench.lift.metrics import week_mode
 from workbench.live.logs import outcomes_version
 from workbench.sim.runner import progress
 from workbench.sim.sandbox import SANDBOX
@@ -228,7 +229,10 @@ def _live_weekly_moments(store: Store) -> tuple[pd.DataFrame, date | None]:
         n[(w, "agent")] = int((inside & agent).sum())
         n[(w, "holdout")] = int((inside & ~agent).sum())
     out["n"] = [n[(int(w), a)] for w, a in zip(out["week"], out["arm"])]
-    out["mode"] = [modes[(first + timedelta(days=7 * int(w))).isoformat()] for w in out["week"]]
+    by_week = {w: week_mode([m for d, m in modes.items()
+                             if 7 * w <= (date.fromisoformat(d) - first).days < 7 * w + 7])
+               for w in weeks}
+    out["mode"] = [by_week[int(w)] for w in out["week"]]
     return out, first
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.agent.policy import Agent
 from workbench.agent.reward import EVENTS
 from workbench.agent.users import DAYPART_OF_HOUR, ENGAGEMENT, EXPOSURES, INACTIVITY
+from workbench.lift.metrics import week_mode
 from workbench.sim.checkpoint import NO_DAY, State
 from workbench.sim.config import BURN_IN_DAYS, PHASES, TrialConfig
 from workbench.sim.world import (
@@ -349,7 +350,8 @@ def week_moment_rows(w: World, st: State, run_id: int, week: int) -> list[dict[s
     most of its days: it is written when the next week starts, by which time the mode may
     already have switched."""
     rows = []
-    mode = PHASES[int(np.argmax(st.week_days))] if st.week_days.any() else st.mode
+    mode = week_mode([p for p, n in zip(PHASES, st.week_days) for _ in range(int(n))]
+                     ) if st.week_days.any() else st.mode
     for holdout, name in ((False, "agent"), (True, "holdout")):
         m = st.week_metrics[w.pop.holdout == holdout].astype(np.float64)
         for k, metric in enumerate(METRICS):
