@@ -220,7 +220,7 @@ def traffic_text(version: tuple, segment_index: int, dim_name: str, context: tup
         return None
     served, flags = served_options(_batch, segment_index, dim_name)
     note = traffic_note(_beliefs, served, flags)
-    return None if note is None else note.text()
+    return None if note is None else note.text(ui.plain)
 
 
 def why_panel(agent, version: tuple, batch: pd.DataFrame, segment_index: int,
@@ -318,7 +318,7 @@ def main() -> None:
     beliefs = cached_beliefs(version, dim_name, ctx, agent)
     belief_charts(version, dim_name, ctx, beliefs, colours)
     if note := traffic_text(version, seg_index, dim_name, ctx, batch, beliefs):
-        st.info(ui.plain(note), icon=":material/info:")
+        st.info(note, icon=":material/info:")  # Markdown: its labels are escaped
     st.subheader("Traffic share over time")
     fig = share_figure(path, version, dim_name, segment, colours)
     if fig is None:

@@ -62,6 +62,9 @@ def test_traffic_note_explains_when_the_most_served_is_not_the_favourite():
     assert "**Mon 08:00** (95% of messages)" in text
     assert "P(best) is 55% for Mon 08:00 and 40% for Mon 20:00" in text
     assert "capacity cap on an atom's share 10%" in text
+    # labels typed by people are escaped for Markdown; the bold around them stays markup
+    quoted = note.text(lambda label: label.replace(":", "\\:"))
+    assert "**Mon 08\\:00** (95% of messages)" in quoted and "for Mon 20\\:00" in quoted
 
 
 def test_no_traffic_note_when_traffic_follows_the_favourite_or_is_empty():

@@ -324,7 +324,7 @@ def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     note = traffic_note(agent.beliefs("slot:greeting", ctx), rows["atom_greeting"].astype(int),
                         rows["guardrails"])
     shown = [i.value for i in at.info if "Most traffic went to" in i.value]
-    assert shown == ([] if note is None else [ui.plain(note.text())])
+    assert shown == ([] if note is None else [note.text(ui.plain)])  # bold, labels as typed
 
 
 AGENT_CONTROL = "pages/3_Agent_control.py"

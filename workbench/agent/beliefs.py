@@ -3,7 +3,7 @@ why traffic can differ from the favourite, and an axis range for interval charts
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,14 +114,17 @@ class TrafficNote:
     favourite_p_best: float
     guardrail_shares: Mapping[str, float]  # share of the segment's messages per guardrail flag
 
-    def text(self) -> str:
-        """The explanation in words, with the numbers."""
+    def text(self, quote: Callable[[str], str] = str) -> str:
+        """The explanation in words, with the numbers, in Markdown (the two options in bold);
+        ``quote`` escapes the option labels (atom texts typed by people) so that they show
+        as typed."""
+        served, favourite = quote(self.served), quote(self.favourite)
         parts = [
-            f"Most traffic went to **{self.served}** ({self.served_share:.0%} of messages) while "
-            f"the highest posterior mean is **{self.favourite}** ({self.favourite_share:.0%}). "
+            f"Most traffic went to **{served}** ({self.served_share:.0%} of messages) while "
+            f"the highest posterior mean is **{favourite}** ({self.favourite_share:.0%}). "
             f"Thompson Sampling serves each option in proportion to its probability of being "
-            f"best, not to its mean: P(best) is {self.served_p_best:.0%} for {self.served} and "
-            f"{self.favourite_p_best:.0%} for {self.favourite}, so a close or uncertain race "
+            f"best, not to its mean: P(best) is {self.served_p_best:.0%} for {served} and "
+            f"{self.favourite_p_best:.0%} for {favourite}, so a close or uncertain race "
             "splits traffic, and an uncertain option keeps being explored."]
         flags = {k: v for k, v in self.guardrail_shares.items() if v > 0}
         if flags:
