@@ -151,7 +151,8 @@ def timeline_parts(path: str, key: str, marker: str, _source: sources.Source
                       annotation_position="top left")
     fig.update_xaxes(tickformat="%d %b %Y")
     fig.update_xaxes(title_text="Date", row=2, col=1)
-    fig.update_layout(height=460, margin=dict(l=0, r=0, t=30, b=0), legend=dict(orientation="h"))
+    fig.update_layout(height=500, margin=dict(l=0, r=0, t=30, b=0),  # legend below "Date"
+                      legend=dict(orientation="h", yanchor="top", y=-0.14))
     totals = df.groupby(["mode", "arm"])[["users", "direct_open", "engagement", "intent",
                                           "conversion"]].sum()
     rows = []
