@@ -243,7 +243,7 @@ def main() -> None:
     store = ui.page("Rewrite studio", "Weak messages of a segment, diagnosed, rewritten "
                     "with their offer intact, judged blind, then accepted into the library.")
     segments = {s["id"]: s["name"] for s in store.segments()}
-    c1, c2, c3 = st.columns([3, 1, 1])
+    c1, c2, c3 = st.columns([5, 2, 2])  # room for the toggle's label
     segment = c1.selectbox("Audience segment", list(segments), format_func=segments.get,
                            key="studio_segment")
     weak_below = c2.slider("Weak = bottom percentile", 10, 50, 25, step=5, key="studio_weak")
