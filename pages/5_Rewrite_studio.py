@@ -20,7 +20,7 @@ POLL_SECONDS = 1.0
 
 def engines_banner(studio: rw.Studio) -> None:
     labels = {a: studio.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
-    text = " · ".join(f"**{a}**: {label}" for a, label in labels.items())
+    text = " · ".join(f"**{a}**: {ui.plain(label)}" for a, label in labels.items())
     if all(label == rw.RULES_LABEL for label in labels.values()):
         st.info("Offline rules engine (deterministic, no network) runs all four agents. "
                 "Configure a model on the LLM settings page to use one.", icon=":material/build:")
@@ -56,7 +56,7 @@ def job_progress(store_path: str, segment: str, polling: bool) -> None:
         return
     jobs.forget(segment)
     if job.status == "failed":
-        st.session_state["studio_error"] = f"The rewrite stopped: {job.message}"
+        st.session_state["studio_error"] = f"The rewrite stopped: {ui.plain(job.message)}"
     else:
         st.session_state["studio_flash"] = f"{job.rewrites} rewrite(s) ready in the Rewrites tab."
     if polling:
@@ -78,19 +78,20 @@ def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None
         start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
     for row in weak.to_dict("records"):
         msg = store.template(row["template_id"])
-        with st.expander(f"#{msg['id']} {msg['name']}: {ERROR_TYPES[row['error_type']]}"):
+        with st.expander(f"#{msg['id']} {ui.plain(msg['name'])}: "
+                         f"{ERROR_TYPES[row['error_type']]}"):
             c1, c2 = st.columns(2)
             with c1:
                 preview(store, msg, msg["channel"], f"pv_orig_{msg['id']}")
             with c2:
                 d = studio.diagnose(msg) if studio.engine("diagnosis") == rw.RULES_LABEL \
                     else None
-                st.markdown(f"**Why it is weak:** {row['reason']}")
-                st.caption(f"Voucher: {msg['voucher'] or '—'} · category: "
-                           f"{msg['product_category'] or '—'} · engagement percentile "
-                           f"{row['percentile']:.0f}")
+                st.markdown(f"**Why it is weak:** {ui.plain(row['reason'])}")
+                st.caption(f"Voucher: {ui.plain(msg['voucher'] or '—')} · category: "
+                           f"{ui.plain(msg['product_category'] or '—')} · engagement "
+                           f"percentile {row['percentile']:.0f}")
                 for reason in (d or {}).get("insights", []):
-                    st.markdown(f"- {reason}")
+                    st.markdown(f"- {ui.plain(reason)}")
                 if st.button("Rewrite this message", key=f"rewrite_{msg['id']}",
                              disabled=busy):
                     start_rewrites(studio, segment, [msg["id"]])
@@ -99,37 +100,37 @@ def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None
 def rewrite_card(store, r: dict) -> None:
     ev = r["evaluation"]
     orig = store.template(r["template_id"])
-    st.markdown(f"**#{r['id']}** rewrite of *{orig['name']}* · path `{r['path']}` · "
-                f"{ERROR_TYPES.get(r['error_type'], r['error_type'])} · {r['engine']} · "
-                f"status **{r['status']}**")
+    st.markdown(f"**#{r['id']}** rewrite of *{ui.plain(orig['name'])}* · path `{r['path']}` · "
+                f"{ERROR_TYPES.get(r['error_type'], r['error_type'])} · "
+                f"{ui.plain(r['engine'])} · status **{r['status']}**")
     for col, side in zip(st.columns(2), ("original", "rewrite"), strict=True):
         with col:
             st.caption(side.title())
             preview(store, r[side], orig["channel"], f"pv_{side[0]}_{r['id']}")
             s = ev[side]
-            st.caption(f"Audience {s['audience_score']}/5: {s['audience_reason']}  \n"
-                       f"Marketing {s['marketing_score']}/5: {s['marketing_reason']}")
+            st.caption(f"Audience {s['audience_score']}/5: {ui.plain(s['audience_reason'])}  \n"
+                       f"Marketing {s['marketing_score']}/5: {ui.plain(s['marketing_reason'])}")
     flip = " (the judge's pick flipped with the order: counted as a tie)" \
         if ev.get("position_flip") else ""
     st.markdown(f"Blind verdict of the model judge: **{ev['verdict']}**{flip} · chrF "
                 f"{r['chrf']:.1f} · cosine {r['cosine']:.3f} · attempts {r['attempts']}")
     if r["exemplars"]:
         st.caption("Learned from: " + "; ".join(
-            f"#{e['id']} {e['name']}" + (f" (similarity {e['similarity']:.2f})"
+            f"#{e['id']} {ui.plain(e['name'])}" + (f" (similarity {e['similarity']:.2f})"
                                          if e.get("similarity") is not None else "")
             for e in r["exemplars"]))
     elif r["diagnosis"].get("retrieval_skipped"):
-        st.caption(f"Rule-based: {r['diagnosis']['retrieval_skipped']}.")
+        st.caption(f"Rule-based: {ui.plain(r['diagnosis']['retrieval_skipped'])}.")
     for note in r["diagnosis"].get("notes", []):
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {ui.plain(note)}")
     for rej in r["rejected"]:
-        st.warning("Rejected draft: " + rej["draft"].get("body", "") + " — "
-                   + "; ".join(rej["reasons"]))
+        st.warning("Rejected draft: " + ui.plain(rej["draft"].get("body", "")) + " — "
+                   + "; ".join(ui.plain(x) for x in rej["reasons"]))
     checked = r["diagnosis"].get("grounding") or {}
     if checked.get("claims"):
         st.caption("Claims checked: " + "; ".join(
             f"{'supported' if c['supported'] else 'NOT supported'}: {c['kind']} "
-            f"'{c['text']}' ({c['reason']})"
+            f"'{ui.plain(c['text'])}' ({ui.plain(c['reason'])})"
             for c in checked["claims"]))
     if r["status"] == "proposed":
         b1, b2, b3 = st.columns(3)
@@ -174,7 +175,7 @@ def judging_tab(store, segment: str) -> None:
         st.success(last)
     if not queue:
         own = judging.waiting_for_colleagues(store, judge, segment)
-        st.info(f"Nothing left for {judge} to judge in this segment."
+        st.info(f"Nothing left for {ui.plain(judge)} to judge in this segment."
                 + (f" {own} rewrite(s) you made wait for a colleague's blind judgment."
                    if own else ""))
         return
@@ -185,8 +186,8 @@ def judging_tab(store, segment: str) -> None:
     position = orders.setdefault(r["id"], item.rewrite_position)
     pair = judging.blind_pair(store, r["id"], position)
     channel = store.template(r["template_id"])["channel"]
-    st.markdown(f"Which message would you rather send to **{segment}**? "
-                f"({len(todo)} left for {judge})")
+    st.markdown(f"Which message would you rather send to **{ui.plain(segment)}**? "
+                f"({len(todo)} left for {ui.plain(judge)})")
     c1, c2 = st.columns(2)
     for col, side in ((c1, "A"), (c2, "B")):
         with col:

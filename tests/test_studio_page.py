@@ -86,7 +86,7 @@ def test_a_backend_that_is_down_shows_a_clear_message_and_no_crash(db_path, monk
     monkeypatch.setenv("WORKBENCH_LLM_MODEL", "nobody-home")
     monkeypatch.setenv("WORKBENCH_LLM_MAX_RETRIES", "0")
     at = studio()
-    assert any("nobody-home" in c.value for c in at.caption)
+    assert any("nobody-home" in c.value.replace("\\", "") for c in at.caption)  # escaped
     rewrite_all(at)
     assert not at.exception
     assert at.error and "The rewrite stopped" in at.error[0].value
@@ -124,3 +124,23 @@ def test_a_rewrite_job_that_fails_says_why(db_path):
     state = jobs.job(str(db_path), "no_such_segment")
     jobs.forget("no_such_segment")
     assert state.status == "failed" and "no_such_segment" in state.message
+
+
+def test_names_and_model_texts_show_as_typed_not_as_markdown(db_path):
+    """A template name (typed by a marketer) and what the models write are data: dollar signs
+    must not turn into formulas, nor a Markdown image into a request for it."""
+    import ui
+    from workbench.library.templates import save_template
+
+    with open_store(db_path) as s:
+        weak = rw.Studio(s, thresholds=Thresholds()).weak_messages("new_buyers")
+        tid = int(weak["template_id"].iloc[0])
+        name = "Save $5 now, $10 later **bold** ![x](http://example.invalid/x.png)"
+        save_template(s, tid, {"name": name}, "t", based_on=s.template(tid)["version"])
+    at = studio()
+    assert not at.exception
+    assert [e.label for e in at.expander][0].startswith(f"#{tid} {ui.plain(name)}: ")
+    rewrite_all(at)
+    shown = [m.value for m in at.markdown]
+    assert any(f"rewrite of *{ui.plain(name)}*" in v for v in shown)
+    assert not any(name in v for v in shown)  # never unescaped
