@@ -64,7 +64,7 @@ def main() -> None:
     with left:
         st.subheader("Use case")
         if uc := summary.use_case:
-            st.markdown(f"**{uc['name']}**  \n{uc['description']}")
+            st.markdown(f"**{ui.plain(uc['name'])}**  \n{ui.plain(uc['description'])}")
             st.caption(f"Audience: users inactive for at least {uc['inactive_days']} days · "
                        f"goal metric: {uc['goal_metric'].replace('_', ' ')}")
         else:

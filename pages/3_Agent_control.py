@@ -108,7 +108,8 @@ def run_progress(store, run: dict, polling: bool) -> None:
 def timeline(store, source: sources.Source) -> None:
     fig, phases = timeline_parts(store.path, source.key, source.marker, source)
     if fig is None:
-        st.caption(f"{source.label}: the timeline appears after the first day with data.")
+        st.caption(f"{ui.plain(source.label)}: the timeline appears after the first day with "
+                   "data.")
         return
     st.plotly_chart(fig, width="stretch", key="timeline_chart")
     if source.kind == sources.LIVE:

@@ -101,10 +101,10 @@ def load(store, source: sources.Source) -> tuple[str, lr.LiftData | None]:
                     "and load events with `workbench programme ingest` (see the README's "
                     "'Running a real programme'), or pick a simulated run or a file above.")
         elif source.status == "done":
-            st.info(f"{source.label}: its per-user outcomes are missing.")
+            st.info(f"{ui.plain(source.label)}: its per-user outcomes are missing.")
         else:
-            st.info(f"{source.label}: the per-user lift appears when the run finishes; the "
-                    "weekly lift so far is below. No finished simulated run yet? Run the demo "
+            st.info(f"{ui.plain(source.label)}: the per-user lift appears when the run "
+                    "finishes; the weekly lift so far is below. No finished simulated run yet? Run the demo "
                     "trial from the home page or the Agent control page.")
     return f"{source.key}|{source.marker}", data
 

@@ -74,7 +74,7 @@ def agent_panel(store, agent: str, rows: dict) -> None:
     cfg = effective(store, agent)
     if cfg is not None:
         label = OFFLINE if cfg.offline else cfg.label
-        st.markdown(f"**In use:** {label}")
+        st.markdown(f"**In use:** {ui.plain(label)}")
         st.caption(f"{SOURCES[cfg.source].capitalize()}"
                    + ("" if cfg.offline else
                       f" · temperature {cfg.temperature:g} · timeout {cfg.timeout_s:g} s · "

@@ -41,7 +41,7 @@ def settings(db_path) -> list[dict]:
 
 def test_every_agent_starts_offline(db_path):
     at = app()
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")  # labels are escaped
     assert text.count("Offline rules engine (deterministic, no network)") == 3
     assert all(b.disabled for b in at.button if b.label == "Test connection")
 
@@ -58,7 +58,8 @@ def test_valid_settings_are_saved_and_audited(db_path, monkeypatch):
     assert (row["agent"], row["base_url"], row["model"], row["temperature"],
             row["updated_by"]) == ("rewrite", "http://127.0.0.1:8081/v1", "smollm2-135m", 0.7,
                                    "page-test")
-    assert any("smollm2-135m at http://127.0.0.1:8081/v1" in m.value for m in at.markdown)
+    assert any("smollm2-135m at http://127.0.0.1:8081/v1" in m.value.replace("\\", "")
+               for m in at.markdown)
     with open_store(db_path) as s:
         assert s.query("SELECT actor FROM audit_log WHERE entity = 'llm_settings'") == [
             {"actor": "page-test"}]
@@ -119,5 +120,6 @@ def test_environment_overrides_are_shown(db_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_LLM_BASE_URL", "http://127.0.0.1:9999/v1")
     monkeypatch.setenv("WORKBENCH_LLM_MODEL", "env-model")
     at = app()
-    assert sum("env-model at http://127.0.0.1:9999/v1" in m.value for m in at.markdown) == 3
+    assert sum("env-model at http://127.0.0.1:9999/v1" in m.value.replace("\\", "")
+               for m in at.markdown) == 3
     assert len(at.info) >= 3 and "override the saved settings" in at.info[0].value

@@ -229,7 +229,7 @@ def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
         if stop:
             st.stop()
     except (WorkbenchError, StoreBusyError) as e:  # busy: plain words, nothing was saved
-        st.error(f"{prefix}{e}")
+        st.error(f"{prefix}{plain(e)}")  # messages quote what was typed
         if stop:
             st.stop()
 
@@ -251,7 +251,7 @@ def plain(text: object) -> str:
 
 
 def _md(p: Problem) -> str:
-    return str(p).replace("*", r"\*").replace("_", r"\_")
+    return plain(p)  # a problem quotes the value it refuses: "$5 and $10" is not a formula
 
 
 def mode_control(store: Store, key: str = "mode") -> None:
@@ -265,7 +265,7 @@ def mode_control(store: Store, key: str = "mode") -> None:
     st.metric("Management mode", mode.title(), help="Active: marketers curate the library. "
               "Passive: the library is frozen and the agent runs alone.")
     if events:
-        st.caption(f"Since {events[-1]['at']} by {events[-1]['actor']}")
+        st.caption(f"Since {events[-1]['at']} by {plain(events[-1]['actor'])}")
     if f"{key}_choice" not in st.session_state:
         st.session_state[f"{key}_choice"] = _other(mode)
     with st.form(f"{key}_form", border=False):
