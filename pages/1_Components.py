@@ -199,7 +199,7 @@ def import_export_tab(store, frozen: bool) -> None:
                                                ui.actor())
             keep_grid_edits()  # the rows changed: unsaved edits stay, by id, with a warning
             st.session_state["import_gen"] += 1
-            flash(f"Imported {upload.name}: {result}.")
+            flash(f"Imported {ui.plain(upload.name)}: {result}.")
             st.rerun()
     st.markdown("**Export** the whole library, archived atoms included.")
     c1, c2 = st.columns(2)

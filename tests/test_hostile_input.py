@@ -502,6 +502,28 @@ def test_plain_escapes_markdown_html_and_streamlit_directives_in_user_text():
     assert ui.plain(42) == "42"
 
 
+def test_an_import_refusing_dollar_amounts_shows_them_as_typed(db_path):
+    """A refused value is quoted in the error box: "$5 off, $10 back" must not become a
+    formula between the dollar signs (problems escaped only * and _ before)."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
+    at.switch_page("pages/1_Components.py").run()
+    at.file_uploader(key="import_file_0").set_value(
+        ("dollars.csv", b"kind,text,tone\ncta,Shop now,$5 off $10 back\n", "text/csv"))
+    at.run()
+    at.button(key="import_button").click().run()
+    shown = at.error[0].value
+    assert "\\$5 off \\$10 back" in shown and "$5 off $10" not in shown
+    good = b"kind,text,tone\ncta,Shop now,playful\n"
+    at.file_uploader(key="import_file_0").set_value(("$5 and $10.csv", good, "text/csv"))
+    at.run()
+    at.button(key="import_button").click().run()
+    assert any("Imported \\$5 and \\$10\\.csv" in s.value for s in at.success)
+
+
 # -- lift: refunds ----------------------------------------------------------------------------
 
 def test_refunds_import_into_the_lift_report_as_negative_gmv_and_count_in_the_means():
