@@ -192,7 +192,8 @@ def import_export_tab(store, frozen: bool) -> None:
                 "rows without one add a new atom. One bad row rejects the whole file.")
     # A new key after each import empties the uploader, so a file is never imported twice.
     upload = st.file_uploader("Library file", type=["csv", "json"],
-                              key=f"import_file_{st.session_state.setdefault('import_gen', 0)}")
+                              key=f"import_file_{st.session_state.setdefault('import_gen', 0)}",
+                              max_upload_size=library.MAX_IMPORT_BYTES // 2 ** 20)
     if st.button("Import", key="import_button", disabled=frozen or upload is None):
         with ui.reported():
             result = library.import_components(store, upload.getvalue(), upload.name,

@@ -84,7 +84,8 @@ def load(store, source: sources.Source) -> tuple[str, lr.LiftData | None]:
     has none yet)."""
     if source.kind == sources.FILE:
         upload = st.file_uploader("User-level outcomes (CSV: user_id, arm, phase, segment, "
-                                  "metrics, pre_* covariates)", type=["csv"], key="lift_file")
+                                  "metrics, pre_* covariates)", type=["csv"], key="lift_file",
+                                  max_upload_size=lr.MAX_IMPORT_BYTES // 2 ** 20)
         if upload is None:
             st.info("Upload a file to see its lift.")
             return "", None

@@ -316,3 +316,12 @@ def test_a_week_is_shown_in_the_mode_of_most_of_its_days(days, mode):
     from workbench.lift.metrics import week_mode
 
     assert week_mode(days) == mode
+
+
+def test_the_uploader_takes_files_as_large_as_the_lift_import_does():
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2 ** 20 == lr.MAX_IMPORT_BYTES
