@@ -22,7 +22,7 @@ from store.versions import agent_version
 from workbench import sources
 from workbench.agent import state as agent_state
 from workbench.agent.beliefs import feature_name, interval_axis, traffic_note
-from workbench.agent.ingest import ingest_events, quarantine
+from workbench.agent.ingest import MAX_BYTES, ingest_events, quarantine
 from workbench.agent.users import synthetic_users
 
 
@@ -62,7 +62,8 @@ def data_panel(store, segments: list[str]) -> None:
         with c2:
             st.markdown("**Load outcome events** (CSV: `decision_id, event, value, occurred_at`). "
                         "Bad lines are quarantined; loading a file twice changes nothing.")
-            upload = st.file_uploader("Events file", type=["csv"], key="events_file")
+            upload = st.file_uploader("Events file", type=["csv"], key="events_file",
+                                      max_upload_size=MAX_BYTES // 2 ** 20)
             as_of = st.date_input("Learn as of", value=None, key="events_as_of",
                                   help="Empty: now. Events after the end of this day are "
                                        "quarantined; decisions whose attribution window has "
