@@ -347,7 +347,9 @@ def test_a_page_save_that_cannot_get_the_lock_shows_the_plain_message_not_a_trac
     finally:
         assert locker.wait(timeout=30) == 0
     assert not at.exception
-    assert [e.value for e in at.error] == [StoreBusyError.MESSAGE]
+    import ui
+
+    assert [e.value for e in at.error] == [ui.plain(StoreBusyError.MESSAGE)]  # shown as typed
     with open_store(db_path) as s:
         assert dict(load_limits(s).maxima) == {"gmv": 100_000.0}
 

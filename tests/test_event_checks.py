@@ -173,8 +173,11 @@ def test_agent_control_shows_the_event_checks_and_saves_them_or_names_the_bad_fi
     box.set_value("-3")
     assert at.button[-1].label == "Save event checks"
     at.button[-1].click().run()
-    assert [e.value for e in at.error] == [
-        "The plausible maxima were not saved:\n\n- field 'gmv': '-3' must be above 0"]
+    import ui
+
+    assert [e.value for e in at.error] == [  # the problem shown as typed (escaped)
+        "The plausible maxima were not saved:\n\n- "
+        + ui.plain("field 'gmv': '-3' must be above 0")]
     with open_store(db_path) as s:
         assert load_limits(s).saved_by is None
     at.text_input(key="event_max_gmv").set_value("2500")
