@@ -325,3 +325,12 @@ def test_the_uploader_takes_files_as_large_as_the_lift_import_does():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 2 ** 20 == lr.MAX_IMPORT_BYTES
+
+
+def test_the_method_note_sums_up_the_estimators_by_kind():
+    table = pd.DataFrame({"estimator": ["ML-RATE", "ML-RATE", "ML-RATE", "delta method"],
+                          "variance_reduction": [0.34, 0.02, -0.01, float("nan")]})
+    assert fmt.estimators_used(table) == (
+        "Estimators used here: ML-RATE for 3 estimate(s), variance 0% to 34% lower by metric "
+        "and phase; the delta method (change between phases) for 1 estimate(s). Each "
+        "estimate's is in the table.")

@@ -198,6 +198,25 @@ def _method(r: dict[str, Any]) -> str:
     return "unadjusted"
 
 
+def estimators_used(table: pd.DataFrame) -> str:
+    """One line on the estimators behind the table, for the method note: each one with how
+    many estimates it made, and for ML-RATE the range of its variance reduction (each
+    estimate's own is in the table's Method column). A list of every estimate's method, with
+    no metric named, said nothing a manager could use."""
+    names = {"ML-RATE": "ML-RATE", "permutation": "a permutation interval (heavy tails)",
+             "delta method": "the delta method (change between phases)"}
+    parts = []
+    for est, rows in table.groupby("estimator", sort=False):
+        text = f"{names.get(est, 'unadjusted')} for {len(rows)} estimate(s)"
+        vr = rows["variance_reduction"].dropna().clip(lower=0) if est == "ML-RATE" else None
+        if vr is not None and len(vr):
+            low, high = vr.min(), vr.max()
+            text += (f", variance {low:.0%} lower" if low == high else
+                     f", variance {low:.0%} to {high:.0%} lower") + " by metric and phase"
+        parts.append(text)
+    return "Estimators used here: " + "; ".join(parts) + ". Each estimate's is in the table."
+
+
 def _reduction(vr: float) -> str:
     if not vr > 0:
         return "no variance reduction"

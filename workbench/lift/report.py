@@ -323,8 +323,7 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
             body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric, passive_from),
                                         first=False))
     body.append("<h2>How this was measured</h2><p>" + fmt.escape(METHOD_NOTE) + "</p>")
-    estimators = sorted({fmt._method(r) for r in table.to_dict("records")})
-    body.append("<p>Estimators used here: " + fmt.escape("; ".join(estimators)) + ".</p>")
+    body.append("<p>" + fmt.escape(fmt.estimators_used(table)) + "</p>")
     return fmt.page(title, body)
 
 
