@@ -144,11 +144,20 @@ def test_the_summary_says_what_went_up_down_and_unclear():
                              "significant": False, "status": "no events in the holdout yet",
                              "small_sample": True, "n_holdout": 40}
     assert fmt.summary(table) == [
-        "Active management: the agent's users did better than the holdout on 2 of 5 metrics "
-        "(days with direct opens +65.3% (+50.0% to +80.0%); days with engagement +2.8% (+1.0% "
-        "to +4.6%)). Worse on GMV -5.0% (-9.0% to -1.0%). Not distinguishable from business "
-        "as usual: days with intent. No lift yet for days with conversion (no events in the "
-        "holdout yet)."]
+        "Active management: the agent's users did clearly better than the holdout on 2 of 5 "
+        "metrics (days with direct opens +65.3% (+50.0% to +80.0%); days with engagement +2.8% "
+        "(+1.0% to +4.6%)). Worse on GMV -5.0% (-9.0% to -1.0%). Not distinguishable from "
+        "business as usual: days with intent. No lift yet for days with conversion (no events "
+        "in the holdout yet)."]
+    none = table_rows(intent=("passive", 0.003, -0.01, 0.016, False),
+                      gmv=("passive", 0.01, -0.02, 0.04, False))
+    assert fmt.summary(none)[0] == (
+        "Passive (agent on its own): the agent's users did clearly better than the holdout on "
+        "none of the 2 metrics. Not distinguishable from business as usual: days with intent, "
+        "GMV.")
+    assert fmt.summary(none[:1])[0] == (
+        "Passive (agent on its own): the agent's users did not do clearly better than the "
+        "holdout. Not distinguishable from business as usual: days with intent.")
 
 
 def test_the_summary_says_why_a_metric_has_no_phase_comparison():

@@ -114,8 +114,12 @@ def summary(table: pd.DataFrame) -> list[str]:
         unclear = [r for r in rows if r["status"] == OK and not r["significant"]]
         missing = [r for r in rows if r["status"] not in (OK, "no variation")]
         label = PHASE_LABELS.get(phase, phase)
-        parts = [f"{label}: the agent's users did better than the holdout on {len(up)} of "
-                 f"{len(rows)} metrics"]
+        if up or len(rows) > 1:
+            parts = [f"{label}: the agent's users did clearly better than the holdout on "
+                     + (f"{len(up)} of {len(rows)} metrics" if up else
+                        f"none of the {len(rows)} metrics")]
+        else:
+            parts = [f"{label}: the agent's users did not do clearly better than the holdout"]
         if up:
             parts[0] += " (" + "; ".join(f"{_inline(r['metric'])} "
                                          f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
