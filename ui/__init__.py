@@ -22,7 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from store import SchemaTooNewError, Store, StoreBusyError, default_db_path
-from workbench import Problem, ValidationError, WorkbenchError, sources
+from workbench import ValidationError, WorkbenchError, sources
 from workbench.library.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,8 +235,9 @@ def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
 
 
 def show_problems(error: ValidationError) -> None:
-    """An error box listing every problem with its row and field."""
-    st.error(error.summary + ":\n\n" + "\n".join(f"- {_md(p)}" for p in error.problems))
+    """An error box listing every problem with its row and field, as typed (a problem quotes
+    the value it refuses: "$5 and $10" is not a formula)."""
+    st.error(error.summary + ":\n\n" + "\n".join(f"- {plain(p)}" for p in error.problems))
 
 
 _MARKDOWN_SPECIAL = frozenset(string.punctuation)  # CommonMark escapes any of them
@@ -248,10 +249,6 @@ def plain(text: object) -> str:
     image from a URL written in it. Every ASCII punctuation character gets a backslash, which
     CommonMark (and Streamlit's ``:color[...]``, ``$...$`` directives) reads as the character."""
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
-
-
-def _md(p: Problem) -> str:
-    return plain(p)  # a problem quotes the value it refuses: "$5 and $10" is not a formula
 
 
 def mode_control(store: Store, key: str = "mode") -> None:
