@@ -52,6 +52,27 @@ def test_a_run_gives_per_phase_estimates_and_weekly_lift(run):
     assert list(lr.funnel(data, "active")["metric"])[:2] == ["direct_open", "engagement"]
 
 
+def test_the_change_between_phases_agrees_with_the_active_rows_verdict(report_file):
+    """A change of lift has a number exactly when the active row (as reported, ML-RATE or
+    permutation) calls the active lift clearly positive, and says why not otherwise; ML-RATE
+    rows' changes are computed from the same adjusted means."""
+    table = report_file[2]
+    active = table[table["phase"] == "active"].set_index("metric")
+    change = table[table["phase"] == "passive vs active"].set_index("metric")
+    assert len(change) == 6
+    for metric, row in change.iterrows():
+        clear_up = bool(active.loc[metric, "significant"]) and active.loc[metric, "lift"] > 0
+        clear_down = bool(active.loc[metric, "significant"]) and active.loc[metric, "lift"] < 0
+        assert (row["status"] == "ok") == clear_up, metric
+        if clear_down:
+            assert row["status"].startswith("the active-phase lift is negative"), metric
+        elif not clear_up:
+            assert row["status"] == "no clear active-phase lift to compare with", metric
+        assert row["estimator"] == ("delta method (ML-RATE)"
+                                    if active.loc[metric, "estimator"] == "ML-RATE"
+                                    else "delta method"), metric
+
+
 CSV = (b"user_id,arm,phase,segment,engagement,direct_open,pre_engagement\n"
        + b"".join(f"u{i},{'holdout' if i % 10 == 0 else 'agent'},active,s{i % 3},"
                   f"{(i * 7 + i // 10) % 5},{(i * 3 + i // 10) % 2},{i % 4}\n".encode()
@@ -338,8 +359,21 @@ def test_the_uploader_takes_files_as_large_as_the_lift_import_does():
 
 def test_the_method_note_sums_up_the_estimators_by_kind():
     table = pd.DataFrame({"estimator": ["ML-RATE", "ML-RATE", "ML-RATE", "delta method"],
-                          "variance_reduction": [0.34, 0.02, -0.01, float("nan")]})
+                          "variance_reduction": [0.34, 0.02, -0.01, float("nan")],
+                          "status": ["ok"] * 4})
     assert fmt.estimators_used(table) == (
         "Estimators used here: ML-RATE for 3 estimate(s), variance 0% to 34% lower by metric "
         "and phase; the delta method (change between phases) for 1 estimate(s). Each "
         "estimate's is in the table.")
+
+
+def test_the_method_note_names_the_adjusted_change_and_ranges_only_its_numbers():
+    """A change with no number (no clear active lift) has no variance reduction to report."""
+    table = pd.DataFrame({"estimator": ["ML-RATE"] * 2 + ["delta method (ML-RATE)"] * 2,
+                          "variance_reduction": [0.30, 0.10, 0.55, 0.0],
+                          "status": ["ok", "ok", "ok", "no clear active-phase lift to compare "
+                                                       "with"]})
+    assert fmt.estimators_used(table) == (
+        "Estimators used here: ML-RATE for 2 estimate(s), variance 10% to 30% lower by metric "
+        "and phase; the delta method on ML-RATE's adjusted means (change between phases) for "
+        "2 estimate(s), variance 55% lower by metric. Each estimate's is in the table.")

@@ -1,8 +1,8 @@
 """Incrementality: relative lift of the agent over the holdout.
 
-``estimators`` holds the statistics as pure functions (delta method with Welch t, ML-RATE, phase
-change, the "no events in the holdout yet" status); ``permutation`` the interval for
-heavy-tailed metrics; ``metrics`` the metric names; ``report`` turns per-user outcomes into the
+``estimators`` holds the statistics as pure functions (delta method with Welch t, ML-RATE, the
+"no events in the holdout yet" status); ``change`` the change of lift between phases;
+``permutation`` the interval for heavy-tailed metrics; ``metrics`` the metric names; ``report`` turns per-user outcomes into the
 tables and the forwardable report (``manager_report``), ``html`` writes numbers and charts for
 people.
 """

@@ -31,8 +31,8 @@ approximation one-sidedly; :func:`ml_rate` then switches to the permutation inte
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.stats import t as student_t
@@ -44,6 +44,9 @@ NO_VARIATION = "no variation"
 NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
 NEGATIVE_ACTIVE_LIFT = ("the active-phase lift is negative: a change relative to it would "
                         "read backwards")
+
+PHASE_CHANGE_ADJUSTED = "delta method (ML-RATE)"
+"""The estimator of a change between phases computed from ML-RATE's adjusted means."""
 
 MIN_USERS_PER_ARM_FOR_MLRATE = 200
 SMALL_HOLDOUT_USERS = 100
@@ -93,6 +96,9 @@ class LiftEstimate:
     events_c: float = math.nan  # holdout users with a nonzero outcome (NaN: unknown)
     interval: tuple[float, float] | None = None
     p: float | None = None
+    # ML-RATE's cross-fitted predictions, kept so that the change between phases adjusts with
+    # the same model as each phase's own lift (not part of the result's value or its dict)
+    predictions: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def estimable(self) -> bool:
@@ -353,6 +359,15 @@ def ml_rate(y: np.ndarray, treated: np.ndarray, X: np.ndarray | None, *,
                    variance_reduction=float(reduction))
 
 
+def adjusted_arm(y: np.ndarray, g: np.ndarray) -> tuple[float, np.ndarray, int]:
+    """One arm's regression ``y ~ 1 + g`` (``g`` centred on the pooled mean): the adjusted
+    mean, the residuals (each user's share of it) and their degrees of freedom."""
+    yc, gc = y - y.mean(), g - g.mean()
+    sgg = _dot(gc, gc)
+    b = _dot(gc, yc) / sgg if sgg > 1e-12 * max(1.0, _dot(g, g)) else 0.0
+    return float(y.mean() - b * g.mean()), yc - b * gc, len(y) - 2 if b else len(y) - 1
+
+
 def regression_adjusted(y: np.ndarray, treated: np.ndarray,
                         predictions: np.ndarray) -> LiftEstimate:
     """ML-RATE's adjusted arm means from given (cross-fitted) predictions: one regression
@@ -363,69 +378,10 @@ def regression_adjusted(y: np.ndarray, treated: np.ndarray,
     g = g - g.mean()
     arms = []
     for arm in (treated, ~treated):
-        ya, ga = y[arm], g[arm]
-        n = len(ya)
-        yc, gc = ya - ya.mean(), ga - ga.mean()
-        sgg = _dot(gc, gc)
-        b = _dot(gc, yc) / sgg if sgg > 1e-12 * max(1.0, _dot(ga, ga)) else 0.0
-        resid = yc - b * gc
-        dof = n - 2 if b else n - 1
-        arms.append((float(ya.mean() - b * ga.mean()), _dot(resid, resid) / dof / n, n, dof))
+        mean, resid, dof = adjusted_arm(y[arm], g[arm])
+        n = int(arm.sum())
+        arms.append((mean, _dot(resid, resid) / dof / n, n, dof))
     (m_t, v_t, n_t, d_t), (m_c, v_c, n_c, d_c) = arms
-    return from_arms(m_t, m_c, v_t, v_c, n_t, n_c, d_t, d_c,
-                     float(np.count_nonzero(y[~treated])), "ML-RATE")
-
-
-def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndarray]
-                 ) -> LiftEstimate:
-    """Relative change of the lift from the active to the passive phase,
-    ``lift_passive / lift_active - 1``, for the same users measured in both phases. Only for
-    a clearly positive active lift: one that may be 0 makes the ratio unbounded, and a
-    negative one turns its sign around (each gets its own ``status`` and no number).
-
-    ``active``/``passive`` hold per-user outcomes ``y`` and the arm ``treated`` (aligned by
-    user). The four arm means are correlated within users across phases; their joint covariance
-    comes from the per-user data, and the delta method carries it through (Welch df from the
-    two arms' terms).
-    """
-    t = np.asarray(active["treated"], bool)
-    ya, yp = np.asarray(active["y"], float), np.asarray(passive["y"], float)
-    n_t, n_c = int(t.sum()), int((~t).sum())
-    means, covs = np.zeros(4), []
-    for i, arm in enumerate((t, ~t)):  # 0,1: treated (active, passive); 2,3: control
-        block = np.column_stack([ya[arm], yp[arm]])
-        means[2 * i:2 * i + 2] = block.mean(axis=0)
-        covs.append(np.cov(block, rowvar=False) / arm.sum())
-    ta, tp, ca, cp = means
-    events = float(np.count_nonzero(ya[~t]) + np.count_nonzero(yp[~t]))
-    common = dict(n_t=n_t, n_c=n_c, estimator="delta method", events_c=events)
-    if ca <= 0 or cp <= 0:
-        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
-                            status=NO_HOLDOUT_EVENTS if events == 0 else HOLDOUT_NOT_POSITIVE,
-                            note="relative change of lift, passive vs active", **common)
-    la, lp = ta / ca - 1, tp / cp - 1
-    var_la = covs[0][0, 0] / ca ** 2 + ta ** 2 * covs[1][0, 0] / ca ** 4
-    if la == 0 or abs(la) < t_critical(welch_df((covs[0][0, 0] / ca ** 2, n_t - 1),
-                                                (ta ** 2 * covs[1][0, 0] / ca ** 4, n_c - 1))
-                                       ) * math.sqrt(max(var_la, 0.0)):
-        # Fieller: when the active lift may be 0, the ratio's interval is unbounded; a
-        # delta-method number (like -156.6 to 171.0) would only look precise.
-        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
-                            status=NO_ACTIVE_LIFT, note=NO_ACTIVE_LIFT, **common)
-    if la < 0:
-        # lp / la - 1 flips sign with la: an active lift of -28% and a passive one of +10%
-        # would read "-136%", a decline, when the lift rose. The phases' own lifts say it.
-        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
-                            status=NEGATIVE_ACTIVE_LIFT, note=NEGATIVE_ACTIVE_LIFT, **common)
-    change = lp / la - 1
-    # change = (tp/cp - 1) / (ta/ca - 1) - 1
-    grad_t = np.array([-(lp / la ** 2) / ca, (1 / la) / cp])
-    grad_c = np.array([(lp / la ** 2) * ta / ca ** 2, -(1 / la) * tp / cp ** 2])
-    var_t, var_c = float(grad_t @ covs[0] @ grad_t), float(grad_c @ covs[1] @ grad_c)
-    se = math.sqrt(max(var_t + var_c, 0.0))
-    df = welch_df((max(var_t, 0.0), n_t - 1), (max(var_c, 0.0), n_c - 1))
-    q = t_critical(df)
-    return LiftEstimate(1 + change, 1.0, se, se, df=df, diff_df=df,
-                        interval=(change - q * se, change + q * se),  # a ratio of lifts: linear
-                        p=float(2 * student_t.sf(abs(change / se), df)) if se > 0 else None,
-                        note="relative change of lift, passive vs active", **common)
+    est = from_arms(m_t, m_c, v_t, v_c, n_t, n_c, d_t, d_c,
+                    float(np.count_nonzero(y[~treated])), "ML-RATE")
+    return replace(est, predictions=np.asarray(predictions, float))

@@ -20,7 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench.lift.estimators import NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK
+from workbench.lift.estimators import (NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK,
+                                       PHASE_CHANGE_ADJUSTED)
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -199,6 +200,8 @@ def _method(r: dict[str, Any]) -> str:
         return "permutation interval (heavy-tailed)"
     if r["estimator"] == "delta method":
         return "delta method"
+    if r["estimator"] == PHASE_CHANGE_ADJUSTED:
+        return f"delta method on ML-RATE means ({_reduction(r['variance_reduction'])})"
     return "unadjusted"
 
 
@@ -208,15 +211,19 @@ def estimators_used(table: pd.DataFrame) -> str:
     estimate's own is in the table's Method column). A list of every estimate's method, with
     no metric named, said nothing a manager could use."""
     names = {"ML-RATE": "ML-RATE", "permutation": "a permutation interval (heavy tails)",
-             "delta method": "the delta method (change between phases)"}
+             "delta method": "the delta method (change between phases)",
+             PHASE_CHANGE_ADJUSTED: "the delta method on ML-RATE's adjusted means (change "
+                                    "between phases)"}
     parts = []
     for est, rows in table.groupby("estimator", sort=False):
         text = f"{names.get(est, 'unadjusted')} for {len(rows)} estimate(s)"
-        vr = rows["variance_reduction"].dropna().clip(lower=0) if est == "ML-RATE" else None
+        vr = (rows.loc[rows["status"] == OK, "variance_reduction"].dropna().clip(lower=0)
+              if est in ("ML-RATE", PHASE_CHANGE_ADJUSTED) else None)
         if vr is not None and len(vr):
             low, high = vr.min(), vr.max()
             text += (f", variance {low:.0%} lower" if low == high else
-                     f", variance {low:.0%} to {high:.0%} lower") + " by metric and phase"
+                     f", variance {low:.0%} to {high:.0%} lower")
+            text += " by metric and phase" if est == "ML-RATE" else " by metric"
         parts.append(text)
     return "Estimators used here: " + "; ".join(parts) + ". Each estimate's is in the table."
 

@@ -26,9 +26,8 @@ import pandas as pd
 
 from workbench import Problem, ValidationError
 from workbench.lift import html as fmt
-from workbench.lift.estimators import (
-    LiftEstimate, from_moments, ml_rate, phase_change, unadjusted,
-)
+from workbench.lift.change import phase_change
+from workbench.lift.estimators import LiftEstimate, from_moments, ml_rate, unadjusted
 from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
@@ -156,16 +155,21 @@ def _estimate(data: LiftData, y: np.ndarray, adjusted: bool, seed: int) -> LiftE
 
 
 def phase_table(data: LiftData, adjusted: bool = True, seed: int = 0) -> pd.DataFrame:
-    """One row per phase and metric: the estimate with its interval and estimator."""
-    rows = []
+    """One row per phase and metric: the estimate with its interval and estimator. The change
+    between phases adjusts with each phase's own ML-RATE predictions and reads whether the
+    active lift is clear from the active row, so the two rows never disagree about it."""
+    rows, estimates = [], {}
     for phase in data.phases:
         for metric in data.metrics:
             est = _estimate(data, data.outcomes[phase][metric], adjusted, seed)
+            estimates[phase, metric] = est
             rows.append({"phase": phase, "metric": metric, **est.as_dict()})
     if {"active", "passive"} <= set(data.phases):
         for metric in data.metrics:
-            est = phase_change({"y": data.outcomes["active"][metric], "treated": data.treated},
-                               {"y": data.outcomes["passive"][metric], "treated": data.treated})
+            active, passive = ({"y": data.outcomes[phase][metric], "treated": data.treated,
+                                "g": estimates[phase, metric].predictions}
+                               for phase in ("active", "passive"))
+            est = phase_change(active, passive, active_lift=estimates["active", metric])
             rows.append({"phase": "passive vs active", "metric": metric, **est.as_dict()})
     return pd.DataFrame(rows)
 

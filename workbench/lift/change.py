@@ -1,0 +1,95 @@
+"""The change of lift between the active and the passive phase, for the same users measured
+in both: ``lift_passive / lift_active - 1`` by the delta method over the four arm means'
+joint covariance (see :func:`phase_change`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from scipy.stats import t as student_t
+
+from workbench.lift.estimators import (
+    HOLDOUT_NOT_POSITIVE, NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, NO_HOLDOUT_EVENTS, OK,
+    PHASE_CHANGE_ADJUSTED, LiftEstimate, adjusted_arm, from_arms, t_critical, welch_df,
+)
+
+
+def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndarray], *,
+                 active_lift: LiftEstimate | None = None) -> LiftEstimate:
+    """Relative change of the lift from the active to the passive phase,
+    ``lift_passive / lift_active - 1``, for the same users measured in both phases. Only for
+    a clearly positive active lift: one that may be 0 makes the ratio unbounded, and a
+    negative one turns its sign around (each gets its own ``status`` and no number).
+
+    ``active``/``passive`` hold per-user outcomes ``y``, the arm ``treated`` (aligned by
+    user) and, optionally, ML-RATE's cross-fitted predictions ``g`` of that phase's outcome:
+    with them the four arm means are the regression-adjusted ones (as in each phase's own
+    lift), without them the plain means. The means are correlated within users across
+    phases; their joint covariance comes from the per-user residuals, and the delta method
+    carries it through (Welch df from the two arms' terms).
+
+    ``active_lift`` is the active phase's own estimate as reported (ML-RATE, or the
+    permutation interval of a heavy-tailed metric): when given, whether the active lift is
+    clear, and its sign, are read from it, so that this row never says "no clear active
+    lift" beside an active lift reported as clear (or the other way round).
+    """
+    t = np.asarray(active["treated"], bool)
+    ya, yp = np.asarray(active["y"], float), np.asarray(passive["y"], float)
+    ga, gp = (np.zeros(len(t)) if phase.get("g") is None
+              else np.asarray(phase["g"], float) - np.mean(phase["g"])
+              for phase in (active, passive))
+    n_t, n_c = int(t.sum()), int((~t).sum())
+    means, covs = np.zeros(4), []
+    for i, arm in enumerate((t, ~t)):  # 0,1: treated (active, passive); 2,3: control
+        m_a, r_a, d_a = adjusted_arm(ya[arm], ga[arm])
+        m_p, r_p, d_p = adjusted_arm(yp[arm], gp[arm])
+        means[2 * i:2 * i + 2] = m_a, m_p
+        resid = np.column_stack([r_a, r_p])
+        dof = np.array([[d_a, min(d_a, d_p)], [min(d_a, d_p), d_p]], float)
+        covs.append(resid.T @ resid / dof / arm.sum())
+    ta, tp, ca, cp = means
+    events = float(np.count_nonzero(ya[~t]) + np.count_nonzero(yp[~t]))
+    adjusted = any(phase.get("g") is not None for phase in (active, passive))
+    common = dict(n_t=n_t, n_c=n_c, events_c=events,
+                  estimator=PHASE_CHANGE_ADJUSTED if adjusted else "delta method")
+    if ca <= 0 or cp <= 0:
+        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
+                            status=NO_HOLDOUT_EVENTS if events == 0 else HOLDOUT_NOT_POSITIVE,
+                            note="relative change of lift, passive vs active", **common)
+    la, lp = ta / ca - 1, tp / cp - 1
+    if active_lift is None:  # the active phase's lift from the same (adjusted) means
+        active_lift = from_arms(ta, ca, covs[0][0, 0], covs[1][0, 0], n_t, n_c, n_t - 1,
+                                n_c - 1, float(np.count_nonzero(ya[~t])))
+    clear = active_lift.significant and la != 0
+    negative = active_lift.ci[1] < 0 or la < 0
+    if not clear:
+        # Fieller: when the active lift may be 0, the ratio's interval is unbounded; a
+        # delta-method number (like -156.6 to 171.0) would only look precise.
+        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
+                            status=NO_ACTIVE_LIFT, note=NO_ACTIVE_LIFT, **common)
+    if negative:
+        # lp / la - 1 flips sign with la: an active lift of -28% and a passive one of +10%
+        # would read "-136%", a decline, when the lift rose. The phases' own lifts say it.
+        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
+                            status=NEGATIVE_ACTIVE_LIFT, note=NEGATIVE_ACTIVE_LIFT, **common)
+    change = lp / la - 1
+    # change = (tp/cp - 1) / (ta/ca - 1) - 1
+    grad_t = np.array([-(lp / la ** 2) / ca, (1 / la) / cp])
+    grad_c = np.array([(lp / la ** 2) * ta / ca ** 2, -(1 / la) * tp / cp ** 2])
+    var_t, var_c = float(grad_t @ covs[0] @ grad_t), float(grad_c @ covs[1] @ grad_c)
+    se = math.sqrt(max(var_t + var_c, 0.0))
+    df = welch_df((max(var_t, 0.0), n_t - 1), (max(var_c, 0.0), n_c - 1))
+    q = t_critical(df)
+    reduction = 0.0
+    if adjusted:  # against the same change from the plain means
+        plain = phase_change({"y": ya, "treated": t}, {"y": yp, "treated": t},
+                             active_lift=active_lift)
+        if plain.status == OK and plain.lift_se > 0:
+            reduction = 1 - se ** 2 / plain.lift_se ** 2
+    return LiftEstimate(1 + change, 1.0, se, se, df=df, diff_df=df,
+                        interval=(change - q * se, change + q * se),  # a ratio of lifts: linear
+                        p=float(2 * student_t.sf(abs(change / se), df)) if se > 0 else None,
+                        note="relative change of lift, passive vs active",
+                        variance_reduction=float(reduction), **common)
