@@ -293,7 +293,9 @@ def main() -> None:
     path = sources.agent_db(store, source)
     if path is None:
         st.info(f"{ui.plain(source.label)} has no posteriors yet: its sandbox is made when it "
-                "starts.")
+                "starts." if source.status == "queued" else
+                f"{ui.plain(source.label)}: its folder (with the agent's sandbox) is missing "
+                "beside the database; it was moved or deleted.")
         return
     with Store(path) as db:
         version = agent_version(db)

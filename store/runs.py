@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from store import Store, StoreError, now
 
 __all__ = [
-    "ArmTotal", "create", "get", "latest", "all_runs", "last_daily", "live", "update", "request_pause", "status", "delete",
+    "ArmTotal", "runs_root", "create", "get", "latest", "all_runs", "last_daily", "live", "update", "request_pause", "status", "delete",
     "upsert_daily", "daily", "arm_totals", "upsert_weekly", "weekly",
     "management_events_after", "delete_decision_batches", "mark_curated",
 ]
@@ -35,6 +36,24 @@ class ArmTotal:
 
 # -- the register --------------------------------------------------------------------------
 
+def runs_root(path: str) -> Path:
+    """``<db name>.runs/`` beside the database file (absolute): each file has its own runs."""
+    db = Path(path).resolve()
+    return db.parent / f"{db.name}.runs"
+
+
+def _located(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with ``folder`` found where it is now: in the runs folder beside this database.
+    A folder was written as the path it had when the run was made, relative to the working
+    directory of whoever made it (``workbench --db data/w.db simulate``) or absolute; read
+    from another directory, or after the file moved with its runs, that path pointed nowhere
+    and a finished run showed no posteriors and no lift."""
+    for row in rows:
+        if row.get("folder"):
+            row["folder"] = str(runs_root(store.path) / Path(row["folder"]).name)
+    return rows
+
+
 def create(store: Store, *, preset: str, users: int, days: int, seed: int,
            config: dict[str, Any], actor: str, folder: Callable[[int], str],
            audit: dict[str, Any]) -> int:
@@ -51,7 +70,7 @@ def create(store: Store, *, preset: str, users: int, days: int, seed: int,
 
 
 def get(store: Store, run_id: int) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM sim_runs WHERE id = ?", [run_id])
+    rows = _located(store, store.query("SELECT * FROM sim_runs WHERE id = ?", [run_id]))
     return rows[0] if rows else None
 
 
@@ -64,12 +83,12 @@ def latest(store: Store, status: str | None = None) -> dict[str, Any] | None:
             raise StoreError(f"unknown run status {status!r}")
         rows = store.query("SELECT * FROM sim_runs WHERE status = ? ORDER BY id DESC LIMIT 1",
                            [status])
-    return rows[0] if rows else None
+    return _located(store, rows)[0] if rows else None
 
 
 def all_runs(store: Store) -> list[dict[str, Any]]:
     """Every run, newest first (the pages' source picker lists them all)."""
-    return store.query("SELECT * FROM sim_runs ORDER BY id DESC")
+    return _located(store, store.query("SELECT * FROM sim_runs ORDER BY id DESC"))
 
 
 def last_daily(store: Store, run_id: int) -> dict[str, Any] | None:
@@ -82,8 +101,8 @@ def last_daily(store: Store, run_id: int) -> dict[str, Any] | None:
 def live(store: Store) -> list[dict[str, Any]]:
     """Runs whose row says a process is running them (whether it still lives is the
     caller's question), oldest first."""
-    return store.query("SELECT * FROM sim_runs WHERE status IN ('running', 'pausing') "
-                       "AND pid IS NOT NULL ORDER BY id")
+    return _located(store, store.query("SELECT * FROM sim_runs WHERE status IN ('running', "
+                                       "'pausing') AND pid IS NOT NULL ORDER BY id"))
 
 
 def update(store: Store, run_id: int, **values: Any) -> None:

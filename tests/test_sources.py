@@ -257,6 +257,18 @@ def test_picking_an_older_run_shows_its_lift_and_keeps_the_choice_on_posteriors(
                for c in at.caption)
 
 
+def test_a_finished_run_whose_folder_is_gone_says_so_instead_of_not_started(tmp_path,
+                                                                            monkeypatch):
+    path = tmp_path / "workbench.db"
+    (rid,) = simulated_runs(path, (100,))
+    (tmp_path / "workbench.db.runs").rename(tmp_path / "moved.runs")
+    at = app({"path": path}, POSTERIORS, monkeypatch)
+    assert at.selectbox(key="source_pick").value == f"run:{rid}"
+    assert [i.value for i in at.info] == [
+        f"Simulated run \\#{rid} · quick demo · 100 users · done: its folder (with the agent's "
+        "sandbox) is missing beside the database; it was moved or deleted."]
+
+
 def test_picking_the_live_programme_shows_its_lift_with_calendar_dates(db, monkeypatch):
     at = app(db, LIFT, monkeypatch)
     start = db["start"]

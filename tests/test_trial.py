@@ -360,3 +360,27 @@ def test_study_lift_rises_then_plateaus_then_declines(study):
     # 0.67-0.71 of the active peak in four runs (seeds 7 and 8, two agent versions).
     assert early_passive.min() > 0.6 * monthly.loc[:4].max()
     assert late_passive.mean() < early_passive.mean()  # declining towards the end
+
+
+def test_a_runs_files_are_found_from_any_directory_and_after_the_file_moves(tmp_path,
+                                                                             monkeypatch):
+    """A run made with a relative --db wrote its folder relative to that directory: the app,
+    started elsewhere, called a finished run 'no posteriors yet' and had no per-user lift."""
+    made = tmp_path / "project"
+    (made / "data").mkdir(parents=True)
+    monkeypatch.chdir(made)
+    with open_store("data/w.db") as store:
+        seed(store)
+        run_id = create_run(store, preset("quick_demo", users=600, days=7, active_days=4),
+                            "ana")
+        assert run_trial(store, run_id) == "done"
+    monkeypatch.chdir(tmp_path)  # the app runs from elsewhere, with the absolute path
+    with open_store(made / "data" / "w.db") as store:
+        row = run_row(store, run_id)
+        assert row["folder"] == str(made / "data" / "w.db.runs" / f"run_{run_id:04d}")
+        assert len(user_outcomes(row)["holdout"]) == 600
+    moved = tmp_path / "elsewhere"
+    (made / "data").rename(moved)  # the file and its runs folder moved together
+    with open_store(moved / "w.db") as store:
+        assert latest_run(store)["folder"] == str(moved / "w.db.runs" / f"run_{run_id:04d}")
+        assert len(user_outcomes(latest_run(store))["holdout"]) == 600

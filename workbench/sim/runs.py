@@ -20,8 +20,7 @@ def runs_dir(store: Store) -> Path:
     """``<db name>.runs/`` beside the database file: each file has its own runs."""
     if store.path == ":memory:":
         raise TrialError("a simulated trial needs a database file, not :memory:")
-    path = Path(store.path)
-    return path.parent / f"{path.name}.runs"
+    return run_store.runs_root(store.path)
 
 
 def create_run(store: Store, config: TrialConfig, actor: str) -> int:
