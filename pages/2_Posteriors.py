@@ -94,9 +94,31 @@ PALETTE = (pcolors.qualitative.Plotly + pcolors.qualitative.Dark24 + pcolors.qua
 @st.cache_resource(show_spinner=False, max_entries=64)
 def colour_map(version: tuple, dim_name: str, _agent) -> dict[str, str]:
     """One colour per option label of a dimension, in the dimension's option order, so an
-    option keeps its colour in every chart of the page (and across segments)."""
-    labels = [o.label for o in _agent.space.dimension(dim_name).options]
-    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labels)}
+    option keeps its colour in every chart of the page (and across segments). Send times
+    are coloured by hour of day, a shade per weekday ("Thu 21:00" a shade of "21:00"): the
+    traffic chart counts hours, and 168 options would repeat any palette."""
+    options = _agent.space.dimension(dim_name).options
+    if dim_name != "timing":
+        return {o.label: PALETTE[i % len(PALETTE)] for i, o in enumerate(options)}
+    hours = {f"{h:02d}:00": HOURS[h] for h in range(24)}
+    return hours | {o.label: _shade(HOURS[o.value % 24], o.value // 24) for o in options}
+
+
+# 08:00 to 17:00, then 18:00 to 21:00: the hours most sent get the most distinct colours
+_DAY = tuple(pcolors.qualitative.Plotly) + ("#8c564b", "#1616A7", "#bcbd22", "#750D86")
+_NIGHT = ("#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#B68100", "#EB663B",
+          "#511CFB", "#00A08B", "#FC0080")  # 22:00 to 07:00
+# One colour per hour of day (a bare string here would be drawn on the page: Streamlit magic)
+HOURS = tuple(_DAY[h - 8] if 8 <= h <= 21 else _NIGHT[(h - 22) % 24] for h in range(24))
+
+
+def _shade(colour: str, weekday: int) -> str:
+    """``colour`` lightened (Monday to Wednesday), as it is (Thursday) or darkened (Friday
+    to Sunday): the weekday's options of an hour stay recognisably that hour's."""
+    mix = (0.3, 0.2, 0.1, 0.0, -0.1, -0.2, -0.3)[weekday]
+    target = 255 if mix > 0 else 0
+    r, g, b = (round(c + abs(mix) * (target - c)) for c in pcolors.hex_to_rgb(colour))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def belief_charts(version: tuple, dim_name: str, context: tuple, beliefs: pd.DataFrame,
@@ -181,7 +203,8 @@ def share_figure(path: str, version: tuple, dim_name: str, segment: str,
     snaps = snaps.dropna(subset=["share"]).assign(day=lambda d: pd.to_datetime(d["day"]))
     fig = px.line(snaps, x="day", y="share", color="label", markers=True, height=300,
                   color_discrete_map=_colours)
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend_title_text=(
+        "hour (all weekdays)" if dim_name == "timing" else "option"))
     fig.update_xaxes(title_text="Date", tickformat="%d %b %Y")
     fig.update_yaxes(title_text="Share of traffic", tickformat=".0%")
     return fig

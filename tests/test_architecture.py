@@ -132,6 +132,29 @@ def test_modules_and_classes_are_small():
     assert offenders == [], "\n" + "\n".join(offenders)
 
 
+def _bare_strings(tree: ast.Module) -> list[int]:
+    """Lines of string expressions other than a docstring, at module level and in the bodies
+    of functions: Streamlit's magic draws them on the page."""
+    found = []
+    bodies = [tree.body] + [n.body for n in ast.walk(tree)
+                            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for body in bodies:
+        for i, node in enumerate(body):
+            if (i and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                    and isinstance(node.value.value, str)):
+                found.append(node.lineno)
+    return found
+
+
+def test_pages_write_no_bare_strings_that_streamlit_would_draw():
+    """A note under a constant, written as a docstring, appeared at the top of Posteriors."""
+    offenders = [f"{_rel(path)}:{line}" for path in [ROOT / "Home.py", *_python_files("pages")]
+                 for line in _bare_strings(_parse(path))]
+    assert offenders == [], "\n" + "\n".join(offenders)
+    tree = ast.parse('"""doc"""\nX = 1\n"""a note"""\ndef f():\n    """doc"""\n    "x"\n')
+    assert _bare_strings(tree) == [3, 6]
+
+
 def test_the_checks_recognise_what_they_forbid():
     """The patterns above find real SQL and connection calls and leave prose alone, so an
     empty offender list means something."""

@@ -282,6 +282,42 @@ def test_posteriors_page_gives_each_option_one_colour_in_every_chart(db_path):
         assert lo < hi
 
 
+def test_posteriors_page_colours_send_times_by_hour_in_every_chart(db_path):
+    """The traffic chart counts hours ("21:00"), the other charts weekday x hour options
+    ("Thu 21:00"): each option is a shade of its hour's colour, and the hour's line has it."""
+    import re
+
+    import numpy as np
+    import plotly.colors as pcolors
+
+    at = app(POSTERIORS)
+    at.number_input(key="demo_users").set_value(2000)
+    at.button(key="decide_button").click().run()
+    at.selectbox(key="post_dimension").set_value("timing").run()
+    assert not at.exception
+    specs = plotly_specs(at)
+    mean = colours_by_label(specs[0])
+    lines = {t["name"]: t["line"]["color"] for t in specs[-1]["data"]}
+    assert lines and all(re.fullmatch(r"\d\d:00", name) for name in lines)
+    assert len(set(lines.values())) == len(lines)  # one colour per hour
+    assert len(mean) == 24 and len(set(mean.values())) == 24
+    checked = 0
+    for label, colour in mean.items():
+        if label[4:] not in lines:
+            continue  # an hour the batch did not send at
+        checked += 1
+        base = np.array(pcolors.hex_to_rgb(lines[label[4:]]))
+        got = np.array(pcolors.hex_to_rgb(colour))
+        for target in (255, 0):  # a mix of the hour's colour with white or with black
+            room = np.abs(target - base) > 20  # channels with room to move towards it
+            share = (got - base)[room] / (target - base)[room]
+            if np.allclose(share, share.mean(), atol=0.03) and 0 <= share.mean() <= 0.5:
+                break
+        else:
+            raise AssertionError(f"{label} {colour} is no shade of its hour's colour")
+    assert checked >= 12
+
+
 def test_posteriors_page_names_features_in_words_and_explains_traffic(db_path):
     import re
 
