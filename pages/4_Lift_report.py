@@ -184,7 +184,8 @@ def main() -> None:
         st.plotly_chart(phase_chart(key, adjusted, table), width="stretch", key="phase_chart")
         change = fmt.people_table(table[table["phase"] == "passive vs active"])
         st.caption("Relative change of the lift from the active to the passive phase")
-        st.dataframe(change[["Metric", "Lift (95% interval)", "Clear?", "Warning"]].rename(
+        st.dataframe(change[["Metric", "Lift (95% interval)", "Clear?", "Method",
+                             "Warning"]].rename(
             columns={"Lift (95% interval)": "Change of lift (95% interval)"}),
             hide_index=True, width="stretch", key="change_table")
     st.subheader("Week by week")

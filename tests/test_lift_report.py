@@ -377,3 +377,21 @@ def test_the_method_note_names_the_adjusted_change_and_ranges_only_its_numbers()
         "Estimators used here: ML-RATE for 2 estimate(s), variance 10% to 30% lower by metric "
         "and phase; the delta method on ML-RATE's adjusted means (change between phases) for "
         "2 estimate(s), variance 55% lower by metric. Each estimate's is in the table.")
+
+
+def test_the_people_table_says_a_missing_numbers_reason_once():
+    """A row with no number shows its reason in the estimate's cell; the warning column kept
+    repeating it word for word. Other warnings (a small sample) stay."""
+    from workbench.lift.estimators import LiftEstimate
+
+    no_lift = LiftEstimate(float("nan"), 1.0, float("nan"), float("nan"), 900, 50,
+                           estimator="delta method",
+                           status="no clear active-phase lift to compare with", events_c=8)
+    clear = LiftEstimate(1.2, 1.0, 0.01, 0.01, 9000, 1000, events_c=400)
+    rows = [{"phase": "passive vs active", "metric": "intent", **no_lift.as_dict()},
+            {"phase": "active", "metric": "intent", **clear.as_dict()}]
+    got = fmt.people_table(pd.DataFrame(rows))
+    assert got["Lift (95% interval)"].tolist()[0] == "no clear active-phase lift to compare with"
+    assert got["Warning"].tolist() == [
+        "small sample: 50 holdout users, 8 with an event; the interval is rough", ""]
+    assert got["Method"].tolist() == ["delta method", "unadjusted"]

@@ -176,8 +176,11 @@ def people_table(table: pd.DataFrame) -> pd.DataFrame:
     out = []
     for r in table.to_dict("records"):
         arrow, _ = direction(r)
-        est = r["status"] if r["status"] not in (OK, "no variation") else \
+        shown = r["status"] not in (OK, "no variation")  # the status stands for the number
+        est = r["status"] if shown else \
             f"{arrow} {interval(r['lift'], r['ci_low'], r['ci_high'])}"
+        warning = "; ".join(w for w in str(r.get("warning") or "").split("; ")
+                            if w and not (shown and w == r["status"]))
         per_user = r["phase"] != "passive vs active"
         out.append({
             "Phase": PHASE_LABELS.get(r["phase"], r["phase"]),
@@ -188,7 +191,7 @@ def people_table(table: pd.DataFrame) -> pd.DataFrame:
             "Holdout per user": number(r["mean_holdout"]) if per_user else "",
             "Users (agent / holdout)": f"{count(r['n_agent'])} / {count(r['n_holdout'])}",
             "Method": _method(r),
-            "Warning": r.get("warning", ""),
+            "Warning": warning,
         })
     return pd.DataFrame(out)
 
