@@ -75,6 +75,7 @@ from workbench.agent.state import (
     stored_outcomes,
 )
 from workbench.agent.windows import learn_partial
+from workbench.delimited import delimiter
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024
@@ -142,7 +143,7 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
     except UnicodeDecodeError as e:
         raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
                               "The pre-period rewards were rejected") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     header = [h.strip().lower() for h in next(reader, [])]
     problems = [Problem(f"required column '{c}' is missing", field=c)
                 for c in ("user_id", "pre_reward") if c not in header]
@@ -202,7 +203,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
         line = data[:e.start].count(b"\n") + 1
         raise ValidationError([Problem("is not valid UTF-8", row=line)],
                               "The file was rejected") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     rows = _csv_rows(reader)
     header = [h.strip().lower() for h in next(rows, [])]
     missing = [c for c in REQUIRED if c not in header]

@@ -112,9 +112,15 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
     bad(df["user_id"].isna().to_numpy(), "user_id", "is empty")
     dup = df["user_id"].duplicated().to_numpy()
     bad(dup, "user_id", "user '{v}' appears twice")
+    missing = df["segment"].isna().to_numpy()
     df["segment"] = _category(df["segment"], lower=False)
+    blank = np.flatnonzero(df["segment"].cat.categories.astype(str).str.strip() == "")
+    no_segment = missing | (np.isin(df["segment"].cat.codes.to_numpy(), blank) if len(blank)
+                            else False)
+    bad(no_segment, "segment", "is empty")
     if segments is not None:
-        bad(label_codes(df["segment"], segments) < 0, "segment", "unknown segment '{v}'")
+        bad((label_codes(df["segment"], segments) < 0) & ~no_segment, "segment",
+            "unknown segment '{v}'")
     for col, lo, hi in (("days_inactive", 0, 100000), ("past_engagement", 0, 100000),
                         ("habitual_hour", 0, 23), ("sends_7d", 0, 100000)):
         vals = pd.to_numeric(df[col], errors="coerce")

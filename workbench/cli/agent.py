@@ -20,8 +20,12 @@ BATCH_COLUMNS = ["decision_id", "user_id", "arm", "send", "channel", "send_at", 
 def _read_users(path: Path):
     import pandas as pd
 
+    from workbench.delimited import delimiter
+
     try:
-        users = pd.read_csv(path, dtype={"user_id": str})
+        with open(path, "rb") as f:
+            sep = delimiter(f.readline())
+        users = pd.read_csv(path, sep=sep, dtype={"user_id": str})
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CommandFailed(f"cannot read {path}: {reason}") from None

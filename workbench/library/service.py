@@ -18,6 +18,7 @@ from typing import Any
 from store import COMPONENT_FIELDS, Store
 from store.bulk import insert_components, update_components
 from workbench import Conflict, LibraryFrozenError, Problem, StaleEditError, ValidationError
+from workbench.delimited import delimiter
 from workbench.library.validation import check_component, check_duplicates, normalize_component
 
 #: Columns of an exported library; the first ``IMPORT_COLUMNS`` are read back on import.
@@ -219,7 +220,7 @@ def _decode(data: bytes) -> str:
 
 
 def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     try:
         header = next(reader)
     except StopIteration:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
+from workbench.delimited import delimiter
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
 from workbench.lift.estimators import LiftEstimate, from_moments, ml_rate, unadjusted
@@ -93,8 +94,8 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
         raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
                               "The file was rejected") from None
     try:
-        df = pd.read_csv(io.StringIO(text), dtype={"user_id": str, "arm": str, "phase": str,
-                                                    "segment": str})
+        df = pd.read_csv(io.StringIO(text), sep=delimiter(text),
+                         dtype={"user_id": str, "arm": str, "phase": str, "segment": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ValidationError([Problem(str(e).splitlines()[0])], "The file was rejected") from None
     df.columns = [c.strip().lower() for c in df.columns]
@@ -138,6 +139,12 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
         uid = arms[arms > 1].index[0]
         raise ValidationError([Problem(f"user '{uid}' is in both arms", field="arm")],
                               f"{name} was rejected; nothing was imported")
+    sizes = users["arm"].value_counts()
+    if min(sizes.get("agent", 0), sizes.get("holdout", 0)) < 2:
+        raise ValidationError([Problem(
+            f"the file has {sizes.get('agent', 0)} agent and {sizes.get('holdout', 0)} holdout "
+            "users; a lift needs at least 2 users in each arm", field="arm")],
+            f"{name} was rejected; nothing was imported")
     order = users.index
     outcomes = {}
     for phase, part in df.groupby("phase", sort=False):

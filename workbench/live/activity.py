@@ -43,6 +43,7 @@ from workbench.agent.event_checks import load_limits
 from workbench.agent.ingest import ingest_events
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import load_agent
+from workbench.delimited import delimiter
 from workbench.live.logs import (
     BINARY_EVENTS,
     event_files,
@@ -83,8 +84,11 @@ def _read(data: bytes, name: str) -> pa.Table:
             t = pq.read_table(io.BytesIO(data))
             t = t.cast(pa.schema([pa.field(f.name, pa.string()) for f in t.schema]))
         else:
-            head = next(csv.reader([data[:data.find(b"\n")].decode("utf-8-sig").strip()]))
-            t = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
+            sep = delimiter(data)
+            head = next(csv.reader([data[:data.find(b"\n")].decode("utf-8-sig").strip()],
+                                   delimiter=sep))
+            t = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(delimiter=sep),
+                               convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in head}, strings_can_be_null=False))
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as e:
         raise ValidationError([Problem(f"cannot be read as CSV or Parquet ({e})")],

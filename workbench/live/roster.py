@@ -38,6 +38,7 @@ from store import live as live_store
 from workbench import Problem, ValidationError
 from workbench.agent.state import segments_of
 from workbench.agent.users import DEFAULTS, prepare_users, stable_arm
+from workbench.delimited import delimiter
 from workbench.live import live_dir
 
 #: Columns kept in the roster, besides ``user_id``, ``segment``, ``arm`` and ``joined_on``.
@@ -86,9 +87,11 @@ def _batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
             batches = (b.to_pandas() for b in file.iter_batches(batch_size=BATCH_ROWS))
         else:
             header = data[:data.find(b"\n") if b"\n" in data else len(data)]
-            names = next(csv.reader([header.decode("utf-8-sig").strip()]), [])
+            sep = delimiter(header)
+            names = next(csv.reader([header.decode("utf-8-sig").strip()], delimiter=sep), [])
             reader = pacsv.open_csv(
                 pa.BufferReader(data), read_options=pacsv.ReadOptions(block_size=32 << 20),
+                parse_options=pacsv.ParseOptions(delimiter=sep),
                 convert_options=pacsv.ConvertOptions(
                     column_types={c: pa.string() for c in names}, strings_can_be_null=True,
                     quoted_strings_can_be_null=False))
