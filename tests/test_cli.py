@@ -116,6 +116,10 @@ def test_decide_refuses_an_impossible_start_date(db_path, capsys):
     err = _usage_error(capsys, "--start")
     assert "'2026-13-45' is not a date; write it as YYYY-MM-DD" in err
     assert "month must be in 1..12" in err
+    for far in ("9999-12-31", "0001-01-01"):  # send times in the year 10000 could not be read
+        assert main(["decide", "--synthetic", "5", "--start", far]) == 2
+        assert (f"'{far}' is out of range: give a day from 2000-01-01 to 2099-12-31"
+                in _usage_error(capsys, "--start"))
     with open_store(db_path) as s:
         assert batches(s) == []
 

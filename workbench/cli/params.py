@@ -38,11 +38,20 @@ class IsoDate(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value).strip())
+            day = date.fromisoformat(str(value).strip())
         except ValueError as e:
             why = f" ({e})" if "must be" in str(e) else ""
             self.fail(f"'{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-11-23{why}",
                       param, ctx)
+        if not EARLIEST <= day <= LATEST:
+            # 9999-12-31 made send times in the year 10000, which no timestamp parser reads
+            self.fail(f"'{value}' is out of range: give a day from {EARLIEST} to {LATEST}",
+                      param, ctx)
+        return day
+
+
+#: The days a programme's flags may name: a typo's year (0001, 9999) is refused, not logged.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class InputFile(click.Path):
