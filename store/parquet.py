@@ -29,7 +29,7 @@ WITH typed AS (
     SELECT line, coalesce(occurred_at, '') AS occurred_text,
            trim(coalesce(user_id, '')) AS user_id,
            lower(trim(coalesce(event, ''))) AS event,
-           coalesce(nullif(trim(coalesce(value, '')), ''), '1') AS value_text,
+           trim(coalesce(value, '')) AS value_text,
            TRY_CAST(coalesce(nullif(trim(coalesce(value, '')), ''), '1') AS DOUBLE) AS value,
            timezone('UTC', TRY_CAST(trim(coalesce(occurred_at, '')) AS TIMESTAMPTZ)) AS ts,
            nullif(trim(coalesce(decision_id, '')), '') AS decision_id
@@ -39,6 +39,8 @@ SELECT t.*, CASE
     WHEN t.user_id = '' THEN 'user_id is empty'
     WHEN NOT list_contains($events, t.event)
         THEN 'event ''' || t.event || ''' is not one of ' || array_to_string($events, ', ')
+    WHEN t.value_text = '' AND NOT list_contains($binary, t.event)
+        THEN t.event || $needs_amount
     WHEN t.value IS NULL OR isnan(t.value) OR isinf(t.value)
         THEN 'value ''' || t.value_text || ''' is not a number'
     WHEN t.value < 0 AND t.event <> 'gmv'
@@ -122,15 +124,18 @@ def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
 
 def validate_events(con: duckdb.DuckDBPyConnection, src: pa.Table, roster: pa.Table, *,
                     events: Sequence[str], binary: Sequence[str], clock: str,
-                    maxima: Mapping[str, float] | None = None) -> pa.Table:
+                    maxima: Mapping[str, float] | None = None,
+                    needs_amount: str = " needs a value") -> pa.Table:
     """Each line of ``src`` typed, with the ``reason`` it is rejected (NULL when good);
-    ``maxima`` bounds the size of an event's value (a refund's too)."""
+    ``maxima`` bounds the size of an event's value (a refund's too); an amount event (not
+    ``binary``) with no value is rejected with the event's name and ``needs_amount``."""
     con.register("src", src)
     con.register("roster", roster)
     maxima = dict(maxima or {})
     try:
         return con.sql(EVENT_CHECK, params={
             "events": list(events), "binary": list(binary), "clock": clock,
+            "needs_amount": needs_amount,
             "max_events": list(maxima) or [""], "max_values": list(maxima.values()) or [math.inf],
         }).to_arrow_table()
     finally:

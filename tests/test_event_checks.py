@@ -186,3 +186,32 @@ def test_agent_control_shows_the_event_checks_and_saves_them_or_names_the_bad_fi
     assert "Saved: gmv at most 2500" in [s.value for s in at.success]
     with open_store(db_path) as s:
         assert dict(load_limits(s).maxima) == {"gmv": 2500.0}
+
+
+def test_an_amount_with_no_value_is_quarantined_in_both_ingests(store, tmp_path):
+    """An empty value counts 1 for the 0/1 events; a GMV line with no amount was stored as 1
+    currency unit in both ingests."""
+    did, sent = _batch(store)
+    at = [(sent + timedelta(minutes=m)).isoformat() for m in (10, 20)]
+    data = ("decision_id,event,value,occurred_at\n"
+            f"{did},gmv,,{at[0]}\n{did},direct_open,,{at[1]}\n")
+    report = ingest_events(store, load_agent(store), data.encode(), "e.csv", "t", clock=CLOCK)
+    why = "gmv needs a value: the amount (an empty value counts 1 only for the other events)"
+    assert (report.inserted, report.quarantined) == (1, [(2, why)])
+
+    from tests.test_live import CLOCK as LIVE_CLOCK
+    from tests.test_live import events_csv, roster
+    from workbench.live.activity import ingest_activity
+
+    with open_store(tmp_path / "wb.db") as s:
+        from workbench.library.seed import seed
+
+        seed(s)
+        roster(s, 50)
+        r = ingest_activity(s, events_csv([
+            ("3", "gmv", None, "2026-11-20T10:00:00Z", ""),
+            ("3", "engagement", None, "2026-11-20T10:00:00Z", ""),
+        ]), name="e.csv", actor="t", clock=LIVE_CLOCK)
+        assert (r.rows, r.inserted, r.quarantined) == (2, 1, [(2, why)])
+        assert [q["raw"] for q in s.query("SELECT raw FROM quarantine")] == [
+            "3,gmv,,2026-11-20T10:00:00Z,"]

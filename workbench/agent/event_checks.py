@@ -25,10 +25,12 @@ from store import agent as agent_store
 from workbench import Problem, ValidationError
 
 __all__ = ["BINARY_EVENTS", "DEFAULT_MAXIMA", "EventLimits", "load_limits", "parse_maxima",
-           "save_limits", "value_problem"]
+           "save_limits", "value_problem", "NEEDS_AMOUNT"]
 
 #: Events that happen once per decision or not at all: their value is 0 or 1.
 BINARY_EVENTS = ("direct_open", "engagement", "intent", "conversion", "conversion_vertical")
+#: Why an amount event (GMV) with an empty value is refused, after the event's name.
+NEEDS_AMOUNT = " needs a value: the amount (an empty value counts 1 only for the other events)"
 #: The plausible maximum of each non-binary event's value (GMV in currency units per event)
 #: until a use case sets its own. Above it a line is a broken export or an attack, not a customer.
 DEFAULT_MAXIMA: Mapping[str, float] = MappingProxyType({"gmv": 100_000.0})
@@ -137,7 +139,10 @@ def save_limits(store: Store, values: Mapping[str, Any], actor: str,
 
 def value_problem(event: str, value: float, text: str,
                   maxima: Mapping[str, float]) -> str | None:
-    """Why this event's value is implausible (for the quarantine), or None."""
+    """Why this event's value is implausible (for the quarantine), or None. ``text`` is the
+    value as written: empty counts as 1 for the 0-or-1 events, but an amount must be given."""
+    if not text and event not in BINARY_EVENTS:
+        return event + NEEDS_AMOUNT
     if not math.isfinite(value) or value < 0:
         return f"value '{text}' is not a number >= 0"
     if event in BINARY_EVENTS and value not in (0.0, 1.0):

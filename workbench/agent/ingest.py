@@ -7,7 +7,7 @@ The file is a CSV with one event per line::
     12-u1001,gmv,42.5,2026-11-23T19:30:00
 
 ``decision_id`` comes from the exported batch; ``event`` is one of ``direct_open, engagement,
-intent, conversion, gmv``; ``value`` defaults to 1; extra columns are ignored. A bad line is
+intent, conversion, gmv``; ``value`` defaults to 1 (``gmv`` needs its amount); extra columns are ignored. A bad line is
 reported with its line number and kept in the ``quarantine`` table with the reason; good lines
 are stored and learnt from. An event is identified by (decision, event, time): loading the same
 file twice stores and learns nothing the second time.

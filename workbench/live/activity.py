@@ -7,7 +7,7 @@ An events file (CSV or Parquet) has one event per line::
     u1001,gmv,42.5,2026-11-23T19:30:00Z,12-u1001
 
 ``event`` is one of the study's metrics (``direct_open, engagement, intent, conversion,
-conversion_vertical, gmv``); ``value`` defaults to 1, is 0 or 1 for every event but ``gmv``
+conversion_vertical, gmv``); ``value`` defaults to 1 (``gmv`` needs its amount), is 0 or 1 for every event but ``gmv``
 (which may be negative: a refund); ``occurred_at`` is ISO, converted to UTC when it has an
 offset and taken as UTC when not, and may not be later than the wall clock; ``decision_id``
 is optional. A bad line is kept in the ``quarantine`` table with its line number and reason;
@@ -39,7 +39,7 @@ from store import decisions as decisions_store
 from store import live as live_store
 from store import parquet as columnar
 from workbench import Problem, ValidationError
-from workbench.agent.event_checks import load_limits
+from workbench.agent.event_checks import NEEDS_AMOUNT, load_limits
 from workbench.agent.ingest import ingest_events
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import load_agent
@@ -123,7 +123,8 @@ def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
     now = (clock or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     maxima = load_limits(store).maxima
     checked = columnar.validate_events(con, src, roster, events=METRICS, binary=BINARY_EVENTS,
-                                       clock=now.isoformat(sep=" "), maxima=maxima)
+                                       clock=now.isoformat(sep=" "), maxima=maxima,
+                                       needs_amount=NEEDS_AMOUNT)
     del src  # millions of lines: keep one copy at a time
     bad = checked.filter(pc.is_valid(checked.column("reason"))).sort_by("line")
     report.quarantined = list(zip(bad.column("line").to_pylist(),
