@@ -184,7 +184,8 @@ def test_the_summary_says_what_went_up_down_and_unclear():
 def test_the_summary_says_why_a_metric_has_no_phase_comparison():
     from workbench.lift.estimators import NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT
 
-    table = table_rows(direct_open=("passive vs active", -0.2, -0.3, -0.1, True))
+    table = table_rows(direct_open=("passive vs active", -0.2, -0.3, -0.1, True),
+                       engagement=("passive vs active", 0.1, -0.2, 0.4, False))
     for metric, status in (("intent", NO_ACTIVE_LIFT), ("conversion", NEGATIVE_ACTIVE_LIFT),
                            ("gmv", NEGATIVE_ACTIVE_LIFT)):
         table.loc[len(table)] = {"phase": "passive vs active", "metric": metric,
@@ -194,6 +195,8 @@ def test_the_summary_says_why_a_metric_has_no_phase_comparison():
     assert fmt.summary(table) == [
         "From active to passive management the lift changed clearly for days with direct opens "
         "by -20.0% (-30.0% to -10.0%) (relative to the active phase's lift).",
+        "The passive phase's lift is not distinguishable from the active phase's for days "
+        "with engagement.",
         "No phase comparison for days with intent: without a clear lift in the active phase, "
         "the change between phases cannot be measured.",
         "No phase comparison for days with conversion, GMV: the active phase's lift is "

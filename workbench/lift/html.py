@@ -148,12 +148,12 @@ def summary(table: pd.DataFrame) -> list[str]:
                                       f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
                                       for r in change.to_dict("records"))
                           + " (relative to the active phase's lift).")
-    elif "passive vs active" in set(table["phase"]):
-        compared = table[(table["phase"] == "passive vs active") & (table["status"] == OK)]
-        if len(compared):
-            paragraphs.append("The passive phase's lift is not distinguishable from the active "
-                              "phase's for " + ", ".join(_inline(m)
-                                                         for m in compared["metric"]) + ".")
+    unclear = table[(table["phase"] == "passive vs active") & (table["status"] == OK)
+                    & ~table["significant"].astype(bool)]
+    if len(unclear):  # compared, with no clear change (beside clear ones too)
+        paragraphs.append("The passive phase's lift is not distinguishable from the active "
+                          "phase's for " + ", ".join(_inline(m) for m in unclear["metric"])
+                          + ".")
     apart = table[(table["phase"] == "passive vs active") & (table["status"] != OK)]
     for status, rows in apart.groupby("status", sort=False):
         why = _NO_COMPARISON.get(status, f"{status}.")
