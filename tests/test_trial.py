@@ -384,3 +384,23 @@ def test_a_runs_files_are_found_from_any_directory_and_after_the_file_moves(tmp_
     with open_store(moved / "w.db") as store:
         assert latest_run(store)["folder"] == str(moved / "w.db.runs" / f"run_{run_id:04d}")
         assert len(user_outcomes(latest_run(store))["holdout"]) == 600
+
+
+@pytest.mark.parametrize("days, every", [(7, 1), (56, 1), (84, 1), (91, 2), (168, 2),
+                                         (336, 4), (730, 4)])
+def test_snapshots_come_about_a_dozen_times_a_run_at_most_every_four_weeks(days, every):
+    assert preset("quick_demo", days=days, active_days=0).snapshot_every_weeks == every
+
+
+def test_a_short_run_snapshots_its_posteriors_every_week(tmp_path):
+    """An 8-week run charted its traffic shares from 2 or 3 snapshots (one every 4 weeks)."""
+    from store import agent as agent_store
+    from workbench.sim.trial import run_library
+
+    store = fresh_store(tmp_path)
+    rid = create_run(store, preset("quick_demo", users=600, days=28, active_days=14), "t")
+    assert run_trial(store, rid) == "done"
+    with run_library(run_row(store, rid)) as lib:
+        days = [r["day"] for r in agent_store.snapshots(lib, "channel", SEGMENTS[0])]
+    weeks = pd.to_datetime(sorted(set(days)))
+    assert len(weeks) == 4 and (weeks.to_series().diff().dropna() == pd.Timedelta(days=7)).all()

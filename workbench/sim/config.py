@@ -15,7 +15,7 @@ from workbench.sim.world import WorldParams
 SIM_ACTOR = "simulation"
 CURATOR = "curator (simulation)"
 PHASES = ("active", "passive")
-SNAPSHOT_EVERY_WEEKS = 4  # posterior snapshots and a sample of decisions for the pages
+MAX_SNAPSHOT_WEEKS = 4  # posterior snapshots and a sample of decisions for the pages
 BURN_IN_DAYS = 56  # business as usual for everyone before day 0
 CHECKPOINT_SECONDS = 3.0  # besides every week boundary, at least this often
 
@@ -55,6 +55,13 @@ class TrialConfig:
             p.append(Problem("must be between 0 and the horizon", field="active_days"))
         if p:
             raise ValidationError(p, "Invalid trial configuration")
+
+    @property
+    def snapshot_every_weeks(self) -> int:
+        """Weeks between posterior snapshots (and the sample of decisions the pages read):
+        every week for runs up to 12 weeks, so a short run's traffic chart has a point a week
+        (an 8-week run had 2 or 3), and at most every 4 weeks (12 for the 48-week study)."""
+        return max(1, min(MAX_SNAPSHOT_WEEKS, -(-self.days // (7 * 12))))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

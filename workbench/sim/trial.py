@@ -50,7 +50,7 @@ from workbench.library.assembly import Template
 from workbench.sim import day
 from workbench.sim.checkpoint import NO_DAY, State, atomic_savez, remove_checkpoints
 from workbench.sim.config import (
-    CHECKPOINT_SECONDS, PHASES, PRESETS, SIM_ACTOR, SNAPSHOT_EVERY_WEEKS, TrialConfig, TrialError,
+    CHECKPOINT_SECONDS, PHASES, PRESETS, SIM_ACTOR, TrialConfig, TrialError,
     preset,
 )
 from workbench.sim.curator import curate
@@ -267,11 +267,12 @@ class Trial:
             folder = self.folder / "decisions"
             folder.mkdir(parents=True, exist_ok=True)
             atomic_savez(folder / f"week_{t // 7:03d}.npz", **day.decision_log(st, atoms))
-        if (t // 7) % SNAPSHOT_EVERY_WEEKS == 0 or t + 7 >= self.config.days:
+        every = self.config.snapshot_every_weeks
+        if (t // 7) % every == 0 or t + 7 >= self.config.days:
             self._log_sample(agent, st, t)
         day.schedule_bau(self.world, st, t)
         st.models = {k: m.to_bytes() for k, m in agent.models.items()}
-        if (t // 7) % SNAPSHOT_EVERY_WEEKS == 0:
+        if (t // 7) % every == 0:
             with self.lib.transaction():
                 save_models(self.lib, agent)
         return agent
