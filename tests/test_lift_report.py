@@ -259,6 +259,29 @@ def test_the_managers_report_has_summary_dates_sizes_and_method(report_file):
     assert re.search(r"6,000 users: [\d,]+ with the agent, [\d,]+ in the holdout \(1\d%\)", html)
     assert "ML-RATE (variance -" in html and "How this was measured" in html
     assert "<script src=" not in html and html.count("Plotly.newPlot") == 7
+    # A change with no number is explained once, in the summary, not again as a warning.
+    assert "No phase comparison for days with conversion" in html
+    assert "⚠ no clear active-phase lift" not in html
+
+
+def test_the_reports_warnings_keep_what_the_summary_does_not_say():
+    table = table_rows(engagement=("active", 0.1, -0.2, 0.5, False))
+    table["warning"] = "small sample: 40 holdout users, 6 with an event; the interval is rough"
+    table.loc[len(table)] = {"phase": "active", "metric": "intent", "lift": float("nan"),
+                             "ci_low": float("nan"), "ci_high": float("nan"),
+                             "significant": False, "status": "no events in the holdout yet",
+                             "small_sample": True, "n_holdout": 40,
+                             "warning": "no events in the holdout yet"}
+    for col, value in (("n_agent", 400), ("mean_agent", 1.0), ("mean_holdout", 1.0),
+                       ("estimator", "unadjusted"), ("variance_reduction", 0.0)):
+        table[col] = value
+    data = lr.LiftData(np.r_[np.ones(400, bool), np.zeros(40, bool)], np.array(["s"] * 440),
+                       None, {"active": {"engagement": np.ones(440), "intent": np.zeros(440)}},
+                       "tiny", {"active": 7})
+    html = lr.manager_report(data, table, generated="now")
+    warn = re.search(r"<p class='warn'>(.*?)</p>", html).group(1)
+    assert warn == ("⚠ small sample: 40 holdout users, 6 with an event; the interval is rough")
+    assert "No lift yet for days with intent (no events in the holdout yet)." in html
 
 
 @pytest.mark.browser

@@ -311,7 +311,9 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
             "<p class='meta'>" + " · ".join(fmt.escape(m) for m in meta) + "</p>",
             "<h2>Summary</h2><div class='summary'>"
             + "".join(f"<p>{fmt.escape(p)}</p>" for p in fmt.summary(table)) + "</div>"]
-    warnings = sorted({w for w in table.get("warning", pd.Series(dtype=str)) if w})
+    people = fmt.people_table(table)
+    # What the summary does not say already (a metric's missing number is said there, why too)
+    warnings = sorted({w for w in people["Warning"] if w})
     if warnings:
         body.append("<p class='warn'>" + "<br>".join(fmt.escape("⚠ " + w) for w in warnings)
                     + "</p>")
@@ -319,7 +321,6 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
     body.append("<h2>Lift per metric and phase</h2>")
     body.append(fmt.figure_html(fmt.phase_figure(table), first=True))
     figs += 1
-    people = fmt.people_table(table)
     colours = [fmt.direction(r)[1] for r in table.to_dict("records")]
     body.append(fmt.table_html(people, "Lift (95% interval)", colours))
     body.append("<h2>Per user, agent and holdout</h2>")
