@@ -421,3 +421,27 @@ def test_the_people_table_says_a_missing_numbers_reason_once():
     assert got["Warning"].tolist() == [
         "small sample: 50 holdout users, 8 with an event; the interval is rough", ""]
     assert got["Method"].tolist() == ["delta method", "unadjusted"]
+
+
+def test_a_row_with_no_number_names_its_method_without_a_variance_reduction():
+    rows = table_rows(engagement=("passive vs active", 0.2, 0.1, 0.3, True),
+                      intent=("passive vs active", float("nan"), float("nan"), float("nan"),
+                              False))
+    rows["estimator"] = "delta method (ML-RATE)"
+    rows["variance_reduction"] = [0.25, 0.0]
+    rows.loc[1, "status"] = "no clear active-phase lift to compare with"
+    for col, value in (("n_agent", 900), ("mean_agent", 1.0), ("mean_holdout", 1.0)):
+        rows[col] = value
+    assert fmt.people_table(rows)["Method"].tolist() == [
+        "delta method on ML-RATE means (variance -25%: interval 13% narrower, worth 1.3x the "
+        "users)", "delta method on ML-RATE means"]
+
+
+def test_the_weekly_interval_is_a_band_without_markers_however_few_the_weeks():
+    """Under 20 points plotly drew the bounds' default markers, in the colourway's red and
+    blue, above and below the band."""
+    weekly = pd.DataFrame({"metric": "engagement", "status": "ok", "week": range(4),
+                           "week_start": pd.date_range("2026-01-05", periods=4, freq="7D"),
+                           "lift": 0.1, "ci_low": 0.0, "ci_high": 0.2, "mode": "active"})
+    fig = fmt.weekly_figure(weekly, "engagement")
+    assert [t.mode for t in fig.data] == ["lines", "lines", "lines+markers"]

@@ -197,14 +197,17 @@ def people_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _method(r: dict[str, Any]) -> str:
+    # A row with no number has no variance reduction to speak of.
+    reduction = (f" ({_reduction(r['variance_reduction'])})"
+                 if r["status"] in (OK, "no variation") else "")
     if r["estimator"] == "ML-RATE":
-        return f"ML-RATE ({_reduction(r['variance_reduction'])})"
+        return "ML-RATE" + reduction
     if r["estimator"] == "permutation":
         return "permutation interval (heavy-tailed)"
     if r["estimator"] == "delta method":
         return "delta method"
     if r["estimator"] == PHASE_CHANGE_ADJUSTED:
-        return f"delta method on ML-RATE means ({_reduction(r['variance_reduction'])})"
+        return "delta method on ML-RATE means" + reduction
     return "unadjusted"
 
 
@@ -286,9 +289,11 @@ def weekly_figure(weekly: pd.DataFrame, metric: str, passive_from: date | None =
     w = weekly[(weekly["metric"] == metric) & (weekly["status"] == OK)].sort_values("week")
     x = pd.to_datetime(w["week_start"]) if "week_start" in w else w["week"]
     fig = go.Figure([
-        go.Scatter(x=x, y=w["ci_high"], line=dict(width=0), showlegend=False,
+        # mode "lines": under 20 points plotly's default adds markers, in the colourway's
+        # colours, to the interval's bounds
+        go.Scatter(x=x, y=w["ci_high"], mode="lines", line=dict(width=0), showlegend=False,
                    hoverinfo="skip"),
-        go.Scatter(x=x, y=w["ci_low"], fill="tonexty", line=dict(width=0),
+        go.Scatter(x=x, y=w["ci_low"], mode="lines", fill="tonexty", line=dict(width=0),
                    fillcolor="rgba(31,119,180,0.2)", name="95% interval", hoverinfo="skip"),
         go.Scatter(x=x, y=w["lift"], name="Weekly lift", mode="lines+markers",
                    line=dict(color="#1f77b4", width=2), marker=dict(color="#1f77b4"),
