@@ -393,8 +393,9 @@ def test_the_method_note_sums_up_the_estimators_by_kind():
         "estimate's is in the table.")
 
 
-def test_the_method_note_names_the_adjusted_change_and_ranges_only_its_numbers():
-    """A change with no number (no clear active lift) has no variance reduction to report."""
+def test_the_method_note_names_the_adjusted_change_and_counts_only_its_numbers():
+    """A change with no number (no clear active lift) is no estimate and has no variance
+    reduction to report."""
     table = pd.DataFrame({"estimator": ["ML-RATE"] * 2 + ["delta method (ML-RATE)"] * 2,
                           "variance_reduction": [0.30, 0.10, 0.55, 0.0],
                           "status": ["ok", "ok", "ok", "no clear active-phase lift to compare "
@@ -402,7 +403,10 @@ def test_the_method_note_names_the_adjusted_change_and_ranges_only_its_numbers()
     assert fmt.estimators_used(table) == (
         "Estimators used here: ML-RATE for 2 estimate(s), variance 10% to 30% lower by metric "
         "and phase; the delta method on ML-RATE's adjusted means (change between phases) for "
-        "2 estimate(s), variance 55% lower by metric. Each estimate's is in the table.")
+        "1 estimate(s), variance 55% lower by metric. Each estimate's is in the table.")
+    none = table[table["status"] != "ok"]
+    assert fmt.estimators_used(none) == (
+        "No estimate could be made yet: the table says why for each metric.")
 
 
 def test_the_people_table_says_a_missing_numbers_reason_once():

@@ -221,7 +221,8 @@ def estimators_used(table: pd.DataFrame) -> str:
              PHASE_CHANGE_ADJUSTED: "the delta method on ML-RATE's adjusted means (change "
                                     "between phases)"}
     parts = []
-    for est, rows in table.groupby("estimator", sort=False):
+    made = table[table["status"].isin((OK, "no variation"))]  # a row with no number made none
+    for est, rows in made.groupby("estimator", sort=False):
         text = f"{names.get(est, 'unadjusted')} for {len(rows)} estimate(s)"
         vr = (rows.loc[rows["status"] == OK, "variance_reduction"].dropna().clip(lower=0)
               if est in ("ML-RATE", PHASE_CHANGE_ADJUSTED) else None)
@@ -231,6 +232,8 @@ def estimators_used(table: pd.DataFrame) -> str:
                      f", variance {low:.0%} to {high:.0%} lower")
             text += " by metric and phase" if est == "ML-RATE" else " by metric"
         parts.append(text)
+    if not parts:
+        return "No estimate could be made yet: the table says why for each metric."
     return "Estimators used here: " + "; ".join(parts) + ". Each estimate's is in the table."
 
 
