@@ -46,6 +46,15 @@ def test_normalize_trims_and_canonicalises():
      "row 4 field 'text': contains a control character at position 3"),
     ({"kind": "greeting", "text": "Hi {name}"},
      "row 4 field 'text': must not contain '{' or '}': braces mark slots in templates"),
+    ({"kind": "greeting", "text": "Hi\u200bthere"},
+     "row 4 field 'text': contains an invisible character (U+200B ZERO WIDTH SPACE) at "
+     "position 3; remove it (it often comes with text pasted from a web page)"),
+    ({"kind": "greeting", "text": "\u202eevil\u202c hello"},
+     "row 4 field 'text': contains an invisible character (U+202E RIGHT-TO-LEFT OVERRIDE) at "
+     "position 1; remove it (it often comes with text pasted from a web page)"),
+    ({"kind": "greeting", "text": "Hi", "tags": "vip\ufeff"},
+     "row 4 field 'tags': contains an invisible character (U+FEFF ZERO WIDTH NO-BREAK SPACE) "
+     "at position 4; remove it (it often comes with text pasted from a web page)"),
     ({"kind": "greeting", "text": "Hi", "segment": "vip"},
      "row 4 field 'segment': unknown segment 'vip'"),
     ({"kind": "offer", "text": "RM5 off", "offer_type": "gift"},
@@ -60,6 +69,28 @@ def test_normalize_trims_and_canonicalises():
 ])
 def test_each_bad_component_field_is_named(row, expected):
     assert problems_of(row, row_no=4) == [expected]
+
+
+def test_joiners_that_emoji_and_scripts_need_are_kept():
+    family = "Family \U0001F468\u200d\U0001F469\u200d\U0001F467 deals"
+    assert problems_of({"kind": "greeting", "text": family}) == []
+    assert problems_of({"kind": "greeting", "text": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"}) == []
+
+
+def test_a_library_rows_number_is_the_line_it_starts_on(tmp_path):
+    """A quoted cell may span lines: the next row was named by the line its record ended on."""
+    from store import open_store
+    from workbench import ValidationError
+    from workbench.library.seed import seed
+    from workbench.library.service import import_components
+
+    with open_store(tmp_path / "w.db") as s:
+        seed(s)
+        with pytest.raises(ValidationError) as e:
+            import_components(s, b'kind,text\ngreeting,"Two\nlines"\ngreeting,\n', "l.csv", "a")
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'text': contains a control character at position 4",
+        "row 4 field 'text': must not be empty"]
 
 
 def test_duplicates_within_a_kind_are_found_case_and_space_insensitively():
@@ -116,6 +147,9 @@ def test_a_good_template_has_no_problem():
      ["row 2 field 'channel': unknown channel 'fax' (known: push, sms)"]),
     ({"name": "T", "channel": "push", "body": "Hi\x1b[31m"},
      ["row 2 field 'body': contains a control character at position 3"]),
+    ({"name": "T", "channel": "push", "title": "Sale\u2066!", "body": "Hi"},
+     ["row 2 field 'title': contains an invisible character (U+2066 LEFT-TO-RIGHT ISOLATE) at "
+      "position 5; remove it (it often comes with text pasted from a web page)"]),
     ({"name": "T", "channel": "sms", "title": "Hello", "body": "Hi"},
      ["row 2 field 'title': SMS messages have no title; leave it empty"]),
     ({"name": "T", "channel": "push", "body": "y" * 151},

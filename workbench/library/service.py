@@ -230,9 +230,10 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     header = [h.strip().lower() for h in header]
     _check_columns(header, where="header")
     rows = []
+    start = reader.line_num + 1  # a quoted cell may span lines: a row is named by its first
     try:
         for values in reader:
-            line = reader.line_num
+            line, start = start, reader.line_num + 1
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):

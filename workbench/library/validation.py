@@ -7,6 +7,7 @@ one, so a person fixing a batch or a file sees everything wrong with it at once.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,24 @@ def control_characters(text: str, allow_newlines: bool = False) -> list[int]:
     """1-based positions of control characters (tabs, escapes, NUL...) in ``text``."""
     return [m.start() + 1 for m in _CONTROL.finditer(text)
             if not (allow_newlines and m.group() == "\n")]
+
+
+#: Characters that show nothing yet change the text: zero-width spaces and byte-order marks
+#: (pasted with text from web pages; "Hi\u200bthere" passed as a new atom beside "Hithere")
+#: and the bidirectional overrides and isolates that make text display in another order than
+#: it is stored. Zero-width joiners stay: emoji sequences and several scripts need them.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def character_problem(text: str, allow_newlines: bool = False) -> str | None:
+    """Why ``text`` cannot be copy (a control or an invisible character, by position)."""
+    if cc := control_characters(text, allow_newlines):
+        return f"contains a control character at position {cc[0]}"
+    if m := _INVISIBLE.search(text):
+        name = unicodedata.name(m.group(), "UNNAMED")
+        return (f"contains an invisible character (U+{ord(m.group()):04X} {name}) at position "
+                f"{m.start() + 1}; remove it (it often comes with text pasted from a web page)")
+    return None
 
 
 def _clean(value: Any) -> str:
@@ -86,8 +105,8 @@ def check_component(row: Mapping[str, Any], *, kinds: Iterable[str], segments: I
     if not text:
         bad("text", "must not be empty")
     else:
-        if cc := control_characters(text):
-            bad("text", f"contains a control character at position {cc[0]}")
+        if why := character_problem(text):
+            bad("text", why)
         if "{" in text or "}" in text:
             bad("text", "must not contain '{' or '}': braces mark slots in templates")
         if len(text) > MAX_ATOM_LENGTH:
@@ -99,8 +118,8 @@ def check_component(row: Mapping[str, Any], *, kinds: Iterable[str], segments: I
     if row["tone"] and row["tone"] not in TONES:
         bad("tone", f"'{row['tone']}' is not one of {', '.join(TONES)}")
     for f in ("product_category", "tags"):
-        if cc := control_characters(row[f]):
-            bad(f, f"contains a control character at position {cc[0]}")
+        if why := character_problem(row[f]):
+            bad(f, why)
     if "status" in row and row["status"] not in STATUSES:
         bad("status", f"'{row['status']}' is not one of {', '.join(STATUSES)}")
     return p
@@ -179,9 +198,8 @@ def check_template(template: Mapping[str, Any], *, kinds: Iterable[str],
     syntax_ok = True
     for f in TEMPLATE_TEXT_FIELDS:
         text = template.get(f) or ""
-        if cc := control_characters(text, allow_newlines=(f == "body")):
-            p.append(Problem(f"contains a control character at position {cc[0]}",
-                             row=row_no, field=f))
+        if why := character_problem(text, allow_newlines=(f == "body")):
+            p.append(Problem(why, row=row_no, field=f))
         try:
             slots = parse_slots(text)
         except SlotSyntaxError as e:
@@ -224,5 +242,5 @@ def check_template(template: Mapping[str, Any], *, kinds: Iterable[str],
 
 __all__ = [
     "OFFER_TYPES", "TONES", "STATUSES", "LIMITED_FIELDS", "check_component", "check_duplicates",
-    "check_template", "control_characters", "normalize_component", "normalize_tags", "text_key",
+    "check_template", "character_problem", "control_characters", "normalize_component", "normalize_tags", "text_key",
 ]
