@@ -70,9 +70,12 @@ def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None
         return
     shown = weak.assign(error_type=weak["error_type"].map(ERROR_TYPES))
     st.dataframe(shown[["template_id", "name", "channel", "score", "percentile", "error_type",
-                        "reason"]], hide_index=True, width="stretch",
-                 column_config={"score": st.column_config.NumberColumn(format="%.3f"),
-                                "percentile": st.column_config.NumberColumn(format="%.0f")})
+                        "reason"]], hide_index=True, width="stretch", column_config={
+        "template_id": "Template", "name": "Name", "channel": "Channel",
+        "score": st.column_config.NumberColumn("Score", format="%.3f",
+                                               help="The message's reward in this segment"),
+        "percentile": st.column_config.NumberColumn("Percentile", format="%.0f"),
+        "error_type": "Diagnosis", "reason": "Why"})
     if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary",
                  disabled=busy, help="Under way: see the progress bar above." if busy else None):
         start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
@@ -214,18 +217,39 @@ def judging_tab(store, segment: str) -> None:
                 st.rerun()
 
 
+#: The results tables' columns in words (the CSV download keeps the short names).
+MODEL_COLUMNS = {
+    "segment": "Segment", "count": "Rewrites",
+    "audience_ori": "Audience fit, original (1-5)", "audience_gen": "Audience fit, rewrite",
+    "audience_change_pct": "Audience fit change",
+    "market_ori": "Marketing quality, original (1-5)", "market_gen": "Marketing quality, rewrite",
+    "market_change_pct": "Marketing quality change", "preferred": "Preferred (blind, pairwise)",
+    "preferred_rate_pct": "Preferred in", "position_flips": "Verdicts that changed with order"}
+MARKETER_COLUMNS = {
+    "segment": "Segment", "judgments": "Judgments", "rewrite_preferred": "Rewrite preferred",
+    "original_preferred": "Original preferred", "no_preference": "No preference",
+    "rewrite_rate_pct": "Rewrite preferred (%)", "ci_low_pct": "95% interval from",
+    "ci_high_pct": "95% interval to", "agreement_pct": "Agree with the model judge",
+    "agreement_ci_low_pct": "Agreement interval from",
+    "agreement_ci_high_pct": "Agreement interval to"}
+PREFERRED = {"Gen": "rewrite", "Ori": "original", "Tie": "tie"}
+
+
 def results_tab(store) -> None:
     st.markdown("**Model judge** (1/3/5 scores and blind pairwise verdict in both orders)")
     model = judging.model_table(store)
     if model.empty:
         st.info("No rewrites evaluated yet.")
     else:
-        st.dataframe(model, hide_index=True, width="stretch", column_config={
-            c: st.column_config.NumberColumn(format="%.2f") for c in model.columns
-            if c.endswith(("_ori", "_gen"))} | {
-            c: st.column_config.NumberColumn(format="%+.1f%%") for c in model.columns
-            if c.endswith("change_pct")} | {
-            "preferred_rate_pct": st.column_config.NumberColumn(format="%.1f%%")})
+        shown = model.assign(preferred=model["preferred"].map(PREFERRED))
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(MODEL_COLUMNS[c], format="%.2f")
+            for c in model.columns if c.endswith(("_ori", "_gen"))} | {
+            c: st.column_config.NumberColumn(MODEL_COLUMNS[c], format="%+.1f%%")
+            for c in model.columns if c.endswith("change_pct")} | {
+            "preferred_rate_pct": st.column_config.NumberColumn(
+                MODEL_COLUMNS["preferred_rate_pct"], format="%.1f%%")} | {
+            c: MODEL_COLUMNS[c] for c in ("segment", "count", "preferred", "position_flips")})
     st.markdown("**Marketers' blind judgments** (rewrite preferred, 95% Wilson interval, "
                 "agreement with the model judge)")
     people = judging.marketer_table(store)
@@ -233,8 +257,9 @@ def results_tab(store) -> None:
         st.info("No blind judgments yet: use the blind judging tab.")
     else:
         st.dataframe(people, hide_index=True, width="stretch", column_config={
-            c: st.column_config.NumberColumn(format="%.1f%%") for c in people.columns
-            if c.endswith("_pct")})
+            c: st.column_config.NumberColumn(MARKETER_COLUMNS[c], format="%.1f%%")
+            for c in people.columns if c.endswith("_pct")} | {
+            c: MARKETER_COLUMNS[c] for c in people.columns if not c.endswith("_pct")})
     st.download_button("Download results (CSV)", lambda: csv_text(pd.concat(
         [model.assign(judge="model"), people.assign(judge="marketers")])),
         "rewrite_results.csv", "text/csv", key="results_csv", on_click="ignore")

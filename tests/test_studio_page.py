@@ -144,3 +144,19 @@ def test_names_and_model_texts_show_as_typed_not_as_markdown(db_path):
     shown = [m.value for m in at.markdown]
     assert any(f"rewrite of *{ui.plain(name)}*" in v for v in shown)
     assert not any(name in v for v in shown)  # never unescaped
+
+
+def test_every_studio_table_names_its_columns_in_words(db_path):
+    """The weak list and the results showed template_id, error_type, aud_ori... as headers."""
+    import json
+
+    at = studio()
+    rewrite_all(at)
+    assert len(at.dataframe) >= 2  # the weak messages and the model judge's results
+    for frame in at.dataframe:
+        labels = json.loads(frame.proto.columns)
+        for column in frame.value.columns:
+            label = labels.get(column, {}).get("label", "")
+            assert label and "_" not in label, (column, label)
+    results = at.dataframe[-1].value
+    assert set(results["preferred"]) <= {"rewrite", "original", "tie"}
