@@ -122,6 +122,8 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
                                                            options=["", *OFFER_TYPES]),
             "tone": st.column_config.SelectboxColumn("tone", options=["", *TONES]),
             "status": st.column_config.SelectboxColumn("status", options=["active", "archived"]),
+            "kind": "kind", "product_category": "product category", "tags": "tags",
+            "version": "version", "updated_by": "updated by", "updated_at": "updated at",
         })
     changed_cells = sum(len(ch) for ch in _grid_edits().values())
     if changed_cells:  # the grid keeps edits until saved: say so, so none is left behind
@@ -242,7 +244,9 @@ def history_tab(store, frozen: bool) -> None:
     st.session_state["history_seen"] = {cid: comp["version"]}
     revs = pd.DataFrame(store.component_revisions(cid),
                         columns=["version", "action", "actor", "at", "old_text", "new_text"])
-    st.dataframe(revs, hide_index=True, width="stretch", key="history_table")
+    st.dataframe(revs, hide_index=True, width="stretch", key="history_table", column_config={
+        "version": "Version", "action": "Action", "actor": "By", "at": "At",
+        "old_text": "Text before", "new_text": "Text after"})
 
 
 NEW = 0  # the template picker's entry for a new template
@@ -370,7 +374,9 @@ def templates_tab(store, segments, frozen: bool) -> None:
                 "changes": r.summary()} for r in tpl_service.template_history(store, tid)]
     st.markdown("**History**")
     st.dataframe(pd.DataFrame(history, columns=["version", "action", "by", "at", "changes"]),
-                 hide_index=True, width="stretch", key="tpl_history")
+                 hide_index=True, width="stretch", key="tpl_history", column_config={
+                     "version": "Version", "action": "Action", "by": "By", "at": "At",
+                     "changes": "Changes"})
 
 
 def _form_values(tpl: dict) -> dict:
@@ -445,7 +451,8 @@ def template_counts(store, tpl: dict, channel: dict) -> None:
         {"segment": c.segment, "messages": f"{c.messages:,}",
          "atoms per slot": " × ".join(f"{{{s}}} {n}" for s, n in c.per_slot.items())}
         for c in tpl_service.message_counts(store, tpl)]),
-        hide_index=True, width="stretch", key="tpl_counts")
+        hide_index=True, width="stretch", key="tpl_counts", column_config={
+            "segment": "Segment", "messages": "Messages", "atoms per slot": "Atoms per slot"})
 
 
 def template_sample(store, tpl: dict, channel: dict) -> None:

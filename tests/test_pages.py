@@ -52,6 +52,19 @@ def test_every_page_also_runs_on_its_own(db_path, page):
     assert at.title[0].value and not at.error
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_names_its_columns_in_words(db_path, page):
+    """No header reads like a database column (product_category, updated_by, old_text...)."""
+    import json
+
+    at = app(page)
+    for frame in at.dataframe:
+        labels = json.loads(frame.proto.columns or "{}")
+        for column in frame.value.columns:
+            label = labels.get(str(column), {}).get("label") or str(column)
+            assert "_" not in label, (page, column)
+
+
 def test_no_page_title_or_menu_entry_carries_an_emoji():
     import re
 
