@@ -67,6 +67,9 @@ def drop_grid_edits() -> None:
     st.session_state["editor_gen"] = st.session_state.get("editor_gen", 0) + 1
 
 
+GRID_ROWS, GRID_ROW_PX = 20, 35  # rows the library grid shows at once; a row's height
+
+
 def library_tab(store, kinds, segments, frozen: bool) -> None:
     c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
     kind_f = c1.multiselect("Kind", list(kinds), format_func=kinds.get, key="f_kind")
@@ -111,8 +114,9 @@ def library_tab(store, kinds, segments, frozen: bool) -> None:
             drop_grid_edits()
             flash(f"Discarded {n} unsaved edit(s).")
             st.rerun()
-    st.data_editor(
+    st.data_editor(  # up to 20 rows in view (Streamlit's default shows 10 of a library)
         df, key=editor_key(), hide_index=True, width="stretch", num_rows="fixed",
+        height=GRID_ROW_PX * (min(len(df), GRID_ROWS) + 1) + 3,
         disabled=True if frozen else ["id", "kind", "version", "updated_by", "updated_at"],
         column_config={
             "id": st.column_config.NumberColumn("id", width="small"),

@@ -117,6 +117,9 @@ def test_home_shows_the_programme_and_links_to_every_page(page, app_server):
 
 def test_editing_a_component_in_the_grid_saves_it_with_a_revision(page, app_server):
     grid = open_components(page, app_server["url"])  # the app seeds a new database
+    # 20 of the library's rows in view, not Streamlit's default 10 (a row is 35 px)
+    expect(page.get_by_text("65 component(s).")).to_be_visible()
+    assert grid.bounding_box()["height"] >= 35 * 21
     with open_store(app_server["db"]) as s:
         target = s.components(kind="value_prop", status="active")[0]
     search(page, target["text"])
