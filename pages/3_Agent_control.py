@@ -139,11 +139,14 @@ def timeline_parts(path: str, key: str, marker: str, _source: sources.Source
     colours = {"agent": "#1f77b4", "holdout": "#7f7f7f"}
     for arm in ("agent", "holdout"):
         per = 1000 / wide[("users", arm)].where(wide[("users", arm)] > 0)
-        fig.add_trace(go.Scatter(x=wide.index, y=wide[("sends", arm)] * per, name=f"sends · {arm}",
+        # Grouped in the legend by panel: sends and direct opens share a line style
+        fig.add_trace(go.Scatter(x=wide.index, y=wide[("sends", arm)] * per, name=arm,
+                                 legendgroup="sends", legendgrouptitle_text="Sends",
                                  line=dict(color=colours[arm])), row=1, col=1)
         for metric, dash in (("direct_open", "solid"), ("engagement", "dot")):
             fig.add_trace(go.Scatter(x=wide.index, y=wide[(metric, arm)] * per,
                                      name=f"{metric_name(metric).lower()} · {arm}",
+                                     legendgroup="events", legendgrouptitle_text="Events",
                                      line=dict(color=colours[arm], dash=dash)), row=2, col=1)
     passive = pd.to_datetime(df[df["mode"] == "passive"]["date"])
     if not passive.empty:
@@ -162,7 +165,8 @@ def timeline_parts(path: str, key: str, marker: str, _source: sources.Source
             continue
         a, h = totals.loc[(mode, "agent")], totals.loc[(mode, "holdout")]
         dates = pd.to_datetime(df[df["mode"] == mode]["date"])
-        rows.append({"Phase": f"{mode} ({dates.min():%d %b %Y} to {dates.max():%d %b %Y})",
+        rows.append({"Phase": f"{fmt.PHASE_LABELS.get(mode, mode)}: {dates.min():%d %b %Y} to "
+                              f"{dates.max():%d %b %Y}",
                      **{metric_name(m): fmt.pct((a[m] / a["users"]) / (h[m] / h["users"]) - 1)
                         if h[m] else "no holdout events yet"
                         for m in ("direct_open", "engagement", "intent", "conversion")}})

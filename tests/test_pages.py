@@ -424,7 +424,8 @@ def test_agent_control_starts_a_background_run_and_shows_its_timeline(db_path, m
     assert any("Run #1 (quick_demo, 2,000 users): done · day 14 of 14" in p.proto.text
                for p in at.get("progress"))
     table = next(d.value for d in at.dataframe if "Phase" in d.value.columns)
-    assert [p.split(" (")[0] for p in table["Phase"]] == ["active", "passive"]
+    assert [p.split(":")[0] for p in table["Phase"]] == ["Active management",
+                                                         "Passive (agent on its own)"]
     with open_store(db_path) as s:
         assert s.db["sim_daily"].count == 28
         assert s.current_mode() == "active"  # the run switched its own copy, not the programme

@@ -311,14 +311,24 @@ def test_agent_control_timeline_follows_the_picked_source_with_dates(db, monkeyp
     start = db["start"]
     phases = at.dataframe[0].value
     assert phases["Phase"].tolist() == [
-        f"active ({start:%d %b %Y} to {start + timedelta(days=13):%d %b %Y})",
-        (f"passive ({start + timedelta(days=14):%d %b %Y} to "
-         f"{start + timedelta(days=20):%d %b %Y})")]
+        f"Active management: {start:%d %b %Y} to {start + timedelta(days=13):%d %b %Y}",
+        (f"Passive (agent on its own): {start + timedelta(days=14):%d %b %Y} to "
+         f"{start + timedelta(days=20):%d %b %Y}")]
+    # The legend names each panel: sends and direct opens share a line style
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [(t["legendgroup"], t["legendgrouptitle"]["text"], t["name"]) for t in spec["data"]
+            ] == [("sends", "Sends", "agent"),
+                  ("events", "Events", "days with direct opens · agent"),
+                  ("events", "Events", "days with engagement · agent"),
+                  ("sends", "Sends", "holdout"),
+                  ("events", "Events", "days with direct opens · holdout"),
+                  ("events", "Events", "days with engagement · holdout")]
     at.selectbox(key="source_pick").set_value(f"run:{db['older']}").run()
     with open_store(db["path"]) as s:
         first = trial.daily(s, db["older"])["date"].min()
     phases = at.dataframe[0].value
-    assert phases["Phase"].iloc[0].startswith(f"active ({pd.Timestamp(first):%d %b %Y} to")
+    assert phases["Phase"].iloc[0].startswith(
+        f"Active management: {pd.Timestamp(first):%d %b %Y} to")
 
 
 def test_an_imported_file_is_remembered_while_posteriors_shows_the_live_agent(db, monkeypatch):
