@@ -5,12 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 import ui
 from workbench import sources
-from workbench.lift import html as fmt
-from workbench.lift.metrics import metric_name
+from workbench.lift import timeline as daily_timeline
 from workbench.sim import trial
 
 # The numbers of the form that a preset fills in, by widget key.
@@ -131,46 +129,7 @@ def timeline_parts(path: str, key: str, marker: str, _source: sources.Source
         df = sources.daily(store, _source)
     if df.empty:
         return None, None
-    wide = df.pivot(index="date", columns="arm",
-                    values=["users", "sends", "direct_open", "engagement", "conversion"])
-    wide.index = pd.to_datetime(wide.index)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Sends per 1,000 users", "Events per 1,000 users"))
-    colours = {"agent": "#1f77b4", "holdout": "#7f7f7f"}
-    for arm in ("agent", "holdout"):
-        per = 1000 / wide[("users", arm)].where(wide[("users", arm)] > 0)
-        # Grouped in the legend by panel: sends and direct opens share a line style
-        fig.add_trace(go.Scatter(x=wide.index, y=wide[("sends", arm)] * per, name=arm,
-                                 legendgroup="sends", legendgrouptitle_text="Sends",
-                                 line=dict(color=colours[arm])), row=1, col=1)
-        for metric, dash in (("direct_open", "solid"), ("engagement", "dot")):
-            fig.add_trace(go.Scatter(x=wide.index, y=wide[(metric, arm)] * per,
-                                     name=f"{metric_name(metric).lower()} · {arm}",
-                                     legendgroup="events", legendgrouptitle_text="Events",
-                                     line=dict(color=colours[arm], dash=dash)), row=2, col=1)
-    passive = pd.to_datetime(df[df["mode"] == "passive"]["date"])
-    if not passive.empty:
-        fig.add_vrect(x0=passive.min(), x1=passive.max() + pd.Timedelta(days=1),
-                      fillcolor="grey", opacity=0.1, line_width=0, annotation_text="passive",
-                      annotation_position="top left")
-    fig.update_xaxes(tickformat="%d %b %Y")
-    fig.update_xaxes(title_text="Date", row=2, col=1)
-    fig.update_layout(height=500, margin=dict(l=0, r=0, t=30, b=0),  # legend below "Date"
-                      legend=dict(orientation="h", yanchor="top", y=-0.14))
-    totals = df.groupby(["mode", "arm"])[["users", "direct_open", "engagement", "intent",
-                                          "conversion"]].sum()
-    rows = []
-    for mode in totals.index.get_level_values(0).unique():
-        if (mode, "agent") not in totals.index or (mode, "holdout") not in totals.index:
-            continue
-        a, h = totals.loc[(mode, "agent")], totals.loc[(mode, "holdout")]
-        dates = pd.to_datetime(df[df["mode"] == mode]["date"])
-        rows.append({"Phase": f"{fmt.PHASE_LABELS.get(mode, mode)}: {dates.min():%d %b %Y} to "
-                              f"{dates.max():%d %b %Y}",
-                     **{metric_name(m): fmt.pct((a[m] / a["users"]) / (h[m] / h["users"]) - 1)
-                        if h[m] else "no holdout events yet"
-                        for m in ("direct_open", "engagement", "intent", "conversion")}})
-    return fig, pd.DataFrame(rows)
+    return daily_timeline.figure(df), daily_timeline.phase_lifts(df)
 
 
 def event_checks(store) -> None:

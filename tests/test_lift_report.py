@@ -449,3 +449,23 @@ def test_the_weekly_interval_is_a_band_without_markers_however_few_the_weeks():
                            "lift": 0.1, "ci_low": 0.0, "ci_high": 0.2, "mode": "active"})
     fig = fmt.weekly_figure(weekly, "engagement")
     assert [t.mode for t in fig.data] == ["lines", "lines", "lines+markers"]
+
+
+def test_the_timelines_lift_by_phase_is_the_rate_ratio_of_its_daily_totals():
+    from workbench.lift.timeline import phase_lifts, point_lift
+
+    assert point_lift(30, 100, 10, 50) == pytest.approx(0.5)  # 0.3 against 0.2 per user
+    assert point_lift(30, 100, 0, 50) is None  # no holdout events yet
+    daily = pd.DataFrame([
+        {"date": "2026-01-05", "mode": "active", "arm": "agent", "users": 90, "sends": 80,
+         "direct_open": 9, "engagement": 45, "intent": 9, "conversion": 2},
+        {"date": "2026-01-05", "mode": "active", "arm": "holdout", "users": 10, "sends": 1,
+         "direct_open": 0.5, "engagement": 4, "intent": 1, "conversion": 0},
+        {"date": "2026-01-06", "mode": "active", "arm": "agent", "users": 90, "sends": 80,
+         "direct_open": 9, "engagement": 45, "intent": 9, "conversion": 2},
+        {"date": "2026-01-06", "mode": "active", "arm": "holdout", "users": 10, "sends": 1,
+         "direct_open": 0.5, "engagement": 4, "intent": 1, "conversion": 0}])
+    assert phase_lifts(daily).to_dict("records") == [{
+        "Phase": "Active management: 05 Jan 2026 to 06 Jan 2026",
+        "Days with direct opens": "+100.0%", "Days with engagement": "+25.0%",
+        "Days with intent": "+0.0%", "Days with conversion": "no holdout events yet"}]

@@ -4,7 +4,7 @@
 "no events in the holdout yet" status); ``change`` the change of lift between phases;
 ``permutation`` the interval for heavy-tailed metrics; ``metrics`` the metric names; ``report`` turns per-user outcomes into the
 tables and the forwardable report (``manager_report``), ``html`` writes numbers and charts for
-people.
+people, ``timeline`` draws a source's days for Agent control.
 """
 
 from workbench.lift.estimators import LiftEstimate, ml_rate, unadjusted

@@ -12,6 +12,7 @@ import pandas as pd
 
 from store import Store
 from store import runs as run_store
+from workbench.lift.timeline import point_lift
 from workbench.sim.config import TrialConfig, TrialError
 from workbench.sim.world import METRICS
 
@@ -98,7 +99,7 @@ def headline_lift(store: Store, run_id: int, metric: str = "direct_open") -> flo
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}")
     by = {r.arm: r for r in run_store.arm_totals(store, run_id, metric)}
-    if len(by) < 2 or not by["holdout"].total:
+    if len(by) < 2:
         return None
-    return ((by["agent"].total / by["agent"].user_days)
-            / (by["holdout"].total / by["holdout"].user_days) - 1)
+    return point_lift(by["agent"].total, by["agent"].user_days, by["holdout"].total,
+                      by["holdout"].user_days)
