@@ -182,12 +182,13 @@ def test_the_summary_says_what_went_up_down_and_unclear():
 
 
 def test_the_summary_says_why_a_metric_has_no_phase_comparison():
-    from workbench.lift.estimators import NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT
+    from workbench.lift.estimators import HEAVY_TAILED_CHANGE, NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT
 
     table = table_rows(direct_open=("passive vs active", -0.2, -0.3, -0.1, True),
                        engagement=("passive vs active", 0.1, -0.2, 0.4, False))
     for metric, status in (("intent", NO_ACTIVE_LIFT), ("conversion", NEGATIVE_ACTIVE_LIFT),
-                           ("gmv", NEGATIVE_ACTIVE_LIFT)):
+                           ("conversion_vertical", NEGATIVE_ACTIVE_LIFT),
+                           ("gmv", HEAVY_TAILED_CHANGE)):
         table.loc[len(table)] = {"phase": "passive vs active", "metric": metric,
                                  "lift": float("nan"), "ci_low": float("nan"),
                                  "ci_high": float("nan"), "significant": False,
@@ -199,9 +200,11 @@ def test_the_summary_says_why_a_metric_has_no_phase_comparison():
         "with engagement.",
         "No phase comparison for days with intent: without a clear lift in the active phase, "
         "the change between phases cannot be measured.",
-        "No phase comparison for days with conversion, GMV: the active phase's lift is "
-        "negative, so a change relative to it would read backwards; the lift of each phase is "
-        "given above."]
+        "No phase comparison for days with conversion, days with conversion in the vertical: "
+        "the active phase's lift is negative, so a change relative to it would read backwards; "
+        "the lift of each phase is given above.",
+        "No phase comparison for GMV: a few large values carry the average, so a change "
+        "between phases has no reliable interval; the lift of each phase is given above."]
 
 
 def test_a_constant_or_empty_metric_does_not_stop_the_report():

@@ -42,6 +42,8 @@ NO_HOLDOUT_EVENTS = "no events in the holdout yet"
 HOLDOUT_NOT_POSITIVE = "holdout average is not positive"
 NO_VARIATION = "no variation"
 NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
+HEAVY_TAILED_CHANGE = ("heavy-tailed: a change of lift between phases has no reliable "
+                       "interval")
 NEGATIVE_ACTIVE_LIFT = ("the active-phase lift is negative: a change relative to it would "
                         "read backwards")
 

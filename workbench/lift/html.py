@@ -20,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench.lift.estimators import (NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK,
-                                       PHASE_CHANGE_ADJUSTED)
+from workbench.lift.estimators import (HEAVY_TAILED_CHANGE, NEGATIVE_ACTIVE_LIFT,
+                                       NO_ACTIVE_LIFT, OK, PHASE_CHANGE_ADJUSTED)
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -166,6 +166,8 @@ def summary(table: pd.DataFrame) -> list[str]:
 _NO_COMPARISON = {
     NO_ACTIVE_LIFT: "without a clear lift in the active phase, the change between phases "
                     "cannot be measured.",
+    HEAVY_TAILED_CHANGE: "a few large values carry the average, so a change between phases "
+                         "has no reliable interval; the lift of each phase is given above.",
     NEGATIVE_ACTIVE_LIFT: "the active phase's lift is negative, so a change relative to it "
                           "would read backwards; the lift of each phase is given above.",
 }
