@@ -404,3 +404,12 @@ def test_a_short_run_snapshots_its_posteriors_every_week(tmp_path):
         days = [r["day"] for r in agent_store.snapshots(lib, "channel", SEGMENTS[0])]
     weeks = pd.to_datetime(sorted(set(days)))
     assert len(weeks) == 4 and (weeks.to_series().diff().dropna() == pd.Timedelta(days=7)).all()
+
+
+def test_a_bad_trial_configuration_names_each_field_with_its_value():
+    with pytest.raises(ValidationError) as e:
+        preset("quick_demo", users=1, days=7, active_days=119)
+    assert str(e.value) == (
+        "Invalid trial configuration:\n"
+        "- field 'users': is 1; it must be between 100 and 20,000,000\n"
+        "- field 'active_days': is 119; it must be between 0 and the horizon of 7 days")

@@ -46,13 +46,16 @@ class TrialConfig:
     def __post_init__(self) -> None:
         p = []
         if not 100 <= self.users <= 20_000_000:
-            p.append(Problem("must be between 100 and 20,000,000", field="users"))
+            p.append(Problem(f"is {self.users:,}; it must be between 100 and 20,000,000",
+                             field="users"))
         if not 7 <= self.days <= 730:
-            p.append(Problem("must be between 7 and 730", field="days"))
+            p.append(Problem(f"is {self.days}; it must be between 7 and 730", field="days"))
         if not 0 < self.holdout_share < 1:
-            p.append(Problem("must be between 0 and 1", field="holdout_share"))
+            p.append(Problem(f"is {self.holdout_share}; it must be between 0 and 1",
+                             field="holdout_share"))
         if not 0 <= self.active_days <= self.days:
-            p.append(Problem("must be between 0 and the horizon", field="active_days"))
+            p.append(Problem(f"is {self.active_days}; it must be between 0 and the horizon of "
+                             f"{self.days} days", field="active_days"))
         if p:
             raise ValidationError(p, "Invalid trial configuration")
 
