@@ -31,6 +31,16 @@ def store() -> Store:
 
 
 @pytest.fixture
+def file_store(tmp_path) -> Store:
+    """A seeded store on a file (``wb.db`` in the test's folder): for what writes beside the
+    database (the live programme's Parquet logs) or reopens it by path (the CLI)."""
+    s = open_store(tmp_path / "wb.db")
+    seed(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def empty_store() -> Store:
     s = open_store(":memory:")
     yield s

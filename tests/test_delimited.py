@@ -9,12 +9,10 @@ import json
 
 import pytest
 
-from store import open_store
 from workbench.agent.ingest import load_pre_reward
 from workbench.agent.state import load_agent, segments_of
 from workbench.cli import main
 from workbench.delimited import delimiter
-from workbench.library.seed import seed
 from workbench.library.service import import_components
 from workbench.lift.report import read_csv
 from workbench.live.activity import ingest_activity
@@ -31,11 +29,8 @@ def test_the_header_line_names_the_separator(header, sep):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "w.db")
-    seed(s)
-    yield s
-    s.close()
+def store(file_store):
+    return file_store  # on a file: the CLI reopens it by path, the roster writes beside it
 
 
 def test_a_semicolon_users_file_is_decided_and_its_events_ingested(store, tmp_path, capsys):

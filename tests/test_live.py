@@ -29,11 +29,8 @@ CLOCK = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def live(tmp_path):
-    s = open_store(tmp_path / "wb.db")
-    seed(s)
-    yield s
-    s.close()
+def live(file_store):
+    return file_store
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
