@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.lift.estimators import OK
+from workbench.lift.estimators import HAS_NUMBER, OK
 from workbench.lift.html import pct, words
 from workbench.lift.metrics import metric_name
 
@@ -36,7 +36,7 @@ class Card:
 def card(row: dict[str, Any]) -> Card:
     """The card of one row of :func:`workbench.lift.report.phase_table`."""
     lift = float(row.get("lift", math.nan))
-    estimable = row.get("status", OK) in (OK, "no variation") and not math.isnan(lift)
+    estimable = row.get("status", OK) in HAS_NUMBER and not math.isnan(lift)
     if not estimable:
         return Card(metric_name(row["metric"]), "—", str(row.get("status", "")), "off", "gray",
                     words(row), "")

@@ -41,6 +41,8 @@ OK = "ok"
 NO_HOLDOUT_EVENTS = "no events in the holdout yet"
 HOLDOUT_NOT_POSITIVE = "holdout average is not positive"
 NO_VARIATION = "no variation"
+#: The statuses of an estimate that has a number (a constant metric's lift is 0).
+HAS_NUMBER = (OK, NO_VARIATION)
 NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
 HEAVY_TAILED_CHANGE = ("heavy-tailed: a change of lift between phases has no reliable "
                        "interval")
@@ -104,7 +106,7 @@ class LiftEstimate:
 
     @property
     def estimable(self) -> bool:
-        return self.status in (OK, NO_VARIATION)
+        return self.status in HAS_NUMBER
 
     @property
     def diff(self) -> float:
@@ -168,7 +170,7 @@ class LiftEstimate:
     @property
     def warnings(self) -> tuple[str, ...]:
         out = []
-        if self.status not in (OK, NO_VARIATION):
+        if self.status not in HAS_NUMBER:
             out.append(self.status)
         if self.small_sample:
             events = "" if math.isnan(self.events_c) else f", {self.events_c:.0f} with an event"

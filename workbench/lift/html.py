@@ -20,8 +20,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from workbench.lift.estimators import (HEAVY_TAILED_CHANGE, NEGATIVE_ACTIVE_LIFT,
-                                       NO_ACTIVE_LIFT, OK, PHASE_CHANGE_ADJUSTED)
+from workbench.lift.estimators import (HAS_NUMBER, HEAVY_TAILED_CHANGE,
+                                       NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK,
+                                       PHASE_CHANGE_ADJUSTED)
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -84,7 +85,7 @@ def words(row: dict[str, Any]) -> str:
     """A manager's sentence for one estimate (a row of the phase table)."""
     name = metric_name(str(row["metric"]))
     status = row.get("status", OK)
-    if status not in (OK, "no variation"):
+    if status not in HAS_NUMBER:
         return f"{name}: {status}, so there is no lift to report."
     lo, hi = row["ci_low"], row["ci_high"]
     if row.get("significant"):
@@ -113,7 +114,7 @@ def summary(table: pd.DataFrame) -> list[str]:
         up = [r for r in rows if r["significant"] and r["lift"] > 0]
         down = [r for r in rows if r["significant"] and r["lift"] < 0]
         unclear = [r for r in rows if r["status"] == OK and not r["significant"]]
-        missing = [r for r in rows if r["status"] not in (OK, "no variation")]
+        missing = [r for r in rows if r["status"] not in HAS_NUMBER]
         label = PHASE_LABELS.get(phase, phase)
         if up or len(rows) > 1:
             parts = [f"{label}: the agent's users did clearly better than the holdout on "
@@ -178,7 +179,7 @@ def people_table(table: pd.DataFrame) -> pd.DataFrame:
     out = []
     for r in table.to_dict("records"):
         arrow, _ = direction(r)
-        shown = r["status"] not in (OK, "no variation")  # the status stands for the number
+        shown = r["status"] not in HAS_NUMBER  # the status stands for the number
         est = r["status"] if shown else \
             f"{arrow} {interval(r['lift'], r['ci_low'], r['ci_high'])}"
         warning = "; ".join(w for w in str(r.get("warning") or "").split("; ")
@@ -201,7 +202,7 @@ def people_table(table: pd.DataFrame) -> pd.DataFrame:
 def _method(r: dict[str, Any]) -> str:
     # A row with no number has no variance reduction to speak of.
     reduction = (f" ({_reduction(r['variance_reduction'])})"
-                 if r["status"] in (OK, "no variation") else "")
+                 if r["status"] in HAS_NUMBER else "")
     if r["estimator"] == "ML-RATE":
         return "ML-RATE" + reduction
     if r["estimator"] == "permutation":
@@ -223,7 +224,7 @@ def estimators_used(table: pd.DataFrame) -> str:
              PHASE_CHANGE_ADJUSTED: "the delta method on ML-RATE's adjusted means (change "
                                     "between phases)"}
     parts = []
-    made = table[table["status"].isin((OK, "no variation"))]  # a row with no number made none
+    made = table[table["status"].isin(HAS_NUMBER)]  # a row with no number made none
     for est, rows in made.groupby("estimator", sort=False):
         text = f"{names.get(est, 'unadjusted')} for {len(rows)} estimate(s)"
         vr = (rows.loc[rows["status"] == OK, "variance_reduction"].dropna().clip(lower=0)
