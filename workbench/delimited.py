@@ -15,8 +15,8 @@ __all__ = ["delimiter"]
 
 def delimiter(data: str | bytes) -> str:
     """The field separator of a CSV file (or of its first line): ``,``, ``;`` or a tab."""
-    first = data[:data.find(b"\n") if b"\n" in data else len(data)] if isinstance(data, bytes) \
-        else data.split("\n", 1)[0]
+    end = data.find(b"\n" if isinstance(data, bytes) else "\n")  # no copy of the rest
+    first = data if end < 0 else data[:end]
     line = first.decode("utf-8", errors="replace") if isinstance(first, bytes) else first
     if "," in line:
         return ","
