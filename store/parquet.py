@@ -23,7 +23,9 @@ MEMORY_LIMIT = "1500MB"
 
 #: Validation of raw event lines (all text) registered as ``src`` with a ``line`` column, the
 #: programme's users as ``roster(user_id)``. ``reason`` is NULL for a good line. Timestamps with
-#: an offset are converted to UTC; those without one are taken as UTC.
+#: an offset are converted to UTC; those without one are taken as UTC. A decision id is
+#: ``<batch>-<user>``: a line crediting another user's decision is refused (the agent would
+#: learn one user's events as another's).
 EVENT_CHECK = """
 WITH typed AS (
     SELECT line, coalesce(occurred_at, '') AS occurred_text,
@@ -55,6 +57,10 @@ SELECT t.*, CASE
     WHEN t.ts > $clock THEN 'occurred_at ' || strftime(t.ts, '%Y-%m-%dT%H:%M:%S')
         || ' is in the future'
     WHEN r.user_id IS NULL THEN 'user ''' || t.user_id || ''' is not in the roster'
+    WHEN regexp_matches(t.decision_id, '^[0-9]+-')
+         AND regexp_replace(t.decision_id, '^[0-9]+-', '') <> t.user_id
+        THEN 'decision ' || t.decision_id || ' is user '
+            || regexp_replace(t.decision_id, '^[0-9]+-', '') || '''s, not ' || t.user_id || '''s'
     ELSE NULL END AS reason
 FROM typed t LEFT JOIN (SELECT DISTINCT user_id FROM roster) r ON r.user_id = t.user_id
 """

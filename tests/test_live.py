@@ -388,6 +388,38 @@ def test_programme_ingest_loads_each_file_once_and_leaves_the_inbox_alone(live, 
     assert sorted((p.name, p.stat().st_mtime_ns) for p in inbox.iterdir()) == before
 
 
+@pytest.mark.parametrize("learn_log", [True, False])
+def test_an_event_credited_to_another_users_decision_is_quarantined(live, tmp_path, learn_log):
+    """A line whose decision_id is another user's decision (``<batch>-<user>``) would teach
+    the agent one user's conversion as another's: it is refused whole, on both learning
+    paths, and the user's own decision still learns from its own line."""
+    roster(live, 300)
+    day = programme_day(live, date(2026, 11, 10), tmp_path / "out", learn_log=learn_log)
+    sent = pd.read_csv(day["outbox"], dtype={"user_id": str}).sort_values("send_at")
+    owner, other = sent.iloc[0], sent.iloc[1]
+    at = (pd.Timestamp(sent["send_at"].max()) + pd.Timedelta(hours=1)
+          ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "events.csv").write_bytes(events_csv([
+        (other["user_id"], "conversion", 1, at, owner["decision_id"]),
+        (owner["user_id"], "direct_open", 1, at, owner["decision_id"])]))
+    report = programme_ingest(live, inbox, as_of=date(2026, 11, 30))
+    assert (report["inserted"], report["quarantined"]) == (1, 1)
+    assert report["reports"][0]["quarantine"] == [{"line": 2, "reason": (
+        f"decision {owner['decision_id']} is user {owner['user_id']}'s, "
+        f"not {other['user_id']}'s")}]
+    stored = pq.read_table(events_dir(live)).to_pandas()
+    assert stored[["user_id", "event", "decision_id"]].values.tolist() == [
+        [owner["user_id"], "direct_open", owner["decision_id"]]]
+    if learn_log:
+        assert decisions_store.event_keys(live, {owner["decision_id"]}) == {
+            (owner["decision_id"], "direct_open", at[:-1])}
+    else:
+        assert report["learned"]["learned_days"] == ["2026-11-10"]
+        assert live_store.learned_days(live)["2026-11-10"]["events"] == 1.0
+
+
 # -- end to end ----------------------------------------------------------------------------
 
 def test_a_programme_run_through_outbox_and_inbox_reports_the_platforms_own_truth(live,

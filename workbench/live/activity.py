@@ -11,9 +11,10 @@ conversion_vertical, gmv``); ``value`` defaults to 1 (``gmv`` needs its amount),
 (which may be negative: a refund); ``occurred_at`` is ISO, converted to UTC when it has an
 offset and taken as UTC when not, and may not be later than the wall clock; ``decision_id``
 is optional. A bad line is kept in the ``quarantine`` table with its line number and reason;
-a user not in the roster is a bad line. An event is identified by (user, event, time): a line
-already stored, or repeated in the file, is counted as a duplicate; and a file already loaded
-(same bytes, by sha256) is skipped whole.
+a user not in the roster is a bad line, and so is a ``decision_id`` of another user (a decision
+id is ``<batch>-<user>``: the agent would learn one user's events as another's). An event is
+identified by (user, event, time): a line already stored, or repeated in the file, is counted
+as a duplicate; and a file already loaded (same bytes, by sha256) is skipped whole.
 
 Lines with a ``decision_id`` (those the agent can be credited for) also go through
 :func:`workbench.agent.ingest.ingest_events`, the decision events' own path, so they keep
