@@ -132,26 +132,60 @@ def timeline_parts(path: str, key: str, marker: str, _source: sources.Source
     return daily_timeline.figure(df), daily_timeline.phase_lifts(df)
 
 
+EVENT_CHECKS_SHOWN = "event_checks_version"  # the stored version the form was filled from
+EVENT_CHECKS_SAID = "event_checks_said"  # the last save's outcome, shown once
+
+
 def event_checks(store) -> None:
     """Event checks: the use case's plausible maximum of each amount event (GMV); lines above
-    it are quarantined by every ingest. Typed as text so that a bad value is refused by name."""
-    from workbench.agent.event_checks import BINARY_EVENTS, load_limits, save_limits
+    it are quarantined by every ingest. Typed as text so that a bad value is refused by name.
+    The form is refilled from the database whenever the stored version moved (saved from the
+    CLI or another tab), and a save based on an older version is refused, never written over
+    the newer maxima."""
+    from workbench.agent.event_checks import BINARY_EVENTS, load_limits
 
     st.subheader("Event checks")
     limits = load_limits(store)
+    keys = {e: f"event_max_{e}" for e in limits.maxima}
+    ss = st.session_state
+    if ss.get(EVENT_CHECKS_SHOWN) != limits.version or any(k not in ss for k in keys.values()):
+        for e, key in keys.items():
+            ss[key] = f"{limits.maxima[e]:g}"
+        ss[EVENT_CHECKS_SHOWN] = limits.version
     st.caption(f"Use case {ui.plain(limits.use_case)}: {', '.join(BINARY_EVENTS)} are 0 or 1; "
                "an amount above its plausible maximum is a broken export or an attack, not a "
                "customer, and goes to the quarantine with the reason. "
                + (f"Saved by {ui.plain(limits.saved_by)} at {limits.saved_at}."
                   if limits.saved_by else "Defaults, never changed."))
     with st.form("event_checks_form"):
-        typed = {e: st.text_input(f"Plausible maximum of {e}", f"{m:g}", key=f"event_max_{e}")
-                 for e, m in limits.maxima.items()}
-        if st.form_submit_button("Save event checks"):
-            with ui.reported():
-                saved = save_limits(store, typed, ui.actor())
-                st.success("Saved: " + ", ".join(f"{e} at most {m:g}"
-                                                 for e, m in saved.maxima.items()))
+        for e, key in keys.items():
+            st.text_input(f"Plausible maximum of {e}", key=key)
+        st.form_submit_button("Save event checks", key="event_checks_save",
+                              on_click=save_event_checks, args=(store.path, keys))
+    said = ss.pop(EVENT_CHECKS_SAID, None)
+    if isinstance(said, str):
+        st.success(said)
+    elif said is not None:
+        with ui.reported():
+            raise said
+
+
+def save_event_checks(path: str, keys: dict[str, str]) -> None:
+    """The save button's callback (it runs before the page, so the page then shows what is
+    stored): saves the typed maxima based on the version the form was filled from."""
+    from store import Store, StoreBusyError
+    from workbench import WorkbenchError
+    from workbench.agent.event_checks import describe, save_limits
+
+    ss = st.session_state
+    typed = {e: ss.get(key, "") for e, key in keys.items()}
+    try:
+        with Store(path) as store:
+            saved = save_limits(store, typed, ui.actor(), based_on=ss.get(EVENT_CHECKS_SHOWN))
+    except (WorkbenchError, StoreBusyError) as e:  # refused: the page shows why
+        ss[EVENT_CHECKS_SAID] = e
+        return
+    ss[EVENT_CHECKS_SAID] = "Saved: " + describe(saved.maxima)
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from store import open_store
 from tests.conftest import ROOT
 from workbench import ValidationError
-from workbench.agent.event_checks import DEFAULT_MAXIMA, load_limits, save_limits
+from workbench.agent.event_checks import (DEFAULT_MAXIMA, StaleLimitsError, load_limits,
+                                          save_limits)
 from workbench.agent.ingest import ingest_events
 from workbench.agent.state import load_agent, record_batch
 from workbench.agent.users import synthetic_users
@@ -215,3 +216,78 @@ def test_an_amount_with_no_value_is_quarantined_in_both_ingests(store, tmp_path)
         assert (r.rows, r.inserted, r.quarantined) == (2, 1, [(2, why)])
         assert [q["raw"] for q in s.query("SELECT raw FROM quarantine")] == [
             "3,gmv,,2026-11-20T10:00:00Z,"]
+
+
+def test_a_save_based_on_an_older_version_is_refused_and_keeps_the_newer_one(store):
+    assert load_limits(store).version == 0  # the defaults, never saved
+    first = save_limits(store, {"gmv": "1234"}, "ana", based_on=0)
+    assert (first.version, load_limits(store).version) == (1, 1)
+    newer = save_limits(store, {"gmv": "2222"}, "cli")  # a script: no version to check
+    assert newer.version == 2
+    before = _settings(store)
+    with pytest.raises(StaleLimitsError) as err:
+        save_limits(store, {"gmv": "3000"}, "ana", based_on=1)
+    assert str(err.value) == (
+        f"Not saved: the event checks of use case reactivation were changed by cli at "
+        f"{newer.saved_at} since you opened them (you opened version 1, they are now version "
+        "2). Theirs: gmv at most 2222. Yours: gmv at most 3000. Save yours again if it still "
+        "holds.")
+    assert _settings(store) == before
+    assert (dict(load_limits(store).maxima), load_limits(store).version) == ({"gmv": 2222.0}, 2)
+    assert save_limits(store, {"gmv": "3000"}, "ana", based_on=2).version == 3
+
+
+def test_a_maximum_saved_before_versions_counts_as_version_1(store):
+    from store import agent as agent_store
+
+    agent_store.save_setting(store, "event_maxima:reactivation", json.dumps(
+        {"maxima": {"gmv": 900.0}, "by": "old", "at": "2026-01-01T00:00:00Z"}), "old")
+    assert (dict(load_limits(store).maxima), load_limits(store).version) == ({"gmv": 900.0}, 1)
+    with pytest.raises(StaleLimitsError):
+        save_limits(store, {"gmv": "3000"}, "ana", based_on=0)
+
+
+def test_agent_control_shows_a_maximum_changed_underneath_and_refuses_a_stale_save(db_path):
+    import ui
+
+    with open_store(db_path) as s:
+        save_limits(s, {"gmv": "1234"}, "ana")
+    at = AppTest.from_file(str(ROOT / "pages/3_Agent_control.py"), default_timeout=30).run()
+    assert at.text_input(key="event_max_gmv").value == "1234"
+    with open_store(db_path) as s:  # `workbench event-limits --max gmv=2222` meanwhile
+        cli = save_limits(s, {"gmv": "2222"}, "cli")
+    at.number_input(key="trial_users").set_value(2000).run()  # any rerun
+    assert not at.exception
+    assert at.text_input(key="event_max_gmv").value == "2222"
+    assert [c.value for c in at.caption if c.value.startswith("Use case")] == [
+        "Use case reactivation: direct_open, engagement, intent, conversion, "
+        "conversion_vertical are 0 or 1; an amount above its plausible maximum is a broken "
+        "export or an attack, not a customer, and goes to the quarantine with the reason. "
+        f"Saved by cli at {cli.saved_at}."]
+    at.text_input(key="event_max_gmv").set_value("3000")  # typed on version 2...
+    with open_store(db_path) as s:  # ...while someone saves version 3
+        third = save_limits(s, {"gmv": "4444"}, "ben")
+    at.button(key="event_checks_save").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [ui.plain(
+        f"Not saved: the event checks of use case reactivation were changed by ben at "
+        f"{third.saved_at} since you opened them (you opened version 2, they are now version "
+        "3). Theirs: gmv at most 4444. Yours: gmv at most 3000. Save yours again if it still "
+        "holds.")]
+    assert _said(at) == []
+    assert at.text_input(key="event_max_gmv").value == "4444"  # the page shows theirs
+    with open_store(db_path) as s:
+        assert (dict(load_limits(s).maxima), load_limits(s).version) == ({"gmv": 4444.0}, 3)
+    at.text_input(key="event_max_gmv").set_value("3000")  # applied again, now on version 3
+    at.button(key="event_checks_save").click().run()
+    assert _said(at) == ["Saved: gmv at most 3000"]
+    assert not at.error
+    with open_store(db_path) as s:
+        assert (dict(load_limits(s).maxima), load_limits(s).version) == ({"gmv": 3000.0}, 4)
+    at.run()  # a later rerun keeps the saved value and says it no more
+    assert (at.text_input(key="event_max_gmv").value, _said(at)) == ("3000", [])
+
+
+def _said(at) -> list[str]:
+    """The success boxes of the page's saves (the sidebar shows the mode in one too)."""
+    return [s.value for s in at.success if s.value.startswith("Saved")]

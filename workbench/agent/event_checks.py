@@ -9,6 +9,9 @@ SQLite file per use case (:func:`save_limits`), shown and edited on Agent contro
 checks and with ``workbench event-limits``, defaulting to :data:`DEFAULT_MAXIMA`. A line above
 its maximum is quarantined with the reason by ``workbench ingest`` and the live programme's
 ingest. A maximum is a positive, finite number; anything else is refused naming the event.
+Each save numbers a new version of a use case's maxima; a save based on an older version (the
+page opened before someone else saved) is refused with :class:`StaleLimitsError`, as stale atom
+and template edits are, instead of silently overwriting the newer maxima.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from typing import Any
 
 from store import Store, now
 from store import agent as agent_store
-from workbench import Problem, ValidationError
+from workbench import Problem, ValidationError, WorkbenchError
 
-__all__ = ["BINARY_EVENTS", "DEFAULT_MAXIMA", "EventLimits", "load_limits", "parse_maxima",
-           "save_limits", "value_problem", "NEEDS_AMOUNT"]
+__all__ = ["BINARY_EVENTS", "DEFAULT_MAXIMA", "EventLimits", "StaleLimitsError", "load_limits",
+           "parse_maxima", "save_limits", "value_problem", "NEEDS_AMOUNT"]
 
 #: Events that happen once per decision or not at all: their value is 0 or 1.
 BINARY_EVENTS = ("direct_open", "engagement", "intent", "conversion", "conversion_vertical")
@@ -48,6 +51,7 @@ class EventLimits:
     maxima: Mapping[str, float]
     saved_by: str | None = None  # None: the defaults, never saved for this use case
     saved_at: str | None = None
+    version: int = 0  # 0: the defaults; each save adds 1 (a save from before versions is 1)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per event type, binary ones included, for a table people read."""
@@ -55,6 +59,25 @@ class EventLimits:
                  for e in BINARY_EVENTS]
                 + [{"event": e, "values": "amount", "plausible maximum": m}
                    for e, m in self.maxima.items()])
+
+
+class StaleLimitsError(WorkbenchError):
+    """The maxima were saved by someone else after this save's version was read; nothing was
+    saved. Carries both sides so that a page can show them."""
+
+    def __init__(self, current: EventLimits, based_on: int, yours: Mapping[str, float]):
+        self.current, self.based_on, self.yours = current, based_on, dict(yours)
+        super().__init__(
+            f"Not saved: the event checks of use case {current.use_case} were changed by "
+            f"{current.saved_by} at {current.saved_at} since you opened them (you opened "
+            f"version {based_on}, they are now version {current.version}). Theirs: "
+            f"{describe(current.maxima)}. Yours: {describe(yours)}. Save yours again if it "
+            "still holds.")
+
+
+def describe(maxima: Mapping[str, float]) -> str:
+    """``gmv at most 5000``: maxima as people read them."""
+    return ", ".join(f"{e} at most {m:g}" for e, m in maxima.items())
 
 
 def parse_maxima(values: Mapping[str, Any]) -> dict[str, float]:
@@ -118,23 +141,29 @@ def load_limits(store: Store, use_case: str | None = None) -> EventLimits:
         return EventLimits(uc, MappingProxyType(dict(DEFAULT_MAXIMA)))
     saved = json.loads(raw)
     maxima = {**DEFAULT_MAXIMA, **parse_maxima(saved["maxima"])}
-    return EventLimits(uc, MappingProxyType(maxima), saved.get("by"), saved.get("at"))
+    return EventLimits(uc, MappingProxyType(maxima), saved.get("by"), saved.get("at"),
+                       int(saved.get("version", 1)))
 
 
 def save_limits(store: Store, values: Mapping[str, Any], actor: str,
-                use_case: str | None = None) -> EventLimits:
+                use_case: str | None = None, based_on: int | None = None) -> EventLimits:
     """Check and save maxima for ``use_case`` (events not given keep theirs), with an audit
-    entry; returns what is now in force. Nothing is saved when a value is refused."""
+    entry; returns what is now in force. Nothing is saved when a value is refused, nor when
+    ``based_on`` (the :attr:`EventLimits.version` the person saw; ``None`` skips the check, for
+    scripts) is not the version stored now: :class:`StaleLimitsError`."""
     checked = parse_maxima(values)
     with store.transaction():
         current = load_limits(store, use_case)
+        if based_on is not None and based_on != current.version:
+            raise StaleLimitsError(current, based_on, checked)
         maxima = {**current.maxima, **checked}
-        at = now()
+        at, version = now(), current.version + 1
         agent_store.save_setting(store, SETTING_KEY.format(use_case=current.use_case),
-                                 json.dumps({"maxima": maxima, "by": actor, "at": at}), actor)
+                                 json.dumps({"maxima": maxima, "by": actor, "at": at,
+                                             "version": version}), actor)
         store.audit(actor, "event_maxima", "use_case", current.use_case,
                     {"before": dict(current.maxima), "after": maxima})
-    return EventLimits(current.use_case, MappingProxyType(maxima), actor, at)
+    return EventLimits(current.use_case, MappingProxyType(maxima), actor, at, version)
 
 
 def value_problem(event: str, value: float, text: str,
