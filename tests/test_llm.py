@@ -134,6 +134,44 @@ def test_save_settings_rejects_bad_fields_and_writes_nothing(empty_store, kwargs
     assert not empty_store.query("SELECT * FROM audit_log WHERE entity = 'llm_settings'")
 
 
+URL_RULE = ("must be an http:// or https:// address such as http://127.0.0.1:8081/v1, or empty "
+            "for the offline rules engine")
+PORT_RULE = "must have a port from 1 to 65535 after the host, such as http://127.0.0.1:8081/v1"
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("http://[::1", URL_RULE),             # urlsplit raised ValueError: Invalid IPv6 URL
+    ("http://::1]/v1", URL_RULE),
+    ("http://host:abc/v1", PORT_RULE),     # accepted, then failed at every request
+    ("http://host:70000/v1", PORT_RULE),
+    ("http://host:0/v1", PORT_RULE),
+])
+def test_a_base_url_that_cannot_be_read_is_refused_by_name(empty_store, url, problem):
+    with pytest.raises(ValidationError) as e:
+        save_settings(empty_store, "diagnosis", base_url=url, model="m", temperature=0.2,
+                      timeout_s=30, max_retries=2, actor="t")
+    assert [str(p) for p in e.value.problems] == [f"field 'base_url': {problem}"]
+    assert empty_store.query("SELECT * FROM llm_settings") == []
+
+
+@pytest.mark.parametrize("url, problem", [("http://[::1", URL_RULE), ("ftp://x/v1", URL_RULE),
+                                          ("http://host:abc/v1", PORT_RULE)])
+def test_a_bad_base_url_in_the_environment_names_the_variable(empty_store, monkeypatch,
+                                                              capsys, tmp_path, url, problem):
+    with pytest.raises(LLMError) as e:
+        load_configs(empty_store, env={"WORKBENCH_LLM_DIAGNOSIS_BASE_URL": url})
+    message = (f"WORKBENCH_LLM_DIAGNOSIS_BASE_URL={url!r} {problem}; fix or unset it to "
+               "configure the diagnosis model.")
+    assert (e.value.kind, str(e.value)) == ("config", message)
+    for name in list(os.environ):
+        if name.startswith("WORKBENCH_LLM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "wb.db"))  # `workbench llm check`
+    monkeypatch.setenv("WORKBENCH_LLM_DIAGNOSIS_BASE_URL", url)
+    assert main(["llm", "check"]) == 1
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
 def test_save_settings_unknown_agent(empty_store):
     with pytest.raises(ValidationError) as e:
         save_settings(empty_store, "copywriter", base_url="", model="", temperature=0.2,

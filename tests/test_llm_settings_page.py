@@ -77,6 +77,21 @@ def test_bad_settings_name_the_field_and_write_nothing(db_path):
     assert settings(db_path) == []
 
 
+def test_a_base_url_that_cannot_be_read_is_named_not_a_traceback(db_path):
+    import ui
+
+    at = app()
+    at.text_input(key="llm_diagnosis_base_url").set_value("http://[::1")  # bracket not closed
+    at.text_input(key="llm_diagnosis_model").set_value("m")
+    save(at, "diagnosis")
+    assert [e.value for e in at.error] == [
+        "The LLM settings were not saved:\n\n- " + ui.plain(
+            "field 'base_url': must be an http:// or https:// address such as "
+            "http://127.0.0.1:8081/v1, or empty for the offline rules engine")]
+    assert at.text_input(key="llm_diagnosis_base_url").value == "http://[::1"  # kept
+    assert settings(db_path) == []
+
+
 def test_key_stays_in_the_session_and_the_connection_test_uses_it(db_path):
     with ScriptedServer(['{"ok": true}']) as server:
         at = app()

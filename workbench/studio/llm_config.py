@@ -123,7 +123,8 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
     """The effective configuration of every agent (see the module docstring for precedence).
 
     ``keys`` maps an agent to an API key typed in the page (session only). Raises
-    :class:`LLMError` (kind ``config``) when an environment variable holds a bad number.
+    :class:`LLMError` (kind ``config``) when an environment variable holds a bad number or
+    base URL (see :func:`url_problem`).
     """
     env = os.environ if env is None else env
     keys = keys or {}
@@ -149,6 +150,9 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
                 continue
             name, raw = found
             values[fname] = _number(agent, name, raw, casts[fname]) if fname in casts else raw
+            if fname == "base_url" and (problem := url_problem(raw)):
+                raise LLMError(f"{name}={raw!r} {problem}; fix or unset it to configure the "
+                               f"{agent} model.", agent=agent, kind="config")
             source = "environment"
         values["base_url"] = values.get("base_url", "").rstrip("/")
         key = (keys.get(agent) or "").strip() or None
@@ -166,6 +170,35 @@ def saved_settings(store: Store) -> dict[str, llm_store.SettingsRow]:
     return llm_store.settings(store)
 
 
+def url_problem(base_url: str) -> str | None:
+    """Why ``base_url`` is not an address a model can be asked at, or None (empty is fine: the
+    offline rules engine). Never raises: text ``urlsplit`` cannot read (``http://[::1``) is
+    refused like any other bad address."""
+    base_url = base_url.strip().rstrip("/")
+    if not base_url:
+        return None
+    try:
+        parts = urlsplit(base_url)
+        hostname = parts.hostname
+    except ValueError:  # an unclosed IPv6 bracket, or a host NFKC turns into "/" or "?"
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https"):
+        return ("must be an http:// or https:// address such as http://127.0.0.1:8081/v1, or "
+                "empty for the offline rules engine")
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or above 65535
+        port_ok = False
+    if not port_ok:
+        return "must have a port from 1 to 65535 after the host, such as http://127.0.0.1:8081/v1"
+    if parts.username or parts.password:
+        return ("must not contain a user name or password: keys are never stored; type the key "
+                "in the session field instead")
+    if parts.query or parts.fragment:
+        return "must not contain a query (?...) or fragment (#...)"
+    return None
+
+
 def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any,
                       timeout_s: Any, max_retries: Any) -> dict[str, Any]:
     """The cleaned settings of one agent, or :class:`ValidationError` naming every bad field."""
@@ -176,18 +209,8 @@ def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any
     base_url = (base_url or "").strip().rstrip("/")
     model = (model or "").strip()
     if base_url:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(Problem("must be an http:// or https:// address such as "
-                                    "http://127.0.0.1:8081/v1, or empty for the offline rules "
-                                    "engine", field="base_url"))
-        elif parts.username or parts.password:
-            problems.append(Problem("must not contain a user name or password: keys are never "
-                                    "stored; type the key in the session field instead",
-                                    field="base_url"))
-        elif parts.query or parts.fragment:
-            problems.append(Problem("must not contain a query (?...) or fragment (#...)",
-                                    field="base_url"))
+        if problem := url_problem(base_url):
+            problems.append(Problem(problem, field="base_url"))
         if not model:
             problems.append(Problem("is required when a base URL is set (for the bundled local "
                                     "server: smollm2-135m)", field="model"))
