@@ -472,3 +472,79 @@ def test_the_timelines_lift_by_phase_is_the_rate_ratio_of_its_daily_totals():
         "Phase": "Active management: 05 Jan 2026 to 06 Jan 2026",
         "Days with direct opens": "+100.0%", "Days with engagement": "+25.0%",
         "Days with intent": "+0.0%", "Days with conversion": "no holdout events yet"}]
+
+
+def huge_gmv_csv(value: str = "1e308", n: int = 400) -> bytes:
+    """The QA file: 400 users, one in ten in the holdout, each with the same GMV."""
+    return ("user_id,arm,gmv\n" + "".join(
+        f"u{i},{'holdout' if i % 10 == 0 else 'agent'},{value}\n" for i in range(n))).encode()
+
+
+def test_a_value_too_large_to_sum_is_refused_naming_row_and_field():
+    """A GMV of 1e308 per user made the arm sums infinite: the report crashed (OverflowError in
+    the per-user averages) and the CLI said 'ok' with no lift."""
+    limit = lr.value_limit(400, 1)
+    assert f"{limit:.1e}" == "1.3e+76"
+    why = ("'1e+308' is too large: with 400 rows the lift's sums of squares and fourth powers "
+           "overflow above 1.3e+76")
+    with pytest.raises(ValidationError) as e:
+        lr.read_csv(huge_gmv_csv(), "huge.csv")
+    assert e.value.summary == "huge.csv was rejected; nothing was imported"
+    assert [str(p) for p in e.value.problems] == [f"row {r} field 'gmv': {why}"
+                                                  for r in range(2, 22)]  # the first 20
+    # just below the limit the lift is the one of the same file in units 2e75 times smaller
+    rows = [(f"u{i}", "holdout" if i % 10 == 0 else "agent", i % 7) for i in range(400)]
+    small, big = (lr.read_csv(("user_id,arm,gmv\n" + "".join(
+        f"{u},{arm},{v * scale!r}\n" for u, arm, v in rows)).encode()) for scale in (1, 2e75))
+    assert big.outcomes["all"]["gmv"].max() == 1.2e76
+    cols = ["lift", "ci_low", "ci_high", "status"]
+    a, b = (lr.phase_table(d, adjusted=False).iloc[0][cols].tolist() for d in (small, big))
+    assert b[:3] == pytest.approx(a[:3], rel=1e-12) and a[3] == b[3] == "ok"
+
+
+def test_a_huge_value_is_refused_by_the_cli_and_the_page(tmp_path, monkeypatch, capsys,
+                                                         db_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    f = tmp_path / "huge.csv"
+    f.write_bytes(huge_gmv_csv())
+    assert main(["lift", "--file", str(f), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[:3] == [
+        "error: huge.csv was rejected; nothing was imported:",
+        "- row 2 field 'gmv': '1e+308' is too large: with 400 rows the lift's sums of squares "
+        "and fourth powers overflow above 1.3e+76",
+        "- row 3 field 'gmv': '1e+308' is too large: with 400 rows the lift's sums of squares "
+        "and fourth powers overflow above 1.3e+76"]
+    assert "Warning" not in captured.err
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    at.switch_page("pages/4_Lift_report.py").run()
+    at.selectbox(key="source_pick").set_value("file").run()
+    at.file_uploader(key="lift_file").set_value(("huge.csv", huge_gmv_csv(), "text/csv"))
+    at.run()
+    assert not at.exception
+    assert [e.value.split("\n")[:3] for e in at.error] == [[
+        "huge.csv was rejected; nothing was imported:", "",
+        "- " + ui_plain("row 2 field 'gmv': '1e+308' is too large: with 400 rows the lift's "
+                        "sums of squares and fourth powers overflow above 1.3e+76")]]
+
+
+def ui_plain(text: str) -> str:
+    import ui
+
+    return ui.plain(text)
+
+
+def test_a_per_user_average_that_is_not_finite_reads_n_a():
+    assert [fmt.number(v) for v in (float("inf"), float("-inf"), float("nan"), None)] == [
+        "n/a", "n/a", "n/a", "n/a"]
+    row = {"phase": "all", "metric": "gmv", "estimator": "unadjusted", "n_agent": 360,
+           "n_holdout": 40, "mean_agent": float("inf"), "mean_holdout": float("inf"),
+           "lift": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+           "significant": False, "status": "ok", "small_sample": True, "variance_reduction": 0.0}
+    people = fmt.people_table(pd.DataFrame([row]))
+    assert (people["Agent per user"].tolist(), people["Holdout per user"].tolist()) == (
+        ["n/a"], ["n/a"])

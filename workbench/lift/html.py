@@ -56,8 +56,9 @@ def interval(lift: float, low: float, high: float) -> str:
 
 
 def number(x: float) -> str:
-    """A per-user average for people: three significant figures, thousands separated."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    """A per-user average for people: three significant figures, thousands separated; "n/a"
+    when there is none, or none that is finite (sums that overflowed)."""
+    if x is None or not math.isfinite(x):
         return "n/a"
     if x == 0:
         return "0"

@@ -9,7 +9,8 @@ Imported CSV (one row per user and phase)::
 "all" phase when absent); metric columns are any of ``direct_open, engagement, intent,
 conversion, conversion_vertical, gmv``; columns starting with ``pre_`` are pre-treatment
 covariates for ML-RATE. Values are numbers >= 0, except ``gmv``, where a negative value is a
-net refund.
+net refund. A metric's value is at most :func:`value_limit` in size (about 1e75: far above any
+real outcome, and the most the estimators' sums of fourth powers can take).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
-from workbench.delimited import delimiter
+from workbench.delimited import delimiter, header, refuse_repeated_columns
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
 from workbench.lift.estimators import LiftEstimate, from_moments, ml_rate, unadjusted
@@ -84,6 +85,15 @@ def whole_run(data: LiftData, metric: str) -> LiftEstimate:
     return unadjusted(y[data.treated], y[~data.treated])
 
 
+def value_limit(rows: int, phases: int) -> float:
+    """The largest size of a metric's value in a file of ``rows`` rows and ``phases`` phases
+    for which every sum the estimators form stays finite: a user's total over the phases (up
+    to ``phases`` values), its deviation from the mean (up to twice that), and the sums over
+    every row of its square and fourth power (the tail weight). Above it the sums overflow
+    and the report has no number (or crashes), so such a file is refused."""
+    return (float(np.finfo(float).max) / max(rows, 1)) ** 0.25 / (2 * max(phases, 1))
+
+
 def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     """Parse an imported outcomes file; problems name the line and column."""
     if len(data) > MAX_IMPORT_BYTES:
@@ -93,6 +103,8 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     except UnicodeDecodeError as e:
         raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
                               "The file was rejected") from None
+    # pandas would keep a repeated column as 'arm.1' and read the first one only
+    refuse_repeated_columns([c.strip().lower() for c in header(text)], "The file was rejected")
     try:
         df = pd.read_csv(io.StringIO(text), sep=delimiter(text),
                          dtype={"user_id": str, "arm": str, "phase": str, "segment": str})
@@ -123,6 +135,7 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     bad(df["user_id"].isna(), "user_id", "is empty")
     bad(df.duplicated(["user_id", "phase"]), "user_id", "user '{v}' appears twice in a phase")
     covs = [c for c in df.columns if c.startswith("pre_")]
+    limit = value_limit(len(df), df["phase"].nunique())
     for col in metrics + covs:
         vals = pd.to_numeric(df[col], errors="coerce")
         if col in SIGNED_METRICS:  # refunds: negative values are real
@@ -130,6 +143,10 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
         else:
             bad(vals.isna() | (vals < 0) | ~np.isfinite(vals), col,
                 "'{v}' is not a number >= 0")
+        if col in metrics:  # covariates only feed the learners, which take any finite number
+            bad(np.isfinite(vals) & (vals.abs() > limit), col,
+                f"'{{v}}' is too large: with {len(df)} rows the lift's sums of squares and "
+                f"fourth powers overflow above {limit:.1e}")
         df[col] = vals
     if problems:
         raise ValidationError(problems, f"{name} was rejected; nothing was imported")
