@@ -65,10 +65,12 @@ def data_panel(store, segments: list[str]) -> None:
             upload = st.file_uploader("Events file", type=["csv"], key="events_file",
                                       max_upload_size=MAX_BYTES // 2 ** 20)
             as_of = st.date_input("Learn as of", value=None, key="events_as_of",
-                                  help="Empty: now. Events after the end of this day are "
-                                       "quarantined; decisions whose attribution window has "
-                                       "closed by then are learnt (like `workbench ingest "
-                                       "--as-of`).")
+                                  help="Events after the end of this day are quarantined; "
+                                       "decisions whose attribution window has closed by then "
+                                       "are learnt (like `workbench ingest --as-of`). Empty: "
+                                       "events after now are quarantined and windows close by "
+                                       "the latest stored event's day (none when no event is "
+                                       "stored).")
             if st.button("Load events", key="ingest_button", disabled=upload is None):
                 with ui.reported():
                     report = ingest_events(store, agent_state.load_agent(store),

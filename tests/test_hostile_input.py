@@ -438,6 +438,27 @@ def test_an_event_dated_2099_is_quarantined_and_closes_no_attribution_window(sto
         (2, "occurred_at 2026-11-30T00:00:01 is in the future (after 2026-11-29T23:59:59)")]
 
 
+@pytest.mark.parametrize("lines", [["{did},direct_open,1,2099-01-01T00:00:00"], []],
+                         ids=["only a future line", "header only"])
+def test_a_file_with_no_stored_line_closes_no_attribution_window(store, lines):
+    """With no line stored there is no day the data shows: the wall clock (weeks after every
+    window closed) must not close them all and teach every open decision a zero reward."""
+    rendered = _events_batch(store)
+    did, _ = _first_sent(rendered)
+    before = _model_state(store)
+    report = _ingest(store, [x.format(did=did) for x in lines],
+                     clock=datetime(2026, 12, 31, tzinfo=timezone.utc))
+    assert (report.inserted, report.as_of, report.learned, report.partly_learned) == (
+        0, None, 0, 0)
+    assert report.to_dict()["as_of"] is None
+    assert _model_state(store) == before
+    assert store.query("SELECT count(*) AS n FROM decisions WHERE learned > 0")[0]["n"] == 0
+    # a stored line's day then closes the windows it shows as closed, as before
+    late = _ingest(store, [f"{did},engagement,1,2026-12-30T09:00:00"],
+                   clock=datetime(2026, 12, 31, tzinfo=timezone.utc))
+    assert (late.as_of, late.learned) == ("2026-12-30", len(rendered))
+
+
 def test_an_event_before_its_decisions_send_is_quarantined(store):
     rendered = _events_batch(store)
     did, sent = _first_sent(rendered)

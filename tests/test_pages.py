@@ -256,6 +256,29 @@ def test_posteriors_page_loads_events_and_quarantines_bad_lines(db_path):
             {"line": 3, "reason": "no decision 'ghost' in the decision log"}]
 
 
+def test_posteriors_page_learns_nothing_from_an_events_file_with_no_stored_line(db_path):
+    """The page loads events through the CLI's code: a header-only file on a batch whose
+    windows closed weeks ago (by the wall clock) closes none of them."""
+    from datetime import date
+
+    from workbench.agent.state import decide_batch, load_agent
+    from workbench.agent.users import synthetic_users
+
+    with open_store(db_path) as s:
+        agent = load_agent(s)
+        decide_batch(s, agent, synthetic_users(200, agent.segments, 7), actor="t",
+                     source="test", seed=7, start=date(2020, 1, 6))
+    at = app(POSTERIORS)
+    at.file_uploader(key="events_file").set_value(
+        ("events.csv", b"decision_id,event,value,occurred_at\n", "text/csv"))
+    at.run()
+    at.button(key="ingest_button").click().run()
+    assert "events.csv: 0 new events, 0 already loaded, 0 quarantined; 0 decisions learnt." \
+        in [s.value.replace("\\", "") for s in at.success]
+    with open_store(db_path) as s:
+        assert s.query("SELECT count(*) AS n FROM decisions WHERE learned > 0") == [{"n": 0}]
+
+
 def plotly_specs(at) -> list[dict]:
     import json
 

@@ -21,7 +21,8 @@ event later than the wall clock (or the end of the explicit ``as_of`` day) is "i
 and one before its decision's send time (or, for a decision with no send, its batch's start
 day) is "before the send". Each goes to the quarantine with its reason, and ``as_of`` (the day
 up to which attribution windows close) comes only from the stored lines, never later than the
-wall clock: one line dated 2099 closes no window.
+wall clock: one line dated 2099 closes no window, and a file with no stored line (only
+quarantined lines, or only a header) closes none (``as_of`` is ``None`` and nothing is learnt).
 
 Learning waits for a decision's attribution window (``attribution_days`` after its send time)
 to close, so that users who did nothing count as zero-reward observations; events that arrive
@@ -94,7 +95,7 @@ class IngestReport:
     partly_learned: int = 0  # sent decisions learnt or grown from a partly elapsed window
     pre_reward_missing: int = 0  # learnt decisions whose user had no pre-period reward
     ignored_columns: list[str] = field(default_factory=list)
-    as_of: str = ""
+    as_of: str | None = None  # None: no line stored, so no window was closed
 
     def to_dict(self) -> dict:
         return {"rows": self.rows, "inserted": self.inserted, "duplicates": self.duplicates,
@@ -281,12 +282,16 @@ def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: l
     report.inserted = len(new)
     report.quarantined = sorted((line, reason) for line, _, reason in bad)
     times = [datetime.fromisoformat(p[4]) for p in good]
-    day = as_of or min(max(times) if times else wall, wall).date()
-    report.as_of = day.isoformat()
+    # No stored line, no day the data shows: the wall clock would close every open window
+    # and learn its decisions as zero rewards. Nothing new closes then.
+    day = as_of or (min(max(times), wall).date() if times else None)
+    report.as_of = day.isoformat() if day is not None else None
     late = _late_rewards(store, agent, new)
     report.late_corrections = len(late)
-    due = _due_learning(store, agent, day, pre_reward=pre_reward, report=report, new=new)
-    partial = learn_partial(store, agent, day, wall, new) if partial_windows else None
+    due = (_due_learning(store, agent, day, pre_reward=pre_reward, report=report, new=new)
+           if day is not None else _DueLearning())
+    partial = learn_partial(store, agent, day, wall, new) \
+        if partial_windows and day is not None else None
     report.partly_learned = partial.count if partial else 0
     with store.transaction():
         if bad:
