@@ -100,3 +100,70 @@ def test_a_lift_file_with_an_empty_arm_is_refused_by_name(tmp_path):
     assert str(e.value) == (
         "one.csv was rejected; nothing was imported:\n- field 'arm': the file has 1 agent and "
         "0 holdout users; a lift needs at least 2 users in each arm")
+
+
+def _counts(store) -> dict[str, int]:
+    return {t: store.db[t].count for t in store.db.table_names()}
+
+
+EVENTS_HEADER = "decision_id,event,value,occurred_at\n"
+
+
+@pytest.mark.parametrize("command, files, error", [
+    (["programme", "roster", "{r.csv}"], {"r.csv": "user_id,segment,user_id\nu1,new_buyers,u2\n"},
+     "r.csv was rejected; nothing was imported:\n"
+     "- field 'user_id': column 'user_id' appears twice in the header"),
+    (["programme", "roster", "{r.csv}"], {"r.csv": "user_id,Segment, segment \nu1,a,b\n"},
+     "r.csv was rejected; nothing was imported:\n"
+     "- field 'segment': column 'segment' appears twice in the header"),
+    (["programme", "roster", "{r.csv}"],
+     {"r.csv": "user_id;segment;days_inactive;days_inactive\nu1;new_buyers;3;4\n"},
+     "r.csv was rejected; nothing was imported:\n"
+     "- field 'days_inactive': column 'days_inactive' appears twice in the header"),
+    (["ingest", "{e.csv}"], {"e.csv": "decision_id,event,value,occurred_at,value\n"
+                                      "1-u1,direct_open,1,2026-11-15T09:00:00,0\n"},
+     "The file was rejected:\n- field 'value': column 'value' appears twice in the header"),
+    (["ingest", "{e.csv}", "--pre-reward", "{p.csv}"],
+     {"e.csv": EVENTS_HEADER, "p.csv": "user_id,pre_reward,PRE_REWARD\nu1,1,2\n"},
+     "The pre-period rewards were rejected:\n"
+     "- field 'pre_reward': column 'pre_reward' appears twice in the header"),
+    (["decide", "--users", "{u.csv}"], {"u.csv": "user_id,segment,segment\nu1,new_buyers,x\n"},
+     "u.csv was rejected; nothing was decided:\n"
+     "- field 'segment': column 'segment' appears twice in the header"),
+    (["lift", "--file", "{o.csv}"], {"o.csv": "user_id,arm,direct_open,arm\n" + "".join(
+        f"u{i},{'agent' if i % 2 else 'holdout'},1,holdout\n" for i in range(8))},
+     "The file was rejected:\n- field 'arm': column 'arm' appears twice in the header"),
+], ids=["roster user_id", "roster segment, case and spaces", "roster days_inactive", "events",
+        "pre-period rewards", "users", "lift outcomes"])
+def test_every_reader_refuses_a_repeated_column_and_writes_nothing(store, tmp_path, capsys,
+                                                                   command, files, error):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    before = _counts(store)
+    args = [str(tmp_path / a[1:-1]) if a.startswith("{") else a for a in command]
+    assert main(["--db", store.path, *args]) == 1
+    assert capsys.readouterr().err == f"error: {error}\n"
+    assert _counts(store) == before
+    assert not (tmp_path / "wb.db.live" / "roster").exists() or not any(
+        (tmp_path / "wb.db.live" / "roster").iterdir())
+
+
+def test_the_inbox_and_library_readers_refuse_a_repeated_column(store):
+    from workbench import ValidationError
+
+    import_roster(store, b"user_id,segment\nr1," + segments_of(store)[0].encode() + b"\n",
+                  name="r.csv", actor="t", joined_on="2026-11-01")
+    before = _counts(store)
+    with pytest.raises(ValidationError) as e:
+        ingest_activity(store, b"user_id,event,occurred_at,Event\n"
+                               b"r1,engagement,2026-11-20T08:00:00Z,intent\n",
+                        name="e.csv", actor="t")
+    assert str(e.value) == ("e.csv was rejected:\n"
+                            "- field 'event': column 'event' appears twice in the header")
+    with pytest.raises(ValidationError) as e:
+        import_components(store, b"kind,text,tone,text,tone\ngreeting,Hi,neutral,Ho,playful\n",
+                          "lib.csv", "ana")
+    assert str(e.value) == ("The file was rejected:\n"
+                            "- field 'text': column 'text' appears twice in the header\n"
+                            "- field 'tone': column 'tone' appears twice in the header")
+    assert _counts(store) == before

@@ -6,18 +6,57 @@ and answered "required column 'user_id' is missing" to a file whose header reads
 ``user_id;segment``. Column names never hold a comma, a semicolon or a tab, so the header
 line settles it: a header without a comma but with a semicolon (or a tab) is split on that.
 Values keep their own format (a decimal comma in a value is still refused, by its row).
+
+The header is also where a repeated column is refused, by every reader with the same
+:func:`repeated_columns`: a reader would otherwise take one of the two silently (pandas keeps
+both as ``value`` and ``value.1``, a dict the last one) or fail with a traceback.
 """
 
 from __future__ import annotations
 
-__all__ = ["delimiter"]
+import csv
+from collections.abc import Iterable
+
+from workbench import Problem, ValidationError
+
+__all__ = ["delimiter", "header", "refuse_repeated_columns", "repeated_columns"]
+
+
+def _first_line(data: str | bytes) -> str:
+    end = data.find(b"\n" if isinstance(data, bytes) else "\n")  # no copy of the rest
+    first = data if end < 0 else data[:end]
+    return first.decode("utf-8", errors="replace") if isinstance(first, bytes) else first
 
 
 def delimiter(data: str | bytes) -> str:
     """The field separator of a CSV file (or of its first line): ``,``, ``;`` or a tab."""
-    end = data.find(b"\n" if isinstance(data, bytes) else "\n")  # no copy of the rest
-    first = data if end < 0 else data[:end]
-    line = first.decode("utf-8", errors="replace") if isinstance(first, bytes) else first
+    line = _first_line(data)
     if "," in line:
         return ","
     return next((d for d in (";", "\t") if d in line), ",")
+
+
+def header(data: str | bytes) -> list[str]:
+    """The column names of a CSV file's header line as written (a byte-order mark removed),
+    for a reader that renames repeated names (pandas) to check them first."""
+    line = _first_line(data).lstrip("\ufeff").rstrip("\r")
+    return next(csv.reader([line], delimiter=delimiter(line)), [])
+
+
+def repeated_columns(names: Iterable[str], where: str = "header") -> list[Problem]:
+    """A problem for each column named more than once in ``names``, in the order of their
+    repeats; ``names`` as the reader compares them (stripped and lowercased by most)."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for name in names:
+        if name in seen and name not in twice:
+            twice.append(name)
+        seen.add(name)
+    return [Problem(f"column '{c}' appears twice in the {where}", field=c) for c in twice]
+
+
+def refuse_repeated_columns(names: Iterable[str], summary: str) -> None:
+    """Raise a :class:`ValidationError` (``summary``) naming each repeated column."""
+    problems = repeated_columns(names)
+    if problems:
+        raise ValidationError(problems, summary)

@@ -76,7 +76,7 @@ from workbench.agent.state import (
     stored_outcomes,
 )
 from workbench.agent.windows import learn_partial
-from workbench.delimited import delimiter
+from workbench.delimited import delimiter, refuse_repeated_columns
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024
@@ -146,6 +146,7 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
                               "The pre-period rewards were rejected") from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     header = [h.strip().lower() for h in next(reader, [])]
+    refuse_repeated_columns(header, "The pre-period rewards were rejected")
     problems = [Problem(f"required column '{c}' is missing", field=c)
                 for c in ("user_id", "pre_reward") if c not in header]
     if problems:
@@ -207,6 +208,7 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     rows = _csv_rows(reader)
     header = [h.strip().lower() for h in next(rows, [])]
+    refuse_repeated_columns(header, "The file was rejected")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValidationError([Problem(f"required column '{c}' is missing", field=c)

@@ -20,12 +20,14 @@ BATCH_COLUMNS = ["decision_id", "user_id", "arm", "send", "channel", "send_at", 
 def _read_users(path: Path):
     import pandas as pd
 
-    from workbench.delimited import delimiter
+    from workbench.delimited import delimiter, header, refuse_repeated_columns
 
     try:
         with open(path, "rb") as f:
-            sep = delimiter(f.readline())
-        users = pd.read_csv(path, sep=sep, dtype={"user_id": str})
+            first = f.readline()
+        # pandas would keep a repeated column as 'segment.1' and decide on the first one
+        refuse_repeated_columns(header(first), f"{path.name} was rejected; nothing was decided")
+        users = pd.read_csv(path, sep=delimiter(first), dtype={"user_id": str})
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CommandFailed(f"cannot read {path}: {reason}") from None

@@ -18,7 +18,7 @@ from typing import Any
 from store import COMPONENT_FIELDS, Store
 from store.bulk import insert_components, update_components
 from workbench import Conflict, LibraryFrozenError, Problem, StaleEditError, ValidationError
-from workbench.delimited import delimiter
+from workbench.delimited import delimiter, repeated_columns
 from workbench.library.validation import check_component, check_duplicates, normalize_component
 
 #: Columns of an exported library; the first ``IMPORT_COLUMNS`` are read back on import.
@@ -283,8 +283,7 @@ def _check_columns(columns: list[str], where: str, require: bool = True) -> None
     problems = [Problem(f"unknown column '{c}' in the {where} (expected: "
                         f"{', '.join(IMPORT_COLUMNS)})", field=c)
                 for c in columns if c not in known]
-    dupes = {c for c in columns if columns.count(c) > 1}
-    problems += [Problem(f"column '{c}' appears twice in the {where}", field=c) for c in dupes]
+    problems += repeated_columns(columns, where)
     if require:
         problems += [Problem(f"required column '{c}' is missing", field=c)
                      for c in ("kind", "text") if c not in columns]

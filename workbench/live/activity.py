@@ -44,7 +44,7 @@ from workbench.agent.event_checks import NEEDS_AMOUNT, load_limits
 from workbench.agent.ingest import ingest_events
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import load_agent
-from workbench.delimited import delimiter
+from workbench.delimited import delimiter, refuse_repeated_columns
 from workbench.live.logs import (
     BINARY_EVENTS,
     event_files,
@@ -95,6 +95,7 @@ def _read(data: bytes, name: str) -> pa.Table:
         raise ValidationError([Problem(f"cannot be read as CSV or Parquet ({e})")],
                               f"{name} was rejected") from None
     t = t.rename_columns([c.strip().lower().lstrip("\ufeff") for c in t.column_names])
+    refuse_repeated_columns(t.column_names, f"{name} was rejected")
     missing = [c for c in REQUIRED if c not in t.column_names]
     if missing:
         raise ValidationError([Problem(f"required column '{c}' is missing", field=c)

@@ -38,7 +38,7 @@ from store import live as live_store
 from workbench import Problem, ValidationError
 from workbench.agent.state import segments_of
 from workbench.agent.users import DEFAULTS, prepare_users, stable_arm
-from workbench.delimited import delimiter
+from workbench.delimited import delimiter, refuse_repeated_columns
 from workbench.live import live_dir
 
 #: Columns kept in the roster, besides ``user_id``, ``segment``, ``arm`` and ``joined_on``.
@@ -96,6 +96,8 @@ def _batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
                     column_types={c: pa.string() for c in names}, strings_can_be_null=True,
                     quoted_strings_can_be_null=False))
             batches = (b.to_pandas() for b in reader)
+        refuse_repeated_columns([str(c).strip().lower().lstrip("\ufeff") for c in names],
+                                f"{name} was rejected; nothing was imported")
         rows = 0
         for df in batches:
             df.columns = [str(c).strip().lower().lstrip("\ufeff") for c in df.columns]
