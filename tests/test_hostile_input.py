@@ -162,7 +162,8 @@ def test_csv_export_neutralises_formula_cells_and_imports_back_unchanged(store):
     import csv
     import io
 
-    ids = [library.add_component(store, {"kind": "cta", "text": text,
+    # Visual atoms: no template uses them, so no channel limit gets in the way of the texts.
+    ids = [library.add_component(store, {"kind": "visual", "text": text,
                                          "product_category": "=1+1"}, "ana")
            for text in FORMULAS]
     exported = library.export_components(store, "csv")
@@ -575,10 +576,10 @@ def test_posteriors_why_this_message_shows_atom_markdown_as_text_and_fetches_no_
     from tests.conftest import ROOT
 
     with open_store(db_path) as s:
-        atoms = s.components(status="active")
-        library.save_edits(s, [Edit(a["id"], {"text": f"![x](http://evil.example/{a['id']}.png)"
-                                                      f" *look* {a['id']}"}) for a in atoms],
-                           "mallory")
+        # Every call to action (short enough for a push body beside the longest other atoms)
+        atoms = s.components(kind="cta", status="active")
+        library.save_edits(s, [Edit(a["id"], {"text": f"![x](http://ev.il/{a['id']}) *look*"})
+                               for a in atoms], "mallory")
     at = AppTest.from_file(str(ROOT / "pages/2_Posteriors.py"), default_timeout=60).run()
     at.number_input(key="demo_users").set_value(200)
     at.button(key="decide_button").click().run()
@@ -587,7 +588,7 @@ def test_posteriors_why_this_message_shows_atom_markdown_as_text_and_fetches_no_
     sent = [m.value for m in at.markdown if m.value.startswith("Sent by")]
     assert len(sent) == 1
     assert "![x](" not in sent[0] and "*look*" not in sent[0]
-    assert r"\!\[x\]\(http\:\/\/evil\.example\/" in sent[0] and r"\*look\*" in sent[0]
+    assert r"\!\[x\]\(http\:\/\/ev\.il\/" in sent[0] and r"\*look\*" in sent[0]
 
 
 def test_components_history_shows_an_atoms_markdown_and_html_as_text(db_path):
@@ -598,7 +599,7 @@ def test_components_history_shows_an_atoms_markdown_and_html_as_text(db_path):
     from tests.conftest import ROOT
 
     with open_store(db_path) as s:
-        cid = _cta(s)["id"]
+        cid = s.components(kind="visual", status="active")[0]["id"]  # in no template
         library.save_edits(s, [Edit(cid, {"text": "![x](http://evil.example/p.png) **Buy** "
                                                   "<img src=x>"})], "mallory")
     at = AppTest.from_file(str(ROOT / "pages/1_Components.py"), default_timeout=60).run()

@@ -230,3 +230,92 @@ def test_csv_downloads_quote_formula_cells_and_keep_numbers():
         "'+cmd|' /C calc'!A0,0.1",
         "'@SUM(A1),0.0",
         "plain,1.5"]
+
+
+# -- atoms must keep every active template sendable -------------------------------------------
+
+PUSH_CLASSIC = "template 'Reactivation push — classic' (Push notification)"
+#: The tightest room: the dormant segment's own tone and value proposition are the longest
+ROOM = ("at most 30 characters fit here beside the longest tone #21, value_prop #32, "
+        "offer #37")
+
+
+def test_an_atom_too_long_for_a_template_channel_is_refused_with_the_room_left(store):
+    """A 389-character call to action was accepted (a warning on the page only) and the agent
+    then sent 506-character push bodies, limit 150."""
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.add_component(store, {"kind": "cta", "text": "Tap here now " * 30}, "qa")
+    assert [str(p) for p in e.value.problems] == [
+        f"field 'text': with this text, {PUSH_CLASSIC} can make a body of 509 characters for "
+        f"segment dormant_90d_plus, over the limit of 150; {ROOM}"]
+    assert snapshot(store) == before
+    cid = library.add_component(store, {"kind": "cta", "text": "x" * 30}, "qa")  # fits exactly
+    assert store.component(cid)["text"] == "x" * 30
+
+
+def test_an_import_or_edit_that_makes_a_message_too_long_names_the_row(store):
+    text = "Order your favourite meal today before it is gone"  # 49 characters
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.import_components(store, f"kind,text\ncta,{text}\n".encode(), "big.csv", "qa")
+    assert [str(p) for p in e.value.problems] == [
+        f"row 2 field 'text': with this text, {PUSH_CLASSIC} can make a body of 169 "
+        f"characters for segment dormant_90d_plus, over the limit of 150; {ROOM}"]
+    cta = first(store, "cta")
+    with pytest.raises(ValidationError) as e:
+        library.save_edits(store, [Edit(cta["id"], {"text": text}, row=3)], "qa")
+    assert [str(p) for p in e.value.problems] == [
+        f"row 3 (component #{cta['id']}) field 'text': with this text, {PUSH_CLASSIC} can make "
+        f"a body of 169 characters for segment dormant_90d_plus, over the limit of 150; {ROOM}"]
+    assert snapshot(store) == before
+    # A tag edit of the same atom is not judged on its text
+    assert library.save_edits(store, [Edit(cta["id"], {"tags": "short"})], "qa") == [cta["id"]]
+
+
+def test_archiving_the_last_atom_a_template_needs_is_refused_naming_its_field(store):
+    """Archiving every call to action left no message to make: the agent could not decide."""
+    shared = [c for c in store.components(kind="cta", status="active") if c["segment"] is None]
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.set_status(store, [c["id"] for c in shared], "archived", "qa")
+    assert [str(p) for p in e.value.problems] == [
+        f"(component #{shared[0]['id']}) field 'status': with the 8 other 'cta' atom(s) taken "
+        "out here, leaves no active one that template 'Reactivation push — classic' can use "
+        "(its body); keep one or add another 'cta' atom first, or change the template"]
+    assert snapshot(store) == before
+    library.set_status(store, [c["id"] for c in shared[:-1]], "archived", "qa")
+    greetings = [c["id"] for c in store.components(kind="greeting", status="active")]
+    with pytest.raises(ValidationError) as e:
+        library.set_status(store, [shared[-1]["id"], *greetings], "archived", "qa")
+    assert [str(p) for p in e.value.problems][:2] == [
+        f"(component #{shared[-1]['id']}) field 'status': is the last active 'cta' atom that "
+        "template 'Reactivation push — classic' can use (its body); keep one or add another "
+        "'cta' atom first, or change the template",
+        f"(component #{greetings[0]}) field 'status': with the {len(greetings) - 1} other "
+        "'greeting' atom(s) taken out here, leaves no active one that template 'Reactivation "
+        "push — classic' can use (its title); keep one or add another 'greeting' atom first, "
+        "or change the template"]
+
+
+def test_a_template_slot_without_atoms_is_named_in_the_field_that_holds_it(store):
+    from workbench.library.validation import check_template
+
+    tpl = {"name": "t", "channel": "push", "title": "{greeting}", "body": "Hello {cta}"}
+    found = check_template(tpl, kinds=["greeting", "cta"],
+                           channels={c["id"]: c for c in store.channels()}, segments=[],
+                           components=[first(store, "cta")])
+    assert [str(p) for p in found] == [
+        "field 'title': no active 'greeting' atom for any segment: add one before using this "
+        "slot"]
+
+
+def test_the_same_text_with_a_composed_or_combining_accent_is_one_atom(store):
+    """'Café' with é (U+00E9) and with e + U+0301 look the same; both were stored."""
+    composed, combining = "Caf\u00e9 ready", "Cafe\u0301 ready"
+    cid = library.add_component(store, {"kind": "cta", "text": combining}, "qa")
+    assert store.component(cid)["text"] == composed  # stored in one form (NFC)
+    with pytest.raises(ValidationError) as e:
+        library.add_component(store, {"kind": "cta", "text": composed}, "qa")
+    assert [str(p) for p in e.value.problems] == [
+        f"field 'text': duplicate cta atom: same text as component #{cid}"]

@@ -356,14 +356,34 @@ def test_accept_as_template_keeps_provenance_and_the_original(store):
 
 
 def test_accept_as_atoms_adds_components_tagged_with_the_rewrite(store):
-    msg = by_key(store, "msg-fb-04")
+    msg = by_key(store, "msg-fb-02")
     r = offline(store).rewrite_one(msg["id"], "t")
     ids = accept(store, r["id"], "maria", as_="atoms")
     atoms = [store.component(i) for i in ids]
-    assert {a["kind"] for a in atoms} >= {"greeting", "offer"}
-    assert all(a["source"] == "rewrite" and f"rewrite-{r['id']}" in a["tags"] for a in atoms)
-    offer = next(a for a in atoms if a["kind"] == "offer")
-    assert "RM4" in offer["text"] and offer["offer_type"] == "amount_off"
+    assert [(a["kind"], a["text"]) for a in atoms] == [
+        ("greeting", "A thank-you for our regulars"),
+        ("value_prop", "You order from Burger Bros KL often, so this is for you."),
+        ("offer", "RM5 off your next order over RM20."), ("cta", "Use code BROSNEW."),
+        ("cta", "Order now.")]
+    assert all(a["source"] == "rewrite" and f"rewrite-{r['id']}" in a["tags"]
+               and a["segment"] == msg["segment"] for a in atoms)
+    assert atoms[2]["offer_type"] == "amount_off"
+
+
+def test_accept_as_atoms_refuses_a_sentence_too_long_for_a_template_and_adds_none(store):
+    """Each sentence becomes an atom the agent may draw into any template of the segment: one
+    that makes a push body over its limit is refused, naming it and the room there is."""
+    r = offline(store).rewrite_one(by_key(store, "msg-fb-04")["id"], "t")
+    before = len(store.components())
+    with pytest.raises(ValidationError) as e:
+        accept(store, r["id"], "maria", as_="atoms")
+    assert [str(p) for p in e.value.problems] == [
+        "(value_prop 'You order from Mamak Corner 24 Jam often, so this is for you.') field "
+        "'text': with this text, template 'Reactivation push — classic' (Push notification) "
+        "can make a body of 153 characters for segment frequent_buyers, over the limit of "
+        "150; at most 58 characters fit here beside the longest tone #19, offer #37, cta #49"]
+    assert len(store.components()) == before
+    assert rewrite_row(store, r["id"])["status"] == "proposed"
 
 
 def test_accept_is_refused_in_passive_management_and_writes_nothing(store):

@@ -274,11 +274,13 @@ def bench_import(rows: int = 5000, seed: int = 0) -> dict[str, Any]:
             timings["create_seconds"] = time.perf_counter() - t0
 
             exported = export_components(store, "csv", search="Bench atom")
-            edited = exported.decode().replace("Bench atom", "Edited bench atom").encode()
+            # Same length: a longer text would not fit every template's channel beside the
+            # library's longest atoms (the import checks that), and this times updates.
+            edited = exported.decode().replace("Bench atom", "Bench item").encode()
             t0 = time.perf_counter()
             updated = import_components(store, edited, "edited.csv", "bench")
             timings["update_seconds"] = time.perf_counter() - t0
-            again = export_components(store, "csv", search="Bench atom")
+            again = export_components(store, "csv", search="Bench item")
             t0 = time.perf_counter()
             unchanged = import_components(store, again, "again.csv", "bench")
             timings["unchanged_seconds"] = time.perf_counter() - t0
@@ -340,12 +342,11 @@ def bench_programme(users: int, events: int = 10_000_000, seed: int = 0,
     import pyarrow.csv as pacsv
 
     from store import open_store
-    from workbench.agent.state import segments_of
+    from workbench.agent.ingest import SEND_DAYS
+    from workbench.agent.state import load_agent, segments_of
     from workbench.library.seed import seed as seed_library
     from workbench.lift.report import from_run, phase_table
     from workbench.live.activity import ingest_activity
-    from workbench.agent.ingest import SEND_DAYS
-    from workbench.agent.state import load_agent
     from workbench.live.day import programme_day
     from workbench.live.learning import learn_days
     from workbench.live.logs import user_outcomes
@@ -408,7 +409,7 @@ def bench_programme(users: int, events: int = 10_000_000, seed: int = 0,
             data = from_run(user_outcomes(s), source="live programme")
             t1 = time.perf_counter()
             table = phase_table(data)
-            return {"phases": data.phases, "users": int(len(data.treated)),
+            return {"phases": data.phases, "users": len(data.treated),
                     "estimates": len(table), "aggregation_seconds": round(t1 - t0, 1),
                     "estimates_seconds": round(time.perf_counter() - t1, 1)}
 

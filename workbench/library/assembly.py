@@ -98,6 +98,11 @@ class Template:
         """Distinct slot names across all fields, in first-appearance order."""
         return self.slots_in(TEMPLATE_TEXT_FIELDS)
 
+    def field_of(self, slot: str) -> str:
+        """The first field where ``slot`` appears (where a person would fix it)."""
+        return next((f for f, text in self.fields().items() if slot in parse_slots(text)),
+                    "body")
+
     def slots_in(self, fields: Sequence[str]) -> list[str]:
         """Distinct slot names across ``fields`` only, in first-appearance order."""
         seen: dict[str, None] = {}

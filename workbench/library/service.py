@@ -19,6 +19,7 @@ from store import COMPONENT_FIELDS, Store
 from store.bulk import insert_components, update_components
 from workbench import Conflict, LibraryFrozenError, Problem, StaleEditError, ValidationError
 from workbench.delimited import delimiter, repeated_columns
+from workbench.library.fit import Change, template_problems
 from workbench.library.validation import check_component, check_duplicates, normalize_component
 
 #: Columns of an exported library; the first ``IMPORT_COLUMNS`` are read back on import.
@@ -79,7 +80,10 @@ def add_component(store: Store, row: Mapping[str, Any], actor: str) -> int:
     with store.transaction():  # checked under the write lock: nobody adds the same atom between
         ensure_editable(store)
         problems = check_component(new, **_context(store))
-        problems += check_duplicates([(None, None, None, new)], store.components())
+        existing = {c["id"]: c for c in store.components()}
+        problems += check_duplicates([(None, None, None, new)], list(existing.values()))
+        if not problems:
+            problems += _fit(store, [(None, None, None, new)], existing)
         if problems:
             raise ValidationError(problems, "The component was not added")
         cid = store.insert_component(new, actor)
@@ -89,6 +93,15 @@ def add_component(store: Store, row: Mapping[str, Any], actor: str) -> int:
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in new.items() if old.get(k) != v}
+
+
+def _fit(store: Store, changes: Sequence[Change], existing: Mapping[int, Mapping[str, Any]]
+         ) -> list[Problem]:
+    """What the changes would break in the active templates (see :mod:`.fit`)."""
+    if not changes:
+        return []
+    return template_problems(changes, existing, store.templates(),
+                             {c["id"]: c for c in store.channels()})
 
 
 def save_edits(store: Store, edits: Sequence[Edit], actor: str) -> list[int]:
@@ -127,6 +140,9 @@ def save_edits(store: Store, edits: Sequence[Edit], actor: str) -> list[int]:
         if conflicts:
             raise StaleEditError(conflicts)
         problems += check_duplicates(checked, list(existing.values()))
+        if not problems:
+            changed = {cid for cid, _ in planned}
+            problems += _fit(store, [c for c in checked if c[2] in changed], existing)
         if problems:
             raise ValidationError(problems, "The edits were rejected")
         update_components(store, [
@@ -322,7 +338,8 @@ def import_components(store: Store, data: bytes, filename: str, actor: str) -> I
     with store.transaction():
         ensure_editable(store)
         existing = {c["id"]: c for c in store.components()}
-        plan = _check_import(rows, existing, _context(store))
+        plan = _check_import(rows, existing, _context(store),
+                             lambda changes: _fit(store, changes, existing))
         result = ImportResult()
         updates = []
         for cid, new in plan:
@@ -352,8 +369,9 @@ def _parse_id(raw: Any) -> int | None:
 
 
 def _check_import(rows: list[tuple[int, dict[str, Any]]], existing: dict[int, dict[str, Any]],
-                  ctx: dict[str, Any]) -> list[tuple[int | None, dict[str, Any]]]:
-    """``(component id or None, normalized row)`` per row; raises with every problem found."""
+                  ctx: dict[str, Any], fit: Any) -> list[tuple[int | None, dict[str, Any]]]:
+    """``(component id or None, normalized row)`` per row; raises with every problem found
+    (``fit``: what the rows that change something would break in the templates)."""
     problems: list[Problem] = []
     checked = []
     plan: list[tuple[int | None, dict[str, Any]]] = []
@@ -385,6 +403,9 @@ def _check_import(rows: list[tuple[int, dict[str, Any]]], existing: dict[int, di
         checked.append((row_no, None, cid, new))
         plan.append((cid, new))
     problems += check_duplicates(checked, list(existing.values()))
+    if not problems:
+        problems += fit([c for c in checked
+                         if c[2] is None or _changed(existing[c[2]], c[3])])
     if problems:
         raise ValidationError(problems, f"The file was rejected ({len(problems)} problem(s)); "
                                         "nothing was imported")

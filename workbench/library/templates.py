@@ -240,9 +240,9 @@ def preview_warnings(template: Mapping[str, Any], channel: Mapping[str, Any], po
     exceed the channel's limits, each naming the template and the atoms behind it."""
     tpl = Template.from_row(template)
     name = f"Template '{template['name']}'"
-    out = [PreviewWarning(f"{name}, field 'body': no active '{s}' atom for "
+    out = [PreviewWarning(f"{name}, field '{tpl.field_of(s)}': no active '{s}' atom for "
                           f"{segment or 'any segment'}; add one before using this slot",
-                          template["id"], "body", missing_kind=s)
+                          template["id"], tpl.field_of(s), missing_kind=s)
            for s in missing_slots(tpl, pool)]
     longest_texts = longest(tpl, pool)
     for p in check_channel_limits(tpl, pool, channel):

@@ -71,7 +71,9 @@ def normalize_component(row: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical form stored for a component: trimmed text, '' segment as None..."""
     out = {
         "kind": _clean(row.get("kind")).lower(),
-        "text": _clean(row.get("text")),
+        # One form of each accented letter (NFC): "Café" typed with a composed é and pasted
+        # with e + combining accent look the same and were stored as two different atoms.
+        "text": unicodedata.normalize("NFC", _clean(row.get("text"))),
         "segment": _clean(row.get("segment")) or None,
         "offer_type": _clean(row.get("offer_type")).lower(),
         "product_category": _clean(row.get("product_category")).lower(),
@@ -84,8 +86,9 @@ def normalize_component(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def text_key(text: str) -> str:
-    """What makes two atom texts the same: case and spacing do not count."""
-    return " ".join(text.casefold().split())
+    """What makes two atom texts the same: case, spacing and how an accented letter is
+    encoded (composed or with a combining accent) do not count."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
 def check_component(row: Mapping[str, Any], *, kinds: Iterable[str], segments: Iterable[str],
@@ -219,7 +222,7 @@ def check_template(template: Mapping[str, Any], *, kinds: Iterable[str],
         usable = [c for c in components if segment is None or c.get("segment") in (None, segment)]
         for s in missing_slots(tpl, pool_from_components(usable)):
             p.append(Problem(f"no active '{s}' atom for {segment or 'any segment'}: add one "
-                             "before using this slot", row=row_no, field="body"))
+                             "before using this slot", row=row_no, field=tpl.field_of(s)))
         # An all-segment template meets each segment's own atoms plus the shared ones, never
         # the atoms of two different segments together: check each scope apart.
         scopes = [segment] if segment else [None, *sorted(

@@ -161,6 +161,7 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
             new_ids.append(tid)
             store.audit(actor, "accept", "rewrite", rewrite_id, {"template_id": tid})
         else:
+            from workbench.library.fit import template_problems
             from workbench.library.validation import (
                 check_component,
                 normalize_component,
@@ -170,7 +171,9 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
                 pieces.append(("greeting", r["rewrite"]["title"]))
             pieces += [(_atom_kind(s), s) for s in rules.sentences(r["rewrite"]["body"])
                        if not s.upper().startswith("STOP")]
-            existing = {(c["kind"], c["text"].strip().lower()) for c in store.components()}
+            stored = {c["id"]: c for c in store.components()}
+            existing = {(c["kind"], c["text"].strip().lower()) for c in stored.values()}
+            rows = []
             for kind, text in pieces:
                 if (kind, text.strip().lower()) in existing:
                     continue
@@ -184,7 +187,14 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
                     segments=[s["id"] for s in store.segments(include_archived=True)])
                 if problems:
                     raise ValidationError(problems, "The rewrite's atoms were not added")
-                new_ids.append(store.insert_component(row, actor, source="rewrite"))
+                rows.append(row)
+            # A sentence is often longer than a slot's atoms: it must still fit every
+            # template's channel where it can be drawn (see workbench.library.fit).
+            if problems := template_problems(
+                    [(None, f"{a['kind']} '{a['text']}'", None, a) for a in rows], stored,
+                    store.templates(), {c["id"]: c for c in store.channels()}):
+                raise ValidationError(problems, "The rewrite's atoms were not added")
+            new_ids += [store.insert_component(row, actor, source="rewrite") for row in rows]
             store.audit(actor, "accept", "rewrite", rewrite_id,
                         {"component_ids": new_ids, **provenance})
         studio_store.decide(store, rewrite_id, "accepted", actor,
