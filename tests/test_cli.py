@@ -129,6 +129,23 @@ def test_decide_refuses_a_negative_number_of_synthetic_users(db_path, capsys):
     assert "-5 is not in the range x>=1" in _usage_error(capsys, "--synthetic")
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--users", "10"], "Error: --users: is 10; it must be between 100 and 20,000,000"),
+    (["--days", "14", "--active-days", "20", "--users", "500"],
+     "Error: --active-days: is 20; it must be between 0 and the horizon of 14 days")])
+def test_simulate_refuses_impossible_flags_as_a_usage_error_writing_nothing(db_path, capsys,
+                                                                            args, said):
+    """These exited 1 ("the command failed") after opening the database; a flag value out of
+    range is a usage error (2), found before anything is written."""
+    assert main(["simulate", "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == said and "Traceback" not in err
+    from workbench.sim.trial import latest_run
+
+    with open_store(db_path) as s:
+        assert latest_run(s) is None
+
+
 def test_decide_needs_exactly_one_source_of_users(db_path, tmp_path, capsys):
     assert main(["decide"]) == 2
     assert "give exactly one of --users FILE.csv or --synthetic N" in capsys.readouterr().err

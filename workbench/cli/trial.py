@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from workbench import ValidationError
 from workbench.cli.params import POSITIVE, SEED, CommandFailed, InputFile, actor, open_db
 from workbench.library.seed import seed as seed_library
 
@@ -60,14 +61,21 @@ def simulate(preset: str, users: int | None, days: int | None, active_days: int 
             cancel_run(store, cancel, actor())
         click.echo(json.dumps({"run_id": cancel, "status": "cancelled"}))
         return 0
+    config = None
+    if not (run_id or resume):  # flags are checked before anything is written: a usage error
+        try:
+            config = make_config(preset, users=users, days=days, seed=seed,
+                                 active_days=active_days)
+        except ValidationError as e:
+            raise click.UsageError("; ".join(
+                f"--{p.field.replace('_', '-')}: {p.message}" if p.field else p.message
+                for p in e.problems)) from None
     with open_db() as store:
         seed_library(store)
         run_id = run_id or resume
         if run_id:
             run_row(store, run_id)
         else:
-            config = make_config(preset, users=users, days=days, seed=seed,
-                                 active_days=active_days)
             run_id = create_run(store, config, actor())
         status = run_trial(store, run_id, None if quiet else _progress_bar)
         row = run_row(store, run_id)
