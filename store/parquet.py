@@ -51,7 +51,9 @@ SELECT t.*, CASE
         THEN 'value ''' || t.value_text || ''' of ' || t.event || ' is not 0 or 1'
     WHEN abs(t.value) > coalesce(list_extract($max_values, list_position($max_events, t.event)),
                                  'infinity'::DOUBLE)
-        THEN 'value ''' || t.value_text || ''' of ' || t.event || ' is over the plausible maximum '
+        THEN 'value ''' || t.value_text || ''' of ' || t.event
+            || CASE WHEN t.value < 0 THEN ' is a refund beyond the plausible maximum '
+                    ELSE ' is over the plausible maximum ' END
             || list_extract($max_values, list_position($max_events, t.event))
     WHEN t.ts IS NULL THEN 'occurred_at is not an ISO date/time'
     WHEN t.ts > $clock THEN 'occurred_at ' || strftime(t.ts, '%Y-%m-%dT%H:%M:%S')

@@ -161,7 +161,7 @@ def test_the_live_programme_ingest_quarantines_amounts_and_refunds_beyond_the_ma
     assert (r.rows, r.inserted) == (5, 2)
     assert r.quarantined == [
         (4, "value '1000.5' of gmv is over the plausible maximum 1000.0"),
-        (5, "value '-5000.0' of gmv is over the plausible maximum 1000.0"),
+        (5, "value '-5000.0' of gmv is a refund beyond the plausible maximum 1000.0"),
         (6, "value '1e+300' of gmv is over the plausible maximum 1000.0")]
 
 
