@@ -201,9 +201,7 @@ def main() -> None:
         seg = segments(key, data, metric, phase)
         st.caption(f"{metric_name(metric)} by segment ({fmt.PHASE_LABELS.get(phase, phase)}, "
                    "unadjusted; segments with at least 20 users per arm)"
-                   + (f". Each interval is 95% on its own: of {len(seg)} segments with no real "
-                      f"difference, about {len(seg) / 20:.1f} would still exclude 0 by chance."
-                      if len(seg) > 1 else ""))
+                   + fmt.chance_note(len(seg)))
         if not seg.empty:
             st.dataframe(pd.DataFrame({
                 "Segment": seg["segment"], "Agent users": seg["n_agent"],

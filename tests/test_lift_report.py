@@ -128,6 +128,13 @@ def test_words_speak_a_managers_language():
     assert lr.words(row) == ("Days with direct opens: -3.1% per user (95% interval -5.0% to "
                              "+1.0%), not distinguishable from business as usual. Small sample "
                              "(12 holdout users): a rough indication only.")
+    # An interval away from zero on a flagged sample is not "not distinguishable", and the
+    # reason is the rule it broke: 100 holdout users is enough, 8 of them with an event is not.
+    row.update(lift=1.375, ci_low=0.192, ci_high=3.732, n_holdout=100, events_holdout=8)
+    assert lr.words(row) == ("Days with direct opens: +137.5% per user (95% interval +19.2% to "
+                             "+373.2%), its interval excludes zero, but the sample is too small "
+                             "to call it either way. Small sample (8 holdout users with an "
+                             "event): a rough indication only.")
     row.update(status="no events in the holdout yet", lift=float("nan"))
     assert lr.words(row) == ("Days with direct opens: no events in the holdout yet, so there "
                              "is no lift to report.")
@@ -179,6 +186,22 @@ def test_the_summary_says_what_went_up_down_and_unclear():
     assert fmt.summary(none[:1])[0] == (
         "Passive (agent on its own): the agent's users did not do clearly better than the "
         "holdout. Not distinguishable from business as usual: days with intent.")
+
+
+def test_the_summary_never_calls_an_interval_away_from_zero_indistinguishable():
+    """QA case: conversion 5% in a 100-user holdout (8 with an event) against 20% with the
+    agent. The interval (+19% to +373%) excludes zero but the sample is flagged, so it is not
+    called clear; it was listed as "not distinguishable from business as usual"."""
+    table = table_rows(direct_open=("active", 0.02, -0.01, 0.05, False),
+                       conversion=("active", 1.375, 0.192, 3.732, False))
+    table["small_sample"] = [False, True]
+    table["events_holdout"] = [900, 8]
+    table.loc[1, "n_holdout"] = 100
+    assert fmt.summary(table) == [
+        "Active management: the agent's users did clearly better than the holdout on none of "
+        "the 2 metrics. Not distinguishable from business as usual: days with direct opens. "
+        "Away from zero but on samples too small to call: days with conversion (8 holdout "
+        "users with an event)."]
 
 
 def test_the_summary_says_why_a_metric_has_no_phase_comparison():
@@ -283,7 +306,8 @@ def test_the_reports_warnings_keep_what_the_summary_does_not_say():
                        "tiny", {"active": 7})
     html = lr.manager_report(data, table, generated="now")
     warn = re.search(r"<p class='warn'>(.*?)</p>", html).group(1)
-    assert warn == ("⚠ small sample: 40 holdout users, 6 with an event; the interval is rough")
+    assert warn == ("⚠ Active management, days with engagement: small sample: 40 holdout "
+                    "users, 6 with an event; the interval is rough")
     assert "No lift yet for days with intent (no events in the holdout yet)." in html
 
 
@@ -548,3 +572,14 @@ def test_a_per_user_average_that_is_not_finite_reads_n_a():
     people = fmt.people_table(pd.DataFrame([row]))
     assert (people["Agent per user"].tolist(), people["Holdout per user"].tolist()) == (
         ["n/a"], ["n/a"])
+
+
+def test_the_segment_tables_chance_note_counts_without_rounding_away():
+    assert [fmt.chance_note(n) for n in (1, 3, 6, 20)] == [
+        "",
+        ". Each interval is 95% on its own: of 3 segments with no real difference, about 0.15 "
+        "would still exclude 0 by chance.",
+        ". Each interval is 95% on its own: of 6 segments with no real difference, about 0.3 "
+        "would still exclude 0 by chance.",
+        ". Each interval is 95% on its own: of 20 segments with no real difference, about 1 "
+        "would still exclude 0 by chance."]

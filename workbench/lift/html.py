@@ -22,7 +22,8 @@ import plotly.io as pio
 
 from workbench.lift.estimators import (HAS_NUMBER, HEAVY_TAILED_CHANGE,
                                        NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK,
-                                       PHASE_CHANGE_ADJUSTED)
+                                       PHASE_CHANGE_ADJUSTED, SMALL_HOLDOUT_EVENTS,
+                                       SMALL_HOLDOUT_USERS)
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -90,18 +91,48 @@ def words(row: dict[str, Any]) -> str:
         return f"{name}: {status}, so there is no lift to report."
     lo, hi = row["ci_low"], row["ci_high"]
     if row.get("significant"):
-        sure = "clearly above" if lo > 0 else "clearly below"
+        sure = "clearly above business as usual" if lo > 0 else "clearly below business as usual"
+    elif _too_small_to_call(row):
+        sure = ("its interval excludes zero, but the sample is too small to call it "
+                "either way")
     else:
-        sure = "not distinguishable from"
+        sure = "not distinguishable from business as usual"
     text = (f"{name}: {pct(row['lift'])} per user (95% interval {pct(lo)} to "
-            f"{'no upper limit' if math.isinf(hi) else pct(hi)}), {sure} business as usual.")
+            f"{'no upper limit' if math.isinf(hi) else pct(hi)}), {sure}.")
     if row.get("small_sample"):
-        text += (f" Small sample ({count(row['n_holdout'])} holdout users): a rough "
-                 "indication only.")
+        text += f" Small sample ({small_sample_reason(row)}): a rough indication only."
     return text
 
 
-def _inline(metric: str) -> str:
+def _too_small_to_call(row: dict[str, Any]) -> bool:
+    """An interval that excludes zero on a sample flagged too small (never called clear)."""
+    return (row.get("status", OK) == OK and bool(row.get("small_sample"))
+            and not row.get("significant") and (row["ci_low"] > 0 or row["ci_high"] < 0))
+
+
+def small_sample_reason(row: dict[str, Any]) -> str:
+    """Which of the small-sample rules a row broke: too few holdout users, too few of them
+    with an event, or both (see :attr:`workbench.lift.estimators.LiftEstimate.small_sample`)."""
+    n, events = row.get("n_holdout", math.nan), row.get("events_holdout", math.nan)
+    out = []
+    if n < SMALL_HOLDOUT_USERS:
+        out.append(f"{count(n)} holdout users")
+    if isinstance(events, (int, float)) and math.isfinite(events) \
+            and events < SMALL_HOLDOUT_EVENTS:
+        out.append(f"{count(events)} holdout users with an event")
+    return ", ".join(out) or f"{count(n)} holdout users"
+
+
+def chance_note(intervals: int) -> str:
+    """What a table of several 95% intervals owes its reader: how many would exclude 0 with
+    no real difference anywhere (5% each; "about 0.15" of 3, not a rounded "0.1")."""
+    if intervals < 2:
+        return ""
+    return (f". Each interval is 95% on its own: of {intervals} segments with no real "
+            f"difference, about {intervals / 20:.2g} would still exclude 0 by chance.")
+
+
+def inline_metric(metric: str) -> str:
     """A metric's name inside a sentence: "days with intent", but "GMV"."""
     name = metric_name(metric)
     return name if name.isupper() else name[0].lower() + name[1:]
@@ -114,7 +145,9 @@ def summary(table: pd.DataFrame) -> list[str]:
         rows = table[table["phase"] == phase].to_dict("records")
         up = [r for r in rows if r["significant"] and r["lift"] > 0]
         down = [r for r in rows if r["significant"] and r["lift"] < 0]
-        unclear = [r for r in rows if r["status"] == OK and not r["significant"]]
+        unclear = [r for r in rows if r["status"] == OK and not r["significant"]
+                   and not _too_small_to_call(r)]
+        uncalled = [r for r in rows if _too_small_to_call(r)]
         missing = [r for r in rows if r["status"] not in HAS_NUMBER]
         label = PHASE_LABELS.get(phase, phase)
         if up or len(rows) > 1:
@@ -124,29 +157,33 @@ def summary(table: pd.DataFrame) -> list[str]:
         else:
             parts = [f"{label}: the agent's users did not do clearly better than the holdout"]
         if up:
-            parts[0] += " (" + "; ".join(f"{_inline(r['metric'])} "
+            parts[0] += " (" + "; ".join(f"{inline_metric(r['metric'])} "
                                          f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
                                          for r in up) + ")"
         parts[0] += "."
         if down:
             parts.append("Worse on " + "; ".join(
-                f"{_inline(r['metric'])} "
+                f"{inline_metric(r['metric'])} "
                 f"{interval(r['lift'], r['ci_low'], r['ci_high'])}" for r in down) + ".")
         if unclear:
             parts.append("Not distinguishable from business as usual: " + ", ".join(
-                _inline(r["metric"]) for r in unclear) + ".")
+                inline_metric(r["metric"]) for r in unclear) + ".")
+        if uncalled:
+            parts.append("Away from zero but on samples too small to call: " + ", ".join(
+                f"{inline_metric(r['metric'])} ({small_sample_reason(r)})" for r in uncalled) + ".")
         if missing:
             parts.append("No lift yet for " + ", ".join(
-                f"{_inline(r['metric'])} ({r['status']})" for r in missing) + ".")
-        small = [r for r in rows if r.get("small_sample") and r["status"] == OK]
+                f"{inline_metric(r['metric'])} ({r['status']})" for r in missing) + ".")
+        small = [r for r in rows if r.get("small_sample") and r["status"] == OK
+                 and not _too_small_to_call(r)]
         if small:
             parts.append("Small samples make " + ", ".join(
-                _inline(r["metric"]) for r in small) + " rough indications only.")
+                inline_metric(r["metric"]) for r in small) + " rough indications only.")
         paragraphs.append(" ".join(parts))
     change = table[(table["phase"] == "passive vs active") & table["significant"]]
     if len(change):
         paragraphs.append("From active to passive management the lift changed clearly for "
-                          + "; ".join(f"{_inline(r['metric'])} by "
+                          + "; ".join(f"{inline_metric(r['metric'])} by "
                                       f"{interval(r['lift'], r['ci_low'], r['ci_high'])}"
                                       for r in change.to_dict("records"))
                           + " (relative to the active phase's lift).")
@@ -154,13 +191,13 @@ def summary(table: pd.DataFrame) -> list[str]:
                     & ~table["significant"].astype(bool)]
     if len(unclear):  # compared, with no clear change (beside clear ones too)
         paragraphs.append("The passive phase's lift is not distinguishable from the active "
-                          "phase's for " + ", ".join(_inline(m) for m in unclear["metric"])
+                          "phase's for " + ", ".join(inline_metric(m) for m in unclear["metric"])
                           + ".")
     apart = table[(table["phase"] == "passive vs active") & (table["status"] != OK)]
     for status, rows in apart.groupby("status", sort=False):
         why = _NO_COMPARISON.get(status, f"{status}.")
         paragraphs.append("No phase comparison for " + ", ".join(
-            _inline(m) for m in rows["metric"]) + ": " + why)
+            inline_metric(m) for m in rows["metric"]) + ": " + why)
     return paragraphs
 
 

@@ -279,7 +279,8 @@ METHOD_NOTE = (
     "permutation interval instead, which does not assume a bell curve. 'Clearly above/below' "
     "means the interval excludes zero; otherwise the result is not distinguishable from "
     "business as usual. Samples with fewer than 100 holdout users or 10 holdout users with an "
-    "event are flagged: such intervals are rough.")
+    "event are flagged: such intervals are rough, and a flagged result is never called clear, "
+    "even when its interval excludes zero.")
 
 
 def phase_spans(phase_days: dict[str, int], start: date | None
@@ -330,7 +331,11 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
             + "".join(f"<p>{fmt.escape(p)}</p>" for p in fmt.summary(table)) + "</div>"]
     people = fmt.people_table(table)
     # What the summary does not say already (a metric's missing number is said there, why too)
-    warnings = sorted({w for w in people["Warning"] if w})
+    # Each under the estimate it belongs to (a bare "small sample: 100 holdout users" named
+    # neither the metric nor the phase)
+    warnings = [f"{r['Phase']}, {fmt.inline_metric(t['metric'])}: {r['Warning']}"
+                for r, t in zip(people.to_dict("records"), table.to_dict("records"))
+                if r["Warning"]]
     if warnings:
         body.append("<p class='warn'>" + "<br>".join(fmt.escape("⚠ " + w) for w in warnings)
                     + "</p>")
