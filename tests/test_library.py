@@ -319,3 +319,33 @@ def test_the_same_text_with_a_composed_or_combining_accent_is_one_atom(store):
         library.add_component(store, {"kind": "cta", "text": composed}, "qa")
     assert [str(p) for p in e.value.problems] == [
         f"field 'text': duplicate cta atom: same text as component #{cid}"]
+
+
+@pytest.mark.parametrize("data, problem", [
+    (b'[{"kind": "cta", "text": "a", "TEXT": "b"}]',
+     "field 'text': column 'text' appears twice in the object 1"),
+    (b'[{"kind": "cta", "text": "a", "text": "b"}]',
+     "field 'text': column 'text' appears twice in the object 1"),
+    (b'[{"kind": "cta", "text": true}]',
+     "row 1 field 'text': must be a text or a number, not JSON true"),
+    (b'[{"kind": "cta", "text": Infinity}]',
+     "row 1 field 'text': must be a text or a finite number, not inf"),
+], ids=["two spellings", "twice", "true", "Infinity"])
+def test_a_json_import_refuses_repeated_keys_and_values_that_are_not_texts(store, data,
+                                                                            problem):
+    """One of two keys was kept silently; ``true`` and ``Infinity`` were stored as the
+    atom texts "True" and "inf"."""
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as e:
+        library.import_components(store, data, "lib.json", "qa")
+    assert [str(p) for p in e.value.problems] == [problem]
+    assert snapshot(store) == before
+
+
+def test_an_unknown_long_id_is_named_as_written(store):
+    with pytest.raises(ValidationError) as e:
+        library.import_components(store, b"id,kind,text\n99999999999999999999999,cta,x\n",
+                                  "lib.csv", "qa")
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'id': no component #99999999999999999999999 in the library; leave id "
+        "empty to add a new one"]

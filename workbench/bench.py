@@ -274,8 +274,7 @@ def bench_import(rows: int = 5000, seed: int = 0) -> dict[str, Any]:
             timings["create_seconds"] = time.perf_counter() - t0
 
             exported = export_components(store, "csv", search="Bench atom")
-            # Same length: a longer text would not fit every template's channel beside the
-            # library's longest atoms (the import checks that), and this times updates.
+            # Same length: a longer text may not fit a template's channel (see library.fit)
             edited = exported.decode().replace("Bench atom", "Bench item").encode()
             t0 = time.perf_counter()
             updated = import_components(store, edited, "edited.csv", "bench")

@@ -11,21 +11,37 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from store import COMPONENT_FIELDS, Store
 from store.bulk import insert_components, update_components
-from workbench import Conflict, LibraryFrozenError, Problem, StaleEditError, ValidationError
+from workbench import (
+    Conflict,
+    LibraryFrozenError,
+    Problem,
+    StaleEditError,
+    ValidationError,
+)
 from workbench.delimited import delimiter, repeated_columns
+from workbench.library.files import (  # noqa: F401  (the library's file API, one import)
+    EXPORT_COLUMNS,
+    IMPORT_COLUMNS,
+    READ_ONLY_COLUMNS,
+    csv_text,
+    escape_formula,
+    export_components,
+    unescape_formula,
+)
 from workbench.library.fit import Change, template_problems
-from workbench.library.validation import check_component, check_duplicates, normalize_component
+from workbench.library.validation import (
+    check_component,
+    check_duplicates,
+    normalize_component,
+)
 
-#: Columns of an exported library; the first ``IMPORT_COLUMNS`` are read back on import.
-IMPORT_COLUMNS = ("id", *COMPONENT_FIELDS, "status")
-READ_ONLY_COLUMNS = ("version", "source", "created_at", "created_by", "updated_at", "updated_by")
-EXPORT_COLUMNS = (*IMPORT_COLUMNS, *READ_ONLY_COLUMNS)
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 
@@ -171,59 +187,7 @@ def set_status(store: Store, ids: Sequence[int], status: str, actor: str,
                               for i in ids], actor)
 
 
-# -- import / export ----------------------------------------------------------------------
-
-#: A cell starting with one of these is a formula to a spreadsheet (``=HYPERLINK(...)``,
-#: ``+cmd|...``, ``@SUM(...)``); the quote is the prefix that makes it text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_QUOTE = "'"
-
-
-def escape_formula(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a quote before a formula-leading text.
-
-    Texts that already start with a quote get one more, so that :func:`unescape_formula`
-    gives back exactly what was exported (an exported file imports back unchanged)."""
-    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, _QUOTE)):
-        return _QUOTE + value
-    return value
-
-
-def csv_text(frame: Any) -> str:
-    """A table (pandas DataFrame) as CSV a spreadsheet opens safely: every text cell that a
-    spreadsheet would run as a formula gets the quote of :func:`escape_formula` (numbers,
-    negative ones included, stay numbers). For downloads people open in a spreadsheet; not for
-    files a sending platform reads, whose texts must stay as written."""
-    out = frame.copy()
-    for col in out.select_dtypes(exclude=["number", "bool", "datetime"]).columns:
-        out[col] = out[col].map(escape_formula)
-    return out.to_csv(index=False)
-
-
-def unescape_formula(value: str) -> str:
-    """The text :func:`escape_formula` was given (a hand-written ``'=x`` reads as ``=x``)."""
-    if value.startswith(_QUOTE) and value[1:].startswith((*FORMULA_STARTS, _QUOTE)):
-        return value[1:]
-    return value
-
-
-def export_components(store: Store, fmt: str, **filters: Any) -> bytes:
-    """The library (or a filtered part) as CSV or JSON bytes that import reads back.
-
-    CSV cells that a spreadsheet would run as a formula are prefixed with a quote
-    (:func:`escape_formula`); import removes it again."""
-    rows = [{c: ("" if r.get(c) is None else r.get(c)) for c in EXPORT_COLUMNS}
-            for r in store.components(**filters)]
-    if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8")
-    if fmt != "csv":
-        raise ValueError(f"unknown export format {fmt!r}")
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({c: escape_formula(v) for c, v in row.items()} for row in rows)
-    return buf.getvalue().encode("utf-8")
-
+# -- import -------------------------------------------------------------------------------
 
 def _decode(data: bytes) -> str:
     try:
@@ -263,9 +227,32 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+class _Pairs(dict):
+    """A JSON object that remembers every key as written (a dict keeps one of two)."""
+
+    written: list[str]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
+    obj = _Pairs(pairs)
+    obj.written = [k for k, _ in pairs]
+    return obj
+
+
+def _json_value_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be a cell of the library (texts and numbers only)."""
+    if isinstance(value, (list, dict)):
+        return f"must be a text or a number, not a JSON {'list' if isinstance(value, list) else 'object'}"
+    if isinstance(value, bool):
+        return f"must be a text or a number, not JSON {str(value).lower()}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a text or a finite number, not {value}"
+    return None
+
+
 def _parse_json(text: str) -> list[tuple[int, dict[str, Any]]]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_pairs)
     except json.JSONDecodeError as e:
         raise ValidationError([Problem(f"invalid JSON: {e.msg} (column {e.colno})", row=e.lineno)],
                               "The file could not be read") from None
@@ -283,13 +270,14 @@ def _parse_json(text: str) -> list[tuple[int, dict[str, Any]]]:
     for i, obj in enumerate(data, start=1):
         if not isinstance(obj, dict):
             raise ValidationError([Problem("is not an object", row=i)], "The file was rejected")
+        # "text" and "TEXT" (or "text" twice) name one column: refused, not one of them kept
+        _check_columns([str(k).strip().lower() for k in getattr(obj, "written", obj)],
+                       where=f"object {i}", require=False)
         obj = {str(k).strip().lower(): v for k, v in obj.items()}
-        _check_columns(list(obj), where=f"object {i}", require=False)
-        nested = [Problem(f"must be a text or a number, not a JSON "
-                          f"{'list' if isinstance(v, list) else 'object'}", row=i, field=k)
-                  for k, v in obj.items() if isinstance(v, (list, dict))]
-        if nested:
-            raise ValidationError(nested, "The file was rejected")
+        bad = [Problem(why, row=i, field=k) for k, v in obj.items()
+               if (why := _json_value_problem(v))]
+        if bad:
+            raise ValidationError(bad, "The file was rejected")
         rows.append((i, obj))
     return rows
 
@@ -360,7 +348,11 @@ def import_components(store: Store, data: bytes, filename: str, actor: str) -> I
 
 
 def _parse_id(raw: Any) -> int | None:
-    """A whole number written as ``12``, ``12.0`` or ``"12"``; ``None`` for anything else."""
+    """A whole number written as ``12``, ``12.0`` or ``"12"``; ``None`` for anything else.
+    Digits are read as they are (through a float, 99999999999999999999999 became
+    99999999999999991611392 in the message)."""
+    if str(raw).strip().isdigit():
+        return int(str(raw).strip())
     try:
         value = float(str(raw).strip())
     except ValueError:
