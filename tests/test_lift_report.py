@@ -583,3 +583,22 @@ def test_the_segment_tables_chance_note_counts_without_rounding_away():
         "would still exclude 0 by chance.",
         ". Each interval is 95% on its own: of 20 segments with no real difference, about 1 "
         "would still exclude 0 by chance."]
+
+
+def test_cli_lift_text_says_why_a_number_is_missing_and_flags_small_samples(tmp_path, capsys):
+    """The text table printed NaN for a metric without holdout events and left out the
+    small-sample warning the page and --json give; it prints the report's table now."""
+    rows = ["user_id,arm,engagement,gmv"] + [
+        f"u{i},{'holdout' if i % 10 == 0 else 'agent'},{i % 3},"
+        f"{0 if i % 10 == 0 else 12.5 * (i % 4 == 1)}" for i in range(300)]
+    f = tmp_path / "tiny.csv"
+    f.write_text("\n".join(rows) + "\n")
+    assert main(["lift", "--file", str(f), "--unadjusted"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Lift of the agent over business as usual (tiny.csv)"
+    assert [line.split() for line in out[1:]][1:] == [
+        "Whole trial Days with engagement ● +0.0% (-27.7% to +38.2%) no 1.00 1.00 270 / 30 "
+        "unadjusted small sample: 30 holdout users, 20 with an event; the interval is "
+        "rough".split(),
+        "Whole trial GMV no events in the holdout yet no 3.47 0 270 / 30 unadjusted small "
+        "sample: 30 holdout users, 0 with an event; the interval is rough".split()]

@@ -123,8 +123,10 @@ def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
     if as_json:
         click.echo(table.to_json(orient="records"))
     else:
-        cols = ["phase", "metric", "estimator", "lift", "ci_low", "ci_high", "p_value",
-                "variance_reduction"]
+        # The report's table: a missing number says why, a small sample says so (raw
+        # columns printed NaN and no warning; --json keeps every raw field)
+        from workbench.lift.html import people_table
+
         click.echo(f"Lift of the agent over business as usual ({data.source})")
-        click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+        click.echo(people_table(table).to_string(index=False))
     return 0
