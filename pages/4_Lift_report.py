@@ -174,6 +174,8 @@ def main() -> None:
     table = estimates(key, data, adjusted)
     phases = list(data.phases)
     st.subheader("Headline")
+    if data.ongoing:
+        st.info(lr.INTERIM_NOTE, icon=":material/schedule:")
     periods = sources.phase_periods(store, source, data.phase_days)
     phase_dates(data, periods)
     phase = st.segmented_control("Phase", phases, default=phases[0], key="lift_phase",

@@ -413,4 +413,10 @@ def test_programme_commands_run_a_day_from_roster_to_outbox_and_load_an_inbox(db
     assert main(["lift", "--live", "--unadjusted", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["metric"] for r in rows} >= {"direct_open", "gmv"}
+    # a running programme's numbers are an interim look, and its text says so first
+    from workbench.lift.report import INTERIM_NOTE
+
+    assert main(["lift", "--live", "--unadjusted"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "Lift of the agent over business as usual (live programme)", INTERIM_NOTE]
     assert main(["lift", "--live", "--run", "1"]) == 2

@@ -3,6 +3,8 @@ tables, the self-contained HTML, the CLI and the benchmark."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import re
 
@@ -602,3 +604,21 @@ def test_cli_lift_text_says_why_a_number_is_missing_and_flags_small_samples(tmp_
         "rough".split(),
         "Whole trial GMV no events in the holdout yet no 3.47 0 270 / 30 unadjusted small "
         "sample: 30 holdout users, 0 with an event; the interval is rough".split()]
+
+
+def test_only_a_running_programmes_report_says_its_numbers_are_interim():
+    """The live programme's report is read again and again while it runs; its intervals are
+    for one look each, and the report says so before any number (a finished run's does not)."""
+    table = table_rows(engagement=("all", 0.1, 0.02, 0.2, True))
+    for col, value in (("n_agent", 400), ("mean_agent", 1.1), ("mean_holdout", 1.0),
+                       ("estimator", "unadjusted"), ("variance_reduction", 0.0),
+                       ("warning", "")):
+        table[col] = value
+    data = lr.LiftData(np.r_[np.ones(400, bool), np.zeros(40, bool)], np.array(["s"] * 440),
+                       None, {"all": {"engagement": np.ones(440)}}, "live programme")
+    finished = lr.manager_report(data, table, generated="now")
+    running = lr.manager_report(replace(data, ongoing=True), table, generated="now")
+    first = re.search(r"<div class='summary'><p>(.*?)</p>", running).group(1)
+    assert first == fmt.escape(lr.INTERIM_NOTE) and lr.INTERIM_NOTE.startswith(
+        "Interim results: the programme is still running")
+    assert "Interim results" not in finished

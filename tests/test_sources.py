@@ -276,6 +276,7 @@ def test_picking_the_live_programme_shows_its_lift_with_calendar_dates(db, monke
              f"Passive (agent on its own): {start + timedelta(days=14):%d %b %Y} to "
              f"{start + timedelta(days=20):%d %b %Y}")
     assert any(c.value.endswith(spans) for c in at.caption)
+    assert [i.value for i in at.info] == [lr.INTERIM_NOTE]  # still running: an interim look
     assert set(cards(at)) >= {"Days with direct opens", "Days with engagement"}
     weekly = json.loads(next(c for c in at.get("plotly_chart")
                              if "lift week by week" in c.proto.spec).proto.spec)

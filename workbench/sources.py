@@ -20,7 +20,7 @@ a page caches heavy reads on ``(key, marker)`` and never shows stale numbers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -151,7 +151,8 @@ def lift_data(store: Store, source: Source) -> lr.LiftData | None:
         from workbench.live.logs import user_outcomes
 
         users = user_outcomes(store)
-        return None if users is None else lr.from_run(users, "live programme")
+        return None if users is None else replace(lr.from_run(users, "live programme"),
+                                                  ongoing=True)
     return None
 
 

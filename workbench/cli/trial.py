@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -95,7 +96,7 @@ def simulate(preset: str, users: int | None, days: int | None, active_days: int 
 def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
          as_json: bool) -> int:
     """Lift table of the latest simulated run (or a CSV, or the live programme)."""
-    from workbench.lift.report import from_run, phase_table, read_csv
+    from workbench.lift.report import INTERIM_NOTE, from_run, phase_table, read_csv
     from workbench.sim.trial import latest_run, run_row, user_outcomes
 
     if sum(map(bool, (run_id, file, live))) > 1:
@@ -110,7 +111,7 @@ def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
         if users is None:
             raise CommandFailed("the live programme has no roster and events yet; see "
                                 "`workbench programme`")
-        data = from_run(users, "live programme")
+        data = replace(from_run(users, "live programme"), ongoing=True)
     else:
         with open_db() as store:
             run = run_row(store, run_id) if run_id else latest_run(store)
@@ -128,5 +129,7 @@ def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
         from workbench.lift.html import people_table
 
         click.echo(f"Lift of the agent over business as usual ({data.source})")
+        if data.ongoing:
+            click.echo(INTERIM_NOTE)
         click.echo(people_table(table).to_string(index=False))
     return 0

@@ -45,6 +45,8 @@ class LiftData:
     outcomes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     source: str = ""
     phase_days: dict[str, int] = field(default_factory=dict)  # days per phase, when known
+    #: still running (the live programme): an interim look, see :data:`INTERIM_NOTE`
+    ongoing: bool = False
 
     @property
     def phases(self) -> list[str]:
@@ -75,6 +77,15 @@ def from_run(users: dict[str, np.ndarray], source: str = "simulated trial") -> L
     return LiftData(~users["holdout"].astype(bool), segs[users["segment"]], X,
                     outcomes, source, {p: int(days[i]) for i, p in enumerate(phases)
                                        if days[i] > 0})
+
+
+INTERIM_NOTE = (
+    "Interim results: the programme is still running and its outcomes are counted so far. "
+    "Each 95% interval holds for one look; a report read again every day will show some "
+    "interval away from zero by chance more often than 1 time in 20, so take \"clearly\" as "
+    "final at a date fixed in advance, not at the first day it appears.")
+"""Said above the numbers of a source that is still running (its report is read repeatedly;
+the intervals are fixed-horizon, not valid under continuous monitoring)."""
 
 
 def whole_run(data: LiftData, metric: str) -> LiftEstimate:
@@ -328,7 +339,9 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
     body = [f"<h1>{fmt.escape(title)}</h1>",
             "<p class='meta'>" + " · ".join(fmt.escape(m) for m in meta) + "</p>",
             "<h2>Summary</h2><div class='summary'>"
-            + "".join(f"<p>{fmt.escape(p)}</p>" for p in fmt.summary(table)) + "</div>"]
+            + "".join(f"<p>{fmt.escape(p)}</p>" for p in
+                      ([INTERIM_NOTE] if data.ongoing else []) + fmt.summary(table))
+            + "</div>"]
     people = fmt.people_table(table)
     # What the summary does not say already (a metric's missing number is said there, why too)
     # Each under the estimate it belongs to (a bare "small sample: 100 holdout users" named
