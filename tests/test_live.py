@@ -103,6 +103,25 @@ def test_a_bad_roster_names_row_and_field_and_writes_nothing(live):
     assert len(live_store.roster_imports(live)) == 1
 
 
+def test_a_rosters_bad_rows_are_listed_in_file_order(live):
+    """Each check used to list its own rows, so rows bad in different columns came out as
+    row 5, 4, 3, 2; within a row the columns keep the file's order."""
+    seg = segments_of(live)[0]
+    data = (f"user_id,platform,segment,habitual_hour\nu1,ios,{seg},3\nu2,pc,{seg},3\n"
+            f"u3,ios,{seg},44\nu4,ios,martians,3\n,ios,{seg},3\nu6,tv,,25\n").encode()
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, data, name="r.csv", actor="t", joined_on="2026-11-01")
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'platform': 'pc' is not one of ios, android, web",
+        "row 3 field 'habitual_hour': '44' is not a number from 0 to 23",
+        "row 4 field 'segment': unknown segment 'martians'",
+        "row 5 field 'user_id': is empty",
+        "row 6 field 'platform': 'tv' is not one of ios, android, web",
+        "row 6 field 'segment': is empty",
+        "row 6 field 'habitual_hour': '25' is not a number from 0 to 23"]
+    assert live_store.programme(live) is None
+
+
 def test_a_roster_read_in_batches_merges_and_reports_rows_as_one_read_would(live, monkeypatch):
     monkeypatch.setattr(roster_module, "BATCH_ROWS", 150)  # 400 users: three batches
     roster(live, 400, salt="k", holdout_share=0.2)

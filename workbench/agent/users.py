@@ -145,6 +145,9 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
         bad(label_codes(df["arm"], ("agent", "holdout")) < 0, "arm",
             "'{v}' is not agent or holdout")
     if problems:
+        # in file order (each check above lists its own rows), a row's columns as the file has
+        column = {c: i for i, c in enumerate(users.columns)}
+        problems.sort(key=lambda p: (p.row or 0, column.get(p.field, len(column))))
         raise ValidationError(problems, "The users table was rejected")
     return df
 

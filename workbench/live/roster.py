@@ -216,7 +216,8 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
                 uid = df["user_id"]
                 uid = uid.where(uid.isna(), uid.astype(str).str.strip()).astype("string")
                 df["user_id"] = uid.mask(uid == "")
-            df = df[[c for c in ("user_id", "segment", *ATTRIBUTES) if c in df.columns]]
+            known = ("user_id", "segment", *ATTRIBUTES)
+            df = df[[c for c in df.columns if c in known]]  # in the file's order, as problems are
             try:
                 df = prepare_users(df, segments, share)
             except ValidationError as e:
