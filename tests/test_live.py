@@ -562,3 +562,14 @@ def test_a_day_is_learnt_with_the_slots_its_templates_showed_that_day(tmp_path):
         shown_then = slot in saved[channel][:1]
         assert (frame.loc[rows, col] == -1).all() != shown_then, slot
         assert (frame.loc[rows, col] == before.loc[rows, col]).all() == shown_then, slot
+
+
+@pytest.mark.parametrize("data", [b"user_id,event,value,occurred_at",
+                                  b"user_id,event,value,occurred_at\r\n"],
+                         ids=["no newline", "CRLF"])
+def test_a_bare_header_is_an_empty_events_file_not_an_unreadable_one(live, data):
+    """A header without its newline was "cannot be read as CSV or Parquet (Empty CSV file)",
+    where every other reader takes it as a file with no line."""
+    roster(live, 5)
+    r = ingest_activity(live, data, name="e.csv", actor="t", clock=CLOCK)
+    assert (r.rows, r.inserted, r.quarantined) == (0, 0, [])

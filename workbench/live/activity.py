@@ -86,6 +86,8 @@ def _read(data: bytes, name: str) -> pa.Table:
             t = t.cast(pa.schema([pa.field(f.name, pa.string()) for f in t.schema]))
         else:
             sep = delimiter(data)
+            if not data.endswith(b"\n"):  # a last line without its newline, or a bare header
+                data += b"\n"
             head = next(csv.reader([data[:data.find(b"\n")].decode("utf-8-sig").strip()],
                                    delimiter=sep))
             t = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(delimiter=sep),
