@@ -343,7 +343,7 @@ def test_a_page_save_that_cannot_get_the_lock_shows_the_plain_message_not_a_trac
     at.text_input(key="event_max_gmv").set_value("2500")
     locker = _hold_write_lock(db_path, 4.0)
     try:
-        at.button(key="FormSubmitter:event_checks_form-Save event checks").click().run()
+        at.button(key="event_checks_save").click().run()
     finally:
         assert locker.wait(timeout=30) == 0
     assert not at.exception
