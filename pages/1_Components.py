@@ -301,6 +301,9 @@ def templates_tab(store, segments, frozen: bool) -> None:
     ss = st.session_state
     if (pending := ss.pop("tpl_open", None)) is not None:  # a template added on the last run
         pick_template(pending)
+    if (click := ss.pop("tpl_status_click", None)) is not None:  # see status_clicked
+        tid, seen, target, verb = click
+        submit_template(store, tid, {"status": target}, seen, verb=verb)
     drafts: dict[int, dict] = ss.setdefault("tpl_drafts", {})  # unsaved changes per template
     channels = {c["id"]: c for c in store.channels()}
     pick_col, c1, c2 = st.columns([4, 1, 1])
@@ -371,8 +374,8 @@ def templates_tab(store, segments, frozen: bool) -> None:
     verb = "Archive" if target == "archived" else "Restore"
     with side:
         template_sample(store, tpl, channels[tpl["channel"]])
-        if st.button(f"{verb} template", key="tpl_status_button", disabled=frozen):
-            submit_template(store, tid, {"status": target}, seen, verb=f"{verb}d")
+        st.button(f"{verb} template", key="tpl_status_button", disabled=frozen,
+                  on_click=status_clicked, args=(tid, seen, target, f"{verb}d"))
     template_counts(store, tpl, channels[tpl["channel"]])
     history = [{"version": r.version, "action": r.action, "by": r.actor, "at": r.at,
                 "changes": r.summary()} for r in tpl_service.template_history(store, tid)]
@@ -381,6 +384,14 @@ def templates_tab(store, segments, frozen: bool) -> None:
                  hide_index=True, width="stretch", key="tpl_history", column_config={
                      "version": "Version", "action": "Action", "by": "By", "at": "At",
                      "changes": "Changes"})
+
+
+def status_clicked(tid: int, seen: int, target: str, verb: str) -> None:
+    """Archive/Restore callback: keep the template and version the button was drawn for, so
+    the click applies to them (refused as stale if they changed since) on the next run, not
+    to whatever the picker shows then (a template archived meanwhile leaves the filtered
+    list and the picker falls back to another)."""
+    st.session_state["tpl_status_click"] = (tid, seen, target, verb)
 
 
 def _form_values(tpl: dict) -> dict:

@@ -233,3 +233,34 @@ def test_a_preview_warning_for_a_slot_without_atoms_opens_the_add_form(db_path):
     assert at.session_state["components_tab"] == "Add"
     assert (at.selectbox(key="add_kind").value, at.selectbox(key="add_segment").value) == (
         "cta", segment)
+
+
+def test_archiving_a_template_archived_meanwhile_is_refused_not_applied_to_another(db_path):
+    """Two tabs show the same active template; one archives it. The other's Archive click is
+    for the template (and version) it showed: refused as stale, never applied to the template
+    the picker falls back to once the archived one leaves the "active" list."""
+    from workbench.library import templates as tpl
+
+    at = components()
+    with open_store(db_path) as s:
+        t = next(x for x in s.templates(channel="sms", status="active") if "{" in x["body"])
+        before = s.query("SELECT * FROM templates WHERE id != ? ORDER BY id", [t["id"]])
+    at.selectbox(key="tpl_pick").set_value(t["id"]).run()
+    assert at.selectbox(key="tpl_status_f").value == "active"
+    assert at.button(key="tpl_status_button").label == "Archive template"
+    banners = [m.value for m in at.success]  # the management mode's, before any click
+    with open_store(db_path) as s:  # the other tab archives it meanwhile
+        tpl.set_template_status(s, t["id"], "archived", "alice", based_on=1)
+        theirs = s.template(t["id"])
+    at.button(key="tpl_status_button").click().run()
+    assert not at.exception
+    assert [m.value for m in at.success] == banners  # no "Archived template #…"
+    assert [e.value.replace("\\", "") for e in at.error] == [
+        "Not saved: the library changed since you opened it. Nothing of this save was "
+        "written; the editor now shows the current texts. Apply your change again if it "
+        f"still holds.\n- Template #{t['id']} was changed by alice at {theirs['updated_at']} "
+        "(you opened version 1, it is now version 2).  \n  Their text: status: archived  \n"
+        "  Your text: status: archived"]
+    with open_store(db_path) as s:
+        assert s.query("SELECT * FROM templates WHERE id != ? ORDER BY id", [t["id"]]) == before
+        assert (s.template(t["id"])["version"], s.template(t["id"])["updated_by"]) == (2, "alice")

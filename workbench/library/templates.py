@@ -141,9 +141,10 @@ def save_template(store: Store, template_id: int, changes: Mapping[str, Any], ac
         new = normalize_template({**old, **changes})
         new["status"] = str(changes.get("status", old["status"])).strip().lower()
         diff = _changed(old, new)
-        if not diff:
-            return []
-        if based_on is not None and based_on != old["version"]:
+        stale = based_on is not None and based_on != old["version"]
+        if not diff and not (stale and "status" in changes):
+            return []  # an archive/restore of a changed version is refused even if now moot
+        if stale:
             raise StaleEditError([_stale(old, based_on, new)])
         problems = []
         if new["status"] not in STATUSES:
