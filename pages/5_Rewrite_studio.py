@@ -137,30 +137,41 @@ def rewrite_card(store, r: dict) -> None:
             for c in checked["claims"]))
     if r["status"] == "proposed":
         b1, b2, b3 = st.columns(3)
-        # All three drawn before any acts, so a refused accept leaves the others in place;
+        # A click acts on the next run (see decide), for the rewrite it was drawn on;
         # accepting writes the library, which passive management freezes.
         frozen = store.current_mode() == "passive"
         why = "The library is frozen in passive management." if frozen else None
-        as_template = b1.button("Accept as template", key=f"acc_t_{r['id']}", disabled=frozen,
-                                help=why)
-        as_atoms = b2.button("Accept as atoms", key=f"acc_a_{r['id']}", disabled=frozen,
-                             help=why)
-        dismiss = b3.button("Dismiss", key=f"dismiss_{r['id']}")
-        with ui.reported():
-            if as_template:
-                ids = rw.accept(store, r["id"], ui.actor(), as_="template")
-                st.session_state["studio_flash"] = f"Added template #{ids[0]} to the library."
-                st.rerun()
-            if as_atoms:
-                ids = rw.accept(store, r["id"], ui.actor(), as_="atoms")
-                st.session_state["studio_flash"] = f"Added {len(ids)} atom(s) to the library."
-                st.rerun()
-            if dismiss:
-                rw.dismiss(store, r["id"], ui.actor())
-                st.rerun()
+        for col, label, key, action, off in (
+                (b1, "Accept as template", "acc_t", "template", frozen),
+                (b2, "Accept as atoms", "acc_a", "atoms", frozen),
+                (b3, "Dismiss", "dismiss", "dismiss", False)):
+            col.button(label, key=f"{key}_{r['id']}", disabled=off, help=why if off else None,
+                       on_click=decision_clicked, args=(r["id"], action))
+
+
+def decision_clicked(rewrite_id: int, action: str) -> None:
+    """A card's button callback: keep the rewrite and decision it was clicked for, so the next
+    run decides it even if the card is now drawn as decided (another tab accepted it), and
+    the refusal says who decided it and when instead of the click vanishing."""
+    st.session_state["studio_decision"] = (rewrite_id, action)
+
+
+def decide(store, rewrite_id: int, action: str) -> None:
+    """Accept (as a template or as atoms) or dismiss a rewrite; a refusal shows why."""
+    with ui.reported():
+        if action == "dismiss":
+            rw.dismiss(store, rewrite_id, ui.actor())
+            st.rerun()
+        ids = rw.accept(store, rewrite_id, ui.actor(), as_=action)
+        st.session_state["studio_flash"] = (f"Added template #{ids[0]} to the library."
+                                            if action == "template" else
+                                            f"Added {len(ids)} atom(s) to the library.")
+        st.rerun()
 
 
 def rewrites_tab(store, segment: str) -> None:
+    if (clicked := st.session_state.pop("studio_decision", None)) is not None:
+        decide(store, *clicked)
     made = rw.rewrites(store, segment)
     if not made:
         st.info("No rewrites for this segment yet: start from the weak messages tab.")

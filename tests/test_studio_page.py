@@ -55,6 +55,29 @@ def test_rewrite_all_then_accept_as_template(db_path):
         assert new["source"] == "rewrite" and new["parent_id"] == r["template_id"]
 
 
+def test_accepting_a_rewrite_someone_accepted_meanwhile_says_who_and_when(db_path):
+    """Two tabs show rewrite #1 proposed; one accepts it as a template. The other's "Accept as
+    atoms", on a card drawn as proposed, is refused saying who accepted it and when; it is
+    not swallowed by the card now drawn as accepted, and nothing is added."""
+    at = studio()
+    rewrite_all(at)
+    with open_store(db_path) as s:
+        (r,) = rw.rewrites(s, "new_buyers")
+        (tid,) = rw.accept(s, r["id"], "alice", as_="template")  # the other tab
+        decided = rw.rewrite_row(s, r["id"])
+        components = s.components()
+        templates = s.templates(status=None)
+    at.button(key=f"acc_a_{r['id']}").click().run()
+    assert not at.exception
+    assert [e.value.replace("\\", "") for e in at.error] == [
+        f"rewrite #{r['id']} was already accepted by alice at {decided['decided_at']}; "
+        "nothing was added"]
+    assert not [m.value for m in at.success if m.value.startswith("Added")]
+    with open_store(db_path) as s:
+        assert s.components() == components and s.templates(status=None) == templates
+        assert rw.rewrite_row(s, r["id"]) == decided
+
+
 def test_blind_judgment_is_stored_then_revealed(db_path):
     at = studio()
     rewrite_all(at)

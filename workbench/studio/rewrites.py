@@ -99,11 +99,18 @@ def runs(store: Store, segment: str | None = None) -> list[dict[str, Any]]:
     return studio_store.runs(store, segment)
 
 
+def _ensure_proposed(r: Mapping[str, Any], outcome: str) -> None:
+    """A decision is on a proposed rewrite only: another one (say, in another tab) is refused
+    naming who decided it and when, and ``outcome`` (what did not happen)."""
+    if r["status"] != "proposed":
+        raise RewriteError(f"rewrite #{r['id']} was already {r['status']} by "
+                           f"{r['decided_by']} at {r['decided_at']}; {outcome}")
+
+
 def dismiss(store: Store, rewrite_id: int, actor: str) -> None:
     """Mark a proposed rewrite dismissed (audited); the library is not touched."""
     r = rewrite_row(store, rewrite_id)
-    if r["status"] != "proposed":
-        raise RewriteError(f"rewrite #{rewrite_id} is already {r['status']}")
+    _ensure_proposed(r, "it was not dismissed")
     with store.transaction():
         studio_store.decide(store, rewrite_id, "dismissed", actor)
         store.audit(actor, "dismiss", "rewrite", rewrite_id)
@@ -142,8 +149,7 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
         raise ValidationError([Problem("must be 'template' or 'atoms'", field="as")])
     ensure_editable(store)
     r = rewrite_row(store, rewrite_id)
-    if r["status"] != "proposed":
-        raise RewriteError(f"rewrite #{rewrite_id} is already {r['status']}")
+    _ensure_proposed(r, "nothing was added")
     orig = store.template(r["template_id"])
     provenance = {"rewrite_id": rewrite_id, "original_template_id": orig["id"],
                   "engine": r["engine"], "path": r["path"], "error_type": r["error_type"],
