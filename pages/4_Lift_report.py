@@ -121,7 +121,7 @@ def headline(table: pd.DataFrame, phase: str) -> None:
             st.caption(f"{c.sentence} {c.verdict + ' · ' if c.verdict else ''}"
                        f"{row['estimator']}"
                        + (f" · variance −{row['variance_reduction']:.0%}"
-                          if row["variance_reduction"] > 0 else ""))
+                          if row["variance_reduction"] >= fmt.SHOWN_REDUCTION else ""))
             if c.warning:
                 st.warning(c.warning, icon=":material/warning:")
 
@@ -145,6 +145,9 @@ def weekly_chart(key: str, metric: str, _weekly: pd.DataFrame) -> go.Figure:
 
 def weekly_section(key: str, weekly: pd.DataFrame, metric: str) -> None:
     if weekly.empty or "week_start" not in weekly or metric not in set(weekly["metric"]):
+        return
+    if none := fmt.no_weekly_lift(weekly, metric):
+        st.caption(none)
         return
     st.plotly_chart(weekly_chart(key, metric, weekly), width="stretch", key="weekly_chart")
     small = weekly[(weekly["metric"] == metric) & weekly["small_sample"]]
@@ -204,7 +207,9 @@ def main() -> None:
         st.caption(f"{metric_name(metric)} by segment ({fmt.PHASE_LABELS.get(phase, phase)}, "
                    "unadjusted; segments with at least 20 users per arm)"
                    + fmt.chance_note(len(seg)))
-        if not seg.empty:
+        if seg.empty:
+            st.caption(fmt.no_segment_lift(metric))
+        else:
             st.dataframe(pd.DataFrame({
                 "Segment": seg["segment"], "Agent users": seg["n_agent"],
                 "Holdout users": seg["n_holdout"],

@@ -271,7 +271,8 @@ def test_a_holdout_without_events_has_no_lift_and_is_never_significant():
         assert est.status == NO_HOLDOUT_EVENTS
         assert math.isnan(est.lift) and all(math.isnan(v) for v in est.ci)
         assert not est.significant and math.isnan(est.p_value)
-        assert est.warnings[0] == "no events in the holdout yet"
+        # the status is the only warning: no interval to call rough on a small sample
+        assert est.warnings == ("no events in the holdout yet",)
         assert est.as_dict()["significant"] is False
 
 

@@ -440,7 +440,8 @@ def test_the_method_note_names_the_adjusted_change_and_counts_only_its_numbers()
 
 def test_the_people_table_says_a_missing_numbers_reason_once():
     """A row with no number shows its reason in the estimate's cell; the warning column kept
-    repeating it word for word. Other warnings (a small sample) stay."""
+    repeating it word for word. Nor does it call an interval it does not have rough (a small
+    sample's warning belongs to rows with a number)."""
     from workbench.lift.estimators import LiftEstimate
 
     no_lift = LiftEstimate(float("nan"), 1.0, float("nan"), float("nan"), 900, 50,
@@ -451,8 +452,7 @@ def test_the_people_table_says_a_missing_numbers_reason_once():
             {"phase": "active", "metric": "intent", **clear.as_dict()}]
     got = fmt.people_table(pd.DataFrame(rows))
     assert got["Lift (95% interval)"].tolist()[0] == "no clear active-phase lift to compare with"
-    assert got["Warning"].tolist() == [
-        "small sample: 50 holdout users, 8 with an event; the interval is rough", ""]
+    assert got["Warning"].tolist() == ["", ""]
     assert got["Method"].tolist() == ["delta method", "unadjusted"]
 
 
@@ -468,6 +468,10 @@ def test_a_row_with_no_number_names_its_method_without_a_variance_reduction():
     assert fmt.people_table(rows)["Method"].tolist() == [
         "delta method on ML-RATE means (variance -25%: interval 13% narrower, worth 1.3x the "
         "users)", "delta method on ML-RATE means"]
+    # a reduction that rounds to 0% is none ("variance -0%: interval 0% narrower" before)
+    rows["variance_reduction"] = [0.004, 0.0]
+    assert fmt.people_table(rows)["Method"].tolist() == [
+        "delta method on ML-RATE means (no variance reduction)", "delta method on ML-RATE means"]
 
 
 def test_the_weekly_interval_is_a_band_without_markers_however_few_the_weeks():
@@ -602,8 +606,7 @@ def test_cli_lift_text_says_why_a_number_is_missing_and_flags_small_samples(tmp_
         "Whole trial Days with engagement ● +0.0% (-27.7% to +38.2%) no 1.00 1.00 270 / 30 "
         "unadjusted small sample: 30 holdout users, 20 with an event; the interval is "
         "rough".split(),
-        "Whole trial GMV no events in the holdout yet no 3.47 0 270 / 30 unadjusted small "
-        "sample: 30 holdout users, 0 with an event; the interval is rough".split()]
+        "Whole trial GMV no events in the holdout yet no 3.47 0 270 / 30 unadjusted".split()]
 
 
 def test_only_a_running_programmes_report_says_its_numbers_are_interim():
@@ -622,3 +625,36 @@ def test_only_a_running_programmes_report_says_its_numbers_are_interim():
     assert first == fmt.escape(lr.INTERIM_NOTE) and lr.INTERIM_NOTE.startswith(
         "Interim results: the programme is still running")
     assert "Interim results" not in finished
+
+
+def test_a_metric_with_no_weekly_number_gets_a_sentence_not_an_empty_chart():
+    """Live programme, holdout without direct opens: the weekly chart was empty, on an axis
+    numbered -1 to 6 instead of dates, and the segment table an empty caption."""
+    weekly = pd.DataFrame([
+        {"week": w, "metric": m, "status": s, "lift": lift, "ci_low": lift - 0.1,
+         "ci_high": lift + 0.1, "mode": "active", "week_start": f"2026-11-{9 + 7 * w:02d}",
+         "small_sample": True}
+        for w in (0, 1) for m, s, lift in (
+            ("direct_open", "no events in the holdout yet", float("nan")),
+            ("engagement", "ok", 0.05))])
+    assert fmt.no_weekly_lift(weekly, "direct_open") == (
+        "No week has a lift of days with direct opens yet (no events in the holdout yet, "
+        "2 weeks).")
+    assert fmt.no_weekly_lift(weekly, "engagement") is None
+    assert fmt.no_segment_lift("direct_open") == (
+        "No segment has at least 20 users in each arm and days with direct opens in its "
+        "holdout yet, so there is no lift by segment.")
+    table = table_rows(direct_open=("active", float("nan"), float("nan"), float("nan"), False),
+                       engagement=("active", 0.05, -0.05, 0.15, False))
+    for col, value in (("n_agent", 400), ("mean_agent", 1.0), ("mean_holdout", 1.0),
+                       ("estimator", "unadjusted"), ("variance_reduction", 0.0),
+                       ("warning", "")):
+        table[col] = value
+    table.loc[0, "status"] = "no events in the holdout yet"
+    data = lr.LiftData(np.r_[np.ones(400, bool), np.zeros(40, bool)], np.array(["s"] * 440),
+                       None, {"active": {"direct_open": np.r_[np.ones(400), np.zeros(40)],
+                                         "engagement": np.ones(440)}}, "live programme")
+    html = lr.manager_report(data, table, weekly=weekly, generated="now")
+    assert ("<p>No week has a lift of days with direct opens yet (no events in the holdout "
+            "yet, 2 weeks).</p>") in html
+    assert html.count("Plotly.newPlot") == 2  # the phase chart and engagement's weeks only

@@ -172,7 +172,8 @@ class LiftEstimate:
         out = []
         if self.status not in HAS_NUMBER:
             out.append(self.status)
-        if self.small_sample:
+        # A row with no number has no interval to call rough (the status says why)
+        if self.small_sample and self.status in HAS_NUMBER:
             events = "" if math.isnan(self.events_c) else f", {self.events_c:.0f} with an event"
             out.append(f"small sample: {self.n_c} holdout users{events}; the interval is rough")
         return tuple(out)

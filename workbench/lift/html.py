@@ -278,8 +278,12 @@ def estimators_used(table: pd.DataFrame) -> str:
     return "Estimators used here: " + "; ".join(parts) + ". Each estimate's is in the table."
 
 
+#: The least variance reduction worth naming: below it the percentage rounds to "-0%".
+SHOWN_REDUCTION = 0.005
+
+
 def _reduction(vr: float) -> str:
-    if not vr > 0:
+    if not vr >= SHOWN_REDUCTION:
         return "no variance reduction"
     return (f"variance -{vr:.0%}: interval {1 - math.sqrt(1 - vr):.0%} narrower, worth "
             f"{1 / (1 - vr):.1f}x the users")
@@ -323,6 +327,23 @@ def phase_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="Lift vs holdout (per user)", tickformat="+.0%")
     fig.update_xaxes(title_text="Metric")
     return style(fig)
+
+
+def no_weekly_lift(weekly: pd.DataFrame, metric: str) -> str | None:
+    """Why ``metric`` has no weekly chart, or None when some week has a lift: a chart with
+    no point drew empty axes numbered -1 to 6 instead of saying so."""
+    rows = weekly[weekly["metric"] == metric]
+    if rows["status"].isin(HAS_NUMBER).any():
+        return None
+    why = "; ".join(sorted(set(rows["status"]))) or "no week with both arms"
+    return (f"No week has a lift of {inline_metric(metric)} yet ({why}, "
+            f"{len(rows)} week{'s' if len(rows) != 1 else ''}).")
+
+
+def no_segment_lift(metric: str) -> str:
+    """The segment table's empty state."""
+    return (f"No segment has at least 20 users in each arm and {inline_metric(metric)} in its "
+            "holdout yet, so there is no lift by segment.")
 
 
 def weekly_figure(weekly: pd.DataFrame, metric: str, passive_from: date | None = None

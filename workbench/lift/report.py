@@ -367,6 +367,9 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
         modes = [p for p, _, _ in periods]
         passive_from = periods[-1][1] if modes == ["active", "passive"] else None
         for metric in [m for m in METRICS if m in set(weekly["metric"])]:
+            if none := fmt.no_weekly_lift(weekly, metric):
+                body.append(f"<p>{fmt.escape(none)}</p>")
+                continue
             body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric, passive_from),
                                         first=False))
     body.append("<h2>How this was measured</h2><p>" + fmt.escape(METHOD_NOTE) + "</p>")
