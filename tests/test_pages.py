@@ -510,6 +510,47 @@ def test_agent_control_records_a_mode_switch(db_path):
         assert [e["mode"] for e in s.management_events()[-2:]] == ["passive", "active"]
 
 
+MODE_CONTROLS = [("Home.py", "mode"), (AGENT_CONTROL, "control_mode")]
+
+
+@pytest.mark.parametrize("page, key", MODE_CONTROLS)
+def test_mode_switch_follows_a_mode_change_made_elsewhere(db_path, page, key):
+    """A tab opened while Active points its switch at passive; another tab (or the command
+    line) then switches to passive: on its next rerun the switch points at active, the mode a
+    click would now switch to, and the click switches back."""
+    at = app(page)
+    assert at.radio(key=f"{key}_choice").value == "passive"
+    with open_store(db_path) as s:
+        s.record_mode("passive", "someone-else", "switched in another tab")
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Management mode"] == "Passive"
+    assert at.radio(key=f"{key}_choice").value == "active"
+    [b for b in at.button if b.label == "Record mode change"][0].click().run()
+    assert [i.value for i in at.info if "Management is already" in i.value] == []
+    with open_store(db_path) as s:
+        assert [e["mode"] for e in s.management_events()[-2:]] == ["passive", "active"]
+    assert at.radio(key=f"{key}_choice").value == "passive"
+
+
+@pytest.mark.parametrize("page, key", MODE_CONTROLS)
+def test_mode_switch_to_the_mode_in_force_points_the_switch_at_the_other(db_path, page, key):
+    """Picking the mode already in force (switched elsewhere since the tab's last rerun) says
+    so and points the switch at the other mode, so the next click does what it says."""
+    at = app(page)
+    with open_store(db_path) as s:
+        s.record_mode("passive", "someone-else", "switched in another tab")
+    at.radio(key=f"{key}_choice").set_value("passive")
+    [b for b in at.button if b.label == "Record mode change"][0].click().run()
+    assert [i.value for i in at.info if "Management is already" in i.value] == [
+        "Management is already passive."]
+    assert at.radio(key=f"{key}_choice").value == "active"
+    [b for b in at.button if b.label == "Record mode change"][0].click().run()
+    with open_store(db_path) as s:
+        assert [(e["mode"], e["note"]) for e in s.management_events()[-2:]] == [
+            ("passive", "switched in another tab"), ("active", "")]
+    assert at.radio(key=f"{key}_choice").value == "passive"
+
+
 def test_home_runs_the_demo_trial_in_one_click(db_path, monkeypatch):
     from workbench.sim import trial
     small = trial.preset("quick_demo", users=1500, days=7, active_days=7)

@@ -404,6 +404,25 @@ def test_browser_sidebar_follows_a_mode_switch_made_elsewhere(db, served, page):
 
 
 @pytest.mark.browser
+def test_browser_home_mode_switch_follows_a_mode_switch_made_elsewhere(db, served, page):
+    """Home's switch points at the mode a click would switch to, also after a switch made in
+    another tab: the page reruns on it, and the switch flips to the other mode with it."""
+    page.goto(served)
+    expect(page.get_by_text("Record mode change")).to_be_visible(timeout=60_000)
+    with open_store(db["path"]) as s:
+        mode = s.current_mode()
+        other = "passive" if mode == "active" else "active"
+    expect(page.get_by_role("radio", name=other)).to_be_checked()
+    with open_store(db["path"]) as s:
+        s.record_mode(other, "someone-else", "switched in another tab")
+    expect(page.get_by_role("radio", name=mode)).to_be_checked(timeout=15_000)
+    page.get_by_role("button", name="Record mode change").click()
+    expect(page.get_by_role("radio", name=other)).to_be_checked(timeout=15_000)
+    with open_store(db["path"]) as s:
+        assert [e["mode"] for e in s.management_events()[-2:]] == [other, mode]
+
+
+@pytest.mark.browser
 def test_browser_sidebar_shows_a_running_runs_day_and_phase_change_in_place(db, served, page):
     page.goto(served + "/Lift_report")
     expect(page.get_by_role("heading", name="Lift report")).to_be_visible(timeout=60_000)

@@ -256,15 +256,18 @@ def mode_control(store: Store, key: str = "mode") -> None:
 
     The switch is recorded by the submit button's callback, which then points the radio at the
     other mode and empties the note, so the form is ready for the next switch; its button is
-    never disabled (a form's own widgets cannot re-enable it before a submit)."""
+    never disabled (a form's own widgets cannot re-enable it before a submit). The radio is
+    pointed at the other mode again whenever the mode in force is not the one it was set up
+    against (switched in another tab or from the command line), and when a click asks for the
+    mode already in force."""
     mode = store.current_mode()
     events = store.management_events()
     st.metric("Management mode", mode.title(), help="Active: marketers curate the library. "
               "Passive: the library is frozen and the agent runs alone.")
     if events:
         st.caption(f"Since {events[-1]['at']} by {plain(events[-1]['actor'])}")
-    if f"{key}_choice" not in st.session_state:
-        st.session_state[f"{key}_choice"] = _other(mode)
+    if st.session_state.get(f"{key}_against") != mode or f"{key}_choice" not in st.session_state:
+        _point_at_other(key, mode)
     with st.form(f"{key}_form", border=False):
         st.radio("Switch to", ["active", "passive"], horizontal=True, key=f"{key}_choice")
         st.text_input("Note", key=f"{key}_note", placeholder="Why the switch")
@@ -278,14 +281,21 @@ def _other(mode: str) -> str:
     return "passive" if mode == "active" else "active"
 
 
+def _point_at_other(key: str, mode: str) -> None:
+    """Point the radio at the mode a click would switch to, remembering the mode in force."""
+    st.session_state[f"{key}_choice"] = _other(mode)
+    st.session_state[f"{key}_against"] = mode
+
+
 def _record_mode(path: str, key: str) -> None:
     new_mode = st.session_state[f"{key}_choice"]
     with Store(path) as store:
         if new_mode == store.current_mode():
             st.session_state[f"{key}_said"] = f"Management is already {new_mode}."
+            _point_at_other(key, new_mode)
             return
         store.record_mode(new_mode, actor(), st.session_state.get(f"{key}_note", ""))
-    st.session_state[f"{key}_choice"] = _other(new_mode)
+    _point_at_other(key, new_mode)
     st.session_state[f"{key}_note"] = ""
 
 
