@@ -76,7 +76,8 @@ def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None
                                                help="The message's reward in this segment"),
         "percentile": st.column_config.NumberColumn("Percentile", format="%.0f"),
         "error_type": "Diagnosis", "reason": "Why"})
-    if st.button(f"Rewrite all {len(weak)} weak messages", key="rewrite_all", type="primary",
+    if st.button(f"Rewrite all {len(weak)} weak message{'' if len(weak) == 1 else 's'}",
+                 key="rewrite_all", type="primary",
                  disabled=busy, help="Under way: see the progress bar above." if busy else None):
         start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
     for row in weak.to_dict("records"):

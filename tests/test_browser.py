@@ -271,7 +271,7 @@ def test_rewrite_studio_rewrites_judges_blind_and_reveals(page, app_server):
     page.goto(app_server["url"] + "/Rewrite_studio")
     expect(page.get_by_role("heading", name="Rewrite studio")).to_be_visible()
     expect(page.get_by_text("Offline rules engine (deterministic, no network)")).to_be_visible()
-    page.get_by_role("button", name="Rewrite all 1 weak messages").click()
+    page.get_by_role("button", name="Rewrite all 1 weak message", exact=True).click()
     expect(page.get_by_text("1 rewrite(s) ready in the Rewrites tab.")).to_be_visible(timeout=30000)
     page.get_by_role("tab", name="Rewrites").click()
     with open_store(app_server["db"]) as s:

@@ -377,6 +377,7 @@ def test_accept_as_atoms_refuses_a_sentence_too_long_for_a_template_and_adds_non
     before = len(store.components())
     with pytest.raises(ValidationError) as e:
         accept(store, r["id"], "maria", as_="atoms")
+    assert str(e.value).splitlines()[0] == f"Rewrite #{r['id']}'s atoms were not added:"
     assert [str(p) for p in e.value.problems] == [
         "(value_prop 'You order from Mamak Corner 24 Jam often, so this is for you.') field "
         "'text': with this text, template 'Reactivation push — classic' (Push notification) "

@@ -192,14 +192,16 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
                     row, kinds=[k["id"] for k in store.kinds()],
                     segments=[s["id"] for s in store.segments(include_archived=True)])
                 if problems:
-                    raise ValidationError(problems, "The rewrite's atoms were not added")
+                    raise ValidationError(problems,
+                                          f"Rewrite #{rewrite_id}'s atoms were not added")
                 rows.append(row)
             # A sentence is often longer than a slot's atoms: it must still fit every
             # template's channel where it can be drawn (see workbench.library.fit).
             if problems := template_problems(
                     [(None, f"{a['kind']} '{a['text']}'", None, a) for a in rows], stored,
                     store.templates(), {c["id"]: c for c in store.channels()}):
-                raise ValidationError(problems, "The rewrite's atoms were not added")
+                raise ValidationError(
+                    problems, f"Rewrite #{rewrite_id}'s atoms were not added")
             new_ids += [store.insert_component(row, actor, source="rewrite") for row in rows]
             store.audit(actor, "accept", "rewrite", rewrite_id,
                         {"component_ids": new_ids, **provenance})
