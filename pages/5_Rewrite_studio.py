@@ -182,7 +182,7 @@ def rewrites_tab(store, segment: str) -> None:
             rewrite_card(store, r)
 
 
-def judging_tab(store, segment: str) -> None:
+def judging_tab(store, segment: str, name: str) -> None:
     judge = ui.actor()
     queue = judging.blind_queue(store, judge, segment)  # others' rewrites, random order and side
     last = st.session_state.pop("studio_reveal", None)
@@ -201,7 +201,7 @@ def judging_tab(store, segment: str) -> None:
     position = orders.setdefault(r["id"], item.rewrite_position)
     pair = judging.blind_pair(store, r["id"], position)
     channel = store.template(r["template_id"])["channel"]
-    st.markdown(f"Which message would you rather send to **{ui.plain(segment)}**? "
+    st.markdown(f"Which message would you rather send to **{ui.plain(name)}**? "
                 f"({len(todo)} left for {ui.plain(judge)})")
     c1, c2 = st.columns(2)
     for col, side in ((c1, "A"), (c2, "B")):
@@ -307,7 +307,7 @@ def main() -> None:
     with tabs[1]:
         rewrites_tab(store, segment)
     with tabs[2]:
-        judging_tab(store, segment)
+        judging_tab(store, segment, segments[segment])
     with tabs[3]:
         results_tab(store)
 

@@ -85,6 +85,9 @@ def test_blind_judgment_is_stored_then_revealed(db_path):
         (r,) = rw.rewrites(s, "new_buyers")
     assert any("wait for a colleague" in i.value for i in at.info)  # one's own: not blind
     at.text_input(key="actor").set_value("colleague").run()
+    # the question names the segment as people know it, not by its id ("new_buyers")
+    assert [m.value for m in at.markdown if m.value.startswith("Which message")] == [
+        "Which message would you rather send to **New buyers**? (1 left for colleague)"]
     position = at.session_state["studio_orders"][r["id"]]
     at.radio(key=f"choice_{r['id']}").set_value(position)
     at.button[[b.label for b in at.button].index("Submit blind judgment")].click().run()
