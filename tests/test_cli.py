@@ -30,6 +30,9 @@ def test_db_path_prints_the_configured_file(tmp_path, monkeypatch, capsys):
     assert main(["--db", str(tmp_path / "y.db"), "db", "path"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "y.db")
     assert os.environ["WORKBENCH_DB"] == str(tmp_path / "x.db")  # --db was for one call
+    monkeypatch.chdir(tmp_path)  # a relative file is printed with its folder
+    assert main(["--db", "z.db", "db", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str((tmp_path / "z.db").resolve())
 
 
 def test_db_migrate_reports_the_versions_applied(tmp_path, monkeypatch, capsys):

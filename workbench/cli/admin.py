@@ -74,8 +74,9 @@ def db() -> None:
 
 @db.command("path")
 def db_path_command() -> int:
-    """Print the SQLite file in use."""
-    click.echo(db_path())
+    """Print the SQLite file in use (absolute: `--db w.db` printed "w.db", which says
+    nothing about which folder)."""
+    click.echo(Path(db_path()).resolve())
     return 0
 
 
