@@ -349,3 +349,19 @@ def test_an_unknown_long_id_is_named_as_written(store):
     assert [str(p) for p in e.value.problems] == [
         "row 2 field 'id': no component #99999999999999999999999 in the library; leave id "
         "empty to add a new one"]
+
+
+def test_a_slot_used_twice_in_a_field_counts_its_atom_twice():
+    from workbench.library.fit import template_problems
+
+    channel = {"id": "sms", "name": "SMS", "title_max": 0, "preheader_max": 0, "body_max": 30}
+    tpl = {"id": 1, "name": "echo", "channel": "sms", "segment": None, "title": "",
+           "preheader": "", "body": "{cta}, yes: {cta}", "image": ""}
+    have = {1: {"id": 1, "kind": "cta", "text": "Go", "segment": None, "status": "active"}}
+    new = {"kind": "cta", "text": "x" * 14, "segment": None, "status": "active"}  # 14+7+14
+    assert [str(p) for p in template_problems([(2, None, None, new)], have, [tpl],
+                                              {"sms": channel})] == [
+        "row 2 field 'text': with this text, template 'echo' (SMS) can make a body of 35 "
+        "characters, over the limit of 30; at most 11 characters fit here"]
+    fits = {**new, "text": "x" * 11}  # 11 + 7 + 11 = 29
+    assert template_problems([(2, None, None, fits)], have, [tpl], {"sms": channel}) == []
