@@ -515,6 +515,21 @@ def test_bad_users_are_rejected_naming_row_and_column():
         prepare_users(pd.DataFrame({"user_id": [1]}), SEGS)
 
 
+def test_users_with_infinite_or_fractional_counts_are_refused_not_a_traceback():
+    """1e400 (read as inf) reached the integer cast and crashed with a traceback; 1.5 days
+    inactive was cut to 1 silently."""
+    u = users(3)
+    u["days_inactive"] = u["days_inactive"].astype(float)
+    u["sends_7d"] = u["sends_7d"].astype(float)
+    u.loc[0, "days_inactive"] = float("inf")
+    u.loc[2, "sends_7d"] = 1.5
+    with pytest.raises(ValidationError) as e:
+        prepare_users(u, SEGS)
+    assert [str(p) for p in e.value.problems] == [
+        "row 1 field 'days_inactive': 'inf' is not a number from 0 to 100000",
+        "row 3 field 'sends_7d': '1.5' is not a whole number"]
+
+
 def test_a_space_of_millions_of_actions_is_never_enumerated():
     space = ActionSpace.synthetic(slots=6, atoms_per_slot=8)
     assert space.size == 8 ** 6 * 168 * 4 * 2

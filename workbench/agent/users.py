@@ -123,10 +123,13 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
             "unknown segment '{v}'")
     for col, lo, hi in (("days_inactive", 0, 100000), ("past_engagement", 0, 100000),
                         ("habitual_hour", 0, 23), ("sends_7d", 0, 100000)):
-        vals = pd.to_numeric(df[col], errors="coerce")
-        bad((vals.isna() | (vals < lo) | (vals > hi)).to_numpy(), col,
-            f"'{{v}}' is not a number from {lo} to {hi}")
-        df[col] = vals.fillna(lo).astype(np.int32)
+        vals = pd.to_numeric(df[col], errors="coerce").astype(float).to_numpy()
+        # 1e400 or inf reached the integer cast as a traceback; 1.5 was cut to 1 silently
+        number = np.isfinite(vals) & (vals >= lo) & (vals <= hi)
+        bad(~number, col, f"'{{v}}' is not a number from {lo} to {hi}")
+        bad(number & (vals != np.floor(np.where(number, vals, 0))), col,
+            "'{v}' is not a whole number")
+        df[col] = np.where(number, np.floor(np.where(number, vals, 0)), lo).astype(np.int32)
     df["platform"] = _category(df["platform"])
     bad(label_codes(df["platform"], PLATFORMS) < 0, "platform",
         f"'{{v}}' is not one of {', '.join(PLATFORMS)}")
