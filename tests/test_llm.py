@@ -113,6 +113,28 @@ def test_bad_number_in_the_environment_names_the_variable(empty_store):
     assert e.value.kind == "config" and "WORKBENCH_LLM_REWRITE_TEMPERATURE" in str(e.value)
 
 
+@pytest.mark.parametrize("env, said", [
+    ({"WORKBENCH_LLM_TIMEOUT": "-5"}, "WORKBENCH_LLM_TIMEOUT='-5' is out of range: it must be "
+     "more than 0 and at most 3600 seconds; fix or unset it to configure the diagnosis model."),
+    ({"WORKBENCH_LLM_MAX_RETRIES": "100000"}, "WORKBENCH_LLM_MAX_RETRIES='100000' is out of "
+     "range: it must be a whole number from 0 to 10; fix or unset it to configure the "
+     "diagnosis model."),
+    ({"WORKBENCH_LLM_REWRITE_TEMPERATURE": "99"}, "WORKBENCH_LLM_REWRITE_TEMPERATURE='99' is "
+     "out of range: it must be between 0 and 2; fix or unset it to configure the rewrite "
+     "model."),
+    ({"WORKBENCH_LLM_BASE_URL": "http://127.0.0.1:1/v1", "WORKBENCH_LLM_MODEL": " "},
+     "diagnosis: a base URL with no model; set WORKBENCH_LLM_MODEL (or "
+     "WORKBENCH_LLM_DIAGNOSIS_MODEL), e.g. smollm2-135m for the bundled local server, or unset "
+     "the base URL."),
+], ids=["timeout -5", "100000 retries", "temperature 99", "no model"])
+def test_the_environment_is_held_to_the_settings_pages_ranges(empty_store, env, said):
+    """A timeout of -5 failed at every request, 100000 retries hung past 100 s, a temperature
+    of 99 went to the server, and an empty model was accepted."""
+    with pytest.raises(LLMError) as e:
+        load_configs(empty_store, env=env)
+    assert e.value.kind == "config" and str(e.value) == said
+
+
 @pytest.mark.parametrize("kwargs, field", [
     ({"base_url": "ftp://x"}, "base_url"),
     ({"base_url": "127.0.0.1:8081"}, "base_url"),

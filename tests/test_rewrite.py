@@ -512,3 +512,19 @@ def test_relationship_framing_follows_the_segment(store):
     assert "first time" not in text and "new to" not in text
     assert "weekly shop" not in text and "breakfast" not in text
     assert "RM5" in draft["body"] and "RM25" in draft["body"]
+
+
+def test_any_failure_ends_the_run_as_failed_never_left_running(store, monkeypatch):
+    """A timeout the HTTP client refused (ValueError, not an LLM error) left the run
+    'running', so the studio page showed it under way for ever."""
+    studio = offline(store, thresholds=Thresholds(weak_below=50))
+
+    def broken(*args, **kwargs):
+        raise ValueError("Timeout value out of range")
+
+    monkeypatch.setattr(studio, "rewrite_one", broken)
+    with pytest.raises(ValueError):
+        studio.run_segment("new_buyers", "t")
+    run = runs(store, "new_buyers")[0]
+    assert (run["status"], run["done"], run["message"]) == (
+        "failed", 0, "Timeout value out of range")

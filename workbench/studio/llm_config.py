@@ -107,15 +107,30 @@ def _env_value(env: Mapping[str, str], agent: str, suffix: str) -> tuple[str, st
     return None
 
 
-def _number(agent: str, name: str, raw: Any, cast: Callable[[Any], Any]) -> Any:
+#: The numeric settings: type, allowed range and its rule in words (the page and the
+#: environment are held to the same ranges).
+RANGES: dict[str, tuple[Callable[[Any], Any], Callable[[Any], bool], str]] = {
+    "temperature": (float, lambda v: 0 <= v <= 2, "must be between 0 and 2"),
+    "timeout_s": (float, lambda v: 0 < v <= 3600, "must be more than 0 and at most 3600 seconds"),
+    "max_retries": (int, lambda v: 0 <= v <= 10, "must be a whole number from 0 to 10"),
+}
+
+
+def _number(agent: str, name: str, raw: Any, field: str) -> Any:
+    """An environment variable's number, in its range (a timeout of -5 failed at every
+    request, 100000 retries hung, a temperature of 99 went to the server)."""
+    cast, ok, rule = RANGES[field]
     try:
         value = cast(raw)
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(raw)
-        return value
     except (TypeError, ValueError):
         raise LLMError(f"{name}={raw!r} is not a number; fix or unset it to configure the "
                        f"{agent} model.", agent=agent, kind="config") from None
+    if not ok(value):
+        raise LLMError(f"{name}={raw!r} is out of range: it {rule}; fix or unset it to "
+                       f"configure the {agent} model.", agent=agent, kind="config")
+    return value
 
 
 def load_configs(store: Store | None = None, env: Mapping[str, str] | None = None,
@@ -141,7 +156,6 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
             values.update(base_url=row["base_url"], model=row["model"],
                           temperature=float(row["temperature"]),
                           timeout_s=float(row["timeout_s"]), max_retries=int(row["max_retries"]))
-        casts = {"temperature": float, "timeout_s": float, "max_retries": int}
         for fname, suffix in ENV_FIELDS.items():
             if fname == "api_key":
                 continue
@@ -149,12 +163,17 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
             if found is None:
                 continue
             name, raw = found
-            values[fname] = _number(agent, name, raw, casts[fname]) if fname in casts else raw
+            values[fname] = _number(agent, name, raw, fname) if fname in RANGES else raw
             if fname == "base_url" and (problem := url_problem(raw)):
                 raise LLMError(f"{name}={raw!r} {problem}; fix or unset it to configure the "
                                f"{agent} model.", agent=agent, kind="config")
             source = "environment"
         values["base_url"] = values.get("base_url", "").rstrip("/")
+        if values["base_url"] and not (values.get("model") or "").strip():
+            raise LLMError(f"{agent}: a base URL with no model; set WORKBENCH_LLM_MODEL (or "
+                           f"WORKBENCH_LLM_{agent.upper()}_MODEL), e.g. smollm2-135m for the "
+                           "bundled local server, or unset the base URL.", agent=agent,
+                           kind="config")
         key = (keys.get(agent) or "").strip() or None
         if key is None:
             found = _env_value(env, agent, "API_KEY")
@@ -215,11 +234,7 @@ def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any
             problems.append(Problem("is required when a base URL is set (for the bundled local "
                                     "server: smollm2-135m)", field="model"))
     cleaned: dict[str, Any] = {"base_url": base_url, "model": model}
-    for name, cast, ok, rule in (
-            ("temperature", float, lambda v: 0 <= v <= 2, "must be between 0 and 2"),
-            ("timeout_s", float, lambda v: 0 < v <= 3600,
-             "must be more than 0 and at most 3600 seconds"),
-            ("max_retries", int, lambda v: 0 <= v <= 10, "must be a whole number from 0 to 10")):
+    for name, (cast, ok, rule) in RANGES.items():
         raw = {"temperature": temperature, "timeout_s": timeout_s,
                "max_retries": max_retries}[name]
         try:

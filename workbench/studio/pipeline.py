@@ -38,7 +38,7 @@ from workbench.studio import diagnosis as diag
 from workbench.studio import evaluation, grounding
 from workbench.studio import rewrites as stored
 from workbench.studio.evaluation import pair_verdict
-from workbench.studio.llm import BackendConfig, LLMClient, LLMError, load_configs
+from workbench.studio.llm import BackendConfig, LLMClient, load_configs
 from workbench.studio.performance import Thresholds, template_scores
 from workbench.studio.prompts import (
     DIAGNOSIS_SCHEMA,
@@ -316,7 +316,7 @@ class Studio:
                     progress(n - 1, len(ids), f"Rewriting template #{tid}")
                 made.append(self.rewrite_one(tid, actor, run_id))
                 studio_store.update_run(self.store, run_id, done=n)
-        except (LLMError, RewriteError) as e:
+        except Exception as e:  # any failure ends the run (one left "running" showed forever)
             studio_store.update_run(self.store, run_id, status="failed", message=str(e))
             raise
         studio_store.update_run(self.store, run_id, status="done")
