@@ -65,10 +65,23 @@ def test_seed_then_backup_then_reset(db_path, tmp_path, capsys):
         assert b.counts()["components"] == n and b.current_mode() == "passive"
     assert main(["db", "backup", str(tmp_path / "b.db")]) == 1
     assert "already exists" in capsys.readouterr().err
+    # a live programme's folder beside the file: the backup warns, the reset moves it along
+    live = Path(str(db_path) + ".live")
+    (live / "roster").mkdir(parents=True)
+    (live / "roster" / "part.parquet").write_bytes(b"PAR1")
+    assert main(["db", "backup", str(tmp_path / "c.db")]) == 0
+    assert capsys.readouterr().err.strip() == (
+        f"warning: the live programme's roster, decisions and events are in {live}, which "
+        f"this copy does not include; copy that folder to {tmp_path / 'c.db'}.live with the "
+        "programme stopped")
     assert main(["seed", "--reset"]) == 0
     out = capsys.readouterr().out
     backup = re.search(r"backed up to (\S+)", out).group(1)
     assert Path(backup).exists()
+    moved = Path(re.search(r"its live programme \(roster, decisions, events\) moved to (\S+)",
+                           out).group(1))
+    assert not live.exists() and (moved / "roster" / "part.parquet").read_bytes() == b"PAR1"
+    assert moved.name == Path(backup).stem + ".live"
     with open_store(db_path) as s:
         assert s.current_mode() == "active" and s.counts()["components"] == n
 

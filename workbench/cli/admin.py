@@ -52,7 +52,8 @@ def run(port: int, address: str, no_browser: bool) -> int:
 
 @click.command()
 @click.option("--reset", is_flag=True,
-              help="Back the file up (and move its <db>.runs/ folder) to backups/ beside it, "
+              help="Back the file up (and move its <db>.runs/ and <db>.live/ folders) to "
+                   "backups/ beside it, "
                    "then start from a fresh seeded one; refused while another process has "
                    "the file open.")
 def seed(reset: bool) -> int:
@@ -63,6 +64,8 @@ def seed(reset: bool) -> int:
         click.echo(f"previous file backed up to {result.backup}")
         if result.runs is not None:
             click.echo(f"its simulation runs moved to {result.runs}")
+        if result.live is not None:
+            click.echo(f"its live programme (roster, decisions, events) moved to {result.live}")
     click.echo(prepare(db))
     return 0
 
@@ -101,4 +104,10 @@ def backup(path: Path) -> int:
         raise CommandFailed(f"{source} does not exist; nothing to back up.")
     with open_db(migrate=False) as store:
         click.echo(f"backed up {source} to {store.backup(path)}")
+        from workbench.live import live_dir
+
+        if live_dir(store).exists():  # Parquet beside the file, not in it
+            click.echo(f"warning: the live programme's roster, decisions and events are in "
+                       f"{live_dir(store)}, which this copy does not include; copy that folder "
+                       f"to {path}.live with the programme stopped", err=True)
     return 0

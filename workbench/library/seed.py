@@ -114,10 +114,12 @@ class DatabaseInUseError(WorkbenchError):
 
 @dataclass(frozen=True)
 class ResetResult:
-    """Where the old file and its simulation runs went (``None``: there was none)."""
+    """Where the old file, its simulation runs and its live programme went (``None``: there
+    was none)."""
 
     backup: Path | None
     runs: Path | None
+    live: Path | None = None
 
 
 def _refuse_if_in_use(db: Path) -> None:
@@ -149,10 +151,11 @@ def reset_database(db: Path, backups: Path | None = None) -> ResetResult:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     backups = db.parent / "backups" if backups is None else Path(backups)
     backup = backups / f"{db.stem}-{stamp}.db"
+    from workbench.live import live_dir
     from workbench.sim.trial import runs_dir  # the trial imports this module
 
     with Store(db) as store:
-        runs = runs_dir(store)
+        runs, live = runs_dir(store), live_dir(store)
         writer = writer_busy(store)
         if writer:
             raise DatabaseInUseError(
@@ -164,6 +167,12 @@ def reset_database(db: Path, backups: Path | None = None) -> ResetResult:
     if runs.exists():
         moved = backups / f"{db.stem}-{stamp}.runs"
         shutil.move(str(runs), str(moved))
+    # The live programme's roster, decisions and events too: left in place, the fresh file
+    # took them over under a new salt and holdout share, and the backup had none of them.
+    moved_live = None
+    if live.exists():
+        moved_live = backups / f"{db.stem}-{stamp}.live"
+        shutil.move(str(live), str(moved_live))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return ResetResult(backup, moved)
+    return ResetResult(backup, moved, moved_live)
