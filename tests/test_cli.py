@@ -426,6 +426,15 @@ def test_programme_commands_run_a_day_from_roster_to_outbox_and_load_an_inbox(db
     assert once != capsys.readouterr().out  # the second run finds nothing new
     assert main(["programme", "ingest", "--inbox", str(tmp_path / "missing")]) == 1
     capsys.readouterr()
+    (inbox / "events-0-partial.csv").write_bytes(b"")  # half written: read the others anyway
+    (inbox / "events-2.csv").write_text("user_id,event,value,occurred_at\n"
+                                        "u1,engagement,1,2026-11-20T20:00:00+02:00\n")
+    assert main(["programme", "ingest", "--inbox", str(inbox)]) == 1
+    said = capsys.readouterr()
+    assert json.loads(said.out)["loaded"] == 1  # events-2.csv (events-1.csv was loaded before)
+    assert said.err.strip() == ("error: 1 file(s) rejected (events-0-partial.csv); the other 2 "
+                                "were read (see the report's 'rejected')")
+    capsys.readouterr()
     assert main(["lift", "--live", "--unadjusted", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["metric"] for r in rows} >= {"direct_open", "gmv"}

@@ -573,3 +573,18 @@ def test_a_bare_header_is_an_empty_events_file_not_an_unreadable_one(live, data)
     roster(live, 5)
     r = ingest_activity(live, data, name="e.csv", actor="t", clock=CLOCK)
     assert (r.rows, r.inserted, r.quarantined) == (0, 0, [])
+
+
+def test_one_unreadable_inbox_file_does_not_hold_back_the_others(live, tmp_path):
+    """A half-written file (empty here) stopped the whole inbox: every cron run failed on it
+    and the good files beside it were never loaded."""
+    roster(live, 50)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a_empty.csv").write_bytes(b"")
+    (inbox / "b_good.csv").write_bytes(events_csv([
+        ("1", "engagement", 1, "2026-11-20T08:00:00Z", "")]))
+    report = programme_ingest(live, inbox)
+    assert (report["files"], report["loaded"], report["inserted"]) == (1, 1, 1)
+    assert [r["file"] for r in report["rejected"]] == ["a_empty.csv"]
+    assert report["rejected"][0]["reason"].startswith("a_empty.csv was rejected:")

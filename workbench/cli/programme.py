@@ -74,4 +74,8 @@ def ingest(inbox: Path | None) -> int:
     with open_db() as store:
         result = programme_ingest(store, inbox or live_dir(store) / "inbox", actor=actor())
     click.echo(json.dumps(result, default=str))
+    if result["rejected"]:  # the others were loaded; a cron job still hears of it
+        names = ", ".join(r["file"] for r in result["rejected"])
+        raise CommandFailed(f"{len(result['rejected'])} file(s) rejected ({names}); the "
+                            f"other {result['files']} were read (see the report's 'rejected')")
     return 0

@@ -209,21 +209,26 @@ def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron",
                      as_of: date | None = None) -> dict:
     """Load each events file of ``inbox`` not loaded before (files are read, never moved),
     then learn the days decided without the SQLite learning log whose attribution window has
-    closed by ``as_of`` (today, UTC), see :func:`workbench.live.learning.learn_days`."""
+    closed by ``as_of`` (today, UTC), see :func:`workbench.live.learning.learn_days`. A file
+    that is refused whole (empty, half written, not CSV or Parquet) is listed under
+    ``rejected`` with the reason, and the other files are loaded all the same."""
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise ValidationError([Problem(f"{inbox} is not a folder", field="inbox")],
                               "Nothing was ingested")
-    reports = []
+    reports, rejected = [], []
     for path in sorted(p for p in inbox.iterdir()
                        if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES
                        and not p.name.startswith(".")):
-        reports.append(ingest_activity(store, path.read_bytes(), name=path.name,
-                                       actor=actor).to_dict())
+        try:
+            reports.append(ingest_activity(store, path.read_bytes(), name=path.name,
+                                           actor=actor).to_dict())
+        except ValidationError as e:  # one half-written file must not hold back the others
+            rejected.append({"file": path.name, "reason": str(e)})
     loaded = [r for r in reports if not r["skipped"]]
     learned = learn_days(store, as_of or datetime.now(timezone.utc).date(), actor=actor)
     return {"inbox": str(inbox), "files": len(reports), "loaded": len(loaded),
             "skipped": len(reports) - len(loaded),
             "inserted": int(np.sum([r["inserted"] for r in loaded])) if loaded else 0,
             "quarantined": int(np.sum([r["quarantined"] for r in loaded])) if loaded else 0,
-            "learned": learned, "reports": reports}
+            "learned": learned, "reports": reports, "rejected": rejected}
