@@ -588,3 +588,25 @@ def test_one_unreadable_inbox_file_does_not_hold_back_the_others(live, tmp_path)
     assert (report["files"], report["loaded"], report["inserted"]) == (1, 1, 1)
     assert [r["file"] for r in report["rejected"]] == ["a_empty.csv"]
     assert report["rejected"][0]["reason"].startswith("a_empty.csv was rejected:")
+
+
+def test_a_header_only_roster_fixes_nothing_and_a_salt_cannot_change(live):
+    """A bare header created the programme with its salt and holdout share and nobody in it,
+    so the real first import was refused ('the holdout share is 0.1; it cannot change once
+    users are assigned'); a different --salt on a later import was ignored without a word."""
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, b"user_id,segment\n", name="empty.csv", actor="t",
+                      joined_on="2026-11-02")
+    assert str(e.value) == ("empty.csv was rejected; nothing was imported:\n"
+                            "- the file has no users (a header only)")
+    assert live_store.programme(live) is None
+    users = synthetic_users(5, segments_of(live), 3)
+    first = import_roster(live, csv_bytes(users), name="r.csv", actor="t",
+                          joined_on="2026-11-02", holdout_share=0.5, salt="abc")
+    assert first.holdout_share == 0.5
+    with pytest.raises(ValidationError) as e:
+        import_roster(live, csv_bytes(users), name="r2.csv", actor="t",
+                      joined_on="2026-11-03", salt="other")
+    assert [(p.field, p.message) for p in e.value.problems] == [(
+        "salt", "the programme's salt was fixed by its first roster import; it cannot change "
+        "once users are assigned")]

@@ -131,6 +131,10 @@ def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on
             raise ValidationError([Problem(
                 f"the programme's holdout share is {prog['holdout_share']}; it cannot change "
                 "once users are assigned", field="holdout_share")], f"{name} was rejected")
+        if salt is not None and salt != prog["salt"]:  # was ignored without a word
+            raise ValidationError([Problem(
+                "the programme's salt was fixed by its first roster import; it cannot change "
+                "once users are assigned", field="salt")], f"{name} was rejected")
         share, key = prog["holdout_share"], prog["salt"]
     else:
         share = DEFAULT_HOLDOUT_SHARE if holdout_share is None else holdout_share
@@ -143,6 +147,9 @@ def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on
     tmp = path.with_suffix(".tmp")
     try:
         counts = _write_merged(store, data, name, tmp, key, share, joined_on)
+        if counts["rows"] == 0:  # a bare header fixed the salt and share with nobody assigned
+            raise ValidationError([Problem("the file has no users (a header only)")],
+                                  f"{name} was rejected; nothing was imported")
         with store.transaction():
             if prog is None:
                 live_store.create_programme(store, key, share, actor)
