@@ -190,6 +190,18 @@ class LiftEstimate:
                 "warning": "; ".join(self.warnings)}
 
 
+def small_sample_reason(n_c: float, events_c: float) -> str:
+    """Which small-sample rule an estimate broke: too few holdout users, too few of them with
+    an event, or both (the rules of :attr:`LiftEstimate.small_sample`; NaN events: unknown)."""
+    out = []
+    if n_c < SMALL_HOLDOUT_USERS:
+        out.append(f"{int(n_c):,} holdout users")
+    if isinstance(events_c, (int, float)) and math.isfinite(events_c) \
+            and events_c < SMALL_HOLDOUT_EVENTS:
+        out.append(f"{int(events_c):,} holdout users with an event")
+    return ", ".join(out) or f"{int(n_c):,} holdout users"
+
+
 def welch_df(*terms: tuple[float, float]) -> float:
     """Welch-Satterthwaite degrees of freedom of a sum of independent variance terms, each
     given as ``(variance term, its degrees of freedom)``."""

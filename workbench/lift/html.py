@@ -20,10 +20,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from workbench.lift import estimators
 from workbench.lift.estimators import (HAS_NUMBER, HEAVY_TAILED_CHANGE,
                                        NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK,
-                                       PHASE_CHANGE_ADJUSTED, SMALL_HOLDOUT_EVENTS,
-                                       SMALL_HOLDOUT_USERS)
+                                       PHASE_CHANGE_ADJUSTED)
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -111,16 +111,9 @@ def _too_small_to_call(row: dict[str, Any]) -> bool:
 
 
 def small_sample_reason(row: dict[str, Any]) -> str:
-    """Which of the small-sample rules a row broke: too few holdout users, too few of them
-    with an event, or both (see :attr:`workbench.lift.estimators.LiftEstimate.small_sample`)."""
-    n, events = row.get("n_holdout", math.nan), row.get("events_holdout", math.nan)
-    out = []
-    if n < SMALL_HOLDOUT_USERS:
-        out.append(f"{count(n)} holdout users")
-    if isinstance(events, (int, float)) and math.isfinite(events) \
-            and events < SMALL_HOLDOUT_EVENTS:
-        out.append(f"{count(events)} holdout users with an event")
-    return ", ".join(out) or f"{count(n)} holdout users"
+    """The small-sample rule a row broke (see :func:`estimators.small_sample_reason`)."""
+    return estimators.small_sample_reason(row.get("n_holdout", math.nan),
+                                          row.get("events_holdout", math.nan))
 
 
 def chance_note(intervals: int) -> str:
