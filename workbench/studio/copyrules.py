@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.studio import claimwords as cw
 from workbench.studio import grounding
 from workbench.studio.diagnosis import (
     CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, SAME_ITEM,
@@ -33,30 +34,26 @@ __all__ = ["ERROR_TYPES", "FIRST", "LOYAL", "NEW", "RETURNING", "TRANSACTION", "
 
 # -- copy features -------------------------------------------------------------------------------
 
-_AMOUNT = re.compile(r"RM\s?\d[\d,]*(?:\.\d+)?|\d+(?:\.\d+)?\s?%", re.IGNORECASE)
-_FREE = re.compile(r"(?<!you're )(?<!you are )(?<!feel )\bfree\b|on the house|on us\b",
-                   re.IGNORECASE)
+_AMOUNT = cw.AMOUNT
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on", "up", "to",
          "rm", "with", "any", "at", "the", "a", "of", "for", "all", "month", "if", "paid",
          "today", "now", "was", "over", "your", "free", "delivery", "store", "partner", "price",
-         "drop", "in", "and", "get", "buy"}
+         "drop", "in", "and", "get", "buy", "code", "usually", "usual", "instead", "from",
+         # the same little words in the other languages a programme writes in
+         "les", "des", "sur", "pour", "avec", "dans", "auf", "der", "die", "das", "und", "mit",
+         "fur", "los", "las", "con", "del", "para", "por", "una", "untuk", "dan", "atau",
+         "dengan", "yang"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def amounts(text: str) -> list[str]:
-    """Money amounts and percentages, normalised: ``RM 3`` and ``rm3`` are both ``RM3``."""
-    out = []
-    for m in _AMOUNT.findall(text or ""):
-        norm = re.sub(r"\s+", "", m).upper().replace(",", "")
-        if norm not in out:
-            out.append(norm)
-    return out
+amounts = cw.amounts
 
 
 def mentions_free(text: str) -> bool:
-    """Does the text promise something free ("free delivery", "on the house", "on us")?"""
-    return bool(_FREE.search(text or ""))
+    """Does the text promise something free ("free delivery", "complimentary fries", "on
+    us")?"""
+    return bool(cw.perk_spans(text, nouns=False))
 
 
 def sentences(text: str) -> list[str]:
@@ -68,7 +65,7 @@ def _stem(word: str) -> str:
 
 
 def words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall((text or "").lower())}
+    return {_stem(w) for w in _WORD.findall(cw.key(text))}
 
 
 def message_text(msg: Mapping[str, Any]) -> str:
@@ -106,7 +103,7 @@ class Intent:
         text = message_text(msg)
         found = amounts(voucher) + [a for a in amounts(text) if a not in amounts(voucher)]
         product = product_terms(voucher) & (words(text) | product_terms(voucher))
-        return cls(tuple(found), bool(_FREE.search(voucher)) or bool(_FREE.search(text)),
+        return cls(tuple(found), mentions_free(voucher) or mentions_free(text),
                    tuple(sorted(product)))
 
     def missing(self, rewrite: Mapping[str, Any] | str) -> list[str]:
@@ -114,10 +111,11 @@ class Intent:
         text = rewrite if isinstance(rewrite, str) else message_text(rewrite)
         kept = amounts(text)
         out = [f"the amount {a}" for a in self.amounts if a not in kept]
-        if self.free and not _FREE.search(text):
+        if self.free and not mentions_free(text):
             out.append("the free perk")
-        have = words(text)
-        out += [f"the product word '{p}'" for p in self.product if p not in have]
+        have, compact = words(text), re.sub(r"[\W_]+", "", cw.key(text))
+        out += [f"the product word '{p}'" for p in self.product
+                if p not in have and p not in compact]
         return out
 
 
@@ -229,7 +227,7 @@ def _keep_sentence(s: str, msg: Mapping[str, Any], segment: str | None) -> bool:
     claims the segment does not support."""
     if any(p.search(s) for p in (HEDGE, VAGUE, FORMAL, CASUAL, EMOTIONAL, NEW_FRAMING, PARTNER)):
         return False
-    if amounts(s) or _FREE.search(s) or has_cta(s) or s.upper().startswith("STOP"):
+    if amounts(s) or mentions_free(s) or has_cta(s) or s.upper().startswith("STOP"):
         return False  # the offer, the prompt and the opt-out are rebuilt
     if grounding.deadlines(s) and not _PRODUCT_HOOK.search(s):
         return False  # a bare deadline sentence; the deadline goes with the offer

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.studio import claimwords as cw
 from workbench.studio import grounding
 from workbench.studio.voices import FIRST, LOYAL, NEW, RETURNING, TRANSACTION, voice
 
@@ -102,7 +103,7 @@ CTA_VERBS = ("order", "shop", "tap", "buy", "reorder", "pay", "check out", "comp
              "grab", "restock", "start", "book", "rate", "finish", "open", "get", "try", "apply",
              "fill", "treat", "see", "purchase", "discover", "enjoy", "remit", "browse", "use",
              "pick", "add", "come")
-_AMOUNT = re.compile(r"RM\s?\d|\d+\s?%|\bbuy \d|\b\d+ for \d", re.IGNORECASE)
+_BUNDLE = re.compile(r"\bbuy \d|\b\d+ for \d", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -118,7 +119,8 @@ def has_cta(body: str) -> bool:
 
 def concrete(text: str) -> bool:
     """States an incentive a reader can check: an amount, a percentage, a free perk, a bundle."""
-    return bool(_AMOUNT.search(text or "")) or bool(grounding.perks(text or ""))
+    return bool(cw.amounts(text) or _BUNDLE.search(text or "")
+                or cw.perk_spans(text, nouns=False))
 
 
 def _text(msg: Mapping[str, Any]) -> str:

@@ -17,7 +17,7 @@ from workbench import Problem, ValidationError
 NEW, FIRST, RETURNING, LOYAL, TRANSACTION = "new", "first", "returning", "loyal", "transaction"
 RELATIONSHIPS = (NEW, FIRST, RETURNING, LOYAL, TRANSACTION)
 STATEMENTS = ("new_customer", "lapsed", "returning", "regular", "follower", "cart", "unpaid",
-              "delivered", "viewed")
+              "delivered", "viewed", "member")
 VOICES_FILE = Path(__file__).resolve().parents[2] / "seed" / "segment_voices.csv"
 
 
