@@ -205,7 +205,7 @@ def main() -> None:
     with c2:
         seg = segments(key, data, metric, phase)
         st.caption(f"{metric_name(metric)} by segment ({fmt.PHASE_LABELS.get(phase, phase)}, "
-                   "unadjusted; segments with at least 20 users per arm)"
+                   f"unadjusted; segments with at least {lr.SEGMENT_MIN_USERS} users per arm)"
                    + fmt.chance_note(len(seg)))
         if seg.empty:
             st.caption(fmt.no_segment_lift(metric))

@@ -53,6 +53,7 @@ PHASE_CHANGE_ADJUSTED = "delta method (ML-RATE)"
 """The estimator of a change between phases computed from ML-RATE's adjusted means."""
 
 MIN_USERS_PER_ARM_FOR_MLRATE = 200
+SEGMENT_MIN_USERS = 20  # a segment's own lift is shown with at least this many per arm
 SMALL_HOLDOUT_USERS = 100
 SMALL_HOLDOUT_EVENTS = 10
 HEAVY_TAIL_KURTOSIS = 0.15

@@ -335,7 +335,7 @@ def no_weekly_lift(weekly: pd.DataFrame, metric: str) -> str | None:
 
 def no_segment_lift(metric: str) -> str:
     """The segment table's empty state."""
-    return (f"No segment has at least 20 users in each arm and {inline_metric(metric)} in its "
+    return (f"No segment has at least {estimators.SEGMENT_MIN_USERS} users in each arm and {inline_metric(metric)} in its "
             "holdout yet, so there is no lift by segment.")
 
 

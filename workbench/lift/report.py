@@ -29,7 +29,8 @@ from workbench import Problem, ValidationError
 from workbench.delimited import delimiter, header, refuse_repeated_columns
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
-from workbench.lift.estimators import LiftEstimate, from_moments, ml_rate, unadjusted
+from workbench.lift.estimators import (SEGMENT_MIN_USERS, LiftEstimate, from_moments, ml_rate,
+                                       unadjusted)
 from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
@@ -210,14 +211,15 @@ def phase_table(data: LiftData, adjusted: bool = True, seed: int = 0) -> pd.Data
 
 
 def segment_table(data: LiftData, metric: str, phase: str | None = None) -> pd.DataFrame:
-    """Unadjusted lift per segment (segments with at least 20 users in each arm)."""
+    """Unadjusted lift per segment (segments with at least :data:`SEGMENT_MIN_USERS` users in
+    each arm)."""
     phase = phase or data.phases[0]
     y = data.outcomes[phase][metric]
     rows = []
     for seg in sorted(set(data.segment)):
         m = data.segment == seg
         t, c = y[m & data.treated], y[m & ~data.treated]
-        if len(t) >= 20 and len(c) >= 20 and c.mean() > 0:
+        if min(len(t), len(c)) >= SEGMENT_MIN_USERS and c.mean() > 0:
             rows.append({"segment": seg, **unadjusted(t, c).as_dict()})
     return pd.DataFrame(rows)
 
