@@ -127,6 +127,8 @@ def test_the_cli_shows_and_sets_maxima_and_refuses_bad_values_by_name(db_path, c
                    "- field 'intent': is a 0/1 event; it has no maximum to set\n")
     assert main(["event-limits", "--max", "gmv"]) == 2
     assert "'gmv' is not EVENT=VALUE" in capsys.readouterr().err
+    assert main(["event-limits", "--max", "gmv=5000", "--max", "GMV=6000"]) == 2
+    assert "gmv is given twice (5000 and 6000); give it once" in capsys.readouterr().err
     with open_store(db_path) as s:
         assert dict(load_limits(s).maxima) == {"gmv": 7500.0}
         # and `workbench ingest` uses it

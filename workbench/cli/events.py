@@ -17,7 +17,11 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
         event, sep, value = v.partition("=")
         if not sep or not event.strip():
             raise click.BadParameter(f"'{v}' is not EVENT=VALUE (e.g. gmv=5000)", ctx, param)
-        out[event.strip().lower()] = value
+        name = event.strip().lower()
+        if name in out and out[name] != value:
+            raise click.BadParameter(f"{name} is given twice ({out[name]} and {value}); give "
+                                     "it once", ctx, param)
+        out[name] = value
     return out
 
 
