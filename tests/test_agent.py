@@ -530,6 +530,27 @@ def test_users_with_infinite_or_fractional_counts_are_refused_not_a_traceback():
         "row 3 field 'sends_7d': '1.5' is not a whole number"]
 
 
+def test_an_empty_consent_cell_is_refused_and_an_empty_arm_is_assigned_as_if_absent():
+    """An empty consent_email cell became consent (the column's default, True), so a user who
+    never answered was e-mailed; an empty arm became 'agent', moving holdout users into the
+    treated arm. Consent must be written; a blank arm gets the stable hash like a missing
+    column."""
+    u = users(4)
+    u["consent_email"] = pd.Series([True, None, False, True], dtype=object)
+    with pytest.raises(ValidationError) as e:
+        prepare_users(u, SEGS)
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'consent_email': is empty: write true or false"]
+    u = users(400)
+    hashed = prepare_users(u.drop(columns=[c for c in ("arm",) if c in u.columns]), SEGS,
+                           0.5)["arm"].astype(str).to_numpy()
+    u["arm"] = pd.Series([None] * 400, dtype=object)
+    u.loc[0, "arm"] = "holdout"
+    got = prepare_users(u, SEGS, 0.5)["arm"].astype(str).to_numpy()
+    assert got[0] == "holdout" and (got[1:] == hashed[1:]).all()
+    assert set(got[1:]) == {"agent", "holdout"}
+
+
 def test_a_space_of_millions_of_actions_is_never_enumerated():
     space = ActionSpace.synthetic(slots=6, atoms_per_slot=8)
     assert space.size == 8 ** 6 * 168 * 4 * 2

@@ -99,10 +99,14 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
     if problems:
         raise ValidationError(problems, "The users table was rejected")
     df = users.copy(deep=False)  # new columns only; the caller's frame is left as it was
+    # an empty consent cell is no answer: neither "yes" (a default would send without
+    # consent) nor "no"; it is refused by row like any other bad value
+    unanswered = {c: df[c].isna().to_numpy() for c in DEFAULTS
+                  if c.startswith("consent_") and c in df.columns}
     for col, default in DEFAULTS.items():
         if col not in df.columns:
             df[col] = default
-        else:
+        elif col not in unanswered:
             df[col] = df[col].fillna(default)
 
     def bad(mask: np.ndarray, col: str, message: str) -> None:
@@ -135,16 +139,23 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
         f"'{{v}}' is not one of {', '.join(PLATFORMS)}")
     for ch in CHANNEL_IDS:
         col = f"consent_{ch}"
+        empty = unanswered.get(col, np.zeros(len(df), dtype=bool))
+        bad(empty, col, "is empty: write true or false")
         if df[col].dtype != bool:
             s = df[col].astype(str).str.strip().str.lower()
             ok = s.isin(["true", "false", "1", "0", "yes", "no", "1.0", "0.0"])
-            bad(~ok.to_numpy(), col, "'{v}' is not true/false")
+            bad(~ok.to_numpy() & ~empty, col, "'{v}' is not true/false")
             df[col] = s.isin(["true", "1", "yes", "1.0"])
     if "arm" not in df.columns:
         df["arm"] = pd.Categorical.from_codes(
             stable_arm(df["user_id"], holdout_share).astype(np.int8), ["agent", "holdout"])
-    else:
-        df["arm"] = _category(df["arm"].fillna("agent"))
+    else:  # an empty arm is assigned as if the column were absent (a blank is not "agent")
+        blank = df["arm"].isna() | (df["arm"].astype(str).str.strip() == "")
+        if blank.any():
+            stable = pd.Series(np.where(stable_arm(df["user_id"], holdout_share),
+                                        "holdout", "agent"), index=df.index)
+            df["arm"] = df["arm"].astype(object).where(~blank, stable)
+        df["arm"] = _category(df["arm"])
         bad(label_codes(df["arm"], ("agent", "holdout")) < 0, "arm",
             "'{v}' is not agent or holdout")
     if problems:
