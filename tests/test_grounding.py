@@ -155,6 +155,7 @@ def test_amounts_read_currency_words_number_words_and_formats_as_one_value():
     assert amounts("15 per cent, fifteen percent, １５％, 15 %") == ["15%"]
     assert amounts("€15, 15 euros, £5, 5 quid, $1,500, Rp 1.500, 2,50 €") == [
         "€15", "£5", "$1500", "Rp1500", "€2.5"]
+    assert amounts("half price, 50% off, $5k, Rp50rb, 500円") == ["50%", "$5000", "Rp50000", "¥500"]
 
 
 @pytest.mark.parametrize("msg, draft", [
@@ -209,6 +210,9 @@ def test_an_invented_claim_is_refused_in_any_spelling(msg, draft):
     (BURGER, "RM5 off over RM20 with code PATTY5. Fries are free with every combo. Order now."),
     (DELIVERY, "10% off kibble. Delivery is free on orders over RM50. Shop now."),
     (DELIVERY, "10% off kibble, and shipping is on us for orders over RM50. Shop now."),
+    (DELIVERY, "10% off kibble. Delivery free on orders over RM50. Shop now."),
+    (BURGER, "RM5 off over RM20 with code PATTY5. Get fries for free with every combo. Order "
+             "now."),
 ])
 def test_a_faithful_rewrite_in_other_words_or_formats_passes(msg, draft):
     assert grounding.check(draft, msg, msg["segment"]).problems() == []
@@ -235,5 +239,5 @@ def test_held_out_drafts_written_outside_the_code_are_judged_as_a_copy_editor_wo
         faithful = [c for c in part if c["expected"] == "faithful"]
         rates[half] = (sum(refused[c["id"]] for c in invented) / len(invented),
                        sum(refused[c["id"]] for c in faithful) / len(faithful))
-    assert rates["test"][0] >= 0.90 and rates["test"][1] <= 0.40, rates
+    assert rates["test"][0] >= 0.90 and rates["test"][1] <= 0.34, rates
     assert rates["dev"][0] >= 0.97 and rates["dev"][1] <= 0.16, rates

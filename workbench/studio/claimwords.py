@@ -27,9 +27,7 @@ _LOOKALIKES = str.maketrans({
     "\u200b": "", "\u200c": "", "\u200d": "", "\ufe0f": "", "\u2013": "-", "\u2014": " - "})
 # pictures that say a claim
 _EMOJI = {"\U0001f381": " gift ", "\U0001f193": " free ", "\U0001f69a": " delivery ",
-          "\U0001f4e6": " delivery ", "\u23f0": " hurry ", "\u23f3": " hurry ",
-          "\u231b": " hurry ", "\U0001f4b8": " cashback ", "\U0001f451": " VIP ",
-          "\U0001f4af": " 100 "}
+          "\U0001f4e6": " delivery ", "\u23f3": " hurry ", "\u231b": " hurry "}
 _EMOJI_RE = re.compile("|".join(map(re.escape, _EMOJI)))
 _SPACED = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")       # f r e e
 _DOTTED = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}(?:[A-Za-z](?![\w]))?")  # V.I.P.
@@ -45,8 +43,8 @@ _MON = r"(january|february|march|april|may|june|july|august|september|october|no
        r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?(?:\s+of)?\s+{_MON}\b\.?",
                         re.IGNORECASE)
-_MONTH_DAY = re.compile(rf"\b{_MON}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?![,.]?\s*\d{{4}}\b)"
-                        rf"(?!\s*(?:%|am|pm|h\b|hrs?\b|hours?\b|days?\b))", re.IGNORECASE)
+_MONTH_DAY = re.compile(rf"\b{_MON}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+((?:19|20)\d{{2}})\b)?"
+                        rf"(?!\s*(?:%|am|pm|h\b|hrs?\b|hours?\b|days?\b|\d))", re.IGNORECASE)
 _SLASH_DATE = re.compile(r"\b(\d{1,2})/(0[1-9]|1[0-2])\b(?!/\d)")
 _ABBREV = re.compile(r"\b(tmrw|tmr|tomoz|2moro|tonite)\b", re.IGNORECASE)
 _FOREIGN_MONTHS = dict(zip(
@@ -95,9 +93,12 @@ def fold(text: str | None) -> str:
                            if _ascii(m.group(2)) in _FOREIGN_MONTHS else m.group(0), s)
     s = _DOT_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
     s = _CLOCK.sub(_clock, s)
+    s = re.sub(r"\b12\s?am\b", "midnight", s, flags=re.IGNORECASE)
+    s = re.sub(r"\b12\s?pm\b", "noon", s, flags=re.IGNORECASE)
     s = _DAY_ABBR.sub(lambda m: f"{m.group(1)} {_FULL_DAYS[m.group(2).lower()]}", s)
     s = _DAY_MONTH.sub(lambda m: f"{int(m.group(1))} {_month(m.group(2))}", s)
-    s = _MONTH_DAY.sub(lambda m: f"{int(m.group(2))} {_month(m.group(1))}", s)
+    s = _MONTH_DAY.sub(lambda m: f"{int(m.group(2))} {_month(m.group(1))}"
+                       + (f" {m.group(3)}" if m.group(3) else ""), s)
     s = _SLASH_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}",
                         s)
     return re.sub(r"[ \t]+", " ", s)
@@ -123,14 +124,16 @@ CURRENCIES: Mapping[str, str] = {
     "gbp": "£", "pound": "£", "pounds": "£", "quid": "£", "¥": "¥", "yen": "¥", "jpy": "¥",
     "rp": "Rp", "idr": "Rp", "rupiah": "Rp", "s$": "S$", "sgd": "S$", "kr": "kr", "sek": "kr",
     "nok": "kr", "dkk": "kr", "thb": "฿", "฿": "฿", "baht": "฿", "₱": "₱", "php": "₱",
-    "peso": "₱", "pesos": "₱", "₹": "₹", "inr": "₹", "rupees": "₹"}
+    "peso": "₱", "pesos": "₱", "₹": "₹", "inr": "₹", "rupees": "₹", "円": "¥"}
 _VALUE = r"\d[\d,.]*\d|\d"
 _PRE = r"RM|MYR|US\$|S\$|SGD|USD|EUR|GBP|IDR|Rp|JPY|THB|PHP|INR|[$€£¥฿₱₹]"
-_POST = (r"ringgit|euros?|€|dollars?|bucks|pounds?|quid|yen|rupiah|kr|sek|nok|dkk|baht|pesos?"
-         r"|rupees|RM|MYR|EUR|USD|GBP|SGD|IDR")
+_POST = (r"ringgit|euros?|€|\$|£|¥|円|dollars?|bucks|pounds?|quid|yen|rupiah|kr|sek|nok|dkk|baht"
+         r"|pesos?|rupees|RM|MYR|EUR|USD|GBP|SGD|IDR")
 _PCT = r"%|percent\b|per ?cent\b|pct\b|prozent\b|pour ?cent\b|por ?ciento\b|persen\b"
 AMOUNT = re.compile(
-    rf"(?<![\w$€£¥])(?P<pre>{_PRE})\s?(?P<v1>{_VALUE}|{_NUM_WORD})(?![\d])"
+    r"\b(?P<half>half[- ](?:price|off)|half the price)\b"
+    rf"|(?<![\w$€£¥])(?P<pre>{_PRE})\s?(?P<v1>{_VALUE}|{_NUM_WORD})(?![\d])"
+    r"(?P<k>\s?(?:k|rb|ribu)\b)?"
     rf"|(?<![\w.,])(?P<v2>{_VALUE}|{_NUM_WORD})\s?(?:(?P<post>{_POST})(?![\w])"
     rf"|(?P<pct>{_PCT}))", re.IGNORECASE)
 
@@ -172,8 +175,13 @@ def amount_matches(text: str | None) -> list[str]:
 
 def amount_of(m: re.Match[str]) -> str:
     """One :data:`AMOUNT` match spelled as :func:`amounts` spells it."""
+    if m.group("half"):
+        return "50%"
     if m.group("pct"):
         return _value(m.group("v2")) + "%"
+    if m.group("k"):  # "$5k", "Rp50rb": thousands
+        v = _value(m.group("v1"))
+        return CURRENCIES.get(m.group("pre").lower(), "?") + _value(str(float(v) * 1000))
     cur = CURRENCIES.get((m.group("pre") or m.group("post")).lower(), "?")
     return cur + _value(m.group("v1") or m.group("v2"))
 
@@ -204,7 +212,7 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|\bhari ini\b|\bbesok\b|\bsampai\b|\bhanya (?:hari|sampai|\d+)|\bterakhir\b"
         r"|\bsegera\b"),
     "amount": (
-        r"\b(?:bogo|b1g1|cash ?back|half[- ](?:price|off)|half the price|(?:two|2)[- ]for[- ]"
+        r"\b(?:bogo|b1g1|cash ?back|(?:two|2)[- ]for[- ]"
         r"(?:one|1)|buy (?:one|1),? get (?:one|1)|points|stamps|store credit|rebate|price match"
         r"|(?:double|triple|\d+ ?x) (?:points|rewards|stamps|miles|cashback|credit)|tenner"
         r"|fiver|quid)\b"),
@@ -242,7 +250,7 @@ def _plain(text: str) -> str:
 # -- perks: what is given away, and on what ------------------------------------------------------
 
 _GIVE = (r"free of charge|free|complimentary|gratis|gratuite?s?|kostenlose?[nrs]?|offerte?s?|gratuito|percuma"
-         r"|geschenkt|regalad[oa]s?|gratuitement|cuma-cuma"
+         r"|geschenkt|regalad[oa]s?|gratuitement|cuma-cuma|thrown in"
          r"|on us|on the house|included|at no (?:extra )?(?:cost|charge)")
 _NOT_GIVEN = re.compile(r"\bfree (?:to|up|of|from|yourself|time|spirit|will|range|style|hand)\b"
                         r"|\bfeel free\b|\b(?:you're|you are|be|set|break) free\b"
@@ -256,6 +264,8 @@ _BEFORE_PERK = {"is", "are", "was", "were", "s", "get", "gets", "got", "enjoy", 
                 "bonus", "two", "one", "another", "some", "more", "too", "also", "unlock", "win"}
 _PERK_NOUNS = re.compile(r"\b(?:gift(?: ?wrap(?:ping)?)?s?|goodie(?: bag)?s?|freebies?|samples?"
                          r"|bonus(?:es)?|treat bags?|cadeaux?|geschenke?|regalos?|hadiah)\b")
+_SERVICES = {"delivery", "return", "installation", "assembly", "setup", "gift", "wrap",
+             "sample", "trial", "cancellation", "exchange", "alteration", "engraving"}
 _COPULA = {"is", "are", "was", "were", "s", "be", "comes", "come", "will"}
 _STOP = {"with", "on", "for", "and", "or", "when", "if", "at", "in", "to", "of", "your", "our",
          "the", "a", "an", "every", "each", "all", "any", "over", "above", "until", "till", "by",
@@ -318,7 +328,8 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
     out)."""
     k = key(text)
     out: list[Perk] = []
-    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|(?:no|zero) (?:\w+ ){{0,2}}(?:fees?|charges?)"
+    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|(?:no|zero|without(?: any)?) (?:\w+ ){{0,2}}"
+                         r"(?:fees?|charges?)"
                          r"\b|(?:we'?ll|we will) (?:cover|pay for|take care of)\b", k):
         word = m.group(0)
         lo = max(0, m.start() - 12)
@@ -334,15 +345,20 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
         after = [w for w in re.finditer(r"[^\W_]+", k[m.end():stop])]
         prev = before[-1].group(0) if before else ""
         if word in ("free", "complimentary"):
-            postfix = prev in _COPULA or prev in ("it", "them")  # "we'll ship it free"
+            # "we'll ship it free", "delivery free over RM50", "get fries for free"
+            postfix = prev in _COPULA or prev in ("it", "them") or canon(prev) in _SERVICES or (
+                prev == "for" and (not after or after[0].group(0) in _OBJECT_STOP))
+            if prev == "for" and postfix:
+                before = before[:-1]
             if prev and not postfix and prev not in _BEFORE_PERK and not prev.isdigit():
                 continue  # "sugar free latte", "fragrance free": an adjective, not a gift
         else:
             postfix = word in ("on us", "on the house", "included", "free of charge") or (
-                bool(prev) and prev not in _BEFORE_PERK and not word.startswith(("no ", "zero ", "we")))
+                bool(prev) and prev not in _BEFORE_PERK and not word.startswith(("no ", "zero ", "without",
+                                                                   "we")))
         span = m.span()
-        if word.startswith(("no ", "zero ")):
-            obj = [canon(w) for w in word.split()[1:-1] if w not in _STOP]
+        if word.startswith(("no ", "zero ", "without ")):
+            obj = [canon(w) for w in word.split()[1:-1] if w not in _STOP | {"any"}]
         elif postfix:
             found = _content([w for w in reversed(before)
                               if w.group(0) not in _COPULA and w.group(0) not in ("it", "them")],

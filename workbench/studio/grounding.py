@@ -115,6 +115,7 @@ def anchor(deadline: str) -> str:
     """The date itself, without its connective: "until 30 September" -> "30 september"."""
     d = _CONNECTIVE.sub("", fold(deadline).strip())
     d = normalise(re.sub(r"\s+only$", "", d, flags=re.IGNORECASE))
+    d = re.sub(r"\b(?:19|20)\d{2}\b", "", d).strip()  # "20 June 2026" is 20 June
     if re.search(r"\d", d):  # "Sunday 12 May" is 12 May
         d = re.sub(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b ?", "", d)
     return re.sub(r"\b(\w+day)s\b", r"\1", d).strip()
