@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from store import Store, now
+from store import Store, busy, now
 from store import agent as agent_store
 from store import decisions as decisions_store
 from workbench.agent.actions import ActionSpace
@@ -112,17 +112,23 @@ def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: 
 
 def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str, source: str,
                  seed: int | None, start: date) -> tuple[int, pd.DataFrame]:
-    """Decide for ``users``, log the batch, save the agent and snapshot its beliefs: what the
-    CLI and the Posteriors page both do. Returns the batch id and the rendered batch."""
+    """Decide for ``users``, log the batch and snapshot the agent's beliefs: what the CLI and
+    the Posteriors page both do. Returns the batch id and the rendered batch.
+
+    Deciding learns nothing, so the posteriors are not saved: ``agent`` was loaded before
+    the batch was decided (seconds, for a large one), and an ingest may have learnt and saved
+    newer ones meanwhile; saving ``agent``'s would undo that, while its decisions stay marked
+    learnt. The snapshot is of the posteriors as stored now, taken under the ingest's lock."""
     decisions = agent.decide(users, seed=seed, start=start)
     # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed.
     batch_id, rendered = record_batch(store, agent, decisions, actor=actor, source=source,
                                       seed=decisions.attrs["seed"], start=start)
     rendered.attrs["seed"] = decisions.attrs["seed"]
-    rows = snapshot_rows(agent, start, decisions)  # seconds of work: before the write lock
-    with store.transaction():
-        save_models(store, agent)
-        agent_store.save_snapshots(store, rows)
+    with busy.exclusive(store, "learn"):  # no ingest saves between the read and the write
+        current = current_agent(store, agent)
+        rows = snapshot_rows(current, start, decisions)  # seconds: before the write lock
+        with store.transaction():
+            agent_store.save_snapshots(store, rows)
     return batch_id, rendered
 
 

@@ -1,0 +1,73 @@
+"""Commands run at the same moment on one file, in real processes: what one of them did is never
+undone by the other, and what must happen once happens once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(db: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workbench", "--db", str(db), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+def _models(db: Path) -> dict[str, tuple[int, bytes]]:
+    from store import agent as agent_store
+
+    with open_store(db) as s:
+        n = {r["dimension"]: r["n"] for r in s.query("SELECT dimension, n FROM agent_models")}
+        return {k: (n[k], b) for k, b in agent_store.model_states(s).items()}
+
+
+# -- D2: decide beside ingest ------------------------------------------------------------------
+
+def test_a_decide_whose_agent_was_loaded_before_an_ingest_learnt_keeps_what_it_learnt(db_path,
+                                                                                     tmp_path):
+    """``workbench decide`` loads the agent, decides for seconds, then saved the posteriors it
+    had loaded; a ``workbench ingest`` that learnt in between was undone (n back to 0 for every
+    dimension) while its decisions stayed marked learnt, never to be learnt again. Here the
+    decide has loaded its agent when the ingest (another process) learns and saves; its batch
+    then lands, and the learnt posteriors are still there."""
+    import pandas as pd
+
+    from workbench.agent.state import decide_batch, load_agent
+    from workbench.agent.users import synthetic_users
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    start = (today - dt.timedelta(days=14)).isoformat()
+    batch_csv = tmp_path / "batch.csv"
+    done = _cli(db_path, "decide", "--synthetic", "1500", "--start", start, "--seed", "5",
+                "--out", str(batch_csv))
+    assert (done.returncode, done.stderr) == (0, "")
+    batch = pd.read_csv(batch_csv)
+    sent = batch[batch["send"].astype(bool)]
+    lines = [f"{r.decision_id},direct_open,1,"
+             f"{(pd.Timestamp(r.send_at) + pd.Timedelta('1h')).isoformat()}"
+             for r in sent.iloc[::2].itertuples()]
+    events = tmp_path / "events.csv"
+    events.write_text("decision_id,event,value,occurred_at\n" + "\n".join(lines) + "\n")
+    assert all(n == 0 for n, _ in _models(db_path).values())  # nothing learnt yet
+
+    with open_store(db_path) as s:
+        deciding = load_agent(s)  # the decide has loaded its agent ...
+        done = _cli(db_path, "ingest", str(events), "--as-of", today.isoformat(), "--json")
+        assert (done.returncode, done.stderr) == (0, "")  # ... when the ingest learns
+        assert json.loads(done.stdout)["learned_decisions"] == 1500
+        learnt = _models(db_path)
+        assert sum(n for n, _ in learnt.values()) > 0
+        batch_id, _ = decide_batch(s, deciding, synthetic_users(500, deciding.segments, 9),
+                                   actor="t", source="test", seed=9, start=today)
+        assert batch_id == 2
+    assert _models(db_path) == learnt  # what the ingest learnt is still there
+    with open_store(db_path) as s:
+        assert s.query("SELECT COUNT(*) AS n FROM decisions WHERE learned > 0") == [{"n": 1500}]
+
