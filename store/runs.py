@@ -16,7 +16,8 @@ from typing import Any
 from store import Store, StoreError, now
 
 __all__ = [
-    "ArmTotal", "runs_root", "create", "get", "latest", "all_runs", "last_daily", "live", "update", "request_pause", "status", "delete",
+    "ArmTotal", "runs_root", "create", "get", "latest", "all_runs", "last_daily", "live", "claim",
+    "update", "request_pause", "status", "delete",
     "upsert_daily", "daily", "arm_totals", "upsert_weekly", "weekly",
     "management_events_after", "delete_decision_batches", "mark_curated",
 ]
@@ -56,13 +57,14 @@ def _located(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def create(store: Store, *, preset: str, users: int, days: int, seed: int,
            config: dict[str, Any], actor: str, folder: Callable[[int], str],
-           audit: dict[str, Any]) -> int:
-    """Register a run as ``queued``; ``folder(run_id)`` names its folder. One transaction,
-    audit entry included, so a run is never half registered."""
+           audit: dict[str, Any], pid: int | None = None) -> int:
+    """Register a run as ``queued`` by process ``pid`` (the one that will run or start it);
+    ``folder(run_id)`` names its folder. One transaction, audit entry included, so a run is
+    never half registered."""
     with store.transaction():
         run_id = int(store.db["sim_runs"].insert({
             "preset": preset, "users": users, "days": days, "seed": seed,
-            "config": json.dumps(config), "status": "queued", "folder": "",
+            "config": json.dumps(config), "status": "queued", "folder": "", "pid": pid,
             "started_by": actor, "created_at": now(), "updated_at": now()}).last_pk)
         store.db["sim_runs"].update(run_id, {"folder": folder(run_id)})
         store.audit(actor, "create", "sim_run", run_id, audit)
@@ -99,10 +101,22 @@ def last_daily(store: Store, run_id: int) -> dict[str, Any] | None:
 
 
 def live(store: Store) -> list[dict[str, Any]]:
-    """Runs whose row says a process is running them (whether it still lives is the
-    caller's question), oldest first."""
-    return _located(store, store.query("SELECT * FROM sim_runs WHERE status IN ('running', "
-                                       "'pausing') AND pid IS NOT NULL ORDER BY id"))
+    """Runs whose row says a process is running them or is about to (``queued`` by a
+    process), oldest first; whether that process still lives is the caller's question."""
+    return _located(store, store.query("SELECT * FROM sim_runs WHERE status IN ('queued', "
+                                       "'running', 'pausing') AND pid IS NOT NULL ORDER BY id"))
+
+
+def claim(store: Store, run_id: int, pid: int, status: str) -> None:
+    """Mark a run as run by process ``pid``, in ``status``. Not committed here: the caller
+    checks that no other run is live and claims in one transaction
+    (:meth:`Store.transaction`), so that two processes never both start a run."""
+    if status not in STATUSES:
+        raise StoreError(f"unknown run status {status!r}")
+    if not store.db.conn.in_transaction:
+        raise StoreError("claim a run inside the transaction that checked it is free")
+    store.db.execute("UPDATE sim_runs SET pid = ?, status = ?, updated_at = ? WHERE id = ?",
+                     [pid, status, now(), run_id])
 
 
 def update(store: Store, run_id: int, **values: Any) -> None:

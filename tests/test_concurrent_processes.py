@@ -71,3 +71,81 @@ def test_a_decide_whose_agent_was_loaded_before_an_ingest_learnt_keeps_what_it_l
     with open_store(db_path) as s:
         assert s.query("SELECT COUNT(*) AS n FROM decisions WHERE learned > 0") == [{"n": 1500}]
 
+
+# -- D3: one run at a time ---------------------------------------------------------------------
+
+_AT = """
+import sys, time
+t0 = float(sys.argv[1])
+from workbench.cli import main
+while time.time() < t0:
+    time.sleep(0.0005)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _at_once(db: Path, *commands: list[str], timeout: float = 300
+             ) -> list[subprocess.CompletedProcess]:
+    """Each command (CLI arguments) in its own process, all starting at the same instant
+    (after their imports)."""
+    t0 = time.time() + 3.0
+    procs = [subprocess.Popen([sys.executable, "-c", _AT, str(t0), "--db", str(db), *args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=ROOT) for args in commands]
+    out = []
+    for args, p in zip(commands, procs):
+        stdout, stderr = p.communicate(timeout=timeout)
+        out.append(subprocess.CompletedProcess(args, p.returncode, stdout, stderr))
+    return out
+
+
+def test_two_simulates_started_at_the_same_moment_run_one_trial(db_path):
+    """Two ``workbench simulate`` at the same instant both registered a run (the check and the
+    insert were not one transaction, and a queued run did not count), and both ran to
+    ``done``. One runs; the other is refused, saying why, and registers nothing."""
+    from store import runs as run_store
+
+    simulate = ["simulate", "--preset", "quick_demo", "--users", "500", "--days", "7",
+                "--active-days", "7", "--quiet"]
+    results = _at_once(db_path, simulate, [*simulate, "--seed", "3"])
+    assert sorted(r.returncode for r in results) == [0, 1], [r.stderr for r in results]
+    refused = next(r for r in results if r.returncode == 1)
+    assert "one run at a time" in refused.stderr
+    ran = json.loads(next(r for r in results if r.returncode == 0).stdout)
+    with open_store(db_path) as s:
+        runs = run_store.all_runs(s)
+    assert [(r["id"], r["status"]) for r in runs] == [(ran["run_id"], "done")]
+
+
+_QUEUE = """
+import sys
+from store import open_store
+from workbench.sim.trial import create_run, preset
+with open_store(sys.argv[1]) as s:
+    run_id = create_run(s, preset("quick_demo", users=500, days=7, active_days=7), "ana")
+print(run_id, flush=True)
+sys.stdin.readline()  # holds the queued run until told to go
+"""
+
+
+def test_a_queued_run_counts_while_its_process_lives_and_not_after(db_path):
+    """A run registered by a process that has not started it yet counts (it will start it);
+    once that process is gone, the run no longer keeps others from starting."""
+    import pytest
+
+    from workbench.sim.trial import TrialError, create_run, preset, run_row
+
+    proc = subprocess.Popen([sys.executable, "-c", _QUEUE, str(db_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    queued = int(proc.stdout.readline())
+    config = preset("quick_demo", users=500, days=7, active_days=7)
+    with open_store(db_path) as s:
+        try:
+            assert run_row(s, queued)["status"] == "queued"
+            with pytest.raises(TrialError, match=f"run #{queued} is about to start \\(started "
+                                                 "by ana\\); one run at a time"):
+                create_run(s, config, "ben")
+        finally:
+            proc.communicate("go\n", timeout=60)
+        assert create_run(s, config, "ben") == queued + 1  # its process has gone
+

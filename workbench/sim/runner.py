@@ -27,21 +27,24 @@ ROOT = Path(__file__).resolve().parents[2]
 def start_background(store: Store, run_id: int) -> int:
     """Run (or resume) a run in its own process, so that it outlives the page that started
     it and every browser tab sees it; returns the process id."""
-    row = run_row(store, run_id)
-    if row["status"] in ("running", "pausing") and row["pid"] and alive(row["pid"]):
-        raise TrialError(f"run #{run_id} is already running")
-    ensure_no_other_run(store, run_id)
-    folder = Path(row["folder"])
-    folder.mkdir(parents=True, exist_ok=True)
-    # The child gets its own copy of the log's descriptor; ours is closed on leaving the block
-    # (a page that starts many runs would otherwise leak one open file per start).
-    with open(folder / "process.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench", "--db", store.path, "simulate", "--run",
-             str(run_id), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=ROOT)
-    run_store.update(store, run_id, status="running" if row["status"] != "done" else "done",
-                     pid=proc.pid)
+    # The checks and the claim are one write transaction: a run started at the same moment
+    # elsewhere (another tab, ``workbench simulate``) sees this one, or this one sees it.
+    with store.transaction():
+        row = run_row(store, run_id)
+        if row["status"] in ("running", "pausing") and row["pid"] and alive(row["pid"]):
+            raise TrialError(f"run #{run_id} is already running")
+        ensure_no_other_run(store, run_id)
+        folder = Path(row["folder"])
+        folder.mkdir(parents=True, exist_ok=True)
+        # The child gets its own copy of the log's descriptor; ours is closed on leaving the
+        # block (a page that starts many runs would otherwise leak one open file per start).
+        with open(folder / "process.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "workbench", "--db", store.path, "simulate", "--run",
+                 str(run_id), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=ROOT)
+        run_store.claim(store, run_id, proc.pid,
+                        "running" if row["status"] != "done" else "done")
     return proc.pid
 
 
@@ -96,11 +99,25 @@ def pause_requested(store: Store, run_id: int) -> bool:
 
 def ensure_not_running_elsewhere(store: Store, row: dict[str, Any]) -> None:
     """Refuse to run a run that a live process other than this one is running, or while
-    another run is running."""
-    if row["status"] == "running" and row["pid"] and row["pid"] != os.getpid() \
-            and alive(row["pid"]):
+    another run is running (or queued by a live process)."""
+    if row["status"] in ("running", "pausing") and row["pid"] \
+            and row["pid"] != os.getpid() and alive(row["pid"]):
         raise TrialError(f"run #{row['id']} is already running (process {row['pid']})")
     ensure_no_other_run(store, row["id"])
+
+
+def claim(store: Store, run_id: int) -> dict[str, Any]:
+    """Take a run for this process before running it: the checks of
+    :func:`ensure_not_running_elsewhere` and marking the run ``running`` by this process
+    (a ``pausing`` one stays so, to pause at once) are one write transaction, so two
+    processes never both run. Returns the run's row as it was."""
+    with store.transaction():
+        row = run_row(store, run_id)
+        ensure_not_running_elsewhere(store, row)
+        if row["status"] != "done":
+            run_store.claim(store, run_id, os.getpid(),
+                            "pausing" if row["status"] == "pausing" else "running")
+    return row
 
 
 def progress(row: dict[str, Any]) -> dict[str, Any]:

@@ -25,14 +25,18 @@ def runs_dir(store: Store) -> Path:
 
 
 def create_run(store: Store, config: TrialConfig, actor: str) -> int:
-    """Register a run (status ``queued``); :func:`~workbench.sim.trial.run_trial` executes it.
-    Refused while another run is running: one run at a time."""
-    ensure_no_other_run(store)
+    """Register a run (status ``queued``, by this process); :func:`~workbench.sim.trial.
+    run_trial` executes it. Refused while another run is running or queued by a live process:
+    one run at a time. The check and the new row are one write transaction, so two processes
+    starting a run at the same moment cannot both pass the check."""
     folder = runs_dir(store)
-    return run_store.create(
-        store, preset=config.preset, users=config.users, days=config.days, seed=config.seed,
-        config=config.to_dict(), actor=actor, folder=lambda i: str(folder / f"run_{i:04d}"),
-        audit=config.to_dict() | {"world": None})
+    with store.transaction():
+        ensure_no_other_run(store)
+        return run_store.create(
+            store, preset=config.preset, users=config.users, days=config.days,
+            seed=config.seed, config=config.to_dict(), actor=actor,
+            folder=lambda i: str(folder / f"run_{i:04d}"),
+            audit=config.to_dict() | {"world": None}, pid=os.getpid())
 
 
 def run_row(store: Store, run_id: int) -> dict[str, Any]:
@@ -48,15 +52,17 @@ def latest_run(store: Store, status: str | None = None) -> dict[str, Any] | None
 
 
 def ensure_no_other_run(store: Store, run_id: int | None = None) -> None:
-    """Refuse to start a run while another one (not ``run_id``) is running: runs share the
-    machine and the database, and a second one beside the first would slow both down."""
+    """Refuse to start a run while another one (not ``run_id``) is running, or queued by a
+    process that will start it: runs share the machine and the database, and a second one
+    beside the first would slow both down. A run whose process has died does not count.
+    Call it inside the write transaction that then registers or claims the run."""
     for row in run_store.live(store):
         # This process runs one run at a time, synchronously: a row naming it is left over
         # from a run it stopped (a simulated crash in tests), not a live one.
         if row["id"] != run_id and row["pid"] != os.getpid() and alive(row["pid"]):
-            raise TrialError(f"run #{row['id']} is still running (started by "
-                             f"{row['started_by']}); one run at a time: pause it or let it "
-                             "finish first")
+            state = "is about to start" if row["status"] == "queued" else "is still running"
+            raise TrialError(f"run #{row['id']} {state} (started by {row['started_by']}); "
+                             "one run at a time: pause it or let it finish first")
 
 
 def alive(pid: int) -> bool:

@@ -56,7 +56,7 @@ from workbench.sim.config import (
 from workbench.sim.curator import curate
 from workbench.sim.day import World
 from workbench.sim.runner import (
-    cancel, ensure_not_running_elsewhere, pause_requested, progress, request_pause, set_run,
+    cancel, claim, pause_requested, progress, request_pause, set_run,
     start_background,
 )
 from workbench.sim.sandbox import open_sandbox, run_library
@@ -315,7 +315,7 @@ def run_trial(store: Store, run_id: int, progress: Callable[[int, int, float], N
               stop_after: int | None = None) -> str:
     """Run or resume a registered run in this process; a run that fails is marked failed with
     the reason, for the page to show."""
-    ensure_not_running_elsewhere(store, run_row(store, run_id))
+    claim(store, run_id)
     trial = None
     try:
         trial = Trial(store, run_id)
