@@ -281,19 +281,21 @@ class Store(LibraryQueries):
         """Apply the migrations this file lacks; return the versions applied.
 
         Raises :class:`SchemaTooNewError` when the file is newer than this code knows.
+        Another process may open the same new or outdated file at the same moment: each
+        migration runs under the write lock (``BEGIN IMMEDIATE``) and reads the version again
+        there, so a migration the other process applied meanwhile is skipped, not re-run.
         """
-        current = self.schema_version
-        if current > LATEST_VERSION:
-            raise SchemaTooNewError(
-                f"{self.path} has schema version {current}, but this workbench only knows up to "
-                f"version {LATEST_VERSION}. Upgrade the workbench (pip install -U) or open a "
-                "different file with WORKBENCH_DB; the file was left untouched."
-            )
-        applied = []
+        current = self.schema_version  # versions only grow: what is applied stays applied
+        self._refuse_newer(current)
+        applied: list[int] = []
         for version, name, statements in MIGRATIONS:
             if version <= current:
-                continue
+                continue  # no write lock taken just to open an up-to-date file
             with self.transaction():
+                current = self.schema_version  # under the lock: what is on the file now
+                self._refuse_newer(current)
+                if version <= current:
+                    continue
                 self.db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -307,6 +309,14 @@ class Store(LibraryQueries):
                 self.db.execute(f"PRAGMA user_version = {int(version)}")
             applied.append(version)
         return applied
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > LATEST_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path} has schema version {version}, but this workbench only knows up to "
+                f"version {LATEST_VERSION}. Upgrade the workbench (pip install -U) or open a "
+                "different file with WORKBENCH_DB; the file was left untouched."
+            )
 
     def applied_migrations(self) -> list[dict[str, Any]]:
         if not self.db["schema_migrations"].exists():

@@ -149,3 +149,85 @@ def test_a_queued_run_counts_while_its_process_lives_and_not_after(db_path):
             proc.communicate("go\n", timeout=60)
         assert create_run(s, config, "ben") == queued + 1  # its process has gone
 
+
+# -- D7: two processes opening a new or outdated file ------------------------------------------
+
+_OPENER = """
+import sys, time
+from store import open_store
+db, t0 = sys.argv[1], float(sys.argv[2])
+print("ready", flush=True)
+while time.time() < t0:
+    time.sleep(0.0005)
+try:
+    with open_store(db) as s:
+        print("ok", s.schema_version, flush=True)
+except Exception as e:
+    print("FAIL", type(e).__name__, e, flush=True)
+"""
+
+_HOLDER = """
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+c.execute("COMMIT")
+"""
+
+
+def _open_at_once(db: Path, processes: int, *, behind_a_writer: bool = False) -> list[str]:
+    """What ``processes`` processes opening ``db`` at the same instant say. ``behind_a_writer``:
+    another connection holds the write lock while they start opening, so that every one of
+    them reads the file's schema version before any of them can migrate (the race, every
+    time)."""
+    holder = None
+    if behind_a_writer:
+        holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(db)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "locked"
+    t0 = time.time() + 2.0
+    procs = [subprocess.Popen([sys.executable, "-c", _OPENER, str(db), str(t0)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              cwd=ROOT) for _ in range(processes)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    if holder is not None:
+        time.sleep(max(0.0, t0 - time.time()) + 1.0)  # all of them are waiting for the lock
+        holder.communicate("go\n", timeout=60)
+    said = [p.stdout.read().strip() for p in procs]  # read() after readline(): its buffer
+    for p in procs:
+        p.wait(timeout=120)
+    return said
+
+
+def test_processes_opening_a_new_or_outdated_file_at_once_all_open_it(tmp_path, monkeypatch):
+    """Processes opening a file that does not exist yet, or one some migrations behind, at the
+    same instant: one migrates, the others wait for it and find it done. Before, each read the
+    version before taking the write lock and did not read it again: two or three of four
+    crashed with 'table use_cases already exists'."""
+    import sqlite3
+
+    import store as store_module
+    from store.migrations import LATEST_VERSION, MIGRATIONS
+
+    def applied(db: Path) -> list[int]:
+        with open_store(db, migrate=False) as s:
+            return [r["version"] for r in s.applied_migrations()]
+
+    everything = [v for v, _, _ in MIGRATIONS]
+    for round_ in range(2):  # nothing there yet
+        db = tmp_path / f"new{round_}.db"
+        assert _open_at_once(db, 4) == [f"ok {LATEST_VERSION}"] * 4
+        assert applied(db) == everything
+    empty = tmp_path / "empty.db"  # an empty database file (WAL, version 0)
+    sqlite3.connect(empty).execute("PRAGMA journal_mode = wal").fetchall()
+    assert _open_at_once(empty, 3, behind_a_writer=True) == [f"ok {LATEST_VERSION}"] * 3
+    assert applied(empty) == everything
+    older = tmp_path / "older.db"  # written by a workbench two migrations older
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:-2])
+    open_store(older).close()
+    monkeypatch.undo()
+    assert applied(older) == everything[:-2]
+    assert _open_at_once(older, 3, behind_a_writer=True) == [f"ok {LATEST_VERSION}"] * 3
+    assert applied(older) == everything
