@@ -231,3 +231,42 @@ def test_processes_opening_a_new_or_outdated_file_at_once_all_open_it(tmp_path, 
     assert applied(older) == everything[:-2]
     assert _open_at_once(older, 3, behind_a_writer=True) == [f"ok {LATEST_VERSION}"] * 3
     assert applied(older) == everything
+
+
+# -- D8: lift while a newer run runs -----------------------------------------------------------
+
+def test_lift_reports_the_latest_finished_run_while_a_newer_one_runs_or_has_died(db_path):
+    """Run #1 has finished, run #2 runs in its own process: ``workbench lift`` failed with 'no
+    finished simulated run' (it looked at the newest run only), and again once #2 was killed.
+    It reports run #1 and says why not #2."""
+    import os
+    import signal
+
+    from workbench.sim.trial import create_run, preset, run_row, run_trial, start_background
+
+    with open_store(db_path) as s:
+        first = create_run(s, preset("quick_demo", users=2000, days=14, active_days=7), "t")
+        assert run_trial(s, first) == "done"
+        second = create_run(s, preset("quick_demo", users=20000, days=336, active_days=119),
+                            "t")
+        pid = start_background(s, second)
+    try:
+        done = _cli(db_path, "lift", "--unadjusted")
+        with open_store(db_path) as s:
+            assert run_row(s, second)["status"] == "running"  # all along
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done.returncode == 0, done.stderr
+    assert f"Lift of the agent over business as usual (run #{first})" in done.stdout
+    assert done.stderr == (f"Reporting run #{first}, the latest finished run: run #{second} is "
+                           "running.\n")
+    done = _cli(db_path, "lift", "--unadjusted", "--json")  # run #2 has died
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)
+    assert done.stderr == (f"Reporting run #{first}, the latest finished run: run #{second} is "
+                           "interrupted.\n")
+    done = _cli(db_path, "lift", "--run", str(second))
+    assert (done.returncode, done.stderr) == (
+        1, f"error: run #{second} has no per-user outcomes (interrupted); give a finished run "
+           "or --file\n")

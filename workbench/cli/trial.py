@@ -87,7 +87,7 @@ def simulate(preset: str, users: int | None, days: int | None, active_days: int 
 
 @click.command()
 @click.option("--run", "run_id", type=POSITIVE, metavar="RUN_ID",
-              help="A run other than the latest.")
+              help="A run other than the latest finished one.")
 @click.option("--file", "file", type=InputFile(), metavar="outcomes.csv",
               help="User-level outcomes CSV instead of a simulated run.")
 @click.option("--live", is_flag=True, help="The live programme (roster and ingested events).")
@@ -95,9 +95,9 @@ def simulate(preset: str, users: int | None, days: int | None, active_days: int 
 @click.option("--json", "as_json", is_flag=True, help="JSON records.")
 def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
          as_json: bool) -> int:
-    """Lift table of the latest simulated run (or a CSV, or the live programme)."""
+    """Lift table of the latest finished simulated run (or a CSV, or the live programme)."""
     from workbench.lift.report import INTERIM_NOTE, from_run, phase_table, read_csv
-    from workbench.sim.trial import latest_run, run_row, user_outcomes
+    from workbench.sim.trial import latest_run, progress, run_row, user_outcomes
 
     if sum(map(bool, (run_id, file, live))) > 1:
         raise click.UsageError("give at most one of --run, --file and --live")
@@ -114,11 +114,19 @@ def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
         data = replace(from_run(users, "live programme"), ongoing=True)
     else:
         with open_db() as store:
-            run = run_row(store, run_id) if run_id else latest_run(store)
+            newest = latest_run(store)
+            run = run_row(store, run_id) if run_id else latest_run(store, "done")
         users = user_outcomes(run) if run else None
         if users is None:
+            if run_id:
+                status = progress(run)["status"]
+                raise CommandFailed(f"run #{run_id} has no per-user outcomes ({status}); give "
+                                    "a finished run or --file")
             raise CommandFailed("no finished simulated run; run `workbench simulate` or pass "
                                 "--file")
+        if not run_id and newest["id"] != run["id"]:  # the newest one is still going, or died
+            click.echo(f"Reporting run #{run['id']}, the latest finished run: run "
+                       f"#{newest['id']} is {progress(newest)['status']}.", err=True)
         data = from_run(users, f"run #{run['id']}")
     table = phase_table(data, adjusted=not unadjusted)
     if as_json:
