@@ -165,6 +165,7 @@ def test_amounts_read_currency_words_number_words_and_formats_as_one_value():
     (GLOW, "Weekend only: " + BASE), (GLOW, "Ends Sat. " + BASE),
     (GLOW, "Final hours! " + BASE), (GLOW, "Don’t miss out. " + BASE),
     (GLOW, "Limited quantities. " + BASE), (GLOW, "Ends tmrw. " + BASE),
+    (CUSHIONS, "Going fast! Cushions 15% off over RM80 until 30 September. Use code HOME15."),
     (GLOW, BASE + " Before the month is out."),
     (SUNDAY, "RM3 off orders over RM15 until Sunday. Order now."),   # a name, not a date
     (CUSHIONS, "Cushions 15% off over RM80, starting 30 September. Use code HOME15."),
@@ -211,6 +212,9 @@ def test_an_invented_claim_is_refused_in_any_spelling(msg, draft):
     (DELIVERY, "10% off kibble. Delivery is free on orders over RM50. Shop now."),
     (DELIVERY, "10% off kibble, and shipping is on us for orders over RM50. Shop now."),
     (DELIVERY, "10% off kibble. Delivery free on orders over RM50. Shop now."),
+    (CUSHIONS, "Don't wait: cushions 15% off over RM80 until 30 September. Use code HOME15."),
+    ({**GLOW, "voucher": "$50 off PS5 Slim", "body": "The PS5 Slim is $50 off. Shop now."},
+     "$50 off: treat yourself with PS5 Slim. Shop now."),
     (BURGER, "RM5 off over RM20 with code PATTY5. Get fries for free with every combo. Order "
              "now."),
 ])

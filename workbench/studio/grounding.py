@@ -65,8 +65,13 @@ _URGENCY = re.compile(
     r" (?:disappears|ends|expires)|act (?:fast|now)|now or never|while (?:stocks?|supplies) last"
     r"|running (?:low|out)|selling fast|only \d+ (?:left|units|pieces)|limited stock"
     r"|almost gone|few left)\b", re.IGNORECASE)
-_STOCK = re.compile(r"\b(?:stocks?|supplies|units|left|limit|running low|selling fast|gone)\b",
-                    re.IGNORECASE)
+_STOCK = re.compile(r"\b(?:stocks?|supplies|units|left|limit|running low|(?:selling|going|moving) "
+                    r"fast|gone|few|sold|almost|before (?:it|they))\b", re.IGNORECASE)
+_PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? out|last chance"
+                       r"|final (?:call|chance)|limited[- ]time|act (?:fast|now|quickly)"
+                       r"|now or never|(?:ends?|ending|over|closing) soon|countdown|expir"
+                       r"|selling fast|going fast|almost gone|few left|before (?:it|they)",
+                       re.IGNORECASE)
 _STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition)"
                          r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",
                          re.IGNORECASE)
@@ -349,7 +354,8 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             continue
         taken.append(m.span())
         close = [x for x in fact_codes if x.lower() == c.lower() and x != c]
-        ok = c in fact_codes
+        # a code the sources write as a word (a product such as PS5 or XPS13) is theirs too
+        ok = c in fact_codes or bool(re.search(rf"(?<!\w){re.escape(c)}(?!\w)", facts))
         claims.append(Claim("code", c, ok, "in the original" if ok else (
             f"the code is written differently from '{close[0]}'" if close
             else "no such promo code in the voucher or the original")))
@@ -374,10 +380,16 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             "nothing like it is free in the voucher or the original" if not any(
                 set(p.things) <= set(q.things) for q in fact_perks) else
             f"the original gives it only with {' or '.join(sorted({q.scope or 'its own terms' for q in fact_perks}))}")))
+    dated = bool(offer_dates(facts) or _URGENCY.search(src.original))
     for kind, phrase, (a, b) in cw.novel_words(text, facts):
         if free_span(a, b):
             taken.append((a, b))
-            claims.append(Claim(kind, text[a:b], False, _NOVEL_REASON[kind]))
+            # pressure restates a deadline the offer has ("ends 30 June" -> "don't miss
+            # out"); a stock limit needs one in the original; a time ("48 hours") is a date
+            backed = kind == "deadline" and _PRESSURE.search(phrase) and (
+                _STOCK_FACT.search(src.original) if _STOCK.search(phrase) else dated)
+            claims.append(Claim(kind, text[a:b], bool(backed), (
+                "the original has a deadline or a limit" if backed else _NOVEL_REASON[kind])))
     named = f"{facts} . {src.merchant}"  # a merchant's name may say what it sells
     fact_words = _words(named)
     fams = _families(src.category)
