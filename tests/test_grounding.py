@@ -245,3 +245,12 @@ def test_held_out_drafts_written_outside_the_code_are_judged_as_a_copy_editor_wo
                        sum(refused[c["id"]] for c in faithful) / len(faithful))
     assert rates["test"][0] >= 0.90 and rates["test"][1] <= 0.34, rates
     assert rates["dev"][0] >= 0.97 and rates["dev"][1] <= 0.16, rates
+    second = json.loads((Path(__file__).parent / "fixtures" / "grounding_heldout2.json")
+                        .read_text(encoding="utf-8"))["cases"]
+    refused = {c["id"]: bool(Studio.check(stub, {**c["source_msg"], "segment": c["segment"]},
+                                          c["draft"])) for c in second}
+    invented = [c for c in second if c["expected"] == "invented"]
+    faithful = [c for c in second if c["expected"] == "faithful"]
+    caught = sum(refused[c["id"]] for c in invented) / len(invented)
+    wrongly = sum(refused[c["id"]] for c in faithful) / len(faithful)
+    assert caught >= 0.92 and wrongly <= 0.43, (caught, wrongly)
