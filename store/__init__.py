@@ -190,6 +190,20 @@ def _register(path: str) -> str:
     return key
 
 
+def _claim_name(tmp: Path, dest: Path) -> None:
+    """Give the finished file ``tmp`` the name ``dest`` unless that exists by now (another
+    backup to the same name): a hard link fails rather than replace; ``tmp`` stays for the
+    caller to remove. Where the file system has no hard links, a rename after a check."""
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise StoreError(f"{dest} already exists; choose a new backup path.") from None
+    except OSError:
+        if dest.exists():
+            raise StoreError(f"{dest} already exists; choose a new backup path.") from None
+        os.replace(tmp, dest)
+
+
 def open_store(path: str | Path | None = None, *, migrate: bool = True) -> Store:
     """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
     store = Store(default_db_path() if path is None else path)
@@ -324,16 +338,29 @@ class Store(LibraryQueries):
         return self.query("SELECT * FROM schema_migrations ORDER BY version")
 
     def backup(self, dest: str | Path) -> Path:
-        """Write a consistent copy of the whole file (WAL included) to ``dest``."""
+        """Write a consistent copy of the whole file (WAL included) to ``dest``.
+
+        The copy is written to a temporary file beside ``dest`` and takes its name only when
+        whole: a backup that fails (disk full) leaves nothing at ``dest``, where a half or
+        empty file would have refused the retry and, opened, been taken for a database.
+        An existing ``dest`` is never replaced."""
         dest = Path(dest)
+        if dest.is_dir():
+            raise StoreError(f"{dest} is a folder; name a new file for the backup.")
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
             raise StoreError(f"{dest} already exists; choose a new backup path.")
-        target = sqlite3.connect(str(dest))
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            self.db.conn.backup(target)
+            target = sqlite3.connect(str(tmp))
+            try:
+                self.db.conn.backup(target)
+            finally:
+                target.close()
+            _claim_name(tmp, dest)
         finally:
-            target.close()
+            for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal")):
+                leftover.unlink(missing_ok=True)
         return dest
 
     # -- generic ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Commands run at the same moment on one file, in real processes: what one of them did is never
-undone by the other, and what must happen once happens once."""
+"""Commands in real processes on one file: run at the same moment, what one of them did is never
+undone by the other and what must happen once happens once; a command that fails (a full disk)
+leaves nothing half-written behind; a file it cannot write is named, not a traceback."""
 
 from __future__ import annotations
 
@@ -270,3 +271,62 @@ def test_lift_reports_the_latest_finished_run_while_a_newer_one_runs_or_has_died
     assert (done.returncode, done.stderr) == (
         1, f"error: run #{second} has no per-user outcomes (interrupted); give a finished run "
            "or --file\n")
+
+
+# -- D9: a backup that fails leaves nothing behind ---------------------------------------------
+
+_SMALL_DISK = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # no file over 100 kB: "full"
+sys.argv = sys.argv[1:]
+if sys.argv[0] == "-c":
+    sys.argv = sys.argv[1:]
+    exec(sys.argv[0])
+else:
+    runpy.run_module("workbench", run_name="__main__")
+"""
+
+
+def test_a_backup_or_sandbox_copy_that_fails_for_space_leaves_no_file_and_can_be_retried(
+        db_path, tmp_path):
+    """``db backup`` on a full disk left a 0-byte file at the destination: the retry said it
+    already existed, and opening it silently seeded a fresh database; a run's sandbox copy left
+    ``library.db.<pid>.tmp``. Now both leave nothing, and the retry makes a whole copy."""
+    out = tmp_path / "backups"
+    out.mkdir()
+    dest = out / "bk.db"
+    full = subprocess.run([sys.executable, "-c", _SMALL_DISK, "workbench", "--db", str(db_path),
+                           "db", "backup", str(dest)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert full.returncode == 1 and full.stderr.startswith("error: "), full.stderr
+    assert list(out.iterdir()) == []  # no empty "backup", no temporary file
+    done = _cli(db_path, "db", "backup", str(dest))
+    assert (done.returncode, done.stderr) == (0, "")
+    with open_store(db_path) as s, open_store(dest, migrate=False) as copy:
+        assert copy.query("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+        assert copy.counts() == s.counts() and copy.counts()["components"] > 0
+    assert [p.name for p in out.iterdir()] == ["bk.db"]
+
+    folder = tmp_path / "run_0001"
+    sandbox = f"""
+from pathlib import Path
+from store import open_store
+from workbench.sim.sandbox import open_sandbox
+with open_store({str(db_path)!r}, migrate=False) as s:
+    try:
+        open_sandbox(s, Path({str(folder)!r}), fresh=True)
+    except Exception as e:
+        print("failed:", type(e).__name__)
+"""
+    full = subprocess.run([sys.executable, "-c", _SMALL_DISK, "-c", sandbox],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert full.stdout.startswith("failed:"), (full.stdout, full.stderr)
+    assert list(folder.iterdir()) == []  # no library.db.<pid>.tmp
+
+
+def test_db_backup_to_an_empty_name_is_a_usage_error(db_path):
+    """``db backup ""`` took the empty name for the current folder: '. already exists'."""
+    done = _cli(db_path, "db", "backup", "")
+    assert done.returncode == 2
+    assert "Invalid value for 'PATH': give the path of a new file for the backup" in done.stderr

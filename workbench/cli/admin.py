@@ -94,8 +94,15 @@ def migrate() -> int:
     return 0
 
 
+def _backup_path(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """A name for the new file: an empty one (``""``) meant the current folder, ``.``."""
+    if not value.strip():
+        raise click.BadParameter("give the path of a new file for the backup", ctx, param)
+    return Path(value)
+
+
 @db.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False), callback=_backup_path)
 def backup(path: Path) -> int:
     """Write a consistent copy of the file to PATH (SQLite's online backup: other processes
     may keep reading and writing meanwhile; the copy is the file as of one moment)."""

@@ -28,10 +28,13 @@ def open_sandbox(store: Store, folder: Path, *, fresh: bool) -> Store:
     if fresh or not path.exists():
         tmp = folder / f"{SANDBOX}.{os.getpid()}.tmp"
         tmp.unlink(missing_ok=True)
-        store.backup(tmp)
-        for stale in (f"{SANDBOX}-wal", f"{SANDBOX}-shm"):  # of an earlier copy: never replay
-            (folder / stale).unlink(missing_ok=True)
-        os.replace(tmp, path)
+        try:
+            store.backup(tmp)
+            for stale in (f"{SANDBOX}-wal", f"{SANDBOX}-shm"):  # of an earlier copy: never replay
+                (folder / stale).unlink(missing_ok=True)
+            os.replace(tmp, path)
+        finally:  # a copy that failed (disk full) leaves nothing behind
+            tmp.unlink(missing_ok=True)
     return open_store(path)
 
 
