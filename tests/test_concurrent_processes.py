@@ -330,3 +330,31 @@ def test_db_backup_to_an_empty_name_is_a_usage_error(db_path):
     done = _cli(db_path, "db", "backup", "")
     assert done.returncode == 2
     assert "Invalid value for 'PATH': give the path of a new file for the backup" in done.stderr
+
+
+# -- D10: the app on a file it cannot write ------------------------------------------------------
+
+def test_the_app_on_a_read_only_file_says_so_instead_of_a_traceback(db_path, monkeypatch):
+    """``WORKBENCH_DB`` naming a read-only file (``chmod 444``; a read-only mount the same)
+    showed a raw traceback on every page, where the CLI names the file and says what to do.
+    The page says what the CLI says. The file is refused by its mode before SQLite writes, not
+    by a write that fails, so this holds when the tests run as root too."""
+    import os
+    import stat
+
+    from streamlit.testing.v1 import AppTest
+
+    import ui
+
+    os.chmod(db_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    try:
+        cli = _cli(db_path, "decide", "--synthetic", "5")
+        message = (f"{db_path} is read-only; the workbench writes to its database file (make "
+                   "it writable, or back it up to a new file).")
+        assert cli.returncode == 2 and message in " ".join(cli.stderr.split())
+        for page in ("Home.py", "pages/2_Posteriors.py"):
+            at = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
+            assert not at.exception, at.exception
+            assert [e.value for e in at.error] == [ui.plain(message)]
+    finally:
+        os.chmod(db_path, stat.S_IRUSR | stat.S_IWUSR)

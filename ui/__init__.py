@@ -21,7 +21,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from store import SchemaTooNewError, Store, StoreBusyError, default_db_path
+from store import DatabaseFileError, SchemaTooNewError, Store, StoreBusyError, default_db_path
 from workbench import ValidationError, WorkbenchError, sources
 from workbench.library.seed import seed
 
@@ -62,13 +62,15 @@ def _prepare(path: str) -> str:
 
 
 def open_page_store() -> Store:
+    """The page's store; a file the workbench cannot use (newer than this code, read-only,
+    a folder, not SQLite) stops the page with the reason, as the CLI gives it."""
     path = str(default_db_path())
     try:
         _prepare(path)
-    except SchemaTooNewError as e:
-        st.error(str(e))
+        return Store(path)
+    except (SchemaTooNewError, DatabaseFileError) as e:
+        st.error(plain(e))
         st.stop()
-    return Store(path)
 
 
 def actor() -> str:
