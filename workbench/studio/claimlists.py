@@ -1,5 +1,5 @@
-"""Word lists of grounding: the words that name a product category and the statements a
-message makes about the reader's history with the merchant.
+"""Word lists of grounding: the words that name a product category, the statements a message
+makes about the reader's history with the merchant, and the words of urgency.
 
 A draft may use a category word only when the sources do or the message's product category
 belongs to the word's family ("Start your weekly shop" is wrong for a burger restaurant), and a
@@ -91,3 +91,22 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
     "viewed": r"\byou (?:viewed|saved|looked at|browsed|liked|wishlisted)\b"
               r"|\bon your wishlist\b",
 }.items()}
+
+
+# urgency: pressure restates a deadline ("hurry", "don't miss out"); stock words claim a limit
+URGENCY = re.compile(
+    r"\b(?:limited[- ]time|last chance|ends? soon|ending soon|hurry|don'?t miss(?: out)?"
+    r"|before (?:it'?s|they'?re|it goes|they go) (?:gone|back up)|before (?:this|the) (?:offer|deal)"
+    r" (?:disappears|ends|expires)|act (?:fast|now)|now or never|while (?:stocks?|supplies) last"
+    r"|running (?:low|out)|selling fast|only \d+ (?:left|units|pieces)|limited stock"
+    r"|almost gone|few left)\b", re.IGNORECASE)
+STOCK = re.compile(r"\b(?:stocks?|supplies|units|left|limit|running low|(?:selling|going|moving) "
+                    r"fast|gone|few|sold|almost|before (?:it|they))\b", re.IGNORECASE)
+PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? out|last chance"
+                       r"|final (?:call|chance)|limited[- ]time|act (?:fast|now|quickly)"
+                       r"|now or never|(?:ends?|ending|over|closing) soon|countdown|expir"
+                       r"|selling fast|going fast|almost gone|few left|before (?:it|they)",
+                       re.IGNORECASE)
+STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition)"
+                         r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",
+                         re.IGNORECASE)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.studio import claimwords as cw
-from workbench.studio.claimlists import CATEGORY_FAMILIES, CATEGORY_TERMS, RELATIONSHIPS
+from workbench.studio.claimlists import (CATEGORY_FAMILIES, CATEGORY_TERMS, PRESSURE,
+                                         RELATIONSHIPS, STOCK, STOCK_FACT, URGENCY)
 from workbench.studio.claimwords import fold
 from workbench.studio.voices import voice
 
@@ -59,22 +60,6 @@ _DEADLINE = re.compile(
     rf"|\b(?:all|every \w+ in|in) {_MONTHS}\b|\ball (?:week|month|weekend)( long)?\b"
     rf"|\b(?:today|tonight|tomorrow)\b(?!'s)(?:\s+only)?|\b{_DATE}|\b{_TIME}|\b{_DAYS}\b",
     re.IGNORECASE)
-_URGENCY = re.compile(
-    r"\b(?:limited[- ]time|last chance|ends? soon|ending soon|hurry|don'?t miss(?: out)?"
-    r"|before (?:it'?s|they'?re|it goes|they go) (?:gone|back up)|before (?:this|the) (?:offer|deal)"
-    r" (?:disappears|ends|expires)|act (?:fast|now)|now or never|while (?:stocks?|supplies) last"
-    r"|running (?:low|out)|selling fast|only \d+ (?:left|units|pieces)|limited stock"
-    r"|almost gone|few left)\b", re.IGNORECASE)
-_STOCK = re.compile(r"\b(?:stocks?|supplies|units|left|limit|running low|(?:selling|going|moving) "
-                    r"fast|gone|few|sold|almost|before (?:it|they))\b", re.IGNORECASE)
-_PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? out|last chance"
-                       r"|final (?:call|chance)|limited[- ]time|act (?:fast|now|quickly)"
-                       r"|now or never|(?:ends?|ending|over|closing) soon|countdown|expir"
-                       r"|selling fast|going fast|almost gone|few left|before (?:it|they)",
-                       re.IGNORECASE)
-_STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition)"
-                         r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",
-                         re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 _SAVING = re.compile(r"\b(?:save|saving|savings of|take|knock)\s+(?:an extra\s+|up to\s+)?$",
                      re.IGNORECASE)
@@ -337,13 +322,13 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
         sentence = re.split(r"(?<=[.!?])\s+", text[:m.end()])[-1] + text[m.end():].split(".")[0]
         claims.append(_check_deadline(m.group(0), sentence, src))
         taken.append(m.span())
-    for m in _URGENCY.finditer(text):
+    for m in URGENCY.finditer(text):
         u = m.group(0)
         taken.append(m.span())
-        if _STOCK.search(u):
-            ok = bool(_STOCK_FACT.search(src.original) or _URGENCY.search(src.original))
+        if STOCK.search(u):
+            ok = bool(STOCK_FACT.search(src.original) or URGENCY.search(src.original))
         else:
-            ok = bool(offer_dates(facts) or _URGENCY.search(src.original))
+            ok = bool(offer_dates(facts) or URGENCY.search(src.original))
         claims.append(Claim("deadline", u, ok, (
             "the original has a deadline or a limit" if ok else
             "urgency the original does not have (no deadline, no stock limit)")))
@@ -380,14 +365,14 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             "nothing like it is free in the voucher or the original" if not any(
                 set(p.things) <= set(q.things) for q in fact_perks) else
             f"the original gives it only with {' or '.join(sorted({q.scope or 'its own terms' for q in fact_perks}))}")))
-    dated = bool(offer_dates(facts) or _URGENCY.search(src.original))
+    dated = bool(offer_dates(facts) or URGENCY.search(src.original))
     for kind, phrase, (a, b) in cw.novel_words(text, facts):
         if free_span(a, b):
             taken.append((a, b))
             # pressure restates a deadline the offer has ("ends 30 June" -> "don't miss
             # out"); a stock limit needs one in the original; a time ("48 hours") is a date
-            backed = kind == "deadline" and _PRESSURE.search(phrase) and (
-                _STOCK_FACT.search(src.original) if _STOCK.search(phrase) else dated)
+            backed = kind == "deadline" and PRESSURE.search(phrase) and (
+                STOCK_FACT.search(src.original) if STOCK.search(phrase) else dated)
             claims.append(Claim(kind, text[a:b], bool(backed), (
                 "the original has a deadline or a limit" if backed else _NOVEL_REASON[kind])))
     named = f"{facts} . {src.merchant}"  # a merchant's name may say what it sells
