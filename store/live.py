@@ -8,6 +8,7 @@ transactional and small: one row per programme, per import, per file and per day
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypedDict
 
 from store import Store, now
@@ -23,6 +24,7 @@ __all__ = [
     "file_shas",
     "files",
     "learned_days",
+    "live_root",
     "record_learned",
     "sqlite_logged",
     "programme",
@@ -94,8 +96,29 @@ def files(store: Store) -> list[dict[str, Any]]:
     return store.query("SELECT * FROM live_files ORDER BY at, name")
 
 
+def live_root(path: str) -> Path:
+    """``<db name>.live/`` beside the database file (absolute), the programme's Parquet."""
+    db = Path(path).resolve()
+    return db.parent / f"{db.name}.live"
+
+
+def _located(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with ``log_path`` found where it is now: ``decisions/day=.../batch.parquet`` in
+    the Parquet folder beside this database, as runs' folders are found (``store.runs``).
+    A day decided by ``cd data; workbench --db w.db programme day`` recorded the path
+    relative to that directory; read from anywhere else, or after the file moved with its
+    folder, the day's log could not be opened."""
+    if store.path == ":memory:":
+        return rows
+    for row in rows:
+        recorded = Path(row["log_path"])
+        row["log_path"] = str(live_root(store.path) / "decisions" / recorded.parent.name
+                              / recorded.name)
+    return rows
+
+
 def day(store: Store, day_iso: str) -> DayRow | None:
-    rows = store.query("SELECT * FROM live_days WHERE day = ?", [day_iso])
+    rows = _located(store, store.query("SELECT * FROM live_days WHERE day = ?", [day_iso]))
     return rows[0] if rows else None  # type: ignore[return-value]
 
 
@@ -107,7 +130,8 @@ def record_day(store: Store, *, day_iso: str, batch_id: int, n_users: int, n_sen
 
 
 def days(store: Store) -> list[DayRow]:
-    return store.query("SELECT * FROM live_days ORDER BY day")  # type: ignore[return-value]
+    return _located(store, store.query(  # type: ignore[return-value]
+        "SELECT * FROM live_days ORDER BY day"))
 
 
 def file_shas(store: Store) -> list[str]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from store import Store
+from store.live import live_root
 
 
 def live_dir(store: Store) -> Path:
@@ -48,4 +49,4 @@ def live_dir(store: Store) -> Path:
             folder = Path(tempfile.mkdtemp(prefix="workbench-live-"))
             store._live_dir = folder  # type: ignore[attr-defined]
         return folder
-    return Path(store.path + ".live")
+    return live_root(store.path)
