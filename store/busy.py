@@ -70,8 +70,8 @@ def begin_immediate(conn: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def exclusive(store, job: str, *, wait_s: float = 600.0, poll_s: float = 0.05
-              ) -> Iterator[None]:
+def exclusive(store, job: str, *, wait_s: float = 600.0, poll_s: float = 0.05,
+              holder: str | None = None) -> Iterator[None]:
     """One process (or thread) at a time runs ``job`` on this database file.
 
     For a job that reads, computes for seconds and then writes what it computed (an ingest
@@ -81,6 +81,9 @@ def exclusive(store, job: str, *, wait_s: float = 600.0, poll_s: float = 0.05
     ``<db file>.<job>.lock``) keeps a second run of the same job from computing on what the
     first is about to change. The operating system releases it when the process dies, so a
     crash never leaves it taken. Raises :class:`~store.StoreBusyError` after ``wait_s``.
+
+    ``holder`` says what this process runs (``"programme day 2026-11-23"``): it is written in
+    the lock file while the lock is held, and a process that gave up waiting names it.
     """
     if store.path == ":memory:":  # one connection: nobody else can run the job
         yield
@@ -96,11 +99,27 @@ def exclusive(store, job: str, *, wait_s: float = 600.0, poll_s: float = 0.05
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise _store.StoreBusyError() from None
+                    raise _store.StoreBusyError(_held(fd, holder, wait_s)) from None
                 time.sleep(poll_s)
+        if holder is not None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{holder} (process {os.getpid()})".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock (a separate file: no SQLite lock is dropped)
+
+
+def _held(fd: int, holder: str | None, wait_s: float) -> str | None:
+    """Why a job that waited ``wait_s`` for its lock gave up, naming what holds it (``None``:
+    the store's plain busy message)."""
+    if holder is None:
+        return None
+    try:
+        other = os.pread(fd, 500, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        other = ""
+    return (f"{other or 'another command'} is running on this database; {holder} waited "
+            f"{wait_s:g} s for it and did nothing \u2014 try again when it has finished.")
 
 
 # SQLite's POSIX locking protocol (os_unix.c): every connection that has read a WAL-mode file

@@ -104,6 +104,127 @@ def log_batches(path: str) -> set[str]:
                .to_pylist())
 
 
+# -- the programme's lock ------------------------------------------------------------------
+
+def test_a_programme_command_that_waited_too_long_names_the_one_running(db):
+    """A command that gives up waiting for the programme's lock says what holds it and that
+    it did nothing."""
+    from store import StoreBusyError
+    from workbench.live import programme_lock
+
+    with open_store(db) as s, open_store(db) as other:
+        with programme_lock(s, "programme day 2026-11-20"):
+            with pytest.raises(StoreBusyError) as e:
+                with programme_lock(other, "programme roster r.csv", wait_s=0.2):
+                    pass
+        with programme_lock(other, "programme roster r.csv", wait_s=0.2):  # released
+            pass
+    assert str(e.value).startswith("programme day 2026-11-20 (process ")
+    assert ("is running on this database; programme roster r.csv waited 0.2 s for it and did "
+            "nothing \u2014 try again when it has finished.") in str(e.value)
+
+
+# -- D5: two ingests of the same events at once ----------------------------------------------
+
+def test_two_ingests_of_the_same_events_at_once_store_them_once(db, monkeypatch):
+    """Each ingest compared its events with the files stored before either had written, so a
+    re-sent export loaded beside the original stored every event twice (GMV doubled)."""
+    with open_store(db) as s:
+        ids = load_roster(s)["user_id"].tolist()[:300]
+    lines = [f"{u},gmv,{10 + i % 7},2026-11-{10 + i % 9:02d}T10:{i % 60:02d}:00Z"
+             for i, u in enumerate(ids)]
+    original = ("user_id,event,value,occurred_at\n" + "\n".join(lines) + "\n").encode()
+    resent = original + b"\n"  # other bytes, the same events
+
+    def ingest(data, name):
+        def job():
+            with open_store(db) as s:
+                return ingest_activity(s, data, name=name, actor="cron")
+        return job
+
+    meet_at(monkeypatch, activity_module, "event_files")
+    (a, b), errors = in_threads(ingest(original, "a.csv"), ingest(resent, "b.csv"))
+    assert errors == [None, None]
+    assert sorted([a.inserted, b.inserted]) == [0, 300]
+    assert sorted([a.duplicates, b.duplicates]) == [0, 300]
+    with open_store(db) as s:
+        stored = pq.read_table(event_files(s))
+        assert stored.num_rows == 300
+        assert sorted(r["inserted"] for r in live_store.files(s)) == [0, 300]
+
+
+def test_the_same_events_file_ingested_twice_at_once_is_loaded_once(db, monkeypatch):
+    """The same bytes from two inboxes at once: the second failed on the ledger's key; it is
+    now skipped as loaded."""
+    with open_store(db) as s:
+        uid = load_roster(s)["user_id"].iloc[0]
+    data = f"user_id,event,value,occurred_at\n{uid},gmv,12.5,2026-11-12T10:00:00Z\n".encode()
+
+    def job():
+        with open_store(db) as s:
+            return ingest_activity(s, data, name="e.csv", actor="cron")
+
+    meet_at(monkeypatch, activity_module, "event_files")
+    (a, b), errors = in_threads(job, job)
+    assert errors == [None, None]
+    assert sorted([a.skipped, b.skipped]) == [False, True]
+
+
+# -- D6: two roster imports at once ----------------------------------------------------------
+
+def test_two_roster_imports_at_once_both_land_and_the_ledger_matches_the_file(
+        db, tmp_path, monkeypatch):
+    """Both imports wrote one temporary file (roster.tmp) and merged into the roster as it
+    was before either: the roster came out unreadable, or without one import's users while
+    the ledger listed it."""
+    with open_store(db) as s:
+        segs = segments_of(s)
+        before = set(load_roster(s)["user_id"])
+    feed_a = synthetic_users(400, segs, 2, start=10_000)
+    feed_b = synthetic_users(500, segs, 3, start=20_000)
+
+    def imported(users, name):
+        def job():
+            with open_store(db) as s:
+                return import_roster(s, csv_bytes(users), name=name, actor="cron",
+                                     joined_on="2026-11-05")
+        return job
+
+    meet_at(monkeypatch, roster_module, "_write_merged")
+    (a, b), errors = in_threads(imported(feed_a, "a.csv"), imported(feed_b, "b.csv"))
+    assert errors == [None, None]
+    with open_store(db) as s:
+        users = set(load_roster(s)["user_id"])
+        ledger = live_store.roster_imports(s)
+    assert users == before | set(feed_a["user_id"].astype(str)) | set(
+        feed_b["user_id"].astype(str))
+    assert ledger[-1]["total_users"] == len(users) == 1500
+    assert sorted(r["new_users"] for r in ledger[1:]) == [400, 500]
+    folder = tmp_path / "wb.db.live" / "roster"
+    assert sorted(p.name for p in folder.iterdir()) == ["roster.parquet"]
+
+
+def test_a_roster_import_whose_ledger_row_failed_leaves_the_roster_the_ledger_lists(
+        db, tmp_path, monkeypatch):
+    """The new file is put in place in the transaction that records it; when that rolls
+    back, the roster goes back to the one the ledger lists."""
+    with open_store(db) as s:
+        before = load_roster(s)
+        feed = synthetic_users(50, segments_of(s), 4, start=30_000)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(live_store, "record_roster_import", broken)
+    with open_store(db) as s, pytest.raises(OSError, match="disk full"):
+        import_roster(s, csv_bytes(feed), name="f.csv", actor="t", joined_on="2026-11-05")
+    with open_store(db) as s:
+        pd.testing.assert_frame_equal(load_roster(s), before)
+        assert len(live_store.roster_imports(s)) == 1
+    folder = tmp_path / "wb.db.live" / "roster"
+    assert sorted(p.name for p in folder.iterdir()) == ["roster.parquet"]
+
+
 # -- D12: the day's log is found from any working directory ----------------------------------
 
 def test_a_day_decided_from_the_files_folder_is_found_from_anywhere(db, tmp_path, monkeypatch,

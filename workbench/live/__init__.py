@@ -29,13 +29,20 @@ imports, the ledger of files loaded and the days decided; the bulk is Parquet in
     events/day=YYYY-MM-DD/<sha>-0.parquet    user-level events, one file per file loaded
 
 and is aggregated with DuckDB (:mod:`store.parquet` holds every DuckDB statement).
+
+One programme command at a time: ``programme day``, ``programme ingest`` (each events file)
+and ``programme roster`` each hold :func:`programme_lock` from their first read to their last
+write, so two cron jobs that overlap (or a cron job and a person) run one after the other
+instead of deciding, deduplicating or merging against what the other is about to replace.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from store import Store
+from store import Store, busy
 from store.live import live_root
 
 
@@ -50,3 +57,19 @@ def live_dir(store: Store) -> Path:
             store._live_dir = folder  # type: ignore[attr-defined]
         return folder
     return live_root(store.path)
+
+
+#: How long a programme command waits for the one running before it gives up.
+PROGRAMME_WAIT_S = 600.0
+
+
+@contextlib.contextmanager
+def programme_lock(store: Store, what: str, *, wait_s: float = PROGRAMME_WAIT_S
+                   ) -> Iterator[None]:
+    """Hold the programme's lock (``<db file>.programme.lock``, see :func:`store.busy.
+    exclusive`) while running ``what`` (``"programme day 2026-11-23"``): another programme
+    command waits for it, and after ``wait_s`` gives up naming it, having done nothing. The
+    SQLite write lock is not held meanwhile (a person's edit or a trial goes on). The lock is
+    the operating system's: a process that dies releases it."""
+    with busy.exclusive(store, "programme", wait_s=wait_s, holder=what):
+        yield

@@ -45,6 +45,7 @@ from workbench.agent.ingest import ingest_events
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import load_agent
 from workbench.delimited import delimiter, refuse_repeated_columns
+from workbench.live import programme_lock
 from workbench.live.logs import (
     BINARY_EVENTS,
     event_files,
@@ -111,7 +112,17 @@ def _read(data: bytes, name: str) -> pa.Table:
 
 def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
                     clock: datetime | None = None) -> ActivityReport:
-    """Load one events file once: validate, quarantine, append new events, teach the agent."""
+    """Load one events file once: validate, quarantine, append new events, teach the agent.
+
+    One programme command at a time (:func:`workbench.live.programme_lock`), from the check
+    that the file is new to its ledger row: two ingests at once each compared their events
+    with the files stored before either wrote, and stored the same events twice."""
+    with programme_lock(store, f"programme ingest of {name}"):
+        return _ingest(store, data, name=name, actor=actor, clock=clock)
+
+
+def _ingest(store: Store, data: bytes, *, name: str, actor: str,
+            clock: datetime | None) -> ActivityReport:
     sha = hashlib.sha256(data).hexdigest()
     report = ActivityReport(name, sha)
     if live_store.file_loaded(store, sha) is not None:

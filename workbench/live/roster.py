@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -39,7 +40,7 @@ from workbench import Problem, ValidationError
 from workbench.agent.state import segments_of
 from workbench.agent.users import DEFAULTS, prepare_users, stable_arm
 from workbench.delimited import delimiter, refuse_repeated_columns
-from workbench.live import live_dir
+from workbench.live import live_dir, programme_lock
 
 #: Columns kept in the roster, besides ``user_id``, ``segment``, ``arm`` and ``joined_on``.
 ATTRIBUTES = tuple(DEFAULTS)
@@ -124,7 +125,18 @@ def load_roster(store: Store, columns: list[str] | None = None) -> pd.DataFrame:
 def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
                   holdout_share: float | None = None, salt: str | None = None
                   ) -> RosterReport:
-    """Validate and merge a roster file; the first import fixes the salt and holdout share."""
+    """Validate and merge a roster file; the first import fixes the salt and holdout share.
+
+    One programme command at a time (:func:`workbench.live.programme_lock`): two imports at
+    once each merged into the roster as it was before either, through one temporary file,
+    and left a corrupt roster or one that lost an import the ledger lists."""
+    with programme_lock(store, f"programme roster {name}"):
+        return _import(store, data, name=name, actor=actor, joined_on=joined_on,
+                       holdout_share=holdout_share, salt=salt)
+
+
+def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
+            holdout_share: float | None, salt: str | None) -> RosterReport:
     prog = live_store.programme(store)
     if prog is not None:
         if holdout_share is not None and abs(holdout_share - prog["holdout_share"]) > 1e-12:
@@ -144,26 +156,47 @@ def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on
         key = salt or secrets.token_hex(8)
     path = roster_path(store)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # Names of this import's own, in the roster's folder (the rename stays on one disk).
+    own = f".roster.{os.getpid()}-{secrets.token_hex(4)}"
+    tmp, kept = path.with_name(own + ".tmp"), path.with_name(own + ".old")
     try:
         counts = _write_merged(store, data, name, tmp, key, share, joined_on)
         if counts["rows"] == 0:  # a bare header fixed the salt and share with nobody assigned
             raise ValidationError([Problem("the file has no users (a header only)")],
                                   f"{name} was rejected; nothing was imported")
-        with store.transaction():
-            if prog is None:
-                live_store.create_programme(store, key, share, actor)
-            live_store.record_roster_import(
-                store, source=name, sha256=hashlib.sha256(data).hexdigest(),
-                rows=counts["rows"], new_users=counts["new_users"],
-                total_users=counts["total_users"], actor=actor)
-            store.audit(actor, "import", "roster", name,
-                        {"rows": counts["rows"], "new_users": counts["new_users"]})
-            tmp.replace(path)  # the file lands with its metadata, or the transaction rolls back
+        existed = path.exists()
+        if existed:
+            _link(path, kept)  # the roster the ledger lists, until the commit
+        try:
+            with store.transaction():
+                tmp.replace(path)
+                if prog is None:
+                    live_store.create_programme(store, key, share, actor)
+                live_store.record_roster_import(
+                    store, source=name, sha256=hashlib.sha256(data).hexdigest(),
+                    rows=counts["rows"], new_users=counts["new_users"],
+                    total_users=counts["total_users"], actor=actor)
+                store.audit(actor, "import", "roster", name,
+                            {"rows": counts["rows"], "new_users": counts["new_users"]})
+        except BaseException:  # rolled back: the file goes back to what the ledger says
+            if existed and kept.exists():
+                kept.replace(path)
+            elif not existed:
+                path.unlink(missing_ok=True)
+            raise
     finally:
         tmp.unlink(missing_ok=True)
+        kept.unlink(missing_ok=True)
     return RosterReport(counts["rows"], counts["new_users"], counts["total_users"], share,
                         counts["holdout_users"])
+
+
+def _link(path: Path, kept: Path) -> None:
+    """A second name for ``path`` (no copy); none where the disk has no hard links."""
+    try:
+        os.link(path, kept)
+    except OSError:
+        pass
 
 
 class _Old:
