@@ -17,8 +17,11 @@ template filled with the chosen atoms, see :mod:`workbench.live.outbox`) and one
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import secrets
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -29,11 +32,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from store import Store
+from store import Store, StoreBusyError, busy
+from store import agent as agent_store
 from store import decisions as decisions_store
 from store import live as live_store
 from workbench import Problem, ValidationError
-from workbench.agent.state import load_agent, record_batch, save_models, snapshot
+from workbench.agent.logrows import log_rows
+from workbench.agent.state import current_agent, load_agent, snapshot_rows
+from workbench.live import programme_lock
 from workbench.live.activity import ingest_activity
 from workbench.live.learning import learn_days
 from workbench.live.logs import SHOWN_SLOTS, decisions_dir, shown_slots
@@ -64,28 +70,61 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
 
     ``learn_log`` also records the agent-arm decisions in SQLite's decision log, which is
     what decision-attributed events are matched against to teach the agent (the path of
-    ``workbench decide``; it renders each decision, so it is the slow part at millions of
-    users). Without it only the Parquet log is written (the lift report reads that one).
+    ``workbench decide``; a row per decision, so it is the slow part at millions of users,
+    and the write lock is held while they are inserted: about 2-4 s for 270k). Without it
+    only the Parquet log is written (the lift report reads that one).
+
+    One programme command at a time (:func:`workbench.live.programme_lock`): a second run
+    for the same day waits for the first and then writes the outbox from the day's log. A
+    day is decided when SQLite says so (``live_days``); its Parquet files are written beforehand
+    under temporary names and put in place in the transaction that records the day, so a
+    run that dies leaves nothing that is taken for a decided day. Everything that takes time
+    (deciding, the rows of the logs, the snapshot, writing Parquet) is done before the write
+    lock is taken; the transaction only inserts and renames.
     """
     if fmt not in FORMATS:
         raise ValidationError([Problem(f"'{fmt}' is not one of {', '.join(FORMATS)}",
                                        field="format")], "The day was not decided")
     iso = day.isoformat()
     outbox = Path(outbox)
-    done = live_store.day(store, iso)
-    if done is not None:
-        names = pq.read_schema(done["log_path"]).names
-        log = pq.read_table(done["log_path"], columns=[  # what the outbox needs, not the rest
-            c for c in names if c in OUTBOX_LOG_COLUMNS or c.startswith("atom_")])
-        texts = Path(done["log_path"]).with_name(MESSAGES_FILE)
-        if texts.exists():
-            messages = pq.read_table(texts)
-        else:  # a day decided before the outbox carried texts: today's library renders it
-            messages, message = _log_messages(load_agent(store).space, log)
-            log = log.append_column("message", pa.array(message))
+    with programme_lock(store, f"programme day {iso}"):
+        done = live_store.day(store, iso)
+        if done is not None:
+            return _rerun(store, done, outbox, iso, fmt)
+        log, messages, batch_id, n_users, n_sent = _decide(store, day, actor, learn_log)
         path = _write_outbox(log, messages, outbox, iso, fmt)
-        return {"day": iso, "batch_id": done["batch_id"], "users": done["n_users"],
-                "sent": done["n_sent"], "outbox": str(path), "rerun": True}
+    return {"day": iso, "batch_id": batch_id, "users": n_users, "sent": n_sent,
+            "outbox": str(path), "rerun": False}
+
+
+def _rerun(store: Store, done: live_store.DayRow, outbox: Path, iso: str, fmt: str) -> dict:
+    """The outbox of a day decided before, written again from its log."""
+    names = pq.read_schema(done["log_path"]).names
+    log = pq.read_table(done["log_path"], columns=[  # what the outbox needs, not the rest
+        c for c in names if c in OUTBOX_LOG_COLUMNS or c.startswith("atom_")])
+    texts = Path(done["log_path"]).with_name(MESSAGES_FILE)
+    if texts.exists():
+        messages = pq.read_table(texts)
+    else:  # a day decided before the outbox carried texts: today's library renders it
+        messages, message = _log_messages(load_agent(store).space, log)
+        log = log.append_column("message", pa.array(message))
+    path = _write_outbox(log, messages, outbox, iso, fmt)
+    return {"day": iso, "batch_id": done["batch_id"], "users": done["n_users"],
+            "sent": done["n_sent"], "outbox": str(path), "rerun": True}
+
+
+#: Attempts at naming the day's batch before another process's batch takes its id.
+BATCH_ID_ATTEMPTS = 5
+
+
+class _IdTaken(Exception):
+    """Another batch took the id the day's decisions were named with (rolls back)."""
+
+
+def _decide(store: Store, day: date, actor: str, learn_log: bool
+            ) -> tuple[pa.Table, pa.Table, int, int, int]:
+    """Decide the day and record it: its log, messages, batch id, users and sends."""
+    iso = day.isoformat()
     roster = load_roster(store, columns=DECIDE_COLUMNS)
     users = roster[(roster["arm"] == "agent") & (roster["joined_on"] <= iso)
                    ].drop(columns=["joined_on"]).reset_index(drop=True)
@@ -98,33 +137,82 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
     decisions = agent.decide(users, seed=seed, start=day)
     del users
     n_sent, n_users = int(decisions["send"].sum()), len(decisions)
-    log_path = decisions_dir(store) / f"day={iso}" / "batch.parquet"
     messages, message = _frame_messages(agent.space, decisions)
+    rows = log_rows(agent.space, decisions) if learn_log else None
+    log = _log_table(decisions, 0, agent.space).append_column("message", pa.array(message))
+    # The snapshot's traffic shares need the batch; without the SQLite log there is none.
+    batch = decisions if learn_log else None
+    del decisions, message  # millions of rows: one copy at a time
+    log_path = decisions_dir(store) / f"day={iso}" / "batch.parquet"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(BATCH_ID_ATTEMPTS):
+        batch_id = decisions_store.next_batch_id(store)
+        log = _named(log, batch_id)
+        inserts = rows.rows(batch_id) if learn_log else []
+        files = [(_temporary(path), path) for path in (log_path.with_name(MESSAGES_FILE),
+                                                       log_path)]
+        try:
+            for (tmp, _), table in zip(files, (messages, log)):
+                pq.write_table(table, tmp)
+            with _learning(store, learn_log):
+                # Deciding learns nothing, so the posteriors are not saved (an ingest may
+                # have saved newer ones since the agent was loaded); the snapshot is of them
+                # as stored now, under the learning jobs' lock (as `workbench decide`).
+                snapshots = snapshot_rows(current_agent(store, agent), day, batch) \
+                    if learn_log else []
+                _record(store, day, batch_id, seed, actor, n_users, n_sent, inserts,
+                        snapshots, files, str(log_path))
+            return log, messages, batch_id, n_users, n_sent
+        except _IdTaken:
+            continue  # a `workbench decide` in between: name the decisions again
+        finally:
+            for tmp, _ in files:
+                tmp.unlink(missing_ok=True)
+    raise StoreBusyError(f"other decision batches kept taking the id of {iso}'s batch; the "
+                         "day was not decided \u2014 try again in a moment.")
+
+
+def _learning(store: Store, learn_log: bool):
+    """The learning jobs' lock when the day's decisions go to SQLite's learning log."""
+    return busy.exclusive(store, "learn") if learn_log else contextlib.nullcontext()
+
+
+def _record(store: Store, day: date, batch_id: int, seed: int, actor: str, n_users: int,
+            n_sent: int, inserts: list[tuple], snapshots: list[dict],
+            files: list[tuple[Path, Path]], log_path: str) -> None:
+    """The day's one transaction: its batch (named ``batch_id`` or none), its decisions and
+    snapshot when they go to SQLite, its Parquet files put in place, and its day row."""
+    iso = day.isoformat()
     with store.transaction():
-        if learn_log:
-            batch_id, _ = record_batch(store, agent, decisions, actor=actor,
-                                       source=f"programme {iso}", seed=seed, start=day)
-            save_models(store, agent)
-            snapshot(store, agent, day, decisions)
-        else:
-            batch_id = decisions_store.insert_batch(
-                store, actor=actor, source=f"programme {iso}", seed=seed, start_day=iso,
-                n_users=len(decisions), n_sent=n_sent)
-        log = _log_table(decisions, batch_id, agent.space
-                         ).append_column("message", pa.array(message))
-        del decisions, message
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        for table, path in ((messages, log_path.with_name(MESSAGES_FILE)), (log, log_path)):
-            tmp = path.with_suffix(".tmp")
-            pq.write_table(table, tmp)
-            tmp.replace(path)  # a crash before the commit leaves files the rerun replaces
+        if live_store.day(store, iso) is not None:  # a process without the lock
+            raise ValidationError([Problem(f"{iso} was decided by another process")],
+                                  "The day was not decided again")
+        got = decisions_store.insert_batch(
+            store, actor=actor, source=f"programme {iso}", seed=seed, start_day=iso,
+            n_users=n_users, n_sent=n_sent)
+        if got != batch_id:
+            raise _IdTaken
+        if inserts:
+            decisions_store.insert_decision_rows(store, inserts)
+            agent_store.save_snapshots(store, snapshots)
+            store.audit(actor, "decide", "batch", batch_id, {"users": n_users, "sent": n_sent})
+        for tmp, path in files:
+            tmp.replace(path)  # a failed commit leaves files no day row points at
         live_store.record_day(store, day_iso=iso, batch_id=batch_id, n_users=n_users,
-                              n_sent=n_sent, log_path=str(log_path))
+                              n_sent=n_sent, log_path=log_path)
         store.audit(actor, "programme day", "batch", batch_id,
                     {"day": iso, "users": n_users, "sent": n_sent})
-    path = _write_outbox(log, messages, outbox, iso, fmt)
-    return {"day": iso, "batch_id": batch_id, "users": n_users, "sent": n_sent,
-            "outbox": str(path), "rerun": False}
+
+
+def _named(log: pa.Table, batch_id: int) -> pa.Table:
+    """``log`` with each decision's id (``<batch>-<user>``) for batch ``batch_id``."""
+    did = pc.binary_join_element_wise(pa.scalar(str(batch_id)), log.column("user_id"), "-")
+    return log.set_column(log.column_names.index("decision_id"), "decision_id", did)
+
+
+def _temporary(path: Path) -> Path:
+    """A name beside ``path`` no other process writes: ``.<name>.<pid>-<random>.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 def _log_table(decisions, batch_id: int, space) -> pa.Table:
@@ -180,7 +268,7 @@ def _write_outbox(log: pa.Table, messages: pa.Table, outbox: Path, iso: str, fmt
     texts = {c: messages.column(c).combine_chunks() for c in ("template_id", *TEXT_FIELDS)}
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"decisions-{iso}.{fmt}"
-    tmp = outbox / f".decisions-{iso}.{fmt}.tmp"
+    tmp = _temporary(path)  # two runs writing one outbox folder do not share it
     writer = None
     try:
         for start in range(0, max(sent.num_rows, 1), OUTBOX_SLICE):
@@ -198,10 +286,13 @@ def _write_outbox(log: pa.Table, messages: pa.Table, outbox: Path, iso: str, fmt
                 writer = (pacsv.CSVWriter(tmp, out.schema) if fmt == "csv"
                           else pq.ParquetWriter(tmp, out.schema))
             writer.write_table(out)
+        writer.close()
+        writer = None
+        tmp.replace(path)
     finally:
         if writer is not None:
             writer.close()
-    tmp.replace(path)
+        tmp.unlink(missing_ok=True)
     return path
 
 
