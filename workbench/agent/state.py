@@ -20,6 +20,7 @@ from store import Store, busy, now
 from store import agent as agent_store
 from store import decisions as decisions_store
 from workbench.agent.actions import ActionSpace
+from workbench.agent.logrows import log_rows
 from workbench.agent.mixes import CTX_VARS, Mixes, batch_ids, batch_mixes
 from workbench.agent.models import option_moments
 from workbench.agent.policy import Agent, AgentConfig
@@ -82,31 +83,15 @@ def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: 
     """Log a batch (rendered with its texts) and return its id and the rendered frame with
     a ``decision_id`` column, ready to export to a sending platform."""
     rendered = agent.render(decisions)
+    rows = log_rows(agent.space, decisions)  # seconds for a large batch: before the lock
     with store.transaction():
         batch_id = decisions_store.insert_batch(
             store, actor=actor, source=source, seed=seed, start_day=start.isoformat(),
             n_users=len(decisions), n_sent=int(decisions["send"].sum()))
-        rendered.insert(0, "decision_id", decision_ids(batch_id, rendered["user_id"]))
-        p_cols = [c for c in rendered.columns if c.startswith("p_")]
-        rows = []
-        for r in rendered.to_dict("records"):
-            sent = bool(r["send"])
-            rows.append({
-                "id": r["decision_id"], "batch_id": batch_id, "user_id": str(r["user_id"]),
-                "arm": str(r["arm"]), "send": int(sent),
-                "channel": str(r["channel"]) if sent else None,
-                "weekday": int(r["weekday"]) if sent else None,
-                "hour": int(r["hour"]) if sent else None,
-                "send_at": str(r["send_at"]) if sent else None,
-                "template_id": r["template_id"] if sent else None,
-                "atoms": r["atoms"], "policy_send": int(r["choice_send"]),
-                "ctx": json.dumps({v: int(r[f"ctx_{v}"]) for v in CTX_VARS}),
-                "propensity": None if pd.isna(r["propensity"]) else float(r["propensity"]),
-                "p": json.dumps({c[2:]: float(r[c]) for c in p_cols if not pd.isna(r[c])}),
-                "guardrails": int(r["guardrails"])})
-        decisions_store.insert_decisions(store, rows)
+        decisions_store.insert_decision_rows(store, rows.rows(batch_id))
         store.audit(actor, "decide", "batch", batch_id,
                     {"users": len(decisions), "sent": int(decisions["send"].sum())})
+    rendered.insert(0, "decision_id", decision_ids(batch_id, rendered["user_id"]))
     return batch_id, rendered
 
 
