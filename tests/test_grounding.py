@@ -193,6 +193,17 @@ def test_amounts_read_currency_words_number_words_and_formats_as_one_value():
     (GLOW, "Gold member? " + BASE), (GLOW, "Long time no see! " + BASE),
     (GLOW, "Thanks for shopping with us. " + BASE),
     (BURGER, "As a V.I.P.: RM5 off over RM20 with code PATTY5. Order now."),
+    # what a hostile model answered through the real client (soft hyphen, hyphenated or small
+    # capital letters, a Cyrillic capital, shorthand, digits for letters, number words)
+    (GLOW, BASE + " Plus fr\u00adee samples."), (GLOW, BASE + " Plus f-r-e-e samples."),
+    (GLOW, "Just for you as a V-I-P. " + BASE), (GLOW, "For our V\u0406Ps: " + BASE),
+    (GLOW, BASE + " ꜰʀᴇᴇ samples."), (GLOW, BASE + " Quote GLOWUP at checkout."),
+    (GLOW, "10% off each of your next three orders of serums. Shop now."),
+    (GLOW, "This wknd only: " + BASE), (GLOW, BASE + " 2nite only."),
+    (GLOW, BASE + " Till midnite."), (GLOW, BASE + " Ends tmw."),
+    (GLOW, BASE + " Valid thru Sun."), (GLOW, BASE + " Zero minimum."),
+    (GLOW, BASE + " Stack it with other deals."), (GLOW, "Thanks for being l0yal. " + BASE),
+    (GLOW, "For our faithful customers: " + BASE), (GLOW, "Miss ya! " + BASE),
 ])
 def test_an_invented_claim_is_refused_in_any_spelling(msg, draft):
     assert not grounding.check(draft, msg, msg["segment"]).ok, draft
@@ -243,7 +254,7 @@ def test_held_out_drafts_written_outside_the_code_are_judged_as_a_copy_editor_wo
         faithful = [c for c in part if c["expected"] == "faithful"]
         rates[half] = (sum(refused[c["id"]] for c in invented) / len(invented),
                        sum(refused[c["id"]] for c in faithful) / len(faithful))
-    assert rates["test"][0] >= 0.90 and rates["test"][1] <= 0.34, rates
+    assert rates["test"][0] >= 0.93 and rates["test"][1] <= 0.34, rates
     assert rates["dev"][0] >= 0.97 and rates["dev"][1] <= 0.16, rates
     second = json.loads((Path(__file__).parent / "fixtures" / "grounding_heldout2.json")
                         .read_text(encoding="utf-8"))["cases"]

@@ -55,7 +55,7 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
                     r"|\bnew customers?\b|\bnew here\b|\bnew to (?:us|our|shopping|ordering|the "
                     r"app)\b|\bfor the first time\b|\bwelcome (?:gift|offer|treat)\b"
                     r"|\bnouveaux? clients?\b|\bneukunden\b|\bnuevos? clientes?\b",
-    "lapsed": r"\bmissed you\b|\bmiss you\b|\bwelcome back\b|\bbeen a while\b|\bit'?s been (?:a "
+    "lapsed": r"\bmissed you\b|\bmiss (?:you|ya|u)\b|\bwelcome back\b|\bbeen a while\b|\bit'?s been (?:a "
               r"while|ages|too long|so long|forever|a long time|\w+ (?:weeks|months|days))\b"
               r"|\bsince your last\b|\bcome back\b|\bhaven'?t seen you\b|\bold friend\b"
               r"|\blong time no see\b|\bwhere have you been\b|\bhaven'?t (?:heard from|ordered)\b"
@@ -71,7 +71,8 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
                r"|\b(?:best|favourite|favorite|top|biggest|most loyal) (?:customers?|shoppers?"
                r"|fans?)\b|\bsince the beginning\b|\byou'?ve been with\b|\b(?:with us|shopping|"
                r"ordering|a customer) for years\b|\byou'?ve earned\b|\bclients? fideles?\b"
-               r"|\bfidelit|\btreue (?:kunden|kundin)\b|\bclientes? fieles\b",
+               r"|\bfidelit|\btreue (?:kunden|kundin)\b|\bclientes? fieles\b"
+               r"|\b(?:faithful|devoted|dedicated) (?:customers?|shoppers?|fans?|diners?|riders?)\b",
     "member": r"\bVIPs?\b|\bmembers?(?:hip)?\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
               r"diamond|premium) (?:members?|tier|level|status|card|club)\b|\bclub\b(?! sandwich)"
               r"|\bsubscribers?\b|\b(?:valued|trusted) partners?\b|\bexclusive(?:ly)? for you\b"

@@ -24,18 +24,22 @@ _LOOKALIKES = str.maketrans({
     "ε": "e", "ν": "v", "ρ": "p", "Ο": "O", "Α": "A", "Ε": "E", "Ι": "I", "Κ": "K", "Μ": "M",
     "Ν": "N", "Τ": "T", "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'",
     "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
-    "\u200b": "", "\u200c": "", "\u200d": "", "\ufe0f": "", "\u2013": "-", "\u2014": " - "})
+    "\u200b": "", "\u200c": "", "\u200d": "", "\ufe0f": "", "\u2013": "-", "\u2014": " - ",
+    "\u00ad": "", "\u2060": "", "\ufeff": "", "\u0406": "I", "\u04c0": "I", "\u0131": "i",
+    # small capitals
+    **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "ABCDEFGHIJKLMNOPRSTUVWYZ"))})
 # pictures that say a claim
 _EMOJI = {"\U0001f381": " gift ", "\U0001f193": " free ", "\U0001f69a": " delivery ",
           "\U0001f4e6": " delivery ", "\u23f3": " hurry ", "\u231b": " hurry "}
 _EMOJI_RE = re.compile("|".join(map(re.escape, _EMOJI)))
 _SPACED = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")       # f r e e
+_HYPHENED = re.compile(r"(?<![\w-])(?:[A-Za-z][-_*]){2,}[A-Za-z](?![\w-])")   # f-r-e-e, V-I-P
 _DOTTED = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}(?:[A-Za-z](?![\w]))?")  # V.I.P.
 _FULL_DAYS = {"mon": "Monday", "tue": "Tuesday", "tues": "Tuesday", "wed": "Wednesday",
               "thu": "Thursday", "thur": "Thursday", "thurs": "Thursday", "fri": "Friday",
               "sat": "Saturday", "sun": "Sunday"}
-_DAY_ABBR = re.compile(r"\b(ends?|until|till|til|by|before|from|on|this|next|valid (?:to|till|"
-                       r"until))\s+(mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b\.?", re.IGNORECASE)
+_DAY_ABBR = re.compile(r"\b(ends?|until|till|til|by|before|from|on|this|next|through|valid (?:to|till|"
+                       r"until|through))\s+(mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b\.?", re.IGNORECASE)
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december")
 _MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
@@ -46,7 +50,10 @@ _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?(?:\s+of)?\s+{_MON}\b
 _MONTH_DAY = re.compile(rf"\b{_MON}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+((?:19|20)\d{{2}})\b)?"
                         rf"(?!\s*(?:%|am|pm|h\b|hrs?\b|hours?\b|days?\b|\d))", re.IGNORECASE)
 _SLASH_DATE = re.compile(r"\b(\d{1,2})/(0[1-9]|1[0-2])\b(?!/\d)")
-_ABBREV = re.compile(r"\b(tmrw|tmr|tomoz|2moro|tonite)\b", re.IGNORECASE)
+_ABBREV = re.compile(r"\b(tmrw|tmw|tmr|tomoz|2moro|2morrow)\b", re.IGNORECASE)
+_SHORT = {"tonite": "tonight", "2nite": "tonight", "2night": "tonight", "midnite": "midnight",
+          "wknd": "weekend", "wkend": "weekend", "thru": "through", "nite": "night"}
+_SHORT_RE = re.compile(r"\b(" + "|".join(_SHORT) + r")\b", re.IGNORECASE)
 _FOREIGN_MONTHS = dict(zip(
     ("janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
      "januar februar marz april mai juni juli august september oktober november dezember "
@@ -86,8 +93,10 @@ def fold(text: str | None) -> str:
     s = unicodedata.normalize("NFKC", text or "").translate(_LOOKALIKES)
     s = _EMOJI_RE.sub(lambda m: _EMOJI[m.group(0)], s)
     s = _SPACED.sub(lambda m: m.group(0).replace(" ", ""), s)
+    s = _HYPHENED.sub(lambda m: re.sub(r"[-_*]", "", m.group(0)), s)
     s = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), s)
     s = _ABBREV.sub("tomorrow", s)
+    s = _SHORT_RE.sub(lambda m: _SHORT[m.group(1).lower()], s)
     s = _ROUND_CLOCK.sub("24/7", s)
     s = _FOREIGN_MONTH.sub(lambda m: f"{int(m.group(1))} {_FOREIGN_MONTHS[_ascii(m.group(2))]}"
                            if _ascii(m.group(2)) in _FOREIGN_MONTHS else m.group(0), s)
@@ -104,10 +113,15 @@ def fold(text: str | None) -> str:
     return re.sub(r"[ \t]+", " ", s)
 
 
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
+
+
 def key(text: str | None) -> str:
-    """Folded, lower case, accents dropped: what vocabulary is matched against."""
+    """Folded, lower case, accents dropped, digits inside words read as the letters they
+    mimic ("l0yal", "fr3e"): what vocabulary is matched against."""
     s = unicodedata.normalize("NFKD", fold(text).lower())
-    return "".join(ch for ch in s if not unicodedata.combining(ch))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    return re.sub(r"(?<=[a-z])[013457](?=[a-z])", lambda m: _LEET[m.group(0)], s)
 
 
 # -- amounts -------------------------------------------------------------------------------------
@@ -222,6 +236,9 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"sitewide|site-wide|storewide|store-wide|entire (?:store|order|range|menu)"
         r"|whole (?:store|order|range|menu)|off everything|everything (?:at|in store|in stock)|no limit|unlimited|no strings|no catch|guaranteed"
         r"|lowest price|best price|price drop|(?:off|discount|deal|offer|saving) again"
+        r"|each (?:of (?:your|the) )?(?:next |first )?(?:\w+ )?(?:orders|purchases|visits|rides"
+        r"|bookings)|zero (?:minimum|min)|stack(?:s|able|ed)?|combin(?:e|ed|able) with"
+        r"|with (?:any )?other (?:deals|offers|promotions|promos|vouchers|discounts|codes)"
         r"|(?:another|a second|repeat) (?:discount|deal|offer))\b|\beverything(?:'s| is)? (?=\d|rm|[$€£¥]|up to"
         r"|half)|\b(?:up to|under|below|less than|at least|from just|from only|only)"
         r" (?=rm ?\d|[$€£¥] ?\d|\d+ ?(?:%|percent|per ?cent))"),
@@ -382,7 +399,8 @@ _CODE_WORD = r"(?:c[o0]de|promo(?:\s?c[o0]de)?|coupon(?:\s?c[o0]de)?|voucher(?:\
              r"|discount\s?c[o0]de|discount:)"
 CODE = re.compile(
     rf"\b(?i:{_CODE_WORD})(?![A-Za-z])\s*[:=]?\s*[\"']?([A-Za-z0-9][A-Za-z0-9_-]{{2,}})"
-    r"|\b(?i:use|enter|apply|redeem|type|with)\s+[\"']?([A-Z0-9][A-Z0-9_-]{2,})\b(?![a-z])"
+    r"|\b(?i:use|enter|apply|redeem|type|with|quote|key in|input|mention|show)\s+[\"']?"
+    r"([A-Z0-9][A-Z0-9_-]{2,})\b(?![a-z])"
     r"|(?<![\w$])((?=[A-Z0-9_-]*\d)(?=[A-Z0-9_-]*[A-Z])[A-Z0-9][A-Z0-9_-]{3,})\b")
 # words after "code" or "use" that are not codes
 _NOT_CODE = {"is", "at", "for", "to", "and", "the", "your", "below", "above", "here", "in", "on",

@@ -63,6 +63,8 @@ _DEADLINE = re.compile(
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 _SAVING = re.compile(r"\b(?:save|saving|savings of|take|knock)\s+(?:an extra\s+|up to\s+)?$",
                      re.IGNORECASE)
+_COUNT_WORD = re.compile(r"\b(?:" + "|".join(w for w, v in cw.NUMBER_WORDS.items()
+                                              if v > 1 and " " not in w) + r")\b")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _DELIVERY = re.compile(r"\b(?:deliver(?:y|ies|ed)?|shipping|ships?|postage)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
@@ -355,6 +357,11 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
                 continue
             ok = _number(m.group(0)) in fact_numbers
             claims.append(Claim("number", m.group(0), ok, "in the original" if ok
+                                else "no such number in the voucher or the original"))
+    for m in _COUNT_WORD.finditer(cw.key(text)):  # "each of your next three orders"
+        if free_span(*m.span()):
+            ok = str(cw.NUMBER_WORDS[m.group(0)]) in fact_numbers
+            claims.append(Claim("number", text[m.start():m.end()], ok, "in the original" if ok
                                 else "no such number in the voucher or the original"))
     fact_perks = perks(facts)
     for (a, b), things, scope in cw.perk_spans(text):
