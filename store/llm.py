@@ -100,6 +100,11 @@ def cache_response(store: Store, key: str, *, agent: str, model: str, response: 
          "created_at": now()}, replace=True)
 
 
+def forget_response(store: Store, key: str) -> None:
+    """Remove the answer cached under ``key`` (nothing when there is none)."""
+    store.db.execute("DELETE FROM llm_cache WHERE key = ?", [key])
+
+
 def log_call(store: Store, call: dict[str, Any]) -> None:
     """Append one call (a :class:`CallRow` without ``id`` and ``at``), stamped now."""
     store.db["llm_calls"].insert({"at": now(), **call})

@@ -13,6 +13,11 @@ It listens on 127.0.0.1 on a free port (stdlib ``http.server`` in a thread). Eac
 - ``float``: wait that many seconds, then answer ``"{}"`` (for client timeouts);
 - ``Reply(content=..., status=..., delay=..., usage=..., error=..., headers=...)`` for
   combinations (``headers``: extra response headers, e.g. ``{"Retry-After": "2"}``);
+  ``content`` may be any JSON value (a list of content parts, a number) for hostile servers;
+- ``Reply(body=...)``: a 200 whose whole JSON body is ``body`` (no choices, ``choices: []``,
+  ``message: null``, a garbage ``usage``); ``Reply(raw=..., content_type=...)``: a 200 whose
+  body is that text as is (an HTML page, an SSE stream); ``Reply(trickle=0.5)``: the body
+  sent one byte every 0.5 s (headers at once), to hold a client that has no deadline;
 - a callable ``f(request_json) -> reply`` (any of the above), to answer from the prompt.
 
 When the queue is empty the ``default`` reply is used (itself any of the above), or a 500
@@ -37,13 +42,17 @@ __all__ = ["Reply", "ScriptedServer"]
 class Reply:
     """One scripted answer. ``status != 200`` answers an error with ``error`` as its message."""
 
-    content: str | None = "{}"
+    content: Any = "{}"
     status: int = 200
     delay: float = 0.0
     usage: dict[str, int] | None = None
     error: str | None = None
     finish_reason: str = "stop"
     headers: dict[str, str] | None = None
+    body: Any = None
+    raw: str | bytes | None = None
+    content_type: str = "application/json"
+    trickle: float = 0.0
 
 
 ReplyLike = str | int | float | Reply | Callable[[dict], Any]
@@ -98,17 +107,25 @@ class ScriptedServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, body: dict, headers: dict[str, str] | None = None
-                      ) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
+                      content_type: str = "application/json", trickle: float = 0.0) -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 try:
                     self.send_response(status)
                     for name, value in (headers or {}).items():
                         self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not trickle:
+                        self.wfile.write(data)
+                        return
+                    self.wfile.flush()
+                    for i in range(len(data)):
+                        if server._closing.wait(trickle):
+                            return
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
                 except OSError:  # the client gave up (timeout) and closed the socket
                     pass
 
@@ -175,8 +192,8 @@ class ScriptedServer:
     def remaining(self) -> int:
         return len(self.queue)
 
-    def _answer(self, request: dict, headers: dict[str, str]
-                ) -> tuple[int, dict, dict[str, str] | None]:
+    def _answer(self, request: dict, headers: dict[str, str]) -> tuple:
+        """``(status, body, headers, content_type, trickle)`` for ``Handler._send``."""
         with self._lock:
             self.requests.append(request)
             self.headers.append(headers)
@@ -187,11 +204,17 @@ class ScriptedServer:
         reply = _as_reply(item, request)
         if reply.delay:
             self._closing.wait(reply.delay)
+        extra = (reply.headers, reply.content_type, reply.trickle)
         if reply.status != 200:
             return reply.status, {"error": {
                 "message": reply.error or f"scripted HTTP {reply.status}",
                 "type": "invalid_request_error" if reply.status < 500 else "server_error",
-                "code": reply.status}}, reply.headers
+                "code": reply.status}}, *extra
+        if reply.raw is not None:
+            raw = reply.raw.encode() if isinstance(reply.raw, str) else reply.raw
+            return 200, raw, *extra
+        if reply.body is not None:
+            return 200, reply.body, *extra
         prompt = sum(_words(m.get("content")) for m in request.get("messages", []))
         usage = reply.usage or {"prompt_tokens": prompt,
                                 "completion_tokens": _words(reply.content)}
@@ -202,4 +225,4 @@ class ScriptedServer:
             "created": int(time.time()), "model": request.get("model", self.model),
             "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                          "message": {"role": "assistant", "content": reply.content}}],
-            "usage": usage}, reply.headers
+            "usage": usage}, *extra

@@ -7,7 +7,8 @@ checks every claim of any draft, ``diagnosis`` names the error type, ``judge`` i
 heuristic judge, ``prompts`` what the model agents are asked, ``dataset`` and ``scorecard`` the
 labelled set and its figures; ``llm`` the OpenAI-compatible backends (``llm_config`` where each
 agent's model lives, ``llm_json`` what a call asks for and how its answer is read and scrubbed,
-``llm_server`` the bundled local model), ``embeddings`` and ``faithfulness`` the similarity
+``llm_http`` one request under a deadline and a size cap, ``llm_server`` the bundled local
+model), ``embeddings`` and ``faithfulness`` the similarity
 measures, ``performance`` the weak/strong ranking and ``judging`` the blind judgments and their
 results.
 """

@@ -17,7 +17,11 @@ it), the answer is parsed and validated with ``jsonschema``, an invalid answer g
 request, transient failures are retried with exponential backoff, valid answers are cached in
 ``llm_cache`` and every call is logged in ``llm_calls`` (tokens, latency, status). What is
 asked for and how an answer is read (format negotiation, JSON extraction, schema check, scrub)
-is in :mod:`workbench.studio.llm_json`; this module is the HTTP side of it.
+is in :mod:`workbench.studio.llm_json`; one request (the timeout as a deadline for the whole
+request, the cap on an answer's size, the body read as a chat completion) is in
+:mod:`workbench.studio.llm_http`; this module retries, repairs, caches and logs. A rewrite
+draft the studio's check rejects is dropped from the cache (:meth:`LLMClient.forget`), so that
+every attempt reaches the model.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 
 from store import Store
 from store import llm as llm_store
-from workbench.studio import llm_json
+from workbench.studio import llm_http, llm_json
 from workbench.studio.llm_config import (
     AGENTS,
     ENV_FIELDS,
@@ -139,7 +143,7 @@ class LLMClient:
         if cache and self.store is not None:
             hit = llm_store.cached_response(self.store, key)
             if hit is not None:
-                value = scrub(json.loads(hit), [cfg.api_key])
+                value = llm_json.known(scrub(json.loads(hit), [cfg.api_key]), schema)
                 self._record(purpose, key, cached=True, status="ok", tally=_Tally(),
                              started=started)
                 return value
@@ -178,6 +182,14 @@ class LLMClient:
         self._record(purpose, key, cached=False, status=status, tally=tally, started=started)
         return value
 
+    def forget(self, *, system: str, user: str, schema: dict, max_tokens: int = 600) -> None:
+        """Drop the cached answer of this request, so that asking again reaches the model (the
+        rewrite agent forgets a draft its check rejected: the same prompt again, or a rerun
+        after the server was fixed, was served the rejected draft from the cache)."""
+        if self.store is not None:
+            llm_store.forget_response(
+                self.store, _cache_key(self.config, system, user, schema, max_tokens))
+
     # -- internals -------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
@@ -201,20 +213,25 @@ class LLMClient:
             error: LLMError | None = None
             wait: float | None = None  # the server's Retry-After, when it sent one
             try:
-                response = self.client.chat.completions.create(
-                    model=cfg.model, messages=messages, temperature=cfg.temperature,
-                    max_tokens=max_tokens, timeout=cfg.timeout_s, **kwargs)
-                usage = getattr(response, "usage", None)
-                if usage is not None:
-                    tally.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-                    tally.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+                body, content_type = llm_http.post(
+                    self.client, cfg.timeout_s, model=cfg.model, messages=messages,
+                    temperature=cfg.temperature, max_tokens=max_tokens, **kwargs)
                 if cfg.structured:
                     llm_json.remember_format(cfg.base_url, index)
-                choices = getattr(response, "choices", None)
-                if not choices:
-                    return None
-                return choices[0].message.content
-            except openai.APITimeoutError:
+                answer = llm_http.read(body, content_type)
+                tally.prompt_tokens += answer.prompt_tokens
+                tally.completion_tokens += answer.completion_tokens
+                return answer.content
+            except llm_http.AnswerError as e:
+                raise LLMError(_sentence(f"{where} {e}"), agent=cfg.agent,
+                               kind="invalid_json") from None
+            except llm_http.TooLong as e:
+                raise LLMError(
+                    f"{where} sent {e}; a studio answer has at most "
+                    f"{llm_http.MAX_ANSWER_CHARS:,} characters, so it was refused without being "
+                    "read. Check the model's settings (a runaway generation?) or use another "
+                    "model.", agent=cfg.agent, kind="too_long") from None
+            except (openai.APITimeoutError, llm_http.Late):
                 error = LLMError(f"{where} did not answer within {_fmt_s(cfg.timeout_s)} "
                                  f"(tried {tally.attempts} time{'s' * (tally.attempts > 1)}).",
                                  agent=cfg.agent, kind="timeout")
@@ -255,10 +272,10 @@ class LLMClient:
                         "the batch size.", agent=cfg.agent, kind="http", status_code=code)
                 if not (code >= 500 or code in RETRY_STATUSES):
                     raise error from None
-                wait = _retry_after(e.response) if code in (429, 503) else None
+                wait, asks = _retry_after(e.response) if code in (429, 503) else (None, "")
                 if wait is not None and wait > RETRY_AFTER_MAX_S and retries < cfg.max_retries:
-                    raise LLMError(f"{error} The server asks to wait {_fmt_s(round(wait))} "
-                                   "before trying again; try later.", agent=cfg.agent,
+                    raise LLMError(f"{_sentence(str(error))} The server asks to {asks} before "
+                                   "trying again; try later.", agent=cfg.agent,
                                    kind="http", status_code=code) from None
             except Exception as e:  # noqa: BLE001 - anything else from the HTTP layer
                 raise LLMError(f"{where} failed unexpectedly ({type(e).__name__}: "
@@ -283,22 +300,43 @@ class LLMClient:
             "error": self._scrub(error)})
 
 
-def _retry_after(response: Any) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delay-seconds or an HTTP-date), else None."""
+def _retry_after(response: Any) -> tuple[float | None, str]:
+    """Seconds a ``Retry-After`` header asks for (delay-seconds or an HTTP-date), else None;
+    with what it asks in words ("wait 3600 s", "wait until 2099-01-01 00:00:00 UTC")."""
     value = str(getattr(response, "headers", {}).get("retry-after") or "").strip()
     if not value:
-        return None
+        return None, ""
     try:
         seconds = float(value)
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None, ""
         if when.tzinfo is None:  # an HTTP-date is GMT by definition
             when = when.replace(tzinfo=timezone.utc)
+        when = when.astimezone(timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+        return max(0.0, seconds), f"wait until {when:%Y-%m-%d %H:%M:%S} UTC"
+    if not math.isfinite(seconds):
+        return None, ""
+    seconds = max(0.0, seconds)
+    return seconds, f"wait {_fmt_wait(seconds)}"
+
+
+def _fmt_wait(seconds: float) -> str:
+    """A long wait in words: seconds up to two days, then days, then "more than ten years"
+    (a Retry-After of 2300840000 printed "wait 2.30084e+09 s")."""
+    if seconds <= 2 * 86400:
+        return f"{round(seconds)} s"
+    days = seconds / 86400
+    return f"{days:,.0f} days" if days <= 3650 else "more than ten years"
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in a full stop (a server's error detail often has none)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _connection_reason(e: Exception) -> str:

@@ -44,14 +44,16 @@ NO_KEY = "not-needed"
 #: Environment variable suffixes, per field of :class:`BackendConfig`.
 ENV_FIELDS = {"base_url": "BASE_URL", "model": "MODEL", "api_key": "API_KEY",
               "temperature": "TEMPERATURE", "timeout_s": "TIMEOUT", "max_retries": "MAX_RETRIES"}
-KINDS = ("unreachable", "timeout", "http", "invalid_json", "config")
+KINDS = ("unreachable", "timeout", "http", "invalid_json", "too_long", "config")
 
 
 class LLMError(WorkbenchError):
     """A model call failed; the message is a sentence a marketer can act on.
 
     ``agent`` is the agent whose model failed, ``kind`` one of ``unreachable``, ``timeout``,
-    ``http``, ``invalid_json`` or ``config``; ``status_code`` the HTTP status when there was one.
+    ``http``, ``invalid_json`` (an answer that is not the JSON asked for, or not a chat
+    completion at all), ``too_long`` (an answer over the size cap) or ``config``;
+    ``status_code`` the HTTP status when there was one.
     """
 
     def __init__(self, message: str, *, agent: str, kind: str,
@@ -116,6 +118,26 @@ RANGES: dict[str, tuple[Callable[[Any], Any], Callable[[Any], bool], str]] = {
 }
 
 
+#: The longest model name accepted (the page and the environment alike).
+MODEL_MAX_CHARS = 200
+
+
+def _unprintable(text: str) -> str | None:
+    """The first control or invisible character of ``text`` as U+XXXX, or None."""
+    bad = next((c for c in text if not c.isprintable() and c != " "), None)
+    return None if bad is None else f"U+{ord(bad):04X}"
+
+
+def model_problem(model: str) -> str | None:
+    """Why ``model`` cannot be a model name, or None: too long, or a control or invisible
+    character in it (a newline, NUL or escape went to the server and into the call log)."""
+    if len(model) > MODEL_MAX_CHARS:
+        return f"is {len(model):,} characters long; a model name has at most {MODEL_MAX_CHARS}"
+    if bad := _unprintable(model):
+        return f"must not contain control or invisible characters ({bad} found)"
+    return None
+
+
 def _number(agent: str, name: str, raw: Any, field: str) -> Any:
     """An environment variable's number, in its range (a timeout of -5 failed at every
     request, 100000 retries hung, a temperature of 99 went to the server)."""
@@ -164,11 +186,16 @@ def load_configs(store: Store | None = None, env: Mapping[str, str] | None = Non
                 continue
             name, raw = found
             values[fname] = _number(agent, name, raw, fname) if fname in RANGES else raw
-            if fname == "base_url" and (problem := url_problem(raw)):
-                raise LLMError(f"{name}={raw!r} {problem}; fix or unset it to configure the "
+            check = {"base_url": url_problem, "model": model_problem}.get(fname)
+            if check is not None and (problem := check(raw)):
+                shown = raw if len(raw) <= 80 else raw[:80] + "..."
+                raise LLMError(f"{name}={shown!r} {problem}; fix or unset it to configure the "
                                f"{agent} model.", agent=agent, kind="config")
             source = "environment"
         values["base_url"] = values.get("base_url", "").rstrip("/")
+        if problem := model_problem(values.get("model") or ""):  # saved before names were checked
+            raise LLMError(f"{agent}: the saved model name {problem}; fix it on the LLM "
+                           "settings page.", agent=agent, kind="config")
         if values["base_url"] and not (values.get("model") or "").strip():
             raise LLMError(f"{agent}: a base URL with no model; set WORKBENCH_LLM_MODEL (or "
                            f"WORKBENCH_LLM_{agent.upper()}_MODEL), e.g. smollm2-135m for the "
@@ -196,6 +223,10 @@ def url_problem(base_url: str) -> str | None:
     base_url = base_url.strip().rstrip("/")
     if not base_url:
         return None
+    if len(base_url) > 2000:
+        return "is longer than 2000 characters"
+    if bad := _unprintable(base_url):
+        return f"must not contain control or invisible characters ({bad} found)"
     try:
         parts = urlsplit(base_url)
         hostname = parts.hostname
@@ -233,6 +264,8 @@ def validate_settings(agent: str, *, base_url: str, model: str, temperature: Any
         if not model:
             problems.append(Problem("is required when a base URL is set (for the bundled local "
                                     "server: smollm2-135m)", field="model"))
+    if model and (problem := model_problem(model)):
+        problems.append(Problem(problem, field="model"))
     cleaned: dict[str, Any] = {"base_url": base_url, "model": model}
     for name, (cast, ok, rule) in RANGES.items():
         raw = {"temperature": temperature, "timeout_s": timeout_s,

@@ -132,13 +132,23 @@ def schema_error(value: Any, schema: dict) -> str | None:
     return (f"at '{where}': " if where else "") + error.message
 
 
+def known(value: Any, schema: dict) -> Any:
+    """``value`` without the keys ``schema`` does not name (when it names its properties): an
+    extra ``"order"`` from the judge overwrote the label the studio stores beside its choice."""
+    props = schema.get("properties")
+    if not isinstance(value, dict) or not isinstance(props, dict):
+        return value
+    return {k: v for k, v in value.items() if k in props}
+
+
 def parse(content: str | None, schema: dict) -> tuple[Any, str | None]:
-    """``(value, None)`` for an answer holding a JSON object matching ``schema``, else
-    ``(None, reason)``; the reason is what the repair request tells the model."""
+    """``(value, None)`` for an answer holding a JSON object matching ``schema`` (keys the
+    schema does not name are dropped), else ``(None, reason)``; the reason is what the repair
+    request tells the model."""
     try:
         value = extract_json(content)
     except ValueError as e:
         return None, str(e)
     problem = schema_error(value, schema)
-    return (value, None) if problem is None else (None, "it does not match the schema "
-                                                        + problem)
+    return (known(value, schema), None) if problem is None else (
+        None, "it does not match the schema " + problem)
