@@ -58,7 +58,7 @@ def judge_view(msg: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, A
 def _result(engine: str, s_o: dict, s_r: dict, c1: dict, c2: dict) -> dict[str, Any]:
     verdict, flipped = pair_verdict(c1["choice"], c2["choice"])
     return {"engine": engine, "original": s_o, "rewrite": s_r,
-            "pairwise": [{"order": "original as A", **c1}, {"order": "rewrite as A", **c2}],
+            "pairwise": [{**c1, "order": "original as A"}, {**c2, "order": "rewrite as A"}],
             "verdict": verdict, "position_flip": flipped}
 
 

@@ -217,9 +217,11 @@ class Studio:
         return rules.channel_limits(self.store.channel(msg["channel"]))
 
     def check(self, msg: Mapping[str, Any], draft: Mapping[str, Any]) -> list[str]:
-        """Why a draft cannot stand: dropped intent, an unsupported claim (grounding), a lost
-        code or date, channel overflow, empty body."""
-        problems = [f"it dropped {m}" for m in rules.Intent.of(msg).missing(draft)]
+        """Why a draft cannot stand: a ``{slot}`` in it (a rewrite is final text), dropped
+        intent, an unsupported claim (grounding), a lost code or date, channel overflow, empty
+        body."""
+        problems = [why for _, why in stored.slot_problems(draft)]
+        problems += [f"it dropped {m}" for m in rules.Intent.of(msg).missing(draft)]
         problems += [p for p in grounding.check(draft, msg, msg.get("segment")).problems()
                      if not p.startswith("it dropped or changed the amount")]
         problems += rules.fit_check(draft, self._limits(msg))
@@ -251,6 +253,9 @@ class Studio:
                     return {"draft": draft, "attempts": attempt, "rejected": rejected,
                             "engine": self.engine("rewrite"), "notes": [],
                             "grounding": checked}
+                # A rejected draft leaves the cache: the next attempt (whose prompt may be
+                # this one's again) and a later run ask the model, not the cache.
+                client.forget(system=system, user=user, schema=REWRITE_SCHEMA, max_tokens=400)
                 rejected.append({"draft": draft, "reasons": feedback, "grounding": checked})
         atoms = self.store.components()
         d = rules.rewrite(msg, msg["segment"], diagnosis, retrieval.exemplars, atoms, limits)
@@ -316,8 +321,12 @@ class Studio:
                     progress(n - 1, len(ids), f"Rewriting template #{tid}")
                 made.append(self.rewrite_one(tid, actor, run_id))
                 studio_store.update_run(self.store, run_id, done=n)
-        except Exception as e:  # any failure ends the run (one left "running" showed forever)
-            studio_store.update_run(self.store, run_id, status="failed", message=str(e))
+        except BaseException as e:  # any failure ends the run, Ctrl-C too (one left "running"
+            # showed forever)
+            why = str(e) if isinstance(e, Exception) else (
+                "interrupted" if isinstance(e, KeyboardInterrupt) else
+                f"stopped ({type(e).__name__})")
+            studio_store.update_run(self.store, run_id, status="failed", message=why)
             raise
         studio_store.update_run(self.store, run_id, status="done")
         if progress:

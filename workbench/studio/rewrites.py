@@ -21,8 +21,14 @@ from workbench.library.service import ensure_editable
 from workbench.studio import copyrules as rules
 from workbench.studio.prompts import message_fields as _fields
 
-__all__ = ["RewriteError", "accept", "dismiss", "offer_type", "record", "rewrite_row",
-           "rewrites", "runs", "start_run"]
+__all__ = ["REJECTED_KEEP_CHARS", "RewriteError", "accept", "dismiss", "offer_type", "record",
+           "rewrite_row", "rewrites", "runs", "slot_problems", "start_run"]
+
+#: How much of each field of a rejected draft is stored (a 5 MB draft, three times, made one
+#: row of 132 MB that the studio page then sent on every render).
+REJECTED_KEEP_CHARS = 2000
+#: At most this many reasons and checked claims of a rejected draft are stored.
+REJECTED_KEEP_ITEMS = 30
 
 
 class RewriteError(WorkbenchError):
@@ -40,6 +46,46 @@ def _load(row: dict[str, Any]) -> dict[str, Any]:
     for c in _JSON_COLS:
         row[c] = json.loads(row[c])
     return row
+
+
+def slot_problems(draft: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, why)`` for each ``{slot}`` in any field of ``draft`` (or a brace the library
+    would read as a broken one): a rewrite is final text. A rewrite with ``{offer}`` in it was
+    accepted as an active template, whose messages then appended any offer atom to the
+    rewritten offer."""
+    from workbench.library.assembly import SlotSyntaxError, parse_slots
+    problems = []
+    for name in ("title", "preheader", "body"):
+        try:
+            slots = parse_slots(str(draft.get(name) or ""))
+        except SlotSyntaxError as e:
+            problems.append((name, f"its {name} has a brace ({e}); a rewrite is final text"))
+            continue
+        problems += [(name, f"it contains the slot {{{slot}}}; a rewrite is final text")
+                     for slot in dict.fromkeys(slots)]
+    return problems
+
+
+def _cut(text: Any) -> Any:
+    if not isinstance(text, str) or len(text) <= REJECTED_KEEP_CHARS:
+        return text
+    return (text[:REJECTED_KEEP_CHARS] + f" [truncated: the first {REJECTED_KEEP_CHARS:,} of "
+            f"{len(text):,} characters are stored]")
+
+
+def _kept(rejected: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rejected drafts as stored: each field, reason and claim cut to a readable length."""
+    out = []
+    for rej in rejected:
+        checked = dict(rej.get("grounding") or {})
+        for key in ("claims", "lost", "problems"):
+            if isinstance(checked.get(key), list):
+                checked[key] = [{k: _cut(v) for k, v in c.items()} if isinstance(c, dict)
+                                else _cut(c) for c in checked[key][:REJECTED_KEEP_ITEMS]]
+        reasons = [_cut(x) for x in rej.get("reasons", [])[:REJECTED_KEEP_ITEMS]]
+        out.append({**rej, "draft": {k: _cut(v) for k, v in rej["draft"].items()},
+                    "reasons": reasons, "grounding": checked})
+    return out
 
 
 def record(store: Store, msg: Mapping[str, Any], actor: str, run_id: int | None, *,
@@ -60,7 +106,7 @@ def record(store: Store, msg: Mapping[str, Any], actor: str, run_id: int | None,
                             "grounding": written["grounding"]}),
         "exemplars": _dump(list(retrieval.exemplars)),
         "original": _dump(_fields(msg)), "rewrite": _dump(written["draft"]),
-        "attempts": written["attempts"], "rejected": _dump(written["rejected"]),
+        "attempts": written["attempts"], "rejected": _dump(_kept(written["rejected"])),
         "evaluation": _dump(evaluation), "chrf": faithfulness["chrf"],
         "cosine": faithfulness["cosine"],
         "status": "proposed", "created_at": now(), "created_by": actor,
@@ -150,6 +196,9 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
     ensure_editable(store)
     r = rewrite_row(store, rewrite_id)
     _ensure_proposed(r, "nothing was added")
+    if slots := slot_problems(r["rewrite"]):
+        raise ValidationError([Problem(why, field=name, ref=f"rewrite #{rewrite_id}")
+                               for name, why in slots], f"Rewrite #{rewrite_id} was not added")
     orig = store.template(r["template_id"])
     provenance = {"rewrite_id": rewrite_id, "original_template_id": orig["id"],
                   "engine": r["engine"], "path": r["path"], "error_type": r["error_type"],
