@@ -600,6 +600,8 @@ def test_a_header_only_roster_fixes_nothing_and_a_salt_cannot_change(live):
     assert str(e.value) == ("empty.csv was rejected; nothing was imported:\n"
                             "- the file has no users (a header only)")
     assert live_store.programme(live) is None
+    from workbench.live import live_dir
+    assert not live_dir(live).exists()  # an empty <db>.live/roster/ was left behind
     users = synthetic_users(5, segments_of(live), 3)
     first = import_roster(live, csv_bytes(users), name="r.csv", actor="t",
                           joined_on="2026-11-02", holdout_share=0.5, salt="abc")

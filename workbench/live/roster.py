@@ -155,6 +155,7 @@ def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
                                   f"{name} was rejected")
         key = salt or secrets.token_hex(8)
     path = roster_path(store)
+    made = [d for d in (path.parent.parent, path.parent) if not d.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     # Names of this import's own, in the roster's folder (the rename stays on one disk).
     own = f".roster.{os.getpid()}-{secrets.token_hex(4)}"
@@ -187,6 +188,9 @@ def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
     finally:
         tmp.unlink(missing_ok=True)
         kept.unlink(missing_ok=True)
+        for d in reversed(made):  # a refused first import leaves no empty folders behind
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
     return RosterReport(counts["rows"], counts["new_users"], counts["total_users"], share,
                         counts["holdout_users"])
 
