@@ -81,3 +81,34 @@ def test_a_nan_pre_reward_is_refused_with_its_row():
         incremental(r, hold, np.zeros(3, int), np.array([0.0, np.nan, 1.0]))
     assert [str(p) for p in e.value.problems] == ["row 2 field 'pre_reward': is missing (NaN)"]
     assert check_pre_reward(pd.Series(["1", 2, 0.5]), 3).tolist() == [1.0, 2.0, 0.5]
+
+
+def test_outcomes_a_learn_cannot_use_are_refused_by_row_and_column_not_learnt_as_zero():
+    """One inf reward turned every posterior into NaN for good; 'x' or '12,5' were learnt
+    as 0, and a table with a misnamed event column as all zeros."""
+    from workbench.agent.reward import event_matrix
+    good = pd.DataFrame({"direct_open": [1, None, 0], "gmv": [0.0, 12.5, float("nan")]})
+    assert event_matrix(good)[:, [0, 4]].tolist() == [[1, 0], [0, 12.5], [0, 0]]
+    bad = pd.DataFrame({"direct_open": [1, float("inf"), "x"], "gmv": [-3.0, 0, "12,5"]})
+    with pytest.raises(ValidationError) as e:
+        event_matrix(bad)
+    assert [str(p) for p in e.value.problems] == [
+        "row 1 field 'gmv': '-3.0' is not a count or amount >= 0",
+        "row 2 field 'direct_open': 'inf' is not a count or amount >= 0",
+        "row 3 field 'direct_open': 'x' is not a count or amount >= 0",
+        "row 3 field 'gmv': '12,5' is not a count or amount >= 0"]
+    with pytest.raises(ValidationError, match="none of the event columns"):
+        event_matrix(pd.DataFrame({"opens": [1.0, 1.0]}))
+    with pytest.raises(ValidationError, match="not ndarray"):
+        event_matrix(np.ones((2, 5)))
+
+
+def test_an_agent_never_learns_an_infinite_reward():
+    from workbench.agent import ActionSpace, Agent
+    agent = Agent(ActionSpace.plain({"greeting": 3, "offer": 5}), ["s"])
+    batch = agent.decide(pd.DataFrame({"user_id": [f"u{i}" for i in range(200)],
+                                       "segment": "s"}), seed=1)
+    before = agent.beliefs("offer", {"segment": 0})
+    with pytest.raises(ValidationError):
+        agent.learn(batch, pd.DataFrame({"direct_open": [np.inf] + [0] * 199}))
+    pd.testing.assert_frame_equal(agent.beliefs("offer", {"segment": 0}), before)

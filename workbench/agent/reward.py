@@ -55,10 +55,38 @@ class RewardWeights:
 
 
 def event_matrix(outcomes: pd.DataFrame) -> np.ndarray:
-    """``n x 5`` matrix of event counts (missing event columns count as zero)."""
-    return np.column_stack([
-        pd.to_numeric(outcomes[e], errors="coerce").fillna(0).to_numpy(float)
-        if e in outcomes.columns else np.zeros(len(outcomes)) for e in EVENTS])
+    """``n x 5`` matrix of event counts: a missing event column or an empty cell counts as
+    no event (zero).
+
+    Refused (:class:`workbench.ValidationError`, naming row and column): outcomes that are not
+    a table, a table with rows but none of the event columns (a misnamed column was learnt as
+    all zeros), and a count that is text, infinite or negative: one ``inf`` turned every
+    posterior into NaN for good, and "x" or "12,5" were learnt as 0."""
+    if not isinstance(outcomes, pd.DataFrame):
+        raise ValidationError([Problem(f"must be a table (a pandas DataFrame) with event "
+                                       f"columns, not {type(outcomes).__name__}",
+                                       field="outcomes")], "The outcomes were not learnt")
+    if len(outcomes) and not any(e in outcomes.columns for e in EVENTS):
+        raise ValidationError([Problem(f"has none of the event columns {', '.join(EVENTS)} "
+                                       f"(its columns: {', '.join(map(str, outcomes.columns))})",
+                                       field="outcomes")], "The outcomes were not learnt")
+    problems: list[Problem] = []
+    cols = []
+    for e in EVENTS:
+        if e not in outcomes.columns:
+            cols.append(np.zeros(len(outcomes)))
+            continue
+        raw = outcomes[e]
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+        empty = raw.isna().to_numpy()
+        for i in np.flatnonzero(~empty & ~(np.isfinite(num) & (num >= 0)))[:20]:
+            problems.append(Problem(f"'{raw.iloc[i]}' is not a count or amount >= 0",
+                                    row=int(i) + 1, field=e))
+        cols.append(np.where(empty, 0.0, num))
+    if problems:
+        problems.sort(key=lambda p: p.row or 0)
+        raise ValidationError(problems, "The outcomes were not learnt")
+    return np.column_stack(cols) if cols else np.zeros((len(outcomes), 0))
 
 
 def scalarise(outcomes: pd.DataFrame, weights: RewardWeights) -> np.ndarray:
