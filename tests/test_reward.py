@@ -108,7 +108,7 @@ def test_an_agent_never_learns_an_infinite_reward():
     agent = Agent(ActionSpace.plain({"greeting": 3, "offer": 5}), ["s"])
     batch = agent.decide(pd.DataFrame({"user_id": [f"u{i}" for i in range(200)],
                                        "segment": "s"}), seed=1)
-    before = agent.beliefs("offer", {"segment": 0})
+    before = agent.beliefs("slot:offer", {"segment": 0})
     with pytest.raises(ValidationError):
         agent.learn(batch, pd.DataFrame({"direct_open": [np.inf] + [0] * 199}))
-    pd.testing.assert_frame_equal(agent.beliefs("offer", {"segment": 0}), before)
+    pd.testing.assert_frame_equal(agent.beliefs("slot:offer", {"segment": 0}), before)
