@@ -117,6 +117,7 @@ class DimensionPolicy:
         self._prior = GroupPrior(model.prior_var, [
             group_of(f, current, BIAS, _is_identity(f.partition("|")[0]))
             for f in model.features]) if empirical_bayes else None
+        self._before_last: np.ndarray | None = None  # EM multipliers before the last learn
         self._refresh_scale()
         if stored is not None and self._prior is not None:
             self._prior.restore(model, stored)
@@ -250,7 +251,8 @@ class DimensionPolicy:
 
     def learn(self, ctx: np.ndarray, choice: np.ndarray, reward: np.ndarray,
               weight: np.ndarray, sq: np.ndarray | None, batch: np.ndarray | None = None,
-              mix: dict[tuple[int, int], np.ndarray] | None = None) -> None:
+              mix: dict[tuple[int, int], np.ndarray] | None = None, *, late: bool = False
+              ) -> None:
         """Add decisions (context code, option index, reward, precision weight, squared
         reward over exposure for the noise estimate, None for late corrections), aggregated
         into (batch, context, option) cells.
@@ -265,7 +267,13 @@ class DimensionPolicy:
         twice too narrow (a contrast off by more than 2 sd in 38% of cases on the tuning
         environment; 2% centred) and kept favouring whatever it served most. The mix is the
         whole batch's, whatever part of it a call learns, so a decision learnt in parts
-        (partial windows, late rewards) adds up exactly to one learn of it."""
+        (partial windows, late rewards) adds up exactly to one learn of it.
+
+        **Late learns redo the last refit.** The prior's expectation maximisation takes a few
+        steps per learn, continuing from the last; a ``late`` learn (more events of decisions
+        already counted) restarts them from where they stood before the last non-late learn,
+        on the data now complete, so a window learnt in parts ends where one learn of it
+        would (with a fixed noise variance, see :meth:`workbench.agent.policy.Agent.learn`)."""
         K = len(self.dim.options)
         b = np.zeros(len(ctx), np.int64) if batch is None else batch.astype(np.int64)
         C = self.ctx.count
@@ -299,6 +307,10 @@ class DimensionPolicy:
         self.model.update(Xc, sums, counts, add_precision=w / counts, yy=yy)
         self._refresh_scale()
         if self._prior is not None:
+            if not late:
+                self._before_last = self._prior.mult.copy()
+            elif self._before_last is not None:
+                self._prior.mult = self._before_last.copy()
             self._prior.fit(self.model)
 
     def reuse_cache(self, previous: DimensionPolicy) -> None:

@@ -261,10 +261,17 @@ class Agent:
         times its variance; so a decision counts with weight ``exposure`` in the precision
         while its events so far enter the reward sums as they are. When more events arrive, pass
         them with ``late=True``, the new ``exposure`` and ``counted`` = the exposure already
-        learnt: the decision's weight grows by the difference, and after the whole window
-        (``exposure=1``) the posterior is the one a single learn of the complete outcomes
-        gives. ``late=True`` alone (``counted`` = ``exposure`` = 1) adds late rewards without
-        counting the decision again.
+        learnt: the decision's weight grows by the difference. After the whole window
+        (``exposure=1``) the data's statistics (``gram``, ``xy``, the mix served) are exactly
+        those of a single learn of the complete outcomes, and a late learn redoes the prior's
+        refit of the learn before it on the completed data. So with a fixed noise variance
+        (``learn_noise=False``) the posterior, and the next ``decide`` with a given seed, are
+        those of a single learn, when the late learns follow the partial one on the same
+        agent (no other batch learnt between, no rebuild from saved models). With
+        ``learn_noise`` (default) the noise variance is not: it is learnt from each decision
+        once, at its first learn, from the events seen by then (so the posterior's spread
+        differs a little; ``late`` events do not enter it). ``late=True`` alone (``counted`` =
+        ``exposure`` = 1) adds late rewards without counting the decision again.
         """
         if len(_col(decisions, "guardrails")) != len(outcomes):
             raise ValidationError([Problem("decisions and outcomes must have the same rows")],
@@ -285,7 +292,7 @@ class Agent:
             if t.ok.any():
                 pol.learn(t.ctx, t.choice, r[t.ok], weight[t.ok],
                           None if late else r[t.ok] ** 2 / exp[t.ok], batch[t.ok],
-                          mixes.get(d.name))
+                          mixes.get(d.name), late=late)
         self.pairs.learn_batch(teach, r, weight,
                                {n: p.model.noise_var for n, p in self.policies.items()},
                                1.0 if late else self.config.discount, batch, mixes)

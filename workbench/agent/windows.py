@@ -7,8 +7,9 @@ have dropped. So a sent decision is learnt as soon as part of its window has ela
 events so far, with the weight of the share of its reward expected by then (the ``exposure``
 of :meth:`workbench.agent.policy.Agent.learn`: the events so far are an unbiased estimate of
 that share); each later ingest raises the weight as more of the window elapses, and events
-that arrive are added as late rewards, so that when the window closes the posterior is the one
-a single learn of the whole window gives.
+that arrive are added as late rewards, so that when the window closes the data's statistics
+are those of a single learn of the whole window (the learnt noise variance is not, see
+:meth:`workbench.agent.policy.Agent.learn`).
 
 **The share expected by a given time** comes from how rewards arrived in the past: the delays
 from send to event of the latest events of wholly learnt decisions, each weighted by its reward
