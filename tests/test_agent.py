@@ -551,6 +551,15 @@ def test_an_empty_consent_cell_is_refused_and_an_empty_arm_is_assigned_as_if_abs
     assert set(got[1:]) == {"agent", "holdout"}
 
 
+def test_user_ids_are_checked_as_the_log_writes_them():
+    """1 and "1" were decided as two users and logged as one ("1"); an id of spaces was
+    accepted though None was "is empty"."""
+    with pytest.raises(ValidationError) as e:
+        prepare_users(pd.DataFrame({"user_id": [1, "1", "   ", "u"], "segment": SEGS[0]}), SEGS)
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'user_id': user '1' appears twice", "row 3 field 'user_id': is empty"]
+
+
 def test_a_space_of_millions_of_actions_is_never_enumerated():
     space = ActionSpace.synthetic(slots=6, atoms_per_slot=8)
     assert space.size == 8 ** 6 * 168 * 4 * 2

@@ -57,7 +57,11 @@ DAYPARTS = ("morning", "afternoon", "evening", "night")
 
 def stable_arm(user_ids: pd.Series, holdout_share: float, salt: str = "workbench-arm") -> np.ndarray:
     """``True`` for holdout users: a keyed hash of the id (SipHash, vectorised by pandas), so a
-    user keeps their arm forever whatever else is in the batch."""
+    user keeps their arm forever whatever else is in the batch.
+
+    The id is hashed as given: integer ids as integers (fast at millions of users), anything
+    else as its text, so the integer 7 and the text "7" are hashed differently. A users file
+    read by the CLI has text ids: give the Python API the same text to get the same arms."""
     key = hashlib.blake2b(salt.encode(), digest_size=8).hexdigest()  # 16 characters
     values = user_ids.to_numpy()
     if values.dtype.kind not in "iu":  # integers hash fast; anything else as its text
@@ -113,9 +117,12 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
         for i in np.flatnonzero(mask)[:20]:
             problems.append(Problem(message.format(v=df[col].iloc[i]), row=int(i) + 1, field=col))
 
-    bad(df["user_id"].isna().to_numpy(), "user_id", "is empty")
-    dup = df["user_id"].duplicated().to_numpy()
-    bad(dup, "user_id", "user '{v}' appears twice")
+    ids = df["user_id"]
+    if ids.dtype.kind not in "iu":  # as the log writes them: 1 and "1" are one user, "  " none
+        text = ids.astype(str).where(ids.notna())
+        ids = text.where(text.str.strip() != "")
+    bad(ids.isna().to_numpy(), "user_id", "is empty")
+    bad((ids.duplicated() & ids.notna()).to_numpy(), "user_id", "user '{v}' appears twice")
     missing = df["segment"].isna().to_numpy()
     df["segment"] = _category(df["segment"], lower=False)
     blank = np.flatnonzero(df["segment"].cat.categories.astype(str).str.strip() == "")
