@@ -83,3 +83,21 @@ def test_equal_quiet_start_and_end_lift_quiet_hours_on_a_plain_space():
         holdout_share=0, guardrails=Guardrails(quiet_start=0, quiet_end=0)))
     hours = open_all.decide(users, seed=1)["choice_timing"].to_numpy() % 24
     assert ((hours < 8) | (hours >= 22)).any()
+
+
+def test_an_atom_id_is_one_atom_a_new_one_in_another_slot_is_refused():
+    """add_atoms with an id the greeting slot already offers, as an offer, made the greeting
+    slot show the offer's text ("50% off offer 0"); a row without an id was a KeyError."""
+    import pytest
+
+    from workbench.agent import ActionSpace, Agent
+    from workbench.agent.actions import ActionSpaceError
+    agent = Agent(ActionSpace.plain({"greeting": 3, "offer": 5}), ["s"])
+    taken = next(i for i, a in agent.space.atoms.items() if a["kind"] == "greeting")
+    with pytest.raises(ActionSpaceError, match=f"atom {taken} is already the greeting atom"):
+        agent.add_atoms([{"id": taken, "kind": "offer", "text": "50% off"}])
+    with pytest.raises(ActionSpaceError, match="row 1: id missing"):
+        agent.add_atoms([{"kind": "offer", "text": "50% off"}])
+    grown = agent.add_atoms([{"id": 99999, "kind": "offer", "text": "50% off"}])
+    assert grown.space.atoms[99999]["text"] == "50% off"
+    assert grown.space.atoms[taken]["kind"] == "greeting"

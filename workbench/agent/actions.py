@@ -115,10 +115,23 @@ class ActionSpace:
     def with_atoms(self, atoms: Iterable[Mapping[str, Any]]) -> ActionSpace:
         """The same space with these atoms (library rows) offered in their slots; an atom
         already offered is replaced by the new row (e.g. new tags)."""
-        rows = {int(a["id"]): dict(a) for a in atoms}
-        problems = [f"atom {i}: no slot '{{{a['kind']}}}' in this space"
-                    for i, a in rows.items() if f"slot:{a['kind']}" not in
-                    {d.name for d in self.dimensions}]
+        rows, problems = {}, []
+        for n, a in enumerate(atoms, start=1):
+            missing = [f for f in ("id", "kind", "text") if f not in a]
+            try:
+                rows[int(a["id"])] = dict(a)
+            except (KeyError, TypeError, ValueError):
+                missing = missing or ["id"]
+            if missing:
+                problems.append(f"row {n}: {', '.join(missing)} missing or not valid")
+        problems += [f"atom {i}: no slot '{{{a['kind']}}}' in this space"
+                     for i, a in rows.items() if "kind" in a and f"slot:{a['kind']}" not in
+                     {d.name for d in self.dimensions}]
+        # an id is one atom: offered in another slot it would show the new text there
+        problems += [f"atom {i} is already the {self.atoms[i]['kind']} atom '{self.atoms[i]['text']}'"
+                     f"; a new {a['kind']} atom needs a new id"
+                     for i, a in rows.items() if i in self.atoms and "kind" in a
+                     and self.atoms[i].get("kind") != a["kind"]]
         if problems:
             raise ActionSpaceError("; ".join(problems))
         dims = []
