@@ -450,8 +450,12 @@ def test_discounting_lets_old_data_count_less():
     d = agent.decide(users(2000), seed=1)
     agent.learn(d, pd.DataFrame({"direct_open": d["send"]}))
     once = agent.models["slot:s0"].gram.copy()
-    agent.learn(d, pd.DataFrame({"direct_open": d["send"]}))
-    assert np.allclose(agent.models["slot:s0"].gram, 1.5 * once)
+    d2 = agent.decide(users(2000, seed=2), seed=2)  # the same batch again would be refused
+    agent.learn(d2, pd.DataFrame({"direct_open": d2["send"]}))
+    alone = Agent(ActionSpace.synthetic(slots=1), SEGS, AgentConfig(discount=0.5))
+    alone.learn(d2, pd.DataFrame({"direct_open": d2["send"]}))
+    assert np.allclose(agent.models["slot:s0"].gram,
+                       0.5 * once + alone.models["slot:s0"].gram)
 
 
 def test_no_atom_exceeds_the_maximum_traffic_share():

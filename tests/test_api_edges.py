@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from workbench import ValidationError
-from workbench.agent import ActionSpace, Agent, AgentConfig
+from workbench.agent import ActionSpace, Agent, AgentConfig, Guardrails
 
 
 def _space():
@@ -55,3 +55,81 @@ def test_a_window_learnt_in_parts_has_the_data_of_one_learn_with_a_learnt_noise(
     for name, m in whole.models.items():
         p = parts.models[name]
         assert np.allclose(m.gram, p.gram, atol=1e-9) and np.allclose(m.xy, p.xy, atol=1e-12)
+
+
+def _learnt(agent, n=500, seed=1):
+    d = agent.decide(_users(n), seed=seed)
+    agent.learn(d, pd.DataFrame({"direct_open": d.send.astype(int)}))
+    return d
+
+
+def test_the_same_batch_learnt_twice_is_refused_and_late_events_are_not():
+    agent = Agent(_space(), ["s"])
+    d = _learnt(agent)
+    sd = agent.beliefs("slot:offer", {"segment": 0}).sd.to_numpy()
+    for again in (d, d.iloc[:100]):
+        with pytest.raises(ValidationError, match="learnt already") as e:
+            agent.learn(again, pd.DataFrame({"direct_open": again.send.astype(int)}))
+        assert e.value.problems[0].field == "decisions"
+    assert np.array_equal(agent.beliefs("slot:offer", {"segment": 0}).sd, sd)
+    agent.learn(d, pd.DataFrame({"direct_open": d.send.astype(int)}), late=True)
+    agent = agent.add_atoms([{"id": 5000, "kind": "offer", "text": "new"}])
+    with pytest.raises(ValidationError, match="learnt already"):
+        agent.learn(d, pd.DataFrame({"direct_open": d.send.astype(int)}))
+    # Another batch, even of the same users and seed once the posteriors moved, is learnt.
+    _learnt(agent)
+
+
+def test_a_maximum_atom_share_that_cannot_hold_is_refused_naming_the_slot():
+    with pytest.raises(ValidationError, match="slot 'greeting'") as e:
+        Agent(_space(), ["s"], AgentConfig(guardrails=Guardrails(max_atom_share=0.2)))
+    assert e.value.problems[0].field == "max_atom_share"
+    assert len(e.value.problems) == 1  # offer has 5 atoms: 20% can hold
+    ok = Agent(_space(), ["s"], AgentConfig(guardrails=Guardrails(max_atom_share=1 / 3)))
+    with pytest.raises(ValidationError, match="slot 'greeting'"):
+        ok.retire_atoms([ok.space.dimension("slot:greeting").options[0].value])
+    scoped = ok.add_atoms([{"id": 5000, "kind": "greeting", "text": "hi", "segment": "s"}])
+    assert len(scoped.space.dimension("slot:greeting").options) == 4
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True])
+def test_a_seed_that_is_not_a_whole_number_is_refused(seed):
+    with pytest.raises(ValidationError) as e:
+        Agent(_space(), ["s"]).decide(_users(5), seed=seed)
+    assert e.value.problems[0].field == "seed"
+
+
+@pytest.mark.parametrize("segments", [["s", "s"], "abc", ["s", 3]])
+def test_segments_must_be_a_list_of_distinct_names(segments):
+    with pytest.raises(ValidationError) as e:
+        Agent(_space(), segments)
+    assert e.value.problems[0].field == "segments"
+
+
+@pytest.mark.parametrize("kw", [{"prior_sd": float("inf")}, {"exploration": float("inf")},
+                                {"noise_var": float("inf")}, {"holdout_share": "0.1"}])
+def test_non_finite_or_text_configuration_is_refused(kw):
+    with pytest.raises(ValidationError) as e:
+        AgentConfig(**kw)
+    assert [p.field for p in e.value.problems] == list(kw)
+
+
+def test_users_not_in_a_frame_are_refused():
+    with pytest.raises(ValidationError) as e:
+        Agent(_space(), ["s"]).decide([{"user_id": "a", "segment": "s"}])
+    assert e.value.problems[0].field == "users"
+
+
+def test_learn_arguments_of_the_wrong_kind_are_refused_naming_them():
+    agent = Agent(_space(), ["s"])
+    u = _users(50)
+    d = agent.decide(u, seed=1)
+    out = pd.DataFrame({"direct_open": np.zeros(50)})
+    cases = [(u, out, {}, "decisions"), (d.drop(columns=["ctx_segment"]), out, {}, "decisions"),
+             (d, np.zeros(50), {}, "outcomes"), (d, out["direct_open"], {}, "outcomes"),
+             (d, out, {"exposure": np.full(7, 0.5)}, "exposure")]
+    for decisions, outcomes, kw, field in cases:
+        with pytest.raises(ValidationError) as e:
+            agent.learn(decisions, outcomes, **kw)
+        assert e.value.problems[0].field == field, field
+    agent.learn(d, out, exposure=np.full(50, 0.5))

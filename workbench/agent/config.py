@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from workbench import Problem, ValidationError
+from workbench.agent.arguments import check_finite
 from workbench.agent.contexts import DEFAULT_CONTEXTS, context_problems, resolve_contexts
 from workbench.agent.guardrails import Guardrails, MustSend
 from workbench.agent.reward import RewardWeights
@@ -52,7 +53,11 @@ class AgentConfig:
 
     def __post_init__(self) -> None:
         p = []
-        if not 0 <= self.holdout_share < 1:
+        if isinstance(self.holdout_share, bool) or not isinstance(self.holdout_share,
+                                                                  (int, float)):
+            p.append(Problem(f"must be a number in [0, 1), not {self.holdout_share!r}",
+                             field="holdout_share"))
+        elif not 0 <= self.holdout_share < 1:
             p.append(Problem("must be in [0, 1)", field="holdout_share"))
         elif self.incremental and self.holdout_share <= 0:
             p.append(Problem("incremental rewards are measured against holdout users: set "
@@ -61,6 +66,7 @@ class AgentConfig:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 p.append(Problem("must be a number > 0", field=f))
+        p += check_finite(self, ("noise_var", "prior_scale", "prior_sd", "exploration"))
         if not isinstance(self.draws, int) or self.draws < 100:
             p.append(Problem("must be a whole number >= 100", field="draws"))
         if not isinstance(self.attribution_days, int) or self.attribution_days < 0:

@@ -48,6 +48,15 @@ import pandas as pd
 from workbench import Problem, ValidationError
 from workbench.agent import batches
 from workbench.agent.actions import ActionSpace, Dimension
+from workbench.agent.arguments import (
+    LearntBatches,
+    check_atom_share,
+    check_learn,
+    learn_columns,
+    check_seed,
+    check_users,
+    segments_list,
+)
 from workbench.agent.beliefs import explain
 from workbench.agent.config import AgentConfig
 from workbench.agent.contexts import Contexts
@@ -96,9 +105,11 @@ class Agent:
                  config: AgentConfig | None = None,
                  models: Mapping[str, GaussianPosterior] | None = None):
         self.space = space
-        self.segments = list(segments)
+        self.segments = segments_list(segments)
         self.config = cfg = config or AgentConfig()
+        check_atom_share(space, self.segments, cfg.guardrails)
         self.last_seed: int | None = None
+        self._learnt = LearntBatches()  # decide batches learnt (a second learn is refused)
         labels = state_labels(self.segments)
         scoped = {d.kind for d in space.dimensions if any(o.segment for o in d.options)}
         self._ctx: dict[str, Contexts] = {}
@@ -131,6 +142,7 @@ class Agent:
         learnt: known atoms and tags keep their posteriors, new ones join at their prior."""
         agent = Agent(space, self.segments, self.config, self.models)
         agent.reuse_cache(self)
+        agent._learnt = self._learnt  # noqa: SLF001
         return agent
 
     def add_atoms(self, atoms: Iterable[Mapping[str, Any]]) -> Agent:
@@ -163,6 +175,7 @@ class Agent:
         (``p_<dimension>``), the overall ``propensity``, ``guardrails`` flags and the context
         codes the agent learns with.
         """
+        check_users(users)
         df = prepare_users(users, self.segments, self.config.holdout_share)
         codes = state_codes(df, self.segments)
         holdout = label_codes(df["arm"], ("agent", "holdout")) == 1
@@ -181,7 +194,7 @@ class Agent:
         :func:`workbench.agent.users.state_codes`), for callers that already hold them as
         arrays, like the simulated world. The seed used is left in :attr:`last_seed`."""
         g = self.config.guardrails
-        self.last_seed = seed = secrets.randbits(63) if seed is None else int(seed)
+        self.last_seed = seed = secrets.randbits(63) if seed is None else check_seed(seed)
         rng = np.random.default_rng(seed)
         agent_users = ~holdout
         flags = np.where(holdout, GUARDRAILS["holdout"], 0).astype(np.int16)
@@ -261,22 +274,18 @@ class Agent:
         times its variance; so a decision counts with weight ``exposure`` in the precision
         while its events so far enter the reward sums as they are. When more events arrive, pass
         them with ``late=True``, the new ``exposure`` and ``counted`` = the exposure already
-        learnt: the decision's weight grows by the difference. After the whole window
-        (``exposure=1``) the data's statistics (``gram``, ``xy``, the mix served) are exactly
-        those of a single learn of the complete outcomes, and a late learn redoes the prior's
-        refit of the learn before it on the completed data. So with a fixed noise variance
-        (``learn_noise=False``) the posterior, and the next ``decide`` with a given seed, are
-        those of a single learn, when the late learns follow the partial one on the same
-        agent (no other batch learnt between, no rebuild from saved models). With
-        ``learn_noise`` (default) the noise variance is not: it is learnt from each decision
-        once, at its first learn, from the events seen by then (so the posterior's spread
-        differs a little; ``late`` events do not enter it). ``late=True`` alone (``counted`` =
-        ``exposure`` = 1) adds late rewards without counting the decision again.
+        learnt: the decision's weight grows by the difference. After the whole window the
+        data's statistics (``gram``, ``xy``, mix served) are a single learn's, and a late learn
+        redoes the prior's refit of the learn before it: with ``learn_noise=False`` the
+        posterior (and the next seeded ``decide``) is a single learn's when the late learns
+        follow the partial one on the same agent object. The learnt noise variance (default)
+        is not: it is learnt once per decision, at its first learn, from the events seen by
+        then. ``late=True`` alone (``counted`` = ``exposure`` = 1) adds late rewards without
+        counting the decision again. Relearning rows of a learnt decide batch is refused.
         """
-        if len(_col(decisions, "guardrails")) != len(outcomes):
-            raise ValidationError([Problem("decisions and outcomes must have the same rows")],
-                                  "Cannot learn")
+        check_learn(decisions, outcomes, learn_columns(self.space, same_space))
         exp, weight = _exposure_weights(exposure, counted, late, len(outcomes))
+        seen = None if late else self._learnt.check(decisions)
         # A late correction adds plain event value: the holdout baseline was already taken.
         r = scalarise(outcomes, self.config.reward) if late else self.rewards(decisions, outcomes)
         agent_rows = _agent_rows(decisions)
@@ -296,6 +305,7 @@ class Agent:
         self.pairs.learn_batch(teach, r, weight,
                                {n: p.model.noise_var for n, p in self.policies.items()},
                                1.0 if late else self.config.discount, batch, mixes)
+        self._learnt.add(seen)
         return LearnReport(learned, float(r[agent_rows].mean()) if agent_rows.any() else 0.0,
                            len(decisions))
 
@@ -371,7 +381,12 @@ def _exposure_weights(exposure: float | np.ndarray, counted: float | np.ndarray 
 
 def _fraction(value: float | np.ndarray, n: int, name: str, low_open: bool = False
               ) -> np.ndarray:
-    v = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+    try:
+        v = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+    except (TypeError, ValueError):
+        raise ValidationError([Problem(f"must be a number or one per decision ({n}), not "
+                                       f"{np.shape(value) or repr(value)}", field=name)],
+                              "Cannot learn") from None
     bad = ~np.isfinite(v) | (v > 1) | ((v <= 0) if low_open else (v < 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
