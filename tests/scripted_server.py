@@ -226,3 +226,12 @@ class ScriptedServer:
             "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                          "message": {"role": "assistant", "content": reply.content}}],
             "usage": usage}, *extra
+
+
+def clear_llm_env(monkeypatch, *, keys: bool = False) -> None:
+    """Unset every ``WORKBENCH_LLM_*`` variable (and, with ``keys``, ``OPENAI_API_KEY``), so a
+    test's configuration is only what it sets."""
+    import os
+    for name in list(os.environ):
+        if name.startswith("WORKBENCH_LLM_") or keys and name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name)

@@ -6,7 +6,6 @@ or said something misleading before (QA probe of the LLM backends)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
@@ -14,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from store import open_store
 from tests.conftest import ROOT
-from tests.scripted_server import Reply, ScriptedServer
+from tests.scripted_server import Reply, ScriptedServer, clear_llm_env
 from workbench import ValidationError
 from workbench.cli import main
 from workbench.studio import llm_http
@@ -85,9 +84,7 @@ def test_check_backend_and_cli_llm_check_report_content_that_is_not_text(db_path
                             max_retries=0)
         result = check_backend(cfg)
         assert not result["ok"] and "content is not text" in result["message"]
-        for name in list(os.environ):
-            if name.startswith("WORKBENCH_LLM_"):
-                monkeypatch.delenv(name)
+        clear_llm_env(monkeypatch)
         monkeypatch.setenv("WORKBENCH_LLM_REWRITE_BASE_URL", server.base_url)
         monkeypatch.setenv("WORKBENCH_LLM_REWRITE_MODEL", "scripted")
         monkeypatch.setenv("WORKBENCH_LLM_REWRITE_MAX_RETRIES", "0")
@@ -98,9 +95,7 @@ def test_check_backend_and_cli_llm_check_report_content_that_is_not_text(db_path
 
 def test_the_settings_pages_connection_test_reports_content_that_is_not_text(db_path,
                                                                             monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("WORKBENCH_LLM_") or name == "OPENAI_API_KEY":
-            monkeypatch.delenv(name)
+    clear_llm_env(monkeypatch, keys=True)
     with ScriptedServer(default=Reply(content=[{"type": "refusal", "refusal": "no"}])) as server:
         at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
         at.switch_page("pages/6_LLM_settings.py").run()
@@ -296,9 +291,7 @@ def test_an_ordinary_model_name_is_kept():
 
 
 def test_the_settings_page_refuses_a_model_name_with_a_newline(db_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("WORKBENCH_LLM_"):
-            monkeypatch.delenv(name)
+    clear_llm_env(monkeypatch)
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
     at.switch_page("pages/6_LLM_settings.py").run()
     at.text_input(key="llm_rewrite_base_url").set_value("http://127.0.0.1:8081/v1")

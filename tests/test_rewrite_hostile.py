@@ -15,7 +15,7 @@ import pytest
 
 from store import open_store
 from tests.conftest import ROOT
-from tests.scripted_server import Reply, ScriptedServer
+from tests.scripted_server import Reply, ScriptedServer, clear_llm_env
 from tests.test_rewrite import DROPS_OFFER, GOOD, LEX, Script, _model_studio, _role, by_key
 from workbench import ValidationError
 from workbench.studio import llm_http
@@ -100,9 +100,7 @@ def test_the_studio_page_says_the_content_is_not_text_not_attribute_error(db_pat
     'strip'"."""
     from tests.test_studio_page import rewrite_all, studio
     with ScriptedServer(default=Reply(content=[{"type": "image_url"}])) as server:
-        for name in list(os.environ):
-            if name.startswith("WORKBENCH_LLM_"):
-                monkeypatch.delenv(name)
+        clear_llm_env(monkeypatch)
         monkeypatch.setenv("WORKBENCH_LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("WORKBENCH_LLM_MODEL", "scripted")
         monkeypatch.setenv("WORKBENCH_LLM_MAX_RETRIES", "0")

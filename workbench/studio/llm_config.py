@@ -123,7 +123,8 @@ MODEL_MAX_CHARS = 200
 
 
 def _unprintable(text: str) -> str | None:
-    """The first control or invisible character of ``text`` as U+XXXX, or None."""
+    """The first control or invisible character of ``text`` as its code point (``U+200B``),
+    or None."""
     bad = next((c for c in text if not c.isprintable() and c != " "), None)
     return None if bad is None else f"U+{ord(bad):04X}"
 

@@ -30,7 +30,7 @@ __all__ = ["MAX_ANSWER_CHARS", "MAX_BODY_BYTES", "Answer", "AnswerError", "Late"
 #: The longest answer (the message's text) a studio call accepts. Its answers are a short JSON
 #: object (a rewrite's title and body, scores and reasons): a few hundred characters.
 MAX_ANSWER_CHARS = 32_000
-#: The most of an HTTP body read: an answer at the cap, every character JSON-escaped (``\\uXXXX``
+#: The most of an HTTP body read: an answer at the cap, every character JSON-escaped (``\\u200b``
 #: is 6 bytes), plus the envelope. A longer body is refused without reading the rest.
 MAX_BODY_BYTES = 6 * MAX_ANSWER_CHARS + 64 * 1024
 
