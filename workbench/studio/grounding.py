@@ -82,10 +82,6 @@ def _words(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(cw.key(text))}
 
 
-def _amounts(text: str) -> list[str]:
-    return cw.amounts(text)
-
-
 def deadlines(text: str) -> list[str]:
     """Every deadline or date phrase, adjacent ones merged: "before 11am this week" is one."""
     text = fold(text)
@@ -312,13 +308,13 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
     def free_span(a: int, b: int) -> bool:
         return all(b <= x or a >= y for x, y in taken)
 
-    fact_amounts = set(_amounts(facts))
+    fact_amounts = set(cw.amounts(facts))
     for m in cw.AMOUNT.finditer(text):
         a = cw.amount_of(m)
         taken.append(m.span())
         ok = a in fact_amounts
         claims.append(Claim("amount", m.group(0), ok, _where(
-            [("voucher", a in _amounts(src.voucher)), ("original", a in _amounts(src.original))])
+            [("voucher", a in cw.amounts(src.voucher)), ("original", a in cw.amounts(src.original))])
             if ok else "no such amount in the voucher or the original"))
     for m in _DEADLINE.finditer(text):
         sentence = re.split(r"(?<=[.!?])\s+", text[:m.end()])[-1] + text[m.end():].split(".")[0]
@@ -412,8 +408,8 @@ def lost(text: str, original: Mapping[str, Any]) -> list[str]:
     src = Sources.of(original)
     text = src.unnamed(text)
     out = []
-    have_amounts = set(_amounts(text))
-    out += [f"the amount {a}" for a in _amounts(src.facts) if a not in have_amounts]
+    have_amounts = set(cw.amounts(text))
+    out += [f"the amount {a}" for a in cw.amounts(src.facts) if a not in have_amounts]
     have_codes = codes(text)
     product = _compact(src.voucher)
     out += [f"the promo code {c}" for c in codes(src.unnamed(src.original))
@@ -445,5 +441,5 @@ def offer_dates(text: str) -> list[str]:
 def offer_facts(msg: Mapping[str, Any]) -> dict[str, list[str]]:
     """The original's amounts, codes and dates: what "kept every number, code and date" means."""
     src = Sources.of(msg)
-    return {"amounts": _amounts(src.facts), "codes": codes(src.unnamed(src.original)),
+    return {"amounts": cw.amounts(src.facts), "codes": codes(src.unnamed(src.original)),
             "dates": offer_dates(src.unnamed(src.original))}
