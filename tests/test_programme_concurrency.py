@@ -226,7 +226,9 @@ def test_programme_day_holds_the_write_lock_only_for_its_final_writes(tmp_path):
     finally:
         stop.touch()
     worst = float(probe.communicate(timeout=60)[0].strip())
-    assert worst < 0.3 * took, (worst, took)
+    # a share of the same run, not a time: 0.82 before, 0.12-0.15 after on an idle machine,
+    # 0.35 at load 3 (the final inserts slow more than the deciding)
+    assert worst < 0.5 * took, (worst, took)
 
 
 # -- D5: two ingests of the same events at once ----------------------------------------------
