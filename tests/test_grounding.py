@@ -41,7 +41,7 @@ def unsupported(draft, original=CUSHIONS, segment=None):
     ("category", "Order breakfast now: 15% off over RM80.", [("category", "breakfast")]),
     ("relationship", "Thanks for your order! 15% off over RM80.", []),
     ("relationship", "Thanks for being a regular! 15% off over RM80.",
-     [("relationship", "regular")]),
+     [("relationship", "a regular")]),
     ("relationship", "We missed you! 15% off over RM80.", [("relationship", "missed you")]),
 ])
 def test_each_claim_type_passes_when_backed_and_fails_when_invented(kind, draft, bad):

@@ -59,21 +59,31 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
               r"while|ages|too long|so long|forever|a long time|\w+ (?:weeks|months|days))\b"
               r"|\bsince your last\b|\bcome back\b|\bhaven'?t seen you\b|\bold friend\b"
               r"|\blong time no see\b|\bwhere have you been\b|\bhaven'?t (?:heard from|ordered)\b"
-              r"|\bbeen ages\b|\btu nous manques\b|\bwe'?ve missed\b",
+              r"|\bbeen ages\b|\btu nous manques\b|\bwe'?ve missed\b|\bbienvenid[oa]s? de nuevo\b"
+              r"|\bte (?:echamos|hemos echado) de menos\b|\bbon retour\b|\bcontent de te revoir\b"
+              r"|\bwillkommen zuruck\b|\bwir vermissen dich\b|\bselamat datang kembali\b"
+              r"|\b(?:kami )?rindu\b|\blama tak jumpa\b|\bbem-vind[oa]s? de volta\b"
+              r"|\bsentimos (?:a )?sua falta\b|\bwelkom terug\b",
     "returning": r"\bagain\b|\byour usual\b|\bre-?order\b|\byour (?:favourites|favorites|go-to)\b"
-                 r"|\byour (?:last|next|second|previous|recent|past) (?:order|basket|visit|"
+                 r"|\byour (?:last|next|second|previous|recent|past)(?: \S+)? (?:order|basket|visit|"
                  r"purchase)\b|\bcoming back\b|\bback for more\b|\bgood to see you back\b"
                  r"|\bthanks? (?:you )?for shopping\b|\bthanks? (?:you )?for choosing\b"
                  r"|\bshopping with us again\b",
-    "regular": r"\bregulars?\b|\bloyal(?:ty)?\b|\bsticking with\b|\bsince day one\b"
-               r"|\border (?:from \S+(?: \S+)? )?(?:so )?often\b|\byou \w+ every week\b"
+    # "regular" of a person, not of a size ("regular fries", "regular price")
+    "regular": r"\bregulars\b|\bregular (?:customers?|shoppers?|guests?|diners?|riders?|fans?"
+               r"|clients?|visitors?|buyers?)\b|\b(?:a|our|the|one of our|my|true|real) regular"
+               r"(?! (?!(?:here|at|like|of|with|for|now|again|too|already)\b)\w)|\bloyal(?:ty)?\b|\bsticking with\b|\bsince day one\b"
+               r"|\border (?:from \S+(?: \S+)? )?(?:so )?often\b|\byou (?:\w+ )?\w+ every (?:week|month"
+               r"|day|time)\b|\byou (?:\w+ )?(?:buy|order|shop|visit|book)\w* (?:\w+ )?(?:regularly"
+               r"|often|all the time)\b"
                r"|\blong-?time (?:customer|fan|shopper|friend)s?\b|\bvalued\b"
                r"|\b(?:best|favourite|favorite|top|biggest|most loyal) (?:customers?|shoppers?"
                r"|fans?)\b|\bsince the beginning\b|\byou'?ve been with\b|\b(?:with us|shopping|"
                r"ordering|a customer) for years\b|\byou'?ve earned\b|\bclients? fideles?\b"
                r"|\bfidelit|\btreue (?:kunden|kundin)\b|\bclientes? fieles\b"
                r"|\b(?:faithful|devoted|dedicated) (?:customers?|shoppers?|fans?|diners?|riders?)\b",
-    "member": r"\bVIPs?\b|\bmembers?(?:hip)?\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
+    "member": r"\bVIPs?\b|\bmembers?(?:hip)?\b|\bmembres?\b|\bmiembros?\b|\bmitglied\w*|\banggota\b"
+              r"|\bthanh vien\b|\bmiyembro\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
               r"diamond|premium) (?:members?|tier|level|status|card|club)\b|\bclub\b(?! sandwich)"
               r"|\bsubscribers?\b|\b(?:valued|trusted) partners?\b|\bexclusive(?:ly)? for you\b"
               r"|\b(?:our|the) (?:vip|inner|guest|priority|private) (?:list|circle)\b"
@@ -106,7 +116,11 @@ STOCK = re.compile(r"\b(?:stocks?|supplies|units|left|limit|running low|(?:selli
 PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? out|last chance"
                        r"|final (?:call|chance)|limited[- ]time|act (?:fast|now|quickly)"
                        r"|now or never|(?:ends?|ending|over|closing) soon|countdown|expir"
-                       r"|selling fast|going fast|almost gone|few left|before (?:it|they)",
+                       r"|selling fast|going fast|almost gone|few left|before (?:it|they)"
+                       # the same in French, German, Spanish, Malay/Indonesian (key form)
+                       r"|derniere chance|dernier jour|ne tardez pas|letzte chance|nur noch"
+                       r"|ultima oportunidad|no esperes|date prisa|buruan|segera|hanya sampai"
+                       r"|jangan (?:lewatkan|tunggu)",
                        re.IGNORECASE)
 STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition)"
                          r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",

@@ -32,7 +32,8 @@ _LOOKALIKES = str.maketrans({
 _EMOJI = {"\U0001f381": " gift ", "\U0001f193": " free ", "\U0001f69a": " delivery ",
           "\U0001f4e6": " delivery ", "\u23f3": " hurry ", "\u231b": " hurry "}
 _EMOJI_RE = re.compile("|".join(map(re.escape, _EMOJI)))
-_SPACED = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")       # f r e e
+# f r e e, F r e e, V I P (capitals apart, so "as a V I P" stays "as a VIP")
+_SPACED = re.compile(r"(?<![\w'])(?:(?:[A-Z] ){2,}[A-Z]|(?![aA] )[A-Za-z](?: [a-z]){2,})(?![\w'])")
 _HYPHENED = re.compile(r"(?<![\w-])(?:[A-Za-z][-_*]){2,}[A-Za-z](?![\w-])")   # f-r-e-e, V-I-P
 _DOTTED = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}(?:[A-Za-z](?![\w]))?")  # V.I.P.
 _FULL_DAYS = {"mon": "Monday", "tue": "Tuesday", "tues": "Tuesday", "wed": "Wednesday",
@@ -49,7 +50,35 @@ _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?(?:\s+of)?\s+{_MON}\b
                         re.IGNORECASE)
 _MONTH_DAY = re.compile(rf"\b{_MON}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+((?:19|20)\d{{2}})\b)?"
                         rf"(?!\s*(?:%|am|pm|h\b|hrs?\b|hours?\b|days?\b|\d))", re.IGNORECASE)
-_SLASH_DATE = re.compile(r"\b(\d{1,2})/(0[1-9]|1[0-2])\b(?!/\d)")
+_SLASH_DATE = re.compile(r"\b(\d{1,2})/(?:(0[1-9]|1[0-2])|(?:(0?[1-9]|1[0-2])/((?:19|20)\d{2})))"
+                         r"\b(?!/\d)")  # 30/09, 31/12/2026 (not 24/7)
+_DAY_RANGE = re.compile(r"\b(mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\s?-\s?(mon|tues?|wed|thu(?:rs?)?"
+                        r"|fri|sat|sun)\b", re.IGNORECASE)
+_HOUR_RANGE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?(?:-|to)\s?(\d{1,2})(?::(\d{2}))?\s?(am|pm)\b",
+                         re.IGNORECASE)
+_HALF_HOUR = re.compile(r"\bhalf (?:an )?hour\b|\b30 mins?\b", re.IGNORECASE)
+_A_WEEK = re.compile(r"\b(?:a|one|1) week\b(?! (?:ago|of)\b)|\b(?:two|2) weeks\b|\ba fortnight\b",
+                     re.IGNORECASE)
+_MONTH_END = re.compile(r"\b(?:the )?end of (january|february|march|april|may|june|july|august"
+                        r"|september|october|november|december)\b", re.IGNORECASE)
+_LAST_DAY = dict(zip(("january february march april may june july august september october "
+                      "november december").split(), (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)))
+# weekdays of the other languages a programme writes in, read as English ("sampai Minggu" is
+# "until Sunday"); Indonesian "Minggu" only capitalised and not "Minggu ini" (this week)
+_FOREIGN_DAYS = {
+    "lundi": "Monday", "mardi": "Tuesday", "mercredi": "Wednesday", "jeudi": "Thursday",
+    "vendredi": "Friday", "samedi": "Saturday", "dimanche": "Sunday", "montag": "Monday",
+    "dienstag": "Tuesday", "mittwoch": "Wednesday", "donnerstag": "Thursday", "freitag": "Friday",
+    "samstag": "Saturday", "sonntag": "Sunday", "lunes": "Monday", "martes": "Tuesday",
+    "miercoles": "Wednesday", "jueves": "Thursday", "viernes": "Friday", "sabado": "Saturday",
+    "domingo": "Sunday", "senin": "Monday", "isnin": "Monday", "selasa": "Tuesday",
+    "rabu": "Wednesday", "kamis": "Thursday", "khamis": "Thursday", "jumat": "Friday",
+    "jumaat": "Friday", "sabtu": "Saturday", "ahad": "Sunday", "segunda-feira": "Monday",
+    "terca-feira": "Tuesday", "quarta-feira": "Wednesday", "quinta-feira": "Thursday",
+    "sexta-feira": "Friday", "sexta": "Friday"}
+_FOREIGN_DAY = re.compile(r"(?<![\w-])(?:(" + "|".join(sorted(
+    {*_FOREIGN_DAYS, "miércoles", "sábado", "terça-feira"}, key=len, reverse=True))
+    + r")|Minggu(?! (?:ini|depan|lalu)))(?![\w-])", re.IGNORECASE)
 _ABBREV = re.compile(r"\b(tmrw|tmw|tmr|tomoz|2moro|2morrow)\b", re.IGNORECASE)
 _SHORT = {"tonite": "tonight", "2nite": "tonight", "2night": "tonight", "midnite": "midnight",
           "wknd": "weekend", "wkend": "weekend", "thru": "through", "nite": "night"}
@@ -59,12 +88,20 @@ _FOREIGN_MONTHS = dict(zip(
      "januar februar marz april mai juni juli august september oktober november dezember "
      "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
      "diciembre januari februari maret april mei juni juli agustus september oktober "
-     "november desember").split(), [m.title() for m in MONTHS] * 4))
+     "november desember enero pebrero marso abril mayo hunyo hulyo agosto setyembre oktubre "
+     "nobyembre disyembre januari februari mac april mei jun julai ogos september oktober "
+     "november disember").split(), [m.title() for m in MONTHS] * 6))
+_THAI_MONTHS = dict(zip("ม.ค. ก.พ. มี.ค. เม.ย. พ.ค. มิ.ย. ก.ค. ส.ค. ก.ย. ต.ค. พ.ย. ธ.ค.".split()
+                        + "มกราคม กุมภาพันธ์ มีนาคม เมษายน พฤษภาคม มิถุนายน กรกฎาคม สิงหาคม "
+                          "กันยายน ตุลาคม พฤศจิกายน ธันวาคม".split(), [m.title() for m in MONTHS] * 2))
+_THAI_DATE = re.compile(r"(\d{1,2})\s*(" + "|".join(
+    re.escape(m) for m in sorted(_THAI_MONTHS, key=len, reverse=True)) + ")")
+_VIET_DATE = re.compile(r"\b(\d{1,2})\s+th[aá]ng\s+(0?[1-9]|1[0-2])\b", re.IGNORECASE)
 _FOREIGN_MONTH = re.compile(r"\b(\d{1,2})(?:\.|er|º)?\s+(?:de\s+)?(" + "|".join(
     sorted({k for k in _FOREIGN_MONTHS if k not in MONTHS} | {
         "février", "août", "décembre", "märz"}, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 _DOT_DATE = re.compile(r"(?<![\w$€£¥.,])(\d{1,2})\.(0?[1-9]|1[0-2])\.(?!\d)")
-_CLOCK = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])")
+_CLOCK = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])(?!\s?(?i:am|pm)\b)")
 _ROUND_CLOCK = re.compile(r"\b24 hours a day,? 7 days a week\b", re.IGNORECASE)
 
 
@@ -100,16 +137,30 @@ def fold(text: str | None) -> str:
     s = _ROUND_CLOCK.sub("24/7", s)
     s = _FOREIGN_MONTH.sub(lambda m: f"{int(m.group(1))} {_FOREIGN_MONTHS[_ascii(m.group(2))]}"
                            if _ascii(m.group(2)) in _FOREIGN_MONTHS else m.group(0), s)
+    s = _THAI_DATE.sub(lambda m: f" {int(m.group(1))} {_THAI_MONTHS[m.group(2)]} ", s)
+    s = _VIET_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
     s = _DOT_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
+    s = _HOUR_RANGE.sub(lambda m: f"{m.group(1)}{':' + m.group(2) if m.group(2) else ''}"
+                        f"{m.group(5)}-{m.group(3)}{':' + m.group(4) if m.group(4) else ''}"
+                        f"{m.group(5)}", s)  # "2-5pm" is 2pm-5pm
     s = _CLOCK.sub(_clock, s)
+    s = _HALF_HOUR.sub("30 minutes", s)
+    s = _A_WEEK.sub(lambda m: "14 days" if m.group(0)[0] in "t2f" else "7 days", s)
+    s = _MONTH_END.sub(lambda m: f"{_LAST_DAY[m.group(1).lower()]} {m.group(1).title()}"
+                       if m.group(1).lower() != "february" else m.group(0), s)
+    s = _FOREIGN_DAY.sub(lambda m: _FOREIGN_DAYS.get(_ascii(m.group(1)), m.group(0))
+                         if m.group(1) else "Sunday", s)
+    s = _DAY_RANGE.sub(lambda m: f"{_FULL_DAYS[m.group(1).lower()]}-"
+                       f"{_FULL_DAYS[m.group(2).lower()]}", s)
     s = re.sub(r"\b12\s?am\b", "midnight", s, flags=re.IGNORECASE)
     s = re.sub(r"\b12\s?pm\b", "noon", s, flags=re.IGNORECASE)
     s = _DAY_ABBR.sub(lambda m: f"{m.group(1)} {_FULL_DAYS[m.group(2).lower()]}", s)
     s = _DAY_MONTH.sub(lambda m: f"{int(m.group(1))} {_month(m.group(2))}", s)
     s = _MONTH_DAY.sub(lambda m: f"{int(m.group(2))} {_month(m.group(1))}"
                        + (f" {m.group(3)}" if m.group(3) else ""), s)
-    s = _SLASH_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}",
-                        s)
+    s = _SLASH_DATE.sub(lambda m: f"{int(m.group(1))} "
+                        f"{MONTHS[int(m.group(2) or m.group(3)) - 1].title()}"
+                        + (f" {m.group(4)}" if m.group(4) else ""), s)
     return re.sub(r"[ \t]+", " ", s)
 
 
@@ -138,14 +189,15 @@ CURRENCIES: Mapping[str, str] = {
     "gbp": "£", "pound": "£", "pounds": "£", "quid": "£", "¥": "¥", "yen": "¥", "jpy": "¥",
     "rp": "Rp", "idr": "Rp", "rupiah": "Rp", "s$": "S$", "sgd": "S$", "kr": "kr", "sek": "kr",
     "nok": "kr", "dkk": "kr", "thb": "฿", "฿": "฿", "baht": "฿", "₱": "₱", "php": "₱",
-    "peso": "₱", "pesos": "₱", "₹": "₹", "inr": "₹", "rupees": "₹", "円": "¥"}
+    "peso": "₱", "pesos": "₱", "₹": "₹", "inr": "₹", "rupees": "₹", "円": "¥", "r$": "R$",
+    "brl": "R$", "reais": "R$"}
 _VALUE = r"\d[\d,.]*\d|\d"
-_PRE = r"RM|MYR|US\$|S\$|SGD|USD|EUR|GBP|IDR|Rp|JPY|THB|PHP|INR|[$€£¥฿₱₹]"
+_PRE = r"RM|MYR|US\$|S\$|R\$|BRL|SGD|USD|EUR|GBP|IDR|Rp|JPY|THB|PHP|INR|[$€£¥฿₱₹]"
 _POST = (r"ringgit|euros?|€|\$|£|¥|円|dollars?|bucks|pounds?|quid|yen|rupiah|kr|sek|nok|dkk|baht"
-         r"|pesos?|rupees|RM|MYR|EUR|USD|GBP|SGD|IDR")
+         r"|pesos?|rupees|reais|RM|MYR|EUR|USD|GBP|SGD|IDR|BRL")
 _PCT = r"%|percent\b|per ?cent\b|pct\b|prozent\b|pour ?cent\b|por ?ciento\b|persen\b"
 AMOUNT = re.compile(
-    r"\b(?P<half>half[- ](?:price|off)|half the price)\b"
+    r"\b(?P<half>half[- ](?:price|off)|half the price)\b|\b(?P<quarter>a quarter off)\b"
     rf"|(?<![\w$€£¥])(?P<pre>{_PRE})\s?(?P<v1>{_VALUE}|{_NUM_WORD})(?![\d])"
     r"(?P<k>\s?(?:k|rb|ribu)\b)?"
     rf"|(?<![\w.,])(?P<v2>{_VALUE}|{_NUM_WORD})\s?(?:(?P<post>{_POST})(?![\w])"
@@ -168,6 +220,12 @@ def _value(raw: str) -> str:
         v = float(raw)
     except ValueError:
         return raw
+    return number_text(v)
+
+
+def number_text(v: float) -> str:
+    """A number as amounts spell it: 80.0 is "80", 2.5 is "2.5"."""
+    v = round(v, 6)
     return str(int(v)) if v == int(v) else f"{v:g}"
 
 
@@ -191,6 +249,8 @@ def amount_of(m: re.Match[str]) -> str:
     """One :data:`AMOUNT` match spelled as :func:`amounts` spells it."""
     if m.group("half"):
         return "50%"
+    if m.group("quarter"):
+        return "25%"
     if m.group("pct"):
         return _value(m.group("v2")) + "%"
     if m.group("k"):  # "$5k", "Rp50rb": thousands
@@ -232,7 +292,8 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|fiver|quid)\b"),
     "condition": (
         r"\b(?:no (?:minimum|min)(?: spend| order)?|without (?:a )?minimum|any (?:order|amount|"
-        r"spend|purchase)|every (?:order|purchase|item)|all (?:orders|items|products|purchases)|"
+        r"spend|purchase|item|product|thing|pair|size|style|colou?r)|every (?:order|purchase|item)|all (?:orders|items|products|purchases)|"
+        r"any (?:other )?(?:store|shop|merchant|outlet|restaurant|brand)s?|"
         r"sitewide|site-wide|storewide|store-wide|entire (?:store|order|range|menu)"
         r"|whole (?:store|order|range|menu)|off everything|everything (?:at|in store|in stock)|no limit|unlimited|no strings|no catch|guaranteed"
         r"|lowest price|best price|price drop|(?:off|discount|deal|offer|saving) again"
@@ -253,144 +314,30 @@ def novel_words(draft: str, sources: str) -> list[tuple[str, str, tuple[int, int
     out = []
     for kind, pattern in NOVEL_WORDS.items():
         for m in pattern.finditer(k_draft):
-            if f" {_plain(m.group(0))} " not in k_src:
+            plain = _plain(m.group(0))
+            if f" {plain} " not in k_src and not (  # "the 3rd" where the sources say "3rd night"
+                    re.fullmatch(r"(?:the )?\d{1,2}(?:st|nd|rd|th)", plain)
+                    and f" {plain.split()[-1]} " in k_src):
                 out.append((kind, m.group(0), m.span()))
     return out
 
 
+ORDINALS = {"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th",
+             "sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th"}
+_UNITS = {"min": "minute", "mins": "minute", "minutes": "minute", "hr": "hour", "hrs": "hour",
+          "h": "hour", "hours": "hour"}
+
+
+_TIMES = {"2x": "double", "x2": "double", "3x": "triple", "x3": "triple", "bogo": "buy 1 get 1",
+          "b1g1": "buy 1 get 1", "one": "1", "two": "2", "three": "3"}
+
+
 def _plain(text: str) -> str:
-    """Words only, singular: "7-day" and "7 days" read the same."""
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w
-                    for w in re.findall(r"[\w'%$€£¥]+", text.replace("-", " ")))
-
-
-# -- perks: what is given away, and on what ------------------------------------------------------
-
-_GIVE = (r"free of charge|free|complimentary|gratis|gratuite?s?|kostenlose?[nrs]?|offerte?s?|gratuito|percuma"
-         r"|geschenkt|regalad[oa]s?|gratuitement|cuma-cuma|thrown in"
-         r"|on us|on the house|included|at no (?:extra )?(?:cost|charge)")
-_NOT_GIVEN = re.compile(r"\bfree (?:to|up|of|from|yourself|time|spirit|will|range|style|hand)\b"
-                        r"|\bfeel free\b|\b(?:you're|you are|be|set|break) free\b"
-                        r"|[\w]-free\b|\bfree-\w", re.IGNORECASE)
-# a word right before "free" that makes it a perk ("get free fries"); any other word makes it
-# a compound adjective ("sugar free latte", "fragrance free")
-_BEFORE_PERK = {"is", "are", "was", "were", "s", "get", "gets", "got", "enjoy", "claim", "grab",
-                "plus", "with", "and", "or", "a", "an", "the", "your", "our", "totally",
-                "completely", "absolutely", "100", "for", "receive", "score", "also", "comes",
-                "come", "always", "be", "+", "&", "including", "includes", "add", "extra",
-                "bonus", "two", "one", "another", "some", "more", "too", "also", "unlock", "win"}
-_PERK_NOUNS = re.compile(r"\b(?:gift(?: ?wrap(?:ping)?)?s?|goodie(?: bag)?s?|freebies?|samples?"
-                         r"|bonus(?:es)?|treat bags?|cadeaux?|geschenke?|regalos?|hadiah)\b")
-_SERVICES = {"delivery", "return", "installation", "assembly", "setup", "gift", "wrap",
-             "sample", "trial", "cancellation", "exchange", "alteration", "engraving"}
-_COPULA = {"is", "are", "was", "were", "s", "be", "comes", "come", "will"}
-_STOP = {"with", "on", "for", "and", "or", "when", "if", "at", "in", "to", "of", "your", "our",
-         "the", "a", "an", "every", "each", "all", "any", "over", "above", "until", "till", "by",
-         "this", "that", "these", "those", "you", "we", "is", "are", "too", "now", "today",
-         "next", "first", "also", "just", "plus", "s", "it", "its", "be", "will", "ll", "can",
-         "get", "enjoy", "as", "well", "from"}
-_OBJECT_STOP = {"with", "on", "for", "when", "if", "at", "in", "to", "of", "over", "above",
-                "until", "till", "by", "from", "is", "are", "while", "off"}
-_SAME = {"shipping": "delivery", "postage": "delivery", "ship": "delivery", "ships": "delivery",
-         "shipped": "delivery", "delivered": "delivery", "deliveries": "delivery",
-         "livraison": "delivery", "versand": "delivery", "lieferung": "delivery",
-         "envio": "delivery", "entrega": "delivery", "pengiriman": "delivery",
-         "ongkir": "delivery", "returns": "return", "gifts": "gift", "cadeau": "gift",
-         "geschenk": "gift", "regalo": "gift", "hadiah": "gift", "wrapping": "wrap",
-         "fries": "fry", "freebie": "gift"}
-_SCOPE = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:with|on|for|in) (?:(?:every|each|all|any|your|a|the"
-                    r"|first|next|second|1st) ){0,3}(\w+)")
-
-
-def _scope(after: str) -> str | None:
-    """What a perk comes with: "with every combo" -> "combo", "on orders over RM50" ->
-    "order"."""
-    m = _SCOPE.match(after)
-    return canon(m.group(1)) if m and m.group(1) not in _STOP else None
-
-
-def canon(word: str) -> str:
-    """One spelling of a perk's word: plural and synonyms ("shipping" is "delivery")."""
-    w = _SAME.get(word, word)
-    return _SAME.get(w[:-1], w[:-1]) if len(w) > 3 and w.endswith("s") and not w.endswith(
-        ("ss", "us", "is")) else w
-
-
-def _content(words: list[re.Match[str]], limit: int,
-             backwards: bool = False) -> list[re.Match[str]]:
-    """The content words of a perk's object, nearest first, up to a preposition (reading
-    backwards from "is free", up to a conjunction too: "check out now and shipping is
-    free")."""
-    out: list[re.Match[str]] = []
-    for w in words:
-        if w.group(0) in _OBJECT_STOP or len(out) >= limit or backwards and w.group(0) in (
-                "and", "or", "then", "now", "but") or any(
-                c.isdigit() for c in w.group(0)):
-            break
-        if w.group(0) not in _STOP and not w.group(0).isdigit():
-            out.append(w)
-    return out
-
-
-Perk = tuple[tuple[int, int], tuple[str, ...], "str | None"]
-
-
-def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
-    """(span, what is given, on what scope) for each perk of ``text``, the span in
-    :func:`key` form and covering the perk's words: "free fries with every combo" gives
-    ``(("fry",), "combo")``, "returns are free" ``(("return",), None)``, "a gift with every
-    order" ``(("gift",), "order")``, "sugar-free latte" and "feel free" nothing. ``nouns``:
-    also a gift, sample or bonus named with no word that gives it ("a gift with every order";
-    but "your regular's bonus" may be no perk at all, so what an offer must keep leaves them
-    out)."""
-    k = key(text)
-    out: list[Perk] = []
-    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|(?:no|zero|without(?: any)?) (?:\w+ ){{0,2}}"
-                         r"(?:fees?|charges?)"
-                         r"\b|(?:we'?ll|we will) (?:cover|pay for|take care of)\b", k):
-        word = m.group(0)
-        lo = max(0, m.start() - 12)
-        if word == "free" and any(a + lo <= m.start() < b + lo for a, b in (
-                n.span() for n in _NOT_GIVEN.finditer(k[lo:m.end() + 8]))):
-            continue  # "free to unsubscribe", "feel free", "sugar-free"
-        dash = k.rfind(" - ", 0, m.start())
-        start = max(max(k.rfind(c, 0, m.start()) for c in ".!?;:,()") + 1,
-                    dash + 3 if dash >= 0 else 0)
-        stop = min([i for i in (k.find(c, m.end()) for c in (*".!?;:,()", " - ")) if i >= 0]
-                   + [len(k)])
-        before = [w for w in re.finditer(r"[^\W_]+|[&+]", k[start:m.start()])]
-        after = [w for w in re.finditer(r"[^\W_]+", k[m.end():stop])]
-        prev = before[-1].group(0) if before else ""
-        if word in ("free", "complimentary"):
-            # "we'll ship it free", "delivery free over RM50", "get fries for free"
-            postfix = prev in _COPULA or prev in ("it", "them") or canon(prev) in _SERVICES or (
-                prev == "for" and (not after or after[0].group(0) in _OBJECT_STOP))
-            if prev == "for" and postfix:
-                before = before[:-1]
-            if prev and not postfix and prev not in _BEFORE_PERK and not prev.isdigit():
-                continue  # "sugar free latte", "fragrance free": an adjective, not a gift
-        else:
-            postfix = word in ("on us", "on the house", "included", "free of charge") or (
-                bool(prev) and prev not in _BEFORE_PERK and not word.startswith(("no ", "zero ", "without",
-                                                                   "we")))
-        span = m.span()
-        if word.startswith(("no ", "zero ", "without ")):
-            obj = [canon(w) for w in word.split()[1:-1] if w not in _STOP | {"any"}]
-        elif postfix:
-            found = _content([w for w in reversed(before)
-                              if w.group(0) not in _COPULA and w.group(0) not in ("it", "them")],
-                             2, backwards=True)
-            obj = [canon(w.group(0)) for w in reversed(found)]
-            span = (start + found[-1].start(), m.end()) if found else span
-        else:
-            found = _content(after, 3)
-            obj = [canon(w.group(0)) for w in found]
-            span = (m.start(), m.end() + found[-1].end()) if found else span
-        out.append((span, tuple(dict.fromkeys(obj)), _scope(k[m.end():stop])))
-    for m in _PERK_NOUNS.finditer(k) if nouns else ():
-        if not any(a <= m.start() < b for (a, b), _, _ in out):
-            out.append((m.span(), (canon(m.group(0).split()[0]),), _scope(k[m.end():])))
-    return sorted(out)
+    """Words only, singular, ordinals and time units one way: "7-day" and "7 days", "the
+    second" and "the 2nd", "60-min" and "60 minutes" read the same."""
+    words = (ORDINALS.get(w, _UNITS.get(w, _TIMES.get(w, w)))
+             for w in re.findall(r"[\w'%$€£¥]+", text.replace("-", " ")))
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
 
 
 # -- promo codes -------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any
 
 from workbench.studio import claimwords as cw
 from workbench.studio import grounding
+from workbench.studio.offerscope import kept, product_phrase, product_terms
+from workbench.studio.perkwords import perk_spans
 from workbench.studio.diagnosis import (
     CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, SAME_ITEM,
     VAGUE, has_cta)
@@ -35,15 +37,6 @@ __all__ = ["ERROR_TYPES", "FIRST", "LOYAL", "NEW", "RETURNING", "TRANSACTION", "
 # -- copy features -------------------------------------------------------------------------------
 
 _AMOUNT = cw.AMOUNT
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on", "up", "to",
-         "rm", "with", "any", "at", "the", "a", "of", "for", "all", "month", "if", "paid",
-         "today", "now", "was", "over", "your", "free", "delivery", "store", "partner", "price",
-         "drop", "in", "and", "get", "buy", "code", "usually", "usual", "instead", "from",
-         # the same little words in the other languages a programme writes in
-         "les", "des", "sur", "pour", "avec", "dans", "auf", "der", "die", "das", "und", "mit",
-         "fur", "los", "las", "con", "del", "para", "por", "una", "untuk", "dan", "atau",
-         "dengan", "yang"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -53,19 +46,11 @@ amounts = cw.amounts
 def mentions_free(text: str) -> bool:
     """Does the text promise something free ("free delivery", "complimentary fries", "on
     us")?"""
-    return bool(cw.perk_spans(text, nouns=False))
+    return bool(perk_spans(text, nouns=False))
 
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split((text or "").strip()) if s.strip()]
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
-def words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(cw.key(text))}
 
 
 def message_text(msg: Mapping[str, Any]) -> str:
@@ -73,21 +58,6 @@ def message_text(msg: Mapping[str, Any]) -> str:
 
 
 # -- intent: what a rewrite must keep --------------------------------------------------------------
-
-def product_terms(voucher: str) -> set[str]:
-    """The product words of a voucher ("25% off Australian grapes" -> {australian, grape})."""
-    return {w for w in words(re.sub(_AMOUNT, " ", voucher)) if w not in _STOP and not w.isdigit()
-            and len(w) > 2}
-
-
-def product_phrase(voucher: str) -> str:
-    """The product of a voucher in its own words: "25% off Australian grapes" -> "Australian
-    grapes"; "" when the voucher names no product."""
-    keep = [w for w in re.sub(_AMOUNT, " ", voucher).split()
-            if _stem(re.sub(r"[^a-z0-9]", "", w.lower())) not in _STOP and not w.isdigit()
-            and len(re.sub(r"[^A-Za-z]", "", w)) > 2]
-    return " ".join(keep)
-
 
 @dataclass(frozen=True)
 class Intent:
@@ -102,20 +72,21 @@ class Intent:
         voucher = str(msg.get("voucher") or "")
         text = message_text(msg)
         found = amounts(voucher) + [a for a in amounts(text) if a not in amounts(voucher)]
-        product = product_terms(voucher) & (words(text) | product_terms(voucher))
+        # the product as the original names it: a voucher's "dry food" the copy calls "kibble"
+        # is no word a rewrite must keep
+        product = {p for p in product_terms(voucher, grounding.deadlines(voucher))
+                   if not text or kept(p, text)}
         return cls(tuple(found), mentions_free(voucher) or mentions_free(text),
                    tuple(sorted(product)))
 
     def missing(self, rewrite: Mapping[str, Any] | str) -> list[str]:
         """What the rewrite dropped, in words a marketer reads; empty when the intent survives."""
         text = rewrite if isinstance(rewrite, str) else message_text(rewrite)
-        kept = amounts(text)
-        out = [f"the amount {a}" for a in self.amounts if a not in kept]
+        have = amounts(text)
+        out = [f"the amount {a}" for a in self.amounts if a not in have]
         if self.free and not mentions_free(text):
             out.append("the free perk")
-        have, compact = words(text), re.sub(r"[\W_]+", "", cw.key(text))
-        out += [f"the product word '{p}'" for p in self.product
-                if p not in have and p not in compact]
+        out += [f"the product word '{p}'" for p in self.product if not kept(p, text)]
         return out
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from workbench.studio import claimwords as cw
 from workbench.studio import grounding
+from workbench.studio.perkwords import perk_spans
 from workbench.studio.voices import FIRST, LOYAL, NEW, RETURNING, TRANSACTION, voice
 
 ERROR_TYPES: dict[str, str] = {
@@ -120,7 +121,7 @@ def has_cta(body: str) -> bool:
 def concrete(text: str) -> bool:
     """States an incentive a reader can check: an amount, a percentage, a free perk, a bundle."""
     return bool(cw.amounts(text) or _BUNDLE.search(text or "")
-                or cw.perk_spans(text, nouns=False))
+                or perk_spans(text, nouns=False))
 
 
 def _text(msg: Mapping[str, Any]) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.studio import claimwords as cw
+from workbench.studio import offerscope, perkwords
 from workbench.studio.claimlists import (CATEGORY_FAMILIES, CATEGORY_TERMS, PRESSURE,
                                          RELATIONSHIPS, STOCK, STOCK_FACT, URGENCY)
 from workbench.studio.claimwords import fold
@@ -74,12 +75,7 @@ def normalise(text: str) -> str:
     return " ".join(_WORD.findall(cw.key(text)))
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
-def _words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(cw.key(text))}
+_stem, _words = offerscope.stem, offerscope.words
 
 
 def deadlines(text: str) -> list[str]:
@@ -110,8 +106,9 @@ def anchor(deadline: str) -> str:
 
 
 def _starts(deadline: str) -> bool:
-    """Whether the phrase says when something begins ("from 1 May"), not when it ends."""
-    return bool(re.match(rf"(?:{_START})\b", deadline.strip(), re.IGNORECASE))
+    """Whether the phrase counts from when something begins ("from 1 May", "7 days from
+    today"), not when it ends."""
+    return bool(re.search(rf"\b(?:{_START})\b", deadline.strip(), re.IGNORECASE))
 
 
 codes = cw.codes
@@ -119,25 +116,6 @@ codes = cw.codes
 
 def _compact(text: str) -> str:
     return re.sub(r"[\s_-]+", "", fold(text)).lower()
-
-
-@dataclass(frozen=True)
-class _Perk:
-    text: str
-    kind: str      # delivery, bundle, item, any
-    item: str
-    things: tuple[str, ...] = ()
-    scope: str | None = None
-
-
-def perks(text: str) -> list[_Perk]:
-    """What ``text`` gives away: each perk with what is given and on what scope."""
-    k = cw.key(text)
-    out = []
-    for (a, b), things, scope in cw.perk_spans(text):
-        kind = "delivery" if "delivery" in things else "item" if things else "any"
-        out.append(_Perk(k[a:b], kind, things[0] if things else "", things, scope))
-    return out
 
 
 def _families(category: str) -> set[str]:
@@ -208,7 +186,10 @@ class Grounding:
 
 
 def _text(msg: Mapping[str, Any]) -> str:
-    return " ".join(str(msg.get(f) or "") for f in ("title", "preheader", "body")).strip()
+    """The message's fields as one text, each its own sentence (a title's perk does not run
+    on into the body)."""
+    parts = [str(msg.get(f) or "").strip() for f in ("title", "preheader", "body")]
+    return " . ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -249,7 +230,7 @@ def _where(needle_in: Sequence[tuple[str, bool]]) -> str:
 
 def _newsy(sentence: str) -> bool:
     """A sentence that dates news ("new stock arrived this week"), not an offer."""
-    offerish = cw.AMOUNT.search(sentence) or cw.perk_spans(sentence) or codes(sentence)
+    offerish = cw.AMOUNT.search(sentence) or perkwords.perk_spans(sentence) or codes(sentence)
     return not offerish and bool(_NOT_OFFER.search(sentence))
 
 
@@ -258,6 +239,8 @@ def _check_deadline(d: str, sentence: str, src: Sources) -> Claim:
     a = anchor(d)
     facts = src.unnamed(src.facts)
     dates = deadlines(facts) if _newsy(sentence) else offer_dates(facts)
+    if a in ("saturday", "sunday") and any("weekend" in normalise(x) for x in dates):
+        return Claim("deadline", d, True, "a day of the original's weekend")
     for x in dates:
         pool = f" {normalise(x)} "
         pool = pool if f" {a} " in pool else f" {anchor(x)} "  # "Mondays", "Sunday 12 May"
@@ -268,7 +251,7 @@ def _check_deadline(d: str, sentence: str, src: Sources) -> Claim:
         if a.split()[-1].isdigit() and re.fullmatch(_MONTHS, nxt):
             return Claim("deadline", d, False, f"the date is cut short: the original says "
                          f"'{a} {nxt}'")
-        if _CONNECTIVE.match(x) and _starts(d) != _starts(x):
+        if _CONNECTIVE.match(x) and _CONNECTIVE.match(d) and _starts(d) != _starts(x):
             return Claim("deadline", d, False, f"the original says '{x}': "
                          f"{'when it ends' if _starts(d) else 'when it starts'}")
         where = _where([("voucher", f" {a} " in f" {normalise(src.voucher)} "),
@@ -287,13 +270,6 @@ def _number(text: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
-def _perk_backed(p: _Perk, facts: list[_Perk]) -> bool:
-    """Backed when the sources give away the same things (or more) on the same scope."""
-    return any(set(p.things) <= set(q.things)
-               and (p.scope is None or cw.canon(p.scope) == cw.canon(q.scope or ""))
-               and (p.things or p.scope is not None or not q.things) for q in facts)
-
-
 def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
           segment: str | None = None) -> Grounding:
     """Ground every claim of ``draft`` in ``original`` (a message with its voucher, merchant and
@@ -308,7 +284,7 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
     def free_span(a: int, b: int) -> bool:
         return all(b <= x or a >= y for x, y in taken)
 
-    fact_amounts = set(cw.amounts(facts))
+    fact_amounts = set(cw.amounts(facts)) | offerscope.savings(facts)
     for m in cw.AMOUNT.finditer(text):
         a = cw.amount_of(m)
         taken.append(m.span())
@@ -326,7 +302,7 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
         if STOCK.search(u):
             ok = bool(STOCK_FACT.search(src.original) or URGENCY.search(src.original))
         else:
-            ok = bool(offer_dates(facts) or URGENCY.search(src.original))
+            ok = bool(end_dates(facts) or URGENCY.search(src.original))
         claims.append(Claim("deadline", u, ok, (
             "the original has a deadline or a limit" if ok else
             "urgency the original does not have (no deadline, no stock limit)")))
@@ -359,16 +335,17 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             ok = str(cw.NUMBER_WORDS[m.group(0)]) in fact_numbers
             claims.append(Claim("number", text[m.start():m.end()], ok, "in the original" if ok
                                 else "no such number in the voucher or the original"))
-    fact_perks = perks(facts)
-    for (a, b), things, scope in cw.perk_spans(text):
-        p = _Perk(text[a:b], "", "", things, scope)
+    fact_perks = perkwords.perks(facts)
+    for (a, b), things, scope in perkwords.perk_spans(text):
+        p = perkwords.Given(text[a:b], things, scope)
         taken.append((a, b))
-        ok = _perk_backed(p, fact_perks)
+        ok = perkwords.backed(p, fact_perks, facts)
+        terms = " or ".join(sorted({q.scope or "its own terms" for q in fact_perks}))
         claims.append(Claim("free", p.text, ok, "the original offers it" if ok else (
             "nothing like it is free in the voucher or the original" if not any(
                 set(p.things) <= set(q.things) for q in fact_perks) else
-            f"the original gives it only with {' or '.join(sorted({q.scope or 'its own terms' for q in fact_perks}))}")))
-    dated = bool(offer_dates(facts) or URGENCY.search(src.original))
+            f"the original gives it only with {terms}")))
+    dated = bool(end_dates(facts) or URGENCY.search(src.original))
     for kind, phrase, (a, b) in cw.novel_words(text, facts):
         if free_span(a, b):
             taken.append((a, b))
@@ -378,6 +355,12 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
                 STOCK_FACT.search(src.original) if STOCK.search(phrase) else dated)
             claims.append(Claim(kind, text[a:b], bool(backed), (
                 "the original has a deadline or a limit" if backed else _NOVEL_REASON[kind])))
+    anchors = offerscope.product_terms(src.voucher, deadlines(src.voucher)) | {
+        _stem(t) for t, _ in category_terms(facts)} | {
+        _stem(w.lower()) for w in re.findall(r"\b[A-Z][a-z]{2,}\b", facts)}
+    for word in offerscope.widened(text, _words(facts), anchors):
+        claims.append(Claim("condition", word, False, "it adds to what the offer is on; the "
+                            "voucher and the original do not name it"))
     named = f"{facts} . {src.merchant}"  # a merchant's name may say what it sells
     fact_words = _words(named)
     fams = _families(src.category)
@@ -418,6 +401,8 @@ def lost(text: str, original: Mapping[str, Any]) -> list[str]:
     norm = " " + normalise(text) + " "
     for d in offer_dates(src.unnamed(src.original)):
         a = anchor(d)
+        if "weekend" in a and " saturday " in norm and " sunday " in norm:
+            continue  # "this weekend" as "Saturday and Sunday"
         if a and f" {a} " not in norm:
             out.append(f"the date '{d}'")
     return out
@@ -436,6 +421,22 @@ def offer_dates(text: str) -> list[str]:
         if not _newsy(sentence):
             out += deadlines(sentence)
     return out
+
+
+_RECURRING = re.compile(r"\b(?:daily|every (?:day|morning|afternoon|evening|night|week|weekday|\w+day)"
+                        r"|each day|weekdays|happy hours?)\b", re.IGNORECASE)
+_CLOCK_ONLY = re.compile(r"(?:\d{1,2}(?: \d{2})?(?:am|pm)|noon|midnight)(?: \d{1,2}(?: \d{2})?(?:am|pm))*")
+
+
+_WINDOW = re.compile(r"\b\d{1,2}(?::\d{2})?(?:am|pm)-\d{1,2}(?::\d{2})?(?:am|pm)\b", re.IGNORECASE)
+
+
+def end_dates(text: str) -> list[str]:
+    """The offer's dates that end it, which back pressure ("hurry", "limited time"): the hours
+    of a window ("2-5pm") or a clock time that comes back every day end nothing."""
+    return [d for sentence in re.split(r"(?<=[.!?])\s+", fold(text))
+            for d in offer_dates(_WINDOW.sub(" ", sentence))
+            if not (_RECURRING.search(sentence) and _CLOCK_ONLY.fullmatch(anchor(d)))]
 
 
 def offer_facts(msg: Mapping[str, Any]) -> dict[str, list[str]]:
