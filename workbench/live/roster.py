@@ -62,10 +62,13 @@ class RosterReport:
     total_users: int
     holdout_share: float
     holdout_users: int
+    #: Attribute columns the file lacks: known users kept their stored values for them.
+    kept_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"rows": self.rows, "new_users": self.new_users, "total_users": self.total_users,
-                "holdout_share": self.holdout_share, "holdout_users": self.holdout_users}
+                "holdout_share": self.holdout_share, "holdout_users": self.holdout_users,
+                "kept_columns": list(self.kept_columns)}
 
 
 def roster_path(store: Store) -> Path:
@@ -137,6 +140,10 @@ def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on
 
 def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
             holdout_share: float | None, salt: str | None) -> RosterReport:
+    if not segments_of(store):  # every row was "unknown segment" on a fresh database
+        raise ValidationError([Problem(
+            "the library has no segments yet: run `workbench seed` on this database first")],
+            f"{name} was rejected; nothing was imported")
     prog = live_store.programme(store)
     if prog is not None:
         if holdout_share is not None and abs(holdout_share - prog["holdout_share"]) > 1e-12:
@@ -192,7 +199,7 @@ def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
     return RosterReport(counts["rows"], counts["new_users"], counts["total_users"], share,
-                        counts["holdout_users"])
+                        counts["holdout_users"], tuple(counts["kept_columns"]))
 
 
 def _link(path: Path, kept: Path) -> None:
@@ -215,6 +222,14 @@ class _Old:
         self.ids = table.column("user_id").combine_chunks() if table is not None else None
         self.fixed = table.drop_columns(["user_id"]) if table is not None else None
         self.seen = np.zeros(len(self.ids) if self.ids is not None else 0, bool)
+        self._columns: dict[str, pa.Array] = {}
+
+    def column(self, name: str) -> pa.Array:
+        """A stored column of the current roster (read once, when a file lacks it)."""
+        if name not in self._columns:
+            self._columns[name] = pq.read_table(self.path, columns=[name]).column(
+                name).combine_chunks()
+        return self._columns[name]
 
     def positions(self, ids: pd.Series) -> np.ndarray:
         """Row of each id in the current roster (-1 for a new user); marks them as seen."""
@@ -247,7 +262,7 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
     old = _Old(roster_path(store))
     problems: list[Problem] = []
     ids: list[pa.Array] = []
-    counts = dict(rows=0, new_users=0, total_users=0, holdout_users=0)
+    counts: dict = dict(rows=0, new_users=0, total_users=0, holdout_users=0, kept_columns=[])
     with pq.ParquetWriter(tmp, ROSTER_SCHEMA) as writer:
         for df in _batches(data, name):
             offset = counts["rows"]
@@ -262,6 +277,9 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
                 df["user_id"] = uid.mask(uid == "")
             known = ("user_id", "segment", *ATTRIBUTES)
             df = df[[c for c in df.columns if c in known]]  # in the file's order, as problems are
+            unstated = _unstated(df)
+            if old.exists:
+                counts["kept_columns"] = [c for c in ATTRIBUTES if c not in df.columns]
             try:
                 df = prepare_users(df, segments, share)
             except ValidationError as e:
@@ -272,7 +290,7 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
                 continue
             if problems:
                 continue  # only validating from here on
-            batch, new_users = _merged_batch(df, old, key, share, joined_on)
+            batch, new_users = _merged_batch(df, old, key, share, joined_on, unstated)
             counts["new_users"] += new_users
             ids.append(batch.column("user_id"))
             _write(writer, batch, counts)
@@ -288,10 +306,25 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
     return counts
 
 
-def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on: str
-                  ) -> tuple[pa.Table, int]:
+def _unstated(df: pd.DataFrame) -> dict[str, np.ndarray | None]:
+    """What the file says nothing about, per attribute: ``None`` for a column it lacks, else
+    its empty cells (an empty consent cell is refused, not kept). A known user keeps the
+    stored value there: a defaults-filled re-import without consent columns reset every user
+    who had withdrawn consent to push, e-mail and in-app allowed."""
+    out: dict[str, np.ndarray | None] = {}
+    for c in ATTRIBUTES:
+        if c not in df.columns:
+            out[c] = None
+        elif not c.startswith("consent_") and df[c].isna().any():
+            out[c] = df[c].isna().to_numpy()
+    return out
+
+
+def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on: str,
+                  unstated: dict[str, np.ndarray | None]) -> tuple[pa.Table, int]:
     """A validated batch as roster rows: arm by the salted hash for a new user, and for a
-    known one the arm, join day and arrival attributes of their first import."""
+    known one the arm, join day and arrival attributes of their first import, and the stored
+    value of each attribute the file leaves unstated (see :func:`_unstated`)."""
     uid = df["user_id"].astype(str)
     n = len(df)
     fixed = {"arm": pa.array(np.where(stable_arm(uid, share, salt=key), "holdout", "agent"),
@@ -307,10 +340,15 @@ def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on
         kept = old.fixed.take(pa.array(pos[hit]))
         fixed = {c: pc.replace_with_mask(v, mask, kept.column(c).combine_chunks())
                  for c, v in fixed.items()}
+    attrs = {c: pa.array(df[c].astype(str) if c == "platform" else df[c].to_numpy(),
+                         ROSTER_SCHEMA.field(c).type) for c in ATTRIBUTES}
+    for c, empty in unstated.items():
+        keep = hit if empty is None else hit & empty
+        if keep.any():
+            attrs[c] = pc.replace_with_mask(attrs[c], pa.array(keep),
+                                            old.column(c).take(pa.array(pos[keep])))
     columns = {"user_id": pa.array(uid, pa.string()),
-               "segment": pa.array(df["segment"].astype(str), pa.string()), **fixed,
-               **{c: pa.array(df[c].astype(str) if c == "platform" else df[c].to_numpy(),
-                              ROSTER_SCHEMA.field(c).type) for c in ATTRIBUTES}}
+               "segment": pa.array(df["segment"].astype(str), pa.string()), **fixed, **attrs}
     return pa.table(columns, schema=ROSTER_SCHEMA), int(n - hit.sum())
 
 
