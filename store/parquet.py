@@ -16,7 +16,8 @@ import duckdb
 import pyarrow as pa
 
 __all__ = ["EVENT_CHECK", "connect", "daily_arm_totals", "daily_sends", "decision_outcomes",
-           "new_events", "user_phase_totals", "validate_events", "weekly_arm_moments"]
+           "new_events", "user_phase_totals", "user_window_totals", "validate_events",
+           "weekly_arm_moments"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
 MEMORY_LIMIT = "1500MB"
@@ -106,6 +107,29 @@ GROUP BY r.idx, p.phase, d.event
 """
 
 
+#: :data:`USER_PHASE_TOTALS` from each user's own start: the programme's first day ``$first``
+#: or the user's ``joined_on`` in the roster file, whichever is later. A user's days before
+#: their start are phase ``'pre'`` (pre-treatment: nothing was decided for them yet); days
+#: after it count in the phase ``phases`` gives them (days outside ``phases`` do not count).
+USER_WINDOW_TOTALS = """
+WITH daily AS (
+    SELECT user_id, CAST(day AS VARCHAR) AS day, event,
+           CASE WHEN event = 'gmv' THEN sum(value) ELSE max(value) END AS v
+    FROM read_parquet($events, hive_partitioning = true, union_by_name = true)
+    GROUP BY user_id, day, event
+), roster AS (
+    SELECT file_row_number AS idx, user_id,
+           greatest(CAST($first AS VARCHAR), coalesce(CAST(joined_on AS VARCHAR), $first))
+           AS start
+    FROM read_parquet($roster, file_row_number = true)
+)
+SELECT r.idx, CASE WHEN d.day < r.start THEN 'pre' ELSE p.phase END AS phase, d.event,
+       sum(d.v) AS v
+FROM daily d JOIN roster r ON r.user_id = d.user_id LEFT JOIN phases p ON p.day = d.day
+WHERE d.day < r.start OR p.phase IS NOT NULL
+GROUP BY ALL
+"""
+
 #: Per row of a day's decision log (its row number in the file): the total of each decision
 #: event attributed to it in the given events files, counting only events at or after its send
 #: (a decision not sent: at or after its batch's start day), as the decision events' own path
@@ -173,6 +197,19 @@ def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster_f
     try:
         return con.sql(USER_PHASE_TOTALS, params={"events": events_glob,
                                                   "roster": roster_file}).to_arrow_table()
+    finally:
+        con.unregister("phases")
+
+
+def user_window_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster_file: str,
+                       phases: pa.Table, first: str) -> pa.Table:
+    """``(idx, phase, event, v)`` as :func:`user_phase_totals`, each user counted from the
+    ISO day ``first`` or their ``joined_on`` (whichever is later); their earlier days are
+    phase ``'pre'`` (see :data:`USER_WINDOW_TOTALS`)."""
+    con.register("phases", phases)
+    try:
+        return con.sql(USER_WINDOW_TOTALS, params={
+            "events": events_glob, "roster": roster_file, "first": first}).to_arrow_table()
     finally:
         con.unregister("phases")
 

@@ -169,13 +169,15 @@ def start_date(store: Store, source: Source) -> date | None:
 
 
 def _live_span(store: Store) -> tuple[date, date] | None:
-    from workbench.live.logs import event_files
+    """The programme's first decided day (the first event day before any) to its last
+    decided or event day: events before the programme are no management phase."""
+    from workbench.live.logs import event_days, programme_start
 
-    days = {Path(f).parent.name[4:] for f in event_files(store)}
-    days |= {d["day"] for d in live_store.days(store)}
+    days = set(event_days(store)) | {d["day"] for d in live_store.days(store)}
     if not days:
         return None
-    return date.fromisoformat(min(days)), date.fromisoformat(max(days))
+    first = programme_start(store) or date.fromisoformat(min(days))
+    return first, date.fromisoformat(max(days))
 
 
 def weekly(store: Store, source: Source) -> pd.DataFrame:

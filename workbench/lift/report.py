@@ -69,9 +69,14 @@ def from_run(users: dict[str, np.ndarray], source: str = "simulated trial") -> L
     days = users["phase_days"]
     names = ("pre_engagement", "pre_opens", "start_inactive", "segment", "platform",
              "habitual_hour")
-    X = np.empty((len(pm), len(names)))
+    # The live programme's events before each user's start, per metric (when it has any):
+    # pre-treatment, so ML-RATE may predict from them as from the other covariates.
+    pre = users["pre_metrics"] if "pre_metrics" in users else np.empty((len(pm), 0))
+    pre = pre[:, np.flatnonzero(np.any(pre != 0, axis=0))]
+    X = np.empty((len(pm), len(names) + pre.shape[1]))
     for j, name in enumerate(names):
         X[:, j] = users[name]
+    X[:, len(names):] = pre
     segs = np.asarray([str(s) for s in users["segments"]])
     outcomes = {p: {m: np.asarray(pm[:, i, k], dtype=float) for k, m in enumerate(metrics)}
                 for i, p in enumerate(phases) if days[i] > 0}
