@@ -109,3 +109,163 @@ def test_a_roster_on_an_unseeded_database_says_to_seed_first(tmp_path, capsys):
     with open_store(db) as s:
         assert live_store.programme(s) is None
     assert not (tmp_path / "fresh.db.live").exists()
+
+
+# -- 2. a spreadsheet re-save that drops leading zeros; users who leave --------------------
+
+def _ids(n: int, width: int = 6) -> list[str]:
+    return [str(i).zfill(width) for i in range(1, n + 1)]
+
+
+def test_ids_that_lost_their_leading_zeros_are_refused_until_accepted(store, tmp_path,
+                                                                       capsys):
+    """An Excel re-save wrote 000123 as 123, and the import added every user again as a
+    phantom newcomer (20,000 at the probe's scale)."""
+    first = _write(tmp_path / "r.csv", "user_id,segment", [f"{u},{SEG}" for u in _ids(300)])
+    resaved = _write(tmp_path / "resaved.csv", "user_id,segment",
+                     [f"{int(u)},{SEG}" for u in _ids(300)])
+    assert _cli(store, "programme", "roster", first, "--joined-on", "2026-11-01") == 0
+    capsys.readouterr()
+    before = load_roster(store)
+    assert _cli(store, "programme", "roster", resaved, "--joined-on", "2026-11-02") == 1
+    assert capsys.readouterr().err == (
+        "error: resaved.csv was rejected; nothing was imported:\n"
+        "- row 1 field 'user_id': user '1' is not in the programme, but '000001' is: the ids "
+        "look re-saved by a spreadsheet that dropped or added leading zeros (300 such user(s) "
+        "in the file). Export the ids as text; if these are new users, import with "
+        "--accept-new-users\n")
+    pd.testing.assert_frame_equal(load_roster(store), before)
+    assert len(live_store.roster_imports(store)) == 1
+    # A few real newcomers among known users: one of them a padded twin, refused by its row.
+    mixed = _write(tmp_path / "mixed.csv", "user_id,segment",
+                   [f"{u},{SEG}" for u in _ids(300)] + [f"n{i},{SEG}" for i in range(5)]
+                   + [f"0000042,{SEG}"])
+    with pytest.raises(ValidationError) as e:
+        import_roster(store, open(mixed, "rb").read(), name="mixed.csv", actor="t",
+                      joined_on="2026-11-02")
+    assert [(p.row, p.field) for p in e.value.problems] == [(306, "user_id")]
+    assert "user '0000042' is not in the programme, but '000042' is" in str(e.value)
+    report = import_roster(store, open(mixed, "rb").read(), name="mixed.csv", actor="t",
+                           joined_on="2026-11-02", accept_new_users=True)
+    assert (report.rows, report.new_users, report.total_users) == (306, 6, 306)
+
+
+def test_a_file_of_mostly_new_users_that_would_double_the_programme_is_refused(store):
+    seg = segments_of(store)[0]
+
+    def csv_of(ids) -> bytes:
+        return ("user_id,segment\n" + "".join(f"{u},{seg}\n" for u in ids)).encode()
+
+    import_roster(store, csv_of(f"a{i}" for i in range(100)), name="a.csv", actor="t",
+                  joined_on="2026-11-01")
+    # A daily file of newcomers only is fine (users missing from a file stay)...
+    report = import_roster(store, csv_of(f"b{i}" for i in range(40)), name="b.csv",
+                           actor="t", joined_on="2026-11-02")
+    assert (report.new_users, report.total_users) == (40, 140)
+    # ...another programme's export, as large as this one, is not.
+    other = csv_of([*(f"a{i}" for i in range(10)), *(f"x{i}" for i in range(150))])
+    with pytest.raises(ValidationError) as e:
+        import_roster(store, other, name="other.csv", actor="t", joined_on="2026-11-03")
+    assert str(e.value) == (
+        "other.csv was rejected; nothing was imported:\n"
+        "- row 11 field 'user_id': 150 of the file's 160 users are new (the first is 'x0') and "
+        "the programme has 140: the import would more than double it. Check that this is the "
+        "programme's file; if these are new users, import with --accept-new-users")
+    assert len(load_roster(store)) == 140
+    report = import_roster(store, other, name="other.csv", actor="t", joined_on="2026-11-03",
+                           accept_new_users=True)
+    assert (report.new_users, report.total_users) == (150, 290)
+
+
+def test_users_who_leave_are_no_longer_decided_and_keep_their_arm_in_the_lift(
+        store, tmp_path, capsys):
+    from workbench.live.logs import user_outcomes
+    from workbench.live.activity import ingest_activity
+    from datetime import datetime, timezone
+
+    ids = [f"u{i}" for i in range(300)]
+    roster = _write(tmp_path / "r.csv", "user_id,segment", [f"{u},{SEG}" for u in ids])
+    assert _cli(store, "programme", "roster", roster, "--joined-on", "2026-11-01") == 0
+    capsys.readouterr()
+    arms = load_roster(store).set_index("user_id")["arm"]
+    leaving = [u for u in ids if arms[u] == "agent"][:20] + [
+        u for u in ids if arms[u] == "holdout"][:3]
+    leavers = _write(tmp_path / "leavers.csv", "user_id,reason",
+                     [f"{u},closed" for u in leaving] + ["stranger,gdpr"])
+    assert _cli(store, "programme", "roster", leavers, "--remove") == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "rows": 24, "removed": 23, "already_left": 0, "not_in_programme": 1,
+        "total_users": 300, "active_users": 277}
+    assert _cli(store, "programme", "roster", leavers, "--remove") == 0
+    assert json.loads(capsys.readouterr().out)["already_left"] == 23
+    # A later full export still lists them: they stay out, and keep arm and join day.
+    assert _cli(store, "programme", "roster", roster, "--joined-on", "2026-11-05") == 0
+    assert json.loads(capsys.readouterr().out)["left_in_file"] == 23
+    everyone = load_roster(store, include_left=True).set_index("user_id")
+    assert (everyone["arm"] == arms).all() and set(everyone["joined_on"]) == {"2026-11-01"}
+    assert everyone["left_on"].notna().sum() == 23
+    assert sorted(load_roster(store)["user_id"]) == sorted(set(ids) - set(leaving))
+    assert _cli(store, "programme", "day", "--date", "2026-11-06", "--outbox",
+                tmp_path / "out", "--format", "parquet") == 0
+    day = json.loads(capsys.readouterr().out)
+    log = pq.read_table(decisions_dir(store) / "day=2026-11-06" / "batch.parquet",
+                        columns=["user_id"]).column("user_id").to_pylist()
+    assert day["users"] == len(log) == int((arms == "agent").sum()) - 20
+    assert not set(log) & set(leaving)
+    # The lift still counts every assigned user, those who left included, in their arm.
+    ingest_activity(store, ("user_id,event,value,occurred_at\n" + "".join(
+        f"{u},engagement,1,2026-11-07T10:00:00Z\n" for u in leaving)).encode(),
+        name="e.csv", actor="t", clock=datetime(2026, 12, 1, tzinfo=timezone.utc))
+    outcomes = user_outcomes(store)
+    assert len(outcomes["holdout"]) == 300
+    assert int(outcomes["holdout"].sum()) == int((arms == "holdout").sum())
+
+
+def test_removal_refuses_ids_that_lost_their_zeros_and_a_roster_without_users(store, tmp_path,
+                                                                             capsys):
+    leavers = _write(tmp_path / "leavers.csv", "user_id", ["000007"])
+    assert _cli(store, "programme", "roster", leavers, "--remove") == 1
+    assert capsys.readouterr().err == (
+        "error: leavers.csv was rejected; nothing was removed:\n"
+        "- the programme has no roster yet: nobody to remove\n")
+    roster = _write(tmp_path / "r.csv", "user_id,segment", [f"{u},{SEG}" for u in _ids(50)])
+    assert _cli(store, "programme", "roster", roster) == 0
+    capsys.readouterr()
+    resaved = _write(tmp_path / "resaved.csv", "user_id,reason", ["000003,x", " ,y", "7,z"])
+    assert _cli(store, "programme", "roster", resaved, "--remove") == 1
+    assert capsys.readouterr().err == (
+        "error: resaved.csv was rejected; nothing was removed:\n"
+        "- row 2 field 'user_id': is empty\n")
+    resaved = _write(tmp_path / "resaved.csv", "user_id", ["000003", "7"])
+    assert _cli(store, "programme", "roster", resaved, "--remove") == 1
+    assert capsys.readouterr().err == (
+        "error: resaved.csv was rejected; nothing was removed:\n"
+        "- row 2 field 'user_id': user '7' is not in the programme, but '000007' is: the ids "
+        "look re-saved by a spreadsheet that dropped or added leading zeros (1 such user(s) in "
+        "the file). Export the ids as text\n")
+    assert load_roster(store, include_left=True)["left_on"].isna().all()
+    assert _cli(store, "programme", "roster", resaved, "--remove", "--joined-on",
+                "2026-11-01") == 2
+    assert "--remove takes no --joined-on" in capsys.readouterr().err
+
+
+def test_a_roster_written_before_users_could_leave_is_read_and_merged(store):
+    """Roster files from before ``left_on`` existed lack the column."""
+    from workbench.live.leavers import remove_users
+    from workbench.live.roster import roster_path
+
+    seg = segments_of(store)[0]
+    import_roster(store, f"user_id,segment\na,{seg}\nb,{seg}\n".encode(), name="r.csv",
+                  actor="t", joined_on="2026-11-01")
+    path = roster_path(store)
+    pq.write_table(pq.read_table(path).drop_columns(["left_on"]), path)
+    assert load_roster(store, ["user_id"])["user_id"].tolist() == ["a", "b"]
+    report = import_roster(store, f"user_id,segment\nc,{seg}\n".encode(), name="c.csv",
+                           actor="t", joined_on="2026-11-02")
+    assert report.total_users == 3
+    assert remove_users(store, b"user_id\nb\n", name="l.csv", actor="t",
+                        left_on="2026-11-03").removed == 1
+    assert load_roster(store, ["user_id"])["user_id"].tolist() == ["c", "a"]
+    everyone = load_roster(store, include_left=True)
+    assert everyone["left_on"].isna().tolist() == [True, True, False]
+    assert everyone["left_on"].iloc[2] == "2026-11-03"

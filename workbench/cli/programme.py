@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli.params import CommandFailed, InputFile, IsoDate, actor, open_db
+from workbench.cli.params import POSITIVE, CommandFailed, InputFile, IsoDate, actor, open_db
 
 
 def _today() -> date:
@@ -26,19 +26,37 @@ def programme() -> None:
               help="Share of users kept as the holdout (first import only; default 0.1).")
 @click.option("--salt", metavar="S", help="Salt of the arm assignment (first import only).")
 @click.option("--joined-on", type=IsoDate(), help="Arrival day of new users (default: today).")
+@click.option("--accept-new-users", is_flag=True,
+              help="Import a file whose new users look like a mistake (ids that lost their "
+                   "leading zeros; more new users than the programme has).")
+@click.option("--remove", is_flag=True,
+              help="FILE lists users who left (user_id): they are no longer decided, and "
+                   "keep their arm in the lift.")
 def roster(file: Path, holdout_share: float | None, salt: str | None,
-           joined_on: date | None) -> int:
+           joined_on: date | None, accept_new_users: bool, remove: bool) -> int:
     """Import the programme's users; every user keeps the arm of their first import."""
+    from workbench.live.leavers import remove_users
     from workbench.live.roster import import_roster
 
+    if remove:
+        given = [flag for flag, value in (("--holdout-share", holdout_share), ("--salt", salt),
+                                          ("--joined-on", joined_on),
+                                          ("--accept-new-users", accept_new_users)) if value]
+        if given:
+            raise click.UsageError(f"--remove takes no {', '.join(given)}")
     try:
         data = file.read_bytes()
     except OSError as e:
         raise CommandFailed(f"cannot read {file}: {e.strerror or e}") from None
     with open_db() as store:
-        report = import_roster(store, data, name=file.name, actor=actor(),
-                               joined_on=(joined_on or _today()).isoformat(),
-                               holdout_share=holdout_share, salt=salt)
+        if remove:
+            report = remove_users(store, data, name=file.name, actor=actor(),
+                                  left_on=_today().isoformat())
+        else:
+            report = import_roster(store, data, name=file.name, actor=actor(),
+                                   joined_on=(joined_on or _today()).isoformat(),
+                                   holdout_share=holdout_share, salt=salt,
+                                   accept_new_users=accept_new_users)
     click.echo(json.dumps(report.to_dict()))
     return 0
 
@@ -51,14 +69,19 @@ def roster(file: Path, holdout_share: float | None, salt: str | None,
               show_default=True)
 @click.option("--no-learn-log", is_flag=True,
               help="Skip the SQLite decision log that decision-attributed events teach from.")
-def day(day: date | None, outbox: Path | None, fmt: str, no_learn_log: bool) -> int:
+@click.option("--max-per-day", type=POSITIVE, metavar="N",
+              help="At most N sends per user on one calendar day (stored with the programme; "
+                   "default 1).")
+def day(day: date | None, outbox: Path | None, fmt: str, no_learn_log: bool,
+        max_per_day: int | None) -> int:
     """Decide for the day's agent-arm users and write the batch to the outbox (idempotent)."""
     from workbench.live import live_dir
     from workbench.live.day import programme_day
 
     with open_db() as store:
         result = programme_day(store, day or _today(), outbox or live_dir(store) / "outbox",
-                               fmt=fmt, actor=actor(), learn_log=not no_learn_log)
+                               fmt=fmt, actor=actor(), learn_log=not no_learn_log,
+                               max_per_day=max_per_day)
     click.echo(json.dumps(result, default=str))
     return 0
 

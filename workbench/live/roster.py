@@ -8,8 +8,13 @@ lands in the same arm on every import, and a user who joins later is assigned on
 the same rule. The salt and the holdout share are fixed when the first roster is imported.
 
 Re-importing updates every user's attributes (days inactive, sends in the last 7 days change
-daily) and keeps users absent from the new file: they stay in the programme and in its
-measurement. Bad rows are reported by row and column and nothing is written.
+daily) from the columns the file has: a column it lacks (or an empty cell) keeps each known
+user's stored value, so a re-import from another tool never resets a withdrawn consent. Users
+absent from the new file stay in the programme and in its measurement. Bad rows are reported by
+row and column and nothing is written. A re-import that looks like the wrong file (ids with
+their leading zeros dropped, or more new users than the programme has) is refused unless the
+caller accepts new users (:mod:`workbench.live.newcomers`). Users who leave are removed by
+:mod:`workbench.live.leavers`: they keep their row (``left_on`` set) and are no longer decided.
 
 At 8.8M users memory is the constraint: the file is validated and written in batches of
 :data:`BATCH_ROWS` rows (a ``ParquetWriter`` to a temporary file renamed into place with the
@@ -20,8 +25,6 @@ string per user), and a user repeated across batches is found by an Arrow group-
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -38,21 +41,22 @@ from store import Store
 from store import live as live_store
 from workbench import Problem, ValidationError
 from workbench.agent.state import segments_of
-from workbench.agent.users import DEFAULTS, prepare_users, stable_arm
+from workbench.agent.users import prepare_users, stable_arm
 from workbench.delimited import delimiter, refuse_repeated_columns
-from workbench.live import live_dir, programme_lock
+from workbench.live import programme_lock
+from workbench.live.newcomers import NewUsers
+from workbench.live.rosterfile import (  # noqa: F401  (ATTRIBUTES, roster_path: the API)
+    ATTRIBUTES,
+    FIXED_AT_ARRIVAL,
+    KEPT,
+    ROSTER_SCHEMA,
+    kept_batches,
+    read_roster,
+    replace_roster,
+    roster_path,
+)
 
-#: Columns kept in the roster, besides ``user_id``, ``segment``, ``arm`` and ``joined_on``.
-ATTRIBUTES = tuple(DEFAULTS)
-#: Columns a user keeps from their first import.
-FIXED_AT_ARRIVAL = ("arm", "joined_on", "pre_engagement", "start_inactive")
 DEFAULT_HOLDOUT_SHARE = 0.10
-#: The roster file's columns and types.
-ROSTER_SCHEMA = pa.schema(
-    [("user_id", pa.string()), ("segment", pa.string()), ("arm", pa.string()),
-     ("joined_on", pa.string()), ("pre_engagement", pa.int32()), ("start_inactive", pa.int32())]
-    + [(c, pa.string() if c == "platform" else pa.bool_() if c.startswith("consent_")
-        else pa.int32()) for c in ATTRIBUTES])
 
 
 @dataclass(frozen=True)
@@ -64,15 +68,13 @@ class RosterReport:
     holdout_users: int
     #: Attribute columns the file lacks: known users kept their stored values for them.
     kept_columns: tuple[str, ...] = ()
+    #: Users of the file who had left the programme: they stay out (removal is final).
+    left_in_file: int = 0
 
     def to_dict(self) -> dict:
         return {"rows": self.rows, "new_users": self.new_users, "total_users": self.total_users,
                 "holdout_share": self.holdout_share, "holdout_users": self.holdout_users,
-                "kept_columns": list(self.kept_columns)}
-
-
-def roster_path(store: Store) -> Path:
-    return live_dir(store) / "roster" / "roster.parquet"
+                "kept_columns": list(self.kept_columns), "left_in_file": self.left_in_file}
 
 
 #: Rows validated and written at a time: memory stays flat whatever the roster's size.
@@ -80,7 +82,7 @@ BATCH_ROWS = 1_000_000
 MAX_PROBLEMS = 50
 
 
-def _batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
+def read_batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
     """A CSV or Parquet file (by its first bytes) in batches of :data:`BATCH_ROWS` rows, with
     lowercase column names; a CSV's columns are text (:func:`prepare_users` parses them, so a
     bad value is a problem on its row, not a failed read)."""
@@ -116,30 +118,41 @@ def _batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
                               f"{name} was rejected") from None
 
 
-def load_roster(store: Store, columns: list[str] | None = None) -> pd.DataFrame:
-    """The current roster (empty with the roster's columns when none was imported)."""
+def load_roster(store: Store, columns: list[str] | None = None, *,
+                include_left: bool = False) -> pd.DataFrame:
+    """The current roster (empty with the roster's columns when none was imported), without
+    the users who left the programme unless ``include_left``: ``programme day`` decides from
+    it, so a user who left is not decided. The lift reads the file, where they stay."""
     path = roster_path(store)
     if not path.exists():
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in
-                             ("user_id", "segment", *FIXED_AT_ARRIVAL, *ATTRIBUTES)})
-    return pq.read_table(path, columns=columns).to_pandas()
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns or ROSTER_SCHEMA.names})
+    names = list(columns or ROSTER_SCHEMA.names)
+    table = read_roster(path, names if include_left else list(dict.fromkeys(
+        [*names, "left_on"])))
+    if not include_left:
+        left = table.column("left_on")
+        if left.null_count < table.num_rows:  # no copy while nobody has left
+            table = table.filter(pc.is_null(left))
+        table = table.select(names)
+    return table.to_pandas()
 
 
 def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
-                  holdout_share: float | None = None, salt: str | None = None
-                  ) -> RosterReport:
+                  holdout_share: float | None = None, salt: str | None = None,
+                  accept_new_users: bool = False) -> RosterReport:
     """Validate and merge a roster file; the first import fixes the salt and holdout share.
+    ``accept_new_users`` imports a file :mod:`workbench.live.newcomers` takes for a mistake.
 
     One programme command at a time (:func:`workbench.live.programme_lock`): two imports at
     once each merged into the roster as it was before either, through one temporary file,
     and left a corrupt roster or one that lost an import the ledger lists."""
     with programme_lock(store, f"programme roster {name}"):
         return _import(store, data, name=name, actor=actor, joined_on=joined_on,
-                       holdout_share=holdout_share, salt=salt)
+                       holdout_share=holdout_share, salt=salt, accept=accept_new_users)
 
 
 def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
-            holdout_share: float | None, salt: str | None) -> RosterReport:
+            holdout_share: float | None, salt: str | None, accept: bool) -> RosterReport:
     if not segments_of(store):  # every row was "unknown segment" on a fresh database
         raise ValidationError([Problem(
             "the library has no segments yet: run `workbench seed` on this database first")],
@@ -161,53 +174,19 @@ def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
             raise ValidationError([Problem("must be in [0, 1)", field="holdout_share")],
                                   f"{name} was rejected")
         key = salt or secrets.token_hex(8)
-    path = roster_path(store)
-    made = [d for d in (path.parent.parent, path.parent) if not d.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Names of this import's own, in the roster's folder (the rename stays on one disk).
-    own = f".roster.{os.getpid()}-{secrets.token_hex(4)}"
-    tmp, kept = path.with_name(own + ".tmp"), path.with_name(own + ".old")
-    try:
-        counts = _write_merged(store, data, name, tmp, key, share, joined_on)
+
+    def write(tmp: Path) -> dict:
+        counts = _write_merged(store, data, name, tmp, key, share, joined_on, accept)
         if counts["rows"] == 0:  # a bare header fixed the salt and share with nobody assigned
             raise ValidationError([Problem("the file has no users (a header only)")],
                                   f"{name} was rejected; nothing was imported")
-        existed = path.exists()
-        if existed:
-            _link(path, kept)  # the roster the ledger lists, until the commit
-        try:
-            with store.transaction():
-                tmp.replace(path)
-                if prog is None:
-                    live_store.create_programme(store, key, share, actor)
-                live_store.record_roster_import(
-                    store, source=name, sha256=hashlib.sha256(data).hexdigest(),
-                    rows=counts["rows"], new_users=counts["new_users"],
-                    total_users=counts["total_users"], actor=actor)
-                store.audit(actor, "import", "roster", name,
-                            {"rows": counts["rows"], "new_users": counts["new_users"]})
-        except BaseException:  # rolled back: the file goes back to what the ledger says
-            if existed and kept.exists():
-                kept.replace(path)
-            elif not existed:
-                path.unlink(missing_ok=True)
-            raise
-    finally:
-        tmp.unlink(missing_ok=True)
-        kept.unlink(missing_ok=True)
-        for d in reversed(made):  # a refused first import leaves no empty folders behind
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
+        return counts
+
+    counts = replace_roster(store, data, name=name, actor=actor, write=write, action="import",
+                            programme=None if prog is not None else (key, share))
     return RosterReport(counts["rows"], counts["new_users"], counts["total_users"], share,
-                        counts["holdout_users"], tuple(counts["kept_columns"]))
-
-
-def _link(path: Path, kept: Path) -> None:
-    """A second name for ``path`` (no copy); none where the disk has no hard links."""
-    try:
-        os.link(path, kept)
-    except OSError:
-        pass
+                        counts["holdout_users"], tuple(counts["kept_columns"]),
+                        counts["left_in_file"])
 
 
 class _Old:
@@ -217,8 +196,7 @@ class _Old:
     def __init__(self, path: Path):
         self.path = path
         self.exists = path.exists()
-        table = pq.read_table(path, columns=["user_id", *FIXED_AT_ARRIVAL]) if self.exists \
-            else None
+        table = read_roster(path, ["user_id", *KEPT]) if self.exists else None
         self.ids = table.column("user_id").combine_chunks() if table is not None else None
         self.fixed = table.drop_columns(["user_id"]) if table is not None else None
         self.seen = np.zeros(len(self.ids) if self.ids is not None else 0, bool)
@@ -227,8 +205,7 @@ class _Old:
     def column(self, name: str) -> pa.Array:
         """A stored column of the current roster (read once, when a file lacks it)."""
         if name not in self._columns:
-            self._columns[name] = pq.read_table(self.path, columns=[name]).column(
-                name).combine_chunks()
+            self._columns[name] = read_roster(self.path, [name]).column(name).combine_chunks()
         return self._columns[name]
 
     def positions(self, ids: pd.Series) -> np.ndarray:
@@ -240,20 +217,15 @@ class _Old:
         self.seen[pos[pos >= 0]] = True
         return pos
 
-    def kept(self) -> Iterator[pa.RecordBatch]:
+    def kept(self) -> Iterator[pa.Table]:
         """Batches of the current roster's users absent from the new file (they stay)."""
         if not self.exists:
             return
-        offset = 0
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=BATCH_ROWS):
-            keep = ~self.seen[offset:offset + batch.num_rows]
-            offset += batch.num_rows
-            if keep.any():
-                yield batch.filter(pa.array(keep))
+        yield from kept_batches(self.path, ~self.seen, BATCH_ROWS)
 
 
 def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, share: float,
-                  joined_on: str) -> dict[str, int]:
+                  joined_on: str, accept: bool) -> dict:
     """Validate the file batch by batch and write the merged roster to ``tmp``: the file's
     users (known ones keep arm, join day and arrival attributes), then the current roster's
     users absent from the file. Raises with the problems found (up to
@@ -262,9 +234,11 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
     old = _Old(roster_path(store))
     problems: list[Problem] = []
     ids: list[pa.Array] = []
-    counts: dict = dict(rows=0, new_users=0, total_users=0, holdout_users=0, kept_columns=[])
+    counts: dict = dict(rows=0, new_users=0, total_users=0, holdout_users=0, kept_columns=[],
+                        left_in_file=0)
+    newcomers = NewUsers(old.ids)
     with pq.ParquetWriter(tmp, ROSTER_SCHEMA) as writer:
-        for df in _batches(data, name):
+        for df in read_batches(data, name):
             offset = counts["rows"]
             counts["rows"] += len(df)
             if "arm" in df.columns:
@@ -290,19 +264,24 @@ def _write_merged(store: Store, data: bytes, name: str, tmp: Path, key: str, sha
                 continue
             if problems:
                 continue  # only validating from here on
-            batch, new_users = _merged_batch(df, old, key, share, joined_on, unstated)
-            counts["new_users"] += new_users
+            pos = old.positions(df["user_id"].astype(str))
+            batch = _merged_batch(df, old, pos, key, share, joined_on, unstated)
+            new = np.flatnonzero(pos < 0)
+            counts["new_users"] += len(new)
+            counts["left_in_file"] += batch.num_rows - batch.column("left_on").null_count
+            newcomers.look(batch.column("user_id").take(new), new + offset + 1)
             ids.append(batch.column("user_id"))
             _write(writer, batch, counts)
         if not problems:
             problems = _duplicates(ids)
+        if not problems and not accept:
+            problems = newcomers.problems(counts["rows"])
         if problems:
             raise ValidationError(problems[:MAX_PROBLEMS],
                                   f"{name} was rejected; nothing was imported")
         del ids
-        for batch in old.kept():
-            _write(writer, pa.Table.from_batches([batch]).select(ROSTER_SCHEMA.names
-                                                                ).cast(ROSTER_SCHEMA), counts)
+        for table in old.kept():
+            _write(writer, table, counts)
     return counts
 
 
@@ -320,10 +299,11 @@ def _unstated(df: pd.DataFrame) -> dict[str, np.ndarray | None]:
     return out
 
 
-def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on: str,
-                  unstated: dict[str, np.ndarray | None]) -> tuple[pa.Table, int]:
+def _merged_batch(df: pd.DataFrame, old: _Old, pos: np.ndarray, key: str, share: float,
+                  joined_on: str, unstated: dict[str, np.ndarray | None]) -> pa.Table:
     """A validated batch as roster rows: arm by the salted hash for a new user, and for a
-    known one the arm, join day and arrival attributes of their first import, and the stored
+    known one (``pos``: their row in ``old``) the arm, join day, arrival attributes and day
+    they left of their first import, and the stored
     value of each attribute the file leaves unstated (see :func:`_unstated`)."""
     uid = df["user_id"].astype(str)
     n = len(df)
@@ -332,8 +312,8 @@ def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on
              "joined_on": pa.array(np.full(n, joined_on, object), pa.string()),
              # Pre-treatment covariates for the lift report: the attributes on arrival.
              "pre_engagement": pa.array(df["past_engagement"].to_numpy(np.int32)),
-             "start_inactive": pa.array(df["days_inactive"].to_numpy(np.int32))}
-    pos = old.positions(uid)
+             "start_inactive": pa.array(df["days_inactive"].to_numpy(np.int32)),
+             "left_on": pa.nulls(n, pa.string())}
     hit = pos >= 0
     if hit.any():
         mask = pa.array(hit)
@@ -349,7 +329,7 @@ def _merged_batch(df: pd.DataFrame, old: _Old, key: str, share: float, joined_on
                                             old.column(c).take(pa.array(pos[keep])))
     columns = {"user_id": pa.array(uid, pa.string()),
                "segment": pa.array(df["segment"].astype(str), pa.string()), **fixed, **attrs}
-    return pa.table(columns, schema=ROSTER_SCHEMA), int(n - hit.sum())
+    return pa.table(columns, schema=ROSTER_SCHEMA)
 
 
 def _write(writer: pq.ParquetWriter, table: pa.Table, counts: dict[str, int]) -> None:
