@@ -269,3 +269,75 @@ def test_a_roster_written_before_users_could_leave_is_read_and_merged(store):
     everyone = load_roster(store, include_left=True)
     assert everyone["left_on"].isna().tolist() == [True, True, False]
     assert everyone["left_on"].iloc[2] == "2026-11-03"
+
+
+# -- 3. a spreadsheet's empty trailing columns (",,") ----------------------------------------
+
+def _trailing(text: str, extra: str = ",,") -> str:
+    return "".join(line + extra + "\n" for line in text.splitlines())
+
+
+READERS = {
+    "roster": (["programme", "roster", "{f}", "--joined-on", "2026-11-01"],
+               "user_id,segment\n" + "".join(f"u{i},{SEG}\n" for i in range(20))),
+    "users": (["decide", "--users", "{f}", "--start", "2026-11-01"],
+              "user_id,segment\n" + "".join(f"u{i},{SEG}\n" for i in range(20))),
+    "lift outcomes": (["lift", "--file", "{f}"], "user_id,arm,conversion\n" + "".join(
+        f"u{i},{('agent', 'holdout')[i % 2]},{i % 3 == 0:d}\n" for i in range(20))),
+    "events": (["ingest", "{f}", "--as-of", "2026-11-20"],
+               "decision_id,event,value,occurred_at\n1-u1,direct_open,1,2026-11-15T09:00:00\n"),
+    "pre-period rewards": (["ingest", "{e}", "--pre-reward", "{f}"],
+                           "user_id,pre_reward\nu1,1\nu2,0.5\n"),
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_every_cli_reader_ignores_empty_trailing_columns(store, tmp_path, capsys, reader):
+    """Refused before by every reader: "column '' appears twice in the header"."""
+    command, text = READERS[reader]
+    (tmp_path / "f.csv").write_text(_trailing(text), encoding="utf-8")
+    (tmp_path / "e.csv").write_text("decision_id,event,value,occurred_at\n", encoding="utf-8")
+    if reader == "pre-period rewards":  # pre-period rewards need an incremental agent
+        from workbench.agent.config import AgentConfig
+        from workbench.agent.state import save_config
+        save_config(store, AgentConfig(incremental=True), "t")
+    args = [str(tmp_path / a[1:-1]) + ".csv" if a.startswith("{") else a for a in command]
+    assert _cli(store, *args) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    if reader in ("events", "pre-period rewards"):
+        return  # their reader (workbench/agent/ingest.py) does not check the cells yet
+    # A value under no name is data the file meant to give: refused by row and position.
+    lines = text.splitlines()
+    lines[2 if len(lines) > 2 else 1] += ",,oops"
+    (tmp_path / "f.csv").write_text(_trailing("\n".join(lines[:1]) + "\n") + "".join(
+        line + ("" if line.endswith("oops") else ",,") + "\n" for line in lines[1:]),
+        encoding="utf-8")
+    assert _cli(store, *args) == 1
+    err = capsys.readouterr().err
+    row = 2 if len(lines) > 2 else 1
+    assert f"- row {row}: column {len(lines[0].split(',')) + 2} has no name in the header but " \
+           "has a value ('oops'): name the column, or delete it" in err, err
+
+
+def test_the_inbox_and_library_readers_ignore_empty_trailing_columns(store):
+    from datetime import datetime, timezone
+
+    from workbench.library.service import import_components
+    from workbench.live.activity import ingest_activity
+
+    import_roster(store, _trailing(f"user_id,segment\nr1,{SEG}\n").encode(), name="r.csv",
+                  actor="t", joined_on="2026-11-01")
+    report = ingest_activity(store, _trailing(
+        "user_id,event,value,occurred_at\nr1,engagement,1,2026-11-20T08:00:00Z\n").encode(),
+        name="e.csv", actor="t", clock=datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert (report.rows, report.inserted, report.quarantined) == (1, 1, [])
+    result = import_components(store, _trailing(
+        "kind,text\ngreeting,Hello from a spreadsheet export\n").encode(), "lib.csv", "ana")
+    assert store.query("SELECT kind, text FROM components WHERE id = ?", result.created) == [
+        {"kind": "greeting", "text": "Hello from a spreadsheet export"}]
+    with pytest.raises(ValidationError) as e:
+        import_components(store, b"kind,text,,\ngreeting,Hi there,,\ngreeting,Hello,,x\n",
+                          "lib.csv", "ana")
+    assert [str(p) for p in e.value.problems] == [
+        "row 3: column 4 has no name in the header but has a value ('x'): name the column, "
+        "or delete it"]

@@ -10,16 +10,24 @@ Values keep their own format (a decimal comma in a value is still refused, by it
 The header is also where a repeated column is refused, by every reader with the same
 :func:`repeated_columns`: a reader would otherwise take one of the two silently (pandas keeps
 both as ``value`` and ``value.1``, a dict the last one) or fail with a traceback.
+
+A column without a name is not a repeat: spreadsheets export empty trailing columns as a
+header ending in ``,,`` (and every line in ``,,``), which every reader refused as "column ''
+appears twice in the header". Such columns are ignored when their cells are empty
+(:func:`blank_columns`), and refused by position when one has a value
+(:func:`unnamed_values`): a value under no name is data the file meant to give.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from workbench import Problem, ValidationError
 
-__all__ = ["delimiter", "header", "refuse_repeated_columns", "repeated_columns"]
+__all__ = ["blank_columns", "delimiter", "header", "refuse_repeated_columns",
+           "repeated_columns", "unnamed_values"]
 
 
 def _first_line(data: str | bytes) -> str:
@@ -49,6 +57,8 @@ def repeated_columns(names: Iterable[str], where: str = "header") -> list[Proble
     seen: set[str] = set()
     twice: list[str] = []
     for name in names:
+        if not _named(name):
+            continue  # see blank_columns
         if name in seen and name not in twice:
             twice.append(name)
         seen.add(name)
@@ -60,3 +70,42 @@ def refuse_repeated_columns(names: Iterable[str], summary: str) -> None:
     problems = repeated_columns(names)
     if problems:
         raise ValidationError(problems, summary)
+
+
+def _named(name: Any) -> bool:
+    return bool(str(name).strip().lstrip("\ufeff").strip())
+
+
+def blank_columns(names: Sequence[Any]) -> list[int]:
+    """Positions (0-based) of the header's columns without a name (empty or spaces)."""
+    return [i for i, name in enumerate(names) if not _named(name)]
+
+
+def _first_value(values: Any) -> tuple[int, str] | None:
+    """Position and text of the first non-blank cell of a column (a list, a pandas Series or
+    an Arrow array), vectorised: a roster's column has millions of cells."""
+    import numpy as np
+    import pandas as pd
+
+    if hasattr(values, "to_pandas"):  # Arrow
+        values = values.to_pandas()
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    text = series.astype("string").str.strip()
+    where = np.flatnonzero((text.notna() & (text != "")).to_numpy(bool))
+    return (int(where[0]), str(series.iloc[where[0]])) if len(where) else None
+
+
+def unnamed_values(names: Sequence[Any], column: Callable[[int], Any],
+                   first_row: int = 1) -> list[Problem]:
+    """A problem for each column without a name (see :func:`blank_columns`) that has a value,
+    at its first such row; ``column(i)`` gives the cells of column ``i`` (0-based), whose
+    first is data row ``first_row``."""
+    problems = []
+    for i in blank_columns(names):
+        found = _first_value(column(i))
+        if found is not None:
+            row, value = found
+            problems.append(Problem(
+                f"column {i + 1} has no name in the header but has a value ({value!r}): name "
+                "the column, or delete it", row=row + first_row))
+    return problems

@@ -20,17 +20,25 @@ BATCH_COLUMNS = ["decision_id", "user_id", "arm", "send", "channel", "send_at", 
 def _read_users(path: Path):
     import pandas as pd
 
-    from workbench.delimited import delimiter, header, refuse_repeated_columns
+    from workbench import ValidationError
+    from workbench.delimited import (blank_columns, delimiter, header, refuse_repeated_columns,
+                                     unnamed_values)
 
+    summary = f"{path.name} was rejected; nothing was decided"
     try:
         with open(path, "rb") as f:
             first = f.readline()
         # pandas would keep a repeated column as 'segment.1' and decide on the first one
-        refuse_repeated_columns(header(first), f"{path.name} was rejected; nothing was decided")
+        names = header(first)
+        refuse_repeated_columns(names, summary)
         users = pd.read_csv(path, sep=delimiter(first), dtype={"user_id": str})
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CommandFailed(f"cannot read {path}: {reason}") from None
+    if blank := blank_columns(names):  # a spreadsheet's empty trailing columns (",,")
+        if problems := unnamed_values(names, lambda i: users.iloc[:, i]):
+            raise ValidationError(problems, summary)
+        users = users.iloc[:, [i for i in range(users.shape[1]) if i not in blank]]
     if users.empty:
         raise CommandFailed(f"{path} has no users, only a header line; nothing was decided")
     return users

@@ -25,7 +25,7 @@ from workbench import (
     StaleEditError,
     ValidationError,
 )
-from workbench.delimited import delimiter, repeated_columns
+from workbench.delimited import blank_columns, delimiter, repeated_columns, unnamed_values
 from workbench.library.files import (  # noqa: F401  (the library's file API, one import)
     EXPORT_COLUMNS,
     IMPORT_COLUMNS,
@@ -208,7 +208,8 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     except csv.Error as e:
         raise ValidationError([Problem(str(e), row=1)], "The file could not be read") from None
     header = [h.strip().lower() for h in header]
-    _check_columns(header, where="header")
+    blank = blank_columns(header)  # a spreadsheet's empty trailing columns (",,")
+    _check_columns([h for h in header if h], where="header")
     rows = []
     start = reader.line_num + 1  # a quoted cell may span lines: a row is named by its first
     try:
@@ -220,7 +221,9 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
                 raise ValidationError([Problem(
                     f"has {len(values)} fields but the header has {len(header)}", row=line)],
                     "The file was rejected")
-            rows.append((line, dict(zip(header, map(unescape_formula, values)))))
+            if blank and (problems := unnamed_values(header, lambda i: [values[i]], line)):
+                raise ValidationError(problems, "The file was rejected")
+            rows.append((line, {h: unescape_formula(v) for h, v in zip(header, values) if h}))
     except csv.Error as e:
         raise ValidationError([Problem(str(e), row=reader.line_num)],
                               "The file could not be read") from None

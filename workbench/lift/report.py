@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
-from workbench.delimited import delimiter, header, refuse_repeated_columns
+from workbench.delimited import (blank_columns, delimiter, header, refuse_repeated_columns,
+                                  unnamed_values)
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
 from workbench.lift.estimators import (SEGMENT_MIN_USERS, LiftEstimate, from_moments, ml_rate,
@@ -121,12 +122,17 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
         raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
                               "The file was rejected") from None
     # pandas would keep a repeated column as 'arm.1' and read the first one only
-    refuse_repeated_columns([c.strip().lower() for c in header(text)], "The file was rejected")
+    names = header(text)
+    refuse_repeated_columns([c.strip().lower() for c in names], "The file was rejected")
     try:
         df = pd.read_csv(io.StringIO(text), sep=delimiter(text),
                          dtype={"user_id": str, "arm": str, "phase": str, "segment": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ValidationError([Problem(str(e).splitlines()[0])], "The file was rejected") from None
+    if blank := blank_columns(names):  # a spreadsheet's empty trailing columns (",,")
+        if problems := unnamed_values(names, lambda i: df.iloc[:, i]):
+            raise ValidationError(problems, f"{name} was rejected; nothing was imported")
+        df = df.iloc[:, [i for i in range(df.shape[1]) if i not in blank]]
     df.columns = [c.strip().lower() for c in df.columns]
     problems = [Problem(f"required column '{c}' is missing", field=c)
                 for c in ("user_id", "arm") if c not in df.columns]

@@ -42,7 +42,8 @@ from store import live as live_store
 from workbench import Problem, ValidationError
 from workbench.agent.state import segments_of
 from workbench.agent.users import prepare_users, stable_arm
-from workbench.delimited import delimiter, refuse_repeated_columns
+from workbench.delimited import (blank_columns, delimiter, refuse_repeated_columns,
+                                  unnamed_values)
 from workbench.live import programme_lock
 from workbench.live.newcomers import NewUsers
 from workbench.live.rosterfile import (  # noqa: F401  (ATTRIBUTES, roster_path: the API)
@@ -104,15 +105,22 @@ def read_batches(data: bytes, name: str) -> Iterator[pd.DataFrame]:
             batches = (b.to_pandas() for b in reader)
         refuse_repeated_columns([str(c).strip().lower().lstrip("\ufeff") for c in names],
                                 f"{name} was rejected; nothing was imported")
+        blank = blank_columns(names)  # a spreadsheet's empty trailing columns (",,")
+        named = [i for i in range(len(names)) if i not in blank]
         rows = 0
         for df in batches:
+            if blank:
+                problems = unnamed_values(names, lambda i: df.iloc[:, i], rows + 1)
+                if problems:
+                    raise ValidationError(problems, f"{name} was rejected; nothing was imported")
+                df = df.iloc[:, named]
             df.columns = [str(c).strip().lower().lstrip("\ufeff") for c in df.columns]
             for start in range(0, len(df), BATCH_ROWS):
-                rows += 1
                 yield df.iloc[start:start + BATCH_ROWS].reset_index(drop=True)
+            rows += len(df)
         if not rows:  # an empty file still has its columns checked
-            yield pd.DataFrame({str(c).strip().lower().lstrip("\ufeff"): pd.Series(dtype=object)
-                                for c in names})
+            yield pd.DataFrame({str(names[i]).strip().lower().lstrip("\ufeff"):
+                                pd.Series(dtype=object) for i in named})
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError, StopIteration) as e:
         raise ValidationError([Problem(f"cannot be read as CSV or Parquet ({e})")],
                               f"{name} was rejected") from None
