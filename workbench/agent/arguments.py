@@ -2,8 +2,10 @@
 :class:`workbench.agent.policy.Agent` and its verbs is refused with a
 :class:`workbench.ValidationError` naming the argument, never a traceback from deep inside.
 
-Also here: the guard against learning the same batch twice (:class:`LearntBatches`) and the
-check that a maximum atom share can hold in every slot (:func:`atom_share_problems`).
+Also here: the guard against learning the same batch twice (:class:`LearntBatches`), the
+check that a maximum atom share can hold in every slot (:func:`atom_share_problems`) and the
+reading of what :meth:`~workbench.agent.policy.Agent.beliefs` and ``explain`` are asked
+(:func:`check_view`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
-from workbench.agent.actions import ActionSpace
+from workbench.agent.actions import ActionSpace, Dimension
 from workbench.agent.guardrails import Guardrails
 from workbench.agent.mixes import CTX_VARS
 
 #: Batches (by seed) whose learnt rows an agent remembers, to refuse a second learn of them.
 REMEMBERED_BATCHES = 64
+#: Bucket names listed in a message before "...".
+LISTED = 12
+_NO_OPTION = object()
 
 
 def segments_list(segments: Sequence[str]) -> list[str]:
@@ -171,3 +176,88 @@ class LearntBatches:
         self._rows[seed] = keys if done is None else np.union1d(done, keys)
         while len(self._rows) > REMEMBERED_BATCHES:
             self._rows.pop(next(iter(self._rows)))
+
+
+def _listed(names: Sequence[Any]) -> str:
+    shown = ", ".join(map(str, names[:LISTED]))
+    return shown + (f", ... ({len(names)} in all)" if len(names) > LISTED else "")
+
+
+def _dimension(space: ActionSpace, name: Any, p: list[Problem]) -> Dimension | None:
+    """A dimension by its name, or a slot by its own name (``offer`` for ``slot:offer``) where
+    no dimension has that name (``channel`` is the channel dimension, never a slot)."""
+    names = [d.name for d in space.dimensions]
+    if isinstance(name, str):
+        for want in (name, f"slot:{name}"):
+            if want in names:
+                return space.dimension(want)
+    p.append(Problem(f"unknown dimension {name!r}; one of {', '.join(names)}",
+                     field="dimension"))
+    return None
+
+
+def _bucket(var: str, value: Any, labels: Sequence[str], p: list[Problem]) -> int:
+    """A context variable's bucket, given as its index or its name (``segment`` 1 or
+    ``"lapsing_buyers"``)."""
+    field = f"context.{var}"
+    if isinstance(value, str) and value in labels:
+        return list(labels).index(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if 0 <= value < len(labels):
+            return int(value)
+        p.append(Problem(f"{value!r} is out of range: an index from 0 to {len(labels) - 1} or "
+                         f"a name ({_listed(labels)})", field=field))
+    else:
+        p.append(Problem(f"{value!r} is neither an index from 0 to {len(labels) - 1} nor a "
+                         f"name ({_listed(labels)})", field=field))
+    return 0
+
+
+def _has_option(d: Dimension, option: Any) -> bool:
+    try:
+        d.index_of(option)
+    except (KeyError, ValueError, TypeError):  # an array compares element by element
+        return False
+    return True
+
+
+def check_view(space: ActionSpace, labels: Mapping[str, Sequence[str]], dimension: Any,
+               context: Any, verb: str, *, draws: Any = None, seed: Any = 0,
+               option: Any = _NO_OPTION) -> tuple[Dimension, dict[str, int]]:
+    """The dimension and the context's bucket indices that
+    :meth:`~workbench.agent.policy.Agent.beliefs` (and ``explain``, with its ``option``) read.
+
+    ``context`` maps context variables (``labels``: segment, inactivity, engagement,
+    exposures, daypart, platform, consent) to a bucket index or name; variables the dimension
+    does not condition on are ignored, as the Posteriors page passes them all. Refused, naming
+    each argument: an unknown dimension (the valid names listed), a context that is not a
+    mapping, an unknown variable, a bucket out of range or of no such name, ``draws`` that is
+    not a whole number >= 1, a ``seed`` that is not a whole number >= 0, an option the
+    dimension does not have."""
+    p: list[Problem] = []
+    d = _dimension(space, dimension, p)
+    values: dict[str, int] = {}
+    if not isinstance(context, Mapping):
+        p.append(Problem("must map context variables to a bucket index or name, e.g. "
+                         f"{{'segment': 0}}, not {type(context).__name__}", field="context"))
+    else:
+        for var, value in context.items():
+            if var not in labels:
+                p.append(Problem(f"unknown context variable {var!r}; one of "
+                                 f"{', '.join(labels)}", field="context"))
+            else:
+                values[var] = _bucket(var, value, labels[var], p)
+    if draws is not None and (isinstance(draws, (bool, np.bool_))
+                              or not isinstance(draws, (int, np.integer)) or draws < 1):
+        p.append(Problem(f"must be a whole number >= 1 or None, not {draws!r}", field="draws"))
+    try:
+        check_seed(seed)
+    except ValidationError as e:
+        p += e.problems
+    if d is not None and option is not _NO_OPTION and not _has_option(d, option):
+        p.append(Problem(f"{option!r} is not an option of {d.name}; its options are "
+                         f"{_listed([o.value for o in d.options])}", field="option"))
+    if p:
+        raise ValidationError(p, verb)
+    assert d is not None
+    return d, values

@@ -55,6 +55,7 @@ from workbench.agent.arguments import (
     learn_columns,
     check_seed,
     check_users,
+    check_view,
     segments_list,
 )
 from workbench.agent.beliefs import explain
@@ -318,13 +319,13 @@ class Agent:
             code = code * size + int(values.get(var, size - 1 if var == "consent" else 0))
         return code
 
-    def beliefs(self, dimension: str, context: Mapping[str, int], *, draws: int | None = None,
+    def beliefs(self, dimension: str, context: Mapping[str, Any], *, draws: int | None = None,
                 seed: int = 0) -> pd.DataFrame:
-        """Posterior of each option's expected reward in one context: mean, sd, 95% interval
-        and probability of being best (forbidden options: 0)."""
-        d = self.space.dimension(dimension)
-        pol = self.policies[dimension]
-        c = self.context_code(d.kind, context)
+        """Posterior of each option's expected reward in one context (buckets by index or name):
+        mean, sd, 95% interval and probability of being best (forbidden options: 0)."""
+        d, values = check_view(self.space, self._ctx["slot"].labels, dimension, context,
+                               "Cannot read beliefs", draws=draws, seed=seed)
+        pol, c = self.policies[d.name], self.context_code(d.kind, values)
         mean, sd = option_moments(pol, [c])
         P, allowed = pol.prob_best([c], draws or self.config.draws, np.random.default_rng(seed))
         return pd.DataFrame({
@@ -332,13 +333,13 @@ class Agent:
             "mean": mean, "sd": sd, "low": mean - 1.96 * sd, "high": mean + 1.96 * sd,
             "p_best": P[0], "allowed": allowed[0]})
 
-    def explain(self, dimension: str, context: Mapping[str, int], option: Any,
+    def explain(self, dimension: str, context: Mapping[str, Any], option: Any,
                 top: int = 8) -> pd.DataFrame:
         """Why ``option`` over the best other option: each feature's contribution to the
         difference of their posterior mean rewards."""
-        d = self.space.dimension(dimension)
-        return explain(d, self.policies[dimension], self.context_code(d.kind, context), option,
-                       top)
+        d, at = check_view(self.space, self._ctx["slot"].labels, dimension, context,
+                           "Cannot explain", option=option)
+        return explain(d, self.policies[d.name], self.context_code(d.kind, at), option, top)
 
 
 def _option_mask(d: Dimension, g: Guardrails) -> np.ndarray:

@@ -1,0 +1,130 @@
+"""The agent's public API refuses what it cannot read, naming the argument: the dimension and
+context of ``beliefs`` and ``explain`` (a bare KeyError or ValueError before, and an unknown
+context variable or a bucket out of range read silently), and missing outcomes of ``learn``
+(NaN and None were learnt as 0). And the learnt noise variance of a window learnt in parts
+(a partial window, then its late events) is a single learn's up to sampling error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import ValidationError
+from workbench.agent import ActionSpace, Agent, AgentConfig
+
+
+def _space(slots=None):
+    return ActionSpace.plain(slots or {"greeting": 3, "offer": 3}, ("push", "email"),
+                             skip=False)
+
+
+def _users(n, segments=("s0", "s1")):
+    return pd.DataFrame({"user_id": [f"u{i}" for i in range(n)],
+                         "segment": [segments[i % len(segments)] for i in range(n)]})
+
+
+@pytest.fixture(scope="module")
+def agent():
+    """Slots see the segment and the platform; the other dimensions only the segment."""
+    a = Agent(_space(), ["s0", "s1"],
+              AgentConfig(holdout_share=0, contexts={"slot": ("segment", "platform")}))
+    users = _users(600).assign(platform=[("ios", "android", "web")[i % 3] for i in range(600)])
+    d = a.decide(users, seed=1)
+    a.learn(d, pd.DataFrame({"direct_open": (np.arange(600) % 7 == 0).astype(int)}))
+    return a
+
+
+def _said(call):
+    with pytest.raises(ValidationError) as e:
+        call()
+    return e.value.summary, [str(p) for p in e.value.problems]
+
+
+# -- beliefs and explain ---------------------------------------------------------------------
+
+def test_a_slot_can_be_named_without_its_prefix_and_a_bucket_by_name_or_index(agent):
+    whole = agent.beliefs("slot:offer", {"segment": 1, "platform": 0})
+    for same in (agent.beliefs("offer", {"segment": 1, "platform": 0}),
+                 agent.beliefs("offer", {"segment": "s1", "platform": "ios"}),
+                 agent.beliefs("slot:offer", {"segment": np.int64(1), "platform": np.int8(0)})):
+        pd.testing.assert_frame_equal(same, whole)
+    assert not whole.equals(agent.beliefs("offer", {"segment": 0, "platform": 0}))
+    assert not whole.equals(agent.beliefs("offer", {"segment": 1, "platform": "web"}))
+    # Variables a dimension does not condition on are ignored (the Posteriors page passes
+    # every variable), by index or by name; those missing are at bucket 0.
+    channel = agent.beliefs("channel", {"segment": 1})
+    pd.testing.assert_frame_equal(
+        agent.beliefs("channel", {"segment": "s1", "platform": "web", "daypart": 2}), channel)
+    pd.testing.assert_frame_equal(agent.beliefs("offer", {"segment": 1}), whole)
+
+
+def test_the_dimension_s_own_name_comes_before_a_slot_of_that_name():
+    a = Agent(_space({"channel": 3}), ["s"], AgentConfig(holdout_share=0))
+    assert a.beliefs("channel", {"segment": 0})["option"].tolist() == ["push", "email"]
+    assert a.beliefs("slot:channel", {"segment": 0})["option"].tolist() == [1000, 1001, 1002]
+
+
+@pytest.mark.parametrize("dimension, context, kw, problems", [
+    ("offers", {"segment": 0}, {},
+     ["field 'dimension': unknown dimension 'offers'; one of slot:greeting, slot:offer, "
+      "timing, channel, send"]),
+    (None, {"segment": 0}, {},
+     ["field 'dimension': unknown dimension None; one of slot:greeting, slot:offer, timing, "
+      "channel, send"]),
+    ("offer", {"platform": "mac"}, {},
+     ["field 'context.platform': 'mac' is neither an index from 0 to 2 nor a name (ios, "
+      "android, web)"]),
+    ("channel", {"segment": "x"}, {},
+     ["field 'context.segment': 'x' is neither an index from 0 to 1 nor a name (s0, s1)"]),
+    ("channel", {"segment": 99}, {},
+     ["field 'context.segment': 99 is out of range: an index from 0 to 1 or a name (s0, s1)"]),
+    ("channel", {"segment": -1}, {},
+     ["field 'context.segment': -1 is out of range: an index from 0 to 1 or a name (s0, s1)"]),
+    ("channel", {"segment": True}, {},
+     ["field 'context.segment': True is neither an index from 0 to 1 nor a name (s0, s1)"]),
+    ("channel", {"segment": 1.0}, {},
+     ["field 'context.segment': 1.0 is neither an index from 0 to 1 nor a name (s0, s1)"]),
+    ("channel", {"weather": 0}, {},
+     ["field 'context': unknown context variable 'weather'; one of segment, inactivity, "
+      "engagement, exposures, daypart, platform, consent"]),
+    ("channel", [0], {},
+     ["field 'context': must map context variables to a bucket index or name, e.g. "
+      "{'segment': 0}, not list"]),
+    ("channel", {"segment": 0}, {"draws": 0},
+     ["field 'draws': must be a whole number >= 1 or None, not 0"]),
+    ("channel", {"segment": 0}, {"seed": -1},
+     ["field 'seed': must be a whole number >= 0 or None, not -1"]),
+    ("nope", {"segment": 5, "platform": "mac"}, {},
+     ["field 'dimension': unknown dimension 'nope'; one of slot:greeting, slot:offer, timing, "
+      "channel, send",
+      "field 'context.segment': 5 is out of range: an index from 0 to 1 or a name (s0, s1)",
+      "field 'context.platform': 'mac' is neither an index from 0 to 2 nor a name (ios, "
+      "android, web)"]),
+])
+def test_beliefs_refuse_what_they_cannot_read_naming_each_argument(agent, dimension, context,
+                                                                   kw, problems):
+    assert _said(lambda: agent.beliefs(dimension, context, **kw)) == (
+        "Cannot read beliefs", problems)
+
+
+def test_a_long_list_of_segments_is_cut_in_the_message():
+    segs = [f"seg{i:02d}" for i in range(30)]
+    a = Agent(_space(), segs, AgentConfig(holdout_share=0))
+    assert _said(lambda: a.beliefs("channel", {"segment": 30}))[1] == [
+        "field 'context.segment': 30 is out of range: an index from 0 to 29 or a name "
+        "(seg00, seg01, seg02, seg03, seg04, seg05, seg06, seg07, seg08, seg09, seg10, seg11, "
+        "... (30 in all))"]
+
+
+def test_explain_reads_its_arguments_as_beliefs_do_and_refuses_an_unknown_option(agent):
+    pd.testing.assert_frame_equal(agent.explain("offer", {"segment": "s1"}, 2001),
+                                  agent.explain("slot:offer", {"segment": 1}, 2001))
+    assert _said(lambda: agent.explain("offer", {"segment": 0}, 1000)) == (
+        "Cannot explain", ["field 'option': 1000 is not an option of slot:offer; its options "
+                           "are 2000, 2001, 2002"])
+    assert _said(lambda: agent.explain("offer", {"segment": 0}, np.array([2000, 2001])))[1] \
+        == ["field 'option': array([2000, 2001]) is not an option of slot:offer; its options "
+            "are 2000, 2001, 2002"]
+    assert _said(lambda: agent.explain("channel", {"segment": 2}, "push"))[1] == [
+        "field 'context.segment': 2 is out of range: an index from 0 to 1 or a name (s0, s1)"]
