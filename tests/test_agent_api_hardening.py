@@ -128,3 +128,35 @@ def test_explain_reads_its_arguments_as_beliefs_do_and_refuses_an_unknown_option
             "are 2000, 2001, 2002"]
     assert _said(lambda: agent.explain("channel", {"segment": 2}, "push"))[1] == [
         "field 'context.segment': 2 is out of range: an index from 0 to 1 or a name (s0, s1)"]
+
+
+# -- missing outcomes --------------------------------------------------------------------------
+
+def _state(agent):
+    return {k: m.to_bytes() for k, m in agent.models.items()}
+
+
+@pytest.mark.parametrize("late", [False, True])
+@pytest.mark.parametrize("missing", [np.nan, None, pd.NA])
+def test_a_missing_outcome_is_refused_by_row_and_column_and_nothing_is_learnt(missing, late):
+    a = Agent(_space(), ["s0", "s1"], AgentConfig(holdout_share=0))
+    d = a.decide(_users(3), seed=3)
+    if late:
+        a.learn(d, pd.DataFrame({"direct_open": [1, 0, 0]}))
+    before = _state(a)
+    outcomes = pd.DataFrame({"direct_open": pd.Series([1, missing, 0], dtype=object),
+                             "conversion": [None, 0, 0]})
+    assert _said(lambda: a.learn(d, outcomes, late=late)) == ("The outcomes were not learnt", [
+        "row 1 field 'conversion': is missing (NaN or None): give 0 for no event",
+        "row 2 field 'direct_open': is missing (NaN or None): give 0 for no event"])
+    assert _state(a) == before
+    if not late:  # not marked learnt: the same batch with its outcomes given is learnt
+        a.learn(d, pd.DataFrame({"direct_open": [1, 0, 0], "conversion": [0, 0, 0]}))
+        assert _state(a) != before
+
+
+def test_a_float_column_with_nan_is_refused_too():
+    a = Agent(_space(), ["s0", "s1"], AgentConfig(holdout_share=0))
+    d = a.decide(_users(2), seed=4)
+    assert _said(lambda: a.learn(d, pd.DataFrame({"direct_open": [1, np.nan]})))[1] == [
+        "row 2 field 'direct_open': is missing (NaN or None): give 0 for no event"]

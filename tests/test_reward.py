@@ -87,7 +87,7 @@ def test_outcomes_a_learn_cannot_use_are_refused_by_row_and_column_not_learnt_as
     """One inf reward turned every posterior into NaN for good; 'x' or '12,5' were learnt
     as 0, and a table with a misnamed event column as all zeros."""
     from workbench.agent.reward import event_matrix
-    good = pd.DataFrame({"direct_open": [1, None, 0], "gmv": [0.0, 12.5, float("nan")]})
+    good = pd.DataFrame({"direct_open": [1, 0, 0], "gmv": [0.0, 12.5, 0.0]})
     assert event_matrix(good)[:, [0, 4]].tolist() == [[1, 0], [0, 12.5], [0, 0]]
     bad = pd.DataFrame({"direct_open": [1, float("inf"), "x"], "gmv": [-3.0, 0, "12,5"]})
     with pytest.raises(ValidationError) as e:
@@ -97,6 +97,11 @@ def test_outcomes_a_learn_cannot_use_are_refused_by_row_and_column_not_learnt_as
         "row 2 field 'direct_open': 'inf' is not a count or amount >= 0",
         "row 3 field 'direct_open': 'x' is not a count or amount >= 0",
         "row 3 field 'gmv': '12,5' is not a count or amount >= 0"]
+    with pytest.raises(ValidationError) as e:  # an empty cell is no answer: 0 is no event
+        event_matrix(pd.DataFrame({"direct_open": [1, None, 0], "gmv": [0.0, 12.5, np.nan]}))
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'direct_open': is missing (NaN or None): give 0 for no event",
+        "row 3 field 'gmv': is missing (NaN or None): give 0 for no event"]
     with pytest.raises(ValidationError, match="none of the event columns"):
         event_matrix(pd.DataFrame({"opens": [1.0, 1.0]}))
     with pytest.raises(ValidationError, match="not ndarray"):

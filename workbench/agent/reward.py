@@ -55,13 +55,13 @@ class RewardWeights:
 
 
 def event_matrix(outcomes: pd.DataFrame) -> np.ndarray:
-    """``n x 5`` matrix of event counts: a missing event column or an empty cell counts as
-    no event (zero).
+    """``n x 5`` matrix of event counts: a missing event column counts as no event (zero).
 
     Refused (:class:`workbench.ValidationError`, naming row and column): outcomes that are not
     a table, a table with rows but none of the event columns (a misnamed column was learnt as
-    all zeros), and a count that is text, infinite or negative: one ``inf`` turned every
-    posterior into NaN for good, and "x" or "12,5" were learnt as 0."""
+    all zeros), and a count that is text, infinite, negative or missing: one ``inf`` turned
+    every posterior into NaN for good, and "x", "12,5", NaN and None were learnt as 0 (a
+    decision with no event has 0: every caller in the workbench fills its tables so)."""
     if not isinstance(outcomes, pd.DataFrame):
         raise ValidationError([Problem(f"must be a table (a pandas DataFrame) with event "
                                        f"columns, not {type(outcomes).__name__}",
@@ -79,10 +79,11 @@ def event_matrix(outcomes: pd.DataFrame) -> np.ndarray:
         raw = outcomes[e]
         num = pd.to_numeric(raw, errors="coerce").to_numpy(float)
         empty = raw.isna().to_numpy()
-        for i in np.flatnonzero(~empty & ~(np.isfinite(num) & (num >= 0)))[:20]:
-            problems.append(Problem(f"'{raw.iloc[i]}' is not a count or amount >= 0",
-                                    row=int(i) + 1, field=e))
-        cols.append(np.where(empty, 0.0, num))
+        for i in np.flatnonzero(~(np.isfinite(num) & (num >= 0)))[:20]:
+            problems.append(Problem(
+                "is missing (NaN or None): give 0 for no event" if empty[i]
+                else f"'{raw.iloc[i]}' is not a count or amount >= 0", row=int(i) + 1, field=e))
+        cols.append(num)
     if problems:
         problems.sort(key=lambda p: p.row or 0)
         raise ValidationError(problems, "The outcomes were not learnt")
