@@ -6,12 +6,15 @@ context variable or a bucket out of range read silently), and missing outcomes o
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from workbench import ValidationError
 from workbench.agent import ActionSpace, Agent, AgentConfig
+from workbench.agent.posterior import NOISE_PSEUDO, GaussianPosterior
 
 
 def _space(slots=None):
@@ -160,3 +163,61 @@ def test_a_float_column_with_nan_is_refused_too():
     d = a.decide(_users(2), seed=4)
     assert _said(lambda: a.learn(d, pd.DataFrame({"direct_open": [1, np.nan]})))[1] == [
         "row 2 field 'direct_open': is missing (NaN or None): give 0 for no event"]
+
+
+# -- the noise variance of a window learnt in parts ---------------------------------------------
+
+def test_a_partial_window_counts_each_decision_once_in_the_noise_estimate():
+    """Weighted least squares: a row of weight w has variance s2 / w, so w times its squared
+    residual estimates s2 and the row is one degree of freedom. Counting w (here 0.5) as its
+    degrees of freedom made the noise variance 1 / w times too large."""
+    y = np.array([1.0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    start = 0.25
+
+    def learnt(weight):
+        m = GaussianPosterior.prior(["bias"], 100.0, start, learn_noise=True)
+        m.update(np.ones((10, 1)), y, np.ones(10), add_precision=weight, yy=y ** 2 / weight)
+        return m
+
+    spread = float(((y - y.mean()) ** 2).sum())  # 1.6
+    whole, half = learnt(1.0), learnt(0.5)
+    # A single learn, as before: (20 * 0.25 + 1.6) / 30.
+    assert whole.noise_var == pytest.approx((NOISE_PSEUDO * start + spread)
+                                            / (NOISE_PSEUDO + 10), rel=1e-12)
+    assert (half.rss, half.dof) == (pytest.approx(spread / 0.5, rel=1e-12), 10.0)
+    # (20 * 0.25 + 3.2) / 30 = 0.273, not (20 * 0.25 + 3.2) / 25 = 0.328.
+    assert half.noise_var == pytest.approx((NOISE_PSEUDO * start + spread / 0.5)
+                                           / (NOISE_PSEUDO + 10), rel=1e-12)
+    # A row counted with weight 0 (a reward correction) adds no residual (its 5 was added)
+    # and no degree of freedom; the other row's residual is 0 - 1 (the call's mean).
+    m = GaussianPosterior.prior(["bias"], 100.0, start, learn_noise=True)
+    m.update(np.ones((2, 1)), np.array([1.0, 0.0]), np.ones(2),
+             add_precision=np.array([0.0, 1.0]), yy=np.array([5.0, 0.0]))
+    assert (m.rss, m.dof) == (1.0, 1.0)
+
+
+def _split_over_single(lam, seed, n=3000, exposure=0.6):
+    """sd of the offers' posteriors after a partial window and its late events, over a single
+    learn's: Poisson event counts, whose part seen by ``exposure`` has exposure times the
+    variance of the whole (what the model assumes)."""
+    whole, parts = Agent(_space(), ["s"]), Agent(_space(), ["s"])
+    d = whole.decide(_users(n, ("s",)), seed=seed)
+    rng = np.random.default_rng(seed)
+    early = rng.poisson(exposure * lam, n) * d.send
+    later = rng.poisson((1 - exposure) * lam, n) * d.send
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole.learn(d, pd.DataFrame({"direct_open": early + later}))
+        parts.learn(d, pd.DataFrame({"direct_open": early}), exposure=exposure)
+        parts.learn(d, pd.DataFrame({"direct_open": later}), late=True, exposure=1.0,
+                    counted=exposure)
+    sd = [a.beliefs("slot:offer", {"segment": 0})["sd"].to_numpy() for a in (whole, parts)]
+    return float(np.mean(sd[1] / sd[0]))
+
+
+@pytest.mark.parametrize("lam", [0.07, 0.33, 0.67])
+def test_a_window_learnt_in_parts_is_as_wide_as_one_learn_of_it(lam):
+    """It was 1.23-1.28 times as wide at every rate (20 seeds): the partial window's noise
+    variance was 1 / 0.6 times too large, and the late learn does not re-estimate it."""
+    ratio = np.mean([_split_over_single(lam, seed) for seed in (1, 2, 3)])
+    assert ratio == pytest.approx(1.0, abs=0.05)
