@@ -341,3 +341,39 @@ def test_the_inbox_and_library_readers_ignore_empty_trailing_columns(store):
     assert [str(p) for p in e.value.problems] == [
         "row 3: column 4 has no name in the header but has a value ('x'): name the column, "
         "or delete it"]
+
+
+# -- 4, 6. lift --file: ids are text whatever the header's case; covariates may be negative --
+
+def test_lift_file_reads_ids_as_text_whatever_the_headers_case(store, tmp_path, capsys):
+    """'User_ID' was read as numbers (the text type was keyed on 'user_id' before the header
+    was lower-cased): 007 and 7 collided as "row 3 user '7' appears twice"."""
+    from workbench.lift.report import read_csv
+
+    text = "User_ID,Arm,conversion\n007,agent,1\n7,holdout,0\n8,agent,0\n9,holdout,1\n"
+    data = read_csv(text.encode(), "ids.csv")
+    assert data.treated.tolist() == [True, False, True, False]
+    path = _write(tmp_path / "ids.csv", *text.split("\n", 1)[0:1], text.splitlines()[1:])
+    assert _cli(store, "lift", "--file", path) == 0
+    assert "Users (agent / holdout)" in capsys.readouterr().out
+    with pytest.raises(ValidationError) as e:
+        read_csv(b" USER_ID ,arm,conversion\n007,agent,1\n007,agent,0\n8,holdout,0\n"
+                 b"9,holdout,1\n", "twice.csv")
+    assert [str(p) for p in e.value.problems] == [
+        "row 3 field 'user_id': user '007' appears twice in a phase"]
+
+
+def test_lift_file_takes_negative_covariates_and_refuses_what_is_not_finite(tmp_path):
+    from workbench.lift.report import read_csv
+
+    rows = [(f"u{i}", ("agent", "holdout")[i % 2], i % 3 == 0, (i - 10) / 4) for i in range(20)]
+    data = read_csv(("user_id,arm,conversion,pre_z\n" + "".join(
+        f"{u},{a},{c:d},{z}\n" for u, a, c, z in rows)).encode(), "z.csv")
+    assert data.covariates[:, 0].tolist() == [z for *_, z in rows]
+    with pytest.raises(ValidationError) as e:
+        read_csv(b"user_id,arm,conversion,pre_z,direct_open\nu1,agent,1,-0.5,-1\n"
+                 b"u2,holdout,0,inf,0\nu3,agent,0,x,0\nu4,holdout,1,0,0\n", "z.csv")
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'direct_open': '-1' is not a number >= 0",
+        "row 3 field 'pre_z': 'inf' is not a finite number",
+        "row 4 field 'pre_z': 'x' is not a finite number"]

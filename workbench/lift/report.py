@@ -8,8 +8,8 @@ Imported CSV (one row per user and phase)::
 ``arm`` is ``agent`` or ``holdout``; ``phase`` is ``active`` or ``passive`` (optional: one
 "all" phase when absent); metric columns are any of ``direct_open, engagement, intent,
 conversion, conversion_vertical, gmv``; columns starting with ``pre_`` are pre-treatment
-covariates for ML-RATE. Values are numbers >= 0, except ``gmv``, where a negative value is a
-net refund. A metric's value is at most :func:`value_limit` in size (about 1e75: far above any
+covariates for ML-RATE, any finite number (standardised covariates are negative). Metric values
+are numbers >= 0, except ``gmv``, where a negative value is a net refund. A metric's value is at most :func:`value_limit` in size (about 1e75: far above any
 real outcome, and the most the estimators' sums of fourth powers can take).
 """
 
@@ -125,8 +125,10 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     names = header(text)
     refuse_repeated_columns([c.strip().lower() for c in names], "The file was rejected")
     try:
-        df = pd.read_csv(io.StringIO(text), sep=delimiter(text),
-                         dtype={"user_id": str, "arm": str, "phase": str, "segment": str})
+        # text columns by the header's own spelling: keyed on "user_id", a 'User_ID' column
+        # was read as numbers, and the users 007 and 7 were one user, twice
+        df = pd.read_csv(io.StringIO(text), sep=delimiter(text), dtype={
+            c: str for c in names if c.strip().lower() in ("user_id", "arm", "phase", "segment")})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ValidationError([Problem(str(e).splitlines()[0])], "The file was rejected") from None
     if blank := blank_columns(names):  # a spreadsheet's empty trailing columns (",,")
@@ -161,7 +163,9 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     limit = value_limit(len(df), df["phase"].nunique())
     for col in metrics + covs:
         vals = pd.to_numeric(df[col], errors="coerce")
-        if col in SIGNED_METRICS:  # refunds: negative values are real
+        if col in covs:  # standardised covariates are negative
+            bad(vals.isna() | ~np.isfinite(vals), col, "'{v}' is not a finite number")
+        elif col in SIGNED_METRICS:  # refunds: negative values are real
             bad(vals.isna() | ~np.isfinite(vals), col, "'{v}' is not a number")
         else:
             bad(vals.isna() | (vals < 0) | ~np.isfinite(vals), col,
