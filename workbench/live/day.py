@@ -37,9 +37,10 @@ from store import agent as agent_store
 from store import decisions as decisions_store
 from store import live as live_store
 from workbench import Problem, ValidationError
+from workbench.agent.guardrails import GUARDRAILS
 from workbench.agent.logrows import log_rows
 from workbench.agent.state import current_agent, load_agent, snapshot_rows
-from workbench.live import programme_lock
+from workbench.live import pacing, programme_lock
 from workbench.live.activity import ingest_activity
 from workbench.live.learning import learn_days
 from workbench.live.logs import SHOWN_SLOTS, decisions_dir, shown_slots
@@ -54,7 +55,7 @@ INBOX_SUFFIXES = (".csv", ".parquet")
 MESSAGES_FILE = "messages.parquet"
 #: Columns of the day's log the outbox is written from (with the ``atom_*`` columns).
 OUTBOX_LOG_COLUMNS = ("decision_id", "user_id", "send", "channel", "send_at", "weekday",
-                      "hour", "message")
+                      "hour", "message", "guardrails")
 #: Sent decisions written to the outbox at a time.
 OUTBOX_SLICE = 500_000
 
@@ -65,7 +66,8 @@ def day_seed(day: date) -> int:
 
 
 def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
-                  actor: str = "cron", learn_log: bool = True) -> dict:
+                  actor: str = "cron", learn_log: bool = True,
+                  max_per_day: int | None = None) -> dict:
     """Decide ``day`` for the agent arm and write its outbox file; once per date.
 
     ``learn_log`` also records the agent-arm decisions in SQLite's decision log, which is
@@ -81,20 +83,31 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
     run that dies leaves nothing that is taken for a decided day. Everything that takes time
     (deciding, the rows of the logs, the snapshot, writing Parquet) is done before the write
     lock is taken; the transaction only inserts and renames.
+
+    The day's sends keep the agent's 7-day frequency cap and the daily limit counting the
+    programme's own sends of the days around it (:mod:`workbench.live.pacing`);
+    ``max_per_day`` (stored with the programme when given; 1 until then) is the most sends a
+    user gets on one calendar day.
     """
     if fmt not in FORMATS:
         raise ValidationError([Problem(f"'{fmt}' is not one of {', '.join(FORMATS)}",
                                        field="format")], "The day was not decided")
+    pacing.check_settings(max_per_day)
     iso = day.isoformat()
     outbox = Path(outbox)
     with programme_lock(store, f"programme day {iso}"):
+        settings, changed = pacing.resolve(store, max_per_day)
         done = live_store.day(store, iso)
         if done is not None:
-            return _rerun(store, done, outbox, iso, fmt)
-        log, messages, batch_id, n_users, n_sent = _decide(store, day, actor, learn_log)
+            if changed:
+                with store.transaction():
+                    pacing.save(store, changed, actor)
+            return _rerun(store, done, outbox, iso, fmt) | settings
+        log, messages, batch_id, n_users, n_sent = _decide(store, day, actor, learn_log,
+                                                           settings, changed)
         path = _write_outbox(log, messages, outbox, iso, fmt)
     return {"day": iso, "batch_id": batch_id, "users": n_users, "sent": n_sent,
-            "outbox": str(path), "rerun": False}
+            "frequency_capped": _capped(log), "outbox": str(path), "rerun": False} | settings
 
 
 def _rerun(store: Store, done: live_store.DayRow, outbox: Path, iso: str, fmt: str) -> dict:
@@ -110,7 +123,14 @@ def _rerun(store: Store, done: live_store.DayRow, outbox: Path, iso: str, fmt: s
         log = log.append_column("message", pa.array(message))
     path = _write_outbox(log, messages, outbox, iso, fmt)
     return {"day": iso, "batch_id": done["batch_id"], "users": done["n_users"],
-            "sent": done["n_sent"], "outbox": str(path), "rerun": True}
+            "sent": done["n_sent"], "frequency_capped": _capped(log), "outbox": str(path),
+            "rerun": True}
+
+
+def _capped(log: pa.Table) -> int:
+    """The day's decisions the 7-day cap or the daily limit turned into a skip."""
+    flags = log.column("guardrails").to_numpy()
+    return int(np.count_nonzero(flags & GUARDRAILS["frequency_cap"]))
 
 
 #: Attempts at naming the day's batch before another process's batch takes its id.
@@ -121,9 +141,10 @@ class _IdTaken(Exception):
     """Another batch took the id the day's decisions were named with (rolls back)."""
 
 
-def _decide(store: Store, day: date, actor: str, learn_log: bool
-            ) -> tuple[pa.Table, pa.Table, int, int, int]:
-    """Decide the day and record it: its log, messages, batch id, users and sends."""
+def _decide(store: Store, day: date, actor: str, learn_log: bool, settings: dict,
+            changed: dict) -> tuple[pa.Table, pa.Table, int, int, int]:
+    """Decide the day and record it: its log, messages, batch id, users and sends;
+    ``changed`` settings are stored with the day."""
     iso = day.isoformat()
     roster = load_roster(store, columns=DECIDE_COLUMNS)
     users = roster[(roster["arm"] == "agent") & (roster["joined_on"] <= iso)
@@ -135,6 +156,9 @@ def _decide(store: Store, day: date, actor: str, learn_log: bool
     agent = load_agent(store)
     seed = day_seed(day)
     decisions = agent.decide(users, seed=seed, start=day)
+    pacing.cap_sends(store, decisions, day, zone=settings["timezone"],
+                     cap=agent.config.guardrails.frequency_cap_7d,
+                     per_day=settings["max_per_day"], outside=users["sends_7d"].to_numpy())
     del users
     n_sent, n_users = int(decisions["send"].sum()), len(decisions)
     messages, message = _frame_messages(agent.space, decisions)
@@ -161,7 +185,7 @@ def _decide(store: Store, day: date, actor: str, learn_log: bool
                 snapshots = snapshot_rows(current_agent(store, agent), day, batch) \
                     if learn_log else []
                 _record(store, day, batch_id, seed, actor, n_users, n_sent, inserts,
-                        snapshots, files, str(log_path))
+                        snapshots, files, str(log_path), changed)
             return log, messages, batch_id, n_users, n_sent
         except _IdTaken:
             continue  # a `workbench decide` in between: name the decisions again
@@ -179,9 +203,10 @@ def _learning(store: Store, learn_log: bool):
 
 def _record(store: Store, day: date, batch_id: int, seed: int, actor: str, n_users: int,
             n_sent: int, inserts: list[tuple], snapshots: list[dict],
-            files: list[tuple[Path, Path]], log_path: str) -> None:
+            files: list[tuple[Path, Path]], log_path: str, changed: dict) -> None:
     """The day's one transaction: its batch (named ``batch_id`` or none), its decisions and
-    snapshot when they go to SQLite, its Parquet files put in place, and its day row."""
+    snapshot when they go to SQLite, its Parquet files put in place, its day row and the
+    programme settings it was the first to use (``changed``)."""
     iso = day.isoformat()
     with store.transaction():
         if live_store.day(store, iso) is not None:  # a process without the lock
@@ -200,6 +225,7 @@ def _record(store: Store, day: date, batch_id: int, seed: int, actor: str, n_use
             tmp.replace(path)  # a failed commit leaves files no day row points at
         live_store.record_day(store, day_iso=iso, batch_id=batch_id, n_users=n_users,
                               n_sent=n_sent, log_path=log_path)
+        pacing.save(store, changed, actor)
         store.audit(actor, "programme day", "batch", batch_id,
                     {"day": iso, "users": n_users, "sent": n_sent})
 
