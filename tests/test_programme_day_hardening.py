@@ -148,3 +148,64 @@ def test_programme_day_cli_takes_and_reports_the_daily_limit(file_store, tmp_pat
     assert main(["--db", db, "programme", "day", "--date", "2026-11-03",
                  "--max-per-day", "0"]) == 2
     assert "--max-per-day" in capsys.readouterr().err
+
+
+# -- the programme's time zone ---------------------------------------------------------------
+
+def _local(sends: pd.DataFrame, zone: str) -> pd.Series:
+    return sends["at"].dt.tz_convert(zone)
+
+
+@pytest.mark.parametrize("zone,first", [("Asia/Kuala_Lumpur", date(2026, 11, 2)),
+                                        ("America/New_York", date(2026, 10, 28))])
+def test_send_hours_and_quiet_hours_are_the_programmes_local_ones(file_store, tmp_path, zone,
+                                                                  first):
+    """Before: send_at was UTC midnight plus the hour, so a Malaysian programme's 08:00-21:00
+    sends landed at 16:00-05:00 local. New York's week crosses the end of summer time."""
+    _roster(file_store, sends_7d=0)
+    outbox = tmp_path / "outbox"
+    result = programme_day(file_store, first, outbox, timezone=zone, learn_log=False)
+    assert result["timezone"] == zone
+    sends = _sends(outbox)
+    assert sends["send_at"].str.endswith("Z").all()
+    local = _local(sends, zone)
+    assert (local.dt.hour == sends["hour"]).all() and (local.dt.day_of_week == sends["weekday"]).all()
+    assert local.dt.hour.between(8, 21).all()  # quiet hours 22:00-08:00, local
+    assert local.dt.date.between(first, first + timedelta(days=6)).all()
+    # the zone is the programme's from now on
+    later = programme_day(file_store, first + timedelta(days=1), outbox, learn_log=False)
+    assert later["timezone"] == zone == pacing.stored(file_store)["timezone"]
+    assert _local(_sends(outbox), zone).dt.hour.between(8, 21).all()
+
+
+def test_one_send_a_day_is_a_local_calendar_day():
+    ist = "Asia/Kolkata"  # +05:30: 2026-11-10T20:00Z is 11-11 01:30 there
+    minutes = np.array([np.datetime64("2026-11-10T20:00", "m").astype(np.int64)])
+    assert pacing._local_days(minutes, ist).tolist() == [
+        date(2026, 11, 11).toordinal() - date(1970, 1, 1).toordinal()]
+    assert pacing._local_days(minutes, "UTC").tolist() == [
+        date(2026, 11, 10).toordinal() - date(1970, 1, 1).toordinal()]
+
+
+def test_a_day_not_given_is_today_in_the_programmes_time_zone(file_store, tmp_path):
+    _roster(file_store, sends_7d=0)
+    zone = "Pacific/Kiritimati"  # UTC+14: its today is often the UTC tomorrow
+    result = programme_day(file_store, None, tmp_path / "o", timezone=zone, learn_log=False)
+    assert result["day"] == pacing.local_today(zone).isoformat()
+
+
+def test_a_time_zone_that_is_not_one_is_refused_before_anything_is_decided(file_store,
+                                                                           tmp_path, capsys):
+    _roster(file_store, sends_7d=0)
+    with pytest.raises(ValidationError, match="not an IANA time zone"):
+        programme_day(file_store, FIRST, tmp_path / "o", timezone="Mars/Base")
+    db = str(tmp_path / "wb.db")
+    for bad in ("Mars/Base", "asia/kuala_lumpur", "", "America", "../etc/passwd"):
+        assert main(["--db", db, "programme", "day", "--date", "2026-11-02",
+                     "--timezone", bad]) == 2
+        err = capsys.readouterr().err
+        assert "--timezone" in err and "not an IANA time zone name" in err, err
+    assert "did you mean Asia/Kuala_Lumpur?" in (main(
+        ["--db", db, "programme", "day", "--timezone", "asia/kuala_lumpur"]) == 2
+        and capsys.readouterr().err)
+    assert not (tmp_path / "o").exists() and pacing.stored(file_store)["timezone"] == "UTC"

@@ -61,8 +61,22 @@ def roster(file: Path, holdout_share: float | None, salt: str | None,
     return 0
 
 
+class TimeZoneName(click.ParamType):
+    """An IANA time zone name (``Asia/Kuala_Lumpur``, ``UTC``); anything else names the flag."""
+
+    name = "ZONE"
+
+    def convert(self, value, param, ctx):
+        from workbench.live.pacing import zone_problem
+
+        if (why := zone_problem(str(value))) is not None:
+            self.fail(why, param, ctx)
+        return str(value)
+
+
 @programme.command("day")
-@click.option("--date", "day", type=IsoDate(), help="The day to decide (default: today, UTC).")
+@click.option("--date", "day", type=IsoDate(),
+              help="The day to decide (default: today in the programme's time zone).")
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Folder the batch is written to (default: <db>.live/outbox).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
@@ -72,16 +86,19 @@ def roster(file: Path, holdout_share: float | None, salt: str | None,
 @click.option("--max-per-day", type=POSITIVE, metavar="N",
               help="At most N sends per user on one calendar day (stored with the programme; "
                    "default 1).")
+@click.option("--timezone", type=TimeZoneName(), metavar="ZONE",
+              help="The programme's IANA time zone, e.g. Asia/Kuala_Lumpur: days, send hours "
+                   "and quiet hours are local (stored with the programme; default UTC).")
 def day(day: date | None, outbox: Path | None, fmt: str, no_learn_log: bool,
-        max_per_day: int | None) -> int:
+        max_per_day: int | None, timezone: str | None) -> int:
     """Decide for the day's agent-arm users and write the batch to the outbox (idempotent)."""
     from workbench.live import live_dir
     from workbench.live.day import programme_day
 
     with open_db() as store:
-        result = programme_day(store, day or _today(), outbox or live_dir(store) / "outbox",
+        result = programme_day(store, day, outbox or live_dir(store) / "outbox",
                                fmt=fmt, actor=actor(), learn_log=not no_learn_log,
-                               max_per_day=max_per_day)
+                               max_per_day=max_per_day, timezone=timezone)
     click.echo(json.dumps(result, default=str))
     return 0
 

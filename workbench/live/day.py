@@ -9,7 +9,8 @@ second batch. ``programme_ingest`` loads every events file of an inbox folder th
 loaded before (by content) and moves, renames or deletes nothing there: the files are the
 team's.
 
-Outbox columns: ``decision_id, user_id, channel, send_at`` (UTC, ISO), ``weekday, hour``, the
+Outbox columns: ``decision_id, user_id, channel, send_at`` (UTC, ISO with ``Z``), ``weekday,
+hour`` (local, in the programme's time zone: :mod:`workbench.live.pacing`), the
 message as the platform sends it (``template_id, title, preheader, body, image``: the channel's
 template filled with the chosen atoms, see :mod:`workbench.live.outbox`) and one
 ``atom_<slot>`` column per message slot (component ids of the library).
@@ -65,10 +66,11 @@ def day_seed(day: date) -> int:
     return int(hashlib.sha256(day.isoformat().encode()).hexdigest()[:8], 16)
 
 
-def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
-                  actor: str = "cron", learn_log: bool = True,
+def programme_day(store: Store, day: date | None, outbox: Path, *, fmt: str = "csv",
+                  actor: str = "cron", learn_log: bool = True, timezone: str | None = None,
                   max_per_day: int | None = None) -> dict:
-    """Decide ``day`` for the agent arm and write its outbox file; once per date.
+    """Decide ``day`` (``None``: today in the programme's time zone) for the agent arm and
+    write its outbox file; once per date.
 
     ``learn_log`` also records the agent-arm decisions in SQLite's decision log, which is
     what decision-attributed events are matched against to teach the agent (the path of
@@ -84,19 +86,23 @@ def programme_day(store: Store, day: date, outbox: Path, *, fmt: str = "csv",
     (deciding, the rows of the logs, the snapshot, writing Parquet) is done before the write
     lock is taken; the transaction only inserts and renames.
 
-    The day's sends keep the agent's 7-day frequency cap and the daily limit counting the
-    programme's own sends of the days around it (:mod:`workbench.live.pacing`);
-    ``max_per_day`` (stored with the programme when given; 1 until then) is the most sends a
-    user gets on one calendar day.
+    The day is a calendar day in the programme's time zone, ``timezone`` (an IANA name,
+    stored with the programme when given; UTC until then): the agent's hours (quiet hours
+    included) are local and ``send_at`` is written in UTC. The day's sends keep the agent's
+    7-day frequency cap and the daily limit counting the programme's own sends of the days
+    around it (:mod:`workbench.live.pacing`); ``max_per_day`` (stored likewise; 1 until
+    then) is the most sends a user gets on one local calendar day.
     """
     if fmt not in FORMATS:
         raise ValidationError([Problem(f"'{fmt}' is not one of {', '.join(FORMATS)}",
                                        field="format")], "The day was not decided")
-    pacing.check_settings(max_per_day)
+    pacing.check_settings(timezone, max_per_day)
+    if day is None:
+        day = pacing.local_today(timezone or pacing.stored(store)["timezone"])
     iso = day.isoformat()
     outbox = Path(outbox)
     with programme_lock(store, f"programme day {iso}"):
-        settings, changed = pacing.resolve(store, max_per_day)
+        settings, changed = pacing.resolve(store, timezone, max_per_day)
         done = live_store.day(store, iso)
         if done is not None:
             if changed:
@@ -156,6 +162,7 @@ def _decide(store: Store, day: date, actor: str, learn_log: bool, settings: dict
     agent = load_agent(store)
     seed = day_seed(day)
     decisions = agent.decide(users, seed=seed, start=day)
+    pacing.localise(decisions, settings["timezone"])
     pacing.cap_sends(store, decisions, day, zone=settings["timezone"],
                      cap=agent.config.guardrails.frequency_cap_7d,
                      per_day=settings["max_per_day"], outside=users["sends_7d"].to_numpy())

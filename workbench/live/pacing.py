@@ -1,4 +1,11 @@
-"""When the programme's sends go out: its frequency cap and its daily limit.
+"""When the programme's sends go out: its time zone, its frequency cap and its daily limit.
+
+**Time zone.** A programme has one IANA time zone (``programme day --timezone
+Asia/Kuala_Lumpur``), stored with the programme when it is first given and changed only by
+giving another; UTC until then. The day decided is a calendar day there: the agent's send time
+(weekday x hour) and its quiet hours are local hours of that day's week, and the outbox's
+``send_at`` is that local time in UTC (``...Z``). A local hour that does not exist (the spring
+change) moves to the next one; one that happens twice (the autumn change) is the first.
 
 **Frequency cap.** ``programme day`` runs every day and each run decides a send up to 6 days
 ahead, so the agent's own cap (the roster's ``sends_7d`` at or above ``frequency_cap_7d``) is
@@ -7,7 +14,7 @@ each is checked against the sends the programme has already decided for the same
 ones and pending ones, from the decision logs of the 13 days either side, whatever order the
 days were decided in): it is skipped, flagged ``frequency_cap`` with propensity 1 as the agent
 skips a capped user, when some 7 days (168 hours, any start) would hold more than
-``frequency_cap_7d`` sends with it, or when its calendar day (UTC) already holds the
+``frequency_cap_7d`` sends with it, or when its local calendar day already holds the
 programme's daily limit (1 by default, ``programme day --max-per-day``). The roster's
 ``sends_7d`` is the messages the team's *other* tools sent (the programme counts its own from
 its log): they count against every 7 days of the week decided. A message marketers force
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
 import pandas as pd
@@ -32,7 +40,8 @@ from store import sends as sends_store
 from workbench import Problem, ValidationError
 from workbench.agent.guardrails import GUARDRAILS
 
-#: Where the programme's daily limit is kept (``agent_settings``).
+#: Where the programme's time zone and daily limit are kept (``agent_settings``).
+ZONE_KEY = "programme.timezone"
 PER_DAY_KEY = "programme.max_sends_per_day"
 DEFAULT_ZONE = "UTC"
 DEFAULT_PER_DAY = 1
@@ -43,9 +52,21 @@ NEAR_DAYS = 13
 _EPOCH = date(1970, 1, 1).toordinal()
 
 
-def check_settings(max_per_day: int | None) -> None:
-    """Refuse a daily limit that cannot be stored (nothing is decided)."""
+def zone_problem(name: str) -> str | None:
+    """Why ``name`` is not an IANA time zone name (``None`` when it is one)."""
+    names = available_timezones() - {"localtime"}
+    if name in names:
+        return None
+    near = sorted(n for n in names if n.lower() == name.strip().lower())
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return (f"'{name}' is not an IANA time zone name such as Asia/Kuala_Lumpur or UTC{hint}")
+
+
+def check_settings(timezone: str | None, max_per_day: int | None) -> None:
+    """Refuse a time zone or daily limit that cannot be stored (nothing is decided)."""
     problems = []
+    if timezone is not None and (why := zone_problem(timezone)) is not None:
+        problems.append(Problem(why, field="timezone"))
     if max_per_day is not None and (isinstance(max_per_day, bool)
                                     or not isinstance(max_per_day, int) or max_per_day < 1):
         problems.append(Problem("must be a whole number >= 1", field="max_per_day"))
@@ -54,24 +75,24 @@ def check_settings(max_per_day: int | None) -> None:
 
 
 def stored(store: Store) -> dict:
-    """The programme's daily limit as stored (its default until set)."""
+    """The programme's time zone and daily limit as stored (their defaults until set)."""
     per_day = agent_store.setting(store, PER_DAY_KEY)
-    return {"timezone": DEFAULT_ZONE,
+    return {"timezone": agent_store.setting(store, ZONE_KEY) or DEFAULT_ZONE,
             "max_per_day": int(per_day) if per_day else DEFAULT_PER_DAY}
 
 
-def resolve(store: Store, max_per_day: int | None) -> tuple[dict, dict]:
+def resolve(store: Store, timezone: str | None, max_per_day: int | None) -> tuple[dict, dict]:
     """The settings a run uses (those given, else the stored ones) and those of them that
     change what is stored (to :func:`save` with the run's writes)."""
-    check_settings(max_per_day)
+    check_settings(timezone, max_per_day)
     now = stored(store)
-    given = {"max_per_day": max_per_day}
+    given = {"timezone": timezone, "max_per_day": max_per_day}
     changed = {k: v for k, v in given.items() if v is not None
                and (v != now[k] or agent_store.setting(store, _KEYS[k]) is None)}
     return now | changed, changed
 
 
-_KEYS = {"max_per_day": PER_DAY_KEY}
+_KEYS = {"timezone": ZONE_KEY, "max_per_day": PER_DAY_KEY}
 
 
 def save(store: Store, changed: dict, actor: str) -> None:
@@ -80,6 +101,21 @@ def save(store: Store, changed: dict, actor: str) -> None:
         agent_store.save_setting(store, _KEYS[name], str(value), actor)
     if changed:
         store.audit(actor, "programme settings", "programme", 1, changed)
+
+
+def local_today(zone: str) -> date:
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+def localise(decisions: pd.DataFrame, zone: str) -> None:
+    """Turn the agent's ``send_at`` (the local wall time of the chosen weekday and hour) into
+    UTC, in place; UTC itself is left as it is."""
+    if zone == DEFAULT_ZONE or not len(decisions):
+        return
+    local = pd.DatetimeIndex(decisions["send_at"].to_numpy())
+    utc = local.tz_localize(zone, ambiguous=np.ones(len(local), bool),
+                            nonexistent="shift_forward").tz_convert("UTC").tz_localize(None)
+    decisions["send_at"] = utc.as_unit(local.unit)
 
 
 def _minutes(values) -> np.ndarray:
