@@ -13,6 +13,8 @@ from workbench.cli.params import (SEED, POSITIVE, CommandFailed, InputFile, IsoD
 from workbench.library.seed import seed as seed_library
 
 #: Columns of an exported batch, in order (``guardrails`` is renamed from ``guardrail_names``).
+#: How ``send_at`` (UTC) is written to ``--out``.
+SEND_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 BATCH_COLUMNS = ["decision_id", "user_id", "arm", "send", "channel", "send_at", "template_id",
                  "title", "body", "atoms", "propensity", "guardrail_names"]
 
@@ -59,6 +61,8 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
     """Decide a batch, log it, export it for a sending platform."""
     if (users_file is None) == (synthetic is None):
         raise click.UsageError("give exactly one of --users FILE.csv or --synthetic N")
+    import pandas as pd
+
     from workbench.agent.state import decide_batch, load_agent
     from workbench.agent.users import synthetic_users
 
@@ -71,6 +75,8 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
         batch_id, rendered = decide_batch(store, agent, users, actor=actor(), source="cli",
                                           seed=seed, start=start or date.today())
     batch = rendered[BATCH_COLUMNS].rename(columns={"guardrail_names": "guardrails"})
+    # ISO 8601 in UTC with Z, as the programme's outbox writes it (empty when not sent)
+    batch["send_at"] = pd.to_datetime(batch["send_at"]).dt.strftime(SEND_AT_FORMAT)
     if out:
         try:
             if out.suffix == ".json":
