@@ -79,8 +79,8 @@ def test_reimporting_an_old_export_does_not_unarchive_what_was_archived_since(st
         library.import_components(store, exported, "old.csv", "ben")
     stale = [p for p in err.value.problems if p.field == "version"]
     assert len(stale) == 1 and len(err.value.problems) == 1
-    line = next(i for i, text in enumerate(exported.decode().splitlines(), start=1)
-                if text.startswith(f"{victim['id']},"))
+    line = next(i for i, text in enumerate(exported.decode().splitlines(), start=0)
+                if text.startswith(f"{victim['id']},"))  # data row 1: the line under the header
     assert stale[0].row == line
     assert stale[0].message.startswith(
         f"component #{victim['id']} was changed by ana at {archived['updated_at']} since this "
@@ -136,8 +136,8 @@ def test_a_large_import_names_each_repeated_row_against_its_first_occurrence(sto
         library.import_components(store, _csv_bytes(["kind", "text"], rows), "dup.csv", "ana")
     messages = [(p.row, p.message) for p in err.value.problems]
     assert len(messages) == 2500
-    assert messages[0] == (2502, "duplicate greeting atom: same text as row 2")
-    assert messages[-1] == (5001, f"duplicate cta atom: same text as component #{existing['id']}")
+    assert messages[0] == (2501, "duplicate greeting atom: same text as row 1")
+    assert messages[-1] == (5000, f"duplicate cta atom: same text as component #{existing['id']}")
     assert snapshot(store) == before
 
 

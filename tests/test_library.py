@@ -167,7 +167,7 @@ def test_import_rejects_unknown_and_missing_columns(store):
 def test_import_rejects_a_file_that_is_not_utf8(store):
     data = "kind,text\ncta,Order now\ngreeting,Olá\n".encode("latin-1")
     assert rejected(store, data) == [
-        "row 3: byte 0xe1 at line 3 is not valid UTF-8; save the file with UTF-8 encoding"]
+        "row 2: byte 0xe1 is not valid UTF-8; save the file with UTF-8 encoding"]
 
 
 def test_import_rejects_an_oversized_file(store):
@@ -185,27 +185,27 @@ def test_import_names_every_bad_row_and_field_and_writes_nothing(store):
     good_id = first(store, "cta")["id"]
     data = (
         "id,kind,text,segment,tone\n"
-        ",cta,A fine new call to action,,\n"          # line 2: fine on its own
-        ",greeting,,,\n"                              # line 3: empty text
-        ",offer,RM5 off,nowhere,\n"                   # line 4: bad segment
-        "999999,cta,Ghost,,\n"                        # line 5: unknown id
-        f"{good_id},cta,Shout,,angry\n"               # line 6: bad tone
-        ",cta,a fine new CALL to action,,\n"          # line 7: duplicate of line 2
-        "abc,cta,x,,\n"                               # line 8: bad id
+        ",cta,A fine new call to action,,\n"          # row 1: fine on its own
+        ",greeting,,,\n"                              # row 2: empty text
+        ",offer,RM5 off,nowhere,\n"                   # row 3: bad segment
+        "999999,cta,Ghost,,\n"                        # row 4: unknown id
+        f"{good_id},cta,Shout,,angry\n"               # row 5: bad tone
+        ",cta,a fine new CALL to action,,\n"          # row 6: duplicate of row 1
+        "abc,cta,x,,\n"                               # row 7: bad id
     ).encode()
-    assert rejected(store, data) == [
-        "row 3 field 'text': must not be empty",
-        "row 4 field 'segment': unknown segment 'nowhere'",
-        "row 5 field 'id': no component #999999 in the library; leave id empty to add a new one",
-        "row 6 field 'tone': 'angry' is not one of playful, caring, urgent, premium, neutral",
-        "row 8 field 'id': 'abc' is not a component id",
-        "row 7 field 'text': duplicate cta atom: same text as row 2",
+    assert rejected(store, data) == [  # data row 1 is the first line under the header
+        "row 2 field 'text': must not be empty",
+        "row 3 field 'segment': unknown segment 'nowhere'",
+        "row 4 field 'id': no component #999999 in the library; leave id empty to add a new one",
+        "row 5 field 'tone': 'angry' is not one of playful, caring, urgent, premium, neutral",
+        "row 7 field 'id': 'abc' is not a component id",
+        "row 6 field 'text': duplicate cta atom: same text as row 1",
     ]
 
 
 def test_import_rejects_ragged_csv_rows_and_bad_json(store):
     assert rejected(store, b"kind,text\ncta,Go,extra\n") == [
-        "row 2: has 3 fields but the header has 2"]
+        "row 1: has 3 fields but the header has 2"]
     assert rejected(store, b'[{"kind": "cta", "text": "Go"},', "lib.json") == [
         "row 1: invalid JSON: Expecting value (column 32)"]
     assert rejected(store, b'[1]', "lib.json") == ["row 1: is not an object"]
@@ -215,7 +215,7 @@ def test_import_rejects_ragged_csv_rows_and_bad_json(store):
 def test_import_of_the_same_id_twice_is_rejected(store):
     cid = first(store, "cta")["id"]
     data = f"id,kind,text\n{cid},cta,One\n{cid},cta,Two\n".encode()
-    assert rejected(store, data) == [f"row 3 field 'id': component #{cid} also appears in row 2"]
+    assert rejected(store, data) == [f"row 2 field 'id': component #{cid} also appears in row 1"]
 
 
 def test_csv_downloads_quote_formula_cells_and_keep_numbers():
@@ -260,7 +260,7 @@ def test_an_import_or_edit_that_makes_a_message_too_long_names_the_row(store):
     with pytest.raises(ValidationError) as e:
         library.import_components(store, f"kind,text\ncta,{text}\n".encode(), "big.csv", "qa")
     assert [str(p) for p in e.value.problems] == [
-        f"row 2 field 'text': with this text, {PUSH_CLASSIC} can make a body of 169 "
+        f"row 1 field 'text': with this text, {PUSH_CLASSIC} can make a body of 169 "
         f"characters for segment dormant_90d_plus, over the limit of 150; {ROOM}"]
     cta = first(store, "cta")
     with pytest.raises(ValidationError) as e:
@@ -347,7 +347,7 @@ def test_an_unknown_long_id_is_named_as_written(store):
         library.import_components(store, b"id,kind,text\n99999999999999999999999,cta,x\n",
                                   "lib.csv", "qa")
     assert [str(p) for p in e.value.problems] == [
-        "row 2 field 'id': no component #99999999999999999999999 in the library; leave id "
+        "row 1 field 'id': no component #99999999999999999999999 in the library; leave id "
         "empty to add a new one"]
 
 

@@ -91,12 +91,13 @@ def test_an_imported_csv_is_estimated():
 
 
 @pytest.mark.parametrize("data, message", [
-    (b"user_id,arm,engagement\nu1,control,1\n", "row 2 field 'arm': 'control' is not agent"),
-    (b"user_id,arm,engagement\nu1,agent,lots\n", "row 2 field 'engagement': 'lots' is not a"),
-    (b"user_id,arm,engagement\nu1,agent,1\nu1,agent,2\n", "row 3 field 'user_id': user 'u1'"),
+    (b"user_id,arm,engagement\nu1,control,1\n", "row 1 field 'arm': 'control' is not agent"),
+    (b"user_id,arm,engagement\nu1,agent,lots\n", "row 1 field 'engagement': 'lots' is not a"),
+    (b"user_id,arm,engagement\nu1,agent,1\nu1,agent,2\n", "row 2 field 'user_id': user 'u1'"),
     (b"user,arm,engagement\nu1,agent,1\n", "field 'user_id': required column 'user_id'"),
     (b"user_id,arm,clicks\nu1,agent,1\n", "no metric column"),
-    ("user_id,arm,engagement\nü,agent,1\n".encode("latin-1"), "row 2: is not valid UTF-8"),
+    ("user_id,arm,engagement\nü,agent,1\n".encode("latin-1"),
+     "row 1: byte 0xfc is not valid UTF-8"),
     (b"user_id,arm,phase,engagement\nu1,agent,active,1\nu1,holdout,passive,1\n",
      "user 'u1' is in both arms"),
 ])
@@ -255,7 +256,7 @@ def test_a_constant_or_empty_metric_does_not_stop_the_report():
 def test_negative_values_are_refused_where_they_mean_nothing():
     with pytest.raises(ValidationError) as e:
         lr.read_csv(b"user_id,arm,engagement\nu1,agent,-1\n", "bad.csv")
-    assert "row 2 field 'engagement': '-1' is not a number >= 0" in str(e.value)
+    assert "row 1 field 'engagement': '-1' is not a number >= 0" in str(e.value)
 
 
 @pytest.fixture(scope="module")
@@ -521,7 +522,7 @@ def test_a_value_too_large_to_sum_is_refused_naming_row_and_field():
         lr.read_csv(huge_gmv_csv(), "huge.csv")
     assert e.value.summary == "huge.csv was rejected; nothing was imported"
     assert [str(p) for p in e.value.problems] == [f"row {r} field 'gmv': {why}"
-                                                  for r in range(2, 22)]  # the first 20
+                                                  for r in range(1, 21)]  # the first 20
     # just below the limit the lift is the one of the same file in units 2e75 times smaller
     rows = [(f"u{i}", "holdout" if i % 10 == 0 else "agent", i % 7) for i in range(400)]
     small, big = (lr.read_csv(("user_id,arm,gmv\n" + "".join(
@@ -545,9 +546,9 @@ def test_a_huge_value_is_refused_by_the_cli_and_the_page(tmp_path, monkeypatch, 
     assert captured.out == ""
     assert captured.err.splitlines()[:3] == [
         "error: huge.csv was rejected; nothing was imported:",
-        "- row 2 field 'gmv': '1e+308' is too large: with 400 rows the lift's sums of squares "
+        "- row 1 field 'gmv': '1e+308' is too large: with 400 rows the lift's sums of squares "
         "and fourth powers overflow above 1.3e+76",
-        "- row 3 field 'gmv': '1e+308' is too large: with 400 rows the lift's sums of squares "
+        "- row 2 field 'gmv': '1e+308' is too large: with 400 rows the lift's sums of squares "
         "and fourth powers overflow above 1.3e+76"]
     assert "Warning" not in captured.err
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
@@ -558,7 +559,7 @@ def test_a_huge_value_is_refused_by_the_cli_and_the_page(tmp_path, monkeypatch, 
     assert not at.exception
     assert [e.value.split("\n")[:3] for e in at.error] == [[
         "huge.csv was rejected; nothing was imported:", "",
-        "- " + ui_plain("row 2 field 'gmv': '1e+308' is too large: with 400 rows the lift's "
+        "- " + ui_plain("row 1 field 'gmv': '1e+308' is too large: with 400 rows the lift's "
                         "sums of squares and fourth powers overflow above 1.3e+76")]]
 
 

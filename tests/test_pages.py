@@ -181,7 +181,7 @@ def test_import_good_and_bad_files(db_path):
         ("bad.csv", b"kind,text\ncta,Fine\ngreeting,\n", "text/csv"))
     at.run()
     at.button(key="import_button").click().run()
-    assert "row 3 field 'text': must not be empty" in at.error[0].value.replace("\\", "")
+    assert "row 2 field 'text': must not be empty" in at.error[0].value.replace("\\", "")
     with open_store(db_path) as s:
         assert s.db["components"].count == n
 
@@ -595,7 +595,7 @@ def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
     at.file_uploader(key="lift_file").set_value(
         ("bad.csv", b"user_id,arm,engagement\nu1,maybe,1\n", "text/csv"))
     at.run()
-    assert "row 2 field 'arm'" in at.error[0].value.replace("\\", "")
+    assert "row 1 field 'arm'" in at.error[0].value.replace("\\", "")
 
 
 def test_home_gives_a_finished_runs_lift_with_its_interval_and_what_it_means(db_path):

@@ -339,7 +339,7 @@ def test_the_inbox_and_library_readers_ignore_empty_trailing_columns(store):
         import_components(store, b"kind,text,,\ngreeting,Hi there,,\ngreeting,Hello,,x\n",
                           "lib.csv", "ana")
     assert [str(p) for p in e.value.problems] == [
-        "row 3: column 4 has no name in the header but has a value ('x'): name the column, "
+        "row 2: column 4 has no name in the header but has a value ('x'): name the column, "
         "or delete it"]
 
 
@@ -360,7 +360,7 @@ def test_lift_file_reads_ids_as_text_whatever_the_headers_case(store, tmp_path, 
         read_csv(b" USER_ID ,arm,conversion\n007,agent,1\n007,agent,0\n8,holdout,0\n"
                  b"9,holdout,1\n", "twice.csv")
     assert [str(p) for p in e.value.problems] == [
-        "row 3 field 'user_id': user '007' appears twice in a phase"]
+        "row 2 field 'user_id': user '007' appears twice in a phase"]
 
 
 def test_lift_file_takes_negative_covariates_and_refuses_what_is_not_finite(tmp_path):
@@ -374,6 +374,62 @@ def test_lift_file_takes_negative_covariates_and_refuses_what_is_not_finite(tmp_
         read_csv(b"user_id,arm,conversion,pre_z,direct_open\nu1,agent,1,-0.5,-1\n"
                  b"u2,holdout,0,inf,0\nu3,agent,0,x,0\nu4,holdout,1,0,0\n", "z.csv")
     assert [str(p) for p in e.value.problems] == [
-        "row 2 field 'direct_open': '-1' is not a number >= 0",
-        "row 3 field 'pre_z': 'inf' is not a finite number",
-        "row 4 field 'pre_z': 'x' is not a finite number"]
+        "row 1 field 'direct_open': '-1' is not a number >= 0",
+        "row 2 field 'pre_z': 'inf' is not a finite number",
+        "row 3 field 'pre_z': 'x' is not a finite number"]
+
+
+# -- 5. every reader numbers rows alike: data row 1 is the first line under the header -------
+
+FIRST_ROW_BAD = {
+    "users": (["decide", "--users", "{f}"], "user_id,segment,habitual_hour\nu1,{seg},31\n",
+              "row 1 field 'habitual_hour': '31' is not a number from 0 to 23"),
+    "roster": (["programme", "roster", "{f}"], "user_id,segment,habitual_hour\nu1,{seg},31\n",
+               "row 1 field 'habitual_hour': '31' is not a number from 0 to 23"),
+    "lift outcomes": (["lift", "--file", "{f}"], "user_id,arm,conversion\nu1,control,1\n",
+                      "row 1 field 'arm': 'control' is not agent or holdout"),
+    "pre-period rewards": (["ingest", "{e}", "--pre-reward", "{f}"],
+                           "user_id,pre_reward\nu1,lots\n",
+                           "row 1 field 'pre_reward': 'lots' is not a finite number"),
+}
+
+
+@pytest.mark.parametrize("reader", [
+    *[r for r in FIRST_ROW_BAD if r != "pre-period rewards"],
+    pytest.param("pre-period rewards", marks=pytest.mark.xfail(
+        strict=True, reason="its reader, workbench/agent/ingest.py (load_pre_reward), still "
+                            "names the file's line; remove this mark when it counts data rows"))])
+def test_every_reader_names_the_first_line_under_the_header_row_1(store, tmp_path, capsys,
+                                                                   reader):
+    """lift --file, the library import and the pre-period rewards said "row 2" for it, the
+    users and roster readers "row 1" (README: data row 1 is the first line under the
+    header)."""
+    command, text, problem = FIRST_ROW_BAD[reader]
+    (tmp_path / "f.csv").write_text(text.format(seg=SEG), encoding="utf-8")
+    (tmp_path / "e.csv").write_text("decision_id,event,value,occurred_at\n", encoding="utf-8")
+    if reader == "pre-period rewards":
+        from workbench.agent.config import AgentConfig
+        from workbench.agent.state import save_config
+        save_config(store, AgentConfig(incremental=True), "t")
+    args = [str(tmp_path / a[1:-1]) + ".csv" if a.startswith("{") else a for a in command]
+    assert _cli(store, *args) == 1
+    assert f"\n- {problem}\n" in capsys.readouterr().err
+
+
+def test_the_library_import_names_data_rows_and_counts_a_multi_line_cell_as_one(store):
+    from workbench.library.service import import_components
+
+    with pytest.raises(ValidationError) as e:
+        import_components(store, b'kind,text\ngreeting,"Hello\nthere"\n\ncta,\n', "lib.csv",
+                          "ana")
+    assert [str(p) for p in e.value.problems] == [
+        "row 1 field 'text': contains a control character at position 6",
+        "row 2 field 'text': must not be empty"]
+    with pytest.raises(ValidationError) as e:
+        import_components(store, "kind,text\ngreeting,Olá\n".encode("latin-1"), "lib.csv", "ana")
+    assert [str(p) for p in e.value.problems] == [
+        "row 1: byte 0xe1 is not valid UTF-8; save the file with UTF-8 encoding"]
+    with pytest.raises(ValidationError) as e:
+        import_components(store, "kind,téxt\n".encode("latin-1"), "lib.csv", "ana")
+    assert [str(p) for p in e.value.problems] == [
+        "byte 0xe9 in the header line is not valid UTF-8; save the file with UTF-8 encoding"]

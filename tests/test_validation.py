@@ -77,8 +77,10 @@ def test_joiners_that_emoji_and_scripts_need_are_kept():
     assert problems_of({"kind": "greeting", "text": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"}) == []
 
 
-def test_a_library_rows_number_is_the_line_it_starts_on(tmp_path):
-    """A quoted cell may span lines: the next row was named by the line its record ended on."""
+def test_a_library_rows_number_counts_records_from_the_first_under_the_header(tmp_path):
+    """A quoted cell may span lines: the next row was named by the line its record ended on.
+    A row is one record, and data row 1 is the first under the header, as every reader
+    numbers rows (it was the file's line, header = 1)."""
     from store import open_store
     from workbench import ValidationError
     from workbench.library.seed import seed
@@ -89,8 +91,8 @@ def test_a_library_rows_number_is_the_line_it_starts_on(tmp_path):
         with pytest.raises(ValidationError) as e:
             import_components(s, b'kind,text\ngreeting,"Two\nlines"\ngreeting,\n', "l.csv", "a")
     assert [str(p) for p in e.value.problems] == [
-        "row 2 field 'text': contains a control character at position 4",
-        "row 4 field 'text': must not be empty"]
+        "row 1 field 'text': contains a control character at position 4",
+        "row 2 field 'text': must not be empty"]
 
 
 def test_duplicates_within_a_kind_are_found_case_and_space_insensitively():

@@ -29,9 +29,9 @@ class WorkbenchError(Exception):
 class Problem:
     """One thing wrong with one field of one row.
 
-    ``row`` is the number a person sees: the table row, or the line of an imported CSV file
-    (header = line 1), or the 1-based position of a JSON object. ``None`` when the problem
-    concerns the whole input.
+    ``row`` is the number a person sees: the table row, or the data row of an imported CSV
+    file (data row 1 is the first line under the header), or the 1-based position of a JSON
+    object. ``None`` when the problem concerns the whole input.
     """
 
     message: str

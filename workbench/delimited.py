@@ -7,6 +7,10 @@ and answered "required column 'user_id' is missing" to a file whose header reads
 line settles it: a header without a comma but with a semicolon (or a tab) is split on that.
 Values keep their own format (a decimal comma in a value is still refused, by its row).
 
+A problem names its row as README says every reader does: data row 1 is the first line under
+the header (the lift outcomes and library readers said "row 2" for it, the users and roster
+readers "row 1").
+
 The header is also where a repeated column is refused, by every reader with the same
 :func:`repeated_columns`: a reader would otherwise take one of the two silently (pandas keeps
 both as ``value`` and ``value.1``, a dict the last one) or fail with a traceback.
@@ -26,7 +30,7 @@ from typing import Any
 
 from workbench import Problem, ValidationError
 
-__all__ = ["blank_columns", "delimiter", "header", "refuse_repeated_columns",
+__all__ = ["blank_columns", "delimiter", "header", "not_utf8", "refuse_repeated_columns",
            "repeated_columns", "unnamed_values"]
 
 
@@ -109,3 +113,15 @@ def unnamed_values(names: Sequence[Any], column: Callable[[int], Any],
                 f"column {i + 1} has no name in the header but has a value ({value!r}): name "
                 "the column, or delete it", row=row + first_row))
     return problems
+
+
+def not_utf8(data: bytes, error: UnicodeDecodeError) -> Problem:
+    """Where a file stops being UTF-8: the data row of the bad byte (the line under the header
+    is data row 1; the header line itself has no row)."""
+    line = data[:error.start].count(b"\n") + 1
+    what = f"byte 0x{data[error.start]:02x}"
+    if line == 1:
+        return Problem(f"{what} in the header line is not valid UTF-8; save the file with UTF-8 "
+                       "encoding")
+    return Problem(f"{what} is not valid UTF-8; save the file with UTF-8 encoding",
+                   row=line - 1)

@@ -25,7 +25,8 @@ from workbench import (
     StaleEditError,
     ValidationError,
 )
-from workbench.delimited import blank_columns, delimiter, repeated_columns, unnamed_values
+from workbench.delimited import (blank_columns, delimiter, not_utf8, repeated_columns,
+                                  unnamed_values)
 from workbench.library.files import (  # noqa: F401  (the library's file API, one import)
     EXPORT_COLUMNS,
     IMPORT_COLUMNS,
@@ -193,10 +194,7 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise ValidationError([Problem(
-            f"byte 0x{data[e.start]:02x} at line {line} is not valid UTF-8; save the file with "
-            "UTF-8 encoding", row=line)], "The file could not be read") from None
+        raise ValidationError([not_utf8(data, e)], "The file could not be read") from None
 
 
 def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
@@ -206,15 +204,18 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     except StopIteration:
         raise ValidationError([Problem("the file is empty")], "Nothing was imported") from None
     except csv.Error as e:
-        raise ValidationError([Problem(str(e), row=1)], "The file could not be read") from None
+        raise ValidationError([Problem(f"the header line: {e}")],
+                              "The file could not be read") from None
     header = [h.strip().lower() for h in header]
     blank = blank_columns(header)  # a spreadsheet's empty trailing columns (",,")
     _check_columns([h for h in header if h], where="header")
     rows = []
-    start = reader.line_num + 1  # a quoted cell may span lines: a row is named by its first
+    line = 0  # the data row (1: the first under the header), as every reader numbers rows
     try:
         for values in reader:
-            line, start = start, reader.line_num + 1
+            if not values:
+                continue  # an empty line is no row (as the pandas and Arrow readers count)
+            line += 1  # a quoted cell may span lines: a row is one record
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
@@ -225,7 +226,7 @@ def _parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
                 raise ValidationError(problems, "The file was rejected")
             rows.append((line, {h: unescape_formula(v) for h, v in zip(header, values) if h}))
     except csv.Error as e:
-        raise ValidationError([Problem(str(e), row=reader.line_num)],
+        raise ValidationError([Problem(str(e), row=line + 1)],
                               "The file could not be read") from None
     return rows
 

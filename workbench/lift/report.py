@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
-from workbench.delimited import (blank_columns, delimiter, header, refuse_repeated_columns,
-                                  unnamed_values)
+from workbench.delimited import (blank_columns, delimiter, header, not_utf8,
+                                  refuse_repeated_columns, unnamed_values)
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
 from workbench.lift.estimators import (SEGMENT_MIN_USERS, LiftEstimate, from_moments, ml_rate,
@@ -119,8 +119,7 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
-                              "The file was rejected") from None
+        raise ValidationError([not_utf8(data, e)], "The file was rejected") from None
     # pandas would keep a repeated column as 'arm.1' and read the first one only
     names = header(text)
     refuse_repeated_columns([c.strip().lower() for c in names], "The file was rejected")
@@ -150,7 +149,8 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
 
     def bad(mask: pd.Series, col: str, message: str) -> None:
         for i in np.flatnonzero(mask.to_numpy())[:20]:
-            problems.append(Problem(message.format(v=df[col].iloc[i]), row=int(i) + 2, field=col))
+            # data row 1 is the first line under the header, as every reader numbers rows
+            problems.append(Problem(message.format(v=df[col].iloc[i]), row=int(i) + 1, field=col))
 
     df["arm"] = df["arm"].astype(str).str.strip().str.lower()
     bad(~df["arm"].isin(["agent", "holdout"]), "arm", "'{v}' is not agent or holdout")
