@@ -16,8 +16,8 @@ import duckdb
 import pyarrow as pa
 
 __all__ = ["EVENT_CHECK", "connect", "daily_arm_totals", "daily_sends", "decision_outcomes",
-           "new_events", "user_phase_totals", "user_window_totals", "validate_events",
-           "weekly_arm_moments"]
+           "decision_send_times", "new_events", "new_or_attributed", "user_phase_totals",
+           "user_window_totals", "validate_events", "weekly_arm_moments"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
 MEMORY_LIMIT = "1500MB"
@@ -83,6 +83,43 @@ WHERE NOT EXISTS (
     WHERE e.user_id = c.user_id AND e.event = c.event AND e.occurred_at = c.ts)
 """
 
+#: The good lines of ``checked``, one per (user, event, time) (the first line's value; the
+#: first ``decision_id`` any of its lines gives, with that line's number), against the events
+#: already stored (``{stored}``: user_id, event, occurred_at, decision_id): ``attribution`` is
+#: false for a new event and true for a stored event without a ``decision_id`` that this file
+#: attributes; an event stored with one is left out (a duplicate).
+NEW_OR_ATTRIBUTED = """
+WITH stored AS (
+    SELECT user_id, event, occurred_at AS ts,
+           bool_or(decision_id IS NOT NULL) AS attributed
+    FROM ({stored}) GROUP BY ALL
+),
+first AS (
+    SELECT user_id, event, ts, arg_min(value, line) AS value, min(line) AS first_line,
+           arg_min(decision_id, line) FILTER (WHERE decision_id IS NOT NULL) AS decision_id,
+           min(line) FILTER (WHERE decision_id IS NOT NULL) AS attributed_line
+    FROM checked WHERE reason IS NULL GROUP BY user_id, event, ts
+)
+SELECT c.user_id, c.event, c.value, c.ts AS occurred_at, c.decision_id,
+       strftime(c.ts, '%Y-%m-%d') AS day, coalesce(c.attributed_line, c.first_line) AS line,
+       s.user_id IS NOT NULL AS attribution
+FROM first c LEFT JOIN stored s ON s.user_id = c.user_id AND s.event = c.event AND s.ts = c.ts
+WHERE s.user_id IS NULL OR (NOT s.attributed AND c.decision_id IS NOT NULL)
+ORDER BY line
+"""
+STORED_FILES = ("SELECT user_id, event, occurred_at, decision_id "
+                "FROM read_parquet($files, union_by_name = true)")
+STORED_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS occurred_at, "
+               "'' AS decision_id WHERE false")
+
+#: The send time of each decision of ``wanted(decision_id)`` found in the decision logs
+#: ``$logs`` (NULL when it was not sent); a decision in no log is not returned.
+DECISION_SEND_TIMES = """
+SELECT l.decision_id, CAST(l.send_at AS TIMESTAMP) AS send_at
+FROM read_parquet($logs, union_by_name = true) l
+WHERE l.decision_id IN (SELECT decision_id FROM wanted)
+"""
+
 EXISTING_FILES = ("SELECT user_id, event, occurred_at "
                   "FROM read_parquet($files, union_by_name = true)")
 EXISTING_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS occurred_at "
@@ -133,12 +170,12 @@ GROUP BY ALL
 #: Per row of a day's decision log (its row number in the file): the total of each decision
 #: event attributed to it in the given events files, counting only events at or after its send
 #: (a decision not sent: at or after its batch's start day), as the decision events' own path
-#: does.
+#: does. A refund (a negative value) is not learnt (an agent's outcomes are not negative).
 DECISION_OUTCOMES = """
 SELECT l.file_row_number AS row, e.event, sum(e.value) AS v
 FROM read_parquet($log, file_row_number = true) l
 JOIN read_parquet($events, union_by_name = true) e ON e.decision_id = l.decision_id
-WHERE list_contains($names, e.event)
+WHERE list_contains($names, e.event) AND e.value >= 0
   AND e.occurred_at >= coalesce(CAST(l.send_at AS TIMESTAMP), CAST($start AS TIMESTAMP))
 GROUP BY 1, 2
 """
@@ -187,6 +224,34 @@ def new_events(con: duckdb.DuckDBPyConnection, checked: pa.Table, existing_files
     finally:
         con.unregister("checked")
 
+
+def new_or_attributed(con: duckdb.DuckDBPyConnection, checked: pa.Table,
+                      stored_files: list[str]) -> pa.Table:
+    """The good lines of ``checked`` that are new events or attribute a stored event that had
+    no ``decision_id`` (``attribution``), with the line each comes from (see
+    :data:`NEW_OR_ATTRIBUTED`)."""
+    con.register("checked", checked)
+    try:
+        if stored_files:
+            return con.sql(NEW_OR_ATTRIBUTED.format(stored=STORED_FILES),
+                           params={"files": stored_files}).to_arrow_table()
+        return con.sql(NEW_OR_ATTRIBUTED.format(stored=STORED_NONE)).to_arrow_table()
+    finally:
+        con.unregister("checked")
+
+
+def decision_send_times(con: duckdb.DuckDBPyConnection, decision_ids: pa.Table,
+                        log_files: list[str]) -> pa.Table:
+    """``(decision_id, send_at)`` of the ``decision_ids`` (a table with that column) found in
+    the decision logs ``log_files``; ``send_at`` is NULL for a decision not sent."""
+    if not log_files:
+        return pa.table({"decision_id": pa.array([], pa.string()),
+                         "send_at": pa.array([], pa.timestamp("us"))})
+    con.register("wanted", decision_ids)
+    try:
+        return con.sql(DECISION_SEND_TIMES, params={"logs": log_files}).to_arrow_table()
+    finally:
+        con.unregister("wanted")
 
 def user_phase_totals(con: duckdb.DuckDBPyConnection, events_glob: str, roster_file: str,
                       phases: pa.Table) -> pa.Table:

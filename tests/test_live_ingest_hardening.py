@@ -128,3 +128,213 @@ def test_a_known_lift_is_covered_with_a_pre_programme_week_in_the_data(tmp_path)
         s.close()
     assert covered >= 17, (covered, estimates)
     assert abs(np.mean(estimates) - 0.2) < 0.02  # unbiased (the se of this mean is ~0.008)
+
+
+# -- 2. the decision column under another name; attributions that arrive late ---------------
+
+def _decided_day(live, tmp_path, learn_log=True, n=300):
+    """A day decided for real (11 Nov): its sent decisions, earliest send first."""
+    from workbench.live.day import programme_day
+
+    roster(live, n)
+    day = programme_day(live, date(2026, 11, 10), tmp_path / "out", learn_log=learn_log)
+    return pd.read_csv(day["outbox"], dtype=str).sort_values("send_at").reset_index(drop=True)
+
+
+def _after(sent_at: str, minutes: int = 60) -> str:
+    return (pd.Timestamp(sent_at) + pd.Timedelta(minutes=minutes)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("header", ["Decision ID", "decisionId", "DECISION-ID", " decision_id"])
+def test_a_decision_column_spelt_another_way_is_read_and_other_columns_are_reported(
+        file_store, tmp_path, header):
+    """``Decision ID`` was ignored without a word: the events were stored unattributed, the
+    agent learnt nothing, and the corrected file was all duplicates."""
+    live = file_store
+    sent = _decided_day(live, tmp_path)
+    d = sent.iloc[0]
+    data = events_csv([(d["user_id"], "conversion", 1, _after(d["send_at"]), d["decision_id"],
+                        "push")], columns=("User ID", "event", "value", "occurredAt", header,
+                                           "channel"))
+    r = ingest_activity(live, data, name="e.csv", actor="t", clock=CLOCK)
+    assert r.ignored_columns == ["channel"]
+    assert r.read_as == {"User ID": "user_id", "occurredAt": "occurred_at"} | (
+        {} if header.strip() == "decision_id" else {header: "decision_id"})
+    assert (r.inserted, r.attributed["inserted"]) == (1, 1)
+    assert decisions_store.event_keys(live, {d["decision_id"]}) == {
+        (d["decision_id"], "conversion", _after(d["send_at"])[:-1])}
+
+
+def test_two_headers_read_as_one_column_refuse_the_file_naming_both(file_store):
+    roster(file_store, 10)
+    from workbench import ValidationError
+
+    with pytest.raises(ValidationError) as e:
+        ingest_activity(file_store, b"user_id,event,occurred_at,decision_id,Decision ID\n",
+                        name="e.csv", actor="t", clock=CLOCK)
+    assert str(e.value.problems[0]) == ("field 'decision_id': columns 'decision_id' and "
+                                        "'Decision ID' are both read as 'decision_id'; keep one")
+
+
+@pytest.mark.parametrize("learn_log", [True, False])
+def test_a_later_line_attributes_an_event_stored_without_its_decision(file_store, tmp_path,
+                                                                      learn_log):
+    """The same (user, event, time) first without, then with its decision_id: the second
+    was a duplicate, and the attribution was lost for good. It now attaches to the stored
+    event: learnt on both learning paths, and the lift still counts the event once."""
+    from workbench.live.day import programme_ingest
+
+    live = file_store
+    sent = _decided_day(live, tmp_path, learn_log)
+    d = sent.iloc[0]
+    at = _after(d["send_at"])
+    line = (d["user_id"], "gmv", 40, at, d["decision_id"])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_bytes(events_csv([(*line[:4], "")]))
+    first = programme_ingest(live, inbox, as_of=date(2026, 11, 12))
+    assert first["reports"][0]["inserted"] == 1
+    (inbox / "b.csv").write_bytes(events_csv([line]))
+    second = programme_ingest(live, inbox, as_of=date(2026, 11, 30))
+    b = second["reports"][1]
+    assert (b["inserted"], b["attributions"], b["duplicates"]) == (0, 1, 0)
+    if learn_log:
+        assert b["attributed"]["inserted"] == 1
+        assert decisions_store.event_keys(live, {d["decision_id"]}) == {
+            (d["decision_id"], "gmv", at[:-1])}
+    else:
+        assert b["learnt_at_window_close"] == 1
+        assert live_store.learned_days(live)["2026-11-10"]["events"] == 40.0
+    (inbox / "c.csv").write_bytes(events_csv([line, (*line[:4], "")]))  # again: duplicates
+    third = programme_ingest(live, inbox, as_of=date(2026, 11, 30))["reports"][2]
+    assert (third["inserted"], third["attributions"], third["duplicates"]) == (0, 0, 2)
+    out = user_outcomes(live, ids=True)
+    k = list(out["metrics"]).index("gmv")
+    assert out["phase_metrics"][:, 0, k].sum() == 40.0  # counted once
+
+
+# -- 3. what is refused, stored, counted and learnt; line numbers of the team's file ---------
+
+@pytest.mark.parametrize("learn_log", [True, False])
+def test_lines_are_numbered_as_in_the_file_and_stored_lines_are_never_called_refused(
+        file_store, tmp_path, learn_log):
+    """Line 2 before its send, line 4 refused, line 5 a refund, line 6 an unknown decision,
+    a blank line 7, line 8 conversion_vertical. The learning path's numbers came from a
+    re-serialised CSV of the attributed lines (line 3 for line 2, line 5 for line 6); the
+    summary said 1 quarantined for 3 lines listed refused, 2 of them stored and counted; the
+    refund was stored but 'refused' for learning (and a day learnt from the Parquet logs
+    failed whole on a decision whose only event was a refund: the agent takes no negative
+    outcome)."""
+    from workbench.live.day import programme_ingest
+
+    live = file_store
+    sent = _decided_day(live, tmp_path, learn_log)
+    d, e = sent.iloc[0], sent.iloc[1]
+    early = (pd.Timestamp(d["send_at"]) - pd.Timedelta(minutes=5)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    text = events_csv([
+        (d["user_id"], "conversion", 1, early, d["decision_id"]),             # 2
+        (d["user_id"], "gmv", 25, _after(d["send_at"]), d["decision_id"]),    # 3
+        (d["user_id"], "sleep", 1, _after(d["send_at"]), d["decision_id"]),   # 4
+        (e["user_id"], "gmv", -40, _after(e["send_at"]), e["decision_id"]),   # 5
+        (e["user_id"], "engagement", 1, _after(e["send_at"]), "99-" + e["user_id"]),  # 6
+    ]) + b"\n" + events_csv([
+        (e["user_id"], "conversion_vertical", 1, _after(e["send_at"]), e["decision_id"])
+    ]).split(b"\n", 1)[1]                                                     # 7 blank, 8
+    (inbox / "late.csv").write_bytes(text)
+    out = programme_ingest(live, inbox, as_of=date(2026, 11, 30))
+    assert out["rejected"] == []
+    r = out["reports"][0]
+    assert out["quarantined"] == r["quarantined"] == 1
+    assert r["quarantine"] == [{"line": 4, "reason": (
+        "event 'sleep' is not one of direct_open, engagement, intent, conversion, "
+        "conversion_vertical, gmv")}]
+    assert [q["line"] for q in decisions_store.quarantine(live)] == [4]
+    assert (r["rows"], r["inserted"], r["not_learnt"]) == (6, 5, 4)
+    assert r["not_learnt_by_reason"] == {"before the send": 1, "refund": 1,
+                                         "no such decision": 1, "not a decision event": 1}
+    lines = {x["line"]: x["reason"] for x in r["not_learnt_lines"]}
+    assert sorted(lines) == [2, 5, 6, 8]
+    assert lines[2].startswith(f"occurred_at {early[:-1]} is before the decision's send")
+    assert lines[5] == ("a refund (gmv -40) counts in the lift; the agent learns from "
+                        "purchases, not refunds")
+    assert lines[6].startswith(f"no decision '99-{e['user_id']}' in the decision log")
+    if learn_log:  # the purchase is learnt now
+        assert r["attributed"]["inserted"] == 1 and r["attributed"]["quarantined"] == 0
+        assert {k[0] for k in decisions_store.event_keys(
+            live, {d["decision_id"], e["decision_id"]})} == {d["decision_id"]}
+    else:  # at the window's close
+        assert r["learnt_at_window_close"] == 1
+        assert out["learned"]["learned_days"] == ["2026-11-10"]
+        assert live_store.learned_days(live)["2026-11-10"]["events"] == 25.0
+    # and every stored line counts in the lift, the refund too
+    users = user_outcomes(live, ids=True)
+    k = list(users["metrics"]).index("gmv")
+    gmv = dict(zip(users["user_id"], users["phase_metrics"][:, 0, k]))
+    assert (gmv[d["user_id"]], gmv[e["user_id"]]) == (25.0, -40.0)
+
+
+def test_ids_with_commas_and_quotes_are_learnt_as_written(file_store, tmp_path):
+    """The attributed lines were written back to CSV with the quotes stripped: 'Doe, Jane'
+    had 5 fields for a header of 4, and a"b became decision 1-ab, unknown."""
+    from workbench.live.day import programme_day
+
+    live = file_store
+    ids = ["Doe, Jane", 'a"b', "plain"] + [f"x{i}" for i in range(60)]
+    users = synthetic_users(len(ids), segments_of(live), 1)
+    users["user_id"] = ids
+    import_roster(live, csv_bytes(users), name="r.csv", actor="t", joined_on="2026-11-01",
+                  holdout_share=0.05, salt="q")
+    day = programme_day(live, date(2026, 11, 10), tmp_path / "out")
+    sent = pd.read_csv(day["outbox"], dtype=str).set_index("user_id")
+    odd = [u for u in ("Doe, Jane", 'a"b') if u in sent.index]
+    assert odd  # at least one of them is sent to (agent arm, salt "q")
+    rows = [(u, "conversion", 1, _after(sent.loc[u, "send_at"]), sent.loc[u, "decision_id"])
+            for u in odd]
+    r = ingest_activity(live, events_csv(rows), name="odd.csv", actor="t", clock=CLOCK)
+    assert (r.quarantined, r.credit["not_learnt"], r.attributed["inserted"]) == (
+        [], 0, len(odd))
+    assert {k[0] for k in decisions_store.event_keys(live, set(sent.loc[odd, "decision_id"]))
+            } == set(sent.loc[odd, "decision_id"])
+
+
+def test_a_platform_that_sends_at_once_is_told_its_events_are_not_learnt(file_store, tmp_path):
+    """Every attributed event before its send_at was refused in the learning path with exit
+    0 and no word in the summary; they are now counted, by reason, in the file's report."""
+    live = file_store
+    sent = _decided_day(live, tmp_path)
+    rows = [(s.user_id, "direct_open", 1, (pd.Timestamp(s.send_at) - pd.Timedelta(hours=2)
+                                           ).strftime("%Y-%m-%dT%H:%M:%SZ"), s.decision_id)
+            for s in sent.iloc[:20].itertuples() if pd.Timestamp(s.send_at).hour >= 2]
+    assert rows
+    r = ingest_activity(live, events_csv(rows), name="e.csv", actor="t", clock=CLOCK)
+    assert r.inserted == len(rows) and r.quarantined == []
+    assert r.credit["not_learnt_by_reason"] == {"before the send": len(rows)}
+    assert r.to_dict()["not_learnt"] == len(rows)
+
+
+# -- 6. a summary that adds up ------------------------------------------------------------
+
+def test_the_ingest_totals_add_up_the_files_and_both_learning_paths():
+    from workbench.live.activity import ingest_totals
+
+    reports = [
+        {"file": "a.csv", "skipped": False, "inserted": 10, "attributions": 1,
+         "duplicates": 2, "quarantined": 3, "not_learnt": 2, "ignored_columns": ["channel"],
+         "not_learnt_by_reason": {"before the send": 2},
+         "attributed": {"learned_decisions": 14539, "late_corrections": 4}},
+        {"file": "b.csv", "skipped": False, "inserted": 5, "attributions": 0,
+         "duplicates": 0, "quarantined": 0, "not_learnt": 1, "ignored_columns": [],
+         "not_learnt_by_reason": {"refund": 1}, "attributed": {}},
+        {"file": "c.csv", "skipped": True, "inserted": 0, "quarantined": 0},
+    ]
+    learned = {"learned_days": ["2026-11-10"], "decisions": 100, "late_days": [],
+               "late_decisions": 7}
+    assert ingest_totals(reports, learned) == {
+        "inserted": 15, "attributions": 1, "duplicates": 2, "quarantined": 3,
+        "not_learnt": 3, "not_learnt_by_reason": {"before the send": 2, "refund": 1},
+        "learned_decisions": 14639, "late_corrections": 11,
+        "ignored_columns": {"a.csv": ["channel"]}}

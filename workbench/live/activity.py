@@ -7,18 +7,24 @@ An events file (CSV or Parquet) has one event per line::
     u1001,gmv,42.5,2026-11-23T19:30:00Z,12-u1001
 
 ``event`` is one of the study's metrics (``direct_open, engagement, intent, conversion,
-conversion_vertical, gmv``); ``value`` defaults to 1 (``gmv`` needs its amount), is 0 or 1 for every event but ``gmv``
-(which may be negative: a refund); ``occurred_at`` is ISO, converted to UTC when it has an
-offset and taken as UTC when not, and may not be later than the wall clock; ``decision_id``
-is optional. A bad line is kept in the ``quarantine`` table with its line number and reason;
-a user not in the roster is a bad line, and so is a ``decision_id`` of another user (a decision
-id is ``<batch>-<user>``: the agent would learn one user's events as another's). An event is
-identified by (user, event, time): a line already stored, or repeated in the file, is counted
-as a duplicate; and a file already loaded (same bytes, by sha256) is skipped whole.
+conversion_vertical, gmv``); ``value`` defaults to 1 (``gmv`` needs its amount), is 0 or 1 for
+every event but ``gmv`` (which may be negative: a refund); ``occurred_at`` is ISO, converted to
+UTC when it has an offset and taken as UTC when not, and may not be later than the wall clock;
+``decision_id`` is optional. A header is read whatever its case, spaces, underscores or dashes
+(``Decision ID`` and ``decisionId`` are ``decision_id``: the report's ``read_as`` says so); any
+other column is listed under ``ignored_columns``. Line numbers are those of the file (a
+header on line 1). A bad line is **refused**: it is kept in the ``quarantine`` table with its
+line number and reason, and neither stored nor counted; a user not in the roster is a bad
+line, and so is a ``decision_id`` of another user (a decision id is ``<batch>-<user>``: the
+agent would learn one user's events as another's). An event is identified by (user, event,
+time): a line already stored, or
+repeated in the file, is counted as a duplicate; a line that gives a ``decision_id`` to an
+event stored without one attributes it (``attributions``: learnt, not counted twice); and a
+file already loaded (same bytes, by sha256) is skipped whole.
 
-Lines with a ``decision_id`` (those the agent can be credited for) also go through
-:func:`workbench.agent.ingest.ingest_events`, the decision events' own path, so they keep
-teaching the agent exactly as ``workbench ingest`` does.
+Lines with a ``decision_id`` also teach the agent when it can be credited with them (see
+:mod:`workbench.live.attribution`); the others are listed as ``not_learnt`` with the reason,
+and still count in the lift.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -41,13 +49,11 @@ from store import live as live_store
 from store import parquet as columnar
 from workbench import Problem, ValidationError
 from workbench.agent.event_checks import NEEDS_AMOUNT, load_limits
-from workbench.agent.ingest import ingest_events
-from workbench.agent.reward import EVENTS as DECISION_EVENTS
-from workbench.agent.state import load_agent
 from workbench.delimited import delimiter, refuse_repeated_columns
-from workbench.live import programme_lock
+from workbench.live import attribution, programme_lock
 from workbench.live.logs import (
     BINARY_EVENTS,
+    attributions_dir,
     event_files,
     events_dir,
     write_partitioned,
@@ -57,6 +63,16 @@ from workbench.sim.world import METRICS
 
 REQUIRED = ("user_id", "event", "occurred_at")
 OPTIONAL = ("value", "decision_id")
+
+
+def _spelling(name: str) -> str:
+    """A column name without case, spaces, underscores or dashes: ``Decision ID``,
+    ``decisionId`` and ``decision-id`` are all ``decisionid``, as is ``decision_id``."""
+    return re.sub(r"[\s_\-]", "", name.strip().lstrip("\ufeff")).lower()
+
+
+#: The columns read, by their spelling-free name.
+KNOWN = {_spelling(c): c for c in (*REQUIRED, *OPTIONAL)}
 
 
 @dataclass
@@ -70,17 +86,47 @@ class ActivityReport:
     quarantined: list[tuple[int, str]] = field(default_factory=list)
     days: list[str] = field(default_factory=list)
     attributed: dict = field(default_factory=dict)
+    #: stored events without a decision_id that this file's lines attributed
+    attributions: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    read_as: dict[str, str] = field(default_factory=dict)  # a header as written -> column
+    credit: dict = field(default_factory=dict)  # lines stored but not learnt, and why
 
     def to_dict(self) -> dict:
         return {"file": self.name, "sha256": self.sha256, "skipped": self.skipped,
                 "rows": self.rows, "inserted": self.inserted, "duplicates": self.duplicates,
+                "attributions": self.attributions,
                 "quarantined": len(self.quarantined),
                 "quarantine": [{"line": ln, "reason": r} for ln, r in self.quarantined[:50]],
-                "days": self.days, "attributed": self.attributed}
+                "ignored_columns": self.ignored_columns, "read_as": self.read_as,
+                "days": self.days, "attributed": self.attributed,
+                **({"not_learnt": 0} | self.credit)}
 
 
-def _read(data: bytes, name: str) -> pa.Table:
-    """The file as text columns (CSV or Parquet by its first bytes), lowercase headers."""
+def _columns(names: list[str], name: str) -> tuple[list[str], list[str], dict[str, str]]:
+    """The header read: each column's name (``None``: ignored), the ignored ones as written,
+    and the known columns written another way (``Decision ID`` is read as ``decision_id``:
+    ignoring it stored every event without its attribution, for good). Two headers read as
+    one column refuse the file, naming both."""
+    read = [KNOWN.get(_spelling(c)) for c in names]
+    problems = []
+    for column in dict.fromkeys(c for c in read if c):
+        spelt = [n for n, c in zip(names, read) if c == column]
+        if len(spelt) > 1:
+            problems.append(Problem(
+                f"columns {' and '.join(repr(n.strip()) for n in spelt)} are both read as "
+                f"'{column}'; keep one", field=column))
+    if problems:
+        raise ValidationError(problems, f"{name} was rejected")
+    ignored = [n.strip() for n, c in zip(names, read) if c is None and n.strip()]
+    read_as = {n.strip(): c for n, c in zip(names, read) if c and n.strip().lower() != c}
+    return read, ignored, read_as
+
+
+def _read(data: bytes, name: str) -> tuple[pa.Table, list[str], dict[str, str]]:
+    """The file as text columns (CSV or Parquet by its first bytes) with each line's number in
+    the file (``line``; a blank line is skipped and counted), its ignored columns and the
+    columns read under another spelling."""
     try:
         if data[:4] == b"PAR1":
             t = pq.read_table(io.BytesIO(data))
@@ -91,23 +137,31 @@ def _read(data: bytes, name: str) -> pa.Table:
                 data += b"\n"
             head = next(csv.reader([data[:data.find(b"\n")].decode("utf-8-sig").strip()],
                                    delimiter=sep))
-            t = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(delimiter=sep),
-                               convert_options=pacsv.ConvertOptions(
+            t = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(
+                delimiter=sep, ignore_empty_lines=False), convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in head}, strings_can_be_null=False))
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as e:
         raise ValidationError([Problem(f"cannot be read as CSV or Parquet ({e})")],
                               f"{name} was rejected") from None
-    t = t.rename_columns([c.strip().lower().lstrip("\ufeff") for c in t.column_names])
-    refuse_repeated_columns(t.column_names, f"{name} was rejected")
-    missing = [c for c in REQUIRED if c not in t.column_names]
+    names = [c.lstrip("\ufeff") for c in t.column_names]
+    refuse_repeated_columns([c.strip().lower() for c in names], f"{name} was rejected")
+    read, ignored, read_as = _columns(names, name)
+    missing = [c for c in REQUIRED if c not in read]
     if missing:
         raise ValidationError([Problem(f"required column '{c}' is missing", field=c)
                                for c in missing], f"{name} was rejected")
-    cols = {c: t.column(c) for c in (*REQUIRED, *OPTIONAL) if c in t.column_names}
     n = t.num_rows
+    cols = {c: t.column(i) for i, c in enumerate(read) if c}
     for c in OPTIONAL:
         cols.setdefault(c, pa.nulls(n, pa.string()))
-    return pa.table({**cols, "line": pa.array(np.arange(2, n + 2, dtype=np.int64))})
+    out = pa.table({**cols, "line": pa.array(np.arange(2, n + 2, dtype=np.int64))})
+    blank = None  # a blank line is a row of empty (or null) fields: not an event
+    for c in range(t.num_columns):
+        empty = pc.equal(pc.utf8_trim_whitespace(pc.fill_null(t.column(c), "")), "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    if blank is not None and pc.any(blank).as_py():
+        out = out.filter(pc.invert(blank))
+    return out, ignored, read_as
 
 
 def ingest_activity(store: Store, data: bytes, *, name: str, actor: str,
@@ -131,7 +185,7 @@ def _ingest(store: Store, data: bytes, *, name: str, actor: str,
     if not roster_path(store).exists():
         raise ValidationError([Problem("no roster: import the programme's users first")],
                               f"{name} was rejected")
-    src = _read(data, name)
+    src, report.ignored_columns, report.read_as = _read(data, name)
     report.rows = src.num_rows
     con = columnar.connect()
     roster = pq.read_table(roster_path(store), columns=["user_id"])
@@ -148,23 +202,26 @@ def _ingest(store: Store, data: bytes, *, name: str, actor: str,
         checked.filter(pc.is_null(checked.column("reason"))).column("ts"),
         format="%Y-%m-%d")).to_pylist()))
     # This file's own partitions (left by a crash before its ledger row) are not "existing".
-    existing = [f for f in event_files(store, days) if not f.endswith(f"/{sha[:16]}-0.parquet")]
-    new = columnar.new_events(con, checked, existing)
-    report.inserted = new.num_rows
-    report.duplicates = (report.rows - bad.num_rows) - new.num_rows
+    stored = event_files(store, days) + event_files(store, days, root=attributions_dir(store))
+    existing = [f for f in stored if not f.endswith(f"/{sha[:16]}-0.parquet")]
+    got = columnar.new_or_attributed(con, checked, existing)
     del checked
-    attributed = new.filter(pc.and_(pc.is_valid(new.column("decision_id")), pc.is_in(
-        new.column("event"), value_set=pa.array(list(DECISION_EVENTS)))))
-    attributed = _sqlite_logged(store, attributed)
+    attaching = got.column("attribution")
+    new = got.filter(pc.invert(attaching))
+    attached = got.filter(attaching)
+    report.inserted, report.attributions = new.num_rows, attached.num_rows
+    report.duplicates = (report.rows - bad.num_rows) - got.num_rows
+    credit = attribution.credit(store, con, got.filter(pc.is_valid(got.column("decision_id"))))
+    report.credit = credit.summary() | {"learnt_at_window_close": credit.later}
+    columns = ["user_id", "event", "value", "occurred_at", "decision_id", "day"]
     # Nothing is computed while the write lock is held (a person's edit would wait for it):
     # the partitions are named after the file, so a crash before the ledger row leaves files a
     # rerun rewrites; the attributed events go through `workbench ingest`'s path, which learns
     # with no write lock and is idempotent per event.
-    report.days = write_partitioned(new, events_dir(store), sha[:16])
-    if attributed.num_rows:
-        report.attributed = ingest_events(
-            store, load_agent(store), _decision_csv(attributed), name, actor,
-            clock=now, max_value=maxima).to_dict()
+    report.days = write_partitioned(new.select(columns), events_dir(store), sha[:16])
+    write_partitioned(attached.select(columns), attributions_dir(store), sha[:16])
+    if credit.now.num_rows:
+        report.attributed = attribution.teach(store, credit.now, name, actor, now).to_dict()
     raw = pc.binary_join_element_wise(*[pc.fill_null(bad.column(c), "") for c in (
         "user_id", "event", "value_text", "occurred_text", "decision_id")], ",") \
         if bad.num_rows else None
@@ -176,33 +233,34 @@ def _ingest(store: Store, data: bytes, *, name: str, actor: str,
         live_store.record_file(
             store, sha256=sha, name=name, rows=report.rows, inserted=report.inserted,
             duplicates=report.duplicates, quarantined=len(report.quarantined),
-            attributed=attributed.num_rows, actor=actor)
-        store.audit(actor, "ingest", "activity", name, report.to_dict() | {"quarantine": None})
+            attributed=credit.now.num_rows + credit.later, actor=actor)
+        store.audit(actor, "ingest", "activity", name, report.to_dict() | {
+            "quarantine": None, "not_learnt_lines": None})
     return report
 
 
-def _sqlite_logged(store: Store, attributed: pa.Table) -> pa.Table:
-    """The attributed events of batches in SQLite's decision log (a day decided without it is
-    learnt from the Parquet logs, see :mod:`workbench.live.learning`); an id of no batch at
-    all stays, for the decision events' path to quarantine."""
-    if not attributed.num_rows:
-        return attributed
-    batch = pc.extract_regex(attributed.column("decision_id"), r"^(?P<b>\d+)-")
-    prefixes = pc.struct_field(batch, "b")
-    parquet_only = [b for b in pc.unique(prefixes.drop_null()).to_pylist()
-                    if live_store.day_of_batch(store, int(b)) is not None
-                    and not live_store.sqlite_logged(store, int(b))]
-    if not parquet_only:
-        return attributed
-    return attributed.filter(pc.invert(pc.fill_null(
-        pc.is_in(prefixes, value_set=pa.array(parquet_only, pa.string())), False)))
+def ingest_totals(reports: list[dict], learned: dict) -> dict:
+    """What the files of one ``programme ingest`` add up to, for the top of its summary:
+    ``reports`` are :meth:`ActivityReport.to_dict` of each file, ``learned`` what
+    :func:`workbench.live.learning.learn_days` learnt after them. ``learned_decisions``
+    counts both learning paths (the SQLite log's, per file under ``attributed``, and the
+    Parquet logs' days); ``quarantined`` counts the refused lines only (not stored, not
+    counted); ``not_learnt`` the stored lines with a decision_id the agent was not credited
+    with, by reason; ``ignored_columns`` the columns no file's header was read as, by file."""
+    loaded = [r for r in reports if not r.get("skipped")]
 
+    def total(key: str, within: str | None = None) -> int:
+        return int(sum((r.get(within, {}) if within else r).get(key, 0) for r in loaded))
 
-def _decision_csv(events: pa.Table) -> bytes:
-    """The decision-attributed events in the file format of :mod:`workbench.agent.ingest`."""
-    at = pc.strftime(events.column("occurred_at"), format="%Y-%m-%dT%H:%M:%S")
-    out = io.BytesIO()
-    pacsv.write_csv(pa.table({"decision_id": events.column("decision_id"),
-                              "event": events.column("event"),
-                              "value": events.column("value"), "occurred_at": at}), out)
-    return out.getvalue().replace(b'"', b"")
+    reasons: Counter = Counter()
+    for r in loaded:
+        reasons.update(r.get("not_learnt_by_reason", {}))
+    return {"inserted": total("inserted"), "attributions": total("attributions"),
+            "duplicates": total("duplicates"), "quarantined": total("quarantined"),
+            "not_learnt": total("not_learnt"), "not_learnt_by_reason": dict(reasons),
+            "learned_decisions": total("learned_decisions", "attributed")
+            + int(learned.get("decisions", 0)),
+            "late_corrections": total("late_corrections", "attributed")
+            + int(learned.get("late_decisions", 0)),
+            "ignored_columns": {r["file"]: r["ignored_columns"] for r in loaded
+                                if r.get("ignored_columns")}}

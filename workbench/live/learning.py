@@ -5,15 +5,18 @@ A day decided without the SQLite learning log (``programme day --no-learn-log``,
 the study's scale) is learnt once its attribution window has closed: the last possible send
 (``SEND_DAYS`` after the day, see :mod:`workbench.agent.ingest`) plus the agent's
 ``attribution_days``. DuckDB sums each decision's attributed events (those with its
-``decision_id``, at or after its send) from the events Parquet files, and the whole day goes
+``decision_id``, at or after its send, refunds left out: see :mod:`workbench.live.
+attribution`) from the events Parquet files and the attributions (a ``decision_id`` a later
+file gave an event stored without one), and the whole day goes
 through :meth:`workbench.agent.policy.Agent.learn` at once, which reduces it to sufficient
 statistics per feature before the posterior update; a decision without events is a zero
 reward, as in the decision events' own path. Events files loaded after a day was learnt add
 their rewards as late corrections (``late=True``: the decisions are not counted twice).
 ``live_learned`` records, per day, how many events files (in load order) have been counted.
 
-Days decided with the SQLite learning log are left to :func:`workbench.agent.ingest.
-ingest_events`, which the activity ingest feeds; a day is learnt by one path only.
+Days decided with the SQLite learning log are left to the decision events' own path
+(:mod:`workbench.agent.ingest`), which the activity ingest feeds; a day is learnt by one
+path only.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from workbench.agent.ingest import SEND_DAYS
 from workbench.agent.mixes import batch_mixes
 from workbench.agent.reward import EVENTS
 from workbench.agent.state import load_agent, load_config, save_models, snapshot_rows
-from workbench.live.logs import SHOWN_SLOTS, event_files, shown_slots
+from workbench.live.logs import SHOWN_SLOTS, attributed_files, shown_slots
 
 #: Log columns the agent learns from (the options chosen as values: the action space may have
 #: changed since; ``choice_send`` as it is), besides the ``ctx_*`` and ``atom_*`` columns.
@@ -68,7 +71,7 @@ def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
             continue
         agent = agent or load_agent(store)
         con = con or columnar.connect()
-        files = [f for f in event_files(store) if Path(f).parent.name[4:] >= row["day"]]
+        files = [f for f in attributed_files(store) if Path(f).parent.name[4:] >= row["day"]]
         if done is not None:  # only the files loaded since
             fresh = {s[:16] for s in shas[done["files_through"]:]}
             files = [f for f in files if Path(f).name[:16] in fresh]

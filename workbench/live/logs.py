@@ -67,12 +67,27 @@ def write_partitioned(table: pa.Table, root: Path, basename: str) -> list[str]:
     return sorted(set(table.column("day").to_pylist()))
 
 
-def event_files(store: Store, days: list[str] | None = None) -> list[str]:
-    """Parquet files of the events log, of ``days`` only when given."""
-    root = events_dir(store)
+def attributions_dir(store: Store) -> Path:
+    """Attributions: a ``decision_id`` that a later line gave an event stored without one
+    (the event itself stays in the events log once, so the lift counts it once; learning
+    reads both)."""
+    return live_dir(store) / "attributions"
+
+
+def event_files(store: Store, days: list[str] | None = None, *,
+                root: Path | None = None) -> list[str]:
+    """Parquet files of the events log (or of ``root``: :func:`attributions_dir`), of
+    ``days`` only when given."""
+    root = root or events_dir(store)
     if days is None:
         return sorted(str(p) for p in root.glob("day=*/*.parquet"))
     return sorted(str(p) for d in days for p in (root / f"day={d}").glob("*.parquet"))
+
+
+def attributed_files(store: Store, days: list[str] | None = None) -> list[str]:
+    """What decision-attributed events are read from: the events log and the attributions."""
+    return sorted(event_files(store, days) + event_files(store, days,
+                                                         root=attributions_dir(store)))
 
 
 def day_phases(store: Store, first: date, last: date) -> list[tuple[str, str]]:
