@@ -183,14 +183,17 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
 def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: str, *,
                   as_of: date | None = None, pre_reward: Mapping[str, float] | None = None,
                   max_value: Mapping[str, float] | None = None,
-                  clock: datetime | None = None, partial_windows: bool = True) -> IngestReport:
+                  clock: datetime | None = None, partial_windows: bool = True,
+                  as_of_needs_lines: bool = False) -> IngestReport:
     """Load an events file, learn from what it completes, and save the agent. One transaction.
 
     ``pre_reward`` (user id -> pre-period reward, see :func:`load_pre_reward`) makes an
     incremental reward a difference in differences for the decisions learnt now.
     ``max_value`` gives the plausible maximum per event (default: the use case's, see
     :mod:`~workbench.agent.event_checks`); ``clock`` is the wall clock (now, UTC, by default)
-    beyond which an event is in the future."""
+    beyond which an event is in the future. ``as_of_needs_lines`` (the CLI's rule, as the
+    README states it) makes an explicit ``as_of`` close nothing either when the file has no
+    stored line; by default an explicit ``as_of`` closes windows whatever the file holds."""
     check_incremental(agent, pre_reward)
     maxima = load_limits(store).maxima if max_value is None else max_value
     wall = (clock or datetime.now(timezone.utc))
@@ -253,14 +256,15 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     with busy.exclusive(store, "learn"):
         agent = current_agent(store, agent)  # another ingest may have learnt meanwhile
         _learn_and_store(store, agent, report, parsed, bad, source, actor, wall,
-                         as_of=as_of, pre_reward=pre_reward, partial_windows=partial_windows)
+                         as_of=as_of, pre_reward=pre_reward, partial_windows=partial_windows,
+                         as_of_needs_lines=as_of_needs_lines)
     return report
 
 
 def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: list[tuple],
                      bad: list[tuple[int, str, str]], source: str, actor: str, wall: datetime,
                      *, as_of: date | None, pre_reward: Mapping[str, float] | None,
-                     partial_windows: bool) -> None:
+                     partial_windows: bool, as_of_needs_lines: bool = False) -> None:
     known = decisions_store.send_times(store, {p[1] for p in parsed})
     good = []
     for p in parsed:
@@ -286,7 +290,10 @@ def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: l
     times = [datetime.fromisoformat(p[4]) for p in good]
     # No stored line, no day the data shows: the wall clock would close every open window
     # and learn its decisions as zero rewards. Nothing new closes then.
-    day = as_of or (min(max(times), wall).date() if times else None)
+    if times:
+        day = as_of or min(max(times), wall).date()
+    else:
+        day = None if as_of_needs_lines else as_of
     report.as_of = day.isoformat() if day is not None else None
     late = _late_rewards(store, agent, new)
     report.late_corrections = len(late)

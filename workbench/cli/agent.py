@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import click
@@ -93,10 +93,16 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
     return 0
 
 
+def _today() -> date:
+    """The wall clock's day, UTC: the latest ``--as-of`` (a test may stand a clock in)."""
+    return datetime.now(timezone.utc).date()
+
+
 @click.command()
 @click.argument("file", type=InputFile(), metavar="FILE.csv")
 @click.option("--as-of", type=IsoDate(),
-              help="Learn the decisions whose attribution window closed by this day.")
+              help="Learn the decisions whose attribution window closed by this day (at the "
+                   "latest today, UTC).")
 @click.option("--pre-reward", "pre_reward_file", type=InputFile(), metavar="FILE.csv",
               help="user_id,pre_reward: each user's reward before the programme (incremental "
                    "mode's difference in differences).")
@@ -110,6 +116,12 @@ def ingest(file: Path, as_of: date | None, pre_reward_file: Path | None, whole_w
     from workbench.agent.ingest import ingest_events, load_pre_reward
     from workbench.agent.state import load_agent
 
+    today = _today()
+    if as_of is not None and as_of > today:
+        raise click.BadParameter(f"{as_of.isoformat()} is after today ({today.isoformat()}, "
+                                 "UTC): windows close on days that have passed",
+                                 param_hint="'--as-of'")
+
     try:
         data = file.read_bytes()
         pre = None if pre_reward_file is None else pre_reward_file.read_bytes()
@@ -119,7 +131,8 @@ def ingest(file: Path, as_of: date | None, pre_reward_file: Path | None, whole_w
     with open_db() as store:
         agent = load_agent(store)
         report = ingest_events(store, agent, data, file.name, actor(), as_of=as_of,
-                               pre_reward=pre_reward, partial_windows=not whole_windows)
+                               pre_reward=pre_reward, partial_windows=not whole_windows,
+                               as_of_needs_lines=True)
     click.echo(json.dumps(report.to_dict(), indent=None if as_json else 1))
     for line, reason in report.quarantined[:50]:
         click.echo(f"line {line}: {reason} (kept in quarantine)", err=True)
