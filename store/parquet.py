@@ -87,10 +87,11 @@ WHERE NOT EXISTS (
 #: first ``decision_id`` any of its lines gives, with that line's number), against the events
 #: already stored (``{stored}``: user_id, event, occurred_at, decision_id): ``attribution`` is
 #: false for a new event and true for a stored event without a ``decision_id`` that this file
-#: attributes; an event stored with one is left out (a duplicate).
+#: attributes; an event stored with one is left out (a duplicate). Times compare at whole
+#: seconds (the learning log's key).
 NEW_OR_ATTRIBUTED = """
 WITH stored AS (
-    SELECT user_id, event, occurred_at AS ts,
+    SELECT user_id, event, date_trunc('second', occurred_at) AS ts,
            bool_or(decision_id IS NOT NULL) AS attributed
     FROM ({stored}) GROUP BY ALL
 ),

@@ -316,6 +316,35 @@ def test_a_platform_that_sends_at_once_is_told_its_events_are_not_learnt(file_st
     assert r.to_dict()["not_learnt"] == len(rows)
 
 
+# -- 5. one rule for a duplicate in both stores --------------------------------------------
+
+def test_an_event_is_the_same_event_at_whole_seconds_in_the_lift_and_the_learning_log(
+        file_store, tmp_path):
+    """The lift store kept sub-second times and the learning log whole seconds: a purchase
+    exported as 10:00:00.250Z, then as 10:00:00Z, was stored twice (its GMV doubled in the
+    lift) and learnt once. Both compare at whole seconds now."""
+    live = file_store
+    sent = _decided_day(live, tmp_path)
+    d = sent.iloc[0]
+    at = _after(d["send_at"])
+    line = (d["user_id"], "gmv", 30, at[:-1] + ".250Z", d["decision_id"])
+    first = ingest_activity(live, events_csv([line]), name="a.csv", actor="t", clock=CLOCK)
+    again = ingest_activity(live, events_csv([(*line[:3], at, line[4])]), name="b.csv",
+                            actor="t", clock=CLOCK)
+    assert (first.inserted, again.inserted, again.duplicates) == (1, 0, 1)
+    same_second = ingest_activity(live, events_csv([
+        (d["user_id"], "conversion", 1, at[:-1] + ".100Z", d["decision_id"]),
+        (d["user_id"], "conversion", 1, at[:-1] + ".900Z", d["decision_id"])]),
+        name="c.csv", actor="t", clock=CLOCK)
+    assert (same_second.inserted, same_second.duplicates) == (1, 1)
+    assert same_second.attributed["inserted"] == 1
+    users = user_outcomes(live, ids=True)
+    k = list(users["metrics"]).index("gmv")
+    assert dict(zip(users["user_id"], users["phase_metrics"][:, 0, k]))[d["user_id"]] == 30.0
+    assert decisions_store.event_keys(live, {d["decision_id"]}) == {
+        (d["decision_id"], "gmv", at[:-1]), (d["decision_id"], "conversion", at[:-1])}
+
+
 # -- 6. a summary that adds up ------------------------------------------------------------
 
 def test_the_ingest_totals_add_up_the_files_and_both_learning_paths():

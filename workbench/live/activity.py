@@ -17,7 +17,7 @@ header on line 1). A bad line is **refused**: it is kept in the ``quarantine`` t
 line number and reason, and neither stored nor counted; a user not in the roster is a bad
 line, and so is a ``decision_id`` of another user (a decision id is ``<batch>-<user>``: the
 agent would learn one user's events as another's). An event is identified by (user, event,
-time): a line already stored, or
+time), the time at whole seconds (as the learning log keys it): a line already stored, or
 repeated in the file, is counted as a duplicate; a line that gives a ``decision_id`` to an
 event stored without one attributes it (``attributions``: learnt, not counted twice); and a
 file already loaded (same bytes, by sha256) is skipped whole.
@@ -195,6 +195,10 @@ def _ingest(store: Store, data: bytes, *, name: str, actor: str,
                                        clock=now.isoformat(sep=" "), maxima=maxima,
                                        needs_amount=NEEDS_AMOUNT)
     del src  # millions of lines: keep one copy at a time
+    # One rule for both stores: an event's time is kept, and compared, at whole seconds, as
+    # the learning log keys it (10:00:00.250Z and 10:00:00Z are one purchase in both).
+    checked = checked.set_column(checked.column_names.index("ts"), "ts", pc.floor_temporal(
+        checked.column("ts"), unit="second"))
     bad = checked.filter(pc.is_valid(checked.column("reason"))).sort_by("line")
     report.quarantined = list(zip(bad.column("line").to_pylist(),
                                   bad.column("reason").to_pylist()))
