@@ -59,6 +59,8 @@ def job_progress(store_path: str, segment: str, polling: bool) -> None:
         st.session_state["studio_error"] = f"The rewrite stopped: {ui.plain(job.message)}"
     else:
         st.session_state["studio_flash"] = f"{job.rewrites} rewrite(s) ready in the Rewrites tab."
+        if job.message:  # messages whose offer no wording can fit to the segment
+            st.session_state["studio_warning"] = ui.plain(job.message)
     if polling:
         st.rerun(scope="app")
 
@@ -298,6 +300,8 @@ def main() -> None:
         store.path, segment, polling)
     if flash := st.session_state.pop("studio_flash", None):
         st.success(flash)
+    if warning := st.session_state.pop("studio_warning", None):
+        st.warning(warning)
     if error := st.session_state.pop("studio_error", None):
         st.error(error)
     tabs = st.tabs(["Weak messages", "Rewrites", "Blind judging", "Results"], key="studio_tab",

@@ -346,12 +346,15 @@ def test_bench_regret_runs_only_the_players_asked_for_and_names_an_unknown_one(c
     row = json.loads(capsys.readouterr().out)["environments"]["neutral"]
     assert list(row["players"]) == ["uniform", "oracle_ts"]
     assert "agent_to_mabwiser" not in row
-    assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", "agent,nope"]) == 1
+    # a flag's bad value is a usage error (exit 2) naming the flag
+    assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", "agent,nope"]) == 2
     err = capsys.readouterr().err
-    assert "players" in err and "unknown player 'nope'" in err
+    assert "--players: unknown player 'nope'" in err
     for bad in (",", "uniform,uniform"):
-        assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", bad]) == 1
+        assert main(["bench", "regret", "--env", "neutral", "--quick", "--players", bad]) == 2
         assert "name each player once, at least one" in capsys.readouterr().err
+    assert main(["bench", "regret", "--env", "nope", "--quick"]) == 2
+    assert "--env: unknown environment 'nope'; one of neutral," in capsys.readouterr().err
 
 
 def test_ingest_rejects_a_bad_pre_reward_file_naming_line_and_column(db_path, tmp_path, capsys):

@@ -284,6 +284,13 @@ def test_invalid_trial_configuration_is_refused():
         preset("quick_demo", days=14, active_days=30)
 
 
+def test_a_horizon_alone_keeps_the_presets_share_of_active_management():
+    assert preset("longitudinal_study", days=28).active_days == 10  # 119 of 336
+    assert preset("quick_demo", days=14).active_days == 7           # 42 of 84
+    assert preset("longitudinal_study", days=28, active_days=0).active_days == 0
+    assert preset("longitudinal_study").active_days == 119
+
+
 def test_state_checkpoints_round_trip(tmp_path, small_run):
     store, run_id = small_run
     t = Trial(store, run_id)

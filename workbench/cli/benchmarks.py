@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from workbench.cli.params import POSITIVE, SEED
+from workbench import ValidationError
 
 
 def _print(result: dict[str, Any], as_json: bool) -> int:
@@ -74,7 +75,11 @@ def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, playe
 
     chosen = None if players is None else tuple(p.strip() for p in players.split(",")
                                                 if p.strip())
-    result = measure(env, seeds, quick=quick, held_out=held_out, players=chosen)
+    try:
+        result = measure(env, seeds, quick=quick, held_out=held_out, players=chosen)
+    except ValidationError as e:  # a flag's value: a usage error naming the flag (exit 2)
+        raise click.UsageError("; ".join(f"--{p.field}: {p.message}" if p.field else p.message
+                                         for p in e.problems)) from None
     click.echo(json.dumps(result) if as_json else format_regret(result))
     return 0
 

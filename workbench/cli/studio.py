@@ -72,7 +72,8 @@ def _rewrite_summary(r: dict) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def rewrite(segment: str, every: bool, template: tuple[int, ...], as_json: bool) -> int:
     """Diagnose, rewrite and evaluate the segment's weakest message, stored as a run the studio
-    page shows; exit 1 with the reason when a model backend fails."""
+    page shows; exit 1 with the reason when a model backend fails, or when every message was
+    skipped because its offer fits no wording for the segment."""
     from workbench.studio.pipeline import Studio
 
     with open_db() as store:
@@ -88,10 +89,12 @@ def rewrite(segment: str, every: bool, template: tuple[int, ...], as_json: bool)
             ids = ids if every else ids[:1]
         result = studio.run_segment(segment, actor=actor(), template_ids=ids)
     out = {"run_id": result["run_id"], "segment": segment, "engines": result["engines"],
-           "rewrites": [_rewrite_summary(r) for r in result["rewrites"]]}
+           "rewrites": [_rewrite_summary(r) for r in result["rewrites"]],
+           "skipped": result["skipped"]}
+    failed = 1 if out["skipped"] and not out["rewrites"] else 0
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False))
-        return 0
+        return failed
     click.echo(f"Run #{out['run_id']} on {segment} (rewrite: {out['engines']['rewrite']})")
     for r in out["rewrites"]:
         s = r["scores"]
@@ -102,4 +105,7 @@ def rewrite(segment: str, every: bool, template: tuple[int, ...], as_json: bool)
                    f"{s['rewrite']['audience_score']}, marketing "
                    f"{s['original']['marketing_score']} -> {s['rewrite']['marketing_score']}, "
                    f"blind verdict: {r['verdict']}, chrF {r['chrf']}, cosine {r['cosine']}")
-    return 0
+    for k in out["skipped"]:
+        click.echo(f"\n#{k['template_id']} not rewritten: {k['reason']}",
+                   err=bool(failed))
+    return failed

@@ -41,7 +41,8 @@ def _known_preset(ctx: click.Context, param: click.Parameter, value: str) -> str
               help="Population size (preset default: 100000).")
 @click.option("--days", type=POSITIVE, metavar="D", help="Horizon in days (preset default: 336).")
 @click.option("--active-days", type=click.IntRange(min=0), metavar="A",
-              help="Days of active management (preset default: 119).")
+              help="Days of active management (preset default: 119; with --days alone, "
+                   "the preset's share of the horizon).")
 @click.option("--seed", type=SEED, metavar="S", help="Random seed (preset default: 7).")
 @click.option("--resume", type=POSITIVE, metavar="RUN_ID",
               help="Continue a paused or interrupted run.")
@@ -105,12 +106,13 @@ def lift(run_id: int | None, file: Path | None, live: bool, unadjusted: bool,
         data = read_csv(file.read_bytes(), file.name)
     elif live:
         from workbench.live.logs import user_outcomes as live_outcomes
+        from workbench.live.logs import why_no_lift
 
         with open_db() as store:
             users = live_outcomes(store)
-        if users is None:
-            raise CommandFailed("the live programme has no roster and events yet; see "
-                                "`workbench programme`")
+            missing = why_no_lift(store, users)
+        if missing:  # what is missing, or an arm too small for a lift
+            raise CommandFailed(missing)
         data = replace(from_run(users, "live programme"), ongoing=True)
     else:
         with open_db() as store:

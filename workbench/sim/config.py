@@ -87,7 +87,14 @@ PRESETS: dict[str, TrialConfig] = {
 
 
 def preset(name: str, **overrides: Any) -> TrialConfig:
+    """A preset with some settings overridden. A horizon given without active days keeps the
+    preset's share of active management (``--days 28`` of the study: 10 active days), so a
+    shorter trial still has both phases."""
     if name not in PRESETS:
         raise ValidationError([Problem(f"unknown preset '{name}' (known: {', '.join(PRESETS)})",
                                        field="preset")], "Invalid trial configuration")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    base = PRESETS[name]
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "days" in given and "active_days" not in given:
+        given["active_days"] = round(base.active_days * given["days"] / base.days)
+    return replace(base, **given)

@@ -64,7 +64,8 @@ _MONTH_END = re.compile(r"\b(?:the )?end of (january|february|march|april|may|ju
 _LAST_DAY = dict(zip(("january february march april may june july august september october "
                       "november december").split(), (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)))
 # weekdays of the other languages a programme writes in, read as English ("sampai Minggu" is
-# "until Sunday"); Indonesian "Minggu" only capitalised and not "Minggu ini" (this week)
+# "until Sunday"); Indonesian "Minggu" and Tagalog "Linggo" (also "week") only capitalised and
+# not "Minggu ini" or "na Linggo" (this week, next week)
 _FOREIGN_DAYS = {
     "lundi": "Monday", "mardi": "Tuesday", "mercredi": "Wednesday", "jeudi": "Thursday",
     "vendredi": "Friday", "samedi": "Saturday", "dimanche": "Sunday", "montag": "Monday",
@@ -75,10 +76,12 @@ _FOREIGN_DAYS = {
     "rabu": "Wednesday", "kamis": "Thursday", "khamis": "Thursday", "jumat": "Friday",
     "jumaat": "Friday", "sabtu": "Saturday", "ahad": "Sunday", "segunda-feira": "Monday",
     "terca-feira": "Tuesday", "quarta-feira": "Wednesday", "quinta-feira": "Thursday",
-    "sexta-feira": "Friday", "sexta": "Friday"}
+    "sexta-feira": "Friday", "sexta": "Friday", "miyerkules": "Wednesday",
+    "huwebes": "Thursday", "biyernes": "Friday"}
 _FOREIGN_DAY = re.compile(r"(?<![\w-])(?:(" + "|".join(sorted(
     {*_FOREIGN_DAYS, "miércoles", "sábado", "terça-feira"}, key=len, reverse=True))
-    + r")|Minggu(?! (?:ini|depan|lalu)))(?![\w-])", re.IGNORECASE)
+    + r")|(?-i:Minggu)(?! (?:ini|depan|lalu))|(?<!na )(?<!isang )(?<!ngayong )(?-i:Linggo))"
+    r"(?![\w-])", re.IGNORECASE)
 _ABBREV = re.compile(r"\b(tmrw|tmw|tmr|tomoz|2moro|2morrow)\b", re.IGNORECASE)
 _SHORT = {"tonite": "tonight", "2nite": "tonight", "2night": "tonight", "midnite": "midnight",
           "wknd": "weekend", "wkend": "weekend", "thru": "through", "nite": "night"}
@@ -100,6 +103,14 @@ _VIET_DATE = re.compile(r"\b(\d{1,2})\s+th[aá]ng\s+(0?[1-9]|1[0-2])\b", re.IGNO
 _FOREIGN_MONTH = re.compile(r"\b(\d{1,2})(?:\.|er|º)?\s+(?:de\s+)?(" + "|".join(
     sorted({k for k in _FOREIGN_MONTHS if k not in MONTHS} | {
         "février", "août", "décembre", "märz"}, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+_FOREIGN_MONTH_DAY = re.compile(r"\b(" + "|".join(sorted(
+    {k for k in _FOREIGN_MONTHS if k not in MONTHS}, key=len, reverse=True))
+    + r"|nob|dis|okt|peb|ene|hun|hul|agu|des|dez|ogos)\.?\s+(\d{1,2})\b(?!\s*(?:%|:|\d))",
+    re.IGNORECASE)
+_ORDINAL_OF = re.compile(r"\bika-?(\d{1,2}) ng\s+", re.IGNORECASE)
+_ABBR_OF = {"nob": "november", "dis": "december", "okt": "october", "peb": "february",
+            "ene": "january", "hun": "june", "hul": "july", "agu": "august", "des": "december",
+            "dez": "december", "ogos": "august"}
 _DOT_DATE = re.compile(r"(?<![\w$€£¥.,])(\d{1,2})\.(0?[1-9]|1[0-2])\.(?!\d)")
 _CLOCK = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])(?!\s?(?i:am|pm)\b)")
 _ROUND_CLOCK = re.compile(r"\b24 hours a day,? 7 days a week\b", re.IGNORECASE)
@@ -135,8 +146,11 @@ def fold(text: str | None) -> str:
     s = _ABBREV.sub("tomorrow", s)
     s = _SHORT_RE.sub(lambda m: _SHORT[m.group(1).lower()], s)
     s = _ROUND_CLOCK.sub("24/7", s)
+    s = _ORDINAL_OF.sub(lambda m: f"{m.group(1)} ", s)  # "ika-17 ng Nobyembre"
     s = _FOREIGN_MONTH.sub(lambda m: f"{int(m.group(1))} {_FOREIGN_MONTHS[_ascii(m.group(2))]}"
                            if _ascii(m.group(2)) in _FOREIGN_MONTHS else m.group(0), s)
+    s = _FOREIGN_MONTH_DAY.sub(lambda m: f"{int(m.group(2))} " + (
+        _FOREIGN_MONTHS.get(_ascii(m.group(1))) or _ABBR_OF[m.group(1).lower()].title()), s)
     s = _THAI_DATE.sub(lambda m: f" {int(m.group(1))} {_THAI_MONTHS[m.group(2)]} ", s)
     s = _VIET_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
     s = _DOT_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
@@ -328,7 +342,7 @@ _UNITS = {"min": "minute", "mins": "minute", "minutes": "minute", "hr": "hour", 
           "h": "hour", "hours": "hour"}
 
 
-_TIMES = {"2x": "double", "x2": "double", "3x": "triple", "x3": "triple", "bogo": "buy 1 get 1",
+_TIMES = {"zum": "", "zur": "", "2x": "double", "x2": "double", "3x": "triple", "x3": "triple", "bogo": "buy 1 get 1",
           "b1g1": "buy 1 get 1", "one": "1", "two": "2", "three": "3"}
 
 
@@ -337,7 +351,7 @@ def _plain(text: str) -> str:
     second" and "the 2nd", "60-min" and "60 minutes" read the same."""
     words = (ORDINALS.get(w, _UNITS.get(w, _TIMES.get(w, w)))
              for w in re.findall(r"[\w'%$€£¥]+", text.replace("-", " ")))
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w)
 
 
 # -- promo codes -------------------------------------------------------------------------------
@@ -375,4 +389,8 @@ def code_of(m: re.Match[str]) -> str | None:
         return None
     if m.group(3) and re.fullmatch(r"\d+(?:ST|ND|RD|TH|H|HRS?|X|PM|AM|K|GB|TB|MP)", c):
         return None
+    said = m.group(0)[:m.start(1) - m.start(0)].lower() if m.group(1) else ""
+    if m.group(1) and not re.search(r"c[o0]de", said) and not (
+            re.search(r"\d", c) or c.isupper()):
+        return None  # "Promo berakhir 30 November": after a bare "promo" a code looks like one
     return c

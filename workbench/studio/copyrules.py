@@ -114,19 +114,16 @@ def channel_limits(channel: Mapping[str, Any]) -> dict[str, int | None]:
 
 def offer_phrase(voucher: str, segment: str | None = None) -> str:
     """The voucher as a reader-facing phrase: "RM3 off min spend RM15" -> "RM3 off orders over
-    RM15". First-order vouchers stay first-order for new readers and become "your next order"
-    for readers who already order (the irrelevant-offer fix; the amounts never change)."""
+    RM15". A first-order voucher stays first-order: its terms are the merchant's, and no
+    wording makes it fit readers who already order (:func:`unfit_offer`)."""
     v = voucher.strip()
     if not v:
         return ""
     m = re.match(r"price drop (RM[\d.,]+) to (RM[\d.,]+)", v, re.IGNORECASE)
     if m:
         return f"now {m.group(2)}, down from {m.group(1)}"
-    rel = voice(segment).relationship
     v = re.sub(r"\bmin(imum)?( spend)? (RM[\d.,]+)", r"over \3", v, flags=re.IGNORECASE)
     v = re.sub(r"\bup to (RM[\d.,]+)", r"(up to \1)", v, flags=re.IGNORECASE)
-    if rel in (RETURNING, LOYAL):
-        v = re.sub(r"\b(a )?first[- ](time )?order\b", "your next order", v, flags=re.IGNORECASE)
     v = re.sub(r"\b(first|next|second) order\b", r"your \1 order", v, flags=re.IGNORECASE)
     v = re.sub(r"\byour your\b", "your", v)
     v = re.sub(r"\bat partner store\b", "at our partner store", v, flags=re.IGNORECASE)
@@ -135,8 +132,30 @@ def offer_phrase(voucher: str, segment: str | None = None) -> str:
     return v[0].upper() + v[1:] if v[0].isalpha() and v[0].islower() else v
 
 
+def unfit_offer(msg: Mapping[str, Any]) -> str | None:
+    """Why no rewrite can send this message's offer to its segment, or None. A voucher for a
+    first order sent to readers who already order (the irrelevant-offer error) cannot be
+    fixed in copy: "your next order" would promise terms the voucher does not give, and
+    "your first order" is untrue for them. The marketer changes the voucher instead."""
+    voucher, segment = str(msg.get("voucher") or ""), msg.get("segment")
+    m = FIRST_OFFER.search(voucher)
+    v = voice(segment)
+    if not m or not v.known or "new_customer" in v.may_say:
+        return None
+    return (f"the voucher is for a first order ('{m.group(0)}') and {segment} already order: "
+            "no wording makes it theirs without changing its terms. Give the message a "
+            "voucher that fits them (for example one for a next order) and rewrite it again")
+
+
 _LOWER_FIRST = re.compile(r"^(Until|Till|By|Before|Ends?|This|Today|Tonight|Tomorrow|Within|In|"
                           r"For|Valid|All|Every|Expires|Over)\b")
+
+
+def _lost_dates(sentence: str, deadline: str) -> str:
+    """The parts of ``deadline`` (as :func:`deadline_phrase` joins them) that ``sentence`` does
+    not already say, so that none is said twice ("if paid today, today, ends at midnight")."""
+    return ", ".join(d for d in deadline.split(", ") if d and grounding.lost(sentence,
+                                                                               {"body": d}))
 
 
 def deadline_phrase(msg: Mapping[str, Any]) -> str:
@@ -289,7 +308,9 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
     prefix = ""
     if is_sms:
         m = re.match(r"^([^:!?.]{2,40}):\s", original_body)
-        prefix = (m.group(1) if m else str(msg.get("merchant") or "")) + ": "
+        name = m.group(1) if m else str(msg.get("merchant") or "")
+        # "Pak Ali now delivers!" names the sender already: no "Pak Ali: Pak Ali now ..."
+        prefix = "" if not m and name and original_body.startswith(name) else name + ": "
     notes = []
     body_sentences = sentences(original_body)
     if prefix:
@@ -309,18 +330,15 @@ def rewrite(msg: Mapping[str, Any], segment: str | None, diagnosis: Mapping[str,
     own = _own_offer_sentence(body_sentences, voucher, msg, segment)
     if own:  # the merchant's own words for the offer keep its product detail
         offer_sentence = own
-        if deadline and grounding.lost(own, {"body": deadline}):
-            offer_sentence = own.rstrip(".!") + ", " + deadline + "."
+        if _lost_dates(own, deadline):
+            offer_sentence = own.rstrip(".!") + ", " + _lost_dates(own, deadline) + "."
         kept = [k for k in kept if k != own]
         carry = [c for c in carry if c != own]
     elif offer:
         offer_sentence = offer
-        if deadline and grounding.lost(offer, {"body": deadline}):
-            offer_sentence += ", " + deadline
+        if _lost_dates(offer, deadline):
+            offer_sentence += ", " + _lost_dates(offer, deadline)
         offer_sentence = offer_sentence[0].upper() + offer_sentence[1:] + "."
-    if FIRST_OFFER.search(voucher) and v.relationship in (RETURNING, LOYAL):
-        notes.append("first-order voucher reframed for readers who already order: check the "
-                     "voucher's terms allow it")
     if PARTNER.search(voucher + " " + original_body):
         notes.append("partner offer kept as the original intends; consider an offer from the "
                      "merchant itself")

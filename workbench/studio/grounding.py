@@ -33,6 +33,8 @@ from typing import Any
 
 from workbench.studio import claimwords as cw
 from workbench.studio import offerscope, perkwords
+from workbench.studio.datewords import (CONNECTIVE, DAYS, DEADLINE, MONTHS, anchor, deadlines,
+                                        end_dates, newsy, normalise, offer_dates, starts)
 from workbench.studio.claimlists import (CATEGORY_FAMILIES, CATEGORY_TERMS, PRESSURE,
                                          RELATIONSHIPS, STOCK, STOCK_FACT, URGENCY)
 from workbench.studio.claimwords import fold
@@ -41,26 +43,6 @@ from workbench.studio.voices import voice
 CLAIM_KINDS = ("amount", "number", "deadline", "code", "free", "category", "relationship",
                "condition")
 
-_MONTHS = (r"(?:january|february|march|april|may(?!\s+(?:be|have|not|also|just|well|want|like"
-           r"|need|find|love|enjoy|we|you|i)\b)|june|july|august|september|october|november"
-           r"|december)")
-_DAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?(?:\s+week)?"
-_DATE = rf"(?:\d{{1,2}}\s+{_MONTHS}\b)"
-_TIME = r"(?:\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|midnight|noon)"
-_WHEN = (rf"(?:{_DATE}|{_TIME}(?:\s+(?:tonight|today|tomorrow))?|{_DAYS}\b|tonight|today"
-         rf"|tomorrow|the end of (?:today|the day|the week|the month|{_MONTHS})"
-         rf"|end of (?:day|week|month)|in \d+ (?:hours?|days?)\b|\d{{1,2}}\b(?![,.]\d))")
-_START = r"starting|starts?|from|begins?|beginning"
-_DEADLINE = re.compile(
-    rf"\b(?:until|till|til|by|before|ends?|ending|expires?|valid (?:until|till)|{_START})\s+"
-    rf"(?:at\s+|on\s+)?{_WHEN}"
-    rf"|\b(?:within|in the next|for the next|over the next|valid for)\s+\d+\s+"
-    rf"(?:hours?|days?|minutes?|weeks?)\b"
-    rf"|\b\d+\s+(?:hours?|days?)\s+(?:only|left)\b"
-    rf"|\bthis (?:week(?:end)?|month|{_DAYS}|{_MONTHS})\b(?:\s+only)?"
-    rf"|\b(?:all|every \w+ in|in) {_MONTHS}\b|\ball (?:week|month|weekend)( long)?\b"
-    rf"|\b(?:today|tonight|tomorrow)\b(?!'s)(?:\s+only)?|\b{_DATE}|\b{_TIME}|\b{_DAYS}\b",
-    re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 _SAVING = re.compile(r"\b(?:save|saving|savings of|take|knock)\s+(?:an extra\s+|up to\s+)?$",
                      re.IGNORECASE)
@@ -68,47 +50,9 @@ _COUNT_WORD = re.compile(r"\b(?:" + "|".join(w for w, v in cw.NUMBER_WORDS.items
                                               if v > 1 and " " not in w) + r")\b")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _DELIVERY = re.compile(r"\b(?:deliver(?:y|ies|ed)?|shipping|ships?|postage)\b", re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def normalise(text: str) -> str:
-    return " ".join(_WORD.findall(cw.key(text)))
 
 
 _stem, _words = offerscope.stem, offerscope.words
-
-
-def deadlines(text: str) -> list[str]:
-    """Every deadline or date phrase, adjacent ones merged: "before 11am this week" is one."""
-    text = fold(text)
-    spans: list[list[int]] = []
-    for m in _DEADLINE.finditer(text):
-        if spans and not text[spans[-1][1]:m.start()].strip():
-            spans[-1][1] = m.end()
-        else:
-            spans.append([m.start(), m.end()])
-    return [text[a:b] for a, b in spans]
-
-
-_CONNECTIVE = re.compile(rf"^(?:until|till|til|by|before|ends?|ending|expires?|valid (?:until|till)|"
-                         rf"{_START}|within|in the next|for the next|over the next|valid for"
-                         rf"|(?:all|in)(?= {_MONTHS}))\s+(?:at\s+|on\s+)?", re.IGNORECASE)
-
-
-def anchor(deadline: str) -> str:
-    """The date itself, without its connective: "until 30 September" -> "30 september"."""
-    d = _CONNECTIVE.sub("", fold(deadline).strip())
-    d = normalise(re.sub(r"\s+only$", "", d, flags=re.IGNORECASE))
-    d = re.sub(r"\b(?:19|20)\d{2}\b", "", d).strip()  # "20 June 2026" is 20 June
-    if re.search(r"\d", d):  # "Sunday 12 May" is 12 May
-        d = re.sub(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b ?", "", d)
-    return re.sub(r"\b(\w+day)s\b", r"\1", d).strip()
-
-
-def _starts(deadline: str) -> bool:
-    """Whether the phrase counts from when something begins ("from 1 May", "7 days from
-    today"), not when it ends."""
-    return bool(re.search(rf"\b(?:{_START})\b", deadline.strip(), re.IGNORECASE))
 
 
 codes = cw.codes
@@ -228,17 +172,11 @@ def _where(needle_in: Sequence[tuple[str, bool]]) -> str:
     return "in the " + " and the ".join(names) if names else ""
 
 
-def _newsy(sentence: str) -> bool:
-    """A sentence that dates news ("new stock arrived this week"), not an offer."""
-    offerish = cw.AMOUNT.search(sentence) or perkwords.perk_spans(sentence) or codes(sentence)
-    return not offerish and bool(_NOT_OFFER.search(sentence))
-
-
 def _check_deadline(d: str, sentence: str, src: Sources) -> Claim:
     """A deadline is backed by one of the offer's own dates (a news date only backs news)."""
     a = anchor(d)
     facts = src.unnamed(src.facts)
-    dates = deadlines(facts) if _newsy(sentence) else offer_dates(facts)
+    dates = deadlines(facts) if newsy(sentence) else offer_dates(facts)
     if a in ("saturday", "sunday") and any("weekend" in normalise(x) for x in dates):
         return Claim("deadline", d, True, "a day of the original's weekend")
     for x in dates:
@@ -248,18 +186,25 @@ def _check_deadline(d: str, sentence: str, src: Sources) -> Claim:
         if not a or pos < 0:
             continue
         nxt = pool[pos + len(a) + 2:].split(" ", 1)[0]
-        if a.split()[-1].isdigit() and re.fullmatch(_MONTHS, nxt):
+        if a.split()[-1].isdigit() and re.fullmatch(MONTHS, nxt):
             return Claim("deadline", d, False, f"the date is cut short: the original says "
                          f"'{a} {nxt}'")
-        if _CONNECTIVE.match(x) and _CONNECTIVE.match(d) and _starts(d) != _starts(x):
+        if CONNECTIVE.match(x) and CONNECTIVE.match(d) and starts(d) != starts(x):
             return Claim("deadline", d, False, f"the original says '{x}': "
-                         f"{'when it ends' if _starts(d) else 'when it starts'}")
+                         f"{'when it ends' if starts(d) else 'when it starts'}")
         where = _where([("voucher", f" {a} " in f" {normalise(src.voucher)} "),
                         ("original", f" {a} " in f" {normalise(src.original)} ")])
         return Claim("deadline", d, True, where)
     return Claim("deadline", d, False, "no deadline like it in the voucher or the original")
 
 
+_FIRST_ONLY = re.compile(r"\bfirst[- ](?:time |ever )?(?:order|purchase|ride|booking|visit|box|trip"
+                         r"|stay|shop|basket)\b")
+_NEXT = re.compile(r"\b(?:your|a|the|any|every) (?:next|second|another|future|repeat) (?:\w+ )?"
+                   r"(?:orders?|purchases?|rides?|bookings?|visits?|box(?:es)?|trips?|stays?"
+                   r"|shops?|baskets?)\b")
+_NEXT_ANY = re.compile(r"\b(?:next|second|another|future|repeat) (?:\w+ )?(?:orders?|purchases?"
+                       r"|rides?|bookings?|visits?|box(?:es)?|trips?|stays?|shops?|baskets?)\b")
 _NOVEL_REASON = {
     "deadline": "urgency or timing that the voucher and the original do not have",
     "amount": "an offer the voucher and the original do not make",
@@ -292,7 +237,7 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
         claims.append(Claim("amount", m.group(0), ok, _where(
             [("voucher", a in cw.amounts(src.voucher)), ("original", a in cw.amounts(src.original))])
             if ok else "no such amount in the voucher or the original"))
-    for m in _DEADLINE.finditer(text):
+    for m in DEADLINE.finditer(text):
         sentence = re.split(r"(?<=[.!?])\s+", text[:m.end()])[-1] + text[m.end():].split(".")[0]
         claims.append(_check_deadline(m.group(0), sentence, src))
         taken.append(m.span())
@@ -355,6 +300,11 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
                 STOCK_FACT.search(src.original) if STOCK.search(phrase) else dated)
             claims.append(Claim(kind, text[a:b], bool(backed), (
                 "the original has a deadline or a limit" if backed else _NOVEL_REASON[kind])))
+    terms = cw.key(src.voucher or src.original)  # the offer's terms: the voucher's, if any
+    if _FIRST_ONLY.search(terms) and not _NEXT_ANY.search(cw.key(facts)):
+        for m in _NEXT.finditer(cw.key(text)):
+            claims.append(Claim("condition", text[m.start():m.end()], False, "the offer is for "
+                                "a first order only; this changes who can use it"))
     anchors = offerscope.product_terms(src.voucher, deadlines(src.voucher)) | {
         _stem(t) for t, _ in category_terms(facts)} | {
         _stem(w.lower()) for w in re.findall(r"\b[A-Z][a-z]{2,}\b", facts)}
@@ -399,44 +349,17 @@ def lost(text: str, original: Mapping[str, Any]) -> list[str]:
             if c not in have_codes and not (_compact(c) in product
                                             and _compact(c) in _compact(text))]
     norm = " " + normalise(text) + " "
-    for d in offer_dates(src.unnamed(src.original)):
+    dates = offer_dates(src.unnamed(src.original))
+    kept_day = any(re.search(r"\d", anchor(d)) and f" {anchor(d)} " in norm for d in dates)
+    for d in dates:
         a = anchor(d)
+        if kept_day and not re.search(r"\d", a) and not re.search(DAYS, a):
+            continue  # "all week" said by its dates ("4-10 November"), which the draft keeps
         if "weekend" in a and " saturday " in norm and " sunday " in norm:
             continue  # "this weekend" as "Saturday and Sunday"
         if a and f" {a} " not in norm:
             out.append(f"the date '{d}'")
     return out
-
-
-_NOT_OFFER = re.compile(r"\b(new|arrived|landed|launched|opened|ago|last|since|back|open|opens"
-                        r"|every|daily|hours)\b", re.IGNORECASE)
-
-
-def offer_dates(text: str) -> list[str]:
-    """The deadlines that date the offer, not the news: "new stock arrived this week" dates the
-    stock and "open every Sunday" the shop, "RM5 off until Sunday" or "The reservation ends at
-    midnight" date the offer."""
-    out = []
-    for sentence in re.split(r"(?<=[.!?])\s+", fold(text)):
-        if not _newsy(sentence):
-            out += deadlines(sentence)
-    return out
-
-
-_RECURRING = re.compile(r"\b(?:daily|every (?:day|morning|afternoon|evening|night|week|weekday|\w+day)"
-                        r"|each day|weekdays|happy hours?)\b", re.IGNORECASE)
-_CLOCK_ONLY = re.compile(r"(?:\d{1,2}(?: \d{2})?(?:am|pm)|noon|midnight)(?: \d{1,2}(?: \d{2})?(?:am|pm))*")
-
-
-_WINDOW = re.compile(r"\b\d{1,2}(?::\d{2})?(?:am|pm)-\d{1,2}(?::\d{2})?(?:am|pm)\b", re.IGNORECASE)
-
-
-def end_dates(text: str) -> list[str]:
-    """The offer's dates that end it, which back pressure ("hurry", "limited time"): the hours
-    of a window ("2-5pm") or a clock time that comes back every day end nothing."""
-    return [d for sentence in re.split(r"(?<=[.!?])\s+", fold(text))
-            for d in offer_dates(_WINDOW.sub(" ", sentence))
-            if not (_RECURRING.search(sentence) and _CLOCK_ONLY.fullmatch(anchor(d)))]
 
 
 def offer_facts(msg: Mapping[str, Any]) -> dict[str, list[str]]:

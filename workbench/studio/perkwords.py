@@ -50,6 +50,8 @@ _STOP = {"with", "on", "for", "and", "or", "when", "if", "at", "in", "to", "of",
          "mois", "dia", "dias", "semana", "mes", "meses", "eine", "ein", "une", "un", "una",
          # a relative word and ordinals of other languages: "yang ketiga gratis" gives "one"
          "second", "third", "fourth", "fifth", "2nd", "3rd", "4th", "5th",
+         "de", "del", "la", "el", "los", "las", "en", "tu", "su", "le", "du", "des", "da",
+         "do", "di", "ke", "para", "por", "au", "aux",
          "yang", "kedua", "ketiga", "keempat", "segundo", "segunda", "tercero", "tercera",
          "troisieme", "deuxieme", "zweite", "dritte", "dritten", "terceiro", "terceira"}
 _OBJECT_STOP = {"with", "on", "for", "when", "if", "at", "in", "to", "of", "over", "above",

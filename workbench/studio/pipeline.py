@@ -48,6 +48,7 @@ from workbench.studio.prompts import (
 )
 from workbench.studio.prompts import message_fields as _fields
 from workbench.studio.rewrites import (
+    OfferUnfit,
     RewriteError,
     accept,
     dismiss,
@@ -57,8 +58,9 @@ from workbench.studio.rewrites import (
     runs,
 )
 
-__all__ = ["PATHS", "RULES_LABEL", "Retrieval", "RewriteError", "Studio", "accept", "dismiss",
-           "metadata_text", "offer_type", "pair_verdict", "rewrite_row", "rewrites", "runs"]
+__all__ = ["PATHS", "RULES_LABEL", "OfferUnfit", "Retrieval", "RewriteError", "Studio", "accept",
+           "dismiss", "metadata_text", "offer_type", "pair_verdict", "rewrite_row", "rewrites",
+           "run_segment", "runs"]
 
 PATHS = ("in_group", "retrieved", "rule_based")
 RULES_LABEL = "Offline rules engine"
@@ -232,6 +234,9 @@ class Studio:
     def write(self, msg: Mapping[str, Any], diagnosis: Mapping[str, Any],
               retrieval: Retrieval) -> dict[str, Any]:
         """A draft that keeps the intent and fits the channel, with every rejected attempt."""
+        unfit = rules.unfit_offer(msg)
+        if unfit:  # no draft, model's or rules', can pass: say why before asking anyone
+            raise OfferUnfit(msg["id"], unfit)
         limits = self._limits(msg)
         client = self._client("rewrite")
         rejected: list[dict[str, Any]] = []
@@ -305,30 +310,46 @@ class Studio:
 
     def run_segment(self, segment: str, actor: str, template_ids: Sequence[int] | None = None,
                     progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
-        """Rewrite every weak message of a segment (or the given ones) as one recorded run.
+        """Rewrite every weak message of a segment (or the given ones) as one recorded run
+        (:func:`run_segment`)."""
+        return run_segment(self, segment, actor, template_ids, progress)
 
-        A backend failure stops the run with its message recorded; rewrites already made stay.
-        """
-        self.segment(segment)
-        ids = list(template_ids) if template_ids is not None else [
-            int(i) for i in self.weak_messages(segment)["template_id"]]
-        engines = {a: self.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
-        run_id = stored.start_run(self.store, segment, engines, total=len(ids), actor=actor)
-        made: list[dict[str, Any]] = []
-        try:
-            for n, tid in enumerate(ids, 1):
-                if progress:
-                    progress(n - 1, len(ids), f"Rewriting template #{tid}")
-                made.append(self.rewrite_one(tid, actor, run_id))
-                studio_store.update_run(self.store, run_id, done=n)
-        except BaseException as e:  # any failure ends the run, Ctrl-C too (one left "running"
-            # showed forever)
-            why = str(e) if isinstance(e, Exception) else (
-                "interrupted" if isinstance(e, KeyboardInterrupt) else
-                f"stopped ({type(e).__name__})")
-            studio_store.update_run(self.store, run_id, status="failed", message=why)
-            raise
-        studio_store.update_run(self.store, run_id, status="done")
-        if progress:
-            progress(len(ids), len(ids), "Done")
-        return {"run_id": run_id, "segment": segment, "rewrites": made, "engines": engines}
+
+def run_segment(studio: Studio, segment: str, actor: str,
+                template_ids: Sequence[int] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """Rewrite every weak message of a segment (or the given ones) as one recorded run.
+
+    A backend failure stops the run with its message recorded; rewrites already made stay. A
+    message whose offer no wording fits to the segment (:class:`OfferUnfit`) is skipped with
+    its reason, in the result's ``skipped`` and the run's message; the run goes on.
+    """
+    studio.segment(segment)
+    ids = list(template_ids) if template_ids is not None else [
+        int(i) for i in studio.weak_messages(segment)["template_id"]]
+    engines = {a: studio.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
+    run_id = stored.start_run(studio.store, segment, engines, total=len(ids), actor=actor)
+    made: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    try:
+        for n, tid in enumerate(ids, 1):
+            if progress:
+                progress(n - 1, len(ids), f"Rewriting template #{tid}")
+            try:
+                made.append(studio.rewrite_one(tid, actor, run_id))
+            except OfferUnfit as e:  # the marketer's to fix; the others still get done
+                skipped.append({"template_id": tid, "reason": e.reason})
+            studio_store.update_run(studio.store, run_id, done=n)
+    except BaseException as e:  # any failure ends the run, Ctrl-C too (one left "running"
+        # showed forever)
+        why = str(e) if isinstance(e, Exception) else (
+            "interrupted" if isinstance(e, KeyboardInterrupt) else
+            f"stopped ({type(e).__name__})")
+        studio_store.update_run(studio.store, run_id, status="failed", message=why)
+        raise
+    studio_store.update_run(studio.store, run_id, status="done", message="; ".join(
+        f"template #{s['template_id']} skipped: {s['reason']}" for s in skipped))
+    if progress:
+        progress(len(ids), len(ids), "Done")
+    return {"run_id": run_id, "segment": segment, "rewrites": made, "skipped": skipped,
+            "engines": engines}

@@ -21,8 +21,8 @@ from workbench.library.service import ensure_editable
 from workbench.studio import copyrules as rules
 from workbench.studio.prompts import message_fields as _fields
 
-__all__ = ["REJECTED_KEEP_CHARS", "RewriteError", "accept", "dismiss", "offer_type", "record",
-           "rewrite_row", "rewrites", "runs", "slot_problems", "start_run"]
+__all__ = ["REJECTED_KEEP_CHARS", "OfferUnfit", "RewriteError", "accept", "dismiss", "offer_type",
+           "record", "rewrite_row", "rewrites", "runs", "slot_problems", "start_run"]
 
 #: How much of each field of a rejected draft is stored (a 5 MB draft, three times, made one
 #: row of 132 MB that the studio page then sent on every render).
@@ -33,6 +33,16 @@ REJECTED_KEEP_ITEMS = 30
 
 class RewriteError(WorkbenchError):
     """A rewrite could not be produced or stored; the message says why."""
+
+
+class OfferUnfit(RewriteError):
+    """The message's offer does not fit its segment, and no wording can change that (a
+    first-order voucher sent to readers who already order): the marketer changes the offer.
+    A run over a segment skips such a message and says why; it does not stop."""
+
+    def __init__(self, template_id: int, reason: str):
+        super().__init__(f"No rewrite of template #{template_id}: {reason}")
+        self.template_id, self.reason = template_id, reason
 
 
 _JSON_COLS = ("diagnosis", "exemplars", "original", "rewrite", "rejected", "evaluation")
