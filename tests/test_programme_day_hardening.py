@@ -209,3 +209,28 @@ def test_a_time_zone_that_is_not_one_is_refused_before_anything_is_decided(file_
         ["--db", db, "programme", "day", "--timezone", "asia/kuala_lumpur"]) == 2
         and capsys.readouterr().err)
     assert not (tmp_path / "o").exists() and pacing.stored(file_store)["timezone"] == "UTC"
+
+
+# -- the inbox and outbox named on the command line ------------------------------------------
+
+def test_an_inbox_that_is_not_there_is_an_error_given_or_not(file_store, tmp_path, capsys):
+    """An inbox that does not exist exits 1 naming it, given or the default; an empty name
+    (which read the current folder as the inbox, exit 0) is a usage error, as is an empty
+    --outbox (which wrote the outbox into the current folder)."""
+    _roster(file_store, sends_7d=0)
+    db = str(tmp_path / "wb.db")
+    assert main(["--db", db, "programme", "ingest", "--inbox", "/no/such/dir"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Nothing was ingested") and "/no/such/dir does not exist" in err
+    assert main(["--db", db, "programme", "ingest"]) == 1  # <db>.live/inbox not made yet
+    assert "inbox does not exist" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["--db", db, "programme", "ingest", "--inbox", str(tmp_path / "file")]) == 2
+    capsys.readouterr()
+    for option in (["ingest", "--inbox"], ["day", "--date", "2026-11-02", "--outbox"]):
+        for empty in ("", " "):
+            assert main(["--db", db, "programme", *option, empty]) == 2
+            err = capsys.readouterr().err
+            assert f"'{option[-1]}': is empty: name a folder" in err, err
+    assert pacing.stored(file_store)["timezone"] == "UTC"
+    assert not (tmp_path / "wb.db.live" / "decisions").exists()  # nothing was decided

@@ -61,6 +61,13 @@ def roster(file: Path, holdout_share: float | None, salt: str | None,
     return 0
 
 
+def _folder(ctx, param, value: str | None) -> Path | None:
+    """A folder named on the command line: an empty name is not the current folder."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty: name a folder", ctx, param)
+    return None if value is None else Path(value)
+
+
 class TimeZoneName(click.ParamType):
     """An IANA time zone name (``Asia/Kuala_Lumpur``, ``UTC``); anything else names the flag."""
 
@@ -77,7 +84,7 @@ class TimeZoneName(click.ParamType):
 @programme.command("day")
 @click.option("--date", "day", type=IsoDate(),
               help="The day to decide (default: today in the programme's time zone).")
-@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+@click.option("--outbox", type=click.Path(file_okay=False), callback=_folder, metavar="DIR",
               help="Folder the batch is written to (default: <db>.live/outbox).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True)
@@ -104,8 +111,9 @@ def day(day: date | None, outbox: Path | None, fmt: str, no_learn_log: bool,
 
 
 @programme.command("ingest")
-@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Folder of events files (default: <db>.live/inbox).")
+@click.option("--inbox", type=click.Path(file_okay=False), callback=_folder, metavar="DIR",
+              help="Folder of events files (default: <db>.live/inbox); a folder that does not "
+                   "exist is an error, given or not.")
 def ingest(inbox: Path | None) -> int:
     """Load every new events file of the inbox once (files are left where they are)."""
     from workbench.live import live_dir

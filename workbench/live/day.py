@@ -337,8 +337,9 @@ def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron",
     that is refused whole (empty, half written, not CSV or Parquet) is listed under
     ``rejected`` with the reason, and the other files are loaded all the same."""
     inbox = Path(inbox)
-    if not inbox.is_dir():
-        raise ValidationError([Problem(f"{inbox} is not a folder", field="inbox")],
+    if not inbox.is_dir():  # given or the default: a cron job must hear of a wrong path
+        why = "is not a folder" if inbox.exists() else "does not exist"
+        raise ValidationError([Problem(f"{inbox} {why}", field="inbox")],
                               "Nothing was ingested")
     reports, rejected = [], []
     for path in sorted(p for p in inbox.iterdir()
