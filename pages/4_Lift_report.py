@@ -97,10 +97,7 @@ def load(store, source: sources.Source) -> tuple[str, lr.LiftData | None]:
     data = source_data(store.path, source.key, source.marker, source)
     if data is None:
         if source.kind == sources.LIVE:
-            st.info("The live programme has no roster and events yet: import its users with "
-                    "`workbench programme roster`, decide days with `workbench programme day` "
-                    "and load events with `workbench programme ingest` (see the README's "
-                    "'Running a real programme'), or pick a simulated run or a file above.")
+            st.info(sources.live_missing(store) + " Or pick a simulated run or a file above.")
         elif source.status == "done":
             st.info(f"{ui.plain(source.label)}: its per-user outcomes are missing.")
         else:

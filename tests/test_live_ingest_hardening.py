@@ -367,3 +367,68 @@ def test_the_ingest_totals_add_up_the_files_and_both_learning_paths():
         "not_learnt": 3, "not_learnt_by_reason": {"before the send": 2, "refund": 1},
         "learned_decisions": 14639, "late_corrections": 11,
         "ignored_columns": {"a.csv": ["channel"]}}
+
+
+# -- 4 and 6. lift --live: what is missing, and arms too small ------------------------------
+
+def test_lift_live_says_what_is_missing_and_refuses_an_arm_too_small(db_path, tmp_path,
+                                                                      capsys):
+    """With a roster and decided days but no events it said 'no roster and events yet'; with
+    a holdout of 0 or 1 users it crashed with a traceback (ValueError: each arm needs at least
+    two users)."""
+    from workbench.cli import main
+
+    def said() -> str:
+        assert main(["lift", "--live"]) == 1
+        out = capsys.readouterr()
+        assert out.out == "" and len(out.err.strip().splitlines()) == 1
+        return out.err.strip()
+
+    assert said().startswith("error: The live programme has no roster and events yet: import")
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text("user_id,segment\n" + "".join(
+        f"u{i},new_buyers\n" for i in range(40)))
+    assert main(["programme", "roster", str(roster_file), "--joined-on", "2026-11-01",
+                 "--holdout-share", "0"]) == 0
+    capsys.readouterr()
+    assert said() == ("error: The live programme has a roster of 40 users but no decided day "
+                      "and no events yet: decide days with `workbench programme day` and load "
+                      "the platform's events with `workbench programme ingest`.")
+    assert main(["programme", "day", "--date", "2026-11-20", "--outbox",
+                 str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert said() == ("error: The live programme has a roster of 40 users and 1 decided day(s) "
+                      "from 2026-11-20 but no events yet: load the platform's events with "
+                      "`workbench programme ingest`.")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "e.csv").write_text("user_id,event,value,occurred_at\n"
+                                 "u1,engagement,1,2026-11-20T19:04:00Z\n")
+    assert main(["programme", "ingest", "--inbox", str(inbox)]) == 0
+    capsys.readouterr()
+    assert said() == ("error: No lift: the holdout has 0 users and the agent arm 40 (its "
+                      "holdout share is 0); a lift needs at least 2 users in each arm.")
+    # and the Lift report page says so instead of failing
+    from tests.test_pages import LIFT, app
+
+    at = app(LIFT)
+    assert not at.exception
+    assert [i.value for i in at.info if i.value.startswith("No lift:")] == [
+        "No lift: the holdout has 0 users and the agent arm 40 (its holdout share is 0); a lift "
+        "needs at least 2 users in each arm. Or pick a simulated run or a file above."]
+
+
+def test_a_holdout_of_one_user_has_no_lift(file_store):
+    from workbench.live.logs import why_no_lift
+
+    roster(file_store, 43)
+    decided(file_store, "2026-11-10")
+    ingest_activity(file_store, events_csv([("1", "engagement", 1, "2026-11-12T08:00:00Z", "")]),
+                    name="e.csv", actor="t", clock=CLOCK)
+    users = user_outcomes(file_store)
+    users["holdout"][:] = False
+    users["holdout"][0] = True
+    assert why_no_lift(file_store, users) == (
+        "No lift: the holdout has 1 user and the agent arm 42 (its holdout share is 0.1); a "
+        "lift needs at least 2 users in each arm.")
+    assert why_no_lift(file_store) is None  # the roster's own arms: 43 users at 10%

@@ -148,12 +148,20 @@ def lift_data(store: Store, source: Source) -> lr.LiftData | None:
         users = user_outcomes(run) if run else None
         return None if users is None else lr.from_run(users, f"run #{source.run_id}")
     if source.kind == LIVE:
-        from workbench.live.logs import user_outcomes
+        from workbench.live.logs import user_outcomes, why_no_lift
 
         users = user_outcomes(store)
-        return None if users is None else replace(lr.from_run(users, "live programme"),
-                                                  ongoing=True)
+        if users is None or why_no_lift(store, users):  # live_missing says why
+            return None
+        return replace(lr.from_run(users, "live programme"), ongoing=True)
     return None
+
+
+def live_missing(store: Store) -> str:
+    """Why the live programme has no lift yet (what is missing, or an arm too small)."""
+    from workbench.live.logs import NO_ROSTER, why_no_lift
+
+    return why_no_lift(store) or NO_ROSTER
 
 
 def start_date(store: Store, source: Source) -> date | None:

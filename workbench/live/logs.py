@@ -211,6 +211,51 @@ def user_outcomes(store: Store, first: date | None = None, last: date | None = N
     return out
 
 
+#: Said when the live programme has no roster (the pages add where to go instead).
+NO_ROSTER = ("The live programme has no roster and events yet: import its users with "
+             "`workbench programme roster`, decide days with `workbench programme day` and "
+             "load events with `workbench programme ingest` (see the README's 'Running a real "
+             "programme').")
+
+
+def why_no_lift(store: Store, users: dict[str, np.ndarray] | None = None) -> str | None:
+    """Why the live programme has no lift yet, naming what is missing (``None``: it has
+    one). ``users`` are its :func:`user_outcomes` when already read (their arms are counted
+    from the roster otherwise): a lift needs at least two users in each arm."""
+    path = roster_path(store)
+    if not path.exists():
+        return NO_ROSTER
+    decided = live_store.days(store)
+    days = event_days(store)
+    n = pq.read_metadata(path).num_rows
+    if not days:
+        if not decided:
+            return (f"The live programme has a roster of {n:,} users but no decided day and no "
+                    "events yet: decide days with `workbench programme day` and load the "
+                    "platform's events with `workbench programme ingest`.")
+        return (f"The live programme has a roster of {n:,} users and {len(decided)} decided "
+                f"day(s) from {decided[0]['day']} but no events yet: load the platform's "
+                "events with `workbench programme ingest`.")
+    if decided and days[-1] < decided[0]["day"]:
+        return (f"The live programme has no event on or after its first decided day "
+                f"({decided[0]['day']}) yet (the last event is of {days[-1]}): outcomes count "
+                "from that day; load the platform's newer events with `workbench programme "
+                "ingest`.")
+    if users is not None:
+        holdout = int(np.count_nonzero(users["holdout"]))
+        agent = len(users["holdout"]) - holdout
+    else:
+        arms = pq.read_table(path, columns=["arm"]).column("arm")
+        holdout = int(pc.sum(pc.equal(arms, "holdout")).as_py() or 0)
+        agent = arms.length() - holdout
+    if min(holdout, agent) < 2:
+        share = (live_store.programme(store) or {}).get("holdout_share")
+        said = f" (its holdout share is {share:g})" if share is not None else ""
+        return (f"No lift: the holdout has {holdout:,} user{'s' * (holdout != 1)} and the "
+                f"agent arm {agent:,}{said}; a lift needs at least 2 users in each arm.")
+    return None
+
+
 def _codes(column: pa.ChunkedArray, labels: tuple[str, ...]) -> np.ndarray:
     """Index of each value in ``labels`` (-1 when absent); a dictionary-encoded column is
     looked up once per distinct value."""
