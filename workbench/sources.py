@@ -166,7 +166,7 @@ def live_missing(store: Store) -> str:
 
 def start_date(store: Store, source: Source) -> date | None:
     """The first calendar day of the source: a run's configured start, the live programme's
-    first decided or event day."""
+    first decided day (its first event day before any day is decided)."""
     if source.kind == RUN:
         run = _run(store, source)
         return lr.run_start(run) if run else None

@@ -10,7 +10,7 @@ Front door (plain functions; the CLI ``workbench programme ...`` calls them):
 - :func:`workbench.live.day.programme_ingest` — load every new events file of an inbox once.
 - :func:`workbench.live.activity.ingest_activity` — one user-level events file: quarantine,
   sanity, idempotence per file and per (user, event, time); decision-attributed lines also
-  teach the agent through :func:`workbench.agent.ingest.ingest_events`.
+  teach the agent (:mod:`workbench.live.attribution`: which, and why the others are not).
 - :func:`workbench.live.learning.learn_days` — a day decided without the SQLite learning log
   is learnt from the Parquet logs once its attribution window has closed (one vectorised
   update for millions of decisions); later files as late corrections.
@@ -27,6 +27,7 @@ imports, the ledger of files loaded and the days decided; the bulk is Parquet in
     decisions/day=YYYY-MM-DD/batch.parquet   every decision of the day (both arms' agent users)
     decisions/day=YYYY-MM-DD/messages.parquet  the day's distinct messages (the outbox's texts)
     events/day=YYYY-MM-DD/<sha>-0.parquet    user-level events, one file per file loaded
+    attributions/day=YYYY-MM-DD/<sha>-0.parquet  decision ids a later file gave stored events
 
 and is aggregated with DuckDB (:mod:`store.parquet` holds every DuckDB statement).
 
