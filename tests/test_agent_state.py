@@ -197,7 +197,9 @@ def test_incremental_reward_subtracts_the_holdout_baseline_of_the_cell():
 
 # -- CLI and benchmark --------------------------------------------------------------------
 
-def test_cli_decide_exports_a_batch_and_ingest_reports(db_path, tmp_path, capsys):
+def test_cli_decide_exports_a_batch_and_ingest_reports(db_path, tmp_path, capsys, monkeypatch):
+    from datetime import date
+    monkeypatch.setattr("workbench.cli.agent._today", lambda: date(2026, 12, 10))  # --as-of
     users = tmp_path / "users.csv"
     users.write_text("user_id,segment,days_inactive,platform\nu1,new_buyers,20,ios\n"
                      "u2,lapsing_buyers,45,android\nu3,abandoned_cart,100,web\n")
