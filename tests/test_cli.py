@@ -364,7 +364,7 @@ def test_ingest_rejects_a_bad_pre_reward_file_naming_line_and_column(db_path, tm
     pre.write_text("user_id,pre_reward\nu1,0.5\nu2,nan\n")
     assert main(["ingest", str(events), "--pre-reward", str(pre)]) == 1
     err = capsys.readouterr().err
-    assert "row 3 field 'pre_reward'" in err and "not a finite number" in err
+    assert "row 2 field 'pre_reward'" in err and "not a finite number" in err  # data row 2
 
 
 def test_simulate_cancel_removes_an_unfinished_run_and_refuses_an_unknown_one(db_path, capsys):

@@ -128,10 +128,10 @@ def test_a_bad_pre_reward_file_is_rejected_naming_line_and_column():
     with pytest.raises(ValidationError) as e:
         load_pre_reward(b"user_id,pre_reward\nu1,1\nu2,nan\n,3\nu1,2\nu4,lots\n")
     assert [str(p) for p in e.value.problems] == [
-        "row 3 field 'pre_reward': 'nan' is not a finite number",
-        "row 4 field 'user_id': is empty",
-        "row 5 field 'user_id': user 'u1' appears twice",
-        "row 6 field 'pre_reward': 'lots' is not a finite number"]
+        "row 2 field 'pre_reward': 'nan' is not a finite number",  # data rows: the header
+        "row 3 field 'user_id': is empty",                          # is no row
+        "row 4 field 'user_id': user 'u1' appears twice",
+        "row 5 field 'pre_reward': 'lots' is not a finite number"]
     with pytest.raises(ValidationError, match="required column 'pre_reward'"):
         load_pre_reward(b"user_id,value\nu1,1\n")
 

@@ -4,6 +4,7 @@ file's header and attribution may look like, what is refused, stored, counted an
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -432,3 +433,40 @@ def test_a_holdout_of_one_user_has_no_lift(file_store):
         "No lift: the holdout has 1 user and the agent arm 42 (its holdout share is 0.1); a "
         "lift needs at least 2 users in each arm.")
     assert why_no_lift(file_store) is None  # the roster's own arms: 43 users at 10%
+
+
+def test_programme_ingest_sums_its_files_and_warns_of_lines_it_did_not_learn(
+        file_store, tmp_path, capsys):
+    """The top of the summary said "learned": {"decisions": 0} and one quarantined line while
+    the files' reports held the rest: its totals now add up the files and both learning
+    paths, and the command warns on stderr (exit 0) of stored lines the agent did not learn
+    and of columns it did not read."""
+    from workbench.cli import main
+
+    live = file_store
+    sent = _decided_day(live, tmp_path)
+    early = [(s.user_id, "direct_open", 1, (pd.Timestamp(s.send_at) - pd.Timedelta(hours=2)
+                                            ).strftime("%Y-%m-%dT%H:%M:%SZ"), s.decision_id)
+             for s in sent.iloc[:10].itertuples() if pd.Timestamp(s.send_at).hour >= 2]
+    later = [(s.user_id, "direct_open", 1, _after(s.send_at), s.decision_id)
+             for s in sent.iloc[10:15].itertuples()]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    df = pd.DataFrame(early + later, columns=["user_id", "event", "value", "occurred_at",
+                                              "decision_id"]).assign(campaign="x")
+    (inbox / "e.csv").write_bytes(csv_bytes(df))
+    live.close()
+    assert main(["--db", str(tmp_path / "wb.db"), "programme", "ingest", "--inbox",
+                 str(inbox)]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert (result["inserted"], result["quarantined"], result["not_learnt"]) == (
+        len(early) + len(later), 0, len(early))
+    assert result["not_learnt_by_reason"] == {"before the send": len(early)}
+    # the windows are still open on the file's last day: learnt in part, not whole
+    assert result["learned_decisions"] == 0
+    assert result["reports"][0]["attributed"]["partly_learned"] > 0
+    assert result["ignored_columns"] == {"e.csv": ["campaign"]}
+    assert out.err.splitlines() == [
+        f"warning: {len(early)} line(s) stored but not learnt ({len(early)} before the send); "
+        "see the report's 'not_learnt'", "warning: columns not read (e.csv: campaign)"]

@@ -394,11 +394,7 @@ FIRST_ROW_BAD = {
 }
 
 
-@pytest.mark.parametrize("reader", [
-    *[r for r in FIRST_ROW_BAD if r != "pre-period rewards"],
-    pytest.param("pre-period rewards", marks=pytest.mark.xfail(
-        strict=True, reason="its reader, workbench/agent/ingest.py (load_pre_reward), still "
-                            "names the file's line; remove this mark when it counts data rows"))])
+@pytest.mark.parametrize("reader", list(FIRST_ROW_BAD))
 def test_every_reader_names_the_first_line_under_the_header_row_1(store, tmp_path, capsys,
                                                                    reader):
     """lift --file, the library import and the pre-period rewards said "row 2" for it, the

@@ -76,7 +76,7 @@ from workbench.agent.state import (
     stored_outcomes,
 )
 from workbench.agent.windows import learn_partial
-from workbench.delimited import delimiter, refuse_repeated_columns
+from workbench.delimited import delimiter, not_utf8, refuse_repeated_columns
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024
@@ -137,12 +137,13 @@ def check_incremental(agent: Agent, pre_reward: Mapping[str, float] | None = Non
 
 def load_pre_reward(data: bytes) -> dict[str, float]:
     """Pre-period rewards from a CSV with the columns ``user_id`` and ``pre_reward`` (other
-    columns are ignored). The file is rejected whole, naming the line and column of every bad
-    value: an empty or repeated user, a missing, non-numeric, NaN or infinite reward."""
+    columns are ignored). The file is rejected whole, naming the data row (row 1 is the line
+    under the header) and column of every bad value: an empty or repeated user, a missing,
+    non-numeric, NaN or infinite reward."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValidationError([Problem("is not valid UTF-8", row=data[:e.start].count(b"\n") + 1)],
+        raise ValidationError([not_utf8(data, e)],
                               "The pre-period rewards were rejected") from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     header = [h.strip().lower() for h in next(reader, [])]
@@ -153,10 +154,11 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
         raise ValidationError(problems, "The pre-period rewards were rejected")
     ui, ri = header.index("user_id"), header.index("pre_reward")
     out: dict[str, float] = {}
+    line = 0  # the data row: an empty line is no row
     for values in reader:
-        line = reader.line_num
         if not any(v.strip() for v in values):
             continue
+        line += 1
         if len(values) != len(header):
             problems.append(Problem(f"has {len(values)} fields, the header has {len(header)}",
                                     row=line))

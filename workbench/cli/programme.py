@@ -122,6 +122,13 @@ def ingest(inbox: Path | None) -> int:
     with open_db() as store:
         result = programme_ingest(store, inbox or live_dir(store) / "inbox", actor=actor())
     click.echo(json.dumps(result, default=str))
+    if result["not_learnt"]:  # stored and counted in the lift, but the agent learns nothing
+        why = ", ".join(f"{n} {r}" for r, n in result["not_learnt_by_reason"].items())
+        click.echo(f"warning: {result['not_learnt']} line(s) stored but not learnt ({why}); "
+                   "see the report's 'not_learnt'", err=True)
+    if result["ignored_columns"]:
+        cols = "; ".join(f"{f}: {', '.join(c)}" for f, c in result["ignored_columns"].items())
+        click.echo(f"warning: columns not read ({cols})", err=True)
     if result["rejected"]:  # the others were loaded; a cron job still hears of it
         names = ", ".join(r["file"] for r in result["rejected"])
         raise CommandFailed(f"{len(result['rejected'])} file(s) rejected ({names}); the "

@@ -350,10 +350,12 @@ def programme_ingest(store: Store, inbox: Path, *, actor: str = "cron",
                                            actor=actor).to_dict())
         except ValidationError as e:  # one half-written file must not hold back the others
             rejected.append({"file": path.name, "reason": str(e)})
+    from workbench.live.activity import ingest_totals
+
     loaded = [r for r in reports if not r["skipped"]]
     learned = learn_days(store, as_of or datetime.now(timezone.utc).date(), actor=actor)
+    # the totals add up the files' reports and both learning paths (the SQLite log's, per
+    # file, and the Parquet logs' days): one summary a cron job can read
     return {"inbox": str(inbox), "files": len(reports), "loaded": len(loaded),
-            "skipped": len(reports) - len(loaded),
-            "inserted": int(np.sum([r["inserted"] for r in loaded])) if loaded else 0,
-            "quarantined": int(np.sum([r["quarantined"] for r in loaded])) if loaded else 0,
+            "skipped": len(reports) - len(loaded), **ingest_totals(reports, learned),
             "learned": learned, "reports": reports, "rejected": rejected}
