@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 __all__ = ["EVENT_CHECK", "connect", "daily_arm_totals", "daily_sends", "decision_outcomes",
-           "decision_send_times", "new_events", "new_or_attributed", "user_phase_totals",
+           "decision_send_times", "new_or_attributed", "user_phase_totals",
            "user_window_totals", "validate_events", "weekly_arm_moments"]
 
 #: DuckDB's working memory: the benchmarks' 4 GB budget leaves room for Python and Arrow.
@@ -68,21 +68,6 @@ SELECT t.*, CASE
 FROM typed t LEFT JOIN (SELECT DISTINCT user_id FROM roster) r ON r.user_id = t.user_id
 """
 
-#: Good lines of ``checked`` not already stored (``existing``) nor earlier in the same file.
-NEW_EVENTS = """
-WITH existing AS ({existing}),
-first AS (  -- a (user, event, time) repeated in the file: its first line counts
-    SELECT user_id, event, ts, arg_min(value, line) AS value,
-           arg_min(decision_id, line) AS decision_id
-    FROM checked WHERE reason IS NULL GROUP BY user_id, event, ts
-)
-SELECT user_id, event, value, ts AS occurred_at, decision_id, strftime(ts, '%Y-%m-%d') AS day
-FROM first c
-WHERE NOT EXISTS (
-    SELECT 1 FROM existing e
-    WHERE e.user_id = c.user_id AND e.event = c.event AND e.occurred_at = c.ts)
-"""
-
 #: The good lines of ``checked``, one per (user, event, time) (the first line's value; the
 #: first ``decision_id`` any of its lines gives, with that line's number), against the events
 #: already stored (``{stored}``: user_id, event, occurred_at, decision_id): ``attribution`` is
@@ -120,11 +105,6 @@ SELECT l.decision_id, CAST(l.send_at AS TIMESTAMP) AS send_at
 FROM read_parquet($logs, union_by_name = true) l
 WHERE l.decision_id IN (SELECT decision_id FROM wanted)
 """
-
-EXISTING_FILES = ("SELECT user_id, event, occurred_at "
-                  "FROM read_parquet($files, union_by_name = true)")
-EXISTING_NONE = ("SELECT '' AS user_id, '' AS event, TIMESTAMP '1970-01-01' AS occurred_at "
-                 "WHERE false")
 
 #: Per user, phase and event: binary events count the days they happened, gmv sums its value,
 #: as the simulated trial's ``phase_metrics`` do. ``idx`` is the user's row in the roster file
@@ -211,19 +191,6 @@ def validate_events(con: duckdb.DuckDBPyConnection, src: pa.Table, roster: pa.Ta
     finally:
         con.unregister("src")
         con.unregister("roster")
-
-
-def new_events(con: duckdb.DuckDBPyConnection, checked: pa.Table, existing_files: list[str]
-               ) -> pa.Table:
-    """The good lines of ``checked`` that are new by (user, event, time)."""
-    con.register("checked", checked)
-    try:
-        if existing_files:
-            return con.sql(NEW_EVENTS.format(existing=EXISTING_FILES),
-                           params={"files": existing_files}).to_arrow_table()
-        return con.sql(NEW_EVENTS.format(existing=EXISTING_NONE)).to_arrow_table()
-    finally:
-        con.unregister("checked")
 
 
 def new_or_attributed(con: duckdb.DuckDBPyConnection, checked: pa.Table,
