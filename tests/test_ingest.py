@@ -141,3 +141,27 @@ def test_pre_period_rewards_are_refused_when_the_reward_is_not_incremental(store
     with pytest.raises(ValidationError) as e:
         ingest_events(store, load_agent(store), _csv([]), "e.csv", "t", pre_reward={"1": 1.0})
     assert [p.field for p in e.value.problems] == ["pre_reward"]
+
+
+def test_a_value_under_a_header_with_no_name_rejects_the_events_file_and_stores_nothing(
+        store):
+    """The value column's header left out (``decision_id,event,,occurred_at``): every amount
+    sat in a column without a name and was dropped without a word, each event read as 1.
+    Empty trailing columns (a spreadsheet's ``,,``) are still read as nothing."""
+    from store import decisions as decisions_store
+
+    rendered = _batch(store, START, seed=3)
+    sent = rendered[rendered["send"]].sort_values("send_at").iloc[:2]
+    at = (pd.Timestamp(sent["send_at"].max()) + pd.Timedelta(hours=1)).isoformat()
+    rows = [f"{d},gmv,{40 + k},{at}" for k, d in enumerate(sent["decision_id"])]
+    misaligned = ("decision_id,event,,occurred_at\n" + "\n".join(rows) + "\n").encode()
+    with pytest.raises(ValidationError) as e:
+        ingest_events(store, load_agent(store), misaligned, "e.csv", "t", as_of=START)
+    assert [str(p) for p in e.value.problems] == [
+        "row 1: column 3 has no name in the header but has a value ('40'): name the column, "
+        "or delete it"]
+    assert decisions_store.event_keys(store, set(sent["decision_id"])) == set()
+    trailing = ("decision_id,event,value,occurred_at,,\n"
+                + "".join(f"{r},,\n" for r in rows)).encode()
+    report = ingest_events(store, load_agent(store), trailing, "e.csv", "t", as_of=START)
+    assert (report.inserted, report.ignored_columns) == (2, [])

@@ -14,6 +14,7 @@ import pytest
 from store import decisions as decisions_store
 from store import live as live_store
 from store import open_store
+from workbench import ValidationError
 from workbench.agent.state import segments_of
 from workbench.agent.users import synthetic_users
 from workbench.library.seed import seed
@@ -470,3 +471,45 @@ def test_programme_ingest_sums_its_files_and_warns_of_lines_it_did_not_learn(
     assert out.err.splitlines() == [
         f"warning: {len(early)} line(s) stored but not learnt ({len(early)} before the send); "
         "see the report's 'not_learnt'", "warning: columns not read (e.csv: campaign)"]
+
+
+def test_a_programme_east_of_utc_learns_the_events_of_sends_on_the_utc_day_before(
+        file_store, tmp_path):
+    """Sydney's 10 Nov 08:00 is 9 Nov 21:00 UTC, and the events log is kept by UTC day:
+    learning read only the folders from the decided day on, so every event of a morning
+    send east of UTC+8 was left out of the day learnt."""
+    from workbench.live.day import programme_day, programme_ingest
+
+    live = file_store
+    roster(live, 300)
+    day = programme_day(live, date(2026, 11, 10), tmp_path / "out", timezone="Australia/Sydney",
+                        learn_log=False)
+    sent = pd.read_csv(day["outbox"], dtype=str)
+    early = sent[sent["send_at"] < "2026-11-10"]
+    assert len(early)  # sends on the UTC day before the decided day
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "e.csv").write_bytes(events_csv([
+        (d.user_id, "conversion", 1, _after(d.send_at, 30), d.decision_id)
+        for d in sent.itertuples()]))
+    out = programme_ingest(live, inbox, as_of=date(2026, 11, 30))
+    assert out["learned"]["learned_days"] == ["2026-11-10"]
+    assert live_store.learned_days(live)["2026-11-10"]["events"] == float(len(sent))
+
+
+def test_a_value_under_a_header_with_no_name_rejects_the_programmes_events_file(file_store):
+    """``user_id,event,,occurred_at``: the amounts sat under no name and were dropped, each
+    purchase stored as a value of 1. Empty trailing columns are still read as nothing."""
+    live = file_store
+    roster(live, 4)
+    decided(live, "2026-11-10")
+    misaligned = b"user_id,event,,occurred_at\n0,gmv,40,2026-11-12T08:00:00Z\n"
+    with pytest.raises(ValidationError) as e:
+        ingest_activity(live, misaligned, name="e.csv", actor="t", clock=CLOCK)
+    assert str(e.value) == (
+        "e.csv was rejected:\n- row 1: column 3 has no name in the header but has a value "
+        "('40'): name the column, or delete it")
+    assert user_outcomes(live, ids=True) is None  # no events stored
+    trailing = b"user_id,event,value,occurred_at,,\n0,gmv,40,2026-11-12T08:00:00Z,,\n"
+    r = ingest_activity(live, trailing, name="e.csv", actor="t", clock=CLOCK)
+    assert (r.inserted, r.ignored_columns) == (1, [])

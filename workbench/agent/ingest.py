@@ -76,7 +76,8 @@ from workbench.agent.state import (
     stored_outcomes,
 )
 from workbench.agent.windows import learn_partial
-from workbench.delimited import delimiter, not_utf8, refuse_repeated_columns
+from workbench.delimited import (blank_columns, delimiter, not_utf8, refuse_repeated_columns,
+                                 unnamed_values)
 
 REQUIRED = ("decision_id", "event", "occurred_at")
 MAX_BYTES = 200 * 1024 * 1024
@@ -218,8 +219,10 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     if missing:
         raise ValidationError([Problem(f"required column '{c}' is missing", field=c)
                                for c in missing], "The file was rejected")
-    report = IngestReport(ignored_columns=[h for h in header if h not in (*REQUIRED, "value")])
+    report = IngestReport(ignored_columns=[h for h in header
+                                           if h and h not in (*REQUIRED, "value")])
     col = {h: i for i, h in enumerate(header)}
+    blank = blank_columns(header)  # a spreadsheet's empty trailing columns (",,")
     parsed: list[tuple[int, str, str, float, str]] = []
     bad: list[tuple[int, str, str]] = []
     for values in rows:
@@ -231,6 +234,8 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
         if len(values) != len(header):
             bad.append((line, raw, f"has {len(values)} fields, the header has {len(header)}"))
             continue
+        if blank and (problems := unnamed_values(header, lambda i: [values[i]], line - 1)):
+            raise ValidationError(problems, "The file was rejected")  # misaligned columns
         did = values[col["decision_id"]].strip()
         event = values[col["event"]].strip().lower()
         when = _parse_time(values[col["occurred_at"]])

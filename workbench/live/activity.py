@@ -49,7 +49,7 @@ from store import live as live_store
 from store import parquet as columnar
 from workbench import Problem, ValidationError
 from workbench.agent.event_checks import NEEDS_AMOUNT, load_limits
-from workbench.delimited import delimiter, refuse_repeated_columns
+from workbench.delimited import delimiter, refuse_repeated_columns, unnamed_values
 from workbench.live import attribution, programme_lock
 from workbench.live.logs import (
     BINARY_EVENTS,
@@ -146,6 +146,8 @@ def _read(data: bytes, name: str) -> tuple[pa.Table, list[str], dict[str, str]]:
     names = [c.lstrip("\ufeff") for c in t.column_names]
     refuse_repeated_columns([c.strip().lower() for c in names], f"{name} was rejected")
     read, ignored, read_as = _columns(names, name)
+    if problems := unnamed_values(names, t.column):  # values under no header: misaligned
+        raise ValidationError(problems, f"{name} was rejected")
     missing = [c for c in REQUIRED if c not in read]
     if missing:
         raise ValidationError([Problem(f"required column '{c}' is missing", field=c)

@@ -71,7 +71,10 @@ def _learn_days(store: Store, as_of: date, *, actor: str, con) -> dict:
             continue
         agent = agent or load_agent(store)
         con = con or columnar.connect()
-        files = [f for f in attributed_files(store) if Path(f).parent.name[4:] >= row["day"]]
+        # Events are kept by UTC day, the decided day is the programme's own: east of UTC a
+        # morning send (and its events) falls on the UTC day before.
+        since = (first - timedelta(days=1)).isoformat()
+        files = [f for f in attributed_files(store) if Path(f).parent.name[4:] >= since]
         if done is not None:  # only the files loaded since
             fresh = {s[:16] for s in shas[done["files_through"]:]}
             files = [f for f in files if Path(f).name[:16] in fresh]
