@@ -389,7 +389,10 @@ def test_accept_as_atoms_refuses_a_sentence_too_long_for_a_template_and_adds_non
     before = len(store.components())
     with pytest.raises(ValidationError) as e:
         accept(store, r["id"], "maria", as_="atoms")
-    assert str(e.value).splitlines()[0] == f"Rewrite #{r['id']}'s atoms were not added:"
+    assert str(e.value).splitlines()[0] == (
+        f"Rewrite #{r['id']}'s atoms were not added: the agent could combine them into "
+        "messages over a channel's limit (below). Accept it as a template instead: it keeps "
+        "its own channel's limits:")
     assert [str(p) for p in e.value.problems] == [
         "(value_prop 'You order from Mamak Corner 24 Jam often, so this is for you.') field "
         "'text': with this text, template 'Reactivation push — classic' (Push notification) "
@@ -397,6 +400,18 @@ def test_accept_as_atoms_refuses_a_sentence_too_long_for_a_template_and_adds_non
         "150; at most 58 characters fit here beside the longest tone #19, offer #37, cta #49"]
     assert len(store.components()) == before
     assert rewrite_row(store, r["id"])["status"] == "proposed"
+
+
+def test_a_refused_atom_is_named_beside_the_other_new_atoms_by_their_text(store):
+    """The longest atom beside the refused one is often another sentence of the same
+    rewrite, not stored yet: the refusal named it 'offer #None'."""
+    r = offline(store).rewrite_one(by_key(store, "msg-lb-04")["id"], "t")
+    with pytest.raises(ValidationError) as e:
+        accept(store, r["id"], "maria", as_="atoms")
+    said = [str(p) for p in e.value.problems]
+    assert said and not any("#None" in p for p in said)
+    assert any("beside the longest greeting 'Your Pasar Segar Online favourites are waiting'"
+               in p for p in said)
 
 
 def test_accept_is_refused_in_passive_management_and_writes_nothing(store):

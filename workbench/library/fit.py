@@ -110,6 +110,15 @@ def _length(atom: Mapping[str, Any]) -> int:
     return len(str(atom["text"]).strip())
 
 
+def _name(atom: Mapping[str, Any] | None, atom_id: Any) -> str:
+    """An atom as a person finds it: its id once stored, else (an atom of the same import or
+    rewrite, not stored yet) its text."""
+    if atom_id is not None or atom is None:
+        return f"#{atom_id}"
+    text = str(atom["text"]).strip()
+    return f"'{text[:60]}…'" if len(text) > 61 else f"'{text}'"
+
+
 def _too_long(atom: Mapping[str, Any], row: int | None, ref: str | None,
               templates: Sequence[Mapping[str, Any]], channels: Mapping[str, Mapping[str, Any]],
               longest: _Longest) -> list[Problem]:
@@ -140,7 +149,7 @@ def _too_long(atom: Mapping[str, Any], row: int | None, ref: str | None,
     if worst is None:
         return []
     room, t, channel, scope, f, length, limit, msg = worst
-    beside = ", ".join(f"{k} #{msg.atoms[k]}"
+    beside = ", ".join(f"{k} {_name(longest.atom(k, scope), msg.atoms[k])}"
                        for k in dict.fromkeys(longest.template(t)[1][f]) if k != kind)
     beside = f" beside the longest {beside}" if beside else ""
     fits = (f"at most {room} characters fit here{beside}" if room > 0 else

@@ -259,8 +259,10 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
             if problems := template_problems(
                     [(None, f"{a['kind']} '{a['text']}'", None, a) for a in rows], stored,
                     store.templates(), {c["id"]: c for c in store.channels()}):
-                raise ValidationError(
-                    problems, f"Rewrite #{rewrite_id}'s atoms were not added")
+                raise ValidationError(problems, (
+                    f"Rewrite #{rewrite_id}'s atoms were not added: the agent could combine "
+                    "them into messages over a channel's limit (below). Accept it as a "
+                    "template instead: it keeps its own channel's limits"))
             new_ids += [store.insert_component(row, actor, source="rewrite") for row in rows]
             store.audit(actor, "accept", "rewrite", rewrite_id,
                         {"component_ids": new_ids, **provenance})
