@@ -262,16 +262,20 @@ def ingest_events(store: Store, agent: Agent, data: bytes, source: str, actor: s
     # everything is written in one short transaction at the end.
     with busy.exclusive(store, "learn"):
         agent = current_agent(store, agent)  # another ingest may have learnt meanwhile
-        _learn_and_store(store, agent, report, parsed, bad, source, actor, wall,
-                         as_of=as_of, pre_reward=pre_reward, partial_windows=partial_windows,
-                         as_of_needs_lines=as_of_needs_lines)
+        learn_lines(store, agent, report, parsed, bad, source, actor, wall,
+                    as_of=as_of, pre_reward=pre_reward, partial_windows=partial_windows,
+                    as_of_needs_lines=as_of_needs_lines)
     return report
 
 
-def _learn_and_store(store: Store, agent: Agent, report: IngestReport, parsed: list[tuple],
-                     bad: list[tuple[int, str, str]], source: str, actor: str, wall: datetime,
-                     *, as_of: date | None, pre_reward: Mapping[str, float] | None,
-                     partial_windows: bool, as_of_needs_lines: bool = False) -> None:
+def learn_lines(store: Store, agent: Agent, report: IngestReport, parsed: list[tuple],
+                bad: list[tuple[int, str, str]], source: str, actor: str, wall: datetime,
+                *, as_of: date | None, pre_reward: Mapping[str, float] | None,
+                partial_windows: bool, as_of_needs_lines: bool = False) -> None:
+    """Store the lines ``parsed`` (``(line, decision_id, event, value, occurred_at)``, read
+    by :func:`ingest_events` or by the live programme's attribution) that name a logged
+    decision at or after its send, quarantine the others with ``bad``, and learn what fell
+    due; fills ``report``. The caller holds the learning lock (``busy.exclusive``)."""
     known = decisions_store.send_times(store, {p[1] for p in parsed})
     good = []
     for p in parsed:

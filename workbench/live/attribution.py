@@ -32,7 +32,7 @@ from store import Store, busy
 from store import decisions as decisions_store
 from store import live as live_store
 from store import parquet as columnar
-from workbench.agent.ingest import IngestReport, _learn_and_store, check_incremental
+from workbench.agent.ingest import IngestReport, check_incremental, learn_lines
 from workbench.agent.reward import EVENTS as DECISION_EVENTS
 from workbench.agent.state import current_agent, load_agent
 
@@ -142,6 +142,6 @@ def teach(store: Store, rows: pa.Table, source: str, actor: str, clock: datetime
     # As `workbench ingest`: one learning job at a time, computing with no write lock held.
     with busy.exclusive(store, "learn"):
         agent = current_agent(store, agent)
-        _learn_and_store(store, agent, report, parsed, [], source, actor, clock, as_of=None,
-                         pre_reward=None, partial_windows=True)
+        learn_lines(store, agent, report, parsed, [], source, actor, clock, as_of=None,
+                    pre_reward=None, partial_windows=True)
     return report
