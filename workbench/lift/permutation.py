@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from workbench.lift.estimators import OK, LiftEstimate, unadjusted
+from workbench.lift.estimators import OK, LiftEstimate, heavy_tailed, unadjusted
 
 MAX_CELLS = 4_000_000  # resamples x nonzero users held in memory at once
 TOLERANCE = 1e-4  # on log(1 + lift): the ends are exact to about 0.01% of the ratio
@@ -99,6 +99,17 @@ def permutation_lift(y_t: np.ndarray, y_c: np.ndarray, *, level: float = 0.95,
     return replace(base, estimator="permutation", interval=(math.expm1(low), math.expm1(high)),
                    p=p, note=f"heavy-tailed metric: permutation interval ({resamples} "
                              "permutations) on unadjusted means")
+
+
+def plain_lift(y_t: np.ndarray, y_c: np.ndarray, *, seed: int = 0) -> LiftEstimate:
+    """The unadjusted estimate, or, for a heavy-tailed metric, the permutation interval (as
+    :func:`~workbench.lift.estimators.ml_rate` chooses): without it ``lift --unadjusted``
+    called GMV (0.3% buyers, 50,000 users) clearly different in 10.7% of A/A trials."""
+    y_t, y_c = np.asarray(y_t, float), np.asarray(y_c, float)
+    est = unadjusted(y_t, y_c)
+    if est.status == OK and heavy_tailed(y_t, y_c):
+        return permutation_lift(y_t, y_c, seed=seed)
+    return est
 
 
 def _bound(p_value, centre: float, direction: float, alpha: float) -> float:

@@ -30,9 +30,9 @@ from workbench.delimited import (blank_columns, delimiter, header, not_utf8,
                                   refuse_repeated_columns, unnamed_values)
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
-from workbench.lift.estimators import (SEGMENT_MIN_USERS, LiftEstimate, from_moments, ml_rate,
-                                       unadjusted)
+from workbench.lift.estimators import SEGMENT_MIN_USERS, LiftEstimate, from_moments, ml_rate
 from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
+from workbench.lift.permutation import plain_lift
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
 
@@ -96,11 +96,12 @@ the intervals are fixed-horizon, not valid under continuous monitoring)."""
 
 
 def whole_run(data: LiftData, metric: str) -> LiftEstimate:
-    """Lift of ``metric`` per user over every phase together (unadjusted, delta method): the
+    """Lift of ``metric`` per user over every phase together (unadjusted: the delta method, or
+    the permutation interval of a heavy-tailed metric): the
     one number a glance at a finished run gets, with the interval and significance that make
     it readable (a +99% on 400 holdout users is noise)."""
     y = sum(data.outcomes[p][metric] for p in data.phases)
-    return unadjusted(y[data.treated], y[~data.treated])
+    return plain_lift(y[data.treated], y[~data.treated])
 
 
 def value_limit(rows: int, phases: int) -> float:
@@ -202,7 +203,7 @@ def read_csv(data: bytes, name: str = "upload.csv") -> LiftData:
 def _estimate(data: LiftData, y: np.ndarray, adjusted: bool, seed: int) -> LiftEstimate:
     if adjusted:
         return ml_rate(y, data.treated, data.covariates, seed=seed)
-    return unadjusted(y[data.treated], y[~data.treated])
+    return plain_lift(y[data.treated], y[~data.treated], seed=seed)
 
 
 def phase_table(data: LiftData, adjusted: bool = True, seed: int = 0) -> pd.DataFrame:
@@ -226,7 +227,8 @@ def phase_table(data: LiftData, adjusted: bool = True, seed: int = 0) -> pd.Data
 
 
 def segment_table(data: LiftData, metric: str, phase: str | None = None) -> pd.DataFrame:
-    """Unadjusted lift per segment (segments with at least :data:`SEGMENT_MIN_USERS` users in
+    """Unadjusted lift per segment (the permutation interval where heavy-tailed; segments with
+    at least :data:`SEGMENT_MIN_USERS` users in
     each arm)."""
     phase = phase or data.phases[0]
     y = data.outcomes[phase][metric]
@@ -235,7 +237,7 @@ def segment_table(data: LiftData, metric: str, phase: str | None = None) -> pd.D
         m = data.segment == seg
         t, c = y[m & data.treated], y[m & ~data.treated]
         if min(len(t), len(c)) >= SEGMENT_MIN_USERS and c.mean() > 0:
-            rows.append({"segment": seg, **unadjusted(t, c).as_dict()})
+            rows.append({"segment": seg, **plain_lift(t, c).as_dict()})
     return pd.DataFrame(rows)
 
 
