@@ -1,6 +1,6 @@
 """The change of lift between the active and the passive phase, for the same users measured
 in both: ``lift_passive / lift_active - 1`` by the delta method over the four arm means'
-joint covariance (see :func:`phase_change`)."""
+joint covariance, with Fieller's interval of the ratio (see :func:`phase_change`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from scipy.stats import t as student_t
 
 from workbench.lift.estimators import (
     HEAVY_TAILED_CHANGE, HOLDOUT_NOT_POSITIVE, NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT,
-    NO_HOLDOUT_EVENTS, OK, PHASE_CHANGE_ADJUSTED, LiftEstimate, adjusted_arm, from_arms,
-    heavy_tailed, t_critical, welch_df,
+    NO_HOLDOUT_EVENTS, OK, PHASE_CHANGE_ADJUSTED, UNBOUNDED_CHANGE, LiftEstimate, adjusted_arm,
+    from_arms, heavy_tailed, t_critical, welch_df,
 )
 
 
@@ -30,8 +30,11 @@ def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndar
     user) and, optionally, ML-RATE's cross-fitted predictions ``g`` of that phase's outcome:
     with them the four arm means are the regression-adjusted ones (as in each phase's own
     lift), without them the plain means. The means are correlated within users across
-    phases; their joint covariance comes from the per-user residuals, and the delta method
-    carries it through (Welch df from the two arms' terms).
+    phases; their joint covariance comes from the per-user residuals. The interval is
+    Fieller's (the ratios of lifts a t test does not reject; asymmetric, wide when the active
+    lift is barely clear, none when it is not clear on the linear scale: status
+    ``UNBOUNDED_CHANGE``), with Welch df from the delta method's two arm terms; ``lift_se`` is
+    the delta method's standard error, for reference.
 
     ``active_lift`` is the active phase's own estimate as reported (ML-RATE, or the
     permutation interval of a heavy-tailed metric): when given, whether the active lift is
@@ -90,14 +93,30 @@ def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndar
     se = math.sqrt(max(var_t + var_c, 0.0))
     df = welch_df((max(var_t, 0.0), n_t - 1), (max(var_c, 0.0), n_c - 1))
     q = t_critical(df)
+    # Fieller: the ratios r = lp / la that the test of lp - r la = 0 does not reject. The delta
+    # method's symmetric interval of the ratio missed one-sidedly where the active lift is only
+    # just clear (covered a true change of 0 in 75.8% of reported trials, every miss a "clear"
+    # decline, 6,000 users); Fieller's covered 98.3%.
+    # lifts la, lp as functions of (treated active, passive) and (holdout active, passive)
+    lift_grads = (np.array([[1 / ca, 0], [-ta / ca ** 2, 0]]),
+                  np.array([[0, 1 / cp], [0, -tp / cp ** 2]]))
+    (v_a, c_ap), (_, v_p) = ([[sum(g[k] @ covs[k] @ h[k] for k in (0, 1)) for h in lift_grads]
+                              for g in lift_grads])
+    a, b, c = la * la - q * q * v_a, la * lp - q * q * c_ap, lp * lp - q * q * v_p
+    if not a > 0 or b * b - a * c < 0:  # clear on the log scale, but not for the ratio
+        return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,
+                            status=UNBOUNDED_CHANGE, note=UNBOUNDED_CHANGE, **common)
+    root = math.sqrt(b * b - a * c)
+    interval = ((b - root) / a - 1, (b + root) / a - 1)
+    stat_se = math.sqrt(max(v_a - 2 * c_ap + v_p, 0.0))  # Fieller's test at no change (r = 1)
     reduction = 0.0
     if adjusted:  # against the same change from the plain means
         plain = phase_change({"y": ya, "treated": t}, {"y": yp, "treated": t},
                              active_lift=active_lift)
         if plain.status == OK and plain.lift_se > 0:
             reduction = 1 - se ** 2 / plain.lift_se ** 2
-    return LiftEstimate(1 + change, 1.0, se, se, df=df, diff_df=df,
-                        interval=(change - q * se, change + q * se),  # a ratio of lifts: linear
-                        p=float(2 * student_t.sf(abs(change / se), df)) if se > 0 else None,
+    return LiftEstimate(1 + change, 1.0, se, se, df=df, diff_df=df, interval=interval,
+                        p=(float(2 * student_t.sf(abs(lp - la) / stat_se, df)) if stat_se > 0
+                           else None),
                         note="relative change of lift, passive vs active",
                         variance_reduction=float(reduction), **common)

@@ -46,6 +46,8 @@ HAS_NUMBER = (OK, NO_VARIATION)
 NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
 HEAVY_TAILED_CHANGE = ("heavy-tailed: a change of lift between phases has no reliable "
                        "interval")
+UNBOUNDED_CHANGE = ("the active-phase lift is too uncertain to bound a change relative to "
+                    "it")
 NEGATIVE_ACTIVE_LIFT = ("the active-phase lift is negative: a change relative to it would "
                         "read backwards")
 

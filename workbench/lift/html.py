@@ -23,7 +23,7 @@ import plotly.io as pio
 from workbench.lift import estimators
 from workbench.lift.estimators import (HAS_NUMBER, HEAVY_TAILED_CHANGE,
                                        NEGATIVE_ACTIVE_LIFT, NO_ACTIVE_LIFT, OK,
-                                       PHASE_CHANGE_ADJUSTED)
+                                       PHASE_CHANGE_ADJUSTED, UNBOUNDED_CHANGE)
 from workbench.lift.metrics import metric_name
 
 TEMPLATE = "plotly_white"
@@ -200,6 +200,8 @@ _NO_COMPARISON = {
                     "cannot be measured.",
     HEAVY_TAILED_CHANGE: "a few large values carry the average, so a change between phases "
                          "has no reliable interval; the lift of each phase is given above.",
+    UNBOUNDED_CHANGE: "the active phase's lift is too uncertain for a change relative to it to "
+                      "have a bounded interval; the lift of each phase is given above.",
     NEGATIVE_ACTIVE_LIFT: "the active phase's lift is negative, so a change relative to it "
                           "would read backwards; the lift of each phase is given above.",
 }
