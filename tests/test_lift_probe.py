@@ -80,3 +80,45 @@ def test_change_between_phases_is_not_called_clear_when_the_lift_held():
     assert reported > 400
     assert 1 - (below + above) / reported >= 0.93
     assert below / reported < 0.06
+
+
+def test_aa_summary_says_how_many_intervals_could_be_clear_by_chance():
+    """A/A with five count metrics: each metric is called clear about 5% of the time, but some
+    metric in about one phase of five (measured: 20.1% per phase, 33.2% per two-phase trial
+    over 1,000 trials of six metrics). The summary read "clearly better on 1 of 5 metrics"
+    with no word on that; it now says how many of its intervals chance alone would put away
+    from zero, and gives each clear lift's per-user averages (its baseline)."""
+    rng = np.random.default_rng(21)
+    metrics = {"direct_open": 0.4, "engagement": 8.6, "intent": 3.5, "conversion": 1.0,
+               "conversion_vertical": 0.31}
+    n, trials, called, any_called = 3000, 300, [], 0
+    for i in range(trials):
+        activity = rng.gamma(1.5, 1 / 1.5, n)
+        treated = rng.random(n) < 0.9
+        outcomes = {m: rng.poisson(mu * activity).astype(float) for m, mu in metrics.items()}
+        data = lr.LiftData(treated, np.array(["s"] * n), None, {"active": outcomes}, "A/A")
+        table = lr.phase_table(data, adjusted=False)
+        called.append(table["significant"].to_numpy(bool))
+        any_called += table["significant"].any()
+        text = fmt.summary(table)
+        assert ("This report holds 5 intervals, each 95% on its own and not adjusted for the "
+                "others: with no real difference anywhere, 1 in 20 would still exclude zero by "
+                "chance (about 0.25 of 5)") in text[-1]
+        for r in table[table["significant"]].to_dict("records"):
+            assert f"{fmt.number(r['mean_agent'])} per user against " \
+                   f"{fmt.number(r['mean_holdout'])} in the holdout" in text[0]
+    per_metric = np.mean(called, axis=0)
+    assert np.all((per_metric > 0.015) & (per_metric < 0.09)), per_metric
+    assert any_called / trials > 0.12  # why the summary must say it
+
+
+def test_a_constant_metric_is_named_in_the_summary():
+    """A metric with one value for every user (status "no variation") was in the table as
+    "+0.0% (+0.0% to +0.0%)" and in no sentence of the summary."""
+    rng = np.random.default_rng(3)
+    n = 1000
+    treated = rng.random(n) < 0.9
+    data = lr.LiftData(treated, np.array(["s"] * n), None, {"active": {
+        "engagement": rng.poisson(2.0, n).astype(float), "conversion": np.ones(n)}}, "file")
+    text = " ".join(fmt.summary(lr.phase_table(data, adjusted=False)))
+    assert "Nothing to compare on days with conversion: every user has the same value" in text

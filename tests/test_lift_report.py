@@ -183,7 +183,10 @@ def test_the_summary_says_what_went_up_down_and_unclear():
         "metrics (days with direct opens +65.3% (+50.0% to +80.0%); days with engagement +2.8% "
         "(+1.0% to +4.6%)). Worse on GMV -5.0% (-9.0% to -1.0%). Not distinguishable from "
         "business as usual: days with intent. No lift yet for days with conversion (no events "
-        "in the holdout yet)."]
+        "in the holdout yet).",
+        "This report holds 4 intervals, each 95% on its own and not adjusted for the "
+        "others: with no real difference anywhere, 1 in 20 would still exclude zero by chance "
+        "(about 0.2 of 4), so one clear result among many is weak evidence alone."]
     none = table_rows(intent=("passive", 0.003, -0.01, 0.016, False),
                       gmv=("passive", 0.01, -0.02, 0.04, False))
     assert fmt.summary(none)[0] == (
@@ -208,7 +211,10 @@ def test_the_summary_never_calls_an_interval_away_from_zero_indistinguishable():
         "Active management: the agent's users did clearly better than the holdout on none of "
         "the 2 metrics. Not distinguishable from business as usual: days with direct opens. "
         "Away from zero but on samples too small to call: days with conversion (8 holdout "
-        "users with an event)."]
+        "users with an event).",
+        "This report holds 2 intervals, each 95% on its own and not adjusted for the "
+        "others: with no real difference anywhere, 1 in 20 would still exclude zero by chance "
+        "(about 0.1 of 2), so one clear result among many is weak evidence alone."]
 
 
 def test_the_summary_says_why_a_metric_has_no_phase_comparison():
@@ -234,7 +240,10 @@ def test_the_summary_says_why_a_metric_has_no_phase_comparison():
         "the active phase's lift is negative, so a change relative to it would read backwards; "
         "the lift of each phase is given above.",
         "No phase comparison for GMV: a few large values carry the average, so a change "
-        "between phases has no reliable interval; the lift of each phase is given above."]
+        "between phases has no reliable interval; the lift of each phase is given above.",
+        "This report holds 2 intervals, each 95% on its own and not adjusted for the "
+        "others: with no real difference anywhere, 1 in 20 would still exclude zero by chance "
+        "(about 0.1 of 2), so one clear result among many is weak evidence alone."]
 
 
 def test_a_constant_or_empty_metric_does_not_stop_the_report():
