@@ -186,3 +186,34 @@ def test_every_studio_table_names_its_columns_in_words(db_path):
             assert label and "_" not in label, (column, label)
     results = at.dataframe[-1].value
     assert set(results["preferred"]) <= {"rewrite", "original", "tie"}
+
+
+def test_accepting_as_atoms_a_rewrite_whose_texts_are_all_in_the_library_says_so(db_path):
+    """The same weak message rewritten twice (the offline engine writes the same draft): the
+    second accepted as atoms said "Added 0 atom(s) to the library." and was marked accepted
+    with nothing added. It is refused, naming the atoms already there and what to do, and
+    stays proposed."""
+    at = studio()
+    rewrite_all(at)
+    with open_store(db_path) as s:
+        (first,) = rw.rewrites(s, "new_buyers")
+    at.button(key=f"acc_a_{first['id']}").click().run()
+    assert any(m.value.startswith("Added ") for m in at.success)
+    with open_store(db_path) as s:
+        added = [c for c in s.components() if c["source"] == "rewrite"]
+    assert added
+    rewrite_all(at)
+    with open_store(db_path) as s:
+        second = next(r for r in rw.rewrites(s, "new_buyers", status="proposed"))
+        components = s.components()
+    assert second["rewrite"] == first["rewrite"]
+    at.button(key=f"acc_a_{second['id']}").click().run()
+    assert not at.exception
+    assert not [m.value for m in at.success if m.value.startswith("Added")]
+    (error,) = [e.value.replace("\\", "") for e in at.error]
+    assert f"rewrite #{second['id']} was not accepted as atoms" in error
+    assert all(f"{c['kind']} #{c['id']}" in error for c in added)
+    assert "accept it as a template, or dismiss it" in error
+    with open_store(db_path) as s:
+        assert s.components() == components
+        assert rw.rewrite_row(s, second["id"])["status"] == "proposed"

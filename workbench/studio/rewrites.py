@@ -237,10 +237,11 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
             pieces += [(_atom_kind(s), s) for s in rules.sentences(r["rewrite"]["body"])
                        if not s.upper().startswith("STOP")]
             stored = {c["id"]: c for c in store.components()}
-            existing = {(c["kind"], c["text"].strip().lower()) for c in stored.values()}
-            rows = []
+            existing = {(c["kind"], c["text"].strip().lower()): c for c in stored.values()}
+            rows, already = [], []
             for kind, text in pieces:
-                if (kind, text.strip().lower()) in existing:
+                if (same := existing.get((kind, text.strip().lower()))) is not None:
+                    already.append(same)
                     continue
                 row = normalize_component({
                     "kind": kind, "text": text, "segment": orig["segment"],
@@ -263,6 +264,14 @@ def accept(store: Store, rewrite_id: int, actor: str, as_: str = "template") -> 
                     f"Rewrite #{rewrite_id}'s atoms were not added: the agent could combine "
                     "them into messages over a channel's limit (below). Accept it as a "
                     "template instead: it keeps its own channel's limits"))
+            if not rows:  # accepted, it would have added nothing: say what is there
+                raise RewriteError(
+                    f"rewrite #{rewrite_id} was not accepted as atoms: each of its texts is "
+                    "already in the library (" + ", ".join(
+                        f"{c['kind']} #{c['id']}" + (" archived" if c["status"] != "active"
+                                                     else "") for c in already)
+                    + "), so nothing would be added. It stays proposed: accept it as a "
+                    "template, or dismiss it")
             new_ids += [store.insert_component(row, actor, source="rewrite") for row in rows]
             store.audit(actor, "accept", "rewrite", rewrite_id,
                         {"component_ids": new_ids, **provenance})
