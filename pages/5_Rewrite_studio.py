@@ -70,18 +70,36 @@ def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None
     if weak.empty:
         st.info("No weak messages in this segment at this threshold.")
         return
-    shown = weak.assign(error_type=weak["error_type"].map(ERROR_TYPES))
+    # A message whose rewrite still waits for a decision is not rewritten again by "Rewrite
+    # all": the offline engine wrote the same draft again, a second card to judge and accept.
+    waiting: dict[int, list[str]] = {}
+    for r in rw.rewrites(store, segment, status="proposed"):
+        waiting.setdefault(int(r["template_id"]), []).append(f"#{r['id']}")
+    shown = weak.assign(error_type=weak["error_type"].map(ERROR_TYPES), waiting=[
+        ", ".join(waiting.get(int(t), [])) for t in weak["template_id"]])
     st.dataframe(shown[["template_id", "name", "channel", "score", "percentile", "error_type",
-                        "reason"]], hide_index=True, width="stretch", column_config={
+                        "reason", "waiting"]], hide_index=True, width="stretch", column_config={
         "template_id": "Template", "name": "Name", "channel": "Channel",
         "score": st.column_config.NumberColumn("Score", format="%.3f",
                                                help="The message's reward in this segment"),
         "percentile": st.column_config.NumberColumn("Percentile", format="%.0f"),
-        "error_type": "Diagnosis", "reason": "Why"})
-    if st.button(f"Rewrite all {len(weak)} weak message{'' if len(weak) == 1 else 's'}",
-                 key="rewrite_all", type="primary",
-                 disabled=busy, help="Under way: see the progress bar above." if busy else None):
-        start_rewrites(studio, segment, [int(i) for i in weak["template_id"]])
+        "error_type": "Diagnosis", "reason": "Why",
+        "waiting": st.column_config.TextColumn(
+            "Rewrite waiting", help="Proposed rewrites of this message not yet accepted or "
+                                    "dismissed (Rewrites tab)")})
+    todo = [int(t) for t in weak["template_id"] if int(t) not in waiting]
+    if left_out := len(weak) - len(todo):
+        st.caption(f"{left_out} of these messages {'has' if left_out == 1 else 'have'} a "
+                   f"rewrite waiting in the Rewrites tab: Rewrite all leaves "
+                   f"{'it' if left_out == 1 else 'them'} out (accept or dismiss the rewrite "
+                   "first, or use Rewrite this message for another draft).")
+    off = busy or not todo
+    if st.button(f"Rewrite all {len(todo)} weak message{'' if len(todo) == 1 else 's'}"
+                 + (" without a waiting rewrite" if left_out else ""),
+                 key="rewrite_all", type="primary", disabled=off,
+                 help="Under way: see the progress bar above." if busy else
+                 "Each weak message has a rewrite waiting in the Rewrites tab." if off else None):
+        start_rewrites(studio, segment, todo)
     for row in weak.to_dict("records"):
         msg = store.template(row["template_id"])
         with st.expander(f"#{msg['id']} {ui.plain(msg['name'])}: "
@@ -98,6 +116,9 @@ def weak_tab(store, studio: rw.Studio, segment: str, busy: bool = False) -> None
                            f"percentile {row['percentile']:.0f}")
                 for reason in (d or {}).get("insights", []):
                     st.markdown(f"- {ui.plain(reason)}")
+                if mine := waiting.get(msg["id"]):
+                    st.caption(f"Rewrite {', '.join(mine)} of this message waits in the "
+                               "Rewrites tab.")
                 if st.button("Rewrite this message", key=f"rewrite_{msg['id']}",
                              disabled=busy):
                     start_rewrites(studio, segment, [msg["id"]])

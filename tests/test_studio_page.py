@@ -217,3 +217,23 @@ def test_accepting_as_atoms_a_rewrite_whose_texts_are_all_in_the_library_says_so
     with open_store(db_path) as s:
         assert s.components() == components
         assert rw.rewrite_row(s, second["id"])["status"] == "proposed"
+
+
+def test_rewrite_all_leaves_out_a_message_whose_rewrite_still_waits(db_path):
+    """"Rewrite all" pressed again while the segment's rewrite was still proposed wrote the
+    same draft a second time (two identical cards to judge and accept). The weak list names
+    the waiting rewrite and Rewrite all leaves that message out (disabled when none is left)."""
+    at = studio()
+    rewrite_all(at)
+    with open_store(db_path) as s:
+        (r,) = rw.rewrites(s, "new_buyers")
+    button = at.button(key="rewrite_all")
+    assert button.disabled
+    assert button.label == "Rewrite all 0 weak messages without a waiting rewrite"
+    assert list(at.dataframe[0].value["waiting"]) == [f"#{r['id']}"]
+    assert any("1 of these messages has a rewrite waiting" in c.value for c in at.caption)
+    at.button(key=f"dismiss_{r['id']}").click().run()  # decided: it may be rewritten again
+    assert at.button(key="rewrite_all").label == "Rewrite all 1 weak message"
+    rewrite_all(at)
+    with open_store(db_path) as s:
+        assert [x["status"] for x in rw.rewrites(s, "new_buyers")] == ["dismissed", "proposed"]
