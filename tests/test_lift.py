@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from workbench.lift.estimators import (
+    AGENT_NOT_POSITIVE,
     CROSS_FIT_FOLDS,
     HOLDOUT_NOT_POSITIVE, NO_HOLDOUT_EVENTS, NO_VARIATION, OK, Z95, boosting_learner,
     cross_fit, from_moments, heavy_tailed, linear_learner, ml_rate, unadjusted,
@@ -295,6 +296,22 @@ def test_refunds_that_sink_the_holdout_mean_below_zero_leave_no_relative_lift():
     est = unadjusted(np.array([5.0, 0.0, 3.0, 0.0]), np.array([2.0, -10.0, 0.0]))
     assert est.status == HOLDOUT_NOT_POSITIVE and math.isnan(est.lift)
     assert est.diff == pytest.approx(2.0 + 8 / 3)
+
+
+def test_an_agent_arm_without_events_or_net_refunds_has_no_relative_lift_to_call_clear():
+    """Agent 0 of 5,400 against 30 of 600 in the holdout read "-100.0% (-100.0% to -100.0%),
+    clearly below": an interval of zero width. Net refunds in the agent arm read -117% with
+    an interval that did not hold it. Neither has a log scale: no number, said why, the
+    difference per user kept."""
+    holdout = np.r_[np.ones(30), np.zeros(570)]
+    for agent in (np.zeros(5400), np.r_[np.full(10, -50.0), np.full(20, 10.0), np.zeros(5370)]):
+        for est in (unadjusted(agent, holdout),
+                    ml_rate(np.r_[agent, holdout], np.r_[np.ones(5400, bool), np.zeros(600, bool)],
+                            None)):
+            assert est.status == AGENT_NOT_POSITIVE and not est.significant
+            assert math.isnan(est.lift) and all(math.isnan(v) for v in est.ci)
+            assert est.diff == pytest.approx(agent.mean() - 0.05)
+            assert est.as_dict()["status"] == AGENT_NOT_POSITIVE
 
 
 def test_small_samples_are_flagged():

@@ -41,6 +41,8 @@ OK = "ok"
 NO_HOLDOUT_EVENTS = "no events in the holdout yet"
 HOLDOUT_NOT_POSITIVE = "holdout average is not positive"
 NO_VARIATION = "no variation"
+AGENT_NOT_POSITIVE = ("agent average is not positive: a relative lift would be -100% or "
+                      "below and has no interval; compare the per-user averages")
 #: The statuses of an estimate that has a number (a constant metric's lift is 0).
 HAS_NUMBER = (OK, NO_VARIATION)
 NO_ACTIVE_LIFT = "no clear active-phase lift to compare with"
@@ -132,8 +134,6 @@ class LiftEstimate:
         ratio, q = 1 + self.lift, t_critical(self.df)
         if not self.lift_se > 0:
             return self.lift, self.lift
-        if ratio <= 0:  # refunds in the agent arm: no log scale
-            return self.lift - q * self.lift_se, self.lift + q * self.lift_se
         half = q * self.lift_se / ratio
         return ratio * math.exp(-half) - 1, ratio * math.exp(half) - 1
 
@@ -242,6 +242,11 @@ def from_arms(mean_t: float, mean_c: float, var_t: float, var_c: float, n_t: int
         return LiftEstimate(mean_t, mean_c, diff_se, math.nan, df=math.nan,
                             status=NO_HOLDOUT_EVENTS if none_yet else HOLDOUT_NOT_POSITIVE,
                             **common)
+    if mean_t <= 0:  # no agent user with an event, or refunds over purchases: a ratio of
+        # zero (or below) has no log scale, and its delta-method interval had zero width
+        # ("-100.0% (-100.0% to -100.0%), clearly below")
+        return LiftEstimate(mean_t, mean_c, diff_se, math.nan, df=math.nan,
+                            status=AGENT_NOT_POSITIVE, **common)
     a_t, a_c = var_t / mean_c ** 2, mean_t ** 2 * var_c / mean_c ** 4
     status = NO_VARIATION if var_t == 0 and var_c == 0 and mean_t == mean_c else OK
     return LiftEstimate(mean_t, mean_c, diff_se, math.sqrt(a_t + a_c),
