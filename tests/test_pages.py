@@ -572,6 +572,18 @@ def test_lift_report_without_data_says_what_to_do(db_path):
                                   "its users with `workbench programme roster`") for i in at.info)
 
 
+def test_the_source_pickers_caption_shows_no_markdown_quotes(db_path):
+    """Under "Showing", the live programme without a roster read "no roster yet: `workbench
+    programme roster USERS.csv`" with the backquotes drawn (the caption shows its text as
+    typed), on the Lift report, Posteriors and Agent control alike."""
+    for page in (LIFT, "pages/2_Posteriors.py", "pages/3_Agent_control.py"):
+        at = app(page)
+        (detail,) = [c.value for c in at.caption if "no roster yet" in c.value]
+        assert "`" not in detail
+        assert detail.replace("\\", "") == ("no roster yet: import one with workbench "
+                                              "programme roster USERS.csv")
+
+
 def test_lift_report_on_a_finished_run_and_an_imported_file(db_path):
     from workbench.sim.trial import create_run, preset, run_trial
 

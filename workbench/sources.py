@@ -111,7 +111,7 @@ def live_source(store: Store) -> Source:
     # The outcomes' version (imports, events files, mode switches) and the days decided.
     marker = f"{outcomes_version(store)}|{len(days)}|{days[-1]['day'] if days else ''}"
     if prog is None:
-        detail = "no roster yet: `workbench programme roster USERS.csv`"
+        detail = "no roster yet: import one with workbench programme roster USERS.csv"
     else:
         detail = (f"{imports[-1]['total_users']:,} users · {len(days)} days decided · "
                   f"{len(files)} events files" if imports else "no roster yet")
