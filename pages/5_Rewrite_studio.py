@@ -22,8 +22,10 @@ def engines_banner(studio: rw.Studio) -> None:
     labels = {a: studio.engine(a) for a in ("diagnosis", "rewrite", "evaluation")}
     text = " · ".join(f"**{a}**: {ui.plain(label)}" for a, label in labels.items())
     if all(label == rw.RULES_LABEL for label in labels.values()):
-        st.info("Offline rules engine (deterministic, no network) runs all four agents. "
-                "Configure a model on the LLM settings page to use one.", icon=":material/build:")
+        st.info("Offline rules engine (deterministic, no network) runs the diagnosis, rewrite "
+                "and evaluation agents; retrieval of strong examples always runs on local "
+                "embeddings. Configure a model on the LLM settings page to use one.",
+                icon=":material/build:")
     else:
         st.caption("Agents: " + text)
 

@@ -34,6 +34,9 @@ def test_studio_lists_weak_messages_with_their_error_type_offline(db_path):
     at = studio()
     assert not at.exception and not at.error
     assert any("Offline rules engine" in i.value for i in at.info)
+    # three agents take a model (LLM settings' tabs); it said "runs all four agents"
+    assert not any("four agents" in i.value for i in at.info)
+    assert any("runs the diagnosis, rewrite and evaluation agents" in i.value for i in at.info)
     table = at.dataframe[0].value
     assert list(table["error_type"]) == ["Misaligned tone"]
     assert "legal" in table["reason"].iloc[0] or "notice" in table["reason"].iloc[0]
