@@ -233,6 +233,20 @@ def test_a_faithful_rewrite_in_other_words_or_formats_passes(msg, draft):
     assert grounding.check(draft, msg, msg["segment"]).problems() == []
 
 
+def _rates(cases: list[dict]) -> tuple[float, float]:
+    """The share of invented claims the studio's check refuses, and of faithful drafts."""
+    from types import SimpleNamespace
+
+    from workbench.studio.pipeline import Studio
+    stub = SimpleNamespace(_limits=lambda msg: {"title": None, "preheader": None, "body": None})
+    refused = {c["id"]: bool(Studio.check(stub, {**c["source_msg"], "segment": c["segment"]},
+                                          c["draft"])) for c in cases}
+    invented = [c for c in cases if c["expected"] == "invented"]
+    faithful = [c for c in cases if c["expected"] == "faithful"]
+    return (sum(refused[c["id"]] for c in invented) / len(invented),
+            sum(refused[c["id"]] for c in faithful) / len(faithful))
+
+
 def test_held_out_drafts_written_outside_the_code_are_judged_as_a_copy_editor_would():
     """The share of invented claims caught and of faithful drafts refused by the studio's
     check, on three sets of drafts labelled outside the project (tests/fixtures/
@@ -270,11 +284,12 @@ def test_held_out_drafts_written_outside_the_code_are_judged_as_a_copy_editor_wo
     third = json.loads((Path(__file__).parent / "fixtures" / "grounding_heldout3.json")
                        .read_text(encoding="utf-8"))["cases"]
     for half, (least_caught, most_refused) in {"dev": (1.0, 0.08), "test": (0.96, 0.56)}.items():
-        part = [c for c in third if c["half"] == half]
-        refused = {c["id"]: bool(Studio.check(stub, {**c["source_msg"], "segment": c["segment"]},
-                                              c["draft"])) for c in part}
-        invented = [c for c in part if c["expected"] == "invented"]
-        faithful = [c for c in part if c["expected"] == "faithful"]
-        caught = sum(refused[c["id"]] for c in invented) / len(invented)
-        wrongly = sum(refused[c["id"]] for c in faithful) / len(faithful)
+        caught, wrongly = _rates([c for c in third if c["half"] == half])
+        assert caught >= least_caught and wrongly <= most_refused, (half, caught, wrongly)
+    # Set 4 (220 drafts, 24% not English) was written on 2026-11-23 by a copy editor who read
+    # no code, and counted once per half, untouched since: a floor, not a goal.
+    fourth = json.loads((Path(__file__).parent / "fixtures" / "grounding_heldout4.json")
+                        .read_text(encoding="utf-8"))["cases"]
+    for half, (least_caught, most_refused) in {"dev": (0.84, 0.60), "test": (0.78, 0.57)}.items():
+        caught, wrongly = _rates([c for c in fourth if c["half"] == half])
         assert caught >= least_caught and wrongly <= most_refused, (half, caught, wrongly)
