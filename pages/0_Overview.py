@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 import ui
+from ui.runs import start_run
 from workbench.library import programme
 from workbench.lift.html import words
 from workbench.lift.report import from_run, whole_run
@@ -22,9 +23,9 @@ def trial_status(store) -> None:
                 "two-core machine (longer on a busy one); the Agent control page shows its "
                 "progress and an estimate of the time left.")
         if st.button("Run the demo trial", key="demo_trial", type="primary"):
-            run_id = trial.create_run(store, trial.preset("longitudinal_study"), ui.actor())
-            trial.start_background(store, run_id)
-            st.switch_page("pages/3_Agent_control.py")
+            with ui.reported():  # busy or refused: said here, and no run is left behind
+                start_run(store, trial.preset("longitudinal_study"), ui.actor())
+                st.switch_page("pages/3_Agent_control.py")
         return
     prog = trial.progress(run)
     c1, c2, c3 = st.columns(3)

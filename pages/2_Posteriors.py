@@ -52,13 +52,15 @@ def data_panel(store, segments: list[str]) -> None:
                         "`workbench decide --users FILE.csv --out batch.csv`).")
             n = st.number_input("Users", 100, 50_000, 2_000, step=500, key="demo_users")
             if st.button("Decide a batch", key="decide_button"):
-                seed = len(agent_state.batches(store))
-                users = synthetic_users(int(n), segments, seed=seed)
-                batch_id, _ = agent_state.decide_batch(
-                    store, agent_state.load_agent(store), users, actor=ui.actor(),
-                    source="page", seed=seed, start=pd.Timestamp.today().date())
-                st.session_state["flash"] = f"Decided batch {batch_id} for {len(users):,} users."
-                st.rerun()
+                with ui.reported():
+                    seed = len(agent_state.batches(store))
+                    users = synthetic_users(int(n), segments, seed=seed)
+                    batch_id, _ = agent_state.decide_batch(
+                        store, agent_state.load_agent(store), users, actor=ui.actor(),
+                        source="page", seed=seed, start=pd.Timestamp.today().date())
+                    st.session_state["flash"] = (f"Decided batch {batch_id} for "
+                                                 f"{len(users):,} users.")
+                    st.rerun()
         with c2:
             st.markdown("**Load outcome events** (CSV: `decision_id, event, value, occurred_at`). "
                         "Bad lines are quarantined; loading a file twice changes nothing.")

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from ui.runs import continue_run, start_run
 from workbench import sources
 from workbench.lift import timeline as daily_timeline
 from workbench.sim import trial
@@ -46,8 +47,7 @@ def start_form(store) -> None:
             with ui.reported():
                 config = trial.preset(name, users=int(users), days=int(days),
                                       active_days=int(active), seed=int(seed))
-                run_id = trial.create_run(store, config, ui.actor())
-                trial.start_background(store, run_id)
+                start_run(store, config, ui.actor())  # nothing left behind if it cannot start
                 st.rerun()
 
 
@@ -90,11 +90,12 @@ def run_progress(store, run: dict, polling: bool) -> None:
     c1, c2, _ = st.columns([1, 1, 4])
     if prog["status"] == "running":
         if c1.button("Pause", key="pause_button"):
-            trial.request_pause(store, run["id"])
+            with ui.reported():
+                trial.request_pause(store, run["id"])
     elif prog["status"] in ("paused", "interrupted", "failed", "queued"):
         if c1.button("Continue", key="continue_button", type="primary"):
             with ui.reported():
-                trial.start_background(store, run["id"])
+                continue_run(store, run["id"])
                 st.rerun(scope="app")
     if prog["status"] != "done" and c2.button("Cancel run", key="cancel_button",
                                               help="Stop the run and remove it"):
@@ -166,15 +167,13 @@ def event_checks(store) -> None:
     if isinstance(said, str):
         st.success(said)
     elif said is not None:
-        with ui.reported():
-            raise said
+        ui.show_refusal(said)
 
 
 def save_event_checks(path: str, keys: dict[str, str]) -> None:
     """The save button's callback (it runs before the page, so the page then shows what is
     stored): saves the typed maxima based on the version the form was filled from."""
-    from store import Store, StoreBusyError
-    from workbench import WorkbenchError
+    from store import Store
     from workbench.agent.event_checks import describe, save_limits
 
     ss = st.session_state
@@ -182,7 +181,7 @@ def save_event_checks(path: str, keys: dict[str, str]) -> None:
     try:
         with Store(path) as store:
             saved = save_limits(store, typed, ui.actor(), based_on=ss.get(EVENT_CHECKS_SHOWN))
-    except (WorkbenchError, StoreBusyError) as e:  # refused: the page shows why
+    except ui.REFUSALS as e:  # refused or busy: the page shows why
         ss[EVENT_CHECKS_SAID] = e
         return
     ss[EVENT_CHECKS_SAID] = "Saved: " + describe(saved.maxima)

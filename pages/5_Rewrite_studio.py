@@ -242,16 +242,17 @@ def judging_tab(store, segment: str, name: str) -> None:
             if choice is None:
                 st.warning("Pick A, B or no preference first.")
             else:
-                code = "none" if choice == "No preference" else choice
-                row = judging.record_judgment(store, r["id"], judge, position, code)
-                said = {"rewrite": "You preferred the rewrite.",
-                        "original": "You preferred the original.",
-                        "none": "You had no preference."}[row["preferred"]]
-                st.session_state["studio_reveal"] = (
-                    f"Revealed: message {position} was the rewrite (#{r['id']}). {said} "
-                    f"The model judge's blind verdict: {r['evaluation']['verdict']}.")
-                orders.pop(r["id"], None)
-                st.rerun()
+                with ui.reported():  # not stored: the same pair waits, on the same sides
+                    code = "none" if choice == "No preference" else choice
+                    row = judging.record_judgment(store, r["id"], judge, position, code)
+                    said = {"rewrite": "You preferred the rewrite.",
+                            "original": "You preferred the original.",
+                            "none": "You had no preference."}[row["preferred"]]
+                    st.session_state["studio_reveal"] = (
+                        f"Revealed: message {position} was the rewrite (#{r['id']}). {said} "
+                        f"The model judge's blind verdict: {r['evaluation']['verdict']}.")
+                    orders.pop(r["id"], None)
+                    st.rerun()
 
 
 #: The results tables' columns in words (the CSV download keeps the short names).

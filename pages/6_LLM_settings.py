@@ -85,9 +85,11 @@ def agent_panel(store, agent: str, rows: dict) -> None:
                     "below; unset them to use what is saved here.", icon=":material/info:")
         if st.button("Test connection", key=f"llm_test_{agent}", disabled=cfg.offline,
                      help="A tiny real request to the model (never served from the cache)."):
-            with st.spinner(f"Asking {cfg.label}..."):
-                result = llm.check_backend(cfg, store)
-            (st.success if result["ok"] else st.error)(result["message"])
+            # the call is logged in the database: a busy file is said, not a traceback
+            with ui.reported("The connection test could not finish: "):
+                with st.spinner(f"Asking {cfg.label}..."):
+                    result = llm.check_backend(cfg, store)
+                (st.success if result["ok"] else st.error)(result["message"])
     settings_form(store, agent, rows.get(agent, {}))
 
 

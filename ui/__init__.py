@@ -226,14 +226,25 @@ def reported(prefix: str = "", *, stop: bool = False) -> Iterator[None]:
     rest of the page cannot do without)."""
     try:
         yield
-    except ValidationError as e:
-        show_problems(e)
+    except REFUSALS as e:
+        show_refusal(e, prefix)
         if stop:
             st.stop()
-    except (WorkbenchError, StoreBusyError) as e:  # busy: plain words, nothing was saved
-        st.error(f"{prefix}{plain(e)}")  # messages quote what was typed
-        if stop:
-            st.stop()
+
+
+#: What a page action may refuse with: bad input (ValidationError), a refusal of the core
+#: (any WorkbenchError), or the database kept busy by another writer (nothing was saved).
+REFUSALS = (WorkbenchError, StoreBusyError)
+
+
+def show_refusal(error: Exception, prefix: str = "") -> None:
+    """The error box of a refused action, as :func:`reported` draws it: for a callback (it
+    runs before the page, so it keeps the refusal in the session state and the page shows it
+    here, where the action's widgets are)."""
+    if isinstance(error, ValidationError):
+        show_problems(error)
+    else:
+        st.error(f"{prefix}{plain(error)}")  # messages quote what was typed
 
 
 def show_problems(error: ValidationError) -> None:
@@ -277,6 +288,8 @@ def mode_control(store: Store, key: str = "mode") -> None:
                               args=(store.path, key))
     if said := st.session_state.pop(f"{key}_said", None):
         st.info(said)
+    if (refused := st.session_state.pop(f"{key}_refused", None)) is not None:
+        show_refusal(refused, "The mode was not changed: ")
 
 
 def _other(mode: str) -> str:
@@ -290,13 +303,19 @@ def _point_at_other(key: str, mode: str) -> None:
 
 
 def _record_mode(path: str, key: str) -> None:
+    """The submit button's callback. A refused switch (the database busy) is kept for
+    :func:`mode_control` to show, with the choice and the note left as typed."""
     new_mode = st.session_state[f"{key}_choice"]
-    with Store(path) as store:
-        if new_mode == store.current_mode():
-            st.session_state[f"{key}_said"] = f"Management is already {new_mode}."
-            _point_at_other(key, new_mode)
-            return
-        store.record_mode(new_mode, actor(), st.session_state.get(f"{key}_note", ""))
+    try:
+        with Store(path) as store:
+            if new_mode == store.current_mode():
+                st.session_state[f"{key}_said"] = f"Management is already {new_mode}."
+                _point_at_other(key, new_mode)
+                return
+            store.record_mode(new_mode, actor(), st.session_state.get(f"{key}_note", ""))
+    except REFUSALS as e:
+        st.session_state[f"{key}_refused"] = e
+        return
     _point_at_other(key, new_mode)
     st.session_state[f"{key}_note"] = ""
 
