@@ -13,6 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from workbench.studio.claimwords import key
+
+
+def _thai(*words: str) -> str:
+    """Thai words as patterns on :func:`key` text (which splits and drops some vowel marks);
+    Thai has no spaces, so no word boundaries either."""
+    return "|".join(re.escape(key(w)) for w in words)
+
+
 # words that name a product category; a draft may use one only when the sources do or the
 # message's product category belongs to the family (words that also mean something else,
 # like "home", "style" or "reading", are left out)
@@ -57,6 +66,9 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
                     r"|\bnouveaux? clients?\b|\bneukunden\b|\bnuevos? clientes?\b",
     "lapsed": r"\bmissed you\b|\bmiss (?:you|ya|u)\b|\bwelcome back\b|\bbeen a while\b|\bit'?s been (?:a "
               r"while|ages|too long|so long|forever|a long time|\w+ (?:weeks|months|days))\b"
+              # "it's been two weeks since your serum arrived" dates a delivery, not a lapse
+              r"(?! since (?:your|you|the) (?:[\w.]+ ){0,6}?(?:arrived|was delivered|were delivered"
+              r"|got delivered|came|landed|joined|signed up)\b)"
               r"|\bsince your last\b|\bcome back\b|\bhaven'?t seen you\b|\bold friend\b"
               r"|\blong time no see\b|\bwhere have you been\b|\bhaven'?t (?:heard from|ordered)\b"
               r"|\bbeen ages\b|\btu nous manques\b|\bwe'?ve missed\b|\bbienvenid[oa]s? de nuevo\b"
@@ -81,13 +93,18 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
                r"|fans?)\b|\bsince the beginning\b|\byou'?ve been with\b|\b(?:with us|shopping|"
                r"ordering|a customer) for years\b|\byou'?ve earned\b|\bclients? fideles?\b"
                r"|\bfidelit|\btreue (?:kunden|kundin)\b|\bclientes? fieles\b"
-               r"|\b(?:faithful|devoted|dedicated) (?:customers?|shoppers?|fans?|diners?|riders?)\b",
+               r"|\b(?:faithful|devoted|dedicated) (?:customers?|shoppers?|fans?|diners?|riders?)\b"
+               # a regular customer in Tagalog, Malay/Indonesian, Vietnamese and Thai (key form)
+               r"|\bsuki\b|\bpelanggan (?:setia|tetap)\b|\bkhach (?:hang )?(?:than thiet|quen)\b"
+               rf"|{_thai('ลูกค้าประจำ', 'ขาประจำ')}",
     "member": r"\bVIPs?\b|\bmembers?(?:hip)?\b|\bmembres?\b|\bmiembros?\b|\bmitglied\w*|\banggota\b"
               r"|\bthanh vien\b|\bmiyembro\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
               r"diamond|premium) (?:members?|tier|level|status|card|club)\b|\bclub\b(?! sandwich)"
               r"|\bsubscribers?\b|\b(?:valued|trusted) partners?\b|\bexclusive(?:ly)? for you\b"
               r"|\b(?:our|the) (?:vip|inner|guest|priority|private) (?:list|circle)\b"
-              r"|\bhand-?picked for you\b|\bselected customers\b",
+              r"|\bhand-?picked for you\b|\bselected customers\b"
+              r"|\b(?:priority|premier|private|privilege|signature|elite|platinum|gold|vip)"
+              r" (?:banking )?(?:clients?|customers?|guests?)\b",
     "follower": r"\bfollow(?:ing|ers?|ed)\b",
     "cart": r"\byour (?:cart|basket|bag)\b|\b(?:in|from) (?:your|the) cart\b|\bforgot something"
             r"|\bleft (?:it|them|something|items?) (?:behind|in)\b|\b(?:complete|finish) your "
@@ -122,6 +139,8 @@ PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? o
                        r"|ultima oportunidad|no esperes|date prisa|buruan|segera|hanya sampai"
                        r"|jangan (?:lewatkan|tunggu)",
                        re.IGNORECASE)
-STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition)"
+STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition|number)"
+                         r"|stok (?:terhad|terbatas)|terhad|terbatas|so luong co han|"
+                         + _thai("จำนวนจำกัด", "มีจำกัด") +
                          r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",
                          re.IGNORECASE)

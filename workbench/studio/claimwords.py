@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # letters from other scripts that look Latin, typographic quotes and spaces
 _LOOKALIKES = str.maketrans({
@@ -107,10 +107,17 @@ _FOREIGN_MONTH_DAY = re.compile(r"\b(" + "|".join(sorted(
     {k for k in _FOREIGN_MONTHS if k not in MONTHS}, key=len, reverse=True))
     + r"|nob|dis|okt|peb|ene|hun|hul|agu|des|dez|ogos)\.?\s+(\d{1,2})\b(?!\s*(?:%|:|\d))",
     re.IGNORECASE)
+_FOREIGN_DAY_ABBR = re.compile(r"\b(\d{1,2})\s+(okt|ogo|ogos|agu|agt|ags|des|dis|peb|nob|hun|hul)\b\.?",
+                               re.IGNORECASE)
+_CJK_DATE = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]")
+# "sampai 10/3": a day and a one-digit month read as a date only after a word that dates
+_UNTIL_SLASH = re.compile(r"(\b(?:until|till|by|before|sampai|sehingga|hingga|tới|đến)\s|ถึง\s?)"
+                          r"(\d{1,2})/([1-9])\b(?![/\d])", re.IGNORECASE)
 _ORDINAL_OF = re.compile(r"\bika-?(\d{1,2}) ng\s+", re.IGNORECASE)
 _ABBR_OF = {"nob": "november", "dis": "december", "okt": "october", "peb": "february",
             "ene": "january", "hun": "june", "hul": "july", "agu": "august", "des": "december",
-            "dez": "december", "ogos": "august"}
+            "dez": "december", "ogos": "august", "ogo": "august", "agt": "august",
+            "ags": "august"}
 _DOT_DATE = re.compile(r"(?<![\w$€£¥.,])(\d{1,2})\.(0?[1-9]|1[0-2])\.(?!\d)")
 _CLOCK = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])(?!\s?(?i:am|pm)\b)")
 _ROUND_CLOCK = re.compile(r"\b24 hours a day,? 7 days a week\b", re.IGNORECASE)
@@ -151,6 +158,11 @@ def fold(text: str | None) -> str:
                            if _ascii(m.group(2)) in _FOREIGN_MONTHS else m.group(0), s)
     s = _FOREIGN_MONTH_DAY.sub(lambda m: f"{int(m.group(2))} " + (
         _FOREIGN_MONTHS.get(_ascii(m.group(1))) or _ABBR_OF[m.group(1).lower()].title()), s)
+    s = _FOREIGN_DAY_ABBR.sub(lambda m: f"{int(m.group(1))} {_ABBR_OF[m.group(2).lower()].title()}", s)
+    s = _CJK_DATE.sub(lambda m: f" {int(m.group(2))} {MONTHS[int(m.group(1)) - 1].title()} "
+                      if 1 <= int(m.group(1)) <= 12 else m.group(0), s)
+    s = _UNTIL_SLASH.sub(lambda m: f"{m.group(1)}{int(m.group(2))} "
+                         f"{MONTHS[int(m.group(3)) - 1].title()}", s)
     s = _THAI_DATE.sub(lambda m: f" {int(m.group(1))} {_THAI_MONTHS[m.group(2)]} ", s)
     s = _VIET_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
     s = _DOT_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
@@ -159,7 +171,7 @@ def fold(text: str | None) -> str:
                         f"{m.group(5)}", s)  # "2-5pm" is 2pm-5pm
     s = _CLOCK.sub(_clock, s)
     s = _HALF_HOUR.sub("30 minutes", s)
-    s = _A_WEEK.sub(lambda m: "14 days" if m.group(0)[0] in "t2f" else "7 days", s)
+    s = _A_WEEK.sub(lambda m: "14 days" if m.group(0)[0].lower() in "t2f" else "7 days", s)
     s = _MONTH_END.sub(lambda m: f"{_LAST_DAY[m.group(1).lower()]} {m.group(1).title()}"
                        if m.group(1).lower() != "february" else m.group(0), s)
     s = _FOREIGN_DAY.sub(lambda m: _FOREIGN_DAYS.get(_ascii(m.group(1)), m.group(0))
@@ -204,17 +216,18 @@ CURRENCIES: Mapping[str, str] = {
     "rp": "Rp", "idr": "Rp", "rupiah": "Rp", "s$": "S$", "sgd": "S$", "kr": "kr", "sek": "kr",
     "nok": "kr", "dkk": "kr", "thb": "฿", "฿": "฿", "baht": "฿", "₱": "₱", "php": "₱",
     "peso": "₱", "pesos": "₱", "₹": "₹", "inr": "₹", "rupees": "₹", "円": "¥", "r$": "R$",
-    "brl": "R$", "reais": "R$"}
+    "brl": "R$", "reais": "R$", "vnd": "₫", "vnđ": "₫", "đ": "₫", "₫": "₫", "dong": "₫",
+    "บาท": "฿"}
 _VALUE = r"\d[\d,.]*\d|\d"
-_PRE = r"RM|MYR|US\$|S\$|R\$|BRL|SGD|USD|EUR|GBP|IDR|Rp|JPY|THB|PHP|INR|[$€£¥฿₱₹]"
+_PRE = r"RM|MYR|US\$|S\$|R\$|BRL|SGD|USD|EUR|GBP|IDR|Rp|JPY|THB|PHP|INR|VND|[$€£¥฿₱₹₫]"
 _POST = (r"ringgit|euros?|€|\$|£|¥|円|dollars?|bucks|pounds?|quid|yen|rupiah|kr|sek|nok|dkk|baht"
-         r"|pesos?|rupees|reais|RM|MYR|EUR|USD|GBP|SGD|IDR|BRL")
+         r"|pesos?|rupees|reais|RM|MYR|EUR|USD|GBP|SGD|IDR|BRL|THB|PHP|VNĐ|VND|đ|₫|dong")
 _PCT = r"%|percent\b|per ?cent\b|pct\b|prozent\b|pour ?cent\b|por ?ciento\b|persen\b"
 AMOUNT = re.compile(
     r"\b(?P<half>half[- ](?:price|off)|half the price)\b|\b(?P<quarter>a quarter off)\b"
     rf"|(?<![\w$€£¥])(?P<pre>{_PRE})\s?(?P<v1>{_VALUE}|{_NUM_WORD})(?![\d])"
     r"(?P<k>\s?(?:k|rb|ribu)\b)?"
-    rf"|(?<![\w.,])(?P<v2>{_VALUE}|{_NUM_WORD})\s?(?:(?P<post>{_POST})(?![\w])"
+    rf"|(?<![\w.,])(?P<v2>{_VALUE}|{_NUM_WORD})\s?(?:(?P<post>(?:{_POST})(?![\w])|บาท)"
     rf"|(?P<pct>{_PCT}))", re.IGNORECASE)
 
 
@@ -252,6 +265,20 @@ def amounts(text: str | None) -> list[str]:
         if m not in out:
             out.append(m)
     return out
+
+
+_KILO = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,]\d)?)\s?(?:k|rb|ribu|nghìn|ngàn)\b", re.IGNORECASE)
+
+
+def keeps_amount(amount: str, text: str, said: Iterable[str] | None = None) -> bool:
+    """``text`` keeps ``amount`` (as :func:`amounts` spells it, "₫300000"): among its amounts
+    (``said``, when already read), or as a bare number of thousands with the currency left to
+    the reader ("300K", "300rb")."""
+    if amount in (amounts(text) if said is None else said):
+        return True
+    number = re.sub(r"^\D+", "", amount)
+    return any(number_text(float(n.replace(",", ".")) * 1000) == number
+               for n in _KILO.findall(fold(text)))
 
 
 def amount_matches(text: str | None) -> list[str]:
@@ -298,7 +325,12 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|ende|\d+)|\bheute\b|\bmorgen\b|\bnur noch\b|\bletzte\b|\bhasta\b|\bhoy\b"
         r"|\bmanana\b|\bsolo (?:hoy|por|hasta|este)\b|\bultim[oa]s? (?:dia|oportunidad|horas)"
         r"|\bhari ini\b|\bbesok\b|\bsampai\b|\bhanya (?:hari|sampai|\d+)|\bterakhir\b"
-        r"|\bsegera\b"),
+        r"|\bsegera\b|\bstok (?:terhad|terbatas)\b|\bsebelum habis\b|\bso luong co han\b"
+        r"|\blimited (?:number|supply|availability|slots|places|quantity)\b"
+        # Thai (key form, no word boundaries): only, within, today, tomorrow, last day,
+        # expires, hurry, limited number
+        + "|" + "|".join(re.escape(key(w)) for w in (
+            "เท่านั้น", "ภายใน", "วันนี้", "พรุ่งนี้", "วันสุดท้าย", "หมดเขต", "รีบ", "จำนวนจำกัด"))),
     "amount": (
         r"\b(?:bogo|b1g1|cash ?back|(?:two|2)[- ]for[- ]"
         r"(?:one|1)|buy (?:one|1),? get (?:one|1)|points|stamps|store credit|rebate|price match"
@@ -306,7 +338,8 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|fiver|quid)\b"),
     "condition": (
         r"\b(?:no (?:minimum|min)(?: spend| order)?|without (?:a )?minimum|any (?:order|amount|"
-        r"spend|purchase|item|product|thing|pair|size|style|colou?r)|every (?:order|purchase|item)|all (?:orders|items|products|purchases)|"
+        r"spend|purchase|item|product|thing|pair|size|style|colou?r)|every (?:order|purchase|item)|all (?:of )?(?:your |the )?(?:orders|items|products|purchases"
+        r"|rides|trips|bookings|flights|stays|deliveries|services|categories|brands)|"
         r"any (?:other )?(?:store|shop|merchant|outlet|restaurant|brand)s?|"
         r"sitewide|site-wide|storewide|store-wide|entire (?:store|order|range|menu)"
         r"|whole (?:store|order|range|menu)|off everything|everything (?:at|in store|in stock)|no limit|unlimited|no strings|no catch|guaranteed"
@@ -329,7 +362,9 @@ def novel_words(draft: str, sources: str) -> list[tuple[str, str, tuple[int, int
     for kind, pattern in NOVEL_WORDS.items():
         for m in pattern.finditer(k_draft):
             plain = _plain(m.group(0))
-            if f" {plain} " not in k_src and not (  # "the 3rd" where the sources say "3rd night"
+            thai = re.search(r"[\u0e00-\u0e7f]", plain)  # no spaces: a word is inside a run
+            if (plain not in k_src if thai else f" {plain} " not in k_src) and not (
+                    # "the 3rd" where the sources say "3rd night"
                     re.fullmatch(r"(?:the )?\d{1,2}(?:st|nd|rd|th)", plain)
                     and f" {plain.split()[-1]} " in k_src):
                 out.append((kind, m.group(0), m.span()))
@@ -343,7 +378,10 @@ _UNITS = {"min": "minute", "mins": "minute", "minutes": "minute", "hr": "hour", 
 
 
 _TIMES = {"zum": "", "zur": "", "2x": "double", "x2": "double", "3x": "triple", "x3": "triple", "bogo": "buy 1 get 1",
-          "b1g1": "buy 1 get 1", "one": "1", "two": "2", "three": "3"}
+          "b1g1": "buy 1 get 1", "b1t1": "buy 1 get 1", "b1f1": "buy 1 get 1", "one": "1", "two": "2", "three": "3"}
+
+
+_ONE_FREE = re.compile(r"\b(?:buy|beli|bili) 1 (?:get|take|free|percuma|dapat|libre) 1\b|\b2 for 1\b")
 
 
 def _plain(text: str) -> str:
@@ -351,16 +389,18 @@ def _plain(text: str) -> str:
     second" and "the 2nd", "60-min" and "60 minutes" read the same."""
     words = (ORDINALS.get(w, _UNITS.get(w, _TIMES.get(w, w)))
              for w in re.findall(r"[\w'%$€£¥]+", text.replace("-", " ")))
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w)
+    s = " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w)
+    return _ONE_FREE.sub("buy 1 get 1", s)  # "2-for-1", "Buy 1 Take 1", "B1F1": one offer
 
 
 # -- promo codes -------------------------------------------------------------------------------
 
 _CODE_WORD = r"(?:c[o0]de|promo(?:\s?c[o0]de)?|coupon(?:\s?c[o0]de)?|voucher(?:\s?c[o0]de)?" \
-             r"|discount\s?c[o0]de|discount:)"
+             r"|discount\s?c[o0]de|discount:|k[o0]de|k[o0]d|mã|c[óo]digo|gutscheincode)"
 CODE = re.compile(
     rf"\b(?i:{_CODE_WORD})(?![A-Za-z])\s*[:=]?\s*[\"']?([A-Za-z0-9][A-Za-z0-9_-]{{2,}})"
-    r"|\b(?i:use|enter|apply|redeem|type|with|quote|key in|input|mention|show)\s+[\"']?"
+    r"|\b(?i:use|enter|apply|redeem|type|with|quote|key in|input|mention|show|masukkan|gunakan"
+    r"|guna|pakai|nhập|dùng)\s+[\"']?"
     r"([A-Z0-9][A-Z0-9_-]{2,})\b(?![a-z])"
     r"|(?<![\w$])((?=[A-Z0-9_-]*\d)(?=[A-Z0-9_-]*[A-Z])[A-Z0-9][A-Z0-9_-]{3,})\b")
 # words after "code" or "use" that are not codes
@@ -387,7 +427,7 @@ def code_of(m: re.Match[str]) -> str | None:
     c = m.group(1) or m.group(2) or m.group(3)
     if not c or c in _NOT_CODE or c.lower() in _NOT_CODE or AMOUNT.fullmatch(c):
         return None
-    if m.group(3) and re.fullmatch(r"\d+(?:ST|ND|RD|TH|H|HRS?|X|PM|AM|K|GB|TB|MP)", c):
+    if m.group(3) and re.fullmatch(r"\d+(?:ST|ND|RD|TH|H|HRS?|X|PM|AM|K|GB|TB|MP)|B\d[GTF]\d", c):
         return None
     said = m.group(0)[:m.start(1) - m.start(0)].lower() if m.group(1) else ""
     if m.group(1) and not re.search(r"c[o0]de", said) and not (

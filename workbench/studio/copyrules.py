@@ -16,6 +16,7 @@ lengths by :func:`fit_check`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from workbench.studio import claimwords as cw
 from workbench.studio import grounding
 from workbench.studio.offerscope import kept, product_phrase, product_terms
-from workbench.studio.perkwords import perk_spans
+from workbench.studio.perkwords import MULTIBUY, perk_spans
 from workbench.studio.diagnosis import (
     CASUAL, EMOTIONAL, ERROR_TYPES, FIRST_OFFER, FORMAL, HEDGE, NEW_FRAMING, PARTNER, SAME_ITEM,
     VAGUE, has_cta)
@@ -43,10 +44,16 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 amounts = cw.amounts
 
 
+def _latin_share(text: str) -> float:
+    """The share of ``text``'s letters written in the Latin alphabet (accents included)."""
+    letters = [c for c in text if c.isalpha()]
+    return sum("LATIN" in unicodedata.name(c, "") for c in letters) / len(letters) if letters else 1.0
+
+
 def mentions_free(text: str) -> bool:
     """Does the text promise something free ("free delivery", "complimentary fries", "on
-    us")?"""
-    return bool(perk_spans(text, nouns=False))
+    us", "buy 1 take 1")?"""
+    return bool(perk_spans(text, nouns=False) or MULTIBUY.search(cw.key(text)))
 
 
 def sentences(text: str) -> list[str]:
@@ -83,10 +90,11 @@ class Intent:
         """What the rewrite dropped, in words a marketer reads; empty when the intent survives."""
         text = rewrite if isinstance(rewrite, str) else message_text(rewrite)
         have = amounts(text)
-        out = [f"the amount {a}" for a in self.amounts if a not in have]
+        out = [f"the amount {a}" for a in self.amounts if not cw.keeps_amount(a, text, have)]
         if self.free and not mentions_free(text):
             out.append("the free perk")
-        out += [f"the product word '{p}'" for p in self.product if not kept(p, text)]
+        if _latin_share(text) >= 0.5:  # a translation into Thai or Chinese cannot keep the words
+            out += [f"the product word '{p}'" for p in self.product if not kept(p, text)]
         return out
 
 

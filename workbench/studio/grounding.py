@@ -80,6 +80,12 @@ def category_terms(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _said(phrase: str, facts: str) -> bool:
+    """``phrase`` (singular or plural) is one the sources use."""
+    k = cw.key(phrase).strip()
+    return (k[:-1] if k.endswith("s") else k) in cw.key(facts)
+
+
 def relationship_claims(text: str) -> list[tuple[str, str]]:
     """(kind, phrase) for every statement about the reader's history with the merchant."""
     folded, keyed = fold(text), cw.key(text)  # matched without accents, quoted as written
@@ -198,6 +204,9 @@ def _check_deadline(d: str, sentence: str, src: Sources) -> Claim:
     return Claim("deadline", d, False, "no deadline like it in the voucher or the original")
 
 
+# "until" in the other languages: it restates the original's end date (the date itself is
+# checked as a deadline)
+_UNTIL = re.compile(r"sampai|hasta|jusqu'?\w*|bis \d+", re.IGNORECASE)
 _FIRST_ONLY = re.compile(r"\bfirst[- ](?:time |ever )?(?:order|purchase|ride|booking|visit|box|trip"
                          r"|stay|shop|basket)\b")
 _NEXT = re.compile(r"\b(?:your|a|the|any|every) (?:next|second|another|future|repeat) (?:\w+ )?"
@@ -265,6 +274,8 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             else "no such promo code in the voucher or the original")))
     fact_numbers = {_number(n) for n in _DIGITS.findall(facts)} | {
         str(v) for w, v in cw.NUMBER_WORDS.items() if re.search(rf"\b{w}\b", cw.key(facts))}
+    if perkwords.MULTIBUY.search(cw.key(facts)):  # "buy 1 take 1" is two for the price of one
+        fact_numbers |= {"1", "2"}
     for m in _NUMBER.finditer(text):
         if free_span(*m.span()):
             if _SAVING.search(text[max(0, m.start() - 12):m.start()]):
@@ -285,7 +296,8 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
         p = perkwords.Given(text[a:b], things, scope)
         taken.append((a, b))
         ok = perkwords.backed(p, fact_perks, facts)
-        terms = " or ".join(sorted({q.scope or "its own terms" for q in fact_perks}))
+        terms = " or ".join(sorted({q.scope if (q.scope or "").strip("_") else "its own terms"
+                                    for q in fact_perks}))  # a masked name is no scope
         claims.append(Claim("free", p.text, ok, "the original offers it" if ok else (
             "nothing like it is free in the voucher or the original" if not any(
                 set(p.things) <= set(q.things) for q in fact_perks) else
@@ -296,7 +308,7 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             taken.append((a, b))
             # pressure restates a deadline the offer has ("ends 30 June" -> "don't miss
             # out"); a stock limit needs one in the original; a time ("48 hours") is a date
-            backed = kind == "deadline" and PRESSURE.search(phrase) and (
+            backed = kind == "deadline" and (PRESSURE.search(phrase) or _UNTIL.fullmatch(phrase)) and (
                 STOCK_FACT.search(src.original) if STOCK.search(phrase) else dated)
             claims.append(Claim(kind, text[a:b], bool(backed), (
                 "the original has a deadline or a limit" if backed else _NOVEL_REASON[kind])))
@@ -326,8 +338,10 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
     allowed = voice(src.segment).may_say if voice(src.segment).known else None
     original_rel = {k for k, _ in relationship_claims(facts)}
     for kind, phrase in relationship_claims(text):
-        ok = (kind in allowed or kind == "member" and kind in original_rel) if (
-            allowed is not None) else kind in original_rel
+        # a status is backed by the same status in the sources ("Platinum Card" backs
+        # "Platinum Card holders", not "Priority Banking clients")
+        said = kind in original_rel and (kind != "member" or _said(phrase, facts))
+        ok = (kind in allowed or kind == "member" and said) if allowed is not None else said
         claims.append(Claim("relationship", phrase, ok, (
             f"fits the segment {src.segment}" if ok else
             f"the segment {src.segment or '(none)'} does not support a '{kind}' statement")))
@@ -342,7 +356,8 @@ def lost(text: str, original: Mapping[str, Any]) -> list[str]:
     text = src.unnamed(text)
     out = []
     have_amounts = set(cw.amounts(text))
-    out += [f"the amount {a}" for a in cw.amounts(src.facts) if a not in have_amounts]
+    out += [f"the amount {a}" for a in cw.amounts(src.facts)
+            if not cw.keeps_amount(a, text, have_amounts)]
     have_codes = codes(text)
     product = _compact(src.voucher)
     out += [f"the promo code {c}" for c in codes(src.unnamed(src.original))

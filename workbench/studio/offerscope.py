@@ -34,7 +34,19 @@ STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on
          "compra", "paga", "lleva", "achetez", "offert", "kaufen", "bekommen", "nur", "capped",
          "cap", "max", "maximum", "auto", "applied", "automatically", "valid", "needed", "only",
          "until", "ends", "flash", "sale", "tonight", "midnight", "while", "stock", "last",
-         "limit", "per", "each", "every", "new", "plus", "extra", "again", "now", "book", "save"}
+         "limit", "per", "each", "every", "new", "plus", "extra", "again", "now", "book", "save",
+         # terms beside the product, not the product: "cancel anytime", "no registration
+         # required", "orders above RM40", "10% cashback", "IT products", "Buy 1 Take 1"
+         "above", "below", "under", "then", "after", "cancel", "anytime", "registration",
+         "required", "register", "signup", "sign", "cashback", "back", "take", "product",
+         "item", "everything", "instantly", "instant", "right", "away", "when", "automatic",
+         "produk", "barang", "semua", "seluruh", "bagi", "tanpa", "kode", "berlaku", "sah",
+         "sehingga", "hingga", "sampai", "tawaran", "promo", "diskon", "produit", "produkt",
+         "producto", "tout", "todo", "todos", "alle", "voucher", "coupon", "bonu", "bonus",
+         "limited", "number", "quantity", "terhad", "gift",
+         # Vietnamese offer words, accents folded: giam (off), cho (for), don (order), tu (from),
+         # ma (code), het han (expires), den (until), tat ca (all), san pham (product)
+         "giam", "cho", "don", "het", "han", "den", "tat", "san", "pham", "voi", "moi", "khi"}
 
 
 def stem(word: str) -> str:
@@ -87,7 +99,8 @@ def product_phrase(voucher: str) -> str:
 
 
 _CONJ = r"(?:or|and|&|ou|o|y|e|atau|dan|oder|und|et|hoac|va)"
-_ITEM = r"[^\W\d_][\w'-]*(?![\w'-])"
+# a word, or a capitalised name of two or three ("Chiang Mai", "Ho Chi Minh")
+_ITEM = r"(?:(?-i:[A-Z])[\w'-]*(?:\s(?-i:[A-Z])[\w'-]*){1,2}|[^\W\d_][\w'-]*)(?![\w'-])"
 # a list of single words, ended the way a list of things ends ("laptops, tablets and phones
 # bought this month"), not "kibble and check out"
 _LIST = re.compile(rf"(?<![\w'-])({_ITEM})((?:\s*,\s*{_ITEM})*\s*,?\s+{_CONJ}\s+(?:an? |the |any )?"

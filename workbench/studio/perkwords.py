@@ -32,7 +32,9 @@ _BEFORE_PERK = {"is", "are", "was", "were", "s", "get", "gets", "got", "enjoy", 
                 "come", "always", "be", "+", "&", "including", "includes", "add", "extra",
                 "bonus", "two", "one", "another", "some", "more", "too", "also", "unlock", "win",
                 "adding", "adds", "giving", "gives", "give", "offering", "offers", "earn",
-                "earns", "throwing", "including", "sending", "sends"}
+                "earns", "throwing", "including", "sending", "sends",
+                # a duration: "7-day free trial", "30 days free"
+                "day", "days", "week", "weeks", "month", "months", "hour", "hours"}
 _PERK_NOUNS = re.compile(r"\b(?:gift(?: ?wrap(?:ping)?)?s?|goodie(?: bag)?s?|freebies?|samples?"
                          r"|bonus(?:es)?|treat bags?|cadeaux?|geschenke?|regalos?|hadiah|brindes?"
                          r"|cadeau)\b")
@@ -52,8 +54,14 @@ _STOP = {"with", "on", "for", "and", "or", "when", "if", "at", "in", "to", "of",
          "second", "third", "fourth", "fifth", "2nd", "3rd", "4th", "5th",
          "de", "del", "la", "el", "los", "las", "en", "tu", "su", "le", "du", "des", "da",
          "do", "di", "ke", "para", "por", "au", "aux",
-         "yang", "kedua", "ketiga", "keempat", "segundo", "segunda", "tercero", "tercera",
+         "yang", "lagi", "secara", "dapat", "dapatkan", "ambil", "satu", "dua", "kedua", "ketiga", "keempat", "segundo", "segunda", "tercero", "tercera",
          "troisieme", "deuxieme", "zweite", "dritte", "dritten", "terceiro", "terceira"}
+_FOR_A_TIME = re.compile(r" for (?:\d+|an?|one|two|three|seven|fourteen|thirty) (?:\w+ )?"
+                         r"(?:days?|weeks?|months?|years?|hours?)\b")
+# reading back from "at no cost", a noun phrase starts at its determiner ("handle all the
+# assembly at no cost" gives the assembly)
+_DETERMINERS = {"the", "a", "an", "all", "your", "our", "every", "each", "any", "this", "that",
+                "these", "those", "my"}
 _OBJECT_STOP = {"with", "on", "for", "when", "if", "at", "in", "to", "of", "over", "above",
                 "until", "till", "by", "from", "is", "are", "while", "off"}
 _SAME = {"shipping": "delivery", "postage": "delivery", "ship": "delivery", "ships": "delivery",
@@ -64,13 +72,19 @@ _SAME = {"shipping": "delivery", "postage": "delivery", "ship": "delivery", "shi
          "geschenk": "gift", "regalo": "gift", "hadiah": "gift", "wrapping": "wrap",
          "fries": "fry", "freebie": "gift"}
 _SCOPE = re.compile(r"^\W*(?:\w+\W+){0,4}?(?:with|on|for|in) (?:(?:every|each|all|any|your|a|the"
-                    r"|first|next|second|1st) ){0,3}(\w+)")
+                    r"|first|next|second|1st|\d+|two|three|four|five|six|ten) ){0,3}(\w+)")
 
 
-def _scope(after: str) -> str | None:
+_NEAR_SCOPE = re.compile(_SCOPE.pattern.replace(r"(?:\w+\W+){0,4}?", "", 1))
+# Thai "free" and "at no cost" in key() form (which drops some vowel marks)
+_THAI_GIVE = "|".join(re.escape(key(w)) for w in ("ฟรี", "ไม่เสียเงิน", "ไม่เสียค่าใช้จ่าย", "ไม่มีค่าใช้จ่าย"))
+
+
+def _scope(after: str, near: bool = False) -> str | None:
     """What a perk comes with: "with every combo" -> "combo", "on orders over RM50" ->
-    "order"."""
-    m = _SCOPE.match(after)
+    "order"; ``near``: only right after the perk ("a gift with every order", not "bonus data
+    lands on your number")."""
+    m = (_NEAR_SCOPE if near else _SCOPE).match(after)
     return canon(m.group(1)) if m and m.group(1) not in _STOP else None
 
 
@@ -88,9 +102,11 @@ def _content(words: list[re.Match[str]], limit: int,
     free")."""
     out: list[re.Match[str]] = []
     for w in words:
-        if w.group(0) in _OBJECT_STOP or len(out) >= limit or backwards and (w.group(0) in (
+        if w.group(0) in _OBJECT_STOP or len(out) >= limit or w.group(0) in ("and", "or") or (
+                not backwards and w.group(0) in _COPULA) or (backwards and w.group(0) in _DETERMINERS) or (
+                backwards and (w.group(0) in (
                 "and", "or", "then", "now", "but", "so", "entao", "entonces", "alors", "dann",
-                "e", "y", "et", "und", "dan", "lalu") or any(c.isdigit() for c in w.group(0))):
+                "e", "y", "et", "und", "dan", "lalu") or any(c.isdigit() for c in w.group(0)))):
             break
         if any(c.isdigit() for c in w.group(0)):
             continue  # "free 2-year warranty": the warranty is what is given
@@ -113,10 +129,13 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
     # a picture ends a perk as a full stop does ("for free 🍟 Valid on orders ...")
     k = "".join("." if unicodedata.category(ch) == "So" else ch for ch in key(text))
     out: list[Perk] = []
-    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|ฟรี|(?:no|zero|without(?: any)?) (?:\w+ ){{0,2}}"
+    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|{_THAI_GIVE}|(?:no|zero|without(?: any)?) (?:\w+ ){{0,2}}"
                          r"(?:fees?|charges?)"
                          r"\b|(?:we'?ll|we will) (?:cover|pay for|take care of)\b", k):
         word = m.group(0)
+        if re.search(r"[\u0e00-\u0e7f]", word):  # Thai has no spaces to find what is given by
+            out.append((m.span(), (), None))
+            continue
         lo = max(0, m.start() - 12)
         if word == "free" and any(a + lo <= m.start() < b + lo for a, b in (
                 n.span() for n in _NOT_GIVEN.finditer(k[lo:m.end() + 8]))):
@@ -129,6 +148,10 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
         before = [w for w in re.finditer(r"[^\W_]+|[&+]", k[start:m.start()])]
         after = [w for w in re.finditer(r"[^\W_]+", k[m.end():stop])]
         prev = before[-1].group(0) if before else ""
+        trial = _FOR_A_TIME.match(k, m.end())
+        if word == "free" and trial:  # "try FitPulse free for 7 days": a free use of the offer
+            out.append(((m.start(), trial.end()), (), None))
+            continue
         if word in ("free", "complimentary"):
             # "we'll ship it free", "delivery free over RM50", "get fries for free"
             postfix = prev in _COPULA or prev in ("it", "them") or canon(prev) in SERVICES or (
@@ -158,7 +181,7 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
         out.append((span, tuple(dict.fromkeys(obj)), _scope(k[m.end():stop])))
     for m in _PERK_NOUNS.finditer(k) if nouns else ():
         if not any(a <= m.start() < b for (a, b), _, _ in out):
-            out.append((m.span(), (canon(m.group(0).split()[0]),), _scope(k[m.end():])))
+            out.append((m.span(), (canon(m.group(0).split()[0]),), _scope(k[m.end():], near=True)))
     return sorted(out)
 
 
@@ -177,10 +200,11 @@ def perks(text: str) -> list[Given]:
     return [Given(k[a:b], things, scope) for (a, b), things, scope in perk_spans(text)]
 
 
-MULTIBUY = re.compile(r"\b\d+ (?:for|por|pour|fur|untuk) \d+\b|\b(?:pay|bayar|paga|payez|zahle?)"
-                      r" (?:for |only for |only )?(?:\d+|two|one|dua)\b|\b(?:buy|beli|compra|achetez"
-                      r"|kaufe?) (?:\d+|one|two|three|dua|tiga),? (?:get|dapat|lleva|recevez|bekomme)\w*"
-                      r" (?:\d+|one|two|satu|dua)\b|\b(?:bogo|b1g1)\b")
+MULTIBUY = re.compile(r"\b\d+[- ](?:for|por|pour|fur|untuk)[- ]\d+\b|\bfor the price of (?:one|1)\b|\b(?:pay|bayar|paga|payez|zahle?)"
+                      r" (?:for |only for |only )?(?:\d+|two|one|dua)\b|\b(?:buy|beli|bili|compra|achetez"
+                      r"|kaufe?) (?:\d+|one|two|three|isa|satu|dua|tiga),? (?:get|dapat|lleva|recevez|bekomme"
+                      r"|take|free|percuma|libre|gratis)\w* (?:\d+|one|two|isa|satu|dua)\b"
+                      r"|\b(?:bogo|b[1i][gtf][1i])\b")  # key() reads "B1F1" as "bif1"
 
 
 def backed(p: Given, facts: list[Given], facts_text: str = "") -> bool:
@@ -189,5 +213,5 @@ def backed(p: Given, facts: list[Given], facts_text: str = "") -> bool:
     return any(set(p.things) <= set(q.things) | {q.scope}
                and (p.scope is None or canon(p.scope) == canon(q.scope or ""))
                and (p.things or p.scope is not None or not q.things) for q in facts) or (
-        not p.things and bool(MULTIBUY.search(key(facts_text))))
+        not p.things and (bool(facts) or bool(MULTIBUY.search(key(facts_text)))))
 
