@@ -22,6 +22,7 @@ import ui
 from store import Store
 from workbench import sources
 from workbench.library.service import csv_text
+from workbench.lift import charts
 from workbench.lift import html as fmt
 from workbench.lift import report as lr
 from workbench.lift.cards import card
@@ -73,7 +74,7 @@ def funnel_chart(key: str, phase: str, _data: lr.LiftData) -> go.Figure:
     fig = px.bar(f.melt(id_vars="metric", var_name="arm", value_name="per user"), x="metric",
                  y="per user", color="arm", barmode="group", log_y=True, height=320,
                  title="Funnel per arm (per user, log scale)",
-                 color_discrete_map=fmt.ARM_COLOURS)
+                 color_discrete_map=charts.ARM_COLOURS)
     fig.update_yaxes(dtick=1, title_text="per user (log scale)")  # 0.01, 0.1, 1, 10: no 2s, 5s
     fig.update_xaxes(title_text=None)
     return fig
@@ -132,21 +133,28 @@ def phase_dates(data: lr.LiftData, spans: list) -> None:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def phase_chart(key: str, adjusted: bool, _table: pd.DataFrame) -> go.Figure:
-    return fmt.phase_figure(_table)
+    return charts.phase_figure(_table)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def weekly_chart(key: str, metric: str, _weekly: pd.DataFrame) -> go.Figure:
-    return fmt.weekly_figure(_weekly, metric)
+    return charts.weekly_figure(_weekly, metric)
 
 
-def weekly_section(key: str, weekly: pd.DataFrame, metric: str) -> None:
+def weekly_section(key: str, weekly: pd.DataFrame, metric: str, checked: bool = True) -> None:
+    """``checked``: whether the weeks were checked for heavy tails (:func:`lr.heavy_weeks`),
+    which needs the per-user outcomes a simulated run has once it finishes."""
     if weekly.empty or "week_start" not in weekly or metric not in set(weekly["metric"]):
         return
     if none := fmt.no_weekly_lift(weekly, metric):
         st.caption(none)
         return
     st.plotly_chart(weekly_chart(key, metric, weekly), width="stretch", key="weekly_chart")
+    if not checked:
+        st.caption("Weekly intervals are the delta method's, from weekly sums. Whether a few "
+                   "large values carry a metric (GMV with few buyers, whose weeks then get no "
+                   "interval) is checked on the per-user outcomes when the run finishes: until "
+                   "then read such a metric's weekly interval as rough.")
     small = weekly[(weekly["metric"] == metric) & weekly["small_sample"]]
     if len(small):
         st.warning(f"{len(small)} of {int((weekly['metric'] == metric).sum())} weeks have too "
@@ -166,12 +174,13 @@ def main() -> None:
         if not weekly.empty:
             metric = st.selectbox("Metric", sorted(set(weekly["metric"])),
                                   format_func=metric_name, key="lift_metric")
-            weekly_section(key, weekly, metric)
+            weekly_section(key, weekly, metric, checked=False)
         return
     adjusted = st.toggle("Variance reduction (ML-RATE)", value=True, key="lift_adjusted",
                          help="Regression adjustment on pre-treatment covariates with "
                               "cross-fitted gradient boosting; unbiased, narrower intervals.")
     table = estimates(key, data, adjusted)
+    weekly = lr.heavy_weeks(weekly, table)  # a heavy-tailed metric's weeks: no interval
     phases = list(data.phases)
     st.subheader("Headline")
     if data.ongoing:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from store import open_store
+from workbench.lift import charts
 from workbench.lift import html as fmt
 from workbench.lift import report as lr
 from workbench.lift.estimators import CROSS_FIT_FOLDS
@@ -386,7 +387,7 @@ def test_figures_made_inside_the_app_keep_real_colours_in_the_download():
     assert pio.templates.default == "streamlit"
     fig = px.bar(x=["a", "b", "a", "b"], y=[1, 2, 3, 4], color=["x", "x", "y", "y"])
     assert fig.data[0].marker.color == "#000001"  # Streamlit's placeholder, near-black
-    fmt.style(fig)
+    charts.style(fig)
     assert [t.marker.color for t in fig.data] == ["#1f77b4", "#ff7f0e"]
     assert fig.layout.template.layout.colorway[0] != "#000001"
 
@@ -494,7 +495,7 @@ def test_the_weekly_interval_is_a_band_without_markers_however_few_the_weeks():
     weekly = pd.DataFrame({"metric": "engagement", "status": "ok", "week": range(4),
                            "week_start": pd.date_range("2026-01-05", periods=4, freq="7D"),
                            "lift": 0.1, "ci_low": 0.0, "ci_high": 0.2, "mode": "active"})
-    fig = fmt.weekly_figure(weekly, "engagement")
+    fig = charts.weekly_figure(weekly, "engagement")
     assert [t.mode for t in fig.data] == ["lines", "lines", "lines+markers"]
 
 

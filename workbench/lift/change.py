@@ -40,6 +40,12 @@ def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndar
     permutation interval of a heavy-tailed metric): when given, whether the active lift is
     clear, and its sign, are read from it, so that this row never says "no clear active
     lift" beside an active lift reported as clear (or the other way round).
+
+    The result is no comparison of averages per user (``per_user=False``): its dict, the
+    phase table's "passive vs active" row and what exports it, carries the change in
+    ``lift`` with its interval, p-value, status and users per arm, and leaves
+    ``mean_agent``, ``mean_holdout``, ``diff`` and ``diff_se`` empty (they had read
+    ``1 + change`` and ``1`` as per-user averages).
     """
     t = np.asarray(active["treated"], bool)
     ya, yp = np.asarray(active["y"], float), np.asarray(passive["y"], float)
@@ -58,7 +64,8 @@ def phase_change(active: Mapping[str, np.ndarray], passive: Mapping[str, np.ndar
     ta, tp, ca, cp = means
     events = float(np.count_nonzero(ya[~t]) + np.count_nonzero(yp[~t]))
     adjusted = any(phase.get("g") is not None for phase in (active, passive))
-    common = dict(n_t=n_t, n_c=n_c, events_c=events,
+    # per_user=False: the change is no average per user, and its export says none
+    common = dict(n_t=n_t, n_c=n_c, events_c=events, per_user=False,
                   estimator=PHASE_CHANGE_ADJUSTED if adjusted else "delta method")
     if ca <= 0 or cp <= 0:
         return LiftEstimate(math.nan, 1.0, math.nan, math.nan, df=math.nan,

@@ -53,6 +53,10 @@ UNBOUNDED_CHANGE = ("the active-phase lift is too uncertain to bound a change re
 NEGATIVE_ACTIVE_LIFT = ("the active-phase lift is negative: a change relative to it would "
                         "read backwards")
 
+PER_USER_FIELDS = ("mean_agent", "mean_holdout", "diff", "diff_se")
+"""Fields of :meth:`LiftEstimate.as_dict` that are averages per user (or their difference and
+its standard error): empty (NaN) for the change of lift between phases, which has none."""
+
 PHASE_CHANGE_ADJUSTED = "delta method (ML-RATE)"
 """The estimator of a change between phases computed from ML-RATE's adjusted means."""
 
@@ -108,6 +112,10 @@ class LiftEstimate:
     # ML-RATE's cross-fitted predictions, kept so that the change between phases adjusts with
     # the same model as each phase's own lift (not part of the result's value or its dict)
     predictions: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: False for the change of lift between phases (``lift`` is then the change, carried as
+    #: ``mean_t = 1 + change`` over ``mean_c = 1``): its dict leaves the per-user fields
+    #: (:data:`PER_USER_FIELDS`) empty, where they had read as averages per user
+    per_user: bool = True
 
     @property
     def estimable(self) -> bool:
@@ -183,10 +191,11 @@ class LiftEstimate:
 
     def as_dict(self) -> dict[str, float | int | str | bool]:
         low, high = self.ci
+        per_user = ((self.mean_t, self.mean_c, self.diff, self.diff_se) if self.per_user
+                    else (math.nan,) * len(PER_USER_FIELDS))
         return {"estimator": self.estimator, "n_agent": self.n_t, "n_holdout": self.n_c,
-                "mean_agent": self.mean_t, "mean_holdout": self.mean_c, "diff": self.diff,
-                "diff_se": self.diff_se, "lift": self.lift, "lift_se": self.lift_se,
-                "ci_low": low, "ci_high": high, "p_value": self.p_value,
+                **dict(zip(PER_USER_FIELDS, per_user)), "lift": self.lift,
+                "lift_se": self.lift_se, "ci_low": low, "ci_high": high, "p_value": self.p_value,
                 "significant": self.significant, "variance_reduction": self.variance_reduction,
                 "note": self.note, "status": self.status, "df": self.df,
                 "events_holdout": self.events_c, "small_sample": self.small_sample,

@@ -1,24 +1,14 @@
-"""The lift report a manager can forward: numbers written for people, charts that keep their
-colours and axis titles outside the app, and one self-contained HTML file.
-
-Why charts went black in the old download: importing Streamlit makes its plotly template the
-default, and that template's colour cycle is placeholders (``#000001``, ``#000002``, ...) that
-only Streamlit's front end replaces; written to a file, every trace is near-black. Every figure
-here names its template (``plotly_white``) and its colours, so it looks the same anywhere.
+"""The lift report a manager can forward: numbers written for people and one self-contained
+HTML file (the charts are :mod:`workbench.lift.charts`).
 """
-
 from __future__ import annotations
 
 import math
-import re
 from datetime import date, datetime, timedelta, timezone
 from html import escape
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from workbench.lift import estimators
 from workbench.lift.estimators import (HAS_NUMBER, HEAVY_TAILED_CHANGE,
@@ -26,11 +16,6 @@ from workbench.lift.estimators import (HAS_NUMBER, HEAVY_TAILED_CHANGE,
                                        PHASE_CHANGE_ADJUSTED, UNBOUNDED_CHANGE)
 from workbench.lift.metrics import metric_name
 
-TEMPLATE = "plotly_white"
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")  # Streamlit's placeholders #000001.. map here
-PHASE_COLOURS = {"active": "#1f77b4", "passive": "#ff7f0e", "all": "#1f77b4"}
-ARM_COLOURS = {"agent": "#1f77b4", "holdout": "#7f7f7f"}
 UP, DOWN, FLAT = "#1a7f37", "#cf222e", "#6e7781"  # green, red, grey
 PHASE_LABELS = {"active": "Active management", "passive": "Passive (agent on its own)",
                 "all": "Whole trial", "passive vs active": "Change, passive vs active"}
@@ -297,46 +282,6 @@ def _reduction(vr: float) -> str:
             f"{1 / (1 - vr):.1f}x the users")
 
 
-def style(fig: go.Figure) -> go.Figure:
-    """Name the template so the figure does not inherit Streamlit's placeholder colours, and
-    replace placeholders already written into traces (plotly express copies the colour cycle
-    into each trace when the figure is made inside the app)."""
-    palette = PALETTE
-    for trace in fig.data:
-        marker = getattr(trace, "marker", None)
-        colour = getattr(marker, "color", None) if marker is not None else None
-        if isinstance(colour, str) and re.fullmatch(r"#0000[0-9a-fA-F]{2}", colour):
-            trace.marker.color = palette[(int(colour[1:], 16) - 1) % len(palette)]
-        line = getattr(trace, "line", None)
-        colour = getattr(line, "color", None) if line is not None else None
-        if isinstance(colour, str) and re.fullmatch(r"#0000[0-9a-fA-F]{2}", colour):
-            trace.line.color = palette[(int(colour[1:], 16) - 1) % len(palette)]
-    fig.update_layout(template=pio.templates[TEMPLATE], font=dict(size=13),
-                      paper_bgcolor="white", plot_bgcolor="white")
-    return fig
-
-
-def phase_figure(table: pd.DataFrame) -> go.Figure:
-    """Lift per metric, one bar per phase, with 95% intervals."""
-    fig = go.Figure()
-    for phase in [p for p in ("all", "active", "passive") if p in set(table["phase"])]:
-        g = table[(table["phase"] == phase) & (table["status"] == OK)]
-        hi = np.where(np.isinf(g["ci_high"]), g["lift"], g["ci_high"])
-        fig.add_bar(x=[metric_name(m) for m in g["metric"]], y=g["lift"],
-                    name=PHASE_LABELS.get(phase, phase),
-                    marker_color=PHASE_COLOURS.get(phase, "#1f77b4"),
-                    error_y=dict(type="data", symmetric=False, array=hi - g["lift"],
-                                 arrayminus=g["lift"] - g["ci_low"], color="#333333"),
-                    hovertemplate="%{x}: %{y:+.1%}<extra>" + phase + "</extra>")
-    fig.add_hline(y=0, line_color="#333333", line_width=1)
-    fig.update_layout(barmode="group", height=420, title="Lift per metric and phase (95% "
-                      "intervals)", legend_title_text="Phase", margin=dict(l=70, r=20, t=60,
-                                                                              b=80))
-    fig.update_yaxes(title_text="Lift vs holdout (per user)", tickformat="+.0%")
-    fig.update_xaxes(title_text="Metric")
-    return style(fig)
-
-
 def no_weekly_lift(weekly: pd.DataFrame, metric: str) -> str | None:
     """Why ``metric`` has no weekly chart, or None when some week has a lift: a chart with
     no point drew empty axes numbered -1 to 6 instead of saying so."""
@@ -352,44 +297,6 @@ def no_segment_lift(metric: str) -> str:
     """The segment table's empty state."""
     return (f"No segment has at least {estimators.SEGMENT_MIN_USERS} users in each arm and {inline_metric(metric)} in its "
             "holdout yet, so there is no lift by segment.")
-
-
-def weekly_figure(weekly: pd.DataFrame, metric: str, passive_from: date | None = None
-                  ) -> go.Figure:
-    """Weekly lift of one metric on calendar dates, with its interval and the passive phase
-    (from ``passive_from``, else from the weeks' ``mode``) shaded. ``weekly`` is
-    :func:`workbench.lift.report.weekly_table` with ``week_start``."""
-    w = weekly[(weekly["metric"] == metric) & (weekly["status"] == OK)].sort_values("week")
-    x = pd.to_datetime(w["week_start"]) if "week_start" in w else w["week"]
-    fig = go.Figure([
-        # mode "lines": under 20 points plotly's default adds markers, in the colourway's
-        # colours, to the interval's bounds
-        go.Scatter(x=x, y=w["ci_high"], mode="lines", line=dict(width=0), showlegend=False,
-                   hoverinfo="skip"),
-        go.Scatter(x=x, y=w["ci_low"], mode="lines", fill="tonexty", line=dict(width=0),
-                   fillcolor="rgba(31,119,180,0.2)", name="95% interval", hoverinfo="skip"),
-        go.Scatter(x=x, y=w["lift"], name="Weekly lift", mode="lines+markers",
-                   line=dict(color="#1f77b4", width=2), marker=dict(color="#1f77b4"),
-                   hovertemplate="week of %{x|%d %b %Y}: %{y:+.1%}<extra></extra>")])
-    passive = w[w["mode"] == "passive"]
-    if (passive_from or len(passive)) and "week_start" in w and len(w):
-        start = pd.Timestamp(passive_from) if passive_from else \
-            pd.to_datetime(passive["week_start"]).min()
-        end = pd.to_datetime(w["week_start"]).max() + pd.Timedelta(days=7)
-        fig.add_vrect(x0=start, x1=end, fillcolor="#ff7f0e", opacity=0.08, line_width=0,
-                      annotation_text="passive", annotation_position="top left")
-    fig.add_hline(y=0, line_color="#333333", line_width=1)
-    fig.update_layout(height=320, title=f"{metric_name(metric)}: lift week by week",
-                      margin=dict(l=70, r=20, t=60, b=50))
-    fig.update_yaxes(title_text="Lift vs holdout", tickformat="+.0%")
-    if "week_start" in w and len(w):
-        every = max(1, math.ceil(len(w) / 10))  # ticks on week starts, at most ~10
-        fig.update_xaxes(title_text="Week starting", tickformat="%d %b %Y",
-                         tick0=pd.to_datetime(w["week_start"]).min(),
-                         dtick=every * 7 * 86_400_000)
-    else:
-        fig.update_xaxes(title_text="Week")
-    return style(fig)
 
 
 _CSS = """
@@ -409,12 +316,6 @@ def page(title: str, body: list[str]) -> str:
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>")
-
-
-def figure_html(fig: go.Figure, first: bool) -> str:
-    """A figure as a fragment; plotly.js is inlined with the first one only."""
-    return style(fig).to_html(full_html=False, include_plotlyjs="inline" if first else False,
-                              config={"displaylogo": False, "responsive": True})
 
 
 def table_html(df: pd.DataFrame, colour_column: str | None = None,

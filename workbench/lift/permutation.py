@@ -27,6 +27,9 @@ import numpy as np
 
 from workbench.lift.estimators import OK, LiftEstimate, heavy_tailed, unadjusted
 
+PERMUTATION = "permutation"
+"""The estimator of :func:`permutation_lift`: the one every heavy-tailed estimate gets, so the
+one that says a metric is heavy-tailed (:func:`workbench.lift.weekly.heavy_weeks` reads it)."""
 MAX_CELLS = 4_000_000  # resamples x nonzero users held in memory at once
 TOLERANCE = 1e-4  # on log(1 + lift): the ends are exact to about 0.01% of the ratio
 
@@ -96,7 +99,7 @@ def permutation_lift(y_t: np.ndarray, y_c: np.ndarray, *, level: float = 0.95,
     low = _bound(test.p_upper, centre, -1.0, alpha)
     high = _bound(test.p_lower, centre, +1.0, alpha)
     p = min(1.0, 2 * min(test.p_upper(0.0), test.p_lower(0.0)))
-    return replace(base, estimator="permutation", interval=(math.expm1(low), math.expm1(high)),
+    return replace(base, estimator=PERMUTATION, interval=(math.expm1(low), math.expm1(high)),
                    p=p, note=f"heavy-tailed metric: permutation interval ({resamples} "
                              "permutations) on unadjusted means")
 

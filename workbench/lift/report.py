@@ -28,11 +28,14 @@ import pandas as pd
 from workbench import Problem, ValidationError
 from workbench.delimited import (blank_columns, delimiter, header, not_utf8,
                                   refuse_repeated_columns, unnamed_values)
+from workbench.lift import charts
 from workbench.lift import html as fmt
 from workbench.lift.change import phase_change
-from workbench.lift.estimators import SEGMENT_MIN_USERS, LiftEstimate, from_moments, ml_rate
+from workbench.lift.estimators import SEGMENT_MIN_USERS, LiftEstimate, ml_rate
 from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
 from workbench.lift.permutation import plain_lift
+from workbench.lift.weekly import NO_INTERVAL, heavy_weeks
+from workbench.lift.weekly import weekly_table  # noqa: F401  (the report's: sources, tests)
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
 
@@ -209,7 +212,18 @@ def _estimate(data: LiftData, y: np.ndarray, adjusted: bool, seed: int) -> LiftE
 def phase_table(data: LiftData, adjusted: bool = True, seed: int = 0) -> pd.DataFrame:
     """One row per phase and metric: the estimate with its interval and estimator. The change
     between phases adjusts with each phase's own ML-RATE predictions and reads whether the
-    active lift is clear from the active row, so the two rows never disagree about it."""
+    active lift is clear from the active row, so the two rows never disagree about it.
+
+    The columns (``lift --json`` and the page's CSV export them as they are): ``phase,
+    metric`` then :meth:`~workbench.lift.estimators.LiftEstimate.as_dict`. In a phase's row
+    ``lift`` is ``mean_agent / mean_holdout - 1``, the means are per user and ``diff`` their
+    difference. In a "passive vs active" row ``lift`` is the relative change of lift,
+    ``lift_passive / lift_active - 1``, with Fieller's interval (``ci_low``, ``ci_high``),
+    ``p_value``, ``significant``, ``status`` (why there is no number, when there is none),
+    ``n_agent``/``n_holdout`` (the same users in both phases), ``variance_reduction`` (against
+    the change from plain means) and ``events_holdout`` (holdout users with an event, counted
+    in each phase); ``mean_agent``, ``mean_holdout``, ``diff`` and ``diff_se`` are empty
+    (null in JSON, blank in CSV): a change of lift has no average per user."""
     rows, estimates = [], {}
     for phase in data.phases:
         for metric in data.metrics:
@@ -238,23 +252,6 @@ def segment_table(data: LiftData, metric: str, phase: str | None = None) -> pd.D
         t, c = y[m & data.treated], y[m & ~data.treated]
         if min(len(t), len(c)) >= SEGMENT_MIN_USERS and c.mean() > 0:
             rows.append({"segment": seg, **plain_lift(t, c).as_dict()})
-    return pd.DataFrame(rows)
-
-
-def weekly_table(weekly: pd.DataFrame, start: date | str | None = None) -> pd.DataFrame:
-    """Lift per week and metric from the run's weekly per-user moments; with the run's
-    ``start`` date, ``week_start`` holds each week's first day (weeks count from the start).
-    Weeks without holdout events keep their row, with that status and no number."""
-    rows = []
-    first = date.fromisoformat(start) if isinstance(start, str) else start
-    for (week, metric), g in weekly.groupby(["week", "metric"]):
-        arms = {r["arm"]: r for r in g.to_dict("records")}
-        if {"agent", "holdout"} <= set(arms) and min(arms["agent"]["n"], arms["holdout"]["n"]) > 1:
-            a, h = arms["agent"], arms["holdout"]
-            est = from_moments(a["n"], a["sum"], a["sumsq"], h["n"], h["sum"], h["sumsq"])
-            dated = {"week_start": fmt.week_start(first, week)} if first else {}
-            rows.append({"week": week, **dated, "metric": metric, "mode": a["mode"],
-                         **est.as_dict()})
     return pd.DataFrame(rows)
 
 
@@ -373,15 +370,24 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
                     + "</p>")
     figs = 0
     body.append("<h2>Lift per metric and phase</h2>")
-    body.append(fmt.figure_html(fmt.phase_figure(table), first=True))
+    body.append(charts.figure_html(charts.phase_figure(table), first=True))
     figs += 1
     colours = [fmt.direction(r)[1] for r in table.to_dict("records")]
     body.append(fmt.table_html(people, "Lift (95% interval)", colours))
     body.append("<h2>Per user, agent and holdout</h2>")
     body.append(fmt.table_html(arm_table(data)))
     if weekly is not None and len(weekly):
+        weekly = heavy_weeks(weekly, table)
+        bare = set(weekly.loc[weekly.get("estimator", pd.Series("", weekly.index))
+                              == NO_INTERVAL, "metric"])
+        bare = [m for m in METRICS if m in bare]
         body.append("<h2>Week by week</h2><p>Each week's lift with its 95% interval (unadjusted:"
-                    " weekly sums only); the shaded span is the passive phase.</p>")
+                    " weekly sums only); the shaded span is the passive phase."
+                    + fmt.escape(" No interval for the weeks of "
+                                 + ", ".join(map(fmt.inline_metric, bare)) + ": a few large "
+                                 "values carry the average, and weekly sums cannot give the "
+                                 "permutation interval of the table above." if bare else "")
+                    + "</p>")
         # One switch to passive: shaded from its day; otherwise each week by its mode.
         modes = [p for p, _, _ in periods]
         passive_from = periods[-1][1] if modes == ["active", "passive"] else None
@@ -389,8 +395,8 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
             if none := fmt.no_weekly_lift(weekly, metric):
                 body.append(f"<p>{fmt.escape(none)}</p>")
                 continue
-            body.append(fmt.figure_html(fmt.weekly_figure(weekly, metric, passive_from),
-                                        first=False))
+            body.append(charts.figure_html(charts.weekly_figure(weekly, metric, passive_from),
+                                           first=False))
     body.append("<h2>How this was measured</h2><p>" + fmt.escape(METHOD_NOTE) + "</p>")
     body.append("<p>" + fmt.escape(fmt.estimators_used(table)) + "</p>")
     return fmt.page(title, body)
@@ -415,6 +421,6 @@ def html_report(title: str, sections: list[tuple[str, Any]]) -> str:
         elif isinstance(item, str):
             body.append(f"<p>{fmt.escape(item)}</p>")
         else:
-            body.append(fmt.figure_html(item, first))
+            body.append(charts.figure_html(item, first))
             first = False
     return fmt.page(title, body)
