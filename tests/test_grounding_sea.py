@@ -186,3 +186,90 @@ def test_time_since_a_delivery_is_no_lapse_but_time_alone_is():
                          "going.") == []
     assert any("lapsed" in p for p in problems(src, "It's been two weeks! Tell us how it's "
                                                     "going."))
+
+
+# -- second round: the other half of set 4, opened after its count ------------------------------
+
+@pytest.mark.parametrize("text, amounts", [
+    ("1 million VND off", ["₫1000000"]),
+    ("save VND 1,000,000", ["₫1000000"]),
+    ("Goi 90.000d/thang", ["₫90000"]),
+    ("下单立减S$8", ["S$8"]),
+    ("满40新元减5新元", ["S$40", "S$5"]),
+])
+def test_amounts_in_million_bare_dong_and_chinese_forms(text, amounts):
+    assert cw.amounts(text) == amounts
+
+
+@pytest.mark.parametrize("amount, pool, same", [
+    ("$5", ["S$5"], True), ("S$5", ["$5"], True), ("US$100", ["S$100"], False),
+    ("S$100", ["US$100"], False), ("RM5", ["S$5"], False),
+])
+def test_a_bare_dollar_is_any_dollar_but_two_named_dollars_differ(amount, pool, same):
+    assert cw.same_amount(amount, pool) is same
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("1-7 Nov", "1 November-7 November"),
+    ("Nov 1–7", "1 November-7 November"),
+    ("only on 12.12!", "only on 12 December!"),
+    ("10/31截止", "31 October截止"),
+    ("the 5.5L pot", "the 5.5L pot"),
+])
+def test_ranges_sale_days_and_month_first_dates(text, folded):
+    assert cw.fold(text) == folded
+
+
+SALE = msg("RM25 off rice cookers 5.5L, 9-15 Dec, while stocks last",
+           "The Rice Cooker 5.5L is RM25 off, 9-15 Dec, while stocks last. Seats at our demo "
+           "are limited.", category="electronics", merchant="Dapur Pintar")
+
+
+@pytest.mark.parametrize("body", [
+    "Dec 9–15: the 5.5L Rice Cooker is RM25 off while stocks last. Limited number of demo seats.",
+    "From 9 to 15 December, take RM25 off the Rice Cooker 5.5L, but only while stocks last.",
+])
+def test_a_range_a_decimal_product_and_the_sources_own_stock_limit_pass(body):
+    assert problems(SALE, body) == []
+
+
+@pytest.mark.parametrize("source, body", [
+    (msg("S$8 off next order, valid 14 days", "Here's S$8 off your next order. It's valid for "
+         "14 days - we'd love to see you back.", segment="lapsing_buyers"),
+     "S$8 off your next order. It's valid for 14 days, so don't let it slip."),
+    (msg("20% off next 3 rides, max RM4 per ride", "Enjoy 20% off your next 3 rides (max RM4 "
+         "per ride).", category="ride_hailing"),
+     "Your next 3 rides are 20% off, up to RM4 each ride."),
+    (msg("2-year warranty for S$59", "Add 2 years of warranty to your blender for S$59.",
+         segment="post_purchase", category="electronics"),
+     "For S$59 you can extend your blender's warranty by 2 years."),
+    (msg("Free delivery on orders over $30", "Free delivery on orders over S$30 this week.",
+         category="groceries"), "Orders over $30 ship free this week."),
+    (msg("Libreng delivery sa first order, min. ₱250", "Libreng delivery sa first order mo, "
+         "basta min. ₱250.", segment="new_followers", category="food_delivery"),
+     "Walang bayad ang delivery sa inyong unang order, basta minimum ₱250 po."),
+    (msg("", "Your order #QZ88123 has shipped and arrives in 3 days.", segment="post_purchase",
+         category="fashion"), "Your order has shipped and arrives in 3 days."),
+])
+def test_faithful_restatements_of_the_second_round_pass(source, body):
+    assert problems(source, body) == []
+
+
+@pytest.mark.parametrize("source, body, kind", [
+    (msg("RM40 off, code AIRFRY40", "RM40 off the air fryer with code AIRFRY40.",
+         category="electronics"),
+     "RM40 off the air fryer with code AIRFRY40, our best seller tends to sell out.", "deadline"),
+    (msg("满S$30减S$6，优惠码MAK6", "满S$30减S$6，使用优惠码MAK6。", category="food_delivery"),
+     "满S$30减S$6，使用优惠码MAKK6。", "code"),
+    (msg("满S$30减S$6，优惠码MAK6", "满S$30减S$6，使用优惠码MAK6。", category="food_delivery"),
+     "满S$30减S$6，再送甜品一份！使用优惠码MAK6。", "free"),
+    (msg("满S$30减S$6，优惠码MAK6", "满S$30减S$6，使用优惠码MAK6。", category="food_delivery"),
+     "满S$30减S$6，使用优惠码MAK6。每日限量50份！", "deadline"),
+    (msg("₱500 cashback for new cardholders", "Get ₱500 cashback as a new cardholder.",
+         segment="potential_new_customers", category="banking_cards"),
+     "Good news: you're pre-approved! Get ₱500 cashback as a new cardholder.", "relationship"),
+    (msg("S$100 off the Pixel 9", "S$100 off the Pixel 9 this week.", category="electronics"),
+     "US$100 off the Pixel 9 this week.", "amount"),
+])
+def test_inventions_of_the_second_round_are_refused(source, body, kind):
+    assert any(f"({kind})" in p for p in problems(source, body)), problems(source, body)

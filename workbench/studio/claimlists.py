@@ -104,7 +104,7 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
               r"|\b(?:our|the) (?:vip|inner|guest|priority|private) (?:list|circle)\b"
               r"|\bhand-?picked for you\b|\bselected customers\b"
               r"|\b(?:priority|premier|private|privilege|signature|elite|platinum|gold|vip)"
-              r" (?:banking )?(?:clients?|customers?|guests?)\b",
+              r" (?:banking )?(?:clients?|customers?|guests?)\b|\bpre-?(?:approved|qualified|selected)\b",
     "follower": r"\bfollow(?:ing|ers?|ed)\b",
     "cart": r"\byour (?:cart|basket|bag)\b|\b(?:in|from) (?:your|the) cart\b|\bforgot something"
             r"|\bleft (?:it|them|something|items?) (?:behind|in)\b|\b(?:complete|finish) your "
@@ -139,7 +139,8 @@ PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? o
                        r"|ultima oportunidad|no esperes|date prisa|buruan|segera|hanya sampai"
                        r"|jangan (?:lewatkan|tunggu)",
                        re.IGNORECASE)
-STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition|number)"
+STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition|number"
+                         r"|seats|slots|places)|(?:is|are) limited|capped"
                          r"|stok (?:terhad|terbatas)|terhad|terbatas|so luong co han|"
                          + _thai("จำนวนจำกัด", "มีจำกัด") +
                          r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",

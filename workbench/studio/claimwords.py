@@ -16,6 +16,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+from workbench.studio.datefold import MONTHS, foreign_dates, foreign_days
+
 # letters from other scripts that look Latin, typographic quotes and spaces
 _LOOKALIKES = str.maketrans({
     "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
@@ -41,11 +43,13 @@ _FULL_DAYS = {"mon": "Monday", "tue": "Tuesday", "tues": "Tuesday", "wed": "Wedn
               "sat": "Saturday", "sun": "Sunday"}
 _DAY_ABBR = re.compile(r"\b(ends?|until|till|til|by|before|from|on|this|next|through|valid (?:to|till|"
                        r"until|through))\s+(mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b\.?", re.IGNORECASE)
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-          "september", "october", "november", "december")
 _MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
 _MON = r"(january|february|march|april|may|june|july|august|september|october|november|" \
        r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
+_RANGE_MONTH = re.compile(rf"\b(\d{{1,2}})\s*(?:[-–]|\bto\b|\btill\b|\buntil\b)\s*(\d{{1,2}})\s+{_MON}\b\.?",
+                          re.IGNORECASE)
+_MONTH_RANGE = re.compile(rf"\b{_MON}\.?\s+(\d{{1,2}})\s?[-–]\s?(\d{{1,2}})\b(?!\s*(?:%|am|pm|\d))",
+                          re.IGNORECASE)
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?(?:\s+of)?\s+{_MON}\b\.?",
                         re.IGNORECASE)
 _MONTH_DAY = re.compile(rf"\b{_MON}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+((?:19|20)\d{{2}})\b)?"
@@ -63,69 +67,12 @@ _MONTH_END = re.compile(r"\b(?:the )?end of (january|february|march|april|may|ju
                         r"|september|october|november|december)\b", re.IGNORECASE)
 _LAST_DAY = dict(zip(("january february march april may june july august september october "
                       "november december").split(), (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)))
-# weekdays of the other languages a programme writes in, read as English ("sampai Minggu" is
-# "until Sunday"); Indonesian "Minggu" and Tagalog "Linggo" (also "week") only capitalised and
-# not "Minggu ini" or "na Linggo" (this week, next week)
-_FOREIGN_DAYS = {
-    "lundi": "Monday", "mardi": "Tuesday", "mercredi": "Wednesday", "jeudi": "Thursday",
-    "vendredi": "Friday", "samedi": "Saturday", "dimanche": "Sunday", "montag": "Monday",
-    "dienstag": "Tuesday", "mittwoch": "Wednesday", "donnerstag": "Thursday", "freitag": "Friday",
-    "samstag": "Saturday", "sonntag": "Sunday", "lunes": "Monday", "martes": "Tuesday",
-    "miercoles": "Wednesday", "jueves": "Thursday", "viernes": "Friday", "sabado": "Saturday",
-    "domingo": "Sunday", "senin": "Monday", "isnin": "Monday", "selasa": "Tuesday",
-    "rabu": "Wednesday", "kamis": "Thursday", "khamis": "Thursday", "jumat": "Friday",
-    "jumaat": "Friday", "sabtu": "Saturday", "ahad": "Sunday", "segunda-feira": "Monday",
-    "terca-feira": "Tuesday", "quarta-feira": "Wednesday", "quinta-feira": "Thursday",
-    "sexta-feira": "Friday", "sexta": "Friday", "miyerkules": "Wednesday",
-    "huwebes": "Thursday", "biyernes": "Friday"}
-_FOREIGN_DAY = re.compile(r"(?<![\w-])(?:(" + "|".join(sorted(
-    {*_FOREIGN_DAYS, "miércoles", "sábado", "terça-feira"}, key=len, reverse=True))
-    + r")|(?-i:Minggu)(?! (?:ini|depan|lalu))|(?<!na )(?<!isang )(?<!ngayong )(?-i:Linggo))"
-    r"(?![\w-])", re.IGNORECASE)
 _ABBREV = re.compile(r"\b(tmrw|tmw|tmr|tomoz|2moro|2morrow)\b", re.IGNORECASE)
 _SHORT = {"tonite": "tonight", "2nite": "tonight", "2night": "tonight", "midnite": "midnight",
           "wknd": "weekend", "wkend": "weekend", "thru": "through", "nite": "night"}
 _SHORT_RE = re.compile(r"\b(" + "|".join(_SHORT) + r")\b", re.IGNORECASE)
-_FOREIGN_MONTHS = dict(zip(
-    ("janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
-     "januar februar marz april mai juni juli august september oktober november dezember "
-     "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
-     "diciembre januari februari maret april mei juni juli agustus september oktober "
-     "november desember enero pebrero marso abril mayo hunyo hulyo agosto setyembre oktubre "
-     "nobyembre disyembre januari februari mac april mei jun julai ogos september oktober "
-     "november disember").split(), [m.title() for m in MONTHS] * 6))
-_THAI_MONTHS = dict(zip("ม.ค. ก.พ. มี.ค. เม.ย. พ.ค. มิ.ย. ก.ค. ส.ค. ก.ย. ต.ค. พ.ย. ธ.ค.".split()
-                        + "มกราคม กุมภาพันธ์ มีนาคม เมษายน พฤษภาคม มิถุนายน กรกฎาคม สิงหาคม "
-                          "กันยายน ตุลาคม พฤศจิกายน ธันวาคม".split(), [m.title() for m in MONTHS] * 2))
-_THAI_DATE = re.compile(r"(\d{1,2})\s*(" + "|".join(
-    re.escape(m) for m in sorted(_THAI_MONTHS, key=len, reverse=True)) + ")")
-_VIET_DATE = re.compile(r"\b(\d{1,2})\s+th[aá]ng\s+(0?[1-9]|1[0-2])\b", re.IGNORECASE)
-_FOREIGN_MONTH = re.compile(r"\b(\d{1,2})(?:\.|er|º)?\s+(?:de\s+)?(" + "|".join(
-    sorted({k for k in _FOREIGN_MONTHS if k not in MONTHS} | {
-        "février", "août", "décembre", "märz"}, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-_FOREIGN_MONTH_DAY = re.compile(r"\b(" + "|".join(sorted(
-    {k for k in _FOREIGN_MONTHS if k not in MONTHS}, key=len, reverse=True))
-    + r"|nob|dis|okt|peb|ene|hun|hul|agu|des|dez|ogos)\.?\s+(\d{1,2})\b(?!\s*(?:%|:|\d))",
-    re.IGNORECASE)
-_FOREIGN_DAY_ABBR = re.compile(r"\b(\d{1,2})\s+(okt|ogo|ogos|agu|agt|ags|des|dis|peb|nob|hun|hul)\b\.?",
-                               re.IGNORECASE)
-_CJK_DATE = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]")
-# "sampai 10/3": a day and a one-digit month read as a date only after a word that dates
-_UNTIL_SLASH = re.compile(r"(\b(?:until|till|by|before|sampai|sehingga|hingga|tới|đến)\s|ถึง\s?)"
-                          r"(\d{1,2})/([1-9])\b(?![/\d])", re.IGNORECASE)
-_ORDINAL_OF = re.compile(r"\bika-?(\d{1,2}) ng\s+", re.IGNORECASE)
-_ABBR_OF = {"nob": "november", "dis": "december", "okt": "october", "peb": "february",
-            "ene": "january", "hun": "june", "hul": "july", "agu": "august", "des": "december",
-            "dez": "december", "ogos": "august", "ogo": "august", "agt": "august",
-            "ags": "august"}
-_DOT_DATE = re.compile(r"(?<![\w$€£¥.,])(\d{1,2})\.(0?[1-9]|1[0-2])\.(?!\d)")
 _CLOCK = re.compile(r"(?<![\d:.])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])(?!\s?(?i:am|pm)\b)")
 _ROUND_CLOCK = re.compile(r"\b24 hours a day,? 7 days a week\b", re.IGNORECASE)
-
-
-def _ascii(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", word.lower())
-                   if not unicodedata.combining(c))
 
 
 def _clock(m: re.Match[str]) -> str:
@@ -153,19 +100,7 @@ def fold(text: str | None) -> str:
     s = _ABBREV.sub("tomorrow", s)
     s = _SHORT_RE.sub(lambda m: _SHORT[m.group(1).lower()], s)
     s = _ROUND_CLOCK.sub("24/7", s)
-    s = _ORDINAL_OF.sub(lambda m: f"{m.group(1)} ", s)  # "ika-17 ng Nobyembre"
-    s = _FOREIGN_MONTH.sub(lambda m: f"{int(m.group(1))} {_FOREIGN_MONTHS[_ascii(m.group(2))]}"
-                           if _ascii(m.group(2)) in _FOREIGN_MONTHS else m.group(0), s)
-    s = _FOREIGN_MONTH_DAY.sub(lambda m: f"{int(m.group(2))} " + (
-        _FOREIGN_MONTHS.get(_ascii(m.group(1))) or _ABBR_OF[m.group(1).lower()].title()), s)
-    s = _FOREIGN_DAY_ABBR.sub(lambda m: f"{int(m.group(1))} {_ABBR_OF[m.group(2).lower()].title()}", s)
-    s = _CJK_DATE.sub(lambda m: f" {int(m.group(2))} {MONTHS[int(m.group(1)) - 1].title()} "
-                      if 1 <= int(m.group(1)) <= 12 else m.group(0), s)
-    s = _UNTIL_SLASH.sub(lambda m: f"{m.group(1)}{int(m.group(2))} "
-                         f"{MONTHS[int(m.group(3)) - 1].title()}", s)
-    s = _THAI_DATE.sub(lambda m: f" {int(m.group(1))} {_THAI_MONTHS[m.group(2)]} ", s)
-    s = _VIET_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
-    s = _DOT_DATE.sub(lambda m: f"{int(m.group(1))} {MONTHS[int(m.group(2)) - 1].title()}", s)
+    s = foreign_dates(s)
     s = _HOUR_RANGE.sub(lambda m: f"{m.group(1)}{':' + m.group(2) if m.group(2) else ''}"
                         f"{m.group(5)}-{m.group(3)}{':' + m.group(4) if m.group(4) else ''}"
                         f"{m.group(5)}", s)  # "2-5pm" is 2pm-5pm
@@ -174,13 +109,16 @@ def fold(text: str | None) -> str:
     s = _A_WEEK.sub(lambda m: "14 days" if m.group(0)[0].lower() in "t2f" else "7 days", s)
     s = _MONTH_END.sub(lambda m: f"{_LAST_DAY[m.group(1).lower()]} {m.group(1).title()}"
                        if m.group(1).lower() != "february" else m.group(0), s)
-    s = _FOREIGN_DAY.sub(lambda m: _FOREIGN_DAYS.get(_ascii(m.group(1)), m.group(0))
-                         if m.group(1) else "Sunday", s)
+    s = foreign_days(s)
     s = _DAY_RANGE.sub(lambda m: f"{_FULL_DAYS[m.group(1).lower()]}-"
                        f"{_FULL_DAYS[m.group(2).lower()]}", s)
     s = re.sub(r"\b12\s?am\b", "midnight", s, flags=re.IGNORECASE)
     s = re.sub(r"\b12\s?pm\b", "noon", s, flags=re.IGNORECASE)
     s = _DAY_ABBR.sub(lambda m: f"{m.group(1)} {_FULL_DAYS[m.group(2).lower()]}", s)
+    s = _RANGE_MONTH.sub(lambda m: f"{int(m.group(1))} {_month(m.group(3))}-"
+                         f"{int(m.group(2))} {_month(m.group(3))}", s)
+    s = _MONTH_RANGE.sub(lambda m: f"{int(m.group(2))} {_month(m.group(1))}-"
+                         f"{int(m.group(3))} {_month(m.group(1))}", s)
     s = _DAY_MONTH.sub(lambda m: f"{int(m.group(1))} {_month(m.group(2))}", s)
     s = _MONTH_DAY.sub(lambda m: f"{int(m.group(2))} {_month(m.group(1))}"
                        + (f" {m.group(3)}" if m.group(3) else ""), s)
@@ -211,13 +149,13 @@ NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, 
 _NUM_WORD = "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True))
 CURRENCIES: Mapping[str, str] = {
     "rm": "RM", "ringgit": "RM", "myr": "RM", "€": "€", "eur": "€", "euro": "€", "euros": "€",
-    "$": "$", "us$": "$", "usd": "$", "dollar": "$", "dollars": "$", "bucks": "$", "£": "£",
+    "$": "$", "us$": "US$", "usd": "US$", "dollar": "$", "dollars": "$", "bucks": "$", "£": "£",
     "gbp": "£", "pound": "£", "pounds": "£", "quid": "£", "¥": "¥", "yen": "¥", "jpy": "¥",
     "rp": "Rp", "idr": "Rp", "rupiah": "Rp", "s$": "S$", "sgd": "S$", "kr": "kr", "sek": "kr",
     "nok": "kr", "dkk": "kr", "thb": "฿", "฿": "฿", "baht": "฿", "₱": "₱", "php": "₱",
     "peso": "₱", "pesos": "₱", "₹": "₹", "inr": "₹", "rupees": "₹", "円": "¥", "r$": "R$",
     "brl": "R$", "reais": "R$", "vnd": "₫", "vnđ": "₫", "đ": "₫", "₫": "₫", "dong": "₫",
-    "บาท": "฿"}
+    "บาท": "฿", "新元": "S$", "新币": "S$", "d": "₫"}
 _VALUE = r"\d[\d,.]*\d|\d"
 _PRE = r"RM|MYR|US\$|S\$|R\$|BRL|SGD|USD|EUR|GBP|IDR|Rp|JPY|THB|PHP|INR|VND|[$€£¥฿₱₹₫]"
 _POST = (r"ringgit|euros?|€|\$|£|¥|円|dollars?|bucks|pounds?|quid|yen|rupiah|kr|sek|nok|dkk|baht"
@@ -225,9 +163,10 @@ _POST = (r"ringgit|euros?|€|\$|£|¥|円|dollars?|bucks|pounds?|quid|yen|rupia
 _PCT = r"%|percent\b|per ?cent\b|pct\b|prozent\b|pour ?cent\b|por ?ciento\b|persen\b"
 AMOUNT = re.compile(
     r"\b(?P<half>half[- ](?:price|off)|half the price)\b|\b(?P<quarter>a quarter off)\b"
-    rf"|(?<![\w$€£¥])(?P<pre>{_PRE})\s?(?P<v1>{_VALUE}|{_NUM_WORD})(?![\d])"
+    rf"|(?<![A-Za-z0-9_$€£¥])(?P<pre>{_PRE})\s?(?P<v1>{_VALUE}|{_NUM_WORD})(?![\d])"
     r"(?P<k>\s?(?:k|rb|ribu)\b)?"
-    rf"|(?<![\w.,])(?P<v2>{_VALUE}|{_NUM_WORD})\s?(?:(?P<post>(?:{_POST})(?![\w])|บาท)"
+    rf"|(?<![A-Za-z0-9_.,])(?P<v2>{_VALUE}|{_NUM_WORD})\s?(?P<mn>million\s|triệu\s|juta\s)?"
+    rf"(?:(?P<post>(?:{_POST})(?![\w])|บาท|新元|新币|(?<=\d{{3}})d(?![\w]))"
     rf"|(?P<pct>{_PCT}))", re.IGNORECASE)
 
 
@@ -270,11 +209,21 @@ def amounts(text: str | None) -> list[str]:
 _KILO = re.compile(r"(?<![\w.,])(\d{1,3}(?:[.,]\d)?)\s?(?:k|rb|ribu|nghìn|ngàn)\b", re.IGNORECASE)
 
 
+def same_amount(amount: str, pool: Iterable[str]) -> bool:
+    """``amount`` is one of ``pool``; a bare "$5" is any dollar's 5 ("S$5", "US$5")."""
+    pool = set(pool)
+    if amount in pool:
+        return True
+    m = re.fullmatch(r"([A-Z]*)\$(.+)", amount)
+    return bool(m) and any(re.fullmatch(rf"[A-Z]*\${re.escape(m.group(2))}", p)
+                           and (not m.group(1) or p == f"${m.group(2)}") for p in pool)
+
+
 def keeps_amount(amount: str, text: str, said: Iterable[str] | None = None) -> bool:
     """``text`` keeps ``amount`` (as :func:`amounts` spells it, "₫300000"): among its amounts
     (``said``, when already read), or as a bare number of thousands with the currency left to
     the reader ("300K", "300rb")."""
-    if amount in (amounts(text) if said is None else said):
+    if same_amount(amount, amounts(text) if said is None else said):
         return True
     number = re.sub(r"^\D+", "", amount)
     return any(number_text(float(n.replace(",", ".")) * 1000) == number
@@ -298,6 +247,8 @@ def amount_of(m: re.Match[str]) -> str:
         v = _value(m.group("v1"))
         return CURRENCIES.get(m.group("pre").lower(), "?") + _value(str(float(v) * 1000))
     cur = CURRENCIES.get((m.group("pre") or m.group("post")).lower(), "?")
+    if m.group("mn"):  # "1 million dong", "2 juta rupiah"
+        return cur + _value(str(float(_value(m.group("v2"))) * 1_000_000))
     return cur + _value(m.group("v1") or m.group("v2"))
 
 
@@ -327,6 +278,9 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|\bhari ini\b|\bbesok\b|\bsampai\b|\bhanya (?:hari|sampai|\d+)|\bterakhir\b"
         r"|\bsegera\b|\bstok (?:terhad|terbatas)\b|\bsebelum habis\b|\bso luong co han\b"
         r"|\blimited (?:number|supply|availability|slots|places|quantity)\b"
+        r"|\bsells? out\b|\bselling out\b|\bonly a few\b|\ba few (?:are |is )?left\b"
+        r"|\bngayong (?:araw|weekend|linggo)\b|\bngayon lang\b|\bhanggang ngayon\b"
+        r"|限量|先到先得|售完即止|数量有限|仅限今天|今天截止"
         # Thai (key form, no word boundaries): only, within, today, tomorrow, last day,
         # expires, hurry, limited number
         + "|" + "|".join(re.escape(key(w)) for w in (
@@ -338,7 +292,8 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|fiver|quid)\b"),
     "condition": (
         r"\b(?:no (?:minimum|min)(?: spend| order)?|without (?:a )?minimum|any (?:order|amount|"
-        r"spend|purchase|item|product|thing|pair|size|style|colou?r)|every (?:order|purchase|item)|all (?:of )?(?:your |the )?(?:orders|items|products|purchases"
+        r"spend|purchase|item|product|thing|pair|size|style|colou?r)|every (?:order|purchase|item)|any other (?:device|gadget|product|item|purchase|order"
+        r"|service|store|outlet)s?|all (?:of )?(?:your |the )?(?:orders|items|products|purchases"
         r"|rides|trips|bookings|flights|stays|deliveries|services|categories|brands)|"
         r"any (?:other )?(?:store|shop|merchant|outlet|restaurant|brand)s?|"
         r"sitewide|site-wide|storewide|store-wide|entire (?:store|order|range|menu)"
@@ -390,6 +345,7 @@ def _plain(text: str) -> str:
     words = (ORDINALS.get(w, _UNITS.get(w, _TIMES.get(w, w)))
              for w in re.findall(r"[\w'%$€£¥]+", text.replace("-", " ")))
     s = " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w)
+    s = re.sub(r"\b(?:max|maximum|capped at)\b", "up to", s)  # "max RM5" is "up to RM5"
     return _ONE_FREE.sub("buy 1 get 1", s)  # "2-for-1", "Buy 1 Take 1", "B1F1": one offer
 
 
@@ -402,7 +358,7 @@ CODE = re.compile(
     r"|\b(?i:use|enter|apply|redeem|type|with|quote|key in|input|mention|show|masukkan|gunakan"
     r"|guna|pakai|nhập|dùng)\s+[\"']?"
     r"([A-Z0-9][A-Z0-9_-]{2,})\b(?![a-z])"
-    r"|(?<![\w$])((?=[A-Z0-9_-]*\d)(?=[A-Z0-9_-]*[A-Z])[A-Z0-9][A-Z0-9_-]{3,})\b")
+    r"|(?<![A-Za-z0-9_$])((?=[A-Z0-9_-]*\d)(?=[A-Z0-9_-]*[A-Z])[A-Z0-9][A-Z0-9_-]{3,})\b")
 # words after "code" or "use" that are not codes
 _NOT_CODE = {"is", "at", "for", "to", "and", "the", "your", "below", "above", "here", "in", "on",
              "when", "will", "works", "expires", "applies", "valid", "only", "now", "from", "by",
@@ -427,6 +383,9 @@ def code_of(m: re.Match[str]) -> str | None:
     c = m.group(1) or m.group(2) or m.group(3)
     if not c or c in _NOT_CODE or c.lower() in _NOT_CODE or AMOUNT.fullmatch(c):
         return None
+    if m.group(3) and re.search(r"(?:#|\border (?:no\.? ?|number |id )?)$",
+                                m.string[max(0, m.start(3) - 16):m.start(3)], re.IGNORECASE):
+        return None  # "order #KC20931" names an order
     if m.group(3) and re.fullmatch(r"\d+(?:ST|ND|RD|TH|H|HRS?|X|PM|AM|K|GB|TB|MP)|B\d[GTF]\d", c):
         return None
     said = m.group(0)[:m.start(1) - m.start(0)].lower() if m.group(1) else ""

@@ -27,7 +27,9 @@ _DATE = rf"(?:\d{{1,2}}\s+{MONTHS}\b)"
 _TIME = r"(?:\d{1,2}(?::\d{2})?\s?(?:am|pm)\b|midnight|noon)"
 _WHEN = (rf"(?:{_DATE}|{_TIME}(?:\s+(?:tonight|today|tomorrow))?|{DAYS}\b|tonight|today"
          rf"|tomorrow|the end of (?:today|the day|the week|the month|{MONTHS})"
-         rf"|end of (?:day|week|month)|in \d+ (?:hours?|days?)\b|\d{{1,2}}\b(?![,.]\d))")
+         rf"|end of (?:day|week|month)|in \d+ (?:hours?|days?)\b|\d{{1,2}}\b(?![,.]\d)"
+         # "extend it by 2 years" measures, it dates nothing
+         rf"(?!\s*(?:years?|yrs?|months?|weeks?|times|%|percent|points|pts|gb|kg)\b))")
 _START = r"starting|starts?|from|begins?|beginning"
 DEADLINE = re.compile(
     rf"\b(?:until|till|til|by|before|ends?|ending|expires?|valid (?:until|till)|{_START})\s+"
@@ -81,11 +83,13 @@ def starts(deadline: str) -> bool:
 
 def newsy(sentence: str) -> bool:
     """A sentence that dates news ("new stock arrived this week"), not an offer."""
-    offerish = cw.AMOUNT.search(sentence) or perk_spans(sentence) or cw.codes(sentence)
+    offerish = cw.AMOUNT.search(sentence) or perk_spans(sentence) or cw.codes(sentence) or \
+        _VALID.search(sentence)
     return not offerish and bool(_NOT_OFFER.search(sentence))
 
 
 
+_VALID = re.compile(r"\b(?:valid|expires?|redeem\w*)\b", re.IGNORECASE)  # of an offer
 _NOT_OFFER = re.compile(r"\b(new|arrived|landed|launched|opened|ago|last|since|back|open|opens"
                         r"|every (?:day|morning|evening|night|week|weekend|\w+day)|daily|hours)\b",
                         re.IGNORECASE)

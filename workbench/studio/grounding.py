@@ -43,7 +43,7 @@ from workbench.studio.voices import voice
 CLAIM_KINDS = ("amount", "number", "deadline", "code", "free", "category", "relationship",
                "condition")
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w|[.,]\d)")
 _SAVING = re.compile(r"\b(?:save|saving|savings of|take|knock)\s+(?:an extra\s+|up to\s+)?$",
                      re.IGNORECASE)
 _COUNT_WORD = re.compile(r"\b(?:" + "|".join(w for w, v in cw.NUMBER_WORDS.items()
@@ -242,7 +242,7 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
     for m in cw.AMOUNT.finditer(text):
         a = cw.amount_of(m)
         taken.append(m.span())
-        ok = a in fact_amounts
+        ok = cw.same_amount(a, fact_amounts)
         claims.append(Claim("amount", m.group(0), ok, _where(
             [("voucher", a in cw.amounts(src.voucher)), ("original", a in cw.amounts(src.original))])
             if ok else "no such amount in the voucher or the original"))
@@ -308,8 +308,10 @@ def check(draft: Mapping[str, Any] | str, original: Mapping[str, Any],
             taken.append((a, b))
             # pressure restates a deadline the offer has ("ends 30 June" -> "don't miss
             # out"); a stock limit needs one in the original; a time ("48 hours") is a date
-            backed = kind == "deadline" and (PRESSURE.search(phrase) or _UNTIL.fullmatch(phrase)) and (
-                STOCK_FACT.search(src.original) if STOCK.search(phrase) else dated)
+            stock = STOCK.search(phrase) or STOCK_FACT.search(phrase)
+            backed = kind == "deadline" and (PRESSURE.search(phrase) or _UNTIL.fullmatch(phrase)
+                                             or stock) and (
+                STOCK_FACT.search(src.original) if stock else dated)
             claims.append(Claim(kind, text[a:b], bool(backed), (
                 "the original has a deadline or a limit" if backed else _NOVEL_REASON[kind])))
     terms = cw.key(src.voucher or src.original)  # the offer's terms: the voucher's, if any

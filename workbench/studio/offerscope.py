@@ -43,7 +43,9 @@ STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on
          "produk", "barang", "semua", "seluruh", "bagi", "tanpa", "kode", "berlaku", "sah",
          "sehingga", "hingga", "sampai", "tawaran", "promo", "diskon", "produit", "produkt",
          "producto", "tout", "todo", "todos", "alle", "voucher", "coupon", "bonu", "bonus",
-         "limited", "number", "quantity", "terhad", "gift",
+         "limited", "number", "quantity", "terhad", "gift", "daily", "once", "twice", "libreng",
+         "libre", "cardholder", "holder", "group", "selected", "registered", "credited",
+         "instalment", "installment",
          # Vietnamese offer words, accents folded: giam (off), cho (for), don (order), tu (from),
          # ma (code), het han (expires), den (until), tat ca (all), san pham (product)
          "giam", "cho", "don", "het", "han", "den", "tat", "san", "pham", "voi", "moi", "khi"}
@@ -123,6 +125,7 @@ def widened(text: str, known: set[str], anchors: set[str]) -> list[str]:
         if not any(x in anchors for x in stems):
             continue
         out += [item for item, x in zip(items, stems) if x not in known
+                and not (" " in x and all(w in known for w in x.split()))
                 and canon(x) not in SERVICES
                 and not any(len(x) >= 4 and k.startswith(x[:max(4, len(x) - 2)]) for k in known)]
     return out

@@ -20,7 +20,7 @@ _GIVE = (r"free of charge|free|complimentary|gratis|gratuite?s?|kostenlose?[nrs]
          r"|on us|on the house|included|at no (?:extra )?(?:cost|charge)|de graca|sin costo"
          r"|(?:we'?ll |we will )?waive[sd]?"
          r"|sans frais|sin coste|sin cargo|costs? (?:you )?nothing|no pagas|nao paga|tanpa biaya"
-         r"|bebas ongkir|mien phi|libre")
+         r"|bebas ongkir|mien phi|libre|libreng|walang bayad")
 _NOT_GIVEN = re.compile(r"\bfree (?:to|up|of|from|yourself|time|spirit|will|range|style|hand)\b"
                         r"|\bfeel free\b|\b(?:you're|you are|be|set|break) free\b"
                         r"|[\w]-free\b|\bfree-\w", re.IGNORECASE)
@@ -54,6 +54,7 @@ _STOP = {"with", "on", "for", "and", "or", "when", "if", "at", "in", "to", "of",
          "second", "third", "fourth", "fifth", "2nd", "3rd", "4th", "5th",
          "de", "del", "la", "el", "los", "las", "en", "tu", "su", "le", "du", "des", "da",
          "do", "di", "ke", "para", "por", "au", "aux",
+         "sa", "ng", "mo", "mong", "una", "unang", "ang", "inyong", "iyong", "po", "basta",
          "yang", "lagi", "secara", "dapat", "dapatkan", "ambil", "satu", "dua", "kedua", "ketiga", "keempat", "segundo", "segunda", "tercero", "tercera",
          "troisieme", "deuxieme", "zweite", "dritte", "dritten", "terceiro", "terceira"}
 _FOR_A_TIME = re.compile(r" for (?:\d+|an?|one|two|three|seven|fourteen|thirty) (?:\w+ )?"
@@ -77,7 +78,9 @@ _SCOPE = re.compile(r"^\W*(?:\w+\W+){0,4}?(?:with|on|for|in) (?:(?:every|each|al
 
 _NEAR_SCOPE = re.compile(_SCOPE.pattern.replace(r"(?:\w+\W+){0,4}?", "", 1))
 # Thai "free" and "at no cost" in key() form (which drops some vowel marks)
-_THAI_GIVE = "|".join(re.escape(key(w)) for w in ("ฟรี", "ไม่เสียเงิน", "ไม่เสียค่าใช้จ่าย", "ไม่มีค่าใช้จ่าย"))
+_THAI_GIVE = "|".join(re.escape(key(w)) for w in ("ฟรี", "ไม่เสียเงิน", "ไม่เสียค่าใช้จ่าย", "ไม่มีค่าใช้จ่าย",
+                                                   # and Chinese: free, give, give as well
+                                                   "免费", "赠送", "再送", "加送", "附送"))
 
 
 def _scope(after: str, near: bool = False) -> str | None:
@@ -133,7 +136,7 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
                          r"(?:fees?|charges?)"
                          r"\b|(?:we'?ll|we will) (?:cover|pay for|take care of)\b", k):
         word = m.group(0)
-        if re.search(r"[\u0e00-\u0e7f]", word):  # Thai has no spaces to find what is given by
+        if re.search(r"[\u0e00-\u0e7f\u4e00-\u9fff]", word):  # no spaces to find what is given by
             out.append((m.span(), (), None))
             continue
         lo = max(0, m.start() - 12)
