@@ -268,6 +268,11 @@ def test_faithful_restatements_of_the_second_round_pass(source, body):
     (msg("₱500 cashback for new cardholders", "Get ₱500 cashback as a new cardholder.",
          segment="potential_new_customers", category="banking_cards"),
      "Good news: you're pre-approved! Get ₱500 cashback as a new cardholder.", "relationship"),
+    (msg("RM8 off, code JIMAT8, until 30 Nov", "RM8 off dengan kod JIMAT8 sehingga 30 Nov.",
+         category="groceries"), "RM8 off dengan kod JIMAT8 sehingga 30 Nov. Baucar terhad!",
+     "deadline"),
+    (msg("Giảm 15%, mã VUI15", "Giảm 15% cho đơn tiếp theo với mã VUI15.", category="fashion"),
+     "Là hội viên Vàng, bạn được giảm 15% cho đơn tiếp theo với mã VUI15.", "relationship"),
     (msg("S$100 off the Pixel 9", "S$100 off the Pixel 9 this week.", category="electronics"),
      "US$100 off the Pixel 9 this week.", "amount"),
 ])

@@ -98,7 +98,7 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
                r"|\bsuki\b|\bpelanggan (?:setia|tetap)\b|\bkhach (?:hang )?(?:than thiet|quen)\b"
                rf"|{_thai('ลูกค้าประจำ', 'ขาประจำ')}",
     "member": r"\bVIPs?\b|\bmembers?(?:hip)?\b|\bmembres?\b|\bmiembros?\b|\bmitglied\w*|\banggota\b"
-              r"|\bthanh vien\b|\bmiyembro\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
+              r"|\bthanh vien\b|\bhoi vien\b|\bmiyembro\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
               r"diamond|premium) (?:members?|tier|level|status|card|club)\b|\bclub\b(?! sandwich)"
               r"|\bsubscribers?\b|\b(?:valued|trusted) partners?\b|\bexclusive(?:ly)? for you\b"
               r"|\b(?:our|the) (?:vip|inner|guest|priority|private) (?:list|circle)\b"

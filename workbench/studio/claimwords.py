@@ -279,6 +279,8 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|\bsegera\b|\bstok (?:terhad|terbatas)\b|\bsebelum habis\b|\bso luong co han\b"
         r"|\blimited (?:number|supply|availability|slots|places|quantity)\b"
         r"|\bsells? out\b|\bselling out\b|\bonly a few\b|\ba few (?:are |is )?left\b"
+        r"|\bterhad\b|\bterbatas\b|\bcepat rebut\b|\bsiapa cepat\b|\bco han\b|\bnhanh tay\b"
+        r"|\bsap het\b|\bpaubos na\b"
         r"|\bngayong (?:araw|weekend|linggo)\b|\bngayon lang\b|\bhanggang ngayon\b"
         r"|限量|先到先得|售完即止|数量有限|仅限今天|今天截止"
         # Thai (key form, no word boundaries): only, within, today, tomorrow, last day,
