@@ -147,7 +147,7 @@ def test_until_in_another_language_restating_the_end_date_passes():
 
 # -- inventions -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source, body, kind", [
+INVENTED = [
     (msg("RM5 off your next 2 rides", "RM5 off your next 2 rides until 30 Nov.",
          category="ride_hailing"), "RM5 off all your rides until 30 Nov.", "condition"),
     (msg("S$30 off flights to Hanoi, code HAN30", "Get S$30 off flights to Hanoi with code HAN30.",
@@ -161,9 +161,7 @@ def test_until_in_another_language_restating_the_end_date_passes():
      "Beli 1 Percuma 1 roti hari ini. Stok terhad!", "deadline"),
     (msg("ทดลองดูฟรี 30 วัน", "สมัครวันนี้ ดูฟรี 30 วัน", category="streaming"),
      "สมัครวันนี้ ดูฟรี 30 วัน ภายในอาทิตย์นี้เท่านั้น", "deadline"),
-])
-def test_scope_stock_and_deadlines_added_in_any_language_are_refused(source, body, kind):
-    assert any(f"({kind})" in p for p in problems(source, body)), problems(source, body)
+]
 
 
 CARD = msg("3x points on groceries with the Ruby Card", "Earn 3x points on groceries with "
@@ -255,7 +253,7 @@ def test_faithful_restatements_of_the_second_round_pass(source, body):
     assert problems(source, body) == []
 
 
-@pytest.mark.parametrize("source, body, kind", [
+INVENTED += [  # the second round
     (msg("RM40 off, code AIRFRY40", "RM40 off the air fryer with code AIRFRY40.",
          category="electronics"),
      "RM40 off the air fryer with code AIRFRY40, our best seller tends to sell out.", "deadline"),
@@ -275,6 +273,10 @@ def test_faithful_restatements_of_the_second_round_pass(source, body):
      "Là hội viên Vàng, bạn được giảm 15% cho đơn tiếp theo với mã VUI15.", "relationship"),
     (msg("S$100 off the Pixel 9", "S$100 off the Pixel 9 this week.", category="electronics"),
      "US$100 off the Pixel 9 this week.", "amount"),
-])
-def test_inventions_of_the_second_round_are_refused(source, body, kind):
+]
+
+
+@pytest.mark.parametrize("source, body, kind", INVENTED)
+def test_scope_stock_deadlines_codes_perks_and_statuses_added_in_any_language_are_refused(
+        source, body, kind):
     assert any(f"({kind})" in p for p in problems(source, body)), problems(source, body)
