@@ -7,7 +7,6 @@ import plotly.express as px
 import streamlit as st
 
 import ui
-from ui.runs import start_run
 from workbench.library import programme
 from workbench.lift.html import words
 from workbench.lift.report import from_run, whole_run
@@ -24,7 +23,7 @@ def trial_status(store) -> None:
                 "progress and an estimate of the time left.")
         if st.button("Run the demo trial", key="demo_trial", type="primary"):
             with ui.reported():  # busy or refused: said here, and no run is left behind
-                start_run(store, trial.preset("longitudinal_study"), ui.actor())
+                trial.start_new(store, trial.preset("longitudinal_study"), ui.actor())
                 st.switch_page("pages/3_Agent_control.py")
         return
     prog = trial.progress(run)

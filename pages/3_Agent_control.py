@@ -7,7 +7,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from ui.runs import continue_run, start_run
 from workbench import sources
 from workbench.lift import timeline as daily_timeline
 from workbench.sim import trial
@@ -47,7 +46,7 @@ def start_form(store) -> None:
             with ui.reported():
                 config = trial.preset(name, users=int(users), days=int(days),
                                       active_days=int(active), seed=int(seed))
-                start_run(store, config, ui.actor())  # nothing left behind if it cannot start
+                trial.start_new(store, config, ui.actor())  # nothing left behind if it cannot start
                 st.rerun()
 
 
@@ -95,7 +94,7 @@ def run_progress(store, run: dict, polling: bool) -> None:
     elif prog["status"] in ("paused", "interrupted", "failed", "queued"):
         if c1.button("Continue", key="continue_button", type="primary"):
             with ui.reported():
-                continue_run(store, run["id"])
+                trial.start_background(store, run["id"])
                 st.rerun(scope="app")
     if prog["status"] != "done" and c2.button("Cancel run", key="cancel_button",
                                               help="Stop the run and remove it"):

@@ -16,17 +16,58 @@ import time
 from pathlib import Path
 from typing import Any
 
-from store import Store
+from store import Store, StoreBusyError
 from store import runs as run_store
-from workbench.sim.config import TrialError
-from workbench.sim.runs import alive, ensure_no_other_run, run_row
+from workbench import WorkbenchError
+from workbench.sim.config import TrialConfig, TrialError
+from workbench.sim.runs import alive, create_run, ensure_no_other_run, run_row, runs_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class _Unstartable(TrialError):
+    """A run's process cannot start (its folder cannot be made, no process): the run stays as
+    it was."""
+
+    def __init__(self, run_id: int, error: OSError) -> None:
+        self.reason = (f"its folder {error.filename} cannot be made ({error.strerror or error})"
+                       if error.filename else str(error))
+        super().__init__(f"Run #{run_id} could not continue: {self.reason}. It stays as it was.")
+
+
+def start_new(store: Store, config: TrialConfig, actor: str) -> int:
+    """Register a run and start its process; returns its id. Registering and starting are two
+    steps, so a start that failed after the first would leave a queued run that never runs:
+    nothing is written when the runs folder cannot be made, and the run is removed again when
+    its process cannot start (unless even that is refused: then the message says where it
+    is). Every failure is a :class:`TrialError` (or :class:`StoreBusyError`, nothing written)."""
+    folder = runs_dir(store)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrialError(f"The run was not started: the folder for runs beside the database, "
+                         f"{folder}, cannot be made ({e.strerror or e}); nothing was saved."
+                         ) from None
+    run_id = create_run(store, config, actor)
+    try:
+        start_background(store, run_id)
+    except (WorkbenchError, StoreBusyError) as e:
+        reason = e.reason if isinstance(e, _Unstartable) else str(e)
+        try:
+            cancel(store, run_id, actor)
+        except (WorkbenchError, StoreBusyError):
+            raise TrialError(
+                f"Run #{run_id} could not start: {reason}. It stays registered as queued: "
+                "Continue on the Agent control page starts it, Cancel run removes it.") from e
+        raise TrialError(f"Run #{run_id} could not start: {reason}. It was removed again; "
+                         "nothing of it was kept.") from e
+    return run_id
+
+
 def start_background(store: Store, run_id: int) -> int:
     """Run (or resume) a run in its own process, so that it outlives the page that started
-    it and every browser tab sees it; returns the process id."""
+    it and every browser tab sees it; returns the process id. A folder or process that cannot
+    be made is a :class:`TrialError`, and the run stays as it was (the claim is rolled back)."""
     # The checks and the claim are one write transaction: a run started at the same moment
     # elsewhere (another tab, ``workbench simulate``) sees this one, or this one sees it.
     with store.transaction():
@@ -35,14 +76,18 @@ def start_background(store: Store, run_id: int) -> int:
             raise TrialError(f"run #{run_id} is already running")
         ensure_no_other_run(store, run_id)
         folder = Path(row["folder"])
-        folder.mkdir(parents=True, exist_ok=True)
-        # The child gets its own copy of the log's descriptor; ours is closed on leaving the
-        # block (a page that starts many runs would otherwise leak one open file per start).
-        with open(folder / "process.log", "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "workbench", "--db", store.path, "simulate", "--run",
-                 str(run_id), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=ROOT)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # The child gets its own copy of the log's descriptor; ours is closed on leaving
+            # the block (a page that starts many runs would otherwise leak one open file per
+            # start).
+            with open(folder / "process.log", "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "workbench", "--db", store.path, "simulate",
+                     "--run", str(run_id), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=ROOT)
+        except OSError as e:
+            raise _Unstartable(run_id, e) from None
         run_store.claim(store, run_id, proc.pid,
                         "running" if row["status"] != "done" else "done")
     return proc.pid

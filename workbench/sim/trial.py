@@ -57,7 +57,7 @@ from workbench.sim.curator import curate
 from workbench.sim.day import World
 from workbench.sim.runner import (
     cancel, claim, pause_requested, progress, request_pause, set_run,
-    start_background,
+    start_background, start_new,
 )
 from workbench.sim.sandbox import open_sandbox, run_library
 from workbench.sim.runs import (
@@ -67,7 +67,7 @@ from workbench.sim.world import METRICS, content_signature
 
 __all__ = [
     "TrialConfig", "PRESETS", "preset", "TrialError", "runs_dir", "create_run", "run_row",
-    "latest_run", "request_pause", "cancel", "Trial", "start_background", "progress",
+    "latest_run", "request_pause", "cancel", "Trial", "start_background", "start_new", "progress",
     "run_trial", "daily", "weekly", "user_outcomes", "headline_lift", "run_library", "NO_DAY",
 ]
 
