@@ -280,3 +280,8 @@ INVENTED += [  # the second round
 def test_scope_stock_deadlines_codes_perks_and_statuses_added_in_any_language_are_refused(
         source, body, kind):
     assert any(f"({kind})" in p for p in problems(source, body)), problems(source, body)
+
+
+def test_a_stock_limit_the_chinese_original_states_may_be_restated():
+    src = msg("满S$30减S$6", "招牌甜品每日限量50份，满S$30减S$6。", category="food_delivery")
+    assert problems(src, "每日限量50份的招牌甜品：满S$30减S$6。") == []

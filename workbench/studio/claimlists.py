@@ -13,14 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from workbench.studio.claimwords import key
-
-
-def _thai(*words: str) -> str:
-    """Thai words as patterns on :func:`key` text (which splits and drops some vowel marks);
-    Thai has no spaces, so no word boundaries either."""
-    return "|".join(re.escape(key(w)) for w in words)
-
+from workbench.studio.claimwords import unspaced
 
 # words that name a product category; a draft may use one only when the sources do or the
 # message's product category belongs to the family (words that also mean something else,
@@ -96,7 +89,7 @@ RELATIONSHIPS: Mapping[str, re.Pattern[str]] = {k: re.compile(p, re.IGNORECASE) 
                r"|\b(?:faithful|devoted|dedicated) (?:customers?|shoppers?|fans?|diners?|riders?)\b"
                # a regular customer in Tagalog, Malay/Indonesian, Vietnamese and Thai (key form)
                r"|\bsuki\b|\bpelanggan (?:setia|tetap)\b|\bkhach (?:hang )?(?:than thiet|quen)\b"
-               rf"|{_thai('ลูกค้าประจำ', 'ขาประจำ')}",
+               rf"|{unspaced('ลูกค้าประจำ', 'ขาประจำ')}",
     "member": r"\bVIPs?\b|\bmembers?(?:hip)?\b|\bmembres?\b|\bmiembros?\b|\bmitglied\w*|\banggota\b"
               r"|\bthanh vien\b|\bhoi vien\b|\bmiyembro\b|\binsiders?\b|\b(?:gold|silver|platinum|elite|"
               r"diamond|premium) (?:members?|tier|level|status|card|club)\b|\bclub\b(?! sandwich)"
@@ -142,6 +135,6 @@ PRESSURE = re.compile(r"hurry|don'?t (?:wait|delay|miss|sleep on)|miss(?:ing)? o
 STOCK_FACT = re.compile(r"\b(?:stocks?|supplies|units left|limited (?:stock|quantities|edition|number"
                          r"|seats|slots|places)|(?:is|are) limited|capped"
                          r"|stok (?:terhad|terbatas)|terhad|terbatas|so luong co han|"
-                         + _thai("จำนวนจำกัด", "มีจำกัด") +
+                         + unspaced("จำนวนจำกัด", "มีจำกัด") +
                          r"|while \w+ last|running low|selling fast|few left|only \d+ left)\b",
                          re.IGNORECASE)

@@ -128,6 +128,16 @@ def fold(text: str | None) -> str:
     return re.sub(r"[ \t]+", " ", s)
 
 
+#: Thai and Chinese letters: scripts written without spaces between words
+UNSPACED = re.compile(r"[\u0e00-\u0e7f\u4e00-\u9fff]")
+
+
+def unspaced(*words: str) -> str:
+    """Words of a script without spaces as a pattern on :func:`key` text (which splits and
+    drops some Thai vowel marks), with no word boundaries: they would fall inside a run."""
+    return "|".join(re.escape(key(w)) for w in words)
+
+
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 
 
@@ -285,8 +295,8 @@ NOVEL_WORDS: Mapping[str, re.Pattern[str]] = {k: re.compile(p) for k, p in {
         r"|限量|先到先得|售完即止|数量有限|仅限今天|今天截止"
         # Thai (key form, no word boundaries): only, within, today, tomorrow, last day,
         # expires, hurry, limited number
-        + "|" + "|".join(re.escape(key(w)) for w in (
-            "เท่านั้น", "ภายใน", "วันนี้", "พรุ่งนี้", "วันสุดท้าย", "หมดเขต", "รีบ", "จำนวนจำกัด"))),
+        + "|" + unspaced("เท่านั้น", "ภายใน", "วันนี้", "พรุ่งนี้", "วันสุดท้าย", "หมดเขต", "รีบ",
+                         "จำนวนจำกัด")),
     "amount": (
         r"\b(?:bogo|b1g1|cash ?back|(?:two|2)[- ]for[- ]"
         r"(?:one|1)|buy (?:one|1),? get (?:one|1)|points|stamps|store credit|rebate|price match"
@@ -319,8 +329,8 @@ def novel_words(draft: str, sources: str) -> list[tuple[str, str, tuple[int, int
     for kind, pattern in NOVEL_WORDS.items():
         for m in pattern.finditer(k_draft):
             plain = _plain(m.group(0))
-            thai = re.search(r"[\u0e00-\u0e7f]", plain)  # no spaces: a word is inside a run
-            if (plain not in k_src if thai else f" {plain} " not in k_src) and not (
+            inside = UNSPACED.search(plain)  # no spaces: a word is inside a run of them
+            if (plain not in k_src if inside else f" {plain} " not in k_src) and not (
                     # "the 3rd" where the sources say "3rd night"
                     re.fullmatch(r"(?:the )?\d{1,2}(?:st|nd|rd|th)", plain)
                     and f" {plain.split()[-1]} " in k_src):

@@ -41,7 +41,7 @@ STOP = {"off", "min", "spend", "order", "orders", "first", "next", "second", "on
          "required", "register", "signup", "sign", "cashback", "back", "take", "product",
          "item", "everything", "instantly", "instant", "right", "away", "when", "automatic",
          "produk", "barang", "semua", "seluruh", "bagi", "tanpa", "kode", "berlaku", "sah",
-         "sehingga", "hingga", "sampai", "tawaran", "promo", "diskon", "produit", "produkt",
+         "sehingga", "hingga", "sampai", "tawaran", "promo", "produit", "produkt",
          "producto", "tout", "todo", "todos", "alle", "voucher", "coupon", "bonu", "bonus",
          "limited", "number", "quantity", "terhad", "gift", "daily", "once", "twice", "libreng",
          "libre", "cardholder", "holder", "group", "selected", "registered", "credited",

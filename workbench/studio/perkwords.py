@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from workbench.studio.claimwords import ORDINALS, key
+from workbench.studio.claimwords import ORDINALS, UNSPACED, key, unspaced
 
 _GIVE = (r"free of charge|free|complimentary|gratis|gratuite?s?|kostenlose?[nrs]?|offerte?s?|gratuito|percuma"
          r"|geschenkt|regalad[oa]s?|gratuitement|cuma-cuma|thrown in"
@@ -54,15 +54,16 @@ _STOP = {"with", "on", "for", "and", "or", "when", "if", "at", "in", "to", "of",
          "second", "third", "fourth", "fifth", "2nd", "3rd", "4th", "5th",
          "de", "del", "la", "el", "los", "las", "en", "tu", "su", "le", "du", "des", "da",
          "do", "di", "ke", "para", "por", "au", "aux",
-         "sa", "ng", "mo", "mong", "una", "unang", "ang", "inyong", "iyong", "po", "basta",
+         "sa", "ng", "mo", "mong", "unang", "ang", "inyong", "iyong", "po", "basta",
          "yang", "lagi", "secara", "dapat", "dapatkan", "ambil", "satu", "dua", "kedua", "ketiga", "keempat", "segundo", "segunda", "tercero", "tercera",
          "troisieme", "deuxieme", "zweite", "dritte", "dritten", "terceiro", "terceira"}
 _FOR_A_TIME = re.compile(r" for (?:\d+|an?|one|two|three|seven|fourteen|thirty) (?:\w+ )?"
                          r"(?:days?|weeks?|months?|years?|hours?)\b")
-# reading back from "at no cost", a noun phrase starts at its determiner ("handle all the
-# assembly at no cost" gives the assembly)
 _DETERMINERS = {"the", "a", "an", "all", "your", "our", "every", "each", "any", "this", "that",
                 "these", "those", "my"}
+_ENDS_FORWARD = {"and", "or"} | _COPULA
+_ENDS_BACK = {"and", "or", "then", "now", "but", "so", "entao", "entonces", "alors", "dann",
+              "e", "y", "et", "und", "dan", "lalu"} | _DETERMINERS
 _OBJECT_STOP = {"with", "on", "for", "when", "if", "at", "in", "to", "of", "over", "above",
                 "until", "till", "by", "from", "is", "are", "while", "off"}
 _SAME = {"shipping": "delivery", "postage": "delivery", "ship": "delivery", "ships": "delivery",
@@ -77,10 +78,9 @@ _SCOPE = re.compile(r"^\W*(?:\w+\W+){0,4}?(?:with|on|for|in) (?:(?:every|each|al
 
 
 _NEAR_SCOPE = re.compile(_SCOPE.pattern.replace(r"(?:\w+\W+){0,4}?", "", 1))
-# Thai "free" and "at no cost" in key() form (which drops some vowel marks)
-_THAI_GIVE = "|".join(re.escape(key(w)) for w in ("ฟรี", "ไม่เสียเงิน", "ไม่เสียค่าใช้จ่าย", "ไม่มีค่าใช้จ่าย",
-                                                   # and Chinese: free, give, give as well
-                                                   "免费", "赠送", "再送", "加送", "附送"))
+# Thai "free" and "at no cost"
+_UNSPACED_GIVE = unspaced("ฟรี", "ไม่เสียเงิน", "ไม่เสียค่าใช้จ่าย", "ไม่มีค่าใช้จ่าย",
+                          "免费", "赠送", "再送", "加送", "附送")  # and Chinese: free, give
 
 
 def _scope(after: str, near: bool = False) -> str | None:
@@ -100,16 +100,17 @@ def canon(word: str) -> str:
 
 def _content(words: list[re.Match[str]], limit: int,
              backwards: bool = False) -> list[re.Match[str]]:
-    """The content words of a perk's object, nearest first, up to a preposition (reading
-    backwards from "is free", up to a conjunction too: "check out now and shipping is
-    free")."""
+    """The content words of a perk's object, nearest first, up to a preposition, a
+    conjunction ("free trial and binge the series") or a verb of being ("a free case comes
+    with it"); reading backwards from "is free", up to a conjunction ("check out now and
+    shipping is free") or the determiner that starts the noun phrase ("handle all the
+    assembly at no cost")."""
     out: list[re.Match[str]] = []
     for w in words:
-        if w.group(0) in _OBJECT_STOP or len(out) >= limit or w.group(0) in ("and", "or") or (
-                not backwards and w.group(0) in _COPULA) or (backwards and w.group(0) in _DETERMINERS) or (
-                backwards and (w.group(0) in (
-                "and", "or", "then", "now", "but", "so", "entao", "entonces", "alors", "dann",
-                "e", "y", "et", "und", "dan", "lalu") or any(c.isdigit() for c in w.group(0)))):
+        word = w.group(0)
+        if word in _OBJECT_STOP or len(out) >= limit or word in (
+                _ENDS_BACK if backwards else _ENDS_FORWARD) or (
+                backwards and any(c.isdigit() for c in word)):
             break
         if any(c.isdigit() for c in w.group(0)):
             continue  # "free 2-year warranty": the warranty is what is given
@@ -132,11 +133,11 @@ def perk_spans(text: str | None, nouns: bool = True) -> list[Perk]:
     # a picture ends a perk as a full stop does ("for free 🍟 Valid on orders ...")
     k = "".join("." if unicodedata.category(ch) == "So" else ch for ch in key(text))
     out: list[Perk] = []
-    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|{_THAI_GIVE}|(?:no|zero|without(?: any)?) (?:\w+ ){{0,2}}"
+    for m in re.finditer(rf"(?<![\w-])(?:{_GIVE})(?![\w-])|{_UNSPACED_GIVE}|(?:no|zero|without(?: any)?) (?:\w+ ){{0,2}}"
                          r"(?:fees?|charges?)"
                          r"\b|(?:we'?ll|we will) (?:cover|pay for|take care of)\b", k):
         word = m.group(0)
-        if re.search(r"[\u0e00-\u0e7f\u4e00-\u9fff]", word):  # no spaces to find what is given by
+        if UNSPACED.search(word):  # no spaces to find what is given by
             out.append((m.span(), (), None))
             continue
         lo = max(0, m.start() - 12)
@@ -212,9 +213,11 @@ MULTIBUY = re.compile(r"\b\d+[- ](?:for|por|pour|fur|untuk)[- ]\d+\b|\bfor the p
 
 def backed(p: Given, facts: list[Given], facts_text: str = "") -> bool:
     """Backed when the sources give away the same things (or more) on the same scope; a perk
-    of nothing named ("the third one is on us") also by a multi-buy ("3 for 2")."""
+    of nothing named ("on the house", "the third one is on us") by any perk of the sources or a
+    multi-buy ("3 for 2")."""
+    if not p.things and p.scope is None:  # "on the house": restates any of the sources' perks
+        return bool(facts) or bool(MULTIBUY.search(key(facts_text)))
     return any(set(p.things) <= set(q.things) | {q.scope}
-               and (p.scope is None or canon(p.scope) == canon(q.scope or ""))
-               and (p.things or p.scope is not None or not q.things) for q in facts) or (
-        not p.things and (bool(facts) or bool(MULTIBUY.search(key(facts_text)))))
+               and (p.scope is None or canon(p.scope) == canon(q.scope or "")) for q in facts) or (
+        not p.things and bool(MULTIBUY.search(key(facts_text))))
 
