@@ -21,7 +21,7 @@ from workbench.lift import report as lr
 from workbench.lift.change import phase_change
 from workbench.lift.estimators import (PER_USER_FIELDS, UNBOUNDED_CHANGE, from_moments,
                                        heavy_tailed, unadjusted)
-from workbench.lift.weekly import NO_INTERVAL, NO_WEEKLY_INTERVAL, heavy_weeks
+from workbench.lift.weekly import NO_INTERVAL, NO_WEEKLY_INTERVAL, heavy_weeks, weekly_table
 
 CHANGE = "passive vs active"
 
@@ -207,7 +207,7 @@ def test_a_heavy_tailed_metrics_weeks_get_no_delta_method_interval():
     are untouched. The manager's report says it in words and draws no band."""
     data, moments = _heavy_trial(np.random.default_rng(8))
     table = lr.phase_table(data, adjusted=False)
-    weekly = lr.weekly_table(moments, date(2026, 1, 5))
+    weekly = weekly_table(moments, date(2026, 1, 5))
     out = heavy_weeks(weekly, table)
     for phase in ("active", "passive"):
         for metric in ("gmv", "engagement"):

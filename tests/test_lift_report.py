@@ -17,6 +17,7 @@ from workbench.lift import charts
 from workbench.lift import html as fmt
 from workbench.lift import report as lr
 from workbench.lift.estimators import CROSS_FIT_FOLDS
+from workbench.lift.weekly import weekly_table
 from workbench.bench import bench_lift
 from workbench.cli import main
 from workbench import ValidationError
@@ -46,7 +47,7 @@ def test_a_run_gives_per_phase_estimates_and_weekly_lift(run):
     assert direct["ci_low"] < direct["lift"] < direct["ci_high"]
     with open_store(path) as s:
         import pandas as pd
-        weekly = lr.weekly_table(pd.DataFrame(s.query("SELECT * FROM sim_weekly")))
+        weekly = weekly_table(pd.DataFrame(s.query("SELECT * FROM sim_weekly")))
     # every one of the 4 weeks (the last one too), each in the mode of its days
     modes = weekly.groupby("week")["mode"].agg(set).to_dict()
     assert modes == {0: {"active"}, 1: {"active"}, 2: {"passive"}, 3: {"passive"}}
@@ -285,7 +286,7 @@ def report_file(run, tmp_path_factory):
     data = lr.from_run(user_outcomes(row), f"run #{row['id']}")
     table = lr.phase_table(data)
     with open_store(path) as s:
-        weekly = lr.weekly_table(pd.DataFrame(s.query("SELECT * FROM sim_weekly")),
+        weekly = weekly_table(pd.DataFrame(s.query("SELECT * FROM sim_weekly")),
                                  lr.run_start(row))
     html = lr.manager_report(data, table, weekly=weekly, start=lr.run_start(row))
     out = tmp_path_factory.mktemp("report") / "lift_report.html"

@@ -34,6 +34,7 @@ from store import parquet as columnar
 from store import runs as run_store
 from workbench.lift import report as lr
 from workbench.lift.metrics import week_mode
+from workbench.lift.weekly import weekly_table
 from workbench.live.logs import outcomes_version
 from workbench.sim.runner import progress
 from workbench.sim.sandbox import SANDBOX
@@ -189,7 +190,7 @@ def _live_span(store: Store) -> tuple[date, date] | None:
 
 
 def weekly(store: Store, source: Source) -> pd.DataFrame:
-    """Lift per week and metric (:func:`workbench.lift.report.weekly_table`) with each week's
+    """Lift per week and metric (:func:`workbench.lift.weekly.weekly_table`) with each week's
     first calendar day in ``week_start``; empty when the source has no weeks (a file)."""
     if source.kind == RUN:
         from workbench.sim.runs import weekly as run_weekly
@@ -202,7 +203,7 @@ def weekly(store: Store, source: Source) -> pd.DataFrame:
         return pd.DataFrame()
     if moments.empty:
         return pd.DataFrame()
-    return lr.weekly_table(moments, start)
+    return weekly_table(moments, start)
 
 
 def _live_roster(store: Store):

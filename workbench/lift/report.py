@@ -35,7 +35,6 @@ from workbench.lift.estimators import SEGMENT_MIN_USERS, LiftEstimate, ml_rate
 from workbench.lift.metrics import METRICS, SIGNED_METRICS, metric_name
 from workbench.lift.permutation import plain_lift
 from workbench.lift.weekly import NO_INTERVAL, heavy_weeks
-from workbench.lift.weekly import weekly_table  # noqa: F401  (the report's: sources, tests)
 
 MAX_IMPORT_BYTES = 500 * 2 ** 20
 
@@ -334,7 +333,7 @@ def manager_report(data: LiftData, table: pd.DataFrame, *, weekly: pd.DataFrame 
     plain language, and a method note.
 
     ``table`` is :func:`phase_table`'s result (all phases); ``weekly`` is
-    :func:`weekly_table` (dated when it was given the run's start). ``periods`` are the
+    :func:`~workbench.lift.weekly.weekly_table` (dated when it was given the run's start). ``periods`` are the
     stretches of each management mode (:func:`workbench.sources.phase_periods`; by default the
     phases follow each other from ``start``)."""
     first = date.fromisoformat(start) if isinstance(start, str) else start
