@@ -62,8 +62,13 @@ def test_currencies_written_after_the_number_are_amounts(text, amounts):
     ("即日起至11月30日", "即日起至 30 November "),
     ("sampai 5/4 ya", "sampai 5 April ya"),
     ("1/2 price on mugs", "1/2 price on mugs"),
+    ("1-7 Nov", "1 November-7 November"),
+    ("Nov 1–7", "1 November-7 November"),
+    ("only on 12.12!", "only on 12 December!"),
+    ("10/31截止", "31 October截止"),
+    ("the 5.5L pot", "the 5.5L pot"),
 ])
-def test_dates_in_malay_indonesian_and_chinese_read_as_dates(text, folded):
+def test_dates_in_other_languages_ranges_sale_days_and_month_first_dates(text, folded):
     assert cw.fold(text) == folded
 
 
@@ -205,17 +210,6 @@ def test_amounts_in_million_bare_dong_and_chinese_forms(text, amounts):
 ])
 def test_a_bare_dollar_is_any_dollar_but_two_named_dollars_differ(amount, pool, same):
     assert cw.same_amount(amount, pool) is same
-
-
-@pytest.mark.parametrize("text, folded", [
-    ("1-7 Nov", "1 November-7 November"),
-    ("Nov 1–7", "1 November-7 November"),
-    ("only on 12.12!", "only on 12 December!"),
-    ("10/31截止", "31 October截止"),
-    ("the 5.5L pot", "the 5.5L pot"),
-])
-def test_ranges_sale_days_and_month_first_dates(text, folded):
-    assert cw.fold(text) == folded
 
 
 SALE = msg("RM25 off rice cookers 5.5L, 9-15 Dec, while stocks last",
