@@ -473,10 +473,10 @@ def test_agent_control_refuses_a_second_run_visibly_and_cancels_the_first(db_pat
 
 
 def test_choosing_a_preset_fills_the_form_and_an_untouched_form_submits_it(db_path, monkeypatch):
-    from workbench.sim import trial
+    from workbench.sim import runner, trial
 
-    started = []
-    monkeypatch.setattr(trial, "start_background", lambda store, run_id: started.append(run_id))
+    started = []  # the page starts a run through trial.start_new, the runner's
+    monkeypatch.setattr(runner, "start_background", lambda store, run_id: started.append(run_id))
     at = app(AGENT_CONTROL)
     full = trial.PRESETS["longitudinal_study"]
     assert at.number_input(key="trial_users").value == full.users == 100_000
