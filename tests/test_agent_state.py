@@ -154,6 +154,38 @@ def test_decisions_wait_for_their_attribution_window(store):
     assert not snapshots(store, "channel", agent.segments[0]).empty
 
 
+def test_a_decided_batch_and_its_snapshot_are_written_together_or_not_at_all(store,
+                                                                           monkeypatch):
+    """A snapshot write that fails (a lock taken between two transactions did this) leaves no
+    batch without its snapshot: the whole decision is refused and can be made again."""
+    from store import StoreBusyError
+    from store import agent as agent_store
+    from store import decisions as decisions_store
+    from workbench.agent import state
+
+    agent = load_agent(store)
+    users = synthetic_users(300, agent.segments, 2)
+    assert decisions_store.latest_batch_id(store) is None
+
+    def refused(*_a, **_k):
+        raise StoreBusyError("the database is busy")
+
+    monkeypatch.setattr(agent_store, "save_snapshots", refused)
+    with pytest.raises(StoreBusyError):
+        state.decide_batch(store, agent, users, actor="t", source="test", seed=3, start=START)
+    assert decisions_store.latest_batch_id(store) is None
+    assert snapshots(store, "channel", agent.segments[0]).empty
+    monkeypatch.undo()
+
+    batch_id, rendered = state.decide_batch(store, agent, users, actor="t", source="test",
+                                            seed=3, start=START)
+    assert len(rendered) == 300 and rendered.attrs["seed"] == 3
+    stored = snapshots(store, "channel", agent.segments[0])
+    assert set(stored["day"]) == {START.isoformat()}
+    assert decisions_store.latest_batch_id(store) == batch_id
+    assert len(latest_batch(store, agent)) == 300
+
+
 def test_a_bad_events_file_is_rejected_whole(store):
     agent, _, _ = batch(store)
     with pytest.raises(ValidationError, match="required column 'occurred_at'"):

@@ -9,7 +9,7 @@ agent learns from when their attribution window closes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -79,16 +79,25 @@ def decision_ids(batch_id: int, user_ids: Sequence[Any]) -> list[str]:
 
 
 def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: str,
-                 source: str, seed: int, start: date) -> tuple[int, pd.DataFrame]:
+                 source: str, seed: int, start: date,
+                 snapshots: Callable[[], list[dict[str, Any]]] | None = None
+                 ) -> tuple[int, pd.DataFrame]:
     """Log a batch (rendered with its texts) and return its id and the rendered frame with
-    a ``decision_id`` column, ready to export to a sending platform."""
+    a ``decision_id`` column, ready to export to a sending platform.
+
+    ``snapshots``, when given, computes snapshot rows (under whatever lock the caller holds)
+    that are written in the batch's own transaction: a batch and its snapshot land together
+    or not at all."""
     rendered = agent.render(decisions)
     rows = log_rows(agent.space, decisions)  # seconds for a large batch: before the lock
+    extra = snapshots() if snapshots is not None else []  # seconds too: before the lock
     with store.transaction():
         batch_id = decisions_store.insert_batch(
             store, actor=actor, source=source, seed=seed, start_day=start.isoformat(),
             n_users=len(decisions), n_sent=int(decisions["send"].sum()))
         decisions_store.insert_decision_rows(store, rows.rows(batch_id))
+        if extra:
+            agent_store.save_snapshots(store, extra)
         store.audit(actor, "decide", "batch", batch_id,
                     {"users": len(decisions), "sent": int(decisions["send"].sum())})
     rendered.insert(0, "decision_id", decision_ids(batch_id, rendered["user_id"]))
@@ -103,17 +112,17 @@ def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str,
     Deciding learns nothing, so the posteriors are not saved: ``agent`` was loaded before
     the batch was decided (seconds, for a large one), and an ingest may have learnt and saved
     newer ones meanwhile; saving ``agent``'s would undo that, while its decisions stay marked
-    learnt. The snapshot is of the posteriors as stored now, taken under the ingest's lock."""
+    learnt. The snapshot is of the posteriors as stored now, taken under the ingest's lock,
+    and is written in the batch's transaction: a busy database leaves neither, never a batch
+    without its snapshot."""
     decisions = agent.decide(users, seed=seed, start=start)
-    # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed.
-    batch_id, rendered = record_batch(store, agent, decisions, actor=actor, source=source,
-                                      seed=decisions.attrs["seed"], start=start)
-    rendered.attrs["seed"] = decisions.attrs["seed"]
     with busy.exclusive(store, "learn"):  # no ingest saves between the read and the write
-        current = current_agent(store, agent)
-        rows = snapshot_rows(current, start, decisions)  # seconds: before the write lock
-        with store.transaction():
-            agent_store.save_snapshots(store, rows)
+        # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed.
+        batch_id, rendered = record_batch(
+            store, agent, decisions, actor=actor, source=source,
+            seed=decisions.attrs["seed"], start=start,
+            snapshots=lambda: snapshot_rows(current_agent(store, agent), start, decisions))
+    rendered.attrs["seed"] = decisions.attrs["seed"]
     return batch_id, rendered
 
 
