@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import Store
+from store import Store, StoreBusyError
 from workbench import WorkbenchError
 from workbench.studio import pipeline
 from workbench.studio.performance import Thresholds
@@ -67,6 +67,10 @@ _jobs: dict[str, _Job] = {}
 _registry = threading.Lock()
 
 
+BUSY = ("The database stayed busy with another task (e.g. a running trial), so the rewrite "
+        "run stopped. Rewrites it had made are kept; start it again in a moment.")
+
+
 def start(path: str, segment: str, template_ids: Sequence[int], actor: str, *,
           keys: Mapping[str, str] | None = None, by_merchant: bool = False,
           thresholds: Thresholds | None = None) -> None:
@@ -103,6 +107,8 @@ def _run(job: _Job, path: str, ids: list[int], actor: str, keys: dict[str, str],
             job.made = len(result["rewrites"])
         except WorkbenchError as e:
             job.error = str(e)
+        except StoreBusyError:
+            job.error = BUSY
         except Exception as e:  # noqa: BLE001 - shown to the person, the thread must not vanish
             job.error = f"{type(e).__name__}: {e}"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from store import Store
+from store import Store, StoreBusyError
 from store import studio as studio_store
 from workbench import Problem, ValidationError
 from workbench.studio import copyrules as rules
@@ -345,7 +345,10 @@ def run_segment(studio: Studio, segment: str, actor: str,
         why = str(e) if isinstance(e, Exception) else (
             "interrupted" if isinstance(e, KeyboardInterrupt) else
             f"stopped ({type(e).__name__})")
-        studio_store.update_run(studio.store, run_id, status="failed", message=why)
+        try:
+            studio_store.update_run(studio.store, run_id, status="failed", message=why)
+        except StoreBusyError:  # the reason to show is the first failure, not this one
+            pass
         raise
     studio_store.update_run(studio.store, run_id, status="done", message="; ".join(
         f"template #{s['template_id']} skipped: {s['reason']}" for s in skipped))
