@@ -291,6 +291,24 @@ def test_identical_call_is_served_from_the_cache(store):
     assert summary[0]["prompt_tokens"] > 0 and summary[0]["mean_latency_ms"] > 0
 
 
+def test_an_answer_is_not_lost_when_the_call_log_is_busy(store, monkeypatch):
+    """The call was made and paid for: a database too busy for its log line costs the line,
+    counted on the client, not the answer."""
+    from store import StoreBusyError
+    from store import llm as llm_store
+
+    def busy(*_a, **_k):
+        raise StoreBusyError()
+
+    monkeypatch.setattr(llm_store, "log_call", busy)
+    with ScriptedServer([GOOD]) as server:
+        c = client(server, store)
+        assert ask(c) == {"score": 4, "reason": "clear offer"}
+        assert c.unlogged == 1
+    monkeypatch.undo()
+    assert call_log(store) == []
+
+
 def test_a_different_prompt_or_model_is_not_a_cache_hit(store):
     with ScriptedServer([GOOD, GOOD, GOOD]) as server:
         ask(client(server, store))

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from store import Store
+from store import Store, StoreBusyError
 from store import llm as llm_store
 from workbench.studio import llm_http, llm_json
 from workbench.studio.llm_config import (
@@ -99,6 +99,10 @@ class _Tally:
 class LLMClient:
     """Calls one agent's model. ``store`` (optional) keeps the cache and the call log.
 
+    The call log is a record of calls already made (and paid for): a database too busy to
+    take its line must not turn a model's answer, or its failure, into a lost result, so such
+    a line is dropped and counted in ``unlogged``.
+
     ``sleep`` and ``backoff_s`` are injectable so tests need not wait: retry ``i`` (from 0)
     waits ``backoff_s * 2**i`` seconds, or what a 429/503 answer's ``Retry-After`` asks for.
     """
@@ -109,6 +113,7 @@ class LLMClient:
         self.store = store
         self.sleep = sleep
         self.backoff_s = backoff_s
+        self.unlogged = 0
         self._client = None
 
     def __repr__(self) -> str:
@@ -130,7 +135,8 @@ class LLMClient:
                       max_tokens: int = 600, cache: bool = True) -> dict:
         """One JSON object matching ``schema``, from the cache or the model.
 
-        ``cache=False`` always asks the model (a connection test) but still logs the call.
+        ``cache=False`` always asks the model (a connection test) and keeps its answer out of
+        the cache, but still logs the call.
         Raises :class:`LLMError`, never anything else from the HTTP layer.
         """
         cfg = self.config
@@ -176,7 +182,7 @@ class LLMClient:
                          started=started, error=f"{e.kind}: {e.message}")
             raise
         value = scrub(value, [cfg.api_key])
-        if self.store is not None:
+        if cache and self.store is not None:
             llm_store.cache_response(self.store, key, agent=cfg.agent, model=cfg.model,
                                      response=json.dumps(value, ensure_ascii=False))
         self._record(purpose, key, cached=False, status=status, tally=tally, started=started)
@@ -290,6 +296,14 @@ class LLMClient:
                 started: float, error: str = "") -> None:
         if self.store is None:
             return
+        try:
+            self._log(purpose, key, cached=cached, status=status, tally=tally,
+                      started=started, error=error)
+        except StoreBusyError:
+            self.unlogged += 1
+
+    def _log(self, purpose: str, key: str, *, cached: bool, status: str, tally: _Tally,
+             started: float, error: str) -> None:
         cfg = self.config
         llm_store.log_call(self.store, {
             "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
@@ -404,13 +418,20 @@ def check_backend(config: BackendConfig, store: Store | None = None, *,
     if timeout_s is not None:
         config = replace(config, timeout_s=timeout_s)
     started = time.perf_counter()
+    client = LLMClient(config, store)
     try:
-        LLMClient(config, store).complete_json(
+        client.complete_json(
             system="You are a connection check.", user='Answer exactly {"ok": true}',
             schema=CHECK_SCHEMA, purpose="connection check", max_tokens=20, cache=False)
     except LLMError as e:
-        out.update(ok=False, message=str(e), kind=e.kind)
+        out.update(ok=False, message=str(e) + _unlogged(client), kind=e.kind)
         return out
     out["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    out["message"] = f"{config.label} answered valid JSON in {out['latency_ms']:.0f} ms."
+    out["message"] = (f"{config.label} answered valid JSON in {out['latency_ms']:.0f} ms."
+                      + _unlogged(client))
     return out
+
+
+def _unlogged(client: LLMClient) -> str:
+    return (" The call log could not record this test: the database was busy with another "
+            "task.") if client.unlogged else ""
