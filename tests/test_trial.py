@@ -251,6 +251,26 @@ def test_a_paused_run_continues_where_it_stopped(small_run):
     assert len(daily(store, run_id)) == 56
 
 
+def test_pausing_a_run_that_is_not_running_says_what_it_is_instead(small_run):
+    """The page's Pause button on a run that finished (or paused) since the page last looked
+    asked nothing and said nothing."""
+    store, run_id = small_run
+    request_pause(store, run_id)
+    with pytest.raises(TrialError, match=f"^run #{run_id} is already pausing: it stops at"):
+        request_pause(store, run_id)
+    assert run_trial(store, run_id) == "paused"
+    with pytest.raises(TrialError, match=f"^run #{run_id} is paused already now, so there is "
+                                         "nothing to pause$"):
+        request_pause(store, run_id)
+    assert run_trial(store, run_id) == "done"
+    with pytest.raises(TrialError, match=f"^run #{run_id} is finished now, so there is "
+                                         "nothing to pause$"):
+        request_pause(store, run_id)
+    assert run_row(store, run_id)["status"] == "done"
+    with pytest.raises(TrialError, match="no longer exists"):
+        request_pause(store, run_id + 999)
+
+
 def test_a_running_run_is_cancelled_with_its_process_rows_and_folder(tmp_path):
     store = fresh_store(tmp_path)
     first = create_run(store, preset("quick_demo", users=2000), "ana")

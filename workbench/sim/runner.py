@@ -94,8 +94,26 @@ def start_background(store: Store, run_id: int) -> int:
 
 
 def request_pause(store: Store, run_id: int) -> None:
-    """Ask a running (or queued) run to stop at its next day, with a checkpoint."""
-    run_store.request_pause(store, run_id)
+    """Ask a running (or queued) run to stop at its next day, with a checkpoint.
+
+    Raises :class:`TrialError` saying what the run is now when it is neither (it finished, or
+    was paused or cancelled, between the page's last look and the click): asking nothing of
+    it in silence left the person waiting for a pause that would never come."""
+    if run_store.request_pause(store, run_id):
+        return
+    now_is = run_store.status(store, run_id)
+    if now_is is None:
+        raise TrialError(f"run #{run_id} no longer exists (it was cancelled); there is nothing "
+                         "to pause")
+    if now_is == "pausing":
+        raise TrialError(f"run #{run_id} is already pausing: it stops at the end of its "
+                         "current day")
+    raise TrialError(f"run #{run_id} is {STATUS_WORDS.get(now_is, now_is)} now, so there is "
+                     "nothing to pause")
+
+
+STATUS_WORDS = {"done": "finished", "paused": "paused already", "failed": "stopped (failed)",
+                "interrupted": "stopped (interrupted)"}
 
 
 def cancel(store: Store, run_id: int, actor: str, wait_seconds: float = 10.0) -> None:
