@@ -171,20 +171,12 @@ def stored_outcomes(store: Store, frame: pd.DataFrame, new: Iterable[dict] = ()
     return pd.DataFrame({e: [events.get(d, {}).get(e, 0.0) for d in ids] for e in EVENTS})
 
 
-def snapshot(store: Store, agent: Agent, day: date, decisions: pd.DataFrame | None = None
-             ) -> int:
-    """Save, for ``day``, each dimension's beliefs per segment (at the segment's most common
-    context) and the day's traffic shares; returns the number of rows written."""
-    rows = snapshot_rows(agent, day, decisions)
-    with store.transaction():
-        agent_store.save_snapshots(store, rows)
-    return len(rows)
-
-
 def snapshot_rows(agent: Agent, day: date, decisions: pd.DataFrame | None = None
                   ) -> list[dict[str, Any]]:
-    """The rows :func:`snapshot` saves, computed without the store: the computation takes
-    seconds, so a writer computes them before it takes the write lock, not while holding it."""
+    """Each dimension's beliefs on ``day`` per segment (at the segment's most common context
+    in ``decisions``) and the day's traffic shares, as snapshot rows, computed without the
+    store: the computation takes seconds, so a writer computes them before it takes the write
+    lock and writes them in its own transaction (:func:`record_batch` with ``snapshots``)."""
     rows = []
     segs = agent.segments
     for d in agent.space.dimensions:

@@ -45,7 +45,7 @@ from workbench.agent.actions import ActionSpace
 from workbench.agent.policy import Agent, AgentConfig
 from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import RewardWeights
-from workbench.agent.state import record_batch, save_models, snapshot
+from workbench.agent.state import record_batch, save_models, snapshot_rows
 from workbench.library.assembly import Template
 from workbench.sim import day
 from workbench.sim.checkpoint import NO_DAY, State, atomic_savez, remove_checkpoints
@@ -291,10 +291,10 @@ class Trial:
         frame.insert(1, "arm", pd.Categorical(["agent"] * n, ["agent", "holdout"]))
         frame = agent.decode(frame, self.world.date(t))
         run_store.delete_decision_batches(self.lib, source)  # a replayed week replaces it
+        at = self.world.date(t)
         record_batch(self.lib, agent, frame, actor=SIM_ACTOR, source=source,
-                     seed=self.config.seed, start=self.world.date(t))
-        with self.lib.transaction():
-            snapshot(self.lib, agent, self.world.date(t), frame)
+                     seed=self.config.seed, start=at,
+                     snapshots=lambda: snapshot_rows(agent, at, frame))
 
     def _finish(self, st: State) -> None:
         if st.week_days.any():  # the last week's lift: no next week starts to write it
