@@ -39,6 +39,22 @@ def _today():
     return datetime.now(timezone.utc).date()
 
 
+def test_decide_without_start_begins_on_todays_utc_date(db_path, capsys, monkeypatch):
+    """The batch's send times are UTC, so is its first day: the local date (a day ahead in
+    Asia in the morning, a day behind in the Americas at night) put a batch's sends a day
+    off from the `ingest --as-of` day that closes them."""
+    from datetime import date
+
+    from workbench.cli import agent as agent_cli
+
+    monkeypatch.setattr(agent_cli, "_today", lambda: date(2031, 5, 6))
+    assert main(["decide", "--synthetic", "40", "--seed", "3"]) == 0
+    batch_id = json.loads(capsys.readouterr().out)["batch_id"]
+    with open_store(db_path) as s:
+        (row,) = s.query("SELECT start_day FROM decision_batches WHERE id = ?", [batch_id])
+    assert row["start_day"] == "2031-05-06"
+
+
 def _learnt(db_path) -> int:
     with open_store(db_path) as s:
         return s.query("SELECT count(*) AS n FROM decisions WHERE learned = 1")[0]["n"]

@@ -55,7 +55,9 @@ def _read_users(path: Path):
 @click.option("--seed", type=SEED, metavar="S",
               help="Replay a batch's random numbers (default: fresh ones, recorded with the "
                    "batch and printed).")
-@click.option("--start", type=IsoDate(), help="First day of the batch (default: today).")
+@click.option("--start", type=IsoDate(),
+              help="First day of the batch (default: today in UTC, the zone of its send "
+                   "times).")
 def decide(users_file: Path | None, synthetic: int | None, out: Path | None, seed: int | None,
            start: date | None) -> int:
     """Decide a batch, log it, export it for a sending platform."""
@@ -73,7 +75,7 @@ def decide(users_file: Path | None, synthetic: int | None, out: Path | None, see
         if users is None:
             users = synthetic_users(synthetic, agent.segments, seed or 0)
         batch_id, rendered = decide_batch(store, agent, users, actor=actor(), source="cli",
-                                          seed=seed, start=start or date.today())
+                                          seed=seed, start=start or _today())
     batch = rendered[BATCH_COLUMNS].rename(columns={"guardrail_names": "guardrails"})
     # ISO 8601 in UTC with Z, as the programme's outbox writes it (empty when not sent)
     batch["send_at"] = pd.to_datetime(batch["send_at"]).dt.strftime(SEND_AT_FORMAT)
