@@ -292,8 +292,8 @@ def test_identical_call_is_served_from_the_cache(store):
 
 
 def test_an_answer_is_not_lost_when_the_call_log_is_busy(store, monkeypatch):
-    """The call was made and paid for: a database too busy for its log line costs the line,
-    counted on the client, not the answer."""
+    """The call was made and paid for: a database too busy for its log line or its cached
+    answer costs the line (counted on the client) and the cache entry, not the answer."""
     from store import StoreBusyError
     from store import llm as llm_store
 
@@ -301,12 +301,15 @@ def test_an_answer_is_not_lost_when_the_call_log_is_busy(store, monkeypatch):
         raise StoreBusyError()
 
     monkeypatch.setattr(llm_store, "log_call", busy)
-    with ScriptedServer([GOOD]) as server:
+    monkeypatch.setattr(llm_store, "cache_response", busy)
+    with ScriptedServer([GOOD, GOOD]) as server:
         c = client(server, store)
         assert ask(c) == {"score": 4, "reason": "clear offer"}
         assert c.unlogged == 1
-    monkeypatch.undo()
-    assert call_log(store) == []
+        monkeypatch.undo()
+        assert ask(c) == {"score": 4, "reason": "clear offer"}  # not cached: asked again
+        assert len(server.requests) == 2
+    assert [r["cached"] for r in call_log(store)] == [0]
 
 
 def test_a_different_prompt_or_model_is_not_a_cache_hit(store):

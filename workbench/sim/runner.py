@@ -93,6 +93,11 @@ def start_background(store: Store, run_id: int) -> int:
     return proc.pid
 
 
+#: A run's status in the words of a refused pause ("run #3 is finished now").
+STATUS_WORDS = {"done": "finished", "paused": "paused already", "failed": "stopped (failed)",
+                "interrupted": "stopped (interrupted)"}
+
+
 def request_pause(store: Store, run_id: int) -> None:
     """Ask a running (or queued) run to stop at its next day, with a checkpoint.
 
@@ -110,10 +115,6 @@ def request_pause(store: Store, run_id: int) -> None:
                          "current day")
     raise TrialError(f"run #{run_id} is {STATUS_WORDS.get(now_is, now_is)} now, so there is "
                      "nothing to pause")
-
-
-STATUS_WORDS = {"done": "finished", "paused": "paused already", "failed": "stopped (failed)",
-                "interrupted": "stopped (interrupted)"}
 
 
 def cancel(store: Store, run_id: int, actor: str, wait_seconds: float = 10.0) -> None:

@@ -99,9 +99,10 @@ class _Tally:
 class LLMClient:
     """Calls one agent's model. ``store`` (optional) keeps the cache and the call log.
 
-    The call log is a record of calls already made (and paid for): a database too busy to
-    take its line must not turn a model's answer, or its failure, into a lost result, so such
-    a line is dropped and counted in ``unlogged``.
+    The call log is a record of calls already made (and paid for), and the cache a saving: a
+    database too busy to take a log line or a cached answer must not turn a model's answer,
+    or its failure, into a lost result, so such a line is dropped and counted in
+    ``unlogged``, and such an answer is not cached.
 
     ``sleep`` and ``backoff_s`` are injectable so tests need not wait: retry ``i`` (from 0)
     waits ``backoff_s * 2**i`` seconds, or what a 429/503 answer's ``Retry-After`` asks for.
@@ -183,8 +184,11 @@ class LLMClient:
             raise
         value = scrub(value, [cfg.api_key])
         if cache and self.store is not None:
-            llm_store.cache_response(self.store, key, agent=cfg.agent, model=cfg.model,
-                                     response=json.dumps(value, ensure_ascii=False))
+            try:
+                llm_store.cache_response(self.store, key, agent=cfg.agent, model=cfg.model,
+                                         response=json.dumps(value, ensure_ascii=False))
+            except StoreBusyError:  # not cached: the same request later asks the model again
+                pass
         self._record(purpose, key, cached=False, status=status, tally=tally, started=started)
         return value
 
