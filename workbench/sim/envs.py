@@ -314,6 +314,28 @@ HELD_OUT: tuple[Environment, ...] = (
         _segments(10), tuple([0.1] * 10), tuple(0.03 + 0.006 * i for i in range(10)),
         atoms=(7, 7, 7), spread=0.3, timing_amp=0.8, new_atoms=(NewAtoms(30, 0, 2, 0.25),),
         seed=103, held_out=True),
+    # Written on 2026-11-23 after the agent's last change, run once before they were added.
+    Environment(
+        "heldout-agree-common", "3 segments that agree (0.9), common rewards 30-40%, small "
+                                "effects, weak timing",
+        _segments(3), (0.5, 0.3, 0.2), (0.30, 0.35, 0.40), agreement=0.9, spread=0.1,
+        timing_amp=0.1, seed=901, held_out=True),
+    Environment(
+        "heldout-weak-effects", "4 equal segments, rewards 4-7%, effects of 8% of the base "
+                                "rate, two channels",
+        _segments(4), (0.25,) * 4, (0.04, 0.05, 0.06, 0.07), spread=0.08, timing_amp=0.15,
+        channels=("push", "email"), seed=902, held_out=True),
+    Environment(
+        "heldout-twenty", "20 small segments that mostly agree (0.6), rewards 2-8%, slots of "
+                          "3, 8 and 3 atoms",
+        _segments(20), tuple([0.05] * 20), tuple(0.02 + 0.003 * i for i in range(20)),
+        agreement=0.6, spread=0.3, atoms=(3, 8, 3), seed=903, held_out=True),
+    Environment(
+        "heldout-one-segment", "one segment, rewards 6%, 6 atoms per slot, greeting x offer "
+                               "interaction",
+        _segments(1), (1.0,), (0.06,), spread=0.25, atoms=(6, 6, 6),
+        interactions=(Interaction((0, 1), first=0, second=2, bonus=0.4),), seed=904,
+        held_out=True),
 )
 
 ENVIRONMENTS = {e.name: e for e in SUITE + HELD_OUT}
