@@ -300,22 +300,17 @@ class LLMClient:
                 started: float, error: str = "") -> None:
         if self.store is None:
             return
+        cfg = self.config
+        row = {"agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
+               "model": cfg.model, "cache_key": key, "cached": int(cached), "status": status,
+               "attempts": tally.attempts, "prompt_tokens": tally.prompt_tokens,
+               "completion_tokens": tally.completion_tokens,
+               "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+               "error": self._scrub(error)}
         try:
-            self._log(purpose, key, cached=cached, status=status, tally=tally,
-                      started=started, error=error)
+            llm_store.log_call(self.store, row)
         except StoreBusyError:
             self.unlogged += 1
-
-    def _log(self, purpose: str, key: str, *, cached: bool, status: str, tally: _Tally,
-             started: float, error: str) -> None:
-        cfg = self.config
-        llm_store.log_call(self.store, {
-            "agent": cfg.agent, "purpose": purpose, "base_url": cfg.base_url,
-            "model": cfg.model, "cache_key": key, "cached": int(cached), "status": status,
-            "attempts": tally.attempts, "prompt_tokens": tally.prompt_tokens,
-            "completion_tokens": tally.completion_tokens,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            "error": self._scrub(error)})
 
 
 def _retry_after(response: Any) -> tuple[float | None, str]:
