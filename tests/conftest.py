@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +22,19 @@ from workbench.studio import llm_server as _llm_server
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 
+
+
+@contextmanager
+def write_lock_held(db: Path) -> Iterator[None]:
+    """Another connection holds the write lock of ``db`` (writing nothing) until the block
+    ends, as a running trial or a CLI import would."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
 
 @pytest.fixture
 def store() -> Store:

@@ -13,14 +13,13 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from store import StoreBusyError, open_store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_lock_held
 
 BUSY = StoreBusyError.MESSAGE
 AGENT_CONTROL = "pages/3_Agent_control.py"
@@ -32,18 +31,6 @@ def quick_busy(monkeypatch):
     import store as store_module
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
-
-
-@contextmanager
-def write_lock_held(db: Path) -> Iterator[None]:
-    """Another connection holds the write lock of ``db`` (writing nothing) until the block ends."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def contents(db: Path) -> list[str]:

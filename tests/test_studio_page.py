@@ -159,22 +159,16 @@ def test_a_rewrite_job_on_a_busy_database_says_so_in_words(db_path, monkeypatch)
     """Another connection holds the write lock for the whole job: the job fails with a
     sentence, not an exception's class name, and the run it may have registered does not
     hide that reason."""
-    import sqlite3
-
     import store as store_module
+    from tests.conftest import write_lock_held
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
     with open_store(db_path) as s:
         weak = [int(i) for i in rw.Studio(s).weak_messages("lapsing_buyers")["template_id"]]
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_lock_held(db_path):
         jobs.start(str(db_path), "lapsing_buyers", weak[:1], "tester",
                    thresholds=Thresholds(weak_below=25))
         assert jobs.wait("lapsing_buyers", timeout=60)
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
     state = jobs.job(str(db_path), "lapsing_buyers")
     jobs.forget("lapsing_buyers")
     assert (state.status, state.message) == ("failed", jobs.BUSY)
