@@ -15,8 +15,8 @@ SEGS = ["a", "b"]
 ALWAYS = Guardrails(always_send=True, frequency_cap_7d=100, quiet_start=0, quiet_end=0)
 
 
-def users(n, seed):
-    u = synthetic_users(n, SEGS, seed)
+def users(n, seed, segments=SEGS):
+    u = synthetic_users(n, segments, seed)
     for ch in ("push", "email", "sms", "in_app"):
         u[f"consent_{ch}"] = True
     return u
@@ -68,6 +68,47 @@ def test_no_pair_decides_when_the_slots_do_not_interact():
     play(agent, lambda d: 0.04 + 0.02 * (d["atom_s0"].to_numpy() == ids[1]), rounds=6)
     assert agent.pairs.active == {}
     assert interaction_p(agent.pairs.policies["pair:s0+s1"].model) > 1e-3
+
+
+def _dense_interaction_p(model):
+    """The score test of :func:`interaction_p` from a dense least-squares fit of the main
+    effects (a pseudo-inverse, no factor): the reference the block-factored test must give."""
+    from scipy.stats import chi2
+    G, b = model.gram, model.xy
+    seen = np.diag(G) > 0
+    pair = np.array([f.startswith("pair:") for f in model.features]) & seen
+    main = seen & ~pair
+    Gaa_inv = np.linalg.pinv(G[np.ix_(main, main)], rcond=1e-12, hermitian=True)
+    Gap = G[np.ix_(main, pair)]
+    score = b[pair] - Gap.T @ Gaa_inv @ b[main]
+    var = model.noise_var * (np.diag(G)[pair] - np.einsum("ij,ij->j", Gap, Gaa_inv @ Gap))
+    ok = var > 1e-9 * model.noise_var * np.diag(G)[pair]
+    return min(1.0, ok.sum() * chi2.sf(np.max(score[ok] ** 2 / var[ok]), 1))
+
+
+@pytest.mark.parametrize("segments", [["a"], [f"s{i}" for i in range(6)]])
+def test_the_interaction_test_is_the_dense_least_squares_score_test(segments):
+    """With several segments the test factors the main effects by segment; its p-value is the
+    dense fit's, with and without an interaction in the data (the pair decides from the
+    start, so every combination is served)."""
+    agent = Agent(ActionSpace.synthetic(slots=2, atoms_per_slot=4), segments,
+                  AgentConfig(holdout_share=0.0, guardrails=ALWAYS, interactions=[["s0", "s1"]]))
+    p, _, _ = pair_world(agent)
+    rng = np.random.default_rng(4)
+    for r in range(6):
+        d = agent.decide(users(3000, r, segments), seed=r)
+        agent.learn(d, pd.DataFrame({"direct_open": rng.random(len(d)) < p(d)}))
+    model = agent.pairs.policies["pair:s0+s1"].model
+    assert (len(model.partition.blocks) > 1) == (len(segments) > 1)
+    got, want = interaction_p(model), _dense_interaction_p(model)
+    assert got < 1e-2 and np.log(got) == pytest.approx(np.log(want), rel=1e-6)
+    null = Agent(ActionSpace.synthetic(slots=2, atoms_per_slot=4), segments,
+                 AgentConfig(holdout_share=0.0, guardrails=ALWAYS))
+    for r in range(2):
+        d = null.decide(users(3000, r, segments), seed=r)
+        null.learn(d, pd.DataFrame({"direct_open": rng.random(len(d)) < 0.05}))
+    model = null.pairs.policies["pair:s0+s1"].model
+    assert interaction_p(model) == pytest.approx(_dense_interaction_p(model), rel=1e-6)
 
 
 def test_a_pair_decision_keeps_exact_propensities():

@@ -69,10 +69,12 @@ class Partition:
         the blocks separate)."""
         if not self.blocks:
             return True
-        touched = np.zeros(len(X), np.int64)
-        for b in self.blocks:
-            touched += np.any(X[:, b] != 0, axis=1)
-        return bool(np.all(touched <= 1))
+        rows, cols = np.nonzero(X)
+        ids = self.block_ids(X.shape[1])[cols]
+        rows, ids = rows[ids >= 0], ids[ids >= 0]
+        first = np.full(len(X), -1, np.int64)
+        first[rows[::-1]] = ids[::-1]  # some block each row touches
+        return bool(np.all(ids == first[rows]))
 
 
 def partition(features: Sequence[str], gram: np.ndarray | None = None) -> Partition:
@@ -109,6 +111,24 @@ class ArrowCholesky:
     triangular solve per segment."""
 
     def __init__(self, A: np.ndarray, part: Partition):
+        self._build(lambda r, c: A[r, c], part)
+
+    @classmethod
+    def scaled(cls, gram: np.ndarray, noise: float, diagonal: np.ndarray,
+               part: Partition) -> ArrowCholesky:
+        """The factor of ``A = gram / noise + diag(diagonal)`` (a model's precision), reading
+        only the blocks the factor needs: with many segments ``A`` itself is hundreds of
+        megabytes, and forming it after every change of the prior was a sixth of a batch."""
+        def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+            out = gram[r, c] / noise
+            return out + np.where(r == c, diagonal[r], 0.0)
+        self = cls.__new__(cls)
+        self._build(entries, part)
+        return self
+
+    def _build(self, entries, part: Partition) -> None:  # noqa: ANN001
+        """Factor the precision whose entries ``entries(rows, cols)`` gives (broadcast
+        integer index arrays)."""
         self.part = part
         sh = part.shared
         by_size: dict[int, list[np.ndarray]] = {}
@@ -116,12 +136,12 @@ class ArrowCholesky:
             by_size.setdefault(len(b), []).append(b)
         #: per size: block indices (S x k), L_s^-1 (S x k x k) and M_s^T = L_s^-1 C_s (S x k x g)
         self.stacks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        G = A if not part.blocks else A[np.ix_(sh, sh)]
+        G = entries(sh[:, None], sh[None, :])
         for blocks in by_size.values():
             idx = np.stack(blocks)
-            L = np.linalg.cholesky(A[idx[:, :, None], idx[:, None, :]])
+            L = np.linalg.cholesky(entries(idx[:, :, None], idx[:, None, :]))
             inv = np.tril(np.linalg.inv(L))
-            Mt = inv @ A[idx[:, :, None], sh[None, None, :]]
+            Mt = inv @ entries(idx[:, :, None], sh[None, None, :])
             flat = Mt.reshape(-1, len(sh))
             G = G - flat.T @ flat
             self.stacks.append((idx, inv, Mt))

@@ -9,9 +9,8 @@ space is never enumerated.
 
 **When.** ``AgentConfig(interactions="auto")`` (the default) keeps a joint model for every
 candidate pair of slots and lets it learn from every batch, but decides with it only once the
-data supports an interaction: a Wald test of the pair identities' global weights (their
-posterior mean against their posterior covariance, chi-square with one degree of freedom per
-combination) at ``p <`` :data:`SWITCH_P`. Until then, and whenever the test stops holding, the
+data supports an interaction: a score test of each combination against the additive fit,
+Bonferroni-corrected (:func:`interaction_p`), at ``p <`` :data:`SWITCH_P`. Until then, and whenever the test stops holding, the
 slots are decided separately, as before. A slot is in at most one active pair (the strongest
 first). ``interactions="off"`` keeps no pair; a list of pairs of slot names
 (``[("offer", "cta")]``) decides those pairs jointly from the start.
@@ -33,6 +32,7 @@ from scipy.stats import chi2
 
 from workbench import Problem, ValidationError
 from workbench.agent.actions import ActionSpace, Dimension, Option
+from workbench.agent.arrow import ArrowCholesky, Partition, partition
 from workbench.agent.contexts import Contexts
 from workbench.agent.models import DimensionPolicy
 from workbench.agent.posterior import GaussianPosterior
@@ -213,18 +213,25 @@ def interaction_p(model: GaussianPosterior) -> float:
     if not pair.any():
         return 1.0
     G, b = model.gram, model.xy
-    ridge = 1e-9 * max(float(np.mean(np.diag(G))), 1e-12)
-    Gaa = G[np.ix_(main, main)] + ridge * np.eye(int(main.sum()))
-    Gap = G[np.ix_(main, pair)]
-    try:
-        beta = np.linalg.solve(Gaa, b[main])
-        M = np.linalg.solve(Gaa, Gap)
+    ridge = np.where(main, 1e-9 * max(float(np.mean(np.diag(G))), 1e-12), 0.0)
+    try:  # the main effects' gram is block-arrow like the model's: factored by segment
+        f = ArrowCholesky.scaled(G, 1.0, ridge, _main_partition(model, main))
     except np.linalg.LinAlgError:
         return 1.0
-    score = b[pair] - Gap.T @ beta
-    var = model.noise_var * np.maximum(np.diag(G)[pair] - (Gap * M).sum(axis=0), 0.0)
+    U = f.forward(G[:, pair])  # L^-1 G_ap, so G_pa G_aa^-1 G_ap = U^T U
+    score = b[pair] - U.T @ f.forward(b)
+    var = model.noise_var * np.maximum(np.diag(G)[pair] - np.einsum("ij,ij->j", U, U), 0.0)
     ok = var > 1e-12 * model.noise_var * np.diag(G)[pair]
     if not ok.any():
         return 1.0
     z2 = float(np.max(score[ok] ** 2 / var[ok]))
     return float(min(1.0, ok.sum() * chi2.sf(z2, 1)))
+
+
+def _main_partition(model: GaussianPosterior, main: np.ndarray) -> Partition:
+    """The model's segment blocks restricted to the features in ``main``."""
+    keep = np.flatnonzero(main)
+    if not model.partition.blocks:
+        return Partition((), keep)
+    sub = partition([model.features[i] for i in keep])
+    return Partition(tuple(keep[b] for b in sub.blocks), keep[sub.shared])

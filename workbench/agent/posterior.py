@@ -135,7 +135,9 @@ class GaussianPosterior:
     def factor(self) -> ArrowCholesky:
         """The Cholesky factor of the precision, block by segment (see
         :mod:`workbench.agent.arrow`)."""
-        return self._get("factor", lambda: ArrowCholesky(self.precision, self.partition))
+        return self._get("factor", lambda: ArrowCholesky.scaled(
+            self.gram, self.noise_var, 1.0 / (self.prior_var * self.scale),
+            self.partition))
 
     @property
     def partition(self) -> Partition:
@@ -229,7 +231,7 @@ class GaussianPosterior:
         part = self.__dict__.get("_partition")
         if part is not None and not part.kept_by(X[w != 0]):
             self.__dict__["_partition"] = Partition.dense(len(self.features))
-        self.gram += _weighted_gram(X, w)
+        _add_weighted_gram(self.gram, X, w)
         self.xy += X.T @ y
         self.n += int(round(float(np.sum(n * (mask > 0)))))
         self._changed()
@@ -350,11 +352,14 @@ def prob_best(scores: np.ndarray) -> np.ndarray:
     return out.reshape(*best.shape[:-1], k)
 
 
-def _weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``sum_i w_i x_i x_i^T``, as a sparse product when most of ``X`` is zero (a row touches
-    the shared features and one segment's offsets: a few percent of them with many
-    segments)."""
+def _add_weighted_gram(gram: np.ndarray, X: np.ndarray, w: np.ndarray) -> None:
+    """``gram += sum_i w_i x_i x_i^T``, as a sparse product added in place when most of ``X``
+    is zero (a row touches the shared features and one segment's offsets: a few percent of
+    them with many segments, where a dense ``p x p`` result was hundreds of megabytes)."""
     if X.size and np.count_nonzero(X) < 0.1 * X.size:
         Xs = sparse.csr_matrix(X)
-        return (Xs.T @ sparse.diags(w) @ Xs).toarray()
-    return (X * w[:, None]).T @ X
+        S = (Xs.T @ sparse.diags(w) @ Xs).tocoo()
+        S.sum_duplicates()
+        gram[S.row, S.col] += S.data
+    else:
+        gram += (X * w[:, None]).T @ X
