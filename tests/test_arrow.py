@@ -140,3 +140,39 @@ def test_sparse_rows_add_the_same_gram_as_dense_ones():
     post.update(X, rng.normal(size=200), counts, add_precision=0.5)
     assert np.count_nonzero(X) < 0.1 * X.size
     assert np.allclose(post.gram, (X * (0.5 * counts)[:, None]).T @ X)
+
+
+@pytest.mark.parametrize("n_segments, sparse_rows", [(2, False), (30, True)])
+def test_learning_rows_are_the_dense_design_rows_centred_on_each_contexts_mix(
+        n_segments, sparse_rows):
+    """With many segments a context's rows are built sparse from its compact design rows
+    (its own offsets and the shared features); they are the dense rows, centred on what its
+    batch served in the context, bias columns kept, and the mix served is remembered."""
+    from scipy import sparse
+
+    from workbench.agent.models import _centred_rows
+
+    segments = [f"s{i}" for i in range(n_segments)]
+    space = ActionSpace.plain({"offer": 4, "cta": 3}, ("push", "email"), skip=False)
+    pol = Agent(space, segments, AgentConfig(holdout_share=0)).policies["slot:offer"]
+    rng = np.random.default_rng(6)
+    K = len(pol.dim.options)
+    ctxs = rng.choice(pol.ctx.count, size=min(6, pol.ctx.count), replace=False)
+    cells = np.unique([c * K + k for c in ctxs for k in rng.choice(K, 3, replace=False)])
+    counts = rng.integers(1, 9, len(cells)).astype(float)
+    w = counts * rng.uniform(0.3, 1.0, len(cells))
+    X = _centred_rows(pol, cells, counts, w, {})
+    assert sparse.issparse(X) == sparse_rows
+    X = X.toarray() if sparse_rows else X
+    bias = [i for i, f in enumerate(pol.model.features) if f.startswith("bias")]
+    for c in ctxs:
+        D = pol.design([c])
+        mine = cells // K == c
+        n = np.zeros(K)
+        n[cells[mine] % K] = counts[mine]
+        want = D[cells[mine] % K] - n @ D / n.sum()
+        want[:, bias] = D[cells[mine] % K][:, bias]
+        assert np.allclose(X[mine], want)
+    assert len(pol.model.served) == len(ctxs)
+    total = sum(v[0] for v in pol.model.served.values())
+    assert total == pytest.approx(w.sum())

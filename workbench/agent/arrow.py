@@ -65,14 +65,14 @@ class Partition:
         return not np.any((a >= 0) & (b >= 0) & (a != b))
 
     def kept_by(self, X: np.ndarray) -> bool:
-        """Whether every row of ``X`` touches at most one block (so adding ``X^T X`` keeps
-        the blocks separate)."""
+        """Whether every row of ``X`` (dense or scipy sparse) touches at most one block (so
+        adding ``X^T X`` keeps the blocks separate)."""
         if not self.blocks:
             return True
-        rows, cols = np.nonzero(X)
+        rows, cols = X.nonzero()
         ids = self.block_ids(X.shape[1])[cols]
         rows, ids = rows[ids >= 0], ids[ids >= 0]
-        first = np.full(len(X), -1, np.int64)
+        first = np.full(X.shape[0], -1, np.int64)
         first[rows[::-1]] = ids[::-1]  # some block each row touches
         return bool(np.all(ids == first[rows]))
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 
 from workbench.agent.actions import Dimension
 from workbench.agent.contexts import Contexts
@@ -169,8 +170,12 @@ class DimensionPolicy:
     # -- design ----------------------------------------------------------------------------
 
     def design(self, ctxs: Sequence[int]) -> np.ndarray:
-        """Rows for every (context, option), ``len(ctxs) * K x p`` (cached per context)."""
-        return np.concatenate(_design_rows(self, ctxs))
+        """Dense rows for every (context, option), ``len(ctxs) * K x p`` (a new array)."""
+        K, p = len(self.dim.options), len(self.model.features)
+        out = np.zeros((len(ctxs) * K, p))
+        for j, (cols, R) in enumerate(_design_rows(self, ctxs)):
+            out[j * K:(j + 1) * K, cols] = R
+        return out
 
     def allowed(self, ctxs: Sequence[int]) -> np.ndarray:
         """Which options each context may use: guardrail masks, segment-scoped atoms and
@@ -283,27 +288,7 @@ class DimensionPolicy:
         sums = np.bincount(pos, weights=reward, minlength=len(cells))
         w = np.bincount(pos, weights=weight, minlength=len(cells))
         yy = None if sq is None else np.bincount(pos, weights=sq, minlength=len(cells))
-        groups, gpos = np.unique(cells // K, return_inverse=True)  # (batch, context)
-        uctx, cpos = np.unique(groups % C, return_inverse=True)
-        # Each context's cached rows as they are: one array of every context's rows was a
-        # copy of megabytes per context with many segments.
-        D = _design_rows(self, uctx)
-        of_cell = cpos[gpos]
-        X = np.empty((len(cells), len(self.model.features)))
-        for j in np.unique(of_cell):
-            at = np.flatnonzero(of_cell == j)
-            X[at] = D[j][cells[at] % K]
-        own = np.zeros((len(groups), K))
-        np.add.at(own, (gpos, cells % K), counts)
-        centre = np.empty((len(groups), X.shape[1]))
-        mix = mix or {}
-        for g, key in enumerate(groups):
-            n = mix.get((int(key // C), int(key % C)))
-            n = own[g] if n is None or n.sum() <= 0 else np.asarray(n, float)[:K]
-            centre[g] = n @ D[cpos[g]] / n.sum()
-        _remember_served(self, X, uctx[cpos[gpos]], w)
-        Xc = X - centre[gpos]
-        Xc[:, self._bias_cols] = X[:, self._bias_cols]
+        Xc = _centred_rows(self, cells, counts, w, mix or {})
         self.model.update(Xc, sums, counts, add_precision=w / counts, yy=yy)
         self._refresh_scale()
         if self._prior is not None:
@@ -322,60 +307,109 @@ class DimensionPolicy:
             self._design = previous._design  # noqa: SLF001
 
 
-# -- the mix served per context (the level an option's difference is added to) -------------
+# -- design rows (compact per context), centred rows and the mix served per context ---------
 
-def _design_rows(pol: DimensionPolicy, ctxs: Sequence[int]) -> list[np.ndarray]:
-    """Each context's ``K x p`` design rows, built once and cached (the cached arrays
-    themselves: read them, never write)."""
+def _design_rows(pol: DimensionPolicy, ctxs: Sequence[int]
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each context's design rows, compact and cached: the columns its options' rows touch
+    (sorted: the shared features and its own offsets) and their ``K x len(columns)`` values.
+    Dense rows were ``K x p`` per context: with 100 segments and the 168 send slots, 8 MB each
+    and most of a batch's learning time. The cached arrays themselves: read them, never write."""
     cache = pol._design  # noqa: SLF001
     missing = sorted({int(c) for c in ctxs} - cache.keys())
     if missing:
         K, p = len(pol.dim.options), len(pol.model.features)
         dec = pol.ctx.decode_all(missing)
-        D = np.zeros((len(missing), K, p + 1))
-        index, cols, xopt = pol._index, pol._cols, pol._xopt  # noqa: SLF001
-        if BIAS in index:
-            D[:, :, index[BIAS]] = 1.0
-        D[:, :, cols] = xopt
-        ci = np.arange(len(missing))[:, None, None]
-        ki = np.arange(K)[None, :, None]
-        for v in pol.ctx.variables:
-            D[np.arange(len(missing)), :, pol._bias_var[v][dec[v]]] = 1.0  # noqa: SLF001
-            D[ci, ki, pol._cols_var[v][dec[v]][:, None, :]] = xopt[None]  # noqa: SLF001
+        index, xopt = pol._index, pol._xopt.astype(float)  # noqa: SLF001
+        ones = np.ones((K, 1))
         for j, c in enumerate(missing):
-            cache[c] = D[j, :, :p]
+            cols, vals = [pol._cols], [xopt]  # noqa: SLF001
+            if BIAS in index:
+                cols.insert(0, np.array([index[BIAS]]))
+                vals.insert(0, ones)
+            for v in pol.ctx.variables:
+                lab = dec[v][j]
+                cols += [pol._bias_var[v][lab:lab + 1], pol._cols_var[v][lab]]  # noqa: SLF001
+                vals += [ones, xopt]
+            at, R = np.concatenate(cols), np.concatenate(vals, axis=1)
+            keep = at < p  # p stands for a feature not in the model
+            order = np.argsort(at[keep], kind="stable")
+            cache[c] = (at[keep][order], R[:, keep][:, order])
     return [cache[int(c)] for c in ctxs]
 
 
+def _centred_rows(pol: DimensionPolicy, cells: np.ndarray, counts: np.ndarray, w: np.ndarray,
+                  mix: dict[tuple[int, int], np.ndarray]) -> np.ndarray | sparse.csr_matrix:
+    """The design rows of (batch, context, option) ``cells`` centred on their batch's mix in
+    their context (see :meth:`DimensionPolicy.learn`), bias columns kept; remembers the mix
+    served per context on the way (``w``: the cells' precision weights). A context's rows
+    touch the shared features and its own offsets only, so with many segments the rows are
+    built sparse, one context at a time from its compact rows; with a few, dense."""
+    K, C, p = len(pol.dim.options), pol.ctx.count, len(pol.model.features)
+    groups, gpos = np.unique(cells // K, return_inverse=True)  # (batch, context)
+    uctx, cpos = np.unique(groups % C, return_inverse=True)
+    D = _design_rows(pol, uctx)
+    of_cell = cpos[gpos]
+    own = np.zeros((len(groups), K))
+    np.add.at(own, (gpos, cells % K), counts)
+    is_bias = np.zeros(p, bool)
+    is_bias[pol._bias_cols] = True  # noqa: SLF001
+    dense = np.mean([len(cj) for cj, _ in D]) >= 0.1 * p
+    X = np.zeros((len(cells), p)) if dense else None
+    rows, cols, vals = [], [], []
+    for j, (cj, R) in enumerate(D):
+        at = np.flatnonzero(of_cell == j)
+        gj = np.flatnonzero(cpos == j)  # this context's (batch, context) groups
+        centre = np.empty((len(gj), len(cj)))
+        for i, g in enumerate(gj):
+            n = mix.get((int(groups[g] // C), int(groups[g] % C)))
+            n = own[g] if n is None or n.sum() <= 0 else np.asarray(n, float)[:K]
+            centre[i] = n @ R / n.sum()
+        raw = R[cells[at] % K]
+        xc = raw - centre[np.searchsorted(gj, gpos[at])]
+        xc[:, is_bias[cj]] = raw[:, is_bias[cj]]
+        if dense:
+            X[at[:, None], cj[None, :]] = xc
+        else:
+            rows.append(np.repeat(at, len(cj)))
+            cols.append(np.tile(cj, len(at)))
+            vals.append(xc.ravel())
+        if np.any(w[at] > 0):
+            served = np.zeros(p)
+            served[cj] = w[at] @ raw
+            pol.model.add_served(_context_key(pol, int(uctx[j])), float(w[at].sum()), served)
+    if dense:
+        return X
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(len(cells), p))
+
+
 def _context_key(pol: DimensionPolicy, c: int) -> str:
-    """A context's key in the model: its bias features (stable across rebuilds). Read from
-    the cached design rows without copying them: with 100 segments a context's rows are
-    megabytes, and a copy per call was a fifth of a batch's time."""
-    row = _design_rows(pol, [c])[0][0]
-    return "+".join(pol.model.features[i] for i in pol._bias_cols if row[i])  # noqa: SLF001
-
-
-def _remember_served(pol: DimensionPolicy, X: np.ndarray, ctx_of_row: np.ndarray,
-                     w: np.ndarray) -> None:
-    """Remember the mix served per context (precision-weighted rows): the bias learns the
-    mean reward of what was served, and :func:`option_moments` adds each option's difference
-    from that mix to it."""
-    for c in np.unique(ctx_of_row[w > 0]):
-        rows = (ctx_of_row == c) & (w > 0)
-        pol.model.add_served(_context_key(pol, int(c)), float(w[rows].sum()), w[rows] @ X[rows])
+    """A context's key in the model: its bias features (stable across rebuilds)."""
+    cols, R = _design_rows(pol, [c])[0]
+    names = pol.model.features
+    return "+".join(names[i] for i, x in zip(cols, R[0])
+                    if x and (names[i] == BIAS or names[i].startswith(BIAS + "|")))
 
 
 def option_moments(pol: DimensionPolicy, ctxs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and sd of each (context, option)'s expected reward: the mean reward
-    served in the context plus the option's difference from the mix served there."""
-    X = pol.design(ctxs).copy()
-    K = len(pol.dim.options)
+    served in the context plus the option's difference from the mix served there (the
+    served mix is remembered when learning, see :meth:`DimensionPolicy.learn`: the bias
+    learns the mean reward of what was served). One context at a time: dense rows of every
+    context at once were gigabytes with many segments."""
     bias_cols = pol._bias_cols  # noqa: SLF001
-    for j, c in enumerate(ctxs):
+    means, sds = [], []
+    for c in ctxs:
+        X = pol.design([c])
         served = pol.model.served_mean(_context_key(pol, int(c)))
         if served is not None:
-            rows = X[j * K:(j + 1) * K]
-            bias = rows[:, bias_cols].copy()
-            rows -= served
-            rows[:, bias_cols] = bias
-    return pol.model.score_moments(X)
+            bias = X[:, bias_cols].copy()
+            X -= served
+            X[:, bias_cols] = bias
+        m, sd = pol.model.score_moments(X)
+        means.append(m)
+        sds.append(sd)
+    if not means:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(means), np.concatenate(sds)

@@ -10,10 +10,10 @@ space is never enumerated.
 **When.** ``AgentConfig(interactions="auto")`` (the default) keeps a joint model for every
 candidate pair of slots and lets it learn from every batch, but decides with it only once the
 data supports an interaction: a score test of each combination against the additive fit,
-Bonferroni-corrected (:func:`interaction_p`), at ``p <`` :data:`SWITCH_P`. Until then, and whenever the test stops holding, the
-slots are decided separately, as before. A slot is in at most one active pair (the strongest
-first). ``interactions="off"`` keeps no pair; a list of pairs of slot names
-(``[("offer", "cta")]``) decides those pairs jointly from the start.
+Bonferroni-corrected (:func:`interaction_p`), at ``p <`` :data:`SWITCH_P`. Until then, and
+whenever the test stops holding, the slots are decided separately, as before. A slot is in at
+most one active pair (the strongest first). ``interactions="off"`` keeps no pair; a list of
+pairs of slot names (``[("offer", "cta")]``) decides those pairs jointly from the start.
 
 The factored models of the slots keep learning either way, so what the pages show of each slot
 does not change with the pairs. When a pair decides, the logged propensity of the first slot is

@@ -136,8 +136,7 @@ class GaussianPosterior:
         """The Cholesky factor of the precision, block by segment (see
         :mod:`workbench.agent.arrow`)."""
         return self._get("factor", lambda: ArrowCholesky.scaled(
-            self.gram, self.noise_var, 1.0 / (self.prior_var * self.scale),
-            self.partition))
+            self.gram, self.noise_var, 1.0 / (self.prior_var * self.scale), self.partition))
 
     @property
     def partition(self) -> Partition:
@@ -202,7 +201,7 @@ class GaussianPosterior:
 
     def update(self, X: np.ndarray, y: np.ndarray, counts: np.ndarray | None = None,
                add_precision: bool | np.ndarray = True, yy: np.ndarray | None = None) -> None:
-        """Add observations: rows of ``X`` with summed rewards ``y`` over ``counts`` users.
+        """Add observations: rows of ``X`` (dense or sparse) with reward sums ``y`` over ``counts``.
 
         Rows may be aggregates: a cell of ``n`` identical feature vectors with reward sum ``y``
         contributes ``n x x^T`` and ``x y``. ``add_precision`` is each row's weight in the
@@ -211,11 +210,10 @@ class GaussianPosterior:
         rewards seen so far are then an unbiased estimate of that fraction of the whole
         reward, see :meth:`workbench.agent.policy.Agent.learn`). ``yy`` is each row's weighted
         sum of squared rewards (``sum r^2 / exposure``); given, the rows' spread updates the
-        noise estimate.
-        """
-        X = np.asarray(X, dtype=float)
+        noise estimate."""
+        X = X.tocsr() if sparse.issparse(X) else np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
-        n = np.ones(len(X)) if counts is None else np.asarray(counts, dtype=float)
+        n = np.ones(X.shape[0]) if counts is None else np.asarray(counts, dtype=float)
         mask = np.broadcast_to(np.asarray(add_precision, dtype=float), n.shape)
         w = n * mask
         if yy is not None and w.sum() > 0:
@@ -356,10 +354,13 @@ def _add_weighted_gram(gram: np.ndarray, X: np.ndarray, w: np.ndarray) -> None:
     """``gram += sum_i w_i x_i x_i^T``, as a sparse product added in place when most of ``X``
     is zero (a row touches the shared features and one segment's offsets: a few percent of
     them with many segments, where a dense ``p x p`` result was hundreds of megabytes)."""
-    if X.size and np.count_nonzero(X) < 0.1 * X.size:
+    size = X.shape[0] * X.shape[1]
+    nonzero = X.nnz if sparse.issparse(X) else np.count_nonzero(X)
+    if size and nonzero < 0.1 * size:
         Xs = sparse.csr_matrix(X)
         S = (Xs.T @ sparse.diags(w) @ Xs).tocoo()
         S.sum_duplicates()
         gram[S.row, S.col] += S.data
-    else:
-        gram += (X * w[:, None]).T @ X
+    else:  # a few segments: the dense product is faster
+        Xd = X.toarray() if sparse.issparse(X) else X
+        gram += (Xd * w[:, None]).T @ Xd
