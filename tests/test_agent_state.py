@@ -186,6 +186,40 @@ def test_a_decided_batch_and_its_snapshot_are_written_together_or_not_at_all(sto
     assert len(latest_batch(store, agent)) == 300
 
 
+def test_deciding_holds_the_learning_lock_only_from_the_snapshot_to_the_write(
+        file_store, monkeypatch):
+    """An ingest waiting on the learning jobs' lock waits for the snapshot and the write, not
+    for the seconds a large batch takes to render and turn into log rows."""
+    from store import StoreBusyError, busy
+    from workbench.agent import state
+
+    def learn_lock_is_free() -> bool:
+        try:
+            with busy.exclusive(file_store, "learn", wait_s=0):
+                return True
+        except StoreBusyError:
+            return False
+
+    seen = {}
+    real_rows, real_snapshot = state.log_rows, state.snapshot_rows
+
+    def rows(*a, **k):
+        seen["rows"] = learn_lock_is_free()
+        return real_rows(*a, **k)
+
+    def snapshot(*a, **k):
+        seen["snapshot"] = learn_lock_is_free()
+        return real_snapshot(*a, **k)
+
+    monkeypatch.setattr(state, "log_rows", rows)
+    monkeypatch.setattr(state, "snapshot_rows", snapshot)
+    agent = load_agent(file_store)
+    state.decide_batch(file_store, agent, synthetic_users(200, agent.segments, 4), actor="t",
+                       source="test", seed=5, start=START)
+    assert seen == {"rows": True, "snapshot": False}
+    assert learn_lock_is_free()
+
+
 def test_a_bad_events_file_is_rejected_whole(store):
     agent, _, _ = batch(store)
     with pytest.raises(ValidationError, match="required column 'occurred_at'"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from typing import Any
 
@@ -80,26 +81,30 @@ def decision_ids(batch_id: int, user_ids: Sequence[Any]) -> list[str]:
 
 def record_batch(store: Store, agent: Agent, decisions: pd.DataFrame, *, actor: str,
                  source: str, seed: int, start: date,
-                 snapshots: Callable[[], list[dict[str, Any]]] | None = None
+                 snapshots: Callable[[], list[dict[str, Any]]] | None = None,
+                 lock: Callable[[], AbstractContextManager[Any]] = nullcontext
                  ) -> tuple[int, pd.DataFrame]:
     """Log a batch (rendered with its texts) and return its id and the rendered frame with
     a ``decision_id`` column, ready to export to a sending platform.
 
-    ``snapshots``, when given, computes snapshot rows (under whatever lock the caller holds)
-    that are written in the batch's own transaction: a batch and its snapshot land together
-    or not at all."""
+    ``snapshots``, when given, computes snapshot rows that are written in the batch's own
+    transaction: a batch and its snapshot land together or not at all. ``lock`` (a context
+    manager factory) is held from the snapshot's read to the write only: rendering and the
+    log rows (seconds for a large batch) come before it, so a job waiting on the same lock
+    waits for the write, not for them."""
     rendered = agent.render(decisions)
-    rows = log_rows(agent.space, decisions)  # seconds for a large batch: before the lock
-    extra = snapshots() if snapshots is not None else []  # seconds too: before the lock
-    with store.transaction():
-        batch_id = decisions_store.insert_batch(
-            store, actor=actor, source=source, seed=seed, start_day=start.isoformat(),
-            n_users=len(decisions), n_sent=int(decisions["send"].sum()))
-        decisions_store.insert_decision_rows(store, rows.rows(batch_id))
-        if extra:
-            agent_store.save_snapshots(store, extra)
-        store.audit(actor, "decide", "batch", batch_id,
-                    {"users": len(decisions), "sent": int(decisions["send"].sum())})
+    rows = log_rows(agent.space, decisions)  # seconds for a large batch: before the locks
+    with lock():
+        extra = snapshots() if snapshots is not None else []  # before the write lock
+        with store.transaction():
+            batch_id = decisions_store.insert_batch(
+                store, actor=actor, source=source, seed=seed, start_day=start.isoformat(),
+                n_users=len(decisions), n_sent=int(decisions["send"].sum()))
+            decisions_store.insert_decision_rows(store, rows.rows(batch_id))
+            if extra:
+                agent_store.save_snapshots(store, extra)
+            store.audit(actor, "decide", "batch", batch_id,
+                        {"users": len(decisions), "sent": int(decisions["send"].sum())})
     rendered.insert(0, "decision_id", decision_ids(batch_id, rendered["user_id"]))
     return batch_id, rendered
 
@@ -116,12 +121,13 @@ def decide_batch(store: Store, agent: Agent, users: pd.DataFrame, *, actor: str,
     and is written in the batch's transaction: a busy database leaves neither, never a batch
     without its snapshot."""
     decisions = agent.decide(users, seed=seed, start=start)
-    with busy.exclusive(store, "learn"):  # no ingest saves between the read and the write
-        # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed.
-        batch_id, rendered = record_batch(
-            store, agent, decisions, actor=actor, source=source,
-            seed=decisions.attrs["seed"], start=start,
-            snapshots=lambda: snapshot_rows(current_agent(store, agent), start, decisions))
+    # The seed actually used (fresh when ``seed`` is None), so the batch can be replayed;
+    # the learning jobs' lock: no ingest saves between the snapshot's read and the write.
+    batch_id, rendered = record_batch(
+        store, agent, decisions, actor=actor, source=source,
+        seed=decisions.attrs["seed"], start=start,
+        snapshots=lambda: snapshot_rows(current_agent(store, agent), start, decisions),
+        lock=lambda: busy.exclusive(store, "learn"))
     rendered.attrs["seed"] = decisions.attrs["seed"]
     return batch_id, rendered
 
