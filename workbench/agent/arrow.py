@@ -24,7 +24,7 @@ agent's design never writes) is factored densely, as one shared block.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,11 +122,12 @@ class ArrowCholesky:
         def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
             out = gram[r, c] / noise
             return out + np.where(r == c, diagonal[r], 0.0)
-        self = cls.__new__(cls)
-        self._build(entries, part)
-        return self
+        out = cls.__new__(cls)
+        out._build(entries, part)  # noqa: SLF001
+        return out
 
-    def _build(self, entries, part: Partition) -> None:  # noqa: ANN001
+    def _build(self, entries: Callable[[np.ndarray, np.ndarray], np.ndarray],
+               part: Partition) -> None:
         """Factor the precision whose entries ``entries(rows, cols)`` gives (broadcast
         integer index arrays)."""
         self.part = part
