@@ -429,3 +429,23 @@ def test_the_library_import_names_data_rows_and_counts_a_multi_line_cell_as_one(
         import_components(store, "kind,téxt\n".encode("latin-1"), "lib.csv", "ana")
     assert [str(p) for p in e.value.problems] == [
         "byte 0xe9 in the header line is not valid UTF-8; save the file with UTF-8 encoding"]
+
+
+def test_number_columns_read_as_text_get_their_defaults_and_bad_cells_are_named():
+    """A column of numbers read as text (a CSV with empty cells) is filled with its default
+    where empty and checked by row, with no pandas warning (pandas 4 makes that warning an
+    error: a text fill with a number would then crash instead of naming the cell)."""
+    import warnings
+
+    from workbench.agent.users import prepare_users
+
+    def users(values):
+        return pd.DataFrame({"user_id": ["a", "b"], "segment": [SEG, SEG],
+                             "days_inactive": pd.Series(values, dtype="str")})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert prepare_users(users(["3", None]), [SEG])["days_inactive"].tolist() == [3, 30]
+        with pytest.raises(ValidationError) as err:
+            prepare_users(users(["x", None]), [SEG])
+    assert [(p.row, p.field) for p in err.value.problems] == [(1, "days_inactive")]

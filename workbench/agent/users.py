@@ -111,7 +111,10 @@ def prepare_users(users: pd.DataFrame, segments: list[str] | None = None,
         if col not in df.columns:
             df[col] = default
         elif col not in unanswered:
-            df[col] = df[col].fillna(default)
+            filled = df[col]
+            if pd.api.types.is_string_dtype(filled.dtype) and not isinstance(default, str):
+                filled = filled.astype(object)  # text cells are checked below, by row
+            df[col] = filled.fillna(default)
 
     def bad(mask: np.ndarray, col: str, message: str) -> None:
         for i in np.flatnonzero(mask)[:20]:
