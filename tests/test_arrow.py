@@ -176,3 +176,15 @@ def test_learning_rows_are_the_dense_design_rows_centred_on_each_contexts_mix(
     assert len(pol.model.served) == len(ctxs)
     total = sum(v[0] for v in pol.model.served.values())
     assert total == pytest.approx(w.sum())
+
+
+@pytest.mark.parametrize("n_segments", [2, 30])
+def test_learning_no_rows_changes_nothing(n_segments):
+    segments = [f"s{i}" for i in range(n_segments)]
+    space = ActionSpace.plain({"offer": 4}, ("push", "email"), skip=False)
+    pol = Agent(space, segments, AgentConfig(holdout_share=0)).policies["slot:offer"]
+    before = (pol.model.gram.copy(), pol.model.xy.copy(), pol.model.n)
+    none = np.zeros(0, np.int64)
+    pol.learn(none, none, np.zeros(0), np.zeros(0), np.zeros(0))
+    assert np.array_equal(pol.model.gram, before[0]) and np.array_equal(pol.model.xy, before[1])
+    assert pol.model.n == before[2] and pol.model.served == {}

@@ -346,6 +346,8 @@ def _centred_rows(pol: DimensionPolicy, cells: np.ndarray, counts: np.ndarray, w
     touch the shared features and its own offsets only, so with many segments the rows are
     built sparse, one context at a time from its compact rows; with a few, dense."""
     K, C, p = len(pol.dim.options), pol.ctx.count, len(pol.model.features)
+    if not len(cells):
+        return np.zeros((0, p))
     groups, gpos = np.unique(cells // K, return_inverse=True)  # (batch, context)
     uctx, cpos = np.unique(groups % C, return_inverse=True)
     D = _design_rows(pol, uctx)
