@@ -44,7 +44,7 @@ from scipy import sparse
 from workbench.agent.actions import Dimension
 from workbench.agent.contexts import Contexts
 from workbench.agent.guardrails import GUARDRAILS, Guardrails
-from workbench.agent.posterior import GaussianPosterior
+from workbench.agent.posterior import SPARSE_BELOW, GaussianPosterior
 from workbench.agent.prior import GroupPrior, group_of
 from workbench.agent.sampling import cap_shares, draw
 from workbench.agent.users import CHANNEL_IDS
@@ -356,7 +356,7 @@ def _centred_rows(pol: DimensionPolicy, cells: np.ndarray, counts: np.ndarray, w
     np.add.at(own, (gpos, cells % K), counts)
     is_bias = np.zeros(p, bool)
     is_bias[pol._bias_cols] = True  # noqa: SLF001
-    dense = np.mean([len(cj) for cj, _ in D]) >= 0.1 * p
+    dense = np.mean([len(cj) for cj, _ in D]) >= SPARSE_BELOW * p
     X = np.zeros((len(cells), p)) if dense else None
     rows, cols, vals = [], [], []
     for j, (cj, R) in enumerate(D):

@@ -54,6 +54,8 @@ from workbench.agent.arrow import ArrowCholesky, Partition, partition
 
 #: Pseudo-observations behind the initial noise variance when it is learnt from the data.
 NOISE_PSEUDO = 20.0
+#: Rows with a smaller share of nonzero entries are multiplied as sparse matrices.
+SPARSE_BELOW = 0.1
 #: The learnt noise variance never goes below this share of the initial one (all-zero rewards).
 NOISE_FLOOR = 1e-4
 
@@ -119,13 +121,11 @@ class GaussianPosterior:
 
     @property
     def precision(self) -> np.ndarray:
-        """``A = diag(1 / (prior_var * scale)) + gram / noise_var``."""
-        c = self._cache()
-        if "precision" not in c:
-            A = self.gram / self.noise_var
-            A[np.diag_indices_from(A)] += 1.0 / (self.prior_var * self.scale)
-            c["precision"] = A
-        return c["precision"]
+        """``A = diag(1 / (prior_var * scale)) + gram / noise_var``, dense: for reports and
+        tests (the agent reads it block by block, see :attr:`factor`)."""
+        A = self.gram / self.noise_var
+        A[np.diag_indices_from(A)] += _prior_precision(self)
+        return A
 
     @property
     def b(self) -> np.ndarray:
@@ -136,7 +136,7 @@ class GaussianPosterior:
         """The Cholesky factor of the precision, block by segment (see
         :mod:`workbench.agent.arrow`)."""
         return self._get("factor", lambda: ArrowCholesky.scaled(
-            self.gram, self.noise_var, 1.0 / (self.prior_var * self.scale), self.partition))
+            self.gram, self.noise_var, _prior_precision(self), self.partition))
 
     @property
     def partition(self) -> Partition:
@@ -311,6 +311,11 @@ class GaussianPosterior:
         return cls(_legacy_features(data), gram, xy, prior_var, s2, n, s2 * n, float(n))
 
 
+def _prior_precision(post: GaussianPosterior) -> np.ndarray:
+    """The prior's part of the precision's diagonal, ``1 / (prior_var * scale)``."""
+    return 1.0 / (post.prior_var * post.scale)
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles only what an object array of strings needs, never arbitrary callables."""
 
@@ -356,7 +361,7 @@ def _add_weighted_gram(gram: np.ndarray, X: np.ndarray, w: np.ndarray) -> None:
     them with many segments, where a dense ``p x p`` result was hundreds of megabytes)."""
     size = X.shape[0] * X.shape[1]
     nonzero = X.nnz if sparse.issparse(X) else np.count_nonzero(X)
-    if size and nonzero < 0.1 * size:
+    if size and nonzero < SPARSE_BELOW * size:
         Xs = sparse.csr_matrix(X)
         S = (Xs.T @ sparse.diags(w) @ Xs).tocoo()
         S.sum_duplicates()
