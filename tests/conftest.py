@@ -36,6 +36,15 @@ def write_lock_held(db: Path) -> Iterator[None]:
         conn.execute("ROLLBACK")
         conn.close()
 
+@pytest.fixture(autouse=True)
+def _fixed_programme_salt(monkeypatch):
+    """A roster imported without a salt gets a fixed one in tests: a random salt makes the
+    arms, and so a small roster's holdout size, a fresh draw on every run."""
+    import workbench.live.roster as roster
+
+    monkeypatch.setattr(roster, "_new_salt", lambda: "tests-salt")
+
+
 @pytest.fixture
 def store() -> Store:
     """An in-memory store, migrated and seeded with the demo data."""

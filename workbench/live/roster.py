@@ -159,6 +159,11 @@ def import_roster(store: Store, data: bytes, *, name: str, actor: str, joined_on
                        holdout_share=holdout_share, salt=salt, accept=accept_new_users)
 
 
+def _new_salt() -> str:
+    """A fresh programme's salt: random, so nobody can tell a user's arm from their id."""
+    return secrets.token_hex(8)
+
+
 def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
             holdout_share: float | None, salt: str | None, accept: bool) -> RosterReport:
     if not segments_of(store):  # every row was "unknown segment" on a fresh database
@@ -181,7 +186,7 @@ def _import(store: Store, data: bytes, *, name: str, actor: str, joined_on: str,
         if not 0 <= share < 1:
             raise ValidationError([Problem("must be in [0, 1)", field="holdout_share")],
                                   f"{name} was rejected")
-        key = salt or secrets.token_hex(8)
+        key = salt or _new_salt()
 
     def write(tmp: Path) -> dict:
         counts = _write_merged(store, data, name, tmp, key, share, joined_on, accept)
