@@ -57,8 +57,8 @@ def test_an_agent_on_a_plain_space_with_no_holdout_sends_to_everyone_and_learns(
     rng = np.random.default_rng(0)
     users = pd.DataFrame({"user_id": [f"u{i}" for i in range(2000)],
                           "segment": rng.choice(SEGMENTS, 2000)})
-    for _ in range(4):
-        batch = agent.decide(users)
+    for day in range(4):
+        batch = agent.decide(users, seed=day)  # replayable: no fresh draw per run
         assert batch["send"].all() and (batch["arm"] == "agent").all()
         offer = batch["choice_slot:offer"].to_numpy()
         assert set(np.unique(offer)) <= {0, 1, 2}
