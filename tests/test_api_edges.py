@@ -99,7 +99,7 @@ def test_a_seed_that_is_not_a_whole_number_is_refused(seed):
     assert e.value.problems[0].field == "seed"
 
 
-@pytest.mark.parametrize("segments", [["s", "s"], "abc", ["s", 3]])
+@pytest.mark.parametrize("segments", [["s", "s"], "abc", ["s", 3], []])
 def test_segments_must_be_a_list_of_distinct_names(segments):
     with pytest.raises(ValidationError) as e:
         Agent(_space(), segments)

@@ -30,13 +30,17 @@ _NO_OPTION = object()
 
 
 def segments_list(segments: Sequence[str]) -> list[str]:
-    """The segment names as a list; a string (read as its letters), repeated or non-text
+    """The segment names as a list; none, a string (read as its letters), repeated or non-text
     names refused."""
     if isinstance(segments, (str, bytes)) or not isinstance(segments, Sequence):
         raise ValidationError([Problem("must be a list of segment names, not "
                                        f"{type(segments).__name__}", field="segments")],
                               "Invalid agent")
     out = list(segments)
+    if not out:  # else every user would be refused as "unknown segment" at the first decide
+        raise ValidationError([Problem("must name at least one segment (users of no segment: "
+                                       "give one, e.g. ['all'])", field="segments")],
+                              "Invalid agent")
     p = [Problem(f"{s!r} is not a segment name", row=i + 1, field="segments")
          for i, s in enumerate(out) if not isinstance(s, str) or not s.strip()]
     seen: set[str] = set()
