@@ -65,6 +65,7 @@ def test_each_use_case_has_its_own_maxima_and_the_defaults_until_one_is_saved(st
     ("lots", "field 'gmv': 'lots' is not a number"),
     ("", "field 'gmv': '' is not a number"),
     (True, "field 'gmv': 'True' is not a number"),
+    ("1e13", "field 'gmv': '1e13' must be at most 1e+12"),
 ])
 def test_an_invalid_maximum_is_refused_naming_the_event_and_nothing_is_saved(store, value,
                                                                             problem):

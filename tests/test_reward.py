@@ -8,7 +8,7 @@ import pytest
 
 from workbench import ValidationError
 from workbench.agent.reward import (
-    EVENTS, check_pre_reward, fit_weights, incremental, learn_weights,
+    EVENTS, RewardWeights, check_pre_reward, fit_weights, incremental, learn_weights,
 )
 
 
@@ -108,12 +108,29 @@ def test_outcomes_a_learn_cannot_use_are_refused_by_row_and_column_not_learnt_as
         event_matrix(np.ones((2, 5)))
 
 
-def test_an_agent_never_learns_an_infinite_reward():
+@pytest.mark.parametrize("value", [np.inf, 1e300])
+def test_an_agent_never_learns_an_infinite_or_overflowing_reward(value):
+    """1e300 is finite, but its square is not: it left every weight NaN for good."""
     from workbench.agent import ActionSpace, Agent
     agent = Agent(ActionSpace.plain({"greeting": 3, "offer": 5}), ["s"])
     batch = agent.decide(pd.DataFrame({"user_id": [f"u{i}" for i in range(200)],
                                        "segment": "s"}), seed=1)
     before = agent.beliefs("slot:offer", {"segment": 0})
-    with pytest.raises(ValidationError):
-        agent.learn(batch, pd.DataFrame({"direct_open": [np.inf] + [0] * 199}))
+    with pytest.raises(ValidationError) as e:
+        agent.learn(batch, pd.DataFrame({"direct_open": [value] + [0] * 199}))
+    assert [(p.row, p.field) for p in e.value.problems] == [(1, "direct_open")]
     pd.testing.assert_frame_equal(agent.beliefs("slot:offer", {"segment": 0}), before)
+    agent.learn(batch, pd.DataFrame({"direct_open": [1e12] + [0] * 199}))  # the largest learnt
+    assert np.isfinite(agent.beliefs("slot:offer", {"segment": 0})["mean"]).all()
+
+
+def test_weights_and_pre_period_rewards_beyond_the_largest_value_are_refused():
+    with pytest.raises(ValidationError) as e:
+        RewardWeights(gmv=1e13)
+    assert [str(p) for p in e.value.problems] == [
+        "field 'gmv': must be a finite number from 0 to 1e+12, not 10000000000000.0"]
+    with pytest.raises(ValidationError) as e:
+        check_pre_reward(np.array([1.0, -2e12, np.inf]), 3)
+    assert [str(p) for p in e.value.problems] == [
+        "row 2 field 'pre_reward': -2e+12 is beyond +-1e+12: a unit or parsing error?",
+        "row 3 field 'pre_reward': 'inf' is not a finite number"]

@@ -26,6 +26,7 @@ from typing import Any
 from store import Store, now
 from store import agent as agent_store
 from workbench import Problem, ValidationError, WorkbenchError
+from workbench.agent.reward import MAX_VALUE
 
 __all__ = ["BINARY_EVENTS", "DEFAULT_MAXIMA", "EventLimits", "StaleLimitsError", "load_limits",
            "parse_maxima", "save_limits", "value_problem", "NEEDS_AMOUNT"]
@@ -84,7 +85,8 @@ def parse_maxima(values: Mapping[str, Any]) -> dict[str, float]:
     """``values`` (event -> maximum, as typed: text or numbers) checked and as floats.
 
     Refused whole, naming each bad event: an event that has no maximum (binary or unknown), a
-    value that is empty, not a number, NaN or infinite, or not above 0."""
+    value that is empty, not a number, NaN or infinite, not above 0 or over
+    :data:`~workbench.agent.reward.MAX_VALUE`."""
     problems, out = [], {}
     for event, raw in values.items():
         name = str(event).strip().lower()
@@ -102,6 +104,8 @@ def parse_maxima(values: Mapping[str, Any]) -> dict[str, float]:
             problems.append(Problem(f"'{raw}' is not a finite number", field=name))
         elif value <= 0:
             problems.append(Problem(f"'{raw}' must be above 0", field=name))
+        elif value > MAX_VALUE:  # the agent refuses to learn a value over it
+            problems.append(Problem(f"'{raw}' must be at most {MAX_VALUE:g}", field=name))
         else:
             out[name] = value
     if problems:

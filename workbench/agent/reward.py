@@ -23,6 +23,10 @@ from scipy.optimize import nnls
 from workbench import Problem, ValidationError
 
 EVENTS = ("direct_open", "engagement", "intent", "conversion", "gmv")
+#: Largest event value, weight or pre-period reward learnt. Squares and sums of far larger
+#: finite values overflow in the posterior (1e300 left every weight NaN for good); no real
+#: count or amount comes near it, so a value over it is a unit or parsing error.
+MAX_VALUE = 1e12
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,10 @@ class RewardWeights:
     gmv: float = 0.02
 
     def __post_init__(self) -> None:
-        problems = [Problem(f"must be a finite number >= 0, not {v!r}", field=k)
+        problems = [Problem(f"must be a finite number from 0 to {MAX_VALUE:g}, not {v!r}",
+                            field=k)
                     for k, v in asdict(self).items()
-                    if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0]
+                    if not isinstance(v, (int, float)) or not 0 <= v <= MAX_VALUE]
         if problems:
             raise ValidationError(problems, "Invalid reward weights")
 
@@ -83,6 +88,9 @@ def event_matrix(outcomes: pd.DataFrame) -> np.ndarray:
             problems.append(Problem(
                 "is missing (NaN or None): give 0 for no event" if empty[i]
                 else f"'{raw.iloc[i]}' is not a count or amount >= 0", row=int(i) + 1, field=e))
+        for i in np.flatnonzero(np.isfinite(num) & (num > MAX_VALUE))[:20]:
+            problems.append(Problem(f"'{raw.iloc[i]}' is over {MAX_VALUE:g}: a unit or parsing "
+                                    "error?", row=int(i) + 1, field=e))
         cols.append(num)
     if problems:
         problems.sort(key=lambda p: p.row or 0)
@@ -192,10 +200,14 @@ def check_pre_reward(pre_reward: np.ndarray | pd.Series, n: int) -> np.ndarray:
     non-numeric value is refused with its row, so that it cannot turn the posterior into NaN."""
     problems: list[Problem] = []
     values = _numeric_column(pre_reward, "pre_reward", problems)
+    for i in np.flatnonzero(np.isfinite(values) & (np.abs(values) > MAX_VALUE))[:20]:
+        problems.append(Problem(f"{values[i]:g} is beyond +-{MAX_VALUE:g}: a unit or parsing "
+                                "error?", row=int(i) + 1, field="pre_reward"))
     if len(values) != n:
         problems.append(Problem(f"has {len(values)} values for {n} outcome rows",
                                 field="pre_reward"))
     if problems:
+        problems.sort(key=lambda p: p.row or 0)
         raise ValidationError(problems, "Invalid pre-period rewards")
     return values
 
