@@ -126,12 +126,13 @@ def test_pre_period_rewards_make_a_difference_in_differences(incremental_store):
 
 def test_a_bad_pre_reward_file_is_rejected_naming_line_and_column():
     with pytest.raises(ValidationError) as e:
-        load_pre_reward(b"user_id,pre_reward\nu1,1\nu2,nan\n,3\nu1,2\nu4,lots\n")
+        load_pre_reward(b"user_id,pre_reward\nu1,1\nu2,nan\n,3\nu1,2\nu4,lots\nu5,1e300\n")
     assert [str(p) for p in e.value.problems] == [
         "row 2 field 'pre_reward': 'nan' is not a finite number",  # data rows: the header
         "row 3 field 'user_id': is empty",                          # is no row
         "row 4 field 'user_id': user 'u1' appears twice",
-        "row 5 field 'pre_reward': 'lots' is not a finite number"]
+        "row 5 field 'pre_reward': 'lots' is not a finite number",
+        "row 6 field 'pre_reward': 1e+300 is beyond +-1e+12: a unit or parsing error?"]
     with pytest.raises(ValidationError, match="required column 'pre_reward'"):
         load_pre_reward(b"user_id,value\nu1,1\n")
 

@@ -66,7 +66,7 @@ from workbench import Problem, ValidationError
 from workbench.agent.baselines import in_closed_batches, learn_incremental
 from workbench.agent.event_checks import load_limits, value_problem
 from workbench.agent.policy import Agent
-from workbench.agent.reward import EVENTS, scalarise
+from workbench.agent.reward import EVENTS, MAX_VALUE, beyond, scalarise
 from workbench.agent.state import (
     current_agent,
     decisions_frame,
@@ -140,7 +140,7 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
     """Pre-period rewards from a CSV with the columns ``user_id`` and ``pre_reward`` (other
     columns are ignored). The file is rejected whole, naming the data row (row 1 is the line
     under the header) and column of every bad value: an empty or repeated user, a missing,
-    non-numeric, NaN or infinite reward."""
+    non-numeric, NaN or infinite reward, or one beyond +-:data:`~workbench.agent.reward.MAX_VALUE`."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -176,6 +176,8 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
         if not math.isfinite(value):
             problems.append(Problem(f"'{raw}' is not a finite number", row=line,
                                     field="pre_reward"))
+        elif abs(value) > MAX_VALUE:
+            problems.append(Problem(beyond(value), row=line, field="pre_reward"))
         elif user:
             out[user] = value
     if problems:

@@ -195,14 +195,18 @@ def learn_weights(outcomes: pd.DataFrame, downstream: np.ndarray | pd.Series) ->
     return fit_weights(outcomes, downstream).weights
 
 
+def beyond(value: float) -> str:
+    """The problem of a pre-period reward beyond +-:data:`MAX_VALUE`."""
+    return f"{value:g} is beyond +-{MAX_VALUE:g}: a unit or parsing error?"
+
+
 def check_pre_reward(pre_reward: np.ndarray | pd.Series, n: int) -> np.ndarray:
     """Pre-period rewards as floats, one per outcome row; a missing (NaN), infinite or
     non-numeric value is refused with its row, so that it cannot turn the posterior into NaN."""
     problems: list[Problem] = []
     values = _numeric_column(pre_reward, "pre_reward", problems)
     for i in np.flatnonzero(np.isfinite(values) & (np.abs(values) > MAX_VALUE))[:20]:
-        problems.append(Problem(f"{values[i]:g} is beyond +-{MAX_VALUE:g}: a unit or parsing "
-                                "error?", row=int(i) + 1, field="pre_reward"))
+        problems.append(Problem(beyond(values[i]), row=int(i) + 1, field="pre_reward"))
     if len(values) != n:
         problems.append(Problem(f"has {len(values)} values for {n} outcome rows",
                                 field="pre_reward"))
