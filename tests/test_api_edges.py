@@ -133,3 +133,23 @@ def test_learn_arguments_of_the_wrong_kind_are_refused_naming_them():
             agent.learn(decisions, outcomes, **kw)
         assert e.value.problems[0].field == field, field
     agent.learn(d, out, exposure=np.full(50, 0.5))
+
+
+def test_outcomes_in_another_order_than_the_decisions_are_refused_not_misassigned():
+    """Rows are matched by position; outcomes sorted (or merged) into another order carry the
+    decisions' index labels out of order, and would have taught each decision another one's
+    events. Outcomes indexed otherwise (by user id, or a fresh range) match by position."""
+    agent = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
+    d = agent.decide(_users(50), seed=1)
+    hit = np.zeros(50)
+    hit[:5] = 1
+    out = pd.DataFrame({"direct_open": hit}, index=d.index)
+    with pytest.raises(ValidationError) as e:
+        agent.learn(d, out.iloc[::-1])
+    assert [str(p) for p in e.value.problems] == [
+        "field 'outcomes': has the decisions' index in another order, but rows are matched by "
+        "position: pass outcomes.loc[decisions.index]"]
+    assert agent.learn(d, out.iloc[::-1].loc[d.index]).decisions == 50
+    again = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
+    d2 = again.decide(_users(50), seed=1)
+    assert again.learn(d2, out.set_axis(d2["user_id"])).decisions == 50

@@ -8,7 +8,8 @@ import pytest
 
 from workbench import ValidationError
 from workbench.agent.reward import (
-    EVENTS, RewardWeights, check_pre_reward, fit_weights, incremental, learn_weights,
+    EVENTS, RewardWeights, check_pre_reward, event_matrix, fit_weights, incremental,
+    learn_weights,
 )
 
 
@@ -134,3 +135,18 @@ def test_weights_and_pre_period_rewards_beyond_the_largest_value_are_refused():
     assert [str(p) for p in e.value.problems] == [
         "row 2 field 'pre_reward': -2e+12 is beyond +-1e+12: a unit or parsing error?",
         "row 3 field 'pre_reward': 'inf' is not a finite number"]
+
+
+def test_a_column_named_like_an_event_is_refused_with_the_name_it_resembles():
+    """``conversions`` beside ``direct_open`` was learnt as no conversion at all."""
+    with pytest.raises(ValidationError) as e:
+        event_matrix(pd.DataFrame({"direct_open": [1, 0], "conversions": [1, 1], "GMV": [5, 0],
+                                   "user_id": ["a", "b"], "revenue": [5, 0]}))
+    assert [str(p) for p in e.value.problems] == [
+        "field 'conversions': is not an event column (did you mean 'conversion'?): its values "
+        "would not be learnt",
+        "field 'GMV': is not an event column (did you mean 'gmv'?): its values would not be "
+        "learnt"]
+    assert event_matrix(pd.DataFrame({"direct_open": [1, 0], "user_id": ["a", "b"],
+                                      "revenue": [5, 0], "conversion_30d": [1, 0]})
+                        ).tolist() == [[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]]

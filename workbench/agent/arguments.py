@@ -121,8 +121,20 @@ def check_learn(decisions: Any, outcomes: Any, columns: Sequence[str]) -> None:
     if not p and len(np.asarray(decisions["guardrails"])) != len(outcomes):
         p.append(Problem(f"decisions ({len(np.asarray(decisions['guardrails']))} rows) and "
                          f"outcomes ({len(outcomes)} rows) must have the same rows"))
+    elif not p and _reordered(decisions, outcomes):
+        p.append(Problem("has the decisions' index in another order, but rows are matched by "
+                         "position: pass outcomes.loc[decisions.index]", field="outcomes"))
     if p:
         raise ValidationError(p, "Cannot learn")
+
+
+def _reordered(decisions: Any, outcomes: pd.DataFrame) -> bool:
+    """Whether ``outcomes`` carry the decisions' own index labels in another order (a sort
+    or a merge), which row-by-row matching would give to the wrong decisions."""
+    if not isinstance(decisions, pd.DataFrame) or outcomes.index.equals(decisions.index):
+        return False
+    a, b = decisions.index, outcomes.index
+    return a.is_unique and b.is_unique and bool(a.isin(b).all())
 
 
 def check_finite(config: Any, fields: Sequence[str]) -> list[Problem]:

@@ -279,10 +279,10 @@ class Agent:
         data's statistics (``gram``, ``xy``, mix served) are a single learn's, and a late learn
         redoes the prior's refit of the learn before it: with ``learn_noise=False`` the
         posterior (and the next seeded ``decide``) is a single learn's when the late learns
-        follow the partial one on the same agent object. The learnt noise variance (default)
-        is not: it is learnt once per decision, at its first learn, from the events seen by
-        then. ``late=True`` alone (``counted`` = ``exposure`` = 1) adds late rewards without
-        counting the decision again. Relearning rows of a learnt decide batch is refused.
+        follow the partial one on the same agent object; the learnt noise variance (default)
+        is not (learnt at a decision's first learn, from its events by then). ``late=True``
+        alone (``counted`` = ``exposure`` = 1) adds late rewards without counting it again. Relearning rows of a learnt batch is refused, and so
+        are outcomes that carry the batch's index labels in another order (sorted or merged).
         """
         check_learn(decisions, outcomes, learn_columns(self.space, same_space))
         exp, weight = _exposure_weights(exposure, counted, late, len(outcomes))

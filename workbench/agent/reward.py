@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from difflib import get_close_matches
 
 import numpy as np
 import pandas as pd
@@ -64,9 +65,11 @@ def event_matrix(outcomes: pd.DataFrame) -> np.ndarray:
 
     Refused (:class:`workbench.ValidationError`, naming row and column): outcomes that are not
     a table, a table with rows but none of the event columns (a misnamed column was learnt as
-    all zeros), and a count that is text, infinite, negative or missing: one ``inf`` turned
-    every posterior into NaN for good, and "x", "12,5", NaN and None were learnt as 0 (a
-    decision with no event has 0: every caller in the workbench fills its tables so)."""
+    all zeros), a column named like an event but not one (``conversions``, ``GMV``: learnt
+    as nothing beside the right ones), and a count that is text, infinite, negative, missing
+    or over :data:`MAX_VALUE`: one ``inf`` turned every posterior into NaN for good, and "x",
+    "12,5", NaN and None were learnt as 0 (a decision with no event has 0: every caller in
+    the workbench fills its tables so)."""
     if not isinstance(outcomes, pd.DataFrame):
         raise ValidationError([Problem(f"must be a table (a pandas DataFrame) with event "
                                        f"columns, not {type(outcomes).__name__}",
@@ -75,7 +78,10 @@ def event_matrix(outcomes: pd.DataFrame) -> np.ndarray:
         raise ValidationError([Problem(f"has none of the event columns {', '.join(EVENTS)} "
                                        f"(its columns: {', '.join(map(str, outcomes.columns))})",
                                        field="outcomes")], "The outcomes were not learnt")
-    problems: list[Problem] = []
+    problems = [Problem(f"is not an event column (did you mean '{close[0]}'?): its values would "
+                        "not be learnt", field=str(c))
+                for c in outcomes.columns if c not in EVENTS
+                and (close := get_close_matches(str(c).lower(), EVENTS, n=1, cutoff=0.88))]
     cols = []
     for e in EVENTS:
         if e not in outcomes.columns:
