@@ -140,7 +140,7 @@ def load_pre_reward(data: bytes) -> dict[str, float]:
     """Pre-period rewards from a CSV with the columns ``user_id`` and ``pre_reward`` (other
     columns are ignored). The file is rejected whole, naming the data row (row 1 is the line
     under the header) and column of every bad value: an empty or repeated user, a missing,
-    non-numeric, NaN or infinite reward, or one beyond +-:data:`~workbench.agent.reward.MAX_VALUE`."""
+    non-numeric, NaN or infinite reward, or one beyond +-:data:`.reward.MAX_VALUE`."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -280,9 +280,9 @@ class Agent:
         redoes the prior's refit of the learn before it: with ``learn_noise=False`` the
         posterior (and the next seeded ``decide``) is a single learn's when the late learns
         follow the partial one on the same agent object; the learnt noise variance (default)
-        is not (learnt at a decision's first learn, from its events by then). ``late=True``
-        alone (``counted`` = ``exposure`` = 1) adds late rewards without counting it again. Relearning rows of a learnt batch is refused, and so
-        are outcomes that carry the batch's index labels in another order (sorted or merged).
+        is not (learnt at a decision's first learn). ``late=True`` alone (``counted`` =
+        ``exposure`` = 1) adds late rewards without counting it again. Refused: relearning a
+        learnt batch's rows, and outcomes with the batch's index labels in another order.
         """
         check_learn(decisions, outcomes, learn_columns(self.space, same_space))
         exp, weight = _exposure_weights(exposure, counted, late, len(outcomes))
