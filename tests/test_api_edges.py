@@ -153,3 +153,24 @@ def test_outcomes_in_another_order_than_the_decisions_are_refused_not_misassigne
     again = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
     d2 = again.decide(_users(50), seed=1)
     assert again.learn(d2, out.set_axis(d2["user_id"])).decisions == 50
+
+
+def test_agent_parts_of_the_wrong_kind_are_refused_naming_them():
+    """A dict for the configuration, its reward or its guardrails, or models that are not
+    posteriors, were taken and failed later with a raw AttributeError (at decide or learn)."""
+    space = _space()
+    cases = [(("abc", ["s"]), "space"), ((space, ["s"], {"holdout_share": 0}), "config"),
+             ((space, ["s"], None, {"channel": 1}), "models"), ((space, ["s"], None, "m"),
+                                                                "models")]
+    for args, field in cases:
+        with pytest.raises(ValidationError) as e:
+            Agent(*args)
+        assert [p.field for p in e.value.problems] == [field], field
+    with pytest.raises(ValidationError) as e:
+        AgentConfig(reward={"gmv": 1}, guardrails={"quiet_start": 1})
+    assert [str(p) for p in e.value.problems] == [
+        "field 'reward': must be a RewardWeights (e.g. RewardWeights(gmv=0.05)), not dict",
+        "field 'guardrails': must be a Guardrails (e.g. Guardrails(frequency_cap_7d=2)), not "
+        "dict"]
+    earlier = Agent(space, ["s"])
+    assert Agent(space, ["s"], None, earlier.models).models.keys() == earlier.models.keys()

@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from workbench import Problem, ValidationError
+from workbench.agent.actions import ActionSpace
 from workbench.agent.arguments import check_finite
 from workbench.agent.contexts import DEFAULT_CONTEXTS, context_problems, resolve_contexts
 from workbench.agent.guardrails import Guardrails, MustSend
+from workbench.agent.posterior import GaussianPosterior
 from workbench.agent.reward import RewardWeights
 
 
@@ -52,7 +54,11 @@ class AgentConfig:
     interactions: Any = "auto"
 
     def __post_init__(self) -> None:
-        p = []
+        p = [Problem(f"must be a {kind.__name__} (e.g. {kind.__name__}({example})), not "
+                     f"{type(getattr(self, f)).__name__}", field=f)
+             for f, kind, example in (("reward", RewardWeights, "gmv=0.05"),
+                                      ("guardrails", Guardrails, "frequency_cap_7d=2"))
+             if not isinstance(getattr(self, f), kind)]  # a dict failed at the first learn
         if isinstance(self.holdout_share, bool) or not isinstance(self.holdout_share,
                                                                   (int, float)):
             p.append(Problem(f"must be a number in [0, 1), not {self.holdout_share!r}",
@@ -106,3 +112,25 @@ class AgentConfig:
         rest = {k: v for k, v in d.items() if k not in ("reward", "guardrails")}
         return cls(reward=RewardWeights(**d.get("reward", {})), guardrails=Guardrails(**g),
                    **rest)
+
+
+def agent_parts(space: Any, config: Any, models: Any
+                ) -> tuple[AgentConfig, Mapping[str, GaussianPosterior]]:
+    """An agent's configuration (default when None) and earlier models (none when None),
+    refused by name when they are not what :class:`workbench.agent.Agent` takes: a dict for
+    the configuration, or models that are not posteriors, failed later with a raw error."""
+    p = []
+    if not isinstance(space, ActionSpace):
+        p.append(Problem("must be an ActionSpace (ActionSpace.plain(...) or "
+                         f"ActionSpace.from_library(store)), not {type(space).__name__}",
+                         field="space"))
+    if config is not None and not isinstance(config, AgentConfig):
+        p.append(Problem(f"must be an AgentConfig, not {type(config).__name__}",
+                         field="config"))
+    if models is not None and (not isinstance(models, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, GaussianPosterior) for k, v in models.items())):
+        p.append(Problem("must be the models of an earlier agent (agent.models: dimension "
+                         "name -> posterior)", field="models"))
+    if p:
+        raise ValidationError(p, "Invalid agent")
+    return config or AgentConfig(), models or {}

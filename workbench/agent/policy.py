@@ -59,7 +59,7 @@ from workbench.agent.arguments import (
     segments_list,
 )
 from workbench.agent.beliefs import explain
-from workbench.agent.config import AgentConfig
+from workbench.agent.config import AgentConfig, agent_parts
 from workbench.agent.contexts import Contexts
 from workbench.agent.guardrails import (
     GUARDRAILS,
@@ -105,9 +105,8 @@ class Agent:
     def __init__(self, space: ActionSpace, segments: Sequence[str],
                  config: AgentConfig | None = None,
                  models: Mapping[str, GaussianPosterior] | None = None):
-        self.space = space
-        self.segments = segments_list(segments)
-        self.config = cfg = config or AgentConfig()
+        self.config, models = agent_parts(space, config, models)
+        self.space, self.segments, cfg = space, segments_list(segments), self.config
         check_atom_share(space, self.segments, cfg.guardrails)
         self.last_seed: int | None = None
         self._learnt = LearntBatches()  # decide batches learnt (a second learn is refused)
@@ -120,7 +119,6 @@ class Agent:
             if kind in scoped and "segment" not in variables:
                 masks = ("segment",) + masks  # segment-scoped atoms need the segment
             self._ctx[kind] = Contexts.of(variables, masks, labels)
-        models = models or {}
         args = {"noise_var": cfg.noise_var, "learn_noise": cfg.learn_noise,
                 "prior_scale": cfg.prior_scale, "prior_sd": cfg.prior_sd}
         self.policies = {d.name: DimensionPolicy(
