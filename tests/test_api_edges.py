@@ -3,6 +3,7 @@ share caps and arguments of the wrong kind (refused as ValidationError naming th
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from workbench import ValidationError
-from workbench.agent import ActionSpace, Agent, AgentConfig, Guardrails
+from workbench.agent import ActionSpace, ActionSpaceError, Agent, AgentConfig, Guardrails
 
 
 def _space():
@@ -174,3 +175,40 @@ def test_agent_parts_of_the_wrong_kind_are_refused_naming_them():
         "dict"]
     earlier = Agent(space, ["s"])
     assert Agent(space, ["s"], None, earlier.models).models.keys() == earlier.models.keys()
+
+
+def test_adding_and_retiring_atoms_refuse_what_would_go_wrong_silently_or_raw():
+    """Each was accepted without a word (an atom of a segment the agent lacks is never
+    offered; a retired id that is not offered retired nothing) or failed with a raw error."""
+    agent = Agent(_space(), ["s"])
+    offer = [o.value for o in agent.space.dimension("slot:offer").options]
+    bad_adds = [
+        ({"id": 5000, "kind": "offer", "text": "x"}, "must be a list of atom rows"),
+        ([{"id": 5000, "kind": "offer", "text": "x", "tags": 5}],
+         "row 1: tags must be a text ('a;b') or a list of texts, not 5"),
+        ([{"id": 5000, "kind": "offer", "text": "x", "segment": "zz"}],
+         "row 1: segment 'zz' is not one of this agent's (s)"),
+        (["offer"], "row 1: a mapping of id, kind, text..., not str")]
+    for atoms, said in bad_adds:
+        with pytest.raises(ActionSpaceError, match=re.escape(said)):
+            agent.add_atoms(atoms)
+    grown = agent.add_atoms([{"id": 5000, "kind": "offer", "text": "x", "tags": ["a", "b"],
+                              "segment": "s"}])
+    new = grown.space.dimension("slot:offer").options[-1]
+    assert (new.value, new.features[-2:], new.segment) == (5000, ("tag:a", "tag:b"), "s")
+    for ids, said in [(99999, "must be a list of atom ids, not int"),
+                      ([99999, offer[0]], "atom 99999 is not offered in this space"),
+                      (["first"], "atom ids must be whole numbers")]:
+        with pytest.raises(ActionSpaceError, match=re.escape(said)):
+            agent.retire_atoms(ids)
+    left = agent.retire_atoms([str(offer[0])]).space.dimension("slot:offer").options
+    assert [o.value for o in left] == offer[1:]
+
+
+@pytest.mark.parametrize("top", [0, -1, "x", 2.5, True])
+def test_explain_refuses_a_top_that_is_not_a_whole_number_of_features(top):
+    agent = Agent(_space(), ["s"])
+    option = agent.space.dimension("slot:offer").options[0].value
+    with pytest.raises(ValidationError) as e:
+        agent.explain("offer", {"segment": "s"}, option, top=top)
+    assert [p.field for p in e.value.problems] == ["top"]

@@ -74,6 +74,19 @@ def atom_option(atom: Mapping[str, Any]) -> Option:
     return Option(atom["id"], atom["text"], tuple(feats), atom.get("segment"))
 
 
+def _listed(values: Any, what: str) -> list:
+    """``values`` as a list, refusing one value or a mapping where a list of them was meant."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ActionSpaceError(f"must be a list of {what}, not {type(values).__name__}")
+    return list(values)
+
+
+def _tags_ok(tags: Any) -> bool:
+    """Whether an atom's tags are none, a text (``a;b``) or a list of texts."""
+    return tags is None or isinstance(tags, str) or (
+        isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags))
+
+
 def timing_options() -> tuple[Option, ...]:
     """The 168 send slots of a week. Besides its hour, weekday and daypart, each slot carries
     the three overlapping ``near:`` windows around its hour (h-1, h, h+1): response to a send
@@ -116,7 +129,11 @@ class ActionSpace:
         """The same space with these atoms (library rows) offered in their slots; an atom
         already offered is replaced by the new row (e.g. new tags)."""
         rows, problems = {}, []
-        for n, a in enumerate(atoms, start=1):
+        for n, a in enumerate(_listed(atoms, "atom rows (mappings of id, kind, text...)"), 1):
+            if not isinstance(a, Mapping):
+                problems.append(f"row {n}: a mapping of id, kind, text..., not "
+                                f"{type(a).__name__}")
+                continue
             missing = [f for f in ("id", "kind", "text") if f not in a]
             try:
                 rows[int(a["id"])] = dict(a)
@@ -124,6 +141,11 @@ class ActionSpace:
                 missing = missing or ["id"]
             if missing:
                 problems.append(f"row {n}: {', '.join(missing)} missing or not valid")
+            elif not _tags_ok(tags := a.get("tags")):
+                problems.append(f"row {n}: tags must be a text ('a;b') or a list of texts, "
+                                f"not {tags!r}")
+            elif isinstance(tags, (list, tuple)):  # kept as the library keeps them
+                rows[int(a["id"])]["tags"] = ";".join(tags)
         problems += [f"atom {i}: no slot '{{{a['kind']}}}' in this space"
                      for i, a in rows.items() if "kind" in a and f"slot:{a['kind']}" not in
                      {d.name for d in self.dimensions}]
@@ -147,7 +169,14 @@ class ActionSpace:
 
     def without_atoms(self, atom_ids: Iterable[int]) -> ActionSpace:
         """The same space without these atoms (a slot must keep at least one)."""
-        gone = {int(i) for i in atom_ids}
+        try:
+            gone = {int(i) for i in _listed(atom_ids, "atom ids")}
+        except (TypeError, ValueError):
+            raise ActionSpaceError(f"atom ids must be whole numbers, not {atom_ids!r}") from None
+        offered = {o.value for d in self.dimensions if d.kind == "slot" for o in d.options}
+        if gone - offered:  # a typo would have retired nothing, without a word
+            raise ActionSpaceError(f"atom {', '.join(map(str, sorted(gone - offered)))} is not "
+                                   "offered in this space")
         dims = []
         for d in self.dimensions:
             if d.kind == "slot":

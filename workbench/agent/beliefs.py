@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import Problem, ValidationError
 from workbench.agent.actions import Dimension
 from workbench.agent.guardrails import GUARDRAILS
 from workbench.agent.models import DimensionPolicy
@@ -19,7 +20,11 @@ def explain(d: Dimension, pol: DimensionPolicy, c: int, option: Any, top: int = 
             ) -> pd.DataFrame:
     """Why ``option`` over the best other option this context may use (an atom of another
     segment, a quiet hour or a channel without consent was never the alternative): each
-    feature's contribution to the difference of their posterior mean rewards."""
+    feature's contribution to the difference of their posterior mean rewards (the ``top``
+    largest, a whole number >= 1)."""
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValidationError([Problem(f"must be a whole number >= 1, not {top!r}",
+                                       field="top")], "Cannot explain")
     mean_w = pol.model.mean
     k = d.index_of(option)
     X = pol.design([c])

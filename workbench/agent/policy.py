@@ -52,10 +52,11 @@ from workbench.agent.arguments import (
     LearntBatches,
     check_atom_share,
     check_learn,
-    learn_columns,
     check_seed,
     check_users,
     check_view,
+    known_segments,
+    learn_columns,
     segments_list,
 )
 from workbench.agent.beliefs import explain
@@ -147,7 +148,7 @@ class Agent:
     def add_atoms(self, atoms: Iterable[Mapping[str, Any]]) -> Agent:
         """This agent with new atoms (library rows: ``id``, ``kind``, ``text`` and optional
         ``offer_type``, ``tone``, ``product_category``, ``tags``, ``segment``) offered."""
-        return self.with_space(self.space.with_atoms(atoms))
+        return self.with_space(self.space.with_atoms(known_segments(atoms, self.segments)))
 
     def retire_atoms(self, atom_ids: Iterable[int]) -> Agent:
         """This agent with these atoms no longer offered (what they taught stays)."""
