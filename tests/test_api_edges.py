@@ -154,6 +154,10 @@ def test_outcomes_in_another_order_than_the_decisions_are_refused_not_misassigne
     again = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
     d2 = again.decide(_users(50), seed=1)
     assert again.learn(d2, out.set_axis(d2["user_id"])).decisions == 50
+    # decisions sorted, outcomes built in that order with a fresh index: row by row, as meant
+    third = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
+    d3 = third.decide(_users(50), seed=1).sort_values("user_id")
+    assert third.learn(d3, pd.DataFrame({"direct_open": hit})).decisions == 50
 
 
 def test_agent_parts_of_the_wrong_kind_are_refused_naming_them():
@@ -212,3 +216,26 @@ def test_explain_refuses_a_top_that_is_not_a_whole_number_of_features(top):
     with pytest.raises(ValidationError) as e:
         agent.explain("offer", {"segment": "s"}, option, top=top)
     assert [p.field for p in e.value.problems] == ["top"]
+
+
+def test_repeated_columns_and_flags_that_are_not_booleans_are_refused_by_name():
+    """A users table with `segment` twice failed with a raw AttributeError; late="no" and
+    same_space="no" were taken as true."""
+    agent = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
+    u = _users(20)
+    with pytest.raises(ValidationError) as e:
+        agent.decide(pd.concat([u, u[["segment"]]], axis=1), seed=1)
+    assert [str(p) for p in e.value.problems] == [
+        "field 'segment': column 'segment' appears twice in the users table"]
+    d = agent.decide(u, seed=1)
+    out = pd.DataFrame({"direct_open": np.ones(20)})
+    with pytest.raises(ValidationError) as e:
+        agent.learn(d, pd.concat([out, out], axis=1))
+    assert [str(p) for p in e.value.problems] == [
+        "field 'direct_open': column 'direct_open' appears twice in the outcomes"]
+    for flag in ("late", "same_space"):
+        with pytest.raises(ValidationError) as e:
+            agent.learn(d, out, **{flag: "no"})
+        assert [str(p) for p in e.value.problems] == [
+            f"field '{flag}': must be True or False, not 'no'"]
+    assert agent.learn(d, out, late=np.bool_(False)).decisions == 20

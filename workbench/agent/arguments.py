@@ -21,6 +21,7 @@ from workbench import Problem, ValidationError
 from workbench.agent.actions import ActionSpace, ActionSpaceError, Dimension
 from workbench.agent.guardrails import Guardrails
 from workbench.agent.mixes import CTX_VARS
+from workbench.delimited import repeated_columns
 
 #: Batches (by seed) whose learnt rows an agent remembers, to refuse a second learn of them.
 REMEMBERED_BATCHES = 64
@@ -102,6 +103,8 @@ def check_users(users: Any) -> None:
         raise ValidationError([Problem("must be a DataFrame with a row per user, not "
                                        f"{type(users).__name__}", field="users")],
                               "The users table was rejected")
+    if twice := repeated_columns(map(str, users.columns), "users table"):
+        raise ValidationError(twice, "The users table was rejected")
 
 
 def check_seed(seed: Any) -> int | None:
@@ -115,9 +118,12 @@ def check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
-def check_learn(decisions: Any, outcomes: Any, columns: Sequence[str]) -> None:
-    """Decisions as :meth:`decide` returned them (or their arrays) and outcomes as a
-    DataFrame of the same rows."""
+def check_learn(decisions: Any, outcomes: Any, columns: Sequence[str], late: Any = False,
+                same_space: Any = False) -> None:
+    """Decisions as :meth:`decide` returned them (or their arrays), outcomes as a DataFrame
+    of the same rows, and ``late`` and ``same_space`` true or false (a text such as "no" was
+    taken as true)."""
+    flags = {"late": late, "same_space": same_space}
     p = []
     if not isinstance(decisions, (pd.DataFrame, Mapping)):
         p.append(Problem("must be the DataFrame decide returned, not "
@@ -133,6 +139,10 @@ def check_learn(decisions: Any, outcomes: Any, columns: Sequence[str]) -> None:
     if not isinstance(outcomes, pd.DataFrame):
         p.append(Problem("must be a DataFrame of event columns (e.g. direct_open), not "
                          f"{type(outcomes).__name__}", field="outcomes"))
+    else:
+        p += repeated_columns(map(str, outcomes.columns), "outcomes")
+    p += [Problem(f"must be True or False, not {v!r}", field=f)
+          for f, v in flags.items() if not isinstance(v, (bool, np.bool_))]
     if not p and len(np.asarray(decisions["guardrails"])) != len(outcomes):
         p.append(Problem(f"decisions ({len(np.asarray(decisions['guardrails']))} rows) and "
                          f"outcomes ({len(outcomes)} rows) must have the same rows"))
@@ -145,11 +155,14 @@ def check_learn(decisions: Any, outcomes: Any, columns: Sequence[str]) -> None:
 
 def _reordered(decisions: Any, outcomes: pd.DataFrame) -> bool:
     """Whether ``outcomes`` carry the decisions' own index labels in another order (a sort
-    or a merge), which row-by-row matching would give to the wrong decisions."""
+    or a merge), which row-by-row matching would give to the wrong decisions. Outcomes with
+    a fresh index (0, 1, 2...) were built in the decisions' row order, as documented, even
+    when the decisions were sorted."""
     if not isinstance(decisions, pd.DataFrame) or outcomes.index.equals(decisions.index):
         return False
     a, b = decisions.index, outcomes.index
-    return a.is_unique and b.is_unique and bool(a.isin(b).all())
+    return not b.equals(pd.RangeIndex(len(b))) and a.is_unique and b.is_unique \
+        and bool(a.isin(b).all())
 
 
 def check_finite(config: Any, fields: Sequence[str]) -> list[Problem]:

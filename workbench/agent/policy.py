@@ -283,7 +283,7 @@ class Agent:
         ``exposure`` = 1) adds late rewards without counting it again. Refused: relearning a
         learnt batch's rows, and outcomes with the batch's index labels in another order.
         """
-        check_learn(decisions, outcomes, learn_columns(self.space, same_space))
+        check_learn(decisions, outcomes, learn_columns(self.space, same_space), late, same_space)
         exp, weight = _exposure_weights(exposure, counted, late, len(outcomes))
         seen = None if late else self._learnt.check(decisions)
         # A late correction adds plain event value: the holdout baseline was already taken.
