@@ -125,9 +125,11 @@ class ActionSpace:
             n *= len(d.options)
         return n
 
-    def with_atoms(self, atoms: Iterable[Mapping[str, Any]]) -> ActionSpace:
+    def with_atoms(self, atoms: Iterable[Mapping[str, Any]],
+                   segments: Sequence[str] | None = None) -> ActionSpace:
         """The same space with these atoms (library rows) offered in their slots; an atom
-        already offered is replaced by the new row (e.g. new tags)."""
+        already offered is replaced by the new row (e.g. new tags). With ``segments`` (an
+        agent's), an atom scoped to another segment is refused: it would never be offered."""
         rows, problems = {}, []
         for n, a in enumerate(_listed(atoms, "atom rows (mappings of id, kind, text...)"), 1):
             if not isinstance(a, Mapping):
@@ -144,6 +146,9 @@ class ActionSpace:
             elif not _tags_ok(tags := a.get("tags")):
                 problems.append(f"row {n}: tags must be a text ('a;b') or a list of texts, "
                                 f"not {tags!r}")
+            elif segments is not None and a.get("segment") and a["segment"] not in segments:
+                problems.append(f"row {n}: segment {a['segment']!r} is not one of this "
+                                f"agent's ({', '.join(segments)})")
             elif isinstance(tags, (list, tuple)):  # kept as the library keeps them
                 rows[int(a["id"])]["tags"] = ";".join(tags)
         problems += [f"atom {i}: no slot '{{{a['kind']}}}' in this space"

@@ -11,14 +11,14 @@ reading of what :meth:`~workbench.agent.policy.Agent.beliefs` and ``explain`` ar
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench import Problem, ValidationError
-from workbench.agent.actions import ActionSpace, ActionSpaceError, Dimension
+from workbench.agent.actions import ActionSpace, Dimension
 from workbench.agent.guardrails import Guardrails
 from workbench.agent.mixes import CTX_VARS
 from workbench.delimited import repeated_columns
@@ -52,21 +52,6 @@ def segments_list(segments: Sequence[str]) -> list[str]:
     if p:
         raise ValidationError(p, "Invalid agent")
     return out
-
-
-def known_segments(atoms: Any, segments: Sequence[str]) -> Any:
-    """Atom rows to add, refused when one is scoped to a segment the agent does not have (it
-    would never be offered, without a word); rows that are no list are left to the space's
-    own refusal."""
-    if isinstance(atoms, (str, bytes, Mapping)) or not isinstance(atoms, Iterable):
-        return atoms
-    rows = list(atoms)
-    bad = [f"row {n}: segment {a['segment']!r} is not one of this agent's ("
-           f"{', '.join(segments)})" for n, a in enumerate(rows, 1)
-           if isinstance(a, Mapping) and a.get("segment") and a["segment"] not in segments]
-    if bad:
-        raise ActionSpaceError("; ".join(bad))
-    return rows
 
 
 def atom_share_problems(space: ActionSpace, segments: Sequence[str], g: Guardrails

@@ -55,7 +55,6 @@ from workbench.agent.arguments import (
     check_seed,
     check_users,
     check_view,
-    known_segments,
     learn_columns,
     segments_list,
 )
@@ -148,7 +147,7 @@ class Agent:
     def add_atoms(self, atoms: Iterable[Mapping[str, Any]]) -> Agent:
         """This agent with new atoms (library rows: ``id``, ``kind``, ``text`` and optional
         ``offer_type``, ``tone``, ``product_category``, ``tags``, ``segment``) offered."""
-        return self.with_space(self.space.with_atoms(known_segments(atoms, self.segments)))
+        return self.with_space(self.space.with_atoms(atoms, self.segments))
 
     def retire_atoms(self, atom_ids: Iterable[int]) -> Agent:
         """This agent with these atoms no longer offered (what they taught stays)."""
