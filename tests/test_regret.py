@@ -212,3 +212,38 @@ def test_each_dimension_of_the_oracle_learns_from_the_reward_without_the_others_
         assert player.y[d][0, actions[0, d]] == pytest.approx(reward[0] - others[0])
         assert player.y[d][1, actions[1, d]] == pytest.approx(reward[1:].sum() - others[1] - others[2])
         assert player.n[d][1, actions[1, d]] == 2
+
+
+def test_the_sequential_reference_learns_each_user_before_choosing_for_the_next():
+    env = environment("neutral")
+    player = _MAKERS["oracle_ts_sequential"](env, 0)
+    users = env.users(0, np.random.default_rng(0)).iloc[:400]
+    seg = users["segment"].cat.codes.to_numpy(np.int64)
+    actions = player.choose(users, seg, 0)
+    for d in range(5):  # every user is learnt in choose, once per dimension
+        assert player.n[d].sum() == len(users)
+        assert np.array_equal(player.n[d][seg[0]], np.bincount(
+            actions[seg == seg[0], d], minlength=env.shape[d]))
+    assert not np.isin(actions[:, 3], NIGHT).any()
+    before = [n.copy() for n in player.n]
+    player.learn(seg, actions, np.ones(len(seg)))  # the batch's outcomes add nothing
+    assert all(np.array_equal(a, b) for a, b in zip(before, player.n))
+    # within the first day, later users get better actions than a batch learner's, which
+    # has seen nothing yet
+    users = env.users(0, np.random.default_rng(1))
+    seg = users["segment"].cat.codes.to_numpy(np.int64)
+    expected = env.expected(0)
+    late = slice(len(users) - 2000, None)
+    got = {}
+    for name in ("oracle_ts_sequential", "oracle_ts"):
+        a = _MAKERS[name](env, 2).choose(users, seg, 0)
+        got[name] = expected[(seg[late], *a[late].T)].mean()
+    assert got["oracle_ts_sequential"] > got["oracle_ts"] * 1.1
+
+
+def test_the_sequential_reference_runs_only_when_asked_and_beats_uniform():
+    assert "oracle_ts_sequential" not in bench_regret(
+        "neutral", seeds=1, quick=True, players=("uniform",))["environments"]["neutral"]["players"]
+    env = environment("neutral").scaled(days=40, batch=3000)
+    result = {r.player: r.regret_per_1k for r in run(env, 0, ("oracle_ts_sequential", "uniform"))}
+    assert result["oracle_ts_sequential"] < 0.4 * result["uniform"]

@@ -64,7 +64,8 @@ def bench_simulate(users: int, seed: int, as_json: bool, days: int) -> int:
 @click.option("--quick", is_flag=True, help="10 daily batches of 300 users per environment.")
 @click.option("--players", metavar="A,B", help="Comma-separated players (default: all of "
               "agent, mabwiser, beta_ts, uniform, oracle_ts; also agent_all_hours and "
-              "oracle_ts_all_hours: quiet hours lifted, no night mask).")
+              "oracle_ts_all_hours: quiet hours lifted, no night mask; "
+              "oracle_ts_sequential: oracle_ts learning after every user).")
 @click.option("--json", "as_json", is_flag=True, help="One-line JSON (default: a table).")
 def bench_regret(env: str | None, held_out: bool, seeds: int, quick: bool, players: str | None,
                  as_json: bool) -> int:

@@ -26,6 +26,10 @@ and the same random outcomes (common random numbers), with what a team would oth
   hour open (the agent's quiet hours lifted, the reference without its night mask), for what
   knowing that nights are poor is worth here; an environment of someone else's may not make
   them poor.
+- ``oracle_ts_sequential``, run only when named: ``oracle_ts`` learning after every single user
+  instead of every batch. No learner in a batched programme can (a day's users are decided
+  before any of their outcomes is seen), so it bounds from below what Thompson Sampling per
+  segment and dimension reaches here, with every advantage a real learner lacks.
 
 Each player's random numbers come from its own seed (environment seed, run seed, player name),
 and the users and outcomes from another, so a player's figures do not depend on which other
@@ -55,9 +59,10 @@ PLAYERS = ("agent", "mabwiser", "beta_ts", "uniform", "oracle_ts")
 #: Run only when asked for (``--players``): the agent with its quiet hours lifted and the
 #: reference without the night mask, for what the mask is worth (every environment here makes
 #: night hours poor; one of someone else's may not).
-EXTRA_PLAYERS = ("agent_all_hours", "oracle_ts_all_hours")
+EXTRA_PLAYERS = ("agent_all_hours", "oracle_ts_all_hours", "oracle_ts_sequential")
 #: Players whose mean regret is also given as a ratio to MABWiser's.
-RATIOS = ("agent", "oracle_ts", "agent_all_hours", "oracle_ts_all_hours")
+RATIOS = ("agent", "oracle_ts", "agent_all_hours", "oracle_ts_all_hours",
+          "oracle_ts_sequential")
 START = date(2026, 1, 5)  # a Monday
 
 
@@ -250,9 +255,49 @@ class _OracleAllHoursPlayer(_OracleTSPlayer):
     night = ()
 
 
+class _SequentialOracleTSPlayer(_OracleTSPlayer):
+    """``oracle_ts`` learning after every user (run only when named). It draws each user's
+    outcome itself (Bernoulli at the environment's expected reward, from its own random
+    numbers) and learns it before choosing for the next user, so the batch's outcomes, drawn
+    by the harness after the whole batch is decided, are not needed: regret is counted from
+    expected rewards either way."""
+
+    def choose(self, users: pd.DataFrame, seg: np.ndarray, day: int) -> np.ndarray:
+        sizes = (*self.k, *self.env.shape[len(SLOTS):])
+        D, K, hour = len(sizes), max(sizes), len(SLOTS)
+
+        def padded(arrays: list[np.ndarray]) -> np.ndarray:  # segments x dimensions x K
+            return np.stack([np.pad(a[:, :k], ((0, 0), (0, K - k)))
+                             for a, k in zip(arrays, sizes)], axis=1)
+
+        n, y, eff = padded(self.n), padded(self.y), padded(self.env.effects(day))
+        var0 = np.concatenate(self.sd, axis=1)[:, :, None] ** 2
+        closed = np.arange(K)[None, :] >= np.asarray(sizes)[:, None]
+        closed[hour, :len(HOURS)] |= ~self.day_hours
+        expected, dims = self.env.expected(day), np.arange(D)
+        z = self.rng.standard_normal((len(seg), D, K))
+        u = self.rng.random(len(seg))
+        out = np.empty((len(seg), D), np.int64)
+        for i, s in enumerate(seg):
+            precision = 1 / var0[s] + n[s] / self.noise[s]
+            mean = (self.m0[s] / var0[s] + y[s] / self.noise[s]) / precision
+            score = np.where(closed, -np.inf, mean + z[i] / np.sqrt(precision))
+            a = out[i] = score.argmax(axis=1)
+            own = eff[s, dims, a]
+            n[s, dims, a] += 1
+            y[s, dims, a] += float(u[i] < expected[(s, *a)]) - own.sum() + own
+        for d, k in enumerate(sizes):
+            self.n[d][:, :k], self.y[d][:, :k] = n[:, d, :k], y[:, d, :k]
+        return out
+
+    def learn(self, seg: np.ndarray, actions: np.ndarray, reward: np.ndarray) -> None:
+        pass  # learnt user by user in choose
+
+
 _MAKERS = {"agent": _AgentPlayer, "mabwiser": _MabwiserPlayer, "beta_ts": _BetaPlayer,
            "uniform": _UniformPlayer, "oracle_ts": _OracleTSPlayer,
-           "agent_all_hours": _AgentAllHoursPlayer, "oracle_ts_all_hours": _OracleAllHoursPlayer}
+           "agent_all_hours": _AgentAllHoursPlayer, "oracle_ts_all_hours": _OracleAllHoursPlayer,
+           "oracle_ts_sequential": _SequentialOracleTSPlayer}
 
 
 def player_seed(env: Environment, seed: int, player: str) -> int:
@@ -331,12 +376,13 @@ def format_regret(result: Mapping[str, Any]) -> str:
     """The regret benchmark as a plain-text table (per seed, mean, time per batch, ratio)."""
     lines = []
     for name, row in result["environments"].items():
+        w = max(10, *map(len, row["players"]))
         lines.append(f"{name}{' (held out)' if row['held_out'] else ''}: {row['about']}")
-        lines.append(f"  {'player':<10} {'mean':>8} {'sd':>7}  {'s/batch':>8}  regret per 1k "
+        lines.append(f"  {'player':<{w}} {'mean':>8} {'sd':>7}  {'s/batch':>8}  regret per 1k "
                      "per seed")
         for p, v in row["players"].items():
             sd = "" if v["sd"] is None else f"{v['sd']:.2f}"
-            lines.append(f"  {p:<10} {v['mean']:>8.2f} {sd:>7}  {v['seconds_per_batch']:>8.3f}  "
+            lines.append(f"  {p:<{w}} {v['mean']:>8.2f} {sd:>7}  {v['seconds_per_batch']:>8.3f}  "
                          + " ".join(f"{x:.2f}" for x in v["regret_per_1k"]))
         for p in RATIOS:
             if row.get(f"{p}_to_mabwiser") is not None:
