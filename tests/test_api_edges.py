@@ -239,3 +239,18 @@ def test_repeated_columns_and_flags_that_are_not_booleans_are_refused_by_name():
         assert [str(p) for p in e.value.problems] == [
             f"field '{flag}': must be True or False, not 'no'"]
     assert agent.learn(d, out, late=np.bool_(False)).decisions == 20
+
+
+def test_counted_without_late_is_refused_and_learns_nothing():
+    """``counted`` is the exposure a late learn already counted; on a first learn it cut the
+    decisions' weight (exposure - counted) without a word."""
+    agent = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
+    d = agent.decide(_users(50), seed=3)
+    before = {n: m.gram.copy() for n, m in agent.models.items()}
+    out = pd.DataFrame({"direct_open": np.ones(50)})
+    with pytest.raises(ValidationError) as e:
+        agent.learn(d, out, exposure=1.0, counted=0.5)
+    assert [str(p) for p in e.value.problems] == [
+        "field 'counted': is the exposure already learnt, so it goes with late=True only"]
+    assert all(np.array_equal(before[n], m.gram) for n, m in agent.models.items())
+    assert agent.learn(d, out).decisions == 50

@@ -370,6 +370,9 @@ def _exposure_weights(exposure: float | np.ndarray, counted: float | np.ndarray 
                       late: bool, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's exposure and the weight it adds now (its exposure less what was counted)."""
     exp = _fraction(exposure, n, "exposure", low_open=True)
+    if counted is not None and not late:  # it would cut a first learn's weight, silently
+        raise ValidationError([Problem("is the exposure already learnt, so it goes with "
+                                       "late=True only", field="counted")], "Cannot learn")
     done = _fraction(exp if late else 0.0, n, "counted") if counted is None \
         else _fraction(counted, n, "counted")
     if np.any(done > exp + 1e-12):
