@@ -254,3 +254,11 @@ def test_counted_without_late_is_refused_and_learns_nothing():
         "field 'counted': is the exposure already learnt, so it goes with late=True only"]
     assert all(np.array_equal(before[n], m.gram) for n, m in agent.models.items())
     assert agent.learn(d, out).decisions == 50
+
+
+def test_decide_keeps_the_users_order_with_a_fresh_index_and_their_ids():
+    agent = Agent(_space(), ["s"], AgentConfig(holdout_share=0))
+    users = pd.DataFrame({"user_id": ["c", "a", "b"], "segment": "s"}, index=[10, 5, 7])
+    batch = agent.decide(users, seed=1)
+    assert batch.index.tolist() == [0, 1, 2]
+    assert batch["user_id"].tolist() == ["c", "a", "b"]
