@@ -28,8 +28,8 @@ and the same random outcomes (common random numbers), with what a team would oth
   them poor.
 - ``oracle_ts_sequential``, run only when named: ``oracle_ts`` learning after every single user
   instead of every batch. No learner in a batched programme can (a day's users are decided
-  before any of their outcomes is seen), so it bounds from below what Thompson Sampling per
-  segment and dimension reaches here, with every advantage a real learner lacks.
+  before any of their outcomes is seen), so it shows how low Thompson Sampling per segment
+  and dimension gets here with every advantage a real learner lacks.
 
 Each player's random numbers come from its own seed (environment seed, run seed, player name),
 and the users and outcomes from another, so a player's figures do not depend on which other
@@ -376,7 +376,7 @@ def format_regret(result: Mapping[str, Any]) -> str:
     """The regret benchmark as a plain-text table (per seed, mean, time per batch, ratio)."""
     lines = []
     for name, row in result["environments"].items():
-        w = max(10, *map(len, row["players"]))
+        w = max([10, *map(len, row["players"])])
         lines.append(f"{name}{' (held out)' if row['held_out'] else ''}: {row['about']}")
         lines.append(f"  {'player':<{w}} {'mean':>8} {'sd':>7}  {'s/batch':>8}  regret per 1k "
                      "per seed")
