@@ -232,9 +232,8 @@ class _OracleTSPlayer:
         out = []
         noise, m0 = self.noise[:, None], self.m0[:, None]
         for d, k in enumerate((*self.k, *self.env.shape[len(SLOTS):])):
-            n, y, sd = self.n[d][:, :k], self.y[d][:, :k], self.sd[d]
-            precision = 1 / sd ** 2 + n / noise
-            mean = (m0 / sd ** 2 + y / noise) / precision
+            mean, precision = _posterior(self.n[d][:, :k], self.y[d][:, :k], self.sd[d], m0,
+                                         noise)
             score = mean[seg] + self.rng.standard_normal((len(seg), k)) / np.sqrt(precision[seg])
             if d == len(SLOTS):
                 score[:, ~self.day_hours] = -np.inf
@@ -244,9 +243,24 @@ class _OracleTSPlayer:
     def learn(self, seg: np.ndarray, actions: np.ndarray, reward: np.ndarray) -> None:
         own = np.column_stack([e[seg, actions[:, d]]
                                for d, e in enumerate(self.env.effects(self.day))])
+        taught = _own_rewards(reward, own)
         for d, (n, y) in enumerate(zip(self.n, self.y)):
             np.add.at(n, (seg, actions[:, d]), 1)
-            np.add.at(y, (seg, actions[:, d]), reward - own.sum(axis=1) + own[:, d])
+            np.add.at(y, (seg, actions[:, d]), taught[:, d])
+
+
+def _posterior(n: np.ndarray, y: np.ndarray, sd: np.ndarray, m0: np.ndarray, noise: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Each option's normal posterior (prior ``N(m0, sd^2)``, noise variance ``noise``, ``n``
+    rewards summing to ``y``): its mean and precision."""
+    precision = 1 / sd ** 2 + n / noise
+    return (m0 / sd ** 2 + y / noise) / precision, precision
+
+
+def _own_rewards(reward: np.ndarray | float, own: np.ndarray) -> np.ndarray:
+    """What each dimension learns from (``own``: the true effect of each dimension's choice,
+    dimensions last): the reward less the effects of the other dimensions' choices."""
+    return np.asarray(reward)[..., None] - own.sum(axis=-1, keepdims=True) + own
 
 
 class _OracleAllHoursPlayer(_OracleTSPlayer):
@@ -271,7 +285,7 @@ class _SequentialOracleTSPlayer(_OracleTSPlayer):
                              for a, k in zip(arrays, sizes)], axis=1)
 
         n, y, eff = padded(self.n), padded(self.y), padded(self.env.effects(day))
-        var0 = np.concatenate(self.sd, axis=1)[:, :, None] ** 2
+        sd = np.concatenate(self.sd, axis=1)[:, :, None]
         closed = np.arange(K)[None, :] >= np.asarray(sizes)[:, None]
         closed[hour, :len(HOURS)] |= ~self.day_hours
         expected, dims = self.env.expected(day), np.arange(D)
@@ -279,13 +293,12 @@ class _SequentialOracleTSPlayer(_OracleTSPlayer):
         u = self.rng.random(len(seg))
         out = np.empty((len(seg), D), np.int64)
         for i, s in enumerate(seg):
-            precision = 1 / var0[s] + n[s] / self.noise[s]
-            mean = (self.m0[s] / var0[s] + y[s] / self.noise[s]) / precision
+            mean, precision = _posterior(n[s], y[s], sd[s], self.m0[s], self.noise[s])
             score = np.where(closed, -np.inf, mean + z[i] / np.sqrt(precision))
             a = out[i] = score.argmax(axis=1)
             own = eff[s, dims, a]
             n[s, dims, a] += 1
-            y[s, dims, a] += float(u[i] < expected[(s, *a)]) - own.sum() + own
+            y[s, dims, a] += _own_rewards(float(u[i] < expected[(s, *a)]), own)
         for d, k in enumerate(sizes):
             self.n[d][:, :k], self.y[d][:, :k] = n[:, d, :k], y[:, d, :k]
         return out
